@@ -1,0 +1,93 @@
+//! The local runner's own secrets: generated on first start, kept beside the database in
+//! files only the owner can read, and printed so the user can paste them into GitHub.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use ghsync_shared::secret::random_hex;
+
+/// The folder of a `sqlite:` database file (the working directory for other URLs).
+pub fn state_dir(database_url: &str) -> PathBuf {
+    let path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest));
+    match path {
+        Some(p) if !p.is_empty() && !p.contains(":memory:") => Path::new(p)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Reads the secret kept in `dir/name`, or generates one into it (mode 0600).
+/// Returns the secret and whether it was just created.
+pub fn kept_secret(dir: &Path, name: &str, bytes: usize) -> Result<(String, bool)> {
+    let path = dir.join(name);
+    match fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => return Ok((s.trim().to_string(), false)),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let secret = random_hex(bytes);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    Ok((secret.to_string(), true))
+}
+
+/// The URL without its password, for error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn state_lives_beside_the_sqlite_file() {
+        assert_eq!(state_dir("sqlite://ghsync.db?mode=rwc"), PathBuf::from("."));
+        assert_eq!(state_dir("sqlite:///var/lib/ghsync/x.db"), PathBuf::from("/var/lib/ghsync"));
+        assert_eq!(state_dir("postgres://u@h/db"), PathBuf::from("."));
+    }
+
+    #[test]
+    fn a_secret_is_generated_once_and_kept_private() {
+        let dir = std::env::temp_dir().join(format!("ghsync-test-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        let (first, created) = kept_secret(&dir, "s", 32).unwrap();
+        assert!(created);
+        assert_eq!(first.len(), 64);
+        let (again, created) = kept_secret(&dir, "s", 32).unwrap();
+        assert!(!created);
+        assert_eq!(again, first);
+        let mode = fs::metadata(dir.join("s")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact_url("postgres://app:hunter2@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact_url("sqlite://ghsync.db"), "sqlite://ghsync.db");
+    }
+}

@@ -1,0 +1,57 @@
+# Sourced by scripts/test.sh and .ci/run: starts the real peers the tests talk to, on
+# loopback, and stops them when the calling shell exits.
+
+_cleanup=()
+_on_exit() { local i; for ((i=${#_cleanup[@]}-1; i>=0; i--)); do eval "${_cleanup[$i]}" || true; done; }
+trap _on_exit EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Wait (bounded) until a TCP port on loopback accepts connections.
+wait_port() {
+  local port=$1 what=$2
+  for _ in $(seq 1 200); do
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$what did not start on port $port" >&2; return 1
+}
+
+find_pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return; }; done
+  command -v initdb >/dev/null && { dirname "$(command -v initdb)"; return; }
+  return 1
+}
+
+# A private PostgreSQL cluster in a temporary folder; sets GHSYNC_TEST_POSTGRES_URL.
+start_postgres() {
+  local bin dir port as=()
+  bin=$(find_pg_bin) || { echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; return 1; }
+  dir=$(mktemp -d /tmp/ghsync-pg.XXXXXX)
+  port=$(free_port)
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; as=(runuser -u postgres --); fi
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null
+  _cleanup+=("${as[*]} $bin/pg_ctl -D $dir/data -m immediate stop >/dev/null 2>&1; rm -rf $dir")
+  GHSYNC_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  echo "PostgreSQL on 127.0.0.1:$port ($dir)"
+}
+
+# moto's KMS-compatible server; sets GHSYNC_TEST_KMS_URL.
+start_kms() {
+  local venv=${GHSYNC_VENV:-$root/.venv} port
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.1'
+  fi
+  port=$(free_port)
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/tmp/ghsync-moto.log 2>&1 &
+  local pid=$!
+  _cleanup+=("kill $pid")
+  wait_port "$port" "moto_server"
+  GHSYNC_TEST_KMS_URL="http://127.0.0.1:$port"
+  echo "KMS-compatible server (moto) on 127.0.0.1:$port"
+}

@@ -1,0 +1,171 @@
+//! Configuration from the environment (the same variable names everywhere; see SPEC.md).
+//!
+//! Read once at start-up through a lookup function, so tests build configs from a map
+//! instead of changing the process environment.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A required variable is missing or a variable does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// The default local database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://ghsync.db?mode=rwc";
+/// The default address of `ghsync serve`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// GitHub's public REST API.
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+
+/// The accepted webhook secrets: several during a rotation. `Debug` never shows them.
+#[derive(Clone)]
+pub struct WebhookSecrets(Vec<SecretString>);
+
+impl WebhookSecrets {
+    /// Parses a comma-separated list; blank entries are ignored; `None` when none remain.
+    pub fn parse(list: &str) -> Option<Self> {
+        let secrets: Vec<SecretString> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| SecretString::from(s.to_string()))
+            .collect();
+        (!secrets.is_empty()).then_some(Self(secrets))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &SecretString> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebhookSecrets([{} redacted])", self.0.len())
+    }
+}
+
+/// The management API's bearer token. `Debug` never shows it.
+#[derive(Clone)]
+pub struct ApiToken(SecretString);
+
+impl ApiToken {
+    pub fn new(token: impl Into<String>) -> Option<Self> {
+        let token = token.into();
+        let token = token.trim();
+        (!token.is_empty()).then(|| Self(SecretString::from(token.to_string())))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken([redacted])")
+    }
+}
+
+/// Everything ghsync reads from the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    /// `None`: no secret configured: every delivery is refused.
+    pub webhook_secrets: Option<WebhookSecrets>,
+    /// AWS KMS key for PAT envelope encryption; `None` selects the local key provider.
+    pub kms_key_id: Option<String>,
+    /// Hex master key of the local key provider (`GHSYNC_LOCAL_KEY`).
+    pub local_key_hex: Option<SecretString>,
+    /// `None`: no token configured: every API request is refused.
+    pub api_token: Option<ApiToken>,
+    pub listen: SocketAddr,
+    pub github_api_url: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `get` (a map in tests), with the local defaults.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let listen_text = get("GHSYNC_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen = listen_text.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+            name: "GHSYNC_LISTEN",
+            reason: format!("{e} (expected host:port, e.g. {DEFAULT_LISTEN})"),
+        })?;
+        let github_api_url = get("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_string());
+        if !(github_api_url.starts_with("https://") || github_api_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "GITHUB_API_URL",
+                reason: "must be an http(s) URL".into(),
+            });
+        }
+        Ok(Self {
+            database_url: get("GHSYNC_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            webhook_secrets: get("GHSYNC_WEBHOOK_SECRET").and_then(|s| WebhookSecrets::parse(&s)),
+            kms_key_id: get("GHSYNC_KMS_KEY_ID"),
+            local_key_hex: get("GHSYNC_LOCAL_KEY").map(SecretString::from),
+            api_token: get("GHSYNC_API_TOKEN").and_then(ApiToken::new),
+            listen,
+            github_api_url: github_api_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The variable a deployed function cannot run without.
+    pub fn require_database_url() -> Result<String, ConfigError> {
+        std::env::var("GHSYNC_DATABASE_URL").map_err(|_| ConfigError::Missing("GHSYNC_DATABASE_URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_local_ones() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.github_api_url, DEFAULT_GITHUB_API_URL);
+        assert!(c.webhook_secrets.is_none() && c.api_token.is_none() && c.kms_key_id.is_none());
+    }
+
+    #[test]
+    fn secrets_are_a_list_and_never_shown() {
+        let c =
+            config(&[("GHSYNC_WEBHOOK_SECRET", "old-secret, new-secret,"), ("GHSYNC_API_TOKEN", "tok-123")])
+                .unwrap();
+        let secrets: Vec<&str> =
+            c.webhook_secrets.as_ref().unwrap().iter().map(|s| s.expose_secret()).collect();
+        assert_eq!(secrets, ["old-secret", "new-secret"]);
+        let shown = format!("{c:?}");
+        for secret in ["old-secret", "new-secret", "tok-123"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(config(&[("GHSYNC_WEBHOOK_SECRET", " , ")]).unwrap().webhook_secrets.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let e = config(&[("GHSYNC_LISTEN", "nowhere")]).unwrap_err();
+        assert!(e.to_string().starts_with("GHSYNC_LISTEN is invalid"), "{e}");
+        let e = config(&[("GITHUB_API_URL", "ftp://x")]).unwrap_err();
+        assert!(e.to_string().starts_with("GITHUB_API_URL is invalid"), "{e}");
+    }
+}

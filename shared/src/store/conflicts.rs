@@ -1,0 +1,150 @@
+//! Conflicts: listing them and carrying out a person's resolution.
+
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::rows::{ConflictRow, parse};
+use super::{Store, StoreError};
+use crate::domain::{
+    ConflictResolution, ConflictStatus, Content, IssueState, RemoteState, Resolution, TaskStatus,
+};
+use crate::sync::import_status;
+use crate::time::Timestamp;
+
+#[derive(sqlx::FromRow)]
+struct LockedLink {
+    remote_state: String,
+    synced_state: String,
+    title: String,
+    description: Option<String>,
+    status: String,
+}
+
+impl Store {
+    /// A project's conflicts, newest first; `status` keeps only pending or only resolved ones.
+    pub async fn list_conflicts(
+        &self,
+        project_id: Uuid,
+        status: Option<ConflictStatus>,
+    ) -> Result<Vec<ConflictResolution>, StoreError> {
+        self.get_project(project_id).await?;
+        let filter = status.map_or("all", ConflictStatus::as_str);
+        let rows: Vec<ConflictRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            conflict_columns!(),
+            " FROM conflict_resolution c JOIN tasks t ON t.id = c.task_id \
+             WHERE t.project_id = $1 AND ($2 = 'all' \
+               OR ($2 = 'pending' AND c.resolved_at IS NULL) \
+               OR ($2 = 'resolved' AND c.resolved_at IS NOT NULL)) \
+             ORDER BY c.detected_at DESC, c.id"
+        ))
+        .bind(project_id.to_string())
+        .bind(filter)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ConflictResolution::try_from).collect()
+    }
+
+    /// One conflict, or `NotFound`.
+    pub async fn get_conflict(&self, id: Uuid) -> Result<ConflictResolution, StoreError> {
+        let row: Option<ConflictRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            conflict_columns!(),
+            " FROM conflict_resolution c WHERE c.id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or(StoreError::NotFound("conflict"))?.try_into()
+    }
+
+    /// Resolves a pending conflict in one transaction: the task takes the chosen content, the
+    /// base becomes the newest remote snapshot, an issue state change held back by the
+    /// conflict is imported, and the conflict and its metadata are marked resolved.
+    /// Resolving a resolved conflict is a `StateConflict`.
+    #[instrument(skip(self, resolution), fields(action = %resolution.action()))]
+    pub async fn resolve_conflict(
+        &self,
+        id: Uuid,
+        resolution: &Resolution,
+    ) -> Result<ConflictResolution, StoreError> {
+        let now = Timestamp::now().to_sql();
+        let mut tx = self.begin().await?;
+        let row: Option<ConflictRow> = sqlx::query_as(locking!(
+            self.backend,
+            "SELECT ",
+            conflict_columns!(),
+            " FROM conflict_resolution c WHERE c.id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let conflict: ConflictResolution = row.ok_or(StoreError::NotFound("conflict"))?.try_into()?;
+        if conflict.resolved_at.is_some() {
+            return Err(StoreError::StateConflict(format!(
+                "conflict {id} is already resolved ({})",
+                conflict.resolution_action.map_or("?", |a| a.as_str())
+            )));
+        }
+        let link: LockedLink = sqlx::query_as(locking!(
+            self.backend,
+            "SELECT m.remote_state, m.synced_state, t.title, t.description, t.status \
+             FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id WHERE m.id = $1"
+        ))
+        .bind(conflict.metadata_id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+
+        let local = Content { title: link.title, description: link.description };
+        let remote = &conflict.remote_content_snapshot;
+        let content = match resolution {
+            Resolution::KeepLocal => &local,
+            Resolution::AcceptGithub => remote,
+            Resolution::Merge(merged) => merged,
+        };
+        let local_status: TaskStatus = parse("tasks.status", &link.status)?;
+        let synced_state: IssueState = parse("task_github_metadata.synced_state", &link.synced_state)?;
+        let remote_state: RemoteState = parse("task_github_metadata.remote_state", &link.remote_state)?;
+        // A deleted or transferred issue has no state to import; its base state stays.
+        let new_state = remote_state.issue_state().unwrap_or(synced_state);
+        let status = import_status(synced_state, new_state, local_status).unwrap_or(local_status);
+
+        sqlx::query(
+            "UPDATE tasks SET title = $2, description = $3, status = $4, updated_at = $5 WHERE id = $1",
+        )
+        .bind(conflict.task_id.to_string())
+        .bind(&content.title)
+        .bind(&content.description)
+        .bind(status.as_str())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE task_github_metadata SET last_synced_content = $2, synced_state = $3, \
+             sync_conflict_status = 'resolved', last_synced_at = $4, updated_at = $4 WHERE id = $1",
+        )
+        .bind(conflict.metadata_id.to_string())
+        .bind(remote.to_json())
+        .bind(new_state.as_str())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let merged = match resolution {
+            Resolution::Merge(c) => Some(c.to_json()),
+            _ => None,
+        };
+        let row: ConflictRow = sqlx::query_as(
+            "UPDATE conflict_resolution SET resolved_at = $2, resolution_action = $3, merged_content = $4 \
+             WHERE id = $1 RETURNING id, task_id, metadata_id, detected_at, resolved_at, \
+             resolution_action, local_content_snapshot, remote_content_snapshot, merged_content",
+        )
+        .bind(id.to_string())
+        .bind(&now)
+        .bind(resolution.action().as_str())
+        .bind(merged)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.try_into()
+    }
+}

@@ -1,0 +1,256 @@
+//! The store: one query layer over SQLite and PostgreSQL.
+//!
+//! Every query goes through sqlx's `Any` driver with `$n` placeholders, so one SQL text runs on
+//! both backends. Ids and timestamps are TEXT (see [`crate::time`]), flags and counts are
+//! integers decoded as `i64`. The only per-backend text is how a transaction locks what it
+//! reads (`locking!`): `FOR UPDATE` on PostgreSQL; on SQLite the transaction
+//! itself takes the write lock up front (`BEGIN IMMEDIATE`).
+//!
+//! Every operation that writes more than one row runs in one transaction.
+
+#[macro_use]
+mod rows;
+mod conflicts;
+mod history;
+mod projects;
+mod tasks;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use uuid::Uuid;
+
+use crate::domain::ValidationError;
+
+pub use tasks::ApplyOutcome;
+pub(crate) use tasks::apply_issue_in;
+
+/// A database transaction of the store.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Which database the store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What can go wrong in the store, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A value breaks a rule of the data model (HTTP 422).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// No such row (HTTP 404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The row is not in a state that allows the change (HTTP 409).
+    #[error("{0}")]
+    StateConflict(String),
+    /// The database cannot be reached or did not answer in time (HTTP 503): nothing was written.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Any other database failure (HTTP 500).
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// A stored value does not parse: the database was changed behind the store's back.
+    #[error("stored {what} is invalid: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
+                StoreError::Unavailable(e)
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// PostgreSQL: connection exceptions (08…), shutting down (57P…), too many connections;
+/// SQLite: busy (5) and locked (6) after the busy timeout.
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300" || c == "5" || c == "6")
+}
+
+impl StoreError {
+    /// A race with another writer that a fresh attempt resolves: a unique key taken meanwhile
+    /// (two creators of one issue's task), a serialization failure or a deadlock.
+    pub fn is_transient_race(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                db.is_unique_violation() || matches!(db.code().as_deref(), Some("40001" | "40P01"))
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn corrupt(what: &'static str, detail: impl ToString) -> Self {
+        StoreError::Corrupt { what, detail: detail.to_string() }
+    }
+}
+
+/// How many times an operation that lost a race is run again.
+const RACE_RETRIES: usize = 5;
+
+/// Pool settings; [`StoreOptions::default`] suits a local run.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Connections to PostgreSQL (SQLite always uses one: it admits one writer at a time, and
+    /// one connection serialises writers in-process instead of busy-waiting on the file lock).
+    pub max_connections: u32,
+    /// How long an operation waits for a connection before answering "unavailable".
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// The database, shared by every operation of a process.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Store {
+    /// Connects to `sqlite:…` or `postgres:…` (does not migrate; see [`Store::migrate`]).
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(
+                ValidationError::new("GHSYNC_DATABASE_URL", "must start with sqlite: or postgres:").into()
+            );
+        };
+        let connect_options = AnyConnectOptions::from_str(url).map_err(StoreError::Unavailable)?;
+        let pool_options = AnyPoolOptions::new()
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(backend == Backend::Postgres);
+        let pool = match backend {
+            Backend::Sqlite => {
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                pool_options
+                    .max_connections(1)
+                    .min_connections(1)
+                    // An in-memory database lives as long as its one connection.
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .after_connect(move |conn, _meta| {
+                        Box::pin(async move {
+                            if !in_memory {
+                                conn.execute("PRAGMA journal_mode = WAL").await?;
+                            }
+                            conn.execute(
+                                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                                 PRAGMA busy_timeout = 5000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(connect_options)
+                    .await?
+            }
+            Backend::Postgres => {
+                pool_options.max_connections(options.max_connections).connect_with(connect_options).await?
+            }
+        };
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies the backend's pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
+            other => StoreError::Database(sqlx::Error::Migrate(Box::new(other))),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for the few callers that run their own statements (tests, the local runner).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once, so a
+    /// transaction never fails half-way for want of upgrading a read lock.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Counts the rows of one of the store's tables (tests and operator checks).
+    pub async fn count_rows(&self, table: Table) -> Result<i64, StoreError> {
+        let sql = match table {
+            Table::Projects => "SELECT COUNT(*) FROM projects",
+            Table::Tasks => "SELECT COUNT(*) FROM tasks",
+            Table::SyncConfigs => "SELECT COUNT(*) FROM github_sync_config",
+            Table::Metadata => "SELECT COUNT(*) FROM task_github_metadata",
+            Table::SyncHistory => "SELECT COUNT(*) FROM sync_history",
+            Table::Conflicts => "SELECT COUNT(*) FROM conflict_resolution",
+            Table::Deliveries => "SELECT COUNT(*) FROM webhook_deliveries",
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+    }
+}
+
+/// The store's tables, for [`Store::count_rows`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Projects,
+    Tasks,
+    SyncConfigs,
+    Metadata,
+    SyncHistory,
+    Conflicts,
+    Deliveries,
+}
+
+impl Table {
+    pub const ALL: [Table; 7] = [
+        Table::Projects,
+        Table::Tasks,
+        Table::SyncConfigs,
+        Table::Metadata,
+        Table::SyncHistory,
+        Table::Conflicts,
+        Table::Deliveries,
+    ];
+}
+
+pub(crate) fn new_id() -> String {
+    Uuid::new_v4().to_string()
+}

@@ -1,0 +1,326 @@
+//! Rows as the database returns them, and their parsing into domain types.
+
+use std::str::FromStr;
+
+/// A `SELECT` that locks the rows it reads until the transaction ends: `FOR UPDATE` on
+/// PostgreSQL; on SQLite the transaction already holds the write lock (`BEGIN IMMEDIATE`).
+macro_rules! locking {
+    ($backend:expr, $($sql:expr),+ $(,)?) => {
+        match $backend {
+            $crate::store::Backend::Sqlite => concat!($($sql),+),
+            $crate::store::Backend::Postgres => concat!($($sql),+, " FOR UPDATE"),
+        }
+    };
+}
+
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::domain::{
+    ConflictResolution, ConflictStatus, Content, GitHubLink, GitHubSyncConfig, IssueState, Project,
+    RemoteState, ResolutionAction, SyncHistory, SyncStatus, Task, TaskGitHubMetadata, TaskStatus,
+    TaskWithLink,
+};
+use crate::time::Timestamp;
+
+pub(crate) fn uuid(what: &'static str, s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| StoreError::corrupt(what, e))
+}
+
+pub(crate) fn ts(what: &'static str, s: &str) -> Result<Timestamp, StoreError> {
+    s.parse().map_err(|e| StoreError::corrupt(what, e))
+}
+
+pub(crate) fn opt_ts(what: &'static str, s: Option<&str>) -> Result<Option<Timestamp>, StoreError> {
+    s.map(|s| ts(what, s)).transpose()
+}
+
+pub(crate) fn parse<T: FromStr>(what: &'static str, s: &str) -> Result<T, StoreError>
+where
+    T::Err: ToString,
+{
+    s.parse().map_err(|e: T::Err| StoreError::corrupt(what, e.to_string()))
+}
+
+pub(crate) fn content(what: &'static str, json: &str) -> Result<Content, StoreError> {
+    Content::from_json(what, json).map_err(|e| StoreError::corrupt(what, e))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProjectRow {
+    id: String,
+    name: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<ProjectRow> for Project {
+    type Error = StoreError;
+    fn try_from(r: ProjectRow) -> Result<Self, StoreError> {
+        Ok(Project {
+            id: uuid("projects.id", &r.id)?,
+            name: r.name,
+            created_at: ts("projects.created_at", &r.created_at)?,
+            updated_at: ts("projects.updated_at", &r.updated_at)?,
+        })
+    }
+}
+
+/// The column list that `task` rows decode from (for `concat!`).
+macro_rules! task_columns {
+    () => {
+        "t.id, t.project_id, t.title, t.description, t.status, t.github_issue_url, t.created_at, t.updated_at"
+    };
+}
+
+/// The same columns unqualified, for `RETURNING`.
+macro_rules! task_returning {
+    () => {
+        "id, project_id, title, description, status, github_issue_url, created_at, updated_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskRow {
+    id: String,
+    project_id: String,
+    title: String,
+    description: Option<String>,
+    status: String,
+    github_issue_url: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = StoreError;
+    fn try_from(r: TaskRow) -> Result<Self, StoreError> {
+        Ok(Task {
+            id: uuid("tasks.id", &r.id)?,
+            project_id: uuid("tasks.project_id", &r.project_id)?,
+            title: r.title,
+            description: r.description,
+            status: parse("tasks.status", &r.status)?,
+            github_issue_url: r.github_issue_url,
+            created_at: ts("tasks.created_at", &r.created_at)?,
+            updated_at: ts("tasks.updated_at", &r.updated_at)?,
+        })
+    }
+}
+
+/// A task and the board-facing part of its link (LEFT JOIN: the link columns may be NULL).
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskWithLinkRow {
+    #[sqlx(flatten)]
+    task: TaskRow,
+    github_issue_number: Option<i64>,
+    link_url: Option<String>,
+    sync_conflict_status: Option<String>,
+    remote_state: Option<String>,
+    last_synced_at: Option<String>,
+}
+
+impl TryFrom<TaskWithLinkRow> for TaskWithLink {
+    type Error = StoreError;
+    fn try_from(r: TaskWithLinkRow) -> Result<Self, StoreError> {
+        let github = match (r.github_issue_number, r.link_url, r.remote_state, r.last_synced_at) {
+            (Some(number), Some(url), Some(state), Some(synced)) => Some(GitHubLink {
+                issue_number: number,
+                issue_url: url,
+                sync_conflict_status: r
+                    .sync_conflict_status
+                    .as_deref()
+                    .map(|s| parse::<ConflictStatus>("task_github_metadata.sync_conflict_status", s))
+                    .transpose()?,
+                remote_state: parse("task_github_metadata.remote_state", &state)?,
+                last_synced_at: ts("task_github_metadata.last_synced_at", &synced)?,
+            }),
+            _ => None,
+        };
+        Ok(TaskWithLink { task: r.task.try_into()?, github })
+    }
+}
+
+/// The column list that `metadata` rows decode from (for `concat!`).
+macro_rules! metadata_columns {
+    () => {
+        "m.id, m.task_id, m.project_id, m.github_issue_id, \
+     m.github_issue_number, m.github_issue_url, m.last_synced_at, m.remote_updated_at, \
+     m.last_synced_content, m.sync_conflict_status, m.synced_state, m.remote_state, \
+     m.created_at, m.updated_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MetadataRow {
+    id: String,
+    task_id: String,
+    project_id: String,
+    github_issue_id: String,
+    github_issue_number: i64,
+    github_issue_url: String,
+    last_synced_at: String,
+    remote_updated_at: String,
+    last_synced_content: String,
+    sync_conflict_status: Option<String>,
+    synced_state: String,
+    remote_state: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<MetadataRow> for TaskGitHubMetadata {
+    type Error = StoreError;
+    fn try_from(r: MetadataRow) -> Result<Self, StoreError> {
+        Ok(TaskGitHubMetadata {
+            id: uuid("task_github_metadata.id", &r.id)?,
+            task_id: uuid("task_github_metadata.task_id", &r.task_id)?,
+            project_id: uuid("task_github_metadata.project_id", &r.project_id)?,
+            github_issue_id: r.github_issue_id,
+            github_issue_number: r.github_issue_number,
+            github_issue_url: r.github_issue_url,
+            last_synced_at: ts("task_github_metadata.last_synced_at", &r.last_synced_at)?,
+            remote_updated_at: ts("task_github_metadata.remote_updated_at", &r.remote_updated_at)?,
+            last_synced_content: r.last_synced_content,
+            sync_conflict_status: r
+                .sync_conflict_status
+                .as_deref()
+                .map(|s| parse("task_github_metadata.sync_conflict_status", s))
+                .transpose()?,
+            synced_state: parse::<IssueState>("task_github_metadata.synced_state", &r.synced_state)?,
+            remote_state: parse::<RemoteState>("task_github_metadata.remote_state", &r.remote_state)?,
+            created_at: ts("task_github_metadata.created_at", &r.created_at)?,
+            updated_at: ts("task_github_metadata.updated_at", &r.updated_at)?,
+        })
+    }
+}
+
+/// The column list that `history` rows decode from (for `concat!`).
+macro_rules! history_columns {
+    () => {
+        "id, project_id, sync_config_id, started_at, completed_at, \
+     duration_ms, issues_fetched, tasks_created, tasks_updated, conflicts_detected, status, error_message"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct HistoryRow {
+    id: String,
+    project_id: String,
+    sync_config_id: String,
+    started_at: String,
+    completed_at: Option<String>,
+    duration_ms: Option<i64>,
+    issues_fetched: i64,
+    tasks_created: i64,
+    tasks_updated: i64,
+    conflicts_detected: i64,
+    status: String,
+    error_message: Option<String>,
+}
+
+impl TryFrom<HistoryRow> for SyncHistory {
+    type Error = StoreError;
+    fn try_from(r: HistoryRow) -> Result<Self, StoreError> {
+        Ok(SyncHistory {
+            id: uuid("sync_history.id", &r.id)?,
+            project_id: uuid("sync_history.project_id", &r.project_id)?,
+            sync_config_id: uuid("sync_history.sync_config_id", &r.sync_config_id)?,
+            started_at: ts("sync_history.started_at", &r.started_at)?,
+            completed_at: opt_ts("sync_history.completed_at", r.completed_at.as_deref())?,
+            duration_ms: r.duration_ms,
+            issues_fetched: r.issues_fetched,
+            tasks_created: r.tasks_created,
+            tasks_updated: r.tasks_updated,
+            conflicts_detected: r.conflicts_detected,
+            status: parse::<SyncStatus>("sync_history.status", &r.status)?,
+            error_message: r.error_message,
+        })
+    }
+}
+
+/// The column list that `conflict` rows decode from (for `concat!`).
+macro_rules! conflict_columns {
+    () => {
+        "c.id, c.task_id, c.metadata_id, c.detected_at, c.resolved_at, \
+     c.resolution_action, c.local_content_snapshot, c.remote_content_snapshot, c.merged_content"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConflictRow {
+    id: String,
+    task_id: String,
+    metadata_id: String,
+    detected_at: String,
+    resolved_at: Option<String>,
+    resolution_action: Option<String>,
+    local_content_snapshot: String,
+    remote_content_snapshot: String,
+    merged_content: Option<String>,
+}
+
+impl TryFrom<ConflictRow> for ConflictResolution {
+    type Error = StoreError;
+    fn try_from(r: ConflictRow) -> Result<Self, StoreError> {
+        Ok(ConflictResolution {
+            id: uuid("conflict_resolution.id", &r.id)?,
+            task_id: uuid("conflict_resolution.task_id", &r.task_id)?,
+            metadata_id: uuid("conflict_resolution.metadata_id", &r.metadata_id)?,
+            detected_at: ts("conflict_resolution.detected_at", &r.detected_at)?,
+            resolved_at: opt_ts("conflict_resolution.resolved_at", r.resolved_at.as_deref())?,
+            resolution_action: r
+                .resolution_action
+                .as_deref()
+                .map(|s| parse::<ResolutionAction>("conflict_resolution.resolution_action", s))
+                .transpose()?,
+            local_content_snapshot: content("local_content_snapshot", &r.local_content_snapshot)?,
+            remote_content_snapshot: content("remote_content_snapshot", &r.remote_content_snapshot)?,
+            merged_content: r.merged_content.as_deref().map(|s| content("merged_content", s)).transpose()?,
+        })
+    }
+}
+
+/// The column list that `config` rows decode from (for `concat!`).
+macro_rules! config_columns {
+    () => {
+        "id, project_id, repo_owner, repo_name, encrypted_pat, \
+     last_sync_at, next_sync_at, sync_enabled, sync_interval_seconds, sync_error, created_at, updated_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConfigRow {
+    id: String,
+    project_id: String,
+    repo_owner: String,
+    repo_name: String,
+    encrypted_pat: Vec<u8>,
+    last_sync_at: Option<String>,
+    next_sync_at: Option<String>,
+    sync_enabled: i64,
+    sync_interval_seconds: i64,
+    sync_error: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<ConfigRow> for GitHubSyncConfig {
+    type Error = StoreError;
+    fn try_from(r: ConfigRow) -> Result<Self, StoreError> {
+        Ok(GitHubSyncConfig {
+            id: uuid("github_sync_config.id", &r.id)?,
+            project_id: uuid("github_sync_config.project_id", &r.project_id)?,
+            repo_owner: r.repo_owner,
+            repo_name: r.repo_name,
+            encrypted_pat: r.encrypted_pat,
+            last_sync_at: opt_ts("github_sync_config.last_sync_at", r.last_sync_at.as_deref())?,
+            next_sync_at: opt_ts("github_sync_config.next_sync_at", r.next_sync_at.as_deref())?,
+            sync_enabled: r.sync_enabled != 0,
+            sync_interval_seconds: r.sync_interval_seconds,
+            sync_error: r.sync_error,
+            created_at: ts("github_sync_config.created_at", &r.created_at)?,
+            updated_at: ts("github_sync_config.updated_at", &r.updated_at)?,
+        })
+    }
+}

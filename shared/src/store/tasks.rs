@@ -1,0 +1,410 @@
+//! Tasks: local edits, and the one operation that applies a GitHub issue snapshot.
+
+use serde::Serialize;
+use sqlx::AnyConnection;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::rows::{MetadataRow, TaskRow, TaskWithLinkRow, content, parse, ts};
+use super::{Backend, RACE_RETRIES, Store, StoreError, new_id};
+use crate::domain::{
+    ConflictStatus, Content, IssueState, RemoteIssue, RemoteState, Task, TaskGitHubMetadata, TaskPatch,
+    TaskStatus, TaskWithLink,
+};
+use crate::sync::{ContentAction, Linked, Plan, Remote, plan};
+use crate::time::Timestamp;
+
+/// What applying one issue snapshot did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyOutcome {
+    /// A task and its link were created.
+    Created,
+    /// The task took the remote content and/or status.
+    Updated,
+    /// Nothing on the task changed (the link may have advanced).
+    Unchanged,
+    /// Both sides changed: a pending conflict was recorded; the task was left alone.
+    Conflict,
+    /// A conflict was already pending: its remote snapshot was refreshed.
+    ConflictPending,
+    /// Older than what was applied: ignored.
+    Stale,
+}
+
+impl Store {
+    /// Creates a task on the board that is not (yet) linked to an issue.
+    #[instrument(skip(self, content))]
+    pub async fn create_task(
+        &self,
+        project_id: Uuid,
+        content: &Content,
+        status: TaskStatus,
+    ) -> Result<Task, StoreError> {
+        self.get_project(project_id).await?;
+        let now = Timestamp::now().to_sql();
+        let row: TaskRow = sqlx::query_as(concat!(
+            "INSERT INTO tasks (id, project_id, title, description, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+            task_returning!()
+        ))
+        .bind(new_id())
+        .bind(project_id.to_string())
+        .bind(&content.title)
+        .bind(&content.description)
+        .bind(status.as_str())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    /// One task, or `NotFound`.
+    pub async fn get_task(&self, id: Uuid) -> Result<Task, StoreError> {
+        let row: Option<TaskRow> =
+            sqlx::query_as(concat!("SELECT ", task_columns!(), " FROM tasks t WHERE t.id = $1"))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.ok_or(StoreError::NotFound("task"))?.try_into()
+    }
+
+    /// A project's tasks with their GitHub links, oldest first.
+    pub async fn list_tasks(&self, project_id: Uuid) -> Result<Vec<TaskWithLink>, StoreError> {
+        self.get_project(project_id).await?;
+        let rows: Vec<TaskWithLinkRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            task_columns!(),
+            ", m.github_issue_number, m.github_issue_url AS link_url, m.sync_conflict_status, \
+             m.remote_state, m.last_synced_at \
+             FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
+             WHERE t.project_id = $1 ORDER BY t.created_at, t.id"
+        ))
+        .bind(project_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TaskWithLink::try_from).collect()
+    }
+
+    /// The GitHub link of a task, if it has one.
+    pub async fn get_metadata(&self, task_id: Uuid) -> Result<Option<TaskGitHubMetadata>, StoreError> {
+        let row: Option<MetadataRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            metadata_columns!(),
+            " FROM task_github_metadata m WHERE m.task_id = $1"
+        ))
+        .bind(task_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TaskGitHubMetadata::try_from).transpose()
+    }
+
+    /// A local edit: the local side of the sync rules.
+    #[instrument(skip(self, patch))]
+    pub async fn update_task(&self, id: Uuid, patch: &TaskPatch) -> Result<Task, StoreError> {
+        let mut tx = self.begin().await?;
+        let row: Option<TaskRow> = sqlx::query_as(locking!(
+            self.backend,
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks t WHERE t.id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let task: Task = row.ok_or(StoreError::NotFound("task"))?.try_into()?;
+        let content = Content::new(
+            patch.title.clone().unwrap_or(task.title),
+            patch.description.clone().unwrap_or(task.description),
+        )?;
+        let status = patch.status.unwrap_or(task.status);
+        let row: TaskRow = sqlx::query_as(concat!(
+            "UPDATE tasks SET title = $2, description = $3, status = $4, updated_at = $5 \
+             WHERE id = $1 RETURNING ",
+            task_returning!()
+        ))
+        .bind(id.to_string())
+        .bind(&content.title)
+        .bind(&content.description)
+        .bind(status.as_str())
+        .bind(Timestamp::now().to_sql())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.try_into()
+    }
+
+    /// Applies one remote issue snapshot to a project (SPEC.md "Sync rules"), in one
+    /// transaction; run again when a concurrent writer won a race.
+    #[instrument(skip(self, issue), fields(issue = issue.number))]
+    pub async fn apply_issue(
+        &self,
+        project_id: Uuid,
+        issue: &RemoteIssue,
+    ) -> Result<ApplyOutcome, StoreError> {
+        issue.validate()?;
+        let mut attempt = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            match apply_issue_in(&mut tx, self.backend, project_id, issue, Timestamp::now()).await {
+                Ok(outcome) => {
+                    tx.commit().await?;
+                    return Ok(outcome);
+                }
+                Err(e) if e.is_transient_race() && attempt < RACE_RETRIES => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// The link and task as one locked read.
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    metadata_id: String,
+    task_id: String,
+    remote_updated_at: String,
+    last_synced_content: String,
+    sync_conflict_status: Option<String>,
+    synced_state: String,
+    remote_state: String,
+    title: String,
+    description: Option<String>,
+    status: String,
+}
+
+async fn find_link(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    project_id: &str,
+    node_id: &str,
+) -> Result<Option<LinkRow>, StoreError> {
+    Ok(sqlx::query_as(locking!(
+        backend,
+        "SELECT m.id AS metadata_id, m.task_id, m.remote_updated_at, m.last_synced_content, \
+         m.sync_conflict_status, m.synced_state, m.remote_state, t.title, t.description, t.status \
+         FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id \
+         WHERE m.project_id = $1 AND m.github_issue_id = $2"
+    ))
+    .bind(project_id)
+    .bind(node_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Applies one validated snapshot inside the caller's transaction.
+pub(crate) async fn apply_issue_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    project_id: Uuid,
+    issue: &RemoteIssue,
+    now: Timestamp,
+) -> Result<ApplyOutcome, StoreError> {
+    let project = project_id.to_string();
+    let now_sql = now.to_sql();
+    let remote = Remote { content: &issue.content, state: issue.state, updated_at: issue.updated_at };
+
+    let Some(link) = find_link(conn, backend, &project, &issue.node_id).await? else {
+        let Plan::Create { status } = plan(None, &remote) else { unreachable!("no link plans a create") };
+        let task_id = new_id();
+        sqlx::query(
+            "INSERT INTO tasks (id, project_id, title, description, status, github_issue_url, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(&task_id)
+        .bind(&project)
+        .bind(&issue.content.title)
+        .bind(&issue.content.description)
+        .bind(status.as_str())
+        .bind(&issue.html_url)
+        .bind(&now_sql)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO task_github_metadata (id, task_id, project_id, github_issue_id, \
+             github_issue_number, github_issue_url, last_synced_at, remote_updated_at, \
+             last_synced_content, synced_state, remote_state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $7, $7)",
+        )
+        .bind(new_id())
+        .bind(&task_id)
+        .bind(&project)
+        .bind(&issue.node_id)
+        .bind(issue.number)
+        .bind(&issue.html_url)
+        .bind(&now_sql)
+        .bind(issue.updated_at.to_sql())
+        .bind(issue.content.to_json())
+        .bind(issue.state.as_str())
+        .execute(&mut *conn)
+        .await?;
+        return Ok(ApplyOutcome::Created);
+    };
+
+    let base = content("task_github_metadata.last_synced_content", &link.last_synced_content)?;
+    let local = Content { title: link.title, description: link.description };
+    let local_status: TaskStatus = parse("tasks.status", &link.status)?;
+    let base_state: IssueState = parse("task_github_metadata.synced_state", &link.synced_state)?;
+    let old_remote_state: RemoteState = parse("task_github_metadata.remote_state", &link.remote_state)?;
+    let applied_updated_at = ts("task_github_metadata.remote_updated_at", &link.remote_updated_at)?;
+    let conflict_pending = link.sync_conflict_status.as_deref() == Some(ConflictStatus::Pending.as_str());
+    let linked =
+        Linked { base: &base, base_state, applied_updated_at, local: &local, local_status, conflict_pending };
+
+    let (action, new_status) = match plan(Some(&linked), &remote) {
+        Plan::Stale => return Ok(ApplyOutcome::Stale),
+        Plan::Create { .. } => unreachable!("a linked issue never plans a create"),
+        Plan::Apply { content, status } => (content, status),
+    };
+
+    match action {
+        ContentAction::Conflict | ContentAction::RefreshConflict => {
+            if action == ContentAction::Conflict {
+                sqlx::query(
+                    "INSERT INTO conflict_resolution (id, task_id, metadata_id, detected_at, \
+                     local_content_snapshot, remote_content_snapshot) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(new_id())
+                .bind(&link.task_id)
+                .bind(&link.metadata_id)
+                .bind(&now_sql)
+                .bind(local.to_json())
+                .bind(issue.content.to_json())
+                .execute(&mut *conn)
+                .await?;
+            } else {
+                sqlx::query(
+                    "UPDATE conflict_resolution SET remote_content_snapshot = $2 \
+                     WHERE task_id = $1 AND resolved_at IS NULL",
+                )
+                .bind(&link.task_id)
+                .bind(issue.content.to_json())
+                .execute(&mut *conn)
+                .await?;
+            }
+            // The base stays: it is what the resolution compares against.
+            sqlx::query(
+                "UPDATE task_github_metadata SET sync_conflict_status = 'pending', \
+                 remote_updated_at = $2, remote_state = $3, github_issue_number = $4, \
+                 github_issue_url = $5, updated_at = $6 WHERE id = $1",
+            )
+            .bind(&link.metadata_id)
+            .bind(issue.updated_at.to_sql())
+            .bind(RemoteState::from(issue.state).as_str())
+            .bind(issue.number)
+            .bind(&issue.html_url)
+            .bind(&now_sql)
+            .execute(&mut *conn)
+            .await?;
+            return Ok(if action == ContentAction::Conflict {
+                ApplyOutcome::Conflict
+            } else {
+                ApplyOutcome::ConflictPending
+            });
+        }
+        ContentAction::Keep | ContentAction::FastForward | ContentAction::Converged => {}
+    }
+
+    let task_content = if action == ContentAction::FastForward { &issue.content } else { &local };
+    let task_status = new_status.unwrap_or(local_status);
+    let touched = action == ContentAction::FastForward || new_status.is_some();
+    if touched {
+        sqlx::query(
+            "UPDATE tasks SET title = $2, description = $3, status = $4, github_issue_url = $5, \
+             updated_at = $6 WHERE id = $1",
+        )
+        .bind(&link.task_id)
+        .bind(&task_content.title)
+        .bind(&task_content.description)
+        .bind(task_status.as_str())
+        .bind(&issue.html_url)
+        .bind(&now_sql)
+        .execute(&mut *conn)
+        .await?;
+    }
+
+    // Keep leaves the base as it was; fast-forward and converged move it to the remote.
+    let new_base = if action == ContentAction::Keep { &base } else { &issue.content };
+    let link_moved = issue.updated_at != applied_updated_at
+        || new_base != &base
+        || issue.state != base_state
+        || RemoteState::from(issue.state) != old_remote_state;
+    if link_moved {
+        sqlx::query(
+            "UPDATE task_github_metadata SET github_issue_number = $2, github_issue_url = $3, \
+             last_synced_at = $4, remote_updated_at = $5, last_synced_content = $6, \
+             synced_state = $7, remote_state = $7, updated_at = $4 WHERE id = $1",
+        )
+        .bind(&link.metadata_id)
+        .bind(issue.number)
+        .bind(&issue.html_url)
+        .bind(&now_sql)
+        .bind(issue.updated_at.to_sql())
+        .bind(new_base.to_json())
+        .bind(issue.state.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(if touched { ApplyOutcome::Updated } else { ApplyOutcome::Unchanged })
+}
+
+/// Marks a linked issue as gone from GitHub (deleted, or transferred out of reach); the task
+/// keeps its content. Returns whether the project had the issue.
+pub(crate) async fn mark_issue_gone_in(
+    conn: &mut AnyConnection,
+    project_id: Uuid,
+    node_id: &str,
+    gone: RemoteState,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    debug_assert!(gone.issue_state().is_none(), "only deleted or transferred");
+    let done = sqlx::query(
+        "UPDATE task_github_metadata SET remote_state = $3, updated_at = $4 \
+         WHERE project_id = $1 AND github_issue_id = $2 AND remote_state <> $3",
+    )
+    .bind(project_id.to_string())
+    .bind(node_id)
+    .bind(gone.as_str())
+    .bind(now.to_sql())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Points an issue's task at the issue's new identity after a transfer into a repository
+/// that is configured for the same project. Returns false when there was nothing to relink
+/// (the old issue is not linked, or the new one already has a task of its own).
+pub(crate) async fn relink_issue_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    project_id: Uuid,
+    old_node_id: &str,
+    new: &RemoteIssue,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let project = project_id.to_string();
+    if find_link(conn, backend, &project, &new.node_id).await?.is_some() {
+        return Ok(false);
+    }
+    let Some(old) = find_link(conn, backend, &project, old_node_id).await? else {
+        return Ok(false);
+    };
+    sqlx::query(
+        "UPDATE task_github_metadata SET github_issue_id = $2, github_issue_number = $3, \
+         github_issue_url = $4, updated_at = $5 WHERE id = $1",
+    )
+    .bind(&old.metadata_id)
+    .bind(&new.node_id)
+    .bind(new.number)
+    .bind(&new.html_url)
+    .bind(now.to_sql())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE tasks SET github_issue_url = $2, updated_at = $3 WHERE id = $1")
+        .bind(&old.task_id)
+        .bind(&new.html_url)
+        .bind(now.to_sql())
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}

@@ -1,0 +1,18 @@
+//! Logging: JSON lines in Lambda (and whenever stderr is not a terminal), readable text in a
+//! terminal; the filter comes from `RUST_LOG` (default `info`).
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber once; later calls do nothing.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if in_lambda || !std::io::stderr().is_terminal() {
+        builder.json().flatten_event(true).with_current_span(false).try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,102 @@
+//! Test support shared by the workspace's test suites: a fresh, migrated store on each
+//! backend, and a macro that runs one test body against both.
+//!
+//! PostgreSQL comes from `GHSYNC_TEST_POSTGRES_URL` (an admin URL of a server that the test
+//! script starts); each test gets a database of its own.
+
+use ghsync_shared::domain::{Content, IssueState, RemoteIssue};
+use ghsync_shared::store::Table;
+use ghsync_shared::{Store, StoreOptions};
+use sqlx::Connection;
+
+/// A migrated in-memory SQLite store.
+pub async fn sqlite() -> Store {
+    let store = Store::connect("sqlite::memory:", &StoreOptions::default()).await.expect("open sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    store
+}
+
+/// The admin URL of the test PostgreSQL server.
+pub fn postgres_admin_url() -> String {
+    std::env::var("GHSYNC_TEST_POSTGRES_URL").expect(
+        "GHSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts \
+         a private PostgreSQL server, or point it at one (postgres://user@host:port/postgres)",
+    )
+}
+
+/// A URL for a new, empty PostgreSQL database of its own.
+pub async fn postgres_url() -> String {
+    let admin = postgres_admin_url();
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
+    conn.close().await.ok();
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (admin.clone(), String::new()),
+    };
+    let base = base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b).to_string();
+    format!("{base}/{name}{query}")
+}
+
+/// A migrated store on a fresh PostgreSQL database.
+pub async fn postgres() -> Store {
+    let url = postgres_url().await;
+    let store = Store::connect(&url, &StoreOptions::default()).await.expect("open postgres");
+    store.migrate().await.expect("migrate postgres");
+    store
+}
+
+/// Runs each named `async fn(Store)` once on SQLite and once on PostgreSQL:
+/// `both_backends!(redelivery_changes_nothing, ...)` makes `sqlite::…` and `postgres::…` tests.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::sqlite().await).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::postgres().await).await
+                }
+            )+
+        }
+    };
+}
+
+/// A remote issue snapshot of `acme/widgets`, as a test describes it.
+pub fn issue(number: i64, title: &str, body: Option<&str>, state: &str, updated_at: &str) -> RemoteIssue {
+    let (state, reason) = match state {
+        "open" => ("open", None),
+        "completed" => ("closed", Some("completed")),
+        "not_planned" => ("closed", Some("not_planned")),
+        other => panic!("unknown state {other}"),
+    };
+    RemoteIssue {
+        node_id: format!("I_kwDOtest{number:06}"),
+        number,
+        html_url: format!("https://github.com/acme/widgets/issues/{number}"),
+        content: Content::new(title, body.map(str::to_string)).expect("valid content"),
+        state: IssueState::from_github(state, reason).expect("valid state"),
+        updated_at: updated_at.parse().expect("RFC 3339 time"),
+    }
+}
+
+/// Row counts of every table, to show that a refused operation wrote nothing.
+pub async fn row_counts(store: &Store) -> Vec<(Table, i64)> {
+    let mut counts = Vec::new();
+    for table in Table::ALL {
+        counts.push((table, store.count_rows(table).await.expect("count rows")));
+    }
+    counts
+}
