@@ -4,10 +4,17 @@
 mod local;
 mod serve;
 
+use std::io::Read;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ghsync_shared::config::Config;
+use ghsync_shared::crypto::Pat;
+use ghsync_shared::domain::RepoRef;
+use ghsync_shared::manage::PutSyncConfig;
 use ghsync_shared::{Store, StoreOptions};
+use uuid::Uuid;
+use zeroize::Zeroize;
 
 #[derive(Parser)]
 #[command(name = "ghsync", version, about = "Keeps a task board in sync with GitHub Issues")]
@@ -25,6 +32,40 @@ enum Command {
     /// Manages projects.
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Manages a project's GitHub sync config.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Creates or changes the config; the PAT is read from standard input (empty input
+    /// keeps the stored PAT). Checked against GitHub, encrypted, then stored.
+    Set {
+        #[arg(long)]
+        project: Uuid,
+        /// The repository as owner/name.
+        #[arg(long)]
+        repo: String,
+        /// Seconds between scheduled syncs (30–3600).
+        #[arg(long)]
+        interval: Option<i64>,
+    },
+    /// Prints the config as JSON (never the PAT).
+    Show {
+        #[arg(long)]
+        project: Uuid,
+    },
+    /// Stops syncing the project.
+    Disable {
+        #[arg(long)]
+        project: Uuid,
+    },
+    /// Resumes syncing the project (due at once).
+    Enable {
+        #[arg(long)]
+        project: Uuid,
+    },
 }
 
 #[derive(Subcommand)]
@@ -56,6 +97,35 @@ async fn main() -> Result<()> {
         }
         Command::Project(ProjectCommand::List) => {
             print_json(&open_store(&config).await?.list_projects().await?)
+        }
+        Command::Config(command) => config_command(&config, command).await,
+    }
+}
+
+async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
+    match command {
+        ConfigCommand::Set { project, repo, interval } => {
+            let repo = RepoRef::parse(&repo)?;
+            let services = local::services(config).await?;
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input).context("cannot read the PAT from standard input")?;
+            let pat = Some(input.trim()).filter(|p| !p.is_empty()).map(Pat::new);
+            input.zeroize();
+            let request = PutSyncConfig {
+                repo_owner: repo.owner.to_string(),
+                repo_name: repo.name.to_string(),
+                pat,
+                sync_enabled: None,
+                sync_interval_seconds: interval,
+            };
+            print_json(&services.put_sync_config(project, request).await?)
+        }
+        ConfigCommand::Show { project } => print_json(&open_store(config).await?.get_config(project).await?),
+        ConfigCommand::Disable { project } => {
+            print_json(&open_store(config).await?.set_sync_enabled(project, false).await?)
+        }
+        ConfigCommand::Enable { project } => {
+            print_json(&open_store(config).await?.set_sync_enabled(project, true).await?)
         }
     }
 }

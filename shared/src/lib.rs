@@ -7,7 +7,10 @@
 //! thin adapters over what is here, and the same code runs locally and in tests.
 
 pub mod config;
+pub mod crypto;
 pub mod domain;
+pub mod github;
+pub mod manage;
 pub mod secret;
 pub mod store;
 pub mod sync;

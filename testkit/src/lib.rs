@@ -4,6 +4,11 @@
 //! PostgreSQL comes from `GHSYNC_TEST_POSTGRES_URL` (an admin URL of a server that the test
 //! script starts); each test gets a database of its own.
 
+pub mod github;
+pub mod http;
+pub mod kms;
+pub mod logs;
+
 use ghsync_shared::domain::{Content, IssueState, RemoteIssue};
 use ghsync_shared::store::Table;
 use ghsync_shared::{Store, StoreOptions};
@@ -99,4 +104,9 @@ pub async fn row_counts(store: &Store) -> Vec<(Table, i64)> {
         counts.push((table, store.count_rows(table).await.expect("count rows")));
     }
     counts
+}
+
+/// A loopback port nothing listens on (bound once, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

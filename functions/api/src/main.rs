@@ -1,1 +1,8 @@
-fn main() {}
+//! Lambda entry point of the management API (API Gateway HTTP API).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ghsync_shared::telemetry::init();
+    let state = ghsync_api::ApiState::from_env().await?;
+    lambda_http::run(ghsync_api::router(state)).await
+}

@@ -10,6 +10,7 @@
 
 #[macro_use]
 mod rows;
+mod configs;
 mod conflicts;
 mod history;
 mod projects;
@@ -24,6 +25,7 @@ use uuid::Uuid;
 
 use crate::domain::ValidationError;
 
+pub use configs::ConfigWrite;
 pub use tasks::ApplyOutcome;
 pub(crate) use tasks::apply_issue_in;
 

@@ -18,8 +18,7 @@ use uuid::Uuid;
 use super::StoreError;
 use crate::domain::{
     ConflictResolution, ConflictStatus, Content, GitHubLink, GitHubSyncConfig, IssueState, Project,
-    RemoteState, ResolutionAction, SyncHistory, SyncStatus, Task, TaskGitHubMetadata, TaskStatus,
-    TaskWithLink,
+    RemoteState, ResolutionAction, SyncHistory, SyncStatus, Task, TaskGitHubMetadata, TaskWithLink,
 };
 use crate::time::Timestamp;
 

@@ -1,0 +1,114 @@
+//! The `ghsync` binary as an operator uses it, against a GitHub-speaking server.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use serde_json::Value;
+use testkit::github::FakeGitHub;
+use tokio::io::AsyncWriteExt;
+
+const PAT: &str = "ghp_cliTokenForWidgets00001";
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+struct Env {
+    dir: PathBuf,
+    github: FakeGitHub,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("ghsync-cli-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let github = FakeGitHub::start().await;
+        github.add_repo("acme/widgets", PAT);
+        Self { dir, github }
+    }
+
+    async fn ghsync(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ghsync"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("GITHUB_API_URL", &self.github.url)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).await.unwrap();
+        drop(input);
+        let out = child.wait_with_output().await.unwrap();
+        let run = Run {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(!run.stdout.contains(PAT) && !run.stderr.contains(PAT), "the PAT was printed: {args:?}");
+        run
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn json(run: &Run) -> Value {
+    assert!(run.ok, "failed: {}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+#[tokio::test]
+async fn an_operator_configures_a_project_from_the_command_line() {
+    let env = Env::new().await;
+    let project = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await);
+    let id = project["id"].as_str().unwrap();
+
+    let set = env
+        .ghsync(
+            &["config", "set", "--project", id, "--repo", "acme/widgets", "--interval", "120"],
+            &format!("{PAT}\n"),
+        )
+        .await;
+    let config = json(&set);
+    assert_eq!(config["repo_name"], "widgets");
+    assert_eq!(config["sync_interval_seconds"], 120);
+    assert!(env.dir.join("ghsync.key").exists(), "a local master key was generated");
+    assert!(set.stderr.contains("generated a local master key"), "with a warning: {}", set.stderr);
+
+    let shown = json(&env.ghsync(&["config", "show", "--project", id], "").await);
+    assert_eq!(shown["repo_owner"], "acme");
+    assert_eq!(shown["sync_enabled"], true);
+
+    // Empty input keeps the stored PAT.
+    let kept = json(&env.ghsync(&["config", "set", "--project", id, "--repo", "acme/widgets"], "").await);
+    assert_eq!(kept["sync_interval_seconds"], 120);
+
+    let disabled = json(&env.ghsync(&["config", "disable", "--project", id], "").await);
+    assert_eq!(disabled["sync_enabled"], false);
+    let enabled = json(&env.ghsync(&["config", "enable", "--project", id], "").await);
+    assert_eq!(enabled["sync_enabled"], true);
+}
+
+#[tokio::test]
+async fn a_refused_pat_fails_with_a_clear_message() {
+    let env = Env::new().await;
+    let id = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = env.ghsync(&["config", "set", "--project", &id, "--repo", "acme/widgets"], "ghp_wrong\n").await;
+    assert!(!run.ok);
+    assert!(run.stderr.contains("GitHub refused the PAT for acme/widgets"), "{}", run.stderr);
+    assert!(!run.stderr.contains("ghp_wrong"));
+    let show = env.ghsync(&["config", "show", "--project", &id], "").await;
+    assert!(!show.ok && show.stderr.contains("sync config not found"), "{}", show.stderr);
+}

@@ -1,0 +1,120 @@
+//! The API's error answer: `{"error": {"code", "message"[, "field"]}}` with its status.
+//! Unexpected failures are logged and answered with an opaque 500.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ghsync_shared::StoreError;
+use ghsync_shared::crypto::CryptoError;
+use ghsync_shared::domain::ValidationError;
+use ghsync_shared::manage::ManageError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), field: None }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    fn internal(error: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %ErrorChain(error), "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+
+    fn unavailable(error: &dyn std::error::Error) -> Self {
+        tracing::warn!(error = %ErrorChain(error), "dependency unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "a dependency is unavailable; try again")
+    }
+}
+
+/// An error and its sources on one line.
+pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        Self { field: Some(e.field), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()) }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(v) => v.into(),
+            StoreError::NotFound(what) => Self::not_found(what),
+            StoreError::StateConflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            StoreError::Unavailable(_) => Self::unavailable(&e),
+            StoreError::Database(_) | StoreError::Corrupt { .. } => Self::internal(&e),
+        }
+    }
+}
+
+impl From<CryptoError> for ApiError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::KmsUnavailable(_) => {
+                tracing::warn!(error = %e, "KMS unavailable");
+                Self::new(StatusCode::BAD_GATEWAY, "kms_unavailable", e.to_string())
+            }
+            _ => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ManageError> for ApiError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::Store(e) => e.into(),
+            ManageError::Invalid(e) => e.into(),
+            ManageError::Crypto(e) => e.into(),
+            ManageError::PatRefused { .. } => Self {
+                field: Some("pat"),
+                ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "pat_refused", e.to_string())
+            },
+            ManageError::GitHubUnavailable(_) => {
+                tracing::warn!(error = %e, "GitHub unavailable");
+                Self::new(StatusCode::BAD_GATEWAY, "github_unavailable", e.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The management API over real HTTP (loopback), against a GitHub-speaking server, on both
+//! database backends.
+
+use ghsync_api::{ApiState, router};
+use ghsync_shared::Store;
+use ghsync_shared::config::ApiToken;
+use ghsync_shared::crypto::{KeyProvider, LocalKeys};
+use ghsync_shared::github::GitHub;
+use ghsync_shared::manage::Services;
+use ghsync_shared::store::Table;
+use http::Method;
+use serde_json::{Value, json};
+use testkit::github::FakeGitHub;
+use testkit::http::{Reply, send};
+use testkit::{both_backends, row_counts};
+
+const TOKEN: &str = "test-api-token";
+const GOOD_PAT: &str = "ghp_goodTokenForWidgets0001";
+const OTHER_PAT: &str = "ghp_secondTokenForWidgets02";
+
+struct App {
+    url: String,
+    store: Store,
+    keys: KeyProvider,
+    github: FakeGitHub,
+}
+
+async fn spawn_app_with(store: Store, token: Option<&str>, github_url: Option<String>) -> App {
+    let github = FakeGitHub::start().await;
+    github.add_repo("acme/widgets", GOOD_PAT);
+    github.add_repo("acme/widgets", OTHER_PAT);
+    github.add_repo("acme/gadgets", GOOD_PAT);
+    github.add_token("ghp_canSeeNothing");
+    let keys = KeyProvider::Local(LocalKeys::from_hex(&"42".repeat(32)).unwrap());
+    let gh_client =
+        GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5)).unwrap();
+    let services = Services { store: store.clone(), keys: keys.clone(), github: gh_client };
+    let app = router(ApiState { services, token: token.and_then(ApiToken::new) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    App { url, store, keys, github }
+}
+
+async fn spawn_app(store: Store) -> App {
+    spawn_app_with(store, Some(TOKEN), None).await
+}
+
+impl App {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let auth = format!("Bearer {TOKEN}");
+        self.call_as(method, path, body, Some(&auth)).await
+    }
+
+    async fn call_as(&self, method: Method, path: &str, body: Option<Value>, auth: Option<&str>) -> Reply {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = auth {
+            headers.push(("authorization", a));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        send(method, &format!("{}{path}", self.url), &headers, body).await
+    }
+
+    async fn project(&self) -> String {
+        let r = self.call(Method::POST, "/api/projects", Some(json!({"name": "Widgets"}))).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    async fn stored_blob(&self, project: &str) -> Vec<u8> {
+        self.store.find_config(project.parse().unwrap()).await.unwrap().unwrap().encrypted_pat
+    }
+}
+
+both_backends!(
+    projects_are_created_and_listed,
+    every_route_refuses_a_missing_or_wrong_token,
+    a_config_is_stored_only_after_github_accepts_the_pat,
+    updating_without_a_pat_keeps_it_and_with_one_reencrypts,
+    a_refused_pat_is_422_and_stores_nothing,
+    an_unreachable_github_is_502_and_stores_nothing,
+    invalid_values_are_422_naming_the_field,
+    unknown_projects_are_404,
+    malformed_and_oversized_bodies_are_refused,
+    the_pat_never_appears_in_responses_or_logs,
+    a_config_can_be_read_and_deleted,
+);
+
+async fn projects_are_created_and_listed(store: Store) {
+    let app = spawn_app(store).await;
+    let id = app.project().await;
+    let list = app.call(Method::GET, "/api/projects", None).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json()[0]["id"], id.as_str());
+    assert_eq!(list.json()[0]["name"], "Widgets");
+}
+
+async fn every_route_refuses_a_missing_or_wrong_token(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app.project().await;
+    let before = row_counts(&store).await;
+    let routes = [
+        (Method::GET, "/api/projects".to_string()),
+        (Method::POST, "/api/projects".to_string()),
+        (Method::GET, format!("/api/projects/{id}/github-sync")),
+        (Method::PUT, format!("/api/projects/{id}/github-sync")),
+        (Method::DELETE, format!("/api/projects/{id}/github-sync")),
+        (Method::GET, "/api/no-such-route".to_string()),
+    ];
+    let body = json!({"name": "x", "repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    for (method, path) in &routes {
+        for auth in [None, Some("Bearer wrong-token"), Some(TOKEN), Some("Basic dGVzdA==")] {
+            let r = app.call_as(method.clone(), path, Some(body.clone()), auth).await;
+            assert_eq!(r.status, 401, "{method} {path} with {auth:?}");
+            assert_eq!(r.json()["error"]["code"], "unauthenticated");
+        }
+    }
+    assert_eq!(row_counts(&store).await, before);
+
+    // With no token configured, every request is refused, even one bearing a token.
+    let closed = spawn_app_with(store, None, None).await;
+    let r = closed.call(Method::GET, "/api/projects", None).await;
+    assert_eq!(r.status, 401);
+}
+
+async fn a_config_is_stored_only_after_github_accepts_the_pat(store: Store) {
+    let app = spawn_app(store).await;
+    let id = app.project().await;
+    let r = app
+        .call(
+            Method::PUT,
+            &format!("/api/projects/{id}/github-sync"),
+            Some(json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT, "sync_interval_seconds": 60})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let config = r.json();
+    assert_eq!(config["repo_owner"], "acme");
+    assert_eq!(config["repo_name"], "widgets");
+    assert_eq!(config["sync_enabled"], true);
+    assert_eq!(config["sync_interval_seconds"], 60);
+    assert!(config.get("encrypted_pat").is_none() && config.get("pat").is_none());
+    assert!(config["next_sync_at"].is_string(), "a new config is due at once");
+
+    let checks: Vec<_> =
+        app.github.requests().into_iter().filter(|r| r.path == "/repos/acme/widgets").collect();
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].authorization.as_deref(), Some(format!("Bearer {GOOD_PAT}").as_str()));
+    let blob = app.stored_blob(&id).await;
+    assert_eq!(app.keys.open(id.parse().unwrap(), &blob).await.unwrap().expose(), GOOD_PAT);
+}
+
+async fn updating_without_a_pat_keeps_it_and_with_one_reencrypts(store: Store) {
+    let app = spawn_app(store).await;
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let create = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    assert_eq!(app.call(Method::PUT, &path, Some(create)).await.status, 200);
+    let first = app.stored_blob(&id).await;
+
+    let r = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"repo_owner": "acme", "repo_name": "widgets", "sync_enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["sync_enabled"], false);
+    assert_eq!(app.stored_blob(&id).await, first, "no PAT: the stored one is kept");
+
+    // Another repository without a PAT: the stored PAT is checked against it.
+    let r = app.call(Method::PUT, &path, Some(json!({"repo_owner": "acme", "repo_name": "gadgets"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(app.github.requests().last().unwrap().path, "/repos/acme/gadgets");
+
+    let r = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"repo_owner": "acme", "repo_name": "widgets", "pat": OTHER_PAT})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let second = app.stored_blob(&id).await;
+    assert_ne!(second, first);
+    assert_eq!(app.keys.open(id.parse().unwrap(), &second).await.unwrap().expose(), OTHER_PAT);
+}
+
+async fn a_refused_pat_is_422_and_stores_nothing(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let before = row_counts(&store).await;
+    for pat in ["ghp_unknownToGitHub", "ghp_canSeeNothing"] {
+        let r = app
+            .call(Method::PUT, &path, Some(json!({"repo_owner": "acme", "repo_name": "widgets", "pat": pat})))
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text());
+        let e = &r.json()["error"];
+        assert_eq!(e["code"], "pat_refused");
+        assert_eq!(e["field"], "pat");
+        assert!(e["message"].as_str().unwrap().contains("acme/widgets"));
+        assert!(!r.text().contains(pat));
+    }
+    assert_eq!(row_counts(&store).await, before);
+
+    // A stored config is not changed by a refused PAT either.
+    let ok = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    assert_eq!(app.call(Method::PUT, &path, Some(ok)).await.status, 200);
+    let blob = app.stored_blob(&id).await;
+    let bad = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": "ghp_unknownToGitHub"});
+    assert_eq!(app.call(Method::PUT, &path, Some(bad)).await.status, 422);
+    assert_eq!(app.stored_blob(&id).await, blob);
+}
+
+async fn an_unreachable_github_is_502_and_stores_nothing(store: Store) {
+    let dead = format!("http://127.0.0.1:{}", testkit::free_port());
+    let app = spawn_app_with(store.clone(), Some(TOKEN), Some(dead)).await;
+    let id = app.project().await;
+    let before = row_counts(&store).await;
+    let r = app
+        .call(
+            Method::PUT,
+            &format!("/api/projects/{id}/github-sync"),
+            Some(json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT})),
+        )
+        .await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "github_unavailable");
+    assert_eq!(row_counts(&store).await, before);
+}
+
+async fn invalid_values_are_422_naming_the_field(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let before = row_counts(&store).await;
+    let cases = [
+        (json!({"repo_owner": "", "repo_name": "widgets", "pat": GOOD_PAT}), "repo_owner"),
+        (json!({"repo_owner": "-acme", "repo_name": "widgets", "pat": GOOD_PAT}), "repo_owner"),
+        (json!({"repo_owner": "acme", "repo_name": "", "pat": GOOD_PAT}), "repo_name"),
+        (json!({"repo_owner": "acme", "repo_name": "wid gets", "pat": GOOD_PAT}), "repo_name"),
+        (
+            json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT, "sync_interval_seconds": 29}),
+            "sync_interval_seconds",
+        ),
+        (
+            json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT, "sync_interval_seconds": 3601}),
+            "sync_interval_seconds",
+        ),
+        (json!({"repo_owner": "acme", "repo_name": "widgets"}), "pat"),
+        (json!({"repo_owner": "acme", "repo_name": "widgets", "pat": " "}), "pat"),
+    ];
+    for (body, field) in cases {
+        let r = app.call(Method::PUT, &path, Some(body.clone())).await;
+        assert_eq!(r.status, 422, "{body}: {}", r.text());
+        assert_eq!(r.json()["error"]["field"], field, "{body}");
+    }
+    let r = app.call(Method::POST, "/api/projects", Some(json!({"name": "  "}))).await;
+    assert_eq!((r.status.as_u16(), r.json()["error"]["field"].clone()), (422, json!("name")));
+    // A value of the wrong type is refused by the body's shape.
+    let r = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"repo_owner": "acme", "repo_name": "w", "sync_enabled": "yes"})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(row_counts(&store).await, before);
+    assert!(app.github.requests().is_empty(), "nothing invalid reaches GitHub");
+}
+
+async fn unknown_projects_are_404(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let nobody = uuid::Uuid::new_v4();
+    let path = format!("/api/projects/{nobody}/github-sync");
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let r = app.call(method.clone(), &path, Some(body.clone())).await;
+        assert_eq!(r.status, 404, "{method}: {}", r.text());
+        assert_eq!(r.json()["error"]["code"], "not_found");
+    }
+    // A project without a config: its config is 404 too.
+    let id = app.project().await;
+    assert_eq!(app.call(Method::GET, &format!("/api/projects/{id}/github-sync"), None).await.status, 404);
+    // Not an id at all: 400.
+    assert_eq!(app.call(Method::GET, "/api/projects/42/github-sync", None).await.status, 400);
+    assert_eq!(store.count_rows(Table::SyncConfigs).await.unwrap(), 0);
+}
+
+async fn malformed_and_oversized_bodies_are_refused(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let auth = format!("Bearer {TOKEN}");
+    let headers = [("content-type", "application/json"), ("authorization", auth.as_str())];
+    let url = format!("{}/api/projects", app.url);
+    let r = send(Method::POST, &url, &headers, "{\"name\": ").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], "bad_request");
+    let r = send(Method::POST, &url, &[("authorization", auth.as_str())], "{\"name\": \"x\"}").await;
+    assert_eq!(r.status, 400, "no JSON content type");
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(ghsync_api::MAX_BODY_BYTES + 1));
+    let r = send(Method::POST, &url, &headers, big).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(store.count_rows(Table::Projects).await.unwrap(), 0);
+}
+
+async fn the_pat_never_appears_in_responses_or_logs(store: Store) {
+    let (logs, _guard) = testkit::logs::capture();
+    let app = spawn_app(store).await;
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let mut bodies = Vec::new();
+    for body in [
+        json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT}),
+        json!({"repo_owner": "acme", "repo_name": "widgets", "pat": OTHER_PAT, "sync_interval_seconds": 120}),
+        json!({"repo_owner": "acme", "repo_name": "widgets", "pat": "ghp_unknownToGitHub"}),
+    ] {
+        bodies.push(app.call(Method::PUT, &path, Some(body)).await);
+    }
+    bodies.push(app.call(Method::GET, &path, None).await);
+    bodies.push(app.call(Method::GET, "/api/projects", None).await);
+    assert_eq!(bodies[0].status, 200);
+    assert_eq!(bodies[1].status, 200);
+
+    let log_text = logs.text();
+    assert_eq!(log_text.matches("sync config stored").count(), 2, "the capture saw both stores:\n{log_text}");
+    for secret in [GOOD_PAT, OTHER_PAT, "ghp_unknownToGitHub"] {
+        assert!(!log_text.contains(secret), "{secret} was logged");
+        for r in &bodies {
+            assert!(!r.text().contains(secret), "{secret} in a response");
+            assert!(!format!("{:?}", r.headers).contains(secret));
+        }
+    }
+    let config = app.store.find_config(id.parse().unwrap()).await.unwrap().unwrap();
+    let debug = format!("{config:?}");
+    assert!(debug.contains("bytes]") && !debug.contains(OTHER_PAT), "{debug}");
+}
+
+async fn a_config_can_be_read_and_deleted(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    assert_eq!(app.call(Method::PUT, &path, Some(body)).await.status, 200);
+    let r = app.call(Method::GET, &path, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["repo_name"], "widgets");
+    assert_eq!(app.call(Method::DELETE, &path, None).await.status, 204);
+    assert_eq!(app.call(Method::GET, &path, None).await.status, 404);
+    assert_eq!(app.call(Method::DELETE, &path, None).await.status, 404);
+    assert_eq!(store.count_rows(Table::Projects).await.unwrap(), 1, "the project stays");
+}
+
+#[tokio::test]
+async fn the_database_file_holds_no_plaintext_pat() {
+    let dir = std::env::temp_dir().join(format!("ghsync-pat-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("ghsync.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let store = Store::connect(&url, &Default::default()).await.unwrap();
+    store.migrate().await.unwrap();
+    let app = spawn_app(store.clone()).await;
+    let id = app.project().await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    assert_eq!(
+        app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await.status,
+        200
+    );
+    store.close().await;
+
+    let mut found = false;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(GOOD_PAT.len()).any(|w| w == GOOD_PAT.as_bytes()), "plaintext PAT on disk");
+        found |= bytes.windows(6).any(|w| w == b"widget");
+    }
+    assert!(found, "the config row itself is on disk");
+    std::fs::remove_dir_all(dir).unwrap();
+}

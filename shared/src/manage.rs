@@ -1,0 +1,165 @@
+//! Management operations that span the store, GitHub and the key provider.
+
+use serde::Deserialize;
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::crypto::{CryptoError, KeyProvider, Pat};
+use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, RepoRef, SyncInterval, ValidationError};
+use crate::github::{GitHub, GitHubError};
+use crate::store::{ConfigWrite, Store, StoreError};
+
+/// `PUT /api/projects/{id}/github-sync`: the config as a user sends it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutSyncConfig {
+    pub repo_owner: String,
+    pub repo_name: String,
+    /// Required to create; absent on an update keeps the stored PAT.
+    #[serde(default)]
+    pub pat: Option<Pat>,
+    #[serde(default)]
+    pub sync_enabled: Option<bool>,
+    #[serde(default)]
+    pub sync_interval_seconds: Option<i64>,
+}
+
+/// Why a config was not stored. Nothing is written in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// GitHub answered, and refused the token for the repository (HTTP 422 for the user).
+    #[error("GitHub refused the PAT for {repo}: {source}")]
+    PatRefused { repo: String, source: GitHubError },
+    /// GitHub could not be asked (HTTP 502).
+    #[error("cannot check the PAT with GitHub: {0}")]
+    GitHubUnavailable(GitHubError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// Everything a management operation needs.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub store: Store,
+    pub keys: KeyProvider,
+    pub github: GitHub,
+}
+
+impl Services {
+    /// Creates or changes a project's sync config: validates it, checks the PAT against
+    /// GitHub, encrypts it, proves the blob decrypts, and only then stores it.
+    #[instrument(skip(self, request), fields(project_id = %project_id))]
+    pub async fn put_sync_config(
+        &self,
+        project_id: Uuid,
+        request: PutSyncConfig,
+    ) -> Result<GitHubSyncConfig, ManageError> {
+        let repo = RepoRef {
+            owner: RepoOwner::parse(request.repo_owner)?,
+            name: RepoName::parse(request.repo_name)?,
+        };
+        let sync_interval = request.sync_interval_seconds.map(SyncInterval::new).transpose()?;
+        if request.pat.as_ref().is_some_and(|p| p.expose().trim().is_empty()) {
+            return Err(ValidationError::new("pat", "must not be empty").into());
+        }
+        let existing = self.store.find_config(project_id).await?;
+        if existing.is_none() {
+            self.store.get_project(project_id).await?;
+            if request.pat.is_none() {
+                return Err(ValidationError::new("pat", "is required to create a sync config").into());
+            }
+        }
+        let repo_changed = existing.as_ref().is_some_and(|c| !repo.is(&c.repo_owner, &c.repo_name));
+
+        let encrypted_pat = match (&request.pat, &existing) {
+            (Some(pat), _) => {
+                self.check_access(&repo, pat).await?;
+                let blob = self.keys.seal(project_id, pat).await?;
+                // Prove it before storing it.
+                let reopened = self.keys.open(project_id, &blob).await?;
+                if reopened.expose() != pat.expose() {
+                    return Err(CryptoError::Decrypt.into());
+                }
+                Some(blob)
+            }
+            (None, Some(old)) if repo_changed => {
+                let pat = self.keys.open(project_id, &old.encrypted_pat).await?;
+                self.check_access(&repo, &pat).await?;
+                None
+            }
+            (None, _) => None,
+        };
+        let pat_changed = encrypted_pat.is_some();
+        let write = ConfigWrite {
+            repo_owner: repo.owner,
+            repo_name: repo.name,
+            encrypted_pat,
+            sync_enabled: request.sync_enabled,
+            sync_interval,
+        };
+        let config = self.store.put_config(project_id, &write).await?;
+        tracing::info!(
+            repo = %format_args!("{}/{}", config.repo_owner, config.repo_name),
+            pat_changed,
+            created = existing.is_none(),
+            "sync config stored"
+        );
+        Ok(config)
+    }
+
+    async fn check_access(&self, repo: &RepoRef, pat: &Pat) -> Result<(), ManageError> {
+        match self.github.check_repo(repo, pat).await {
+            Ok(()) => Ok(()),
+            Err(e @ (GitHubError::BadCredentials | GitHubError::NoAccess { .. })) => {
+                Err(ManageError::PatRefused { repo: repo.to_string(), source: e })
+            }
+            Err(e) => Err(ManageError::GitHubUnavailable(e)),
+        }
+    }
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+}
+
+/// How long a GitHub request may take to connect, and between reads.
+pub const GITHUB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Services {
+    /// Connects everything a function needs, as configured (migrating the database).
+    pub async fn connect(
+        config: &crate::config::Config,
+        store_options: &crate::store::StoreOptions,
+    ) -> Result<Self, StartupError> {
+        let store = Store::connect(&config.database_url, store_options).await?;
+        store.migrate().await?;
+        let keys = key_provider(config).await?;
+        let github = GitHub::new(&config.github_api_url, GITHUB_TIMEOUT)?;
+        Ok(Self { store, keys, github })
+    }
+}
+
+/// AWS KMS when `GHSYNC_KMS_KEY_ID` is set, else the local provider with `GHSYNC_LOCAL_KEY`.
+pub async fn key_provider(config: &crate::config::Config) -> Result<KeyProvider, StartupError> {
+    use secrecy::ExposeSecret;
+    if let Some(key_id) = &config.kms_key_id {
+        return Ok(KeyProvider::Kms(crate::crypto::KmsKeys::from_env(key_id.clone()).await));
+    }
+    match &config.local_key_hex {
+        Some(hex) => Ok(KeyProvider::Local(crate::crypto::LocalKeys::from_hex(hex.expose_secret())?)),
+        None => Err(crate::config::ConfigError::Missing("GHSYNC_KMS_KEY_ID (or GHSYNC_LOCAL_KEY)").into()),
+    }
+}

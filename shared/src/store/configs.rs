@@ -1,0 +1,149 @@
+//! GitHub sync configs: one per project.
+
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::rows::ConfigRow;
+use super::{Store, StoreError, new_id};
+use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, SyncInterval, ValidationError};
+use crate::time::Timestamp;
+
+/// A validated config write. Absent fields keep their stored value (or take the default
+/// when the config is new); a new config needs `encrypted_pat`.
+#[derive(Clone, Debug)]
+pub struct ConfigWrite {
+    pub repo_owner: RepoOwner,
+    pub repo_name: RepoName,
+    pub encrypted_pat: Option<Vec<u8>>,
+    pub sync_enabled: Option<bool>,
+    pub sync_interval: Option<SyncInterval>,
+}
+
+impl Store {
+    /// The project's config, or `None`.
+    pub async fn find_config(&self, project_id: Uuid) -> Result<Option<GitHubSyncConfig>, StoreError> {
+        let row: Option<ConfigRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            config_columns!(),
+            " FROM github_sync_config WHERE project_id = $1"
+        ))
+        .bind(project_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(GitHubSyncConfig::try_from).transpose()
+    }
+
+    /// The project's config, or `NotFound` (for the project or its config).
+    pub async fn get_config(&self, project_id: Uuid) -> Result<GitHubSyncConfig, StoreError> {
+        self.get_project(project_id).await?;
+        self.find_config(project_id).await?.ok_or(StoreError::NotFound("sync config"))
+    }
+
+    /// Creates or changes the project's config in one transaction. A new or re-enabled
+    /// config, or one pointed at another repository, is due at once.
+    #[instrument(skip(self, write), fields(repo = %format_args!("{}/{}", write.repo_owner, write.repo_name)))]
+    pub async fn put_config(
+        &self,
+        project_id: Uuid,
+        write: &ConfigWrite,
+    ) -> Result<GitHubSyncConfig, StoreError> {
+        self.get_project(project_id).await?;
+        let now = Timestamp::now().to_sql();
+        let mut tx = self.begin().await?;
+        let existing: Option<ConfigRow> = sqlx::query_as(locking!(
+            self.backend,
+            "SELECT ",
+            config_columns!(),
+            " FROM github_sync_config WHERE project_id = $1"
+        ))
+        .bind(project_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row: ConfigRow = match existing.map(GitHubSyncConfig::try_from).transpose()? {
+            None => {
+                let pat = write
+                    .encrypted_pat
+                    .as_ref()
+                    .ok_or_else(|| ValidationError::new("pat", "is required to create a sync config"))?;
+                sqlx::query_as(concat!(
+                    "INSERT INTO github_sync_config (id, project_id, repo_owner, repo_name, encrypted_pat, \
+                     next_sync_at, sync_enabled, sync_interval_seconds, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6) RETURNING ",
+                    config_columns!()
+                ))
+                .bind(new_id())
+                .bind(project_id.to_string())
+                .bind(write.repo_owner.as_str())
+                .bind(write.repo_name.as_str())
+                .bind(pat.clone())
+                .bind(&now)
+                .bind(i64::from(write.sync_enabled.unwrap_or(true)))
+                .bind(write.sync_interval.unwrap_or(SyncInterval::DEFAULT).seconds())
+                .fetch_one(&mut *tx)
+                .await?
+            }
+            Some(old) => {
+                let enabled = write.sync_enabled.unwrap_or(old.sync_enabled);
+                let repo_changed = !(old.repo_owner.eq_ignore_ascii_case(write.repo_owner.as_str())
+                    && old.repo_name.eq_ignore_ascii_case(write.repo_name.as_str()));
+                let due_now = repo_changed || (enabled && !old.sync_enabled) || write.encrypted_pat.is_some();
+                let next_sync_at =
+                    if due_now { Some(now.clone()) } else { old.next_sync_at.map(|t| t.to_sql()) };
+                sqlx::query_as(concat!(
+                    "UPDATE github_sync_config SET repo_owner = $2, repo_name = $3, encrypted_pat = $4, \
+                     sync_enabled = $5, sync_interval_seconds = $6, next_sync_at = $7, updated_at = $8 \
+                     WHERE project_id = $1 RETURNING ",
+                    config_columns!()
+                ))
+                .bind(project_id.to_string())
+                .bind(write.repo_owner.as_str())
+                .bind(write.repo_name.as_str())
+                .bind(write.encrypted_pat.clone().unwrap_or(old.encrypted_pat))
+                .bind(i64::from(enabled))
+                .bind(write.sync_interval.map_or(old.sync_interval_seconds, SyncInterval::seconds))
+                .bind(next_sync_at)
+                .bind(&now)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        row.try_into()
+    }
+
+    /// Turns syncing of the project on or off (a re-enabled config is due at once).
+    #[instrument(skip(self))]
+    pub async fn set_sync_enabled(
+        &self,
+        project_id: Uuid,
+        enabled: bool,
+    ) -> Result<GitHubSyncConfig, StoreError> {
+        self.get_project(project_id).await?;
+        let row: Option<ConfigRow> = sqlx::query_as(concat!(
+            "UPDATE github_sync_config SET sync_enabled = $2, updated_at = $3, \
+             next_sync_at = CASE WHEN $2 = 1 AND sync_enabled = 0 THEN $3 ELSE next_sync_at END \
+             WHERE project_id = $1 RETURNING ",
+            config_columns!()
+        ))
+        .bind(project_id.to_string())
+        .bind(i64::from(enabled))
+        .bind(Timestamp::now().to_sql())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or(StoreError::NotFound("sync config"))?.try_into()
+    }
+
+    /// Removes the project's config (its history goes with it; tasks stay).
+    #[instrument(skip(self))]
+    pub async fn delete_config(&self, project_id: Uuid) -> Result<(), StoreError> {
+        self.get_project(project_id).await?;
+        let done = sqlx::query("DELETE FROM github_sync_config WHERE project_id = $1")
+            .bind(project_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("sync config"));
+        }
+        Ok(())
+    }
+}
