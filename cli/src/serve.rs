@@ -4,7 +4,8 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
 use ghsync_api::ApiState;
-use ghsync_shared::config::{ApiToken, Config};
+use ghsync_shared::config::{ApiToken, Config, WebhookSecrets};
+use ghsync_webhook::WebhookState;
 
 use crate::local;
 
@@ -12,21 +13,20 @@ use crate::local;
 pub async fn run(config: Config) -> Result<()> {
     let services = local::services(&config).await?;
     let dir = local::state_dir(&config.database_url);
-    if config.webhook_secrets.is_none() {
-        let (secret, created) = local::kept_secret(&dir, "ghsync.webhook-secret", 32)?;
-        let verb = if created { "generated" } else { "kept" };
-        println!("webhook secret ({verb} in {}): {secret}", dir.join("ghsync.webhook-secret").display());
-    }
-    let token = match &config.api_token {
-        Some(token) => token.clone(),
+    let secrets = match &config.webhook_secrets {
+        Some(secrets) => secrets.clone(),
         None => {
-            let (token, created) = local::kept_secret(&dir, "ghsync.api-token", 32)?;
-            let verb = if created { "generated" } else { "kept" };
-            println!("API token ({verb} in {}): {token}", dir.join("ghsync.api-token").display());
-            ApiToken::new(token).context("empty API token file")?
+            let secret = kept_and_printed(&dir, "ghsync.webhook-secret", "webhook secret")?;
+            WebhookSecrets::parse(&secret).context("empty webhook secret file")?
         }
     };
-    let app = router(ApiState { services, token: Some(token) });
+    let token = match &config.api_token {
+        Some(token) => token.clone(),
+        None => ApiToken::new(kept_and_printed(&dir, "ghsync.api-token", "API token")?)
+            .context("empty API token file")?,
+    };
+    let webhook = WebhookState { store: services.store.clone(), secrets: Some(secrets) };
+    let app = router(ApiState { services, token: Some(token) }, webhook);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (GHSYNC_LISTEN)", config.listen))?;
@@ -35,10 +35,19 @@ pub async fn run(config: Config) -> Result<()> {
     Ok(())
 }
 
+/// A secret generated on first start and kept in `dir/file`, printed for the user.
+fn kept_and_printed(dir: &std::path::Path, file: &str, what: &str) -> Result<String> {
+    let (secret, created) = local::kept_secret(dir, file, 32)?;
+    let verb = if created { "generated" } else { "kept" };
+    println!("{what} ({verb} in {}): {secret}", dir.join(file).display());
+    Ok(secret)
+}
+
 /// Every route of the system in one router.
-pub fn router(api: ApiState) -> Router {
+pub fn router(api: ApiState, webhook: WebhookState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .merge(ghsync_webhook::router(webhook))
         .merge(ghsync_api::router(api))
 }
 

@@ -16,5 +16,6 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod time;
+pub mod webhook;
 
 pub use store::{ApplyOutcome, Store, StoreError, StoreOptions};

@@ -4,6 +4,8 @@
 //! PostgreSQL comes from `GHSYNC_TEST_POSTGRES_URL` (an admin URL of a server that the test
 //! script starts); each test gets a database of its own.
 
+pub mod events;
+pub mod fixtures;
 pub mod github;
 pub mod http;
 pub mod kms;

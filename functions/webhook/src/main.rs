@@ -1,1 +1,8 @@
-fn main() {}
+//! Lambda entry point of the webhook receiver (API Gateway HTTP API).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ghsync_shared::telemetry::init();
+    let state = ghsync_webhook::WebhookState::from_env().await?;
+    lambda_http::run(ghsync_webhook::router(state)).await
+}

@@ -12,6 +12,7 @@
 mod rows;
 mod configs;
 mod conflicts;
+mod deliveries;
 mod history;
 mod projects;
 mod tasks;
@@ -26,8 +27,10 @@ use uuid::Uuid;
 use crate::domain::ValidationError;
 
 pub use configs::ConfigWrite;
+pub use deliveries::DELIVERY_RETENTION;
+pub(crate) use deliveries::{enabled_projects_for_repo_in, project_follows_repo_in, record_delivery_in};
 pub use tasks::ApplyOutcome;
-pub(crate) use tasks::apply_issue_in;
+pub(crate) use tasks::{apply_issue_in, mark_issue_gone_in, relink_issue_in};
 
 /// A database transaction of the store.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

@@ -1,0 +1,111 @@
+//! The webhook receiver: `POST /webhooks/github` as an axum [`Router`] that `lambda_http`
+//! serves behind API Gateway (HTTP API, payload 2.0; base64 bodies arrive decoded) and
+//! `ghsync serve` mounts locally. It only translates HTTP to `ghsync_shared::webhook`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use ghsync_shared::config::{Config, WebhookSecrets};
+use ghsync_shared::store::StoreOptions;
+use ghsync_shared::webhook::{self, Delivery, WebhookError};
+use ghsync_shared::{Store, StoreError};
+use serde_json::json;
+
+/// What the receiver needs.
+#[derive(Clone, Debug)]
+pub struct WebhookState {
+    pub store: Store,
+    /// `None`: no secret configured: every delivery is refused.
+    pub secrets: Option<WebhookSecrets>,
+}
+
+impl WebhookState {
+    /// From the environment, at cold start.
+    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let config = Config::from_env()?;
+        let store =
+            Store::connect(&config.database_url, &StoreOptions { max_connections: 2, ..Default::default() })
+                .await?;
+        store.migrate().await?;
+        if config.webhook_secrets.is_none() {
+            tracing::error!("GHSYNC_WEBHOOK_SECRET is not set: every delivery will be refused");
+        }
+        Ok(Self { store, secrets: config.webhook_secrets })
+    }
+}
+
+/// `POST /webhooks/github`.
+pub fn router(state: WebhookState) -> Router {
+    Router::new()
+        .route("/webhooks/github", post(receive))
+        // One byte over GitHub's cap still reaches the handler, which answers 413 itself.
+        .layer(DefaultBodyLimit::max(webhook::MAX_BODY_BYTES + 1))
+        .with_state(Arc::new(state))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn receive(
+    State(state): State<Arc<WebhookState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return refuse(&WebhookError::TooLarge),
+        Err(e) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "bad_request", "message": e.body_text()}}),
+            );
+        }
+    };
+    // HeaderMap lookups are case-insensitive, as GitHub's header names are.
+    let delivery = Delivery {
+        event: header(&headers, "x-github-event"),
+        delivery_id: header(&headers, "x-github-delivery"),
+        signature_256: header(&headers, "x-hub-signature-256"),
+        signature_sha1: header(&headers, "x-hub-signature"),
+        body: &body,
+    };
+    match webhook::handle(&state.store, state.secrets.as_ref(), delivery).await {
+        Ok(handled) => {
+            let status = StatusCode::from_u16(handled.status()).unwrap_or(StatusCode::OK);
+            answer(status, serde_json::to_value(&handled).unwrap_or_default())
+        }
+        Err(e) => refuse(&e),
+    }
+}
+
+fn refuse(e: &WebhookError) -> Response {
+    let (status, code) = match e {
+        WebhookError::NoSecret
+        | WebhookError::MissingSignature
+        | WebhookError::MalformedSignature
+        | WebhookError::BadSignature => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        WebhookError::MissingHeader(_) | WebhookError::InvalidPayload(_) => {
+            (StatusCode::BAD_REQUEST, "bad_request")
+        }
+        WebhookError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        WebhookError::Store(StoreError::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        WebhookError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    };
+    // Store failures stay in the log (already written by `handle`); the answer is opaque.
+    let message = match e {
+        WebhookError::Store(_) => "the delivery was not applied; redeliver it later".to_string(),
+        other => other.to_string(),
+    };
+    answer(status, json!({"error": {"code": code, "message": message}}))
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}

@@ -1,0 +1,187 @@
+//! The webhook adapter: sample Lambda events through `lambda_http`, and real HTTP on loopback.
+
+use ghsync_shared::Store;
+use ghsync_shared::config::WebhookSecrets;
+use ghsync_shared::domain::{RepoName, RepoOwner, TaskStatus};
+use ghsync_shared::store::{ConfigWrite, Table};
+use ghsync_shared::webhook::sign;
+use ghsync_webhook::{WebhookState, router};
+use http::Method;
+use serde_json::json;
+use testkit::events::{SECRET, expected_status};
+use testkit::fixtures::{issue, issues_event};
+use testkit::http::send;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+async fn following(store: &Store, repo: &str) -> Uuid {
+    let p = store.create_project("Widgets").await.unwrap().id;
+    let (owner, name) = repo.split_once('/').unwrap();
+    let write = ConfigWrite {
+        repo_owner: RepoOwner::parse(owner).unwrap(),
+        repo_name: RepoName::parse(name).unwrap(),
+        encrypted_pat: Some(vec![2, 0, 0]),
+        sync_enabled: None,
+        sync_interval: None,
+    };
+    store.put_config(p, &write).await.unwrap();
+    p
+}
+
+fn state(store: &Store, secret: &str) -> WebhookState {
+    WebhookState { store: store.clone(), secrets: WebhookSecrets::parse(secret) }
+}
+
+async fn serve(state: WebhookState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn the_sample_events_are_current_and_answered_as_expected() {
+    let store = testkit::sqlite().await;
+    let p = following(&store, testkit::events::REPO).await;
+    let app = router(state(&store, SECRET));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    for (name, generated) in testkit::events::all() {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"));
+        let on_disk: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(on_disk, generated, "events/{name} is stale: run `cargo run -p testkit --bin gen-events`");
+        if !name.starts_with("webhook-") {
+            continue;
+        }
+        let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), expected_status(name), "{name}");
+    }
+    // opened → edited → closed → reopened → deleted: the task took every step.
+    let tasks = store.list_tasks(p).await.unwrap();
+    let t42 = tasks.iter().find(|t| t.github.as_ref().unwrap().issue_number == 42).unwrap();
+    assert_eq!(t42.task.title, "Login fails on Safari 17");
+    assert_eq!(t42.task.status, TaskStatus::Todo, "reopened");
+    assert_eq!(t42.github.as_ref().unwrap().remote_state.as_str(), "deleted");
+    assert!(tasks.iter().all(|t| t.task.title != "Forged"), "the badly signed event changed nothing");
+    assert_eq!(store.count_rows(Table::Deliveries).await.unwrap(), 9, "every verified delivery is logged");
+}
+
+#[tokio::test]
+async fn statuses_over_http_follow_the_outcome() {
+    let store = testkit::sqlite().await;
+    following(&store, "acme/widgets").await;
+    let url = format!("{}/webhooks/github", serve(state(&store, "s3cret")).await);
+    let body = issues_event(
+        "opened",
+        issue("acme/widgets", 1, "Hi", None, "open", "2026-01-05T10:00:00Z"),
+        "acme/widgets",
+        json!({}),
+    )
+    .to_string();
+    let sig = sign("s3cret", body.as_bytes());
+    let headers = |event: &'static str, id: &'static str| {
+        vec![("content-type", "application/json"), ("x-github-event", event), ("x-github-delivery", id)]
+    };
+
+    let mut h = headers("issues", "d-1");
+    h.push(("x-hub-signature-256", &sig));
+    let r = send(Method::POST, &url, &h, body.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["outcome"], "applied");
+    let r = send(Method::POST, &url, &h, body.clone()).await;
+    assert_eq!((r.status.as_u16(), r.json()["outcome"].clone()), (200, json!("duplicate")));
+
+    let before = testkit::row_counts(&store).await;
+    let sha1_only = [("x-hub-signature", "sha1=0000000000000000000000000000000000000000")];
+    type Case<'a> = (Vec<(&'a str, &'a str)>, String, u16);
+    let cases: Vec<Case> = vec![
+        (headers("issues", "d-2"), body.clone(), 401),
+        ([headers("issues", "d-3"), sha1_only.to_vec()].concat(), body.clone(), 401),
+        ([headers("issues", "d-4"), vec![("x-hub-signature-256", "sha256=00")]].concat(), body.clone(), 401),
+        (vec![("x-github-delivery", "d-5"), ("x-hub-signature-256", &sig)], body.clone(), 400),
+        (vec![("x-github-event", "issues"), ("x-hub-signature-256", &sig)], body.clone(), 400),
+    ];
+    for (headers, body, status) in cases {
+        let r = send(Method::POST, &url, &headers, body).await;
+        assert_eq!(r.status, status, "{headers:?}: {}", r.text());
+        assert!(r.json()["error"]["message"].is_string());
+    }
+    let garbage = "{not json";
+    let gsig = sign("s3cret", garbage.as_bytes());
+    let mut h = headers("issues", "d-6");
+    h.push(("x-hub-signature-256", &gsig));
+    assert_eq!(send(Method::POST, &url, &h, garbage).await.status, 400);
+
+    let huge = vec![b'x'; ghsync_shared::webhook::MAX_BODY_BYTES + 1];
+    let hsig = sign("s3cret", &huge);
+    let mut h = headers("issues", "d-7");
+    h.push(("x-hub-signature-256", &hsig));
+    assert_eq!(send(Method::POST, &url, &h, huge).await.status, 413);
+    assert_eq!(testkit::row_counts(&store).await, before);
+}
+
+#[tokio::test]
+async fn header_names_match_in_any_case() {
+    let store = testkit::sqlite().await;
+    following(&store, "acme/widgets").await;
+    let url = serve(state(&store, "s3cret")).await;
+    let addr = url.trim_start_matches("http://");
+    let body = issues_event(
+        "opened",
+        issue("acme/widgets", 1, "Hi", None, "open", "2026-01-05T10:00:00Z"),
+        "acme/widgets",
+        json!({}),
+    )
+    .to_string();
+    let request = format!(
+        "POST /webhooks/github HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         X-GitHub-Event: issues\r\nX-GITHUB-DELIVERY: d-case\r\nX-Hub-Signature-256: {}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        sign("s3cret", body.as_bytes()),
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert_eq!(store.count_rows(Table::Tasks).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn without_a_secret_every_delivery_is_refused() {
+    let store = testkit::sqlite().await;
+    following(&store, "acme/widgets").await;
+    let url = format!("{}/webhooks/github", serve(state(&store, "")).await);
+    let body = r#"{"zen": "hi"}"#;
+    for sig in [sign("", body.as_bytes()), sign("anything", body.as_bytes())] {
+        let h =
+            [("x-github-event", "ping"), ("x-github-delivery", "d"), ("x-hub-signature-256", sig.as_str())];
+        assert_eq!(send(Method::POST, &url, &h, body).await.status, 401);
+    }
+    assert_eq!(store.count_rows(Table::Deliveries).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn an_unavailable_database_answers_503_so_github_can_redeliver() {
+    let store = testkit::postgres().await;
+    following(&store, "acme/widgets").await;
+    let url = format!("{}/webhooks/github", serve(state(&store, "s3cret")).await);
+    store.close().await;
+    let body = issues_event(
+        "opened",
+        issue("acme/widgets", 1, "Hi", None, "open", "2026-01-05T10:00:00Z"),
+        "acme/widgets",
+        json!({}),
+    )
+    .to_string();
+    let sig = sign("s3cret", body.as_bytes());
+    let h = [
+        ("x-github-event", "issues"),
+        ("x-github-delivery", "d-down"),
+        ("x-hub-signature-256", sig.as_str()),
+    ];
+    let r = send(Method::POST, &url, &h, body).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+}

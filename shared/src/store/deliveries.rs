@@ -1,0 +1,94 @@
+//! The webhook-delivery log (idempotency on `X-GitHub-Delivery`) and delivery routing.
+
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+use super::rows::uuid;
+use super::{Store, StoreError};
+use crate::time::Timestamp;
+
+/// How long a delivery id is remembered: GitHub Enterprise lets a delivery be redelivered for
+/// 7 days; one more day covers clock skew and a late prune.
+pub const DELIVERY_RETENTION: chrono::Duration = chrono::Duration::days(8);
+
+/// Records a delivery id; false when it was recorded before (a redelivery). Inside the
+/// delivery's own transaction, so the record and the effects commit together.
+pub(crate) async fn record_delivery_in(
+    conn: &mut AnyConnection,
+    delivery_id: &str,
+    event: &str,
+    action: Option<&str>,
+    repo: Option<&str>,
+    outcome: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO webhook_deliveries (delivery_id, event, action, repo_full_name, outcome, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (delivery_id) DO NOTHING",
+    )
+    .bind(delivery_id)
+    .bind(event)
+    .bind(action)
+    .bind(repo)
+    .bind(outcome)
+    .bind(now.to_sql())
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// The projects whose enabled config follows `owner/name` (compared case-insensitively).
+pub(crate) async fn enabled_projects_for_repo_in(
+    conn: &mut AnyConnection,
+    owner: &str,
+    name: &str,
+) -> Result<Vec<Uuid>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT project_id FROM github_sync_config \
+         WHERE lower(repo_owner) = lower($1) AND lower(repo_name) = lower($2) AND sync_enabled = 1 \
+         ORDER BY project_id",
+    )
+    .bind(owner)
+    .bind(name)
+    .fetch_all(conn)
+    .await?;
+    ids.iter().map(|id| uuid("github_sync_config.project_id", id)).collect()
+}
+
+/// Whether the project's config follows the repository `owner/name`.
+pub(crate) async fn project_follows_repo_in(
+    conn: &mut AnyConnection,
+    project_id: Uuid,
+    full_name: &str,
+) -> Result<bool, StoreError> {
+    let Some((owner, name)) = full_name.split_once('/') else { return Ok(false) };
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM github_sync_config WHERE project_id = $1 \
+         AND lower(repo_owner) = lower($2) AND lower(repo_name) = lower($3)",
+    )
+    .bind(project_id.to_string())
+    .bind(owner)
+    .bind(name)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+impl Store {
+    /// Forgets delivery ids received before `now - DELIVERY_RETENTION`; returns how many.
+    pub async fn prune_deliveries(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM webhook_deliveries WHERE received_at < $1")
+            .bind(now.minus(DELIVERY_RETENTION).to_sql())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The outcome recorded for a delivery id, if it was seen.
+    pub async fn delivery_outcome(&self, delivery_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT outcome FROM webhook_deliveries WHERE delivery_id = $1")
+            .bind(delivery_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}

@@ -1,0 +1,476 @@
+//! GitHub webhook deliveries: verification, then `issues` events applied through the sync
+//! rules, idempotently on `X-GitHub-Delivery`.
+//!
+//! [`handle`] is the whole behaviour; the Lambda function and `ghsync serve` only translate
+//! HTTP to a [`Delivery`] and the result back to a status.
+
+use std::time::Instant;
+
+use hmac::{Hmac, KeyInit, Mac};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use crate::config::WebhookSecrets;
+use crate::domain::{RemoteIssue, RemoteState, ValidationError};
+use crate::github::GhIssue;
+use crate::store::{self, ApplyOutcome, Store, StoreError};
+use crate::time::Timestamp;
+
+/// GitHub's cap on a webhook payload: larger deliveries are refused (413).
+pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// One delivery as received: the headers that matter and the raw body.
+#[derive(Clone, Copy, Debug)]
+pub struct Delivery<'a> {
+    /// `X-GitHub-Event`.
+    pub event: Option<&'a str>,
+    /// `X-GitHub-Delivery`.
+    pub delivery_id: Option<&'a str>,
+    /// `X-Hub-Signature-256`.
+    pub signature_256: Option<&'a str>,
+    /// `X-Hub-Signature` (SHA-1): never accepted on its own.
+    pub signature_sha1: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Why a delivery was refused. Nothing is written for any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// No secret configured: every delivery is refused, never accepted (401).
+    #[error("no webhook secret is configured")]
+    NoSecret,
+    #[error("missing X-Hub-Signature-256 (a SHA-1 X-Hub-Signature alone is not accepted)")]
+    MissingSignature,
+    #[error("malformed X-Hub-Signature-256")]
+    MalformedSignature,
+    #[error("signature does not match")]
+    BadSignature,
+    #[error("missing {0} header")]
+    MissingHeader(&'static str),
+    #[error("invalid payload: {0}")]
+    InvalidPayload(String),
+    #[error("payload larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a verified delivery did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Handled {
+    /// `ping`: the hook works.
+    Pong,
+    /// An `issues` event applied to every enabled config of its repository.
+    Applied { results: Vec<ProjectResult> },
+    /// Seen before (same `X-GitHub-Delivery`): nothing changed.
+    Duplicate,
+    /// Recorded and ignored: another event, a pull request, or no enabled config.
+    Ignored { reason: &'static str },
+}
+
+/// What one delivery did to one project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProjectResult {
+    pub project_id: Uuid,
+    pub result: IssueResult,
+}
+
+/// The effect on one project's task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueResult {
+    Applied(ApplyOutcome),
+    /// The issue was deleted (or transferred away): the task stays, marked.
+    MarkedGone,
+    /// Transferred into a repository configured for the same project: the task follows it.
+    Relinked,
+    /// Not linked in this project: nothing to mark.
+    NotLinked,
+}
+
+impl Handled {
+    /// The HTTP status GitHub is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Handled::Pong | Handled::Applied { .. } | Handled::Duplicate => 200,
+            Handled::Ignored { .. } => 202,
+        }
+    }
+
+    fn log_outcome(&self) -> &'static str {
+        match self {
+            Handled::Pong => "pong",
+            Handled::Applied { .. } => "applied",
+            Handled::Duplicate => "duplicate",
+            Handled::Ignored { reason } => reason,
+        }
+    }
+}
+
+/// Checks `X-Hub-Signature-256` against every configured secret, in constant time.
+pub fn verify_signature(
+    secrets: Option<&WebhookSecrets>,
+    signature_256: Option<&str>,
+    body: &[u8],
+) -> Result<(), WebhookError> {
+    let secrets = secrets.ok_or(WebhookError::NoSecret)?;
+    let header = signature_256.ok_or(WebhookError::MissingSignature)?;
+    let hex_mac = header.trim().strip_prefix("sha256=").ok_or(WebhookError::MalformedSignature)?;
+    if hex_mac.len() != 64 {
+        return Err(WebhookError::MalformedSignature);
+    }
+    let mac = hex::decode(hex_mac).map_err(|_| WebhookError::MalformedSignature)?;
+    for secret in secrets.iter() {
+        let mut h = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+            .expect("HMAC accepts keys of any length");
+        h.update(body);
+        if h.verify_slice(&mac).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(WebhookError::BadSignature)
+}
+
+/// `sha256=` + hex HMAC-SHA256 of `body`: what GitHub sends (tests and tools sign with it).
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut h = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    h.update(body);
+    format!("sha256={}", hex::encode(h.finalize().into_bytes()))
+}
+
+#[derive(Deserialize)]
+struct RepositoryRef {
+    full_name: String,
+}
+
+#[derive(Deserialize)]
+struct IssuesPayload {
+    action: String,
+    issue: GhIssue,
+    repository: RepositoryRef,
+    #[serde(default)]
+    changes: Option<TransferChanges>,
+}
+
+#[derive(Deserialize)]
+struct TransferChanges {
+    new_issue: Option<GhIssue>,
+    new_repository: Option<RepositoryRef>,
+}
+
+/// Just enough of any payload to log and record it.
+#[derive(Deserialize)]
+struct Envelope {
+    action: Option<String>,
+    repository: Option<RepositoryRef>,
+}
+
+/// Handles one delivery: verify, then record and apply in one transaction.
+pub async fn handle(
+    store: &Store,
+    secrets: Option<&WebhookSecrets>,
+    delivery: Delivery<'_>,
+) -> Result<Handled, WebhookError> {
+    let started = Instant::now();
+    let result = handle_inner(store, secrets, delivery).await;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let event = delivery.event.unwrap_or("-");
+    let delivery_id = delivery.delivery_id.unwrap_or("-");
+    match &result {
+        Ok((handled, meta)) => tracing::info!(
+            delivery_id,
+            event,
+            action = meta.action.as_deref().unwrap_or("-"),
+            repo = meta.repo.as_deref().unwrap_or("-"),
+            outcome = handled.log_outcome(),
+            duration_ms,
+            "webhook delivery"
+        ),
+        Err(e) => {
+            tracing::warn!(delivery_id, event, outcome = "refused", error = %e, duration_ms, "webhook delivery")
+        }
+    }
+    result.map(|(handled, _)| handled)
+}
+
+#[derive(Default)]
+struct LogMeta {
+    action: Option<String>,
+    repo: Option<String>,
+}
+
+async fn handle_inner(
+    store: &Store,
+    secrets: Option<&WebhookSecrets>,
+    delivery: Delivery<'_>,
+) -> Result<(Handled, LogMeta), WebhookError> {
+    if delivery.body.len() > MAX_BODY_BYTES {
+        return Err(WebhookError::TooLarge);
+    }
+    // Verification comes first: nothing about an unverified body is believed or parsed.
+    verify_signature(secrets, delivery.signature_256, delivery.body)?;
+    let event =
+        delivery.event.filter(|e| !e.is_empty()).ok_or(WebhookError::MissingHeader("X-GitHub-Event"))?;
+    let delivery_id = delivery
+        .delivery_id
+        .filter(|d| !d.is_empty())
+        .ok_or(WebhookError::MissingHeader("X-GitHub-Delivery"))?;
+    if delivery_id.len() > 200 {
+        return Err(WebhookError::InvalidPayload("X-GitHub-Delivery is too long".into()));
+    }
+    let envelope: Envelope =
+        serde_json::from_slice(delivery.body).map_err(|e| WebhookError::InvalidPayload(e.to_string()))?;
+    let meta = LogMeta {
+        action: envelope.action.clone(),
+        repo: envelope.repository.as_ref().map(|r| r.full_name.clone()),
+    };
+    let now = Timestamp::now();
+
+    if event != "issues" {
+        let handled =
+            if event == "ping" { Handled::Pong } else { Handled::Ignored { reason: "event_ignored" } };
+        let fresh = record_alone(store, delivery_id, event, &meta, handled.log_outcome(), now).await?;
+        return Ok((if fresh { handled } else { Handled::Duplicate }, meta));
+    }
+
+    let payload: IssuesPayload =
+        serde_json::from_slice(delivery.body).map_err(|e| WebhookError::InvalidPayload(e.to_string()))?;
+    let change = Change::from_payload(payload)?;
+    let (owner, name) = change
+        .repo
+        .split_once('/')
+        .ok_or_else(|| WebhookError::InvalidPayload("repository.full_name is not owner/name".into()))?;
+
+    let mut attempt = 0;
+    loop {
+        match apply_delivery(store, delivery_id, event, &meta, owner, name, &change, now).await {
+            Err(WebhookError::Store(e)) if e.is_transient_race() && attempt < 5 => attempt += 1,
+            other => return other.map(|h| (h, meta)),
+        }
+    }
+}
+
+/// What an `issues` delivery asks for.
+struct Change {
+    repo: String,
+    kind: ChangeKind,
+}
+
+enum ChangeKind {
+    /// Any action that carries the issue's current state (opened, edited, closed, labeled,
+    /// and actions GitHub adds later).
+    Snapshot(RemoteIssue),
+    Deleted {
+        node_id: String,
+    },
+    Transferred {
+        node_id: String,
+        new_issue: Option<RemoteIssue>,
+        new_repo: Option<String>,
+    },
+    /// A pull request: never imported.
+    PullRequest,
+}
+
+impl Change {
+    fn from_payload(p: IssuesPayload) -> Result<Self, WebhookError> {
+        let invalid = |e: ValidationError| WebhookError::InvalidPayload(e.to_string());
+        let node_id = p.issue.node_id.clone();
+        let kind = match p.action.as_str() {
+            "deleted" => ChangeKind::Deleted { node_id },
+            "transferred" => {
+                let changes = p.changes.unwrap_or(TransferChanges { new_issue: None, new_repository: None });
+                let new_issue =
+                    changes.new_issue.map(GhIssue::into_remote).transpose().map_err(invalid)?.flatten();
+                ChangeKind::Transferred {
+                    node_id,
+                    new_issue,
+                    new_repo: changes.new_repository.map(|r| r.full_name),
+                }
+            }
+            _ => match p.issue.into_remote().map_err(invalid)? {
+                Some(issue) => ChangeKind::Snapshot(issue),
+                None => ChangeKind::PullRequest,
+            },
+        };
+        Ok(Self { repo: p.repository.full_name, kind })
+    }
+}
+
+/// Records a delivery that changes nothing else; false when it was recorded before.
+async fn record_alone(
+    store: &Store,
+    delivery_id: &str,
+    event: &str,
+    meta: &LogMeta,
+    outcome: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let mut tx = store.begin().await?;
+    let fresh = store::record_delivery_in(
+        &mut tx,
+        delivery_id,
+        event,
+        meta.action.as_deref(),
+        meta.repo.as_deref(),
+        outcome,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(fresh)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_delivery(
+    store: &Store,
+    delivery_id: &str,
+    event: &str,
+    meta: &LogMeta,
+    owner: &str,
+    name: &str,
+    change: &Change,
+    now: Timestamp,
+) -> Result<Handled, WebhookError> {
+    let mut tx = store.begin().await?;
+    let mut projects = store::enabled_projects_for_repo_in(&mut tx, owner, name).await?;
+    // A transfer also concerns projects that follow the issue's new repository: their task
+    // of the old issue follows it there.
+    if let ChangeKind::Transferred { new_repo: Some(new_repo), .. } = &change.kind
+        && let Some((new_owner, new_name)) = new_repo.split_once('/')
+    {
+        for p in store::enabled_projects_for_repo_in(&mut tx, new_owner, new_name).await? {
+            if !projects.contains(&p) {
+                projects.push(p);
+            }
+        }
+    }
+    let handled_if_fresh = if matches!(change.kind, ChangeKind::PullRequest) {
+        Handled::Ignored { reason: "pull_request" }
+    } else if projects.is_empty() {
+        Handled::Ignored { reason: "no_enabled_config" }
+    } else {
+        Handled::Applied { results: Vec::new() }
+    };
+    let fresh = store::record_delivery_in(
+        &mut tx,
+        delivery_id,
+        event,
+        meta.action.as_deref(),
+        meta.repo.as_deref(),
+        handled_if_fresh.log_outcome(),
+        now,
+    )
+    .await?;
+    if !fresh {
+        return Ok(Handled::Duplicate);
+    }
+    let Handled::Applied { .. } = handled_if_fresh else {
+        tx.commit().await.map_err(StoreError::from)?;
+        return Ok(handled_if_fresh);
+    };
+    let backend = store.backend();
+    let mut results = Vec::with_capacity(projects.len());
+    for project_id in projects {
+        let result = match &change.kind {
+            ChangeKind::Snapshot(issue) => {
+                IssueResult::Applied(store::apply_issue_in(&mut tx, backend, project_id, issue, now).await?)
+            }
+            ChangeKind::Deleted { node_id } => gone(
+                store::mark_issue_gone_in(&mut tx, project_id, node_id, RemoteState::Deleted, now).await?,
+            ),
+            ChangeKind::Transferred { node_id, new_issue, new_repo } => {
+                let same_project = match (new_issue, new_repo) {
+                    (Some(_), Some(repo)) => {
+                        store::project_follows_repo_in(&mut tx, project_id, repo).await?
+                    }
+                    _ => false,
+                };
+                match new_issue {
+                    Some(new) if same_project => {
+                        if store::relink_issue_in(&mut tx, backend, project_id, node_id, new, now).await? {
+                            store::apply_issue_in(&mut tx, backend, project_id, new, now).await?;
+                            IssueResult::Relinked
+                        } else {
+                            IssueResult::NotLinked
+                        }
+                    }
+                    _ => gone(
+                        store::mark_issue_gone_in(
+                            &mut tx,
+                            project_id,
+                            node_id,
+                            RemoteState::Transferred,
+                            now,
+                        )
+                        .await?,
+                    ),
+                }
+            }
+            ChangeKind::PullRequest => unreachable!("pull requests are ignored above"),
+        };
+        results.push(ProjectResult { project_id, result });
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Handled::Applied { results })
+}
+
+fn gone(marked: bool) -> IssueResult {
+    if marked { IssueResult::MarkedGone } else { IssueResult::NotLinked }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets(list: &str) -> WebhookSecrets {
+        WebhookSecrets::parse(list).unwrap()
+    }
+
+    #[test]
+    fn githubs_documented_test_vector_verifies() {
+        // From GitHub's "Validating webhook deliveries".
+        let s = secrets("It's a Secret to Everybody");
+        let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert!(verify_signature(Some(&s), Some(header), b"Hello, World!").is_ok());
+        assert_eq!(sign("It's a Secret to Everybody", b"Hello, World!"), header);
+        assert!(matches!(
+            verify_signature(Some(&s), Some(header), b"Hello, World?"),
+            Err(WebhookError::BadSignature)
+        ));
+    }
+
+    #[test]
+    fn the_mac_is_over_the_raw_bytes() {
+        let s = secrets("k");
+        let raw = r#"{"title": "Caf\u00e9 — naïve ✓", "n": 1.0}"#.as_bytes();
+        let header = sign("k", raw);
+        assert!(verify_signature(Some(&s), Some(&header), raw).is_ok());
+        let reserialised =
+            serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(raw).unwrap()).unwrap();
+        assert_ne!(reserialised, raw);
+        assert!(verify_signature(Some(&s), Some(&header), &reserialised).is_err());
+    }
+
+    #[test]
+    fn any_configured_secret_verifies_during_rotation() {
+        let s = secrets("old,new");
+        assert!(verify_signature(Some(&s), Some(&sign("old", b"x")), b"x").is_ok());
+        assert!(verify_signature(Some(&s), Some(&sign("new", b"x")), b"x").is_ok());
+        assert!(verify_signature(Some(&s), Some(&sign("other", b"x")), b"x").is_err());
+    }
+
+    #[test]
+    fn missing_malformed_or_unconfigured_is_refused() {
+        let s = secrets("k");
+        let good = sign("k", b"x");
+        assert!(matches!(verify_signature(None, Some(&good), b"x"), Err(WebhookError::NoSecret)));
+        assert!(matches!(verify_signature(Some(&s), None, b"x"), Err(WebhookError::MissingSignature)));
+        for bad in ["", "sha256=", "sha1=abcd", &good[7..], &format!("{}0", &good), "sha256=zz"] {
+            assert!(verify_signature(Some(&s), Some(bad), b"x").is_err(), "{bad:?}");
+        }
+    }
+}
