@@ -14,7 +14,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
 trap cleanup EXIT
 
-cargo build --release -q -p ghsync -p testkit --bin bench-payloads
+cargo build --release -q -p ghsync
+cargo build --release -q -p testkit --bin bench-payloads
 target/release/bench-payloads "$N" "$SECRET" acme/widgets > "$out/deliveries.lua"
 
 wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }

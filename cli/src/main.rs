@@ -12,6 +12,7 @@ use ghsync_shared::config::Config;
 use ghsync_shared::crypto::Pat;
 use ghsync_shared::domain::RepoRef;
 use ghsync_shared::manage::PutSyncConfig;
+use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::{Store, StoreOptions};
 use uuid::Uuid;
 use zeroize::Zeroize;
@@ -35,6 +36,15 @@ enum Command {
     /// Manages a project's GitHub sync config.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Polls GitHub for the due configs and applies what the webhooks missed.
+    Reconcile {
+        /// One pass, printing a JSON summary (without it: a pass every 15 seconds).
+        #[arg(long)]
+        once: bool,
+        /// Only this project's config, now, due or not.
+        #[arg(long)]
+        project: Option<Uuid>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +109,17 @@ async fn main() -> Result<()> {
             print_json(&open_store(&config).await?.list_projects().await?)
         }
         Command::Config(command) => config_command(&config, command).await,
+        Command::Reconcile { once, project } => {
+            let reconciler = Reconciler::new(local::services(&config).await?, ReconcileOptions::default());
+            match (project, once) {
+                (Some(project), _) => print_json(&reconciler.run_project(project).await?),
+                (None, true) => print_json(&reconciler.run_due(None).await?),
+                (None, false) => {
+                    serve::reconcile_loop(reconciler).await;
+                    Ok(())
+                }
+            }
+        }
     }
 }
 

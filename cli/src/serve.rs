@@ -5,6 +5,7 @@ use axum::Router;
 use axum::routing::get;
 use ghsync_api::ApiState;
 use ghsync_shared::config::{ApiToken, Config, WebhookSecrets};
+use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_webhook::WebhookState;
 
 use crate::local;
@@ -26,13 +27,37 @@ pub async fn run(config: Config) -> Result<()> {
             .context("empty API token file")?,
     };
     let webhook = WebhookState { store: services.store.clone(), secrets: Some(secrets) };
+    let background =
+        tokio::spawn(reconcile_loop(Reconciler::new(services.clone(), ReconcileOptions::default())));
     let app = router(ApiState { services, token: Some(token) }, webhook);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (GHSYNC_LISTEN)", config.listen))?;
     println!("ghsync listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    background.abort();
     Ok(())
+}
+
+/// How often the local reconcile loop looks for due configs.
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Runs a reconcile pass every [`RECONCILE_EVERY`], for ever.
+pub async fn reconcile_loop(reconciler: Reconciler) {
+    let mut tick = tokio::time::interval(RECONCILE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match reconciler.run_due(None).await {
+            Ok(summary) if !summary.configs.is_empty() => tracing::info!(
+                configs = summary.configs.len(),
+                failed = summary.configs.iter().filter(|c| c.error.is_some()).count(),
+                "reconcile pass"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
+        }
+    }
 }
 
 /// A secret generated on first start and kept in `dir/file`, printed for the user.

@@ -112,3 +112,29 @@ async fn a_refused_pat_fails_with_a_clear_message() {
     let show = env.ghsync(&["config", "show", "--project", &id], "").await;
     assert!(!show.ok && show.stderr.contains("sync config not found"), "{}", show.stderr);
 }
+
+#[tokio::test]
+async fn reconcile_once_prints_a_summary_and_project_forces_a_sync() {
+    let env = Env::new().await;
+    for n in 1..=3 {
+        env.github.upsert(
+            "acme/widgets",
+            testkit::fixtures::issue("acme/widgets", n, "Hello", None, "open", "2026-01-05T10:00:00Z"),
+        );
+    }
+    let id = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    json(&env.ghsync(&["config", "set", "--project", &id, "--repo", "acme/widgets"], PAT).await);
+
+    let summary = json(&env.ghsync(&["reconcile", "--once"], "").await);
+    assert_eq!(summary["configs"][0]["history"]["status"], "success");
+    assert_eq!(summary["configs"][0]["history"]["tasks_created"], 3);
+    let again = json(&env.ghsync(&["reconcile", "--once"], "").await);
+    assert_eq!(again["configs"].as_array().unwrap().len(), 0, "nothing is due yet");
+
+    let forced = json(&env.ghsync(&["reconcile", "--once", "--project", &id], "").await);
+    assert_eq!(forced["history"]["status"], "success");
+    assert_eq!(forced["not_modified"], true);
+}

@@ -151,6 +151,31 @@ impl GitHub {
     }
 }
 
+/// The `rel="next"` URL of a `Link` header.
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get(header::LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim();
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        is_next.then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    })
+}
+
+impl GitHub {
+    /// Whether `url` points at this client's API (scheme, host and port): the token is
+    /// never sent anywhere else, whatever a `Link` or `Location` header says.
+    pub fn is_own_url(&self, url: &str) -> bool {
+        fn origin(u: &str) -> Option<(&str, &str)> {
+            let (scheme, rest) = u.split_once("://")?;
+            Some((scheme, rest.split('/').next().unwrap_or(rest)))
+        }
+        matches!((origin(url), origin(&self.base)), (Some(a), Some(b)) if a.0.eq_ignore_ascii_case(b.0) && a.1.eq_ignore_ascii_case(b.1))
+    }
+}
+
 /// octocrab's error text without anything request-specific beyond the URL.
 fn describe_octocrab_error(e: &octocrab::Error) -> String {
     let mut text = e.to_string();
@@ -248,6 +273,30 @@ mod tests {
         );
         assert!(rate_limit(&response(403, &[("x-ratelimit-remaining", "4999")])).is_none());
         assert!(rate_limit(&response(404, &[])).is_none());
+    }
+
+    #[test]
+    fn the_next_link_is_found_among_the_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::LINK,
+            HeaderValue::from_static(
+                "<https://api.github.com/repositories/1/issues?page=3>; rel=\"next\", \
+                 <https://api.github.com/repositories/1/issues?page=9>; rel=\"last\"",
+            ),
+        );
+        assert_eq!(next_link(&h).as_deref(), Some("https://api.github.com/repositories/1/issues?page=3"));
+        h.insert(header::LINK, HeaderValue::from_static("<https://x/?page=1>; rel=\"prev\""));
+        assert_eq!(next_link(&h), None);
+    }
+
+    #[tokio::test]
+    async fn the_token_only_goes_to_the_configured_api() {
+        let gh = GitHub::new("https://api.github.com/", Duration::from_secs(1)).unwrap();
+        assert!(gh.is_own_url("https://api.github.com/repositories/1/issues?page=2"));
+        assert!(!gh.is_own_url("https://api.github.com.evil.example/x"));
+        assert!(!gh.is_own_url("http://api.github.com/x"));
+        assert!(!gh.is_own_url("https://evil.example/https://api.github.com/"));
     }
 
     #[test]

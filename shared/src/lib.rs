@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod domain;
 pub mod github;
 pub mod manage;
+pub mod reconcile;
 pub mod secret;
 pub mod store;
 pub mod sync;

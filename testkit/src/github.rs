@@ -1,13 +1,26 @@
 //! A local HTTP server that speaks the part of GitHub's REST API ghsync uses, with
-//! GitHub-shaped JSON, for tests: `GET /repos/{owner}/{repo}` now; tokens decide access as on
-//! GitHub (unknown token → 401 "Bad credentials", a repository the token cannot see → 404).
-//! Every request is recorded; faults can be queued to answer the next requests.
+//! GitHub-shaped JSON, for tests and benchmarks:
+//!
+//! - `GET /repos/{owner}/{repo}`: tokens decide access as on GitHub (unknown token → 401
+//!   "Bad credentials", a repository the token cannot see → 404);
+//! - `GET /repos/{owner}/{repo}/issues` (and `/repositories/{id}/issues`, the form of
+//!   GitHub's `Link` URLs): issues and pull requests, `since` (inclusive), `sort=updated`,
+//!   `direction`, `per_page` (≤ 100), `page`, a `Link` header, a weak `ETag` of the body and
+//!   `304` for a matching `If-None-Match`, rate-limit headers;
+//! - `GET /repos/{owner}/{repo}/issues/{number}`: `410` for a deleted issue, `301` to the new
+//!   location for a transferred one.
+//!
+//! Every request is recorded; faults can be queued to answer the next requests, and
+//! mutations can be scheduled after the n-th list request (issues changing between pages).
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,7 +31,18 @@ use serde_json::{Value, json};
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub path: String,
+    pub query: String,
     pub authorization: Option<String>,
+    pub if_none_match: Option<String>,
+    /// The status it was answered with.
+    pub status: u16,
+}
+
+impl Recorded {
+    /// A request for an issue list.
+    pub fn is_list(&self) -> bool {
+        self.path.ends_with("/issues")
+    }
 }
 
 /// A canned answer for the next request.
@@ -27,15 +51,107 @@ pub struct Fault {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// Wait this long before answering (a timeout, for a client with a shorter one).
+    pub delay: Duration,
+}
+
+impl Fault {
+    pub fn status(status: u16, body: &str) -> Self {
+        Self { status, headers: Vec::new(), body: body.to_string(), delay: Duration::ZERO }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Answers after `delay`.
+    pub fn slow(delay: Duration) -> Self {
+        Self { delay, ..Self::status(200, "[]") }
+    }
+}
+
+/// A change to a repository's issues.
+#[derive(Clone, Debug)]
+pub enum Mutation {
+    /// Adds the issue (or pull request) object, or replaces the one with its number.
+    Upsert { repo: String, issue: Value },
+    /// Deletes issue `number` (later look-ups answer 410).
+    Delete { repo: String, number: i64 },
+    /// Moves issue `number` to `to_repo` as `to_number` (later look-ups answer 301).
+    Transfer { repo: String, number: i64, to_repo: String, to_number: i64, updated_at: String },
+}
+
+enum Gone {
+    Deleted,
+    Transferred { repo_id: i64, number: i64 },
+}
+
+struct RepoData {
+    id: i64,
+    items: Vec<Value>,
+    gone: HashMap<i64, Gone>,
 }
 
 #[derive(Default)]
 struct GhState {
+    base: String,
     /// token → repositories (`owner/name`, lower case) it may read.
     tokens: HashMap<String, HashSet<String>>,
-    repos: HashSet<String>,
+    repos: HashMap<String, RepoData>,
     requests: Vec<Recorded>,
     faults: VecDeque<Fault>,
+    list_requests: usize,
+    /// Mutations applied right after the n-th list request is answered.
+    scheduled: Vec<(usize, Mutation)>,
+}
+
+impl GhState {
+    fn repo_mut(&mut self, full_name: &str) -> &mut RepoData {
+        let key = full_name.to_ascii_lowercase();
+        let next_id = 1_000 + self.repos.len() as i64;
+        self.repos.entry(key).or_insert_with(|| RepoData {
+            id: next_id,
+            items: Vec::new(),
+            gone: HashMap::new(),
+        })
+    }
+
+    fn apply(&mut self, m: Mutation) {
+        match m {
+            Mutation::Upsert { repo, issue } => {
+                let number = issue["number"].as_i64().expect("an issue has a number");
+                let r = self.repo_mut(&repo);
+                r.items.retain(|i| i["number"].as_i64() != Some(number));
+                r.items.push(issue);
+            }
+            Mutation::Delete { repo, number } => {
+                let r = self.repo_mut(&repo);
+                r.items.retain(|i| i["number"].as_i64() != Some(number));
+                r.gone.insert(number, Gone::Deleted);
+            }
+            Mutation::Transfer { repo, number, to_repo, to_number, updated_at } => {
+                let old = self.repo_mut(&repo);
+                let item = old.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned();
+                old.items.retain(|i| i["number"].as_i64() != Some(number));
+                let item = item.expect("transfer an existing issue");
+                let moved = crate::fixtures::issue(
+                    &to_repo,
+                    to_number,
+                    item["title"].as_str().unwrap_or(""),
+                    item["body"].as_str(),
+                    if item["state"] == "open" { "open" } else { "completed" },
+                    &updated_at,
+                );
+                let new = self.repo_mut(&to_repo);
+                let new_id = new.id;
+                new.items.push(moved);
+                self.repo_mut(&repo)
+                    .gone
+                    .insert(number, Gone::Transferred { repo_id: new_id, number: to_number });
+            }
+        }
+    }
 }
 
 /// The running server; stops when dropped.
@@ -51,13 +167,28 @@ impl Drop for FakeGitHub {
     }
 }
 
+type Shared = State<Arc<Mutex<GhState>>>;
+
 impl FakeGitHub {
     /// Starts on a free loopback port.
     pub async fn start() -> Self {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts on `addr`.
+    pub async fn start_on(addr: SocketAddr) -> Self {
         let state = Arc::new(Mutex::new(GhState::default()));
-        let app = Router::new().route("/repos/{owner}/{repo}", get(get_repo)).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let app = Router::new()
+            .route("/repos/{owner}/{repo}", get(get_repo))
+            .route("/repos/{owner}/{repo}/issues", get(list_by_name))
+            .route("/repositories/{id}/issues", get(list_by_id))
+            .route("/repos/{owner}/{repo}/issues/{number}", get(issue_by_name))
+            .route("/repositories/{id}/issues/{number}", get(issue_by_id))
+            .route("/_fake/touch", axum::routing::post(touch))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        state.lock().unwrap().base = url.clone();
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -68,13 +199,28 @@ impl FakeGitHub {
     pub fn add_repo(&self, full_name: &str, token: &str) {
         let mut s = self.state.lock().unwrap();
         let key = full_name.to_ascii_lowercase();
-        s.repos.insert(key.clone());
+        s.repo_mut(full_name);
         s.tokens.entry(token.to_string()).or_default().insert(key);
     }
 
     /// A token GitHub knows but that can read nothing.
     pub fn add_token(&self, token: &str) {
         self.state.lock().unwrap().tokens.entry(token.to_string()).or_default();
+    }
+
+    /// Applies a change now.
+    pub fn mutate(&self, m: Mutation) {
+        self.state.lock().unwrap().apply(m);
+    }
+
+    /// Adds or replaces an issue (or pull request) object.
+    pub fn upsert(&self, repo: &str, issue: Value) {
+        self.mutate(Mutation::Upsert { repo: repo.to_string(), issue });
+    }
+
+    /// Applies `m` right after the `n`-th list request (counted from the server's start).
+    pub fn after_list_request(&self, n: usize, m: Mutation) {
+        self.state.lock().unwrap().scheduled.push((n, m));
     }
 
     /// Answers the next request with `fault` instead.
@@ -86,9 +232,20 @@ impl FakeGitHub {
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
     }
-}
 
-type Shared = State<Arc<Mutex<GhState>>>;
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.state.lock().unwrap().requests.clear();
+    }
+
+    /// The issue (or pull request) object `number` of `repo`.
+    pub fn issue(&self, repo: &str, number: i64) -> Option<Value> {
+        let s = self.state.lock().unwrap();
+        s.repos
+            .get(&repo.to_ascii_lowercase())
+            .and_then(|r| r.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned())
+    }
+}
 
 fn github_error(status: StatusCode, message: &str) -> Response {
     let body = json!({
@@ -99,27 +256,92 @@ fn github_error(status: StatusCode, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Records the request; `Some` answer for a queued fault or a token without access.
-fn refuse(state: &Mutex<GhState>, headers: &HeaderMap, path: String, repo: &str) -> Option<Response> {
-    let mut s = state.lock().unwrap();
+fn with_rate_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert("x-ratelimit-limit", "5000".parse().unwrap());
+    h.insert("x-ratelimit-remaining", "4990".parse().unwrap());
+    h.insert("x-ratelimit-used", "10".parse().unwrap());
+    h.insert("x-ratelimit-resource", "core".parse().unwrap());
+    h.insert("x-ratelimit-reset", "1767610800".parse().unwrap());
+    h.insert("x-github-api-version-selected", "2022-11-28".parse().unwrap());
+    response
+}
+
+/// What a handler does once it has found the repository in the state (or not).
+enum Answer {
+    Ok(Response),
+    Fault(Fault),
+}
+
+/// Records the request and answers a queued fault, refuses a token without access, or lets
+/// `serve` answer (with the state locked).
+async fn answer(
+    state: &Mutex<GhState>,
+    headers: &HeaderMap,
+    path: String,
+    query: String,
+    repo: impl FnOnce(&GhState) -> Option<String>,
+    serve: impl FnOnce(&mut GhState, &str) -> Response,
+) -> Response {
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
-    s.requests.push(Recorded { path, authorization: authorization.clone() });
-    if let Some(f) = s.faults.pop_front() {
-        let mut response = (StatusCode::from_u16(f.status).unwrap(), f.body).into_response();
-        for (k, v) in f.headers {
-            response.headers_mut().insert(k, v.parse().unwrap());
+    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let outcome = {
+        let mut s = state.lock().unwrap();
+        if let Some(f) = s.faults.pop_front() {
+            Answer::Fault(f)
+        } else {
+            let token = authorization
+                .as_deref()
+                .and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("token ")));
+            let repo_key = repo(&s);
+            let response = match (token.and_then(|t| s.tokens.get(t)), repo_key) {
+                (None, _) => github_error(StatusCode::UNAUTHORIZED, "Bad credentials"),
+                (Some(readable), Some(key)) if readable.contains(&key) => serve(&mut s, &key),
+                _ => github_error(StatusCode::NOT_FOUND, "Not Found"),
+            };
+            Answer::Ok(response)
         }
-        return Some(response);
-    }
-    let token =
-        authorization.as_deref().and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("token ")));
-    let Some(readable) = token.and_then(|t| s.tokens.get(t)) else {
-        return Some(github_error(StatusCode::UNAUTHORIZED, "Bad credentials"));
     };
-    if !s.repos.contains(repo) || !readable.contains(repo) {
-        return Some(github_error(StatusCode::NOT_FOUND, "Not Found"));
+    let response = match outcome {
+        Answer::Ok(r) => with_rate_headers(r),
+        Answer::Fault(f) => {
+            tokio::time::sleep(f.delay).await;
+            let mut r = (StatusCode::from_u16(f.status).unwrap(), f.body).into_response();
+            r.headers_mut().insert("content-type", "application/json; charset=utf-8".parse().unwrap());
+            for (k, v) in f.headers {
+                r.headers_mut().insert(k, v.parse().unwrap());
+            }
+            r
+        }
+    };
+    let mut s = state.lock().unwrap();
+    let is_list = path.ends_with("/issues");
+    s.requests.push(Recorded {
+        path,
+        query,
+        authorization,
+        if_none_match,
+        status: response.status().as_u16(),
+    });
+    if is_list {
+        s.list_requests += 1;
+        let n = s.list_requests;
+        let due: Vec<Mutation> =
+            s.scheduled.iter().filter(|(at, _)| *at == n).map(|(_, m)| m.clone()).collect();
+        s.scheduled.retain(|(at, _)| *at != n);
+        for m in due {
+            s.apply(m);
+        }
     }
-    None
+    response
+}
+
+fn key_of(owner: &str, repo: &str) -> String {
+    format!("{owner}/{repo}").to_ascii_lowercase()
+}
+
+fn key_by_id(s: &GhState, id: i64) -> Option<String> {
+    s.repos.iter().find(|(_, r)| r.id == id).map(|(k, _)| k.clone())
 }
 
 async fn get_repo(
@@ -127,39 +349,200 @@ async fn get_repo(
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let full = format!("{owner}/{repo}").to_ascii_lowercase();
-    if let Some(r) = refuse(&state, &headers, format!("/repos/{owner}/{repo}"), &full) {
-        return r;
+    let key = key_of(&owner, &repo);
+    answer(
+        &state,
+        &headers,
+        format!("/repos/{owner}/{repo}"),
+        String::new(),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |_, _| Json(repo_json(&owner, &repo)).into_response(),
+    )
+    .await
+}
+
+async fn list_by_name(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let query = encode_query(&q);
+    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
+    answer(
+        &state,
+        &headers,
+        format!("/repos/{owner}/{repo}/issues"),
+        query,
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| list(s, key, &q, if_none_match.as_deref()),
+    )
+    .await
+}
+
+async fn list_by_id(
+    State(state): Shared,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let query = encode_query(&q);
+    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
+    answer(
+        &state,
+        &headers,
+        format!("/repositories/{id}/issues"),
+        query,
+        |s| key_by_id(s, id),
+        |s, key| list(s, key, &q, if_none_match.as_deref()),
+    )
+    .await
+}
+
+fn encode_query(q: &HashMap<String, String>) -> String {
+    let mut pairs: Vec<_> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.sort();
+    pairs.join("&")
+}
+
+fn list(s: &GhState, key: &str, q: &HashMap<String, String>, if_none_match: Option<&str>) -> Response {
+    let repo = &s.repos[key];
+    let since = q.get("since").cloned();
+    let per_page = q.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
+    let page = q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let desc = q.get("direction").is_some_and(|d| d == "desc");
+    // Times compare as text: the fixtures write them all as YYYY-MM-DDTHH:MM:SSZ.
+    let mut items: Vec<&Value> = repo
+        .items
+        .iter()
+        .filter(|i| since.as_deref().is_none_or(|since| i["updated_at"].as_str().unwrap_or("") >= since))
+        .collect();
+    items.sort_by(|a, b| {
+        (a["updated_at"].as_str(), a["number"].as_i64())
+            .cmp(&(b["updated_at"].as_str(), b["number"].as_i64()))
+    });
+    if desc {
+        items.reverse();
     }
-    Json(repo_json(&owner, &repo)).into_response()
+    let total = items.len();
+    let pages = total.div_ceil(per_page).max(1);
+    let body: Vec<&Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let text = serde_json::to_string(&body).unwrap();
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    let etag = format!("W/\"{:016x}\"", hasher.finish());
+    let link_for = |p: usize| {
+        let mut params: Vec<(String, String)> =
+            q.iter().filter(|(k, _)| k.as_str() != "page").map(|(k, v)| (k.clone(), v.clone())).collect();
+        params.sort();
+        params.push(("page".into(), p.to_string()));
+        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{}/repositories/{}/issues?{}", s.base, repo.id, query.join("&"))
+    };
+    let mut links = Vec::new();
+    if page < pages {
+        links.push(format!("<{}>; rel=\"next\"", link_for(page + 1)));
+        links.push(format!("<{}>; rel=\"last\"", link_for(pages)));
+    }
+    if page > 1 {
+        links.push(format!("<{}>; rel=\"prev\"", link_for(page - 1)));
+        links.push(format!("<{}>; rel=\"first\"", link_for(1)));
+    }
+    let mut response = if if_none_match == Some(etag.as_str()) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = (StatusCode::OK, text).into_response();
+        r.headers_mut().insert("content-type", "application/json; charset=utf-8".parse().unwrap());
+        r
+    };
+    let h = response.headers_mut();
+    h.insert("etag", etag.parse().unwrap());
+    if !links.is_empty() {
+        h.insert("link", links.join(", ").parse().unwrap());
+    }
+    response
+}
+
+async fn issue_by_name(
+    State(state): Shared,
+    Path((owner, repo, number)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    answer(
+        &state,
+        &headers,
+        format!("/repos/{owner}/{repo}/issues/{number}"),
+        String::new(),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| one_issue(s, key, number),
+    )
+    .await
+}
+
+async fn issue_by_id(
+    State(state): Shared,
+    Path((id, number)): Path<(i64, i64)>,
+    headers: HeaderMap,
+) -> Response {
+    answer(
+        &state,
+        &headers,
+        format!("/repositories/{id}/issues/{number}"),
+        String::new(),
+        |s| key_by_id(s, id),
+        |s, key| one_issue(s, key, number),
+    )
+    .await
+}
+
+/// `POST /_fake/touch {"repo", "numbers": [..], "updated_at"}`: edits the titles of those
+/// issues (benchmarks change a share of a repository through it). Not part of GitHub's API.
+async fn touch(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
+    let repo = body["repo"].as_str().unwrap_or_default().to_string();
+    let updated_at = body["updated_at"].as_str().unwrap_or_default().to_string();
+    let mut s = state.lock().unwrap();
+    for n in body["numbers"].as_array().into_iter().flatten().filter_map(Value::as_i64) {
+        let Some(mut item) = s
+            .repos
+            .get(&repo.to_ascii_lowercase())
+            .and_then(|r| r.items.iter().find(|i| i["number"].as_i64() == Some(n)).cloned())
+        else {
+            continue;
+        };
+        item["title"] = json!(format!("{} (edited)", item["title"].as_str().unwrap_or("")));
+        item["updated_at"] = json!(updated_at);
+        s.apply(Mutation::Upsert { repo: repo.clone(), issue: item });
+    }
+    StatusCode::NO_CONTENT
+}
+
+fn one_issue(s: &GhState, key: &str, number: i64) -> Response {
+    let repo = &s.repos[key];
+    if let Some(item) = repo.items.iter().find(|i| i["number"].as_i64() == Some(number)) {
+        return Json(item.clone()).into_response();
+    }
+    match repo.gone.get(&number) {
+        Some(Gone::Deleted) => github_error(StatusCode::GONE, "This issue was deleted"),
+        Some(Gone::Transferred { repo_id, number }) => {
+            let location = format!("{}/repositories/{repo_id}/issues/{number}", s.base);
+            let mut r = (
+                StatusCode::MOVED_PERMANENTLY,
+                Json(json!({"message": "Moved Permanently", "url": location})),
+            )
+                .into_response();
+            r.headers_mut().insert("location", location.parse().unwrap());
+            r
+        }
+        None => github_error(StatusCode::NOT_FOUND, "Not Found"),
+    }
 }
 
 /// A repository as `GET /repos/{owner}/{repo}` shows it (the commonly read fields).
 pub fn repo_json(owner: &str, repo: &str) -> Value {
-    json!({
-        "id": 1296269,
-        "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5",
-        "name": repo,
-        "full_name": format!("{owner}/{repo}"),
-        "private": false,
-        "owner": {
-            "login": owner,
-            "id": 1,
-            "node_id": "MDQ6VXNlcjE=",
-            "type": "Organization",
-            "html_url": format!("https://github.com/{owner}"),
-        },
-        "html_url": format!("https://github.com/{owner}/{repo}"),
-        "description": "A test repository",
-        "fork": false,
-        "url": format!("https://api.github.com/repos/{owner}/{repo}"),
-        "issues_url": format!("https://api.github.com/repos/{owner}/{repo}/issues{{/number}}"),
-        "has_issues": true,
-        "open_issues_count": 0,
-        "default_branch": "main",
-        "permissions": { "admin": false, "push": false, "pull": true },
-        "created_at": "2011-01-26T19:01:12Z",
-        "updated_at": "2026-01-05T10:00:00Z",
-        "pushed_at": "2026-01-05T10:00:00Z",
-    })
+    let mut r = crate::fixtures::repository(&format!("{owner}/{repo}"));
+    r["permissions"] =
+        json!({ "admin": false, "maintain": false, "push": false, "triage": false, "pull": true });
+    r
 }

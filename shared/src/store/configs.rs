@@ -89,9 +89,14 @@ impl Store {
                 let due_now = repo_changed || (enabled && !old.sync_enabled) || write.encrypted_pat.is_some();
                 let next_sync_at =
                     if due_now { Some(now.clone()) } else { old.next_sync_at.map(|t| t.to_sql()) };
+                // Another repository starts from scratch: its own listing and probe.
                 sqlx::query_as(concat!(
                     "UPDATE github_sync_config SET repo_owner = $2, repo_name = $3, encrypted_pat = $4, \
-                     sync_enabled = $5, sync_interval_seconds = $6, next_sync_at = $7, updated_at = $8 \
+                     sync_enabled = $5, sync_interval_seconds = $6, next_sync_at = $7, updated_at = $8, \
+                     list_watermark = CASE WHEN $9 = 1 THEN NULL ELSE list_watermark END, \
+                     probe_url = CASE WHEN $9 = 1 THEN NULL ELSE probe_url END, \
+                     probe_etag = CASE WHEN $9 = 1 THEN NULL ELSE probe_etag END, \
+                     last_full_pass_at = CASE WHEN $9 = 1 THEN NULL ELSE last_full_pass_at END \
                      WHERE project_id = $1 RETURNING ",
                     config_columns!()
                 ))
@@ -103,6 +108,7 @@ impl Store {
                 .bind(write.sync_interval.map_or(old.sync_interval_seconds, SyncInterval::seconds))
                 .bind(next_sync_at)
                 .bind(&now)
+                .bind(i64::from(repo_changed))
                 .fetch_one(&mut *tx)
                 .await?
             }

@@ -15,6 +15,7 @@ mod conflicts;
 mod deliveries;
 mod history;
 mod projects;
+mod reconcile;
 mod tasks;
 
 use std::str::FromStr;
@@ -29,6 +30,7 @@ use crate::domain::ValidationError;
 pub use configs::ConfigWrite;
 pub use deliveries::DELIVERY_RETENTION;
 pub(crate) use deliveries::{enabled_projects_for_repo_in, project_follows_repo_in, record_delivery_in};
+pub use reconcile::{Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
 pub use tasks::ApplyOutcome;
 pub(crate) use tasks::{apply_issue_in, mark_issue_gone_in, relink_issue_in};
 

@@ -1,0 +1,329 @@
+//! What the reconciler needs of the store: claiming due configs, recording how a run ended,
+//! applying a page of issues, and pruning history.
+
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+use super::rows::{ConfigRow, opt_ts};
+use super::{ApplyOutcome, RACE_RETRIES, Store, StoreError, apply_issue_in, new_id};
+use crate::domain::{GitHubSyncConfig, RemoteIssue, RemoteState};
+use crate::time::Timestamp;
+
+/// A history row older than this is deleted unless it is among the newest [`HISTORY_KEEP`].
+pub const HISTORY_MAX_AGE: chrono::Duration = chrono::Duration::days(30);
+/// How many runs per config are kept whatever their age.
+pub const HISTORY_KEEP: i64 = 1000;
+
+/// A config claimed by one run, with what the reconciler remembers of it.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub config: GitHubSyncConfig,
+    pub list_watermark: Option<Timestamp>,
+    pub probe: Option<Probe>,
+    pub last_full_pass_at: Option<Timestamp>,
+    pub consecutive_failures: i64,
+    /// Proves the claim when the run records its end.
+    pub lease_token: String,
+}
+
+/// The conditional request that tells whether anything changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub url: String,
+    pub etag: String,
+}
+
+/// How a run ends, for the config.
+#[derive(Clone, Debug)]
+pub struct RunEnd {
+    pub last_sync_at: Timestamp,
+    pub next_sync_at: Timestamp,
+    /// `None` clears it (success).
+    pub sync_error: Option<String>,
+    /// `None` keeps the stored value.
+    pub list_watermark: Option<Timestamp>,
+    /// `Some(None)` forgets the probe; `None` keeps it.
+    pub probe: Option<Option<Probe>>,
+    pub last_full_pass_at: Option<Timestamp>,
+    pub consecutive_failures: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    #[sqlx(flatten)]
+    config: ConfigRow,
+    list_watermark: Option<String>,
+    probe_url: Option<String>,
+    probe_etag: Option<String>,
+    last_full_pass_at: Option<String>,
+    consecutive_failures: i64,
+}
+
+impl Store {
+    /// Claims up to `limit` configs that are enabled and due (`next_sync_at <= now`, or never
+    /// synced) and not claimed by a live run. Each claim is one conditional `UPDATE`, so two
+    /// overlapping runs never claim the same config.
+    pub async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        lease: chrono::Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        // A few spare candidates, for those another run claims first.
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM github_sync_config WHERE sync_enabled = 1 \
+             AND (next_sync_at IS NULL OR next_sync_at <= $1) \
+             AND (lease_until IS NULL OR lease_until < $1) \
+             ORDER BY COALESCE(next_sync_at, ''), id LIMIT $2",
+        )
+        .bind(now.to_sql())
+        .bind(limit + 8)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            if claimed.len() as i64 >= limit {
+                break;
+            }
+            let token = new_id();
+            let taken = sqlx::query(
+                "UPDATE github_sync_config SET lease_token = $2, lease_until = $3 \
+                 WHERE id = $1 AND sync_enabled = 1 AND (next_sync_at IS NULL OR next_sync_at <= $4) \
+                 AND (lease_until IS NULL OR lease_until < $4)",
+            )
+            .bind(&id)
+            .bind(&token)
+            .bind(now.plus(lease).to_sql())
+            .bind(now.to_sql())
+            .execute(&self.pool)
+            .await?;
+            if taken.rows_affected() == 1 {
+                claimed.push(self.load_claim(&id, token).await?);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Claims the project's config now, due or not (not while another run holds it).
+    pub async fn claim_project(
+        &self,
+        project_id: Uuid,
+        now: Timestamp,
+        lease: chrono::Duration,
+    ) -> Result<Claimed, StoreError> {
+        let config = self.get_config(project_id).await?;
+        let token = new_id();
+        let taken = sqlx::query(
+            "UPDATE github_sync_config SET lease_token = $2, lease_until = $3 \
+             WHERE id = $1 AND (lease_until IS NULL OR lease_until < $4)",
+        )
+        .bind(config.id.to_string())
+        .bind(&token)
+        .bind(now.plus(lease).to_sql())
+        .bind(now.to_sql())
+        .execute(&self.pool)
+        .await?;
+        if taken.rows_affected() == 0 {
+            return Err(StoreError::StateConflict("a sync of this project is already running".into()));
+        }
+        self.load_claim(&config.id.to_string(), token).await
+    }
+
+    async fn load_claim(&self, id: &str, lease_token: String) -> Result<Claimed, StoreError> {
+        let row: ClaimRow = sqlx::query_as(concat!(
+            "SELECT ",
+            config_columns!(),
+            ", list_watermark, probe_url, probe_etag, last_full_pass_at, consecutive_failures \
+             FROM github_sync_config WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        let probe = match (row.probe_url, row.probe_etag) {
+            (Some(url), Some(etag)) => Some(Probe { url, etag }),
+            _ => None,
+        };
+        Ok(Claimed {
+            config: row.config.try_into()?,
+            list_watermark: opt_ts("github_sync_config.list_watermark", row.list_watermark.as_deref())?,
+            probe,
+            last_full_pass_at: opt_ts(
+                "github_sync_config.last_full_pass_at",
+                row.last_full_pass_at.as_deref(),
+            )?,
+            consecutive_failures: row.consecutive_failures,
+            lease_token,
+        })
+    }
+
+    /// Records how a run ended and releases the claim. False when the claim was lost (the
+    /// lease expired and another run took the config): nothing is recorded then.
+    pub async fn finish_run(&self, claimed: &Claimed, end: &RunEnd) -> Result<bool, StoreError> {
+        let (probe_url, probe_etag, keep_probe) = match &end.probe {
+            None => (None, None, 1i64),
+            Some(None) => (None, None, 0),
+            Some(Some(p)) => (Some(p.url.clone()), Some(p.etag.clone()), 0),
+        };
+        let done = sqlx::query(
+            "UPDATE github_sync_config SET last_sync_at = $3, next_sync_at = $4, sync_error = $5, \
+             list_watermark = COALESCE($6, list_watermark), \
+             probe_url = CASE WHEN $7 = 1 THEN probe_url ELSE $8 END, \
+             probe_etag = CASE WHEN $7 = 1 THEN probe_etag ELSE $9 END, \
+             last_full_pass_at = COALESCE($10, last_full_pass_at), consecutive_failures = $11, \
+             lease_token = NULL, lease_until = NULL, updated_at = $3 \
+             WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(claimed.config.id.to_string())
+        .bind(&claimed.lease_token)
+        .bind(end.last_sync_at.to_sql())
+        .bind(end.next_sync_at.to_sql())
+        .bind(&end.sync_error)
+        .bind(end.list_watermark.map(Timestamp::to_sql))
+        .bind(keep_probe)
+        .bind(probe_url)
+        .bind(probe_etag)
+        .bind(end.last_full_pass_at.map(Timestamp::to_sql))
+        .bind(end.consecutive_failures)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Closes as failed the runs of a config left `in_progress` by a run that died (the
+    /// caller holds the claim, so no live run owns them). Returns how many.
+    pub async fn close_abandoned_runs(&self, config_id: Uuid, now: Timestamp) -> Result<u64, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, started_at FROM sync_history WHERE sync_config_id = $1 AND status = 'in_progress'",
+        )
+        .bind(config_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut closed = 0;
+        for (id, started_at) in rows {
+            let started = super::rows::ts("sync_history.started_at", &started_at)?;
+            closed += sqlx::query(
+                "UPDATE sync_history SET status = 'failure', completed_at = $2, duration_ms = $3, \
+                 error_message = 'abandoned: the run stopped before it finished (timeout or crash)' \
+                 WHERE id = $1 AND status = 'in_progress'",
+            )
+            .bind(id)
+            .bind(now.to_sql())
+            .bind(now.millis_since(started))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(closed)
+    }
+
+    /// Deletes the config's history rows older than 30 days that are not among its newest
+    /// 1,000 runs. Returns how many.
+    pub async fn prune_history(&self, config_id: Uuid, now: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM sync_history WHERE sync_config_id = $1 AND started_at < $2 AND id NOT IN \
+             (SELECT id FROM sync_history WHERE sync_config_id = $1 ORDER BY started_at DESC, id LIMIT $3)",
+        )
+        .bind(config_id.to_string())
+        .bind(now.minus(HISTORY_MAX_AGE).to_sql())
+        .bind(HISTORY_KEEP)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Whether a webhook delivery was applied for `owner/name` since `since`.
+    pub async fn webhook_applied_since(&self, full_name: &str, since: Timestamp) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE lower(repo_full_name) = lower($1) \
+             AND received_at >= $2 AND outcome = 'applied'",
+        )
+        .bind(full_name)
+        .bind(since.to_sql())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// The project's linked issues still believed to be on GitHub: (node id, number).
+    pub async fn linked_issues(&self, project_id: Uuid) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT github_issue_id, github_issue_number FROM task_github_metadata \
+             WHERE project_id = $1 AND remote_state NOT IN ('deleted', 'transferred') \
+             ORDER BY github_issue_number",
+        )
+        .bind(project_id.to_string())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Applies a page of snapshots in one transaction (run again when a concurrent writer
+    /// won a race): a page is applied whole or not at all.
+    pub async fn apply_page(
+        &self,
+        project_id: Uuid,
+        issues: &[RemoteIssue],
+    ) -> Result<Vec<ApplyOutcome>, StoreError> {
+        for issue in issues {
+            issue.validate()?;
+        }
+        let mut attempt = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            match apply_all(&mut tx, self, project_id, issues).await {
+                Ok(outcomes) => {
+                    tx.commit().await?;
+                    return Ok(outcomes);
+                }
+                Err(e) if e.is_transient_race() && attempt < RACE_RETRIES => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Marks a linked issue deleted or transferred away.
+    pub async fn mark_issue_gone(
+        &self,
+        project_id: Uuid,
+        node_id: &str,
+        gone: RemoteState,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let marked = super::mark_issue_gone_in(&mut tx, project_id, node_id, gone, Timestamp::now()).await?;
+        tx.commit().await?;
+        Ok(marked)
+    }
+
+    /// Moves a task to its issue's new identity (a transfer within the project's repository)
+    /// and applies the new snapshot; false when there was nothing to relink.
+    pub async fn relink_issue(
+        &self,
+        project_id: Uuid,
+        old_node_id: &str,
+        new: &RemoteIssue,
+    ) -> Result<bool, StoreError> {
+        new.validate()?;
+        let now = Timestamp::now();
+        let mut tx = self.begin().await?;
+        let relinked =
+            super::relink_issue_in(&mut tx, self.backend, project_id, old_node_id, new, now).await?;
+        if relinked {
+            apply_issue_in(&mut tx, self.backend, project_id, new, now).await?;
+        }
+        tx.commit().await?;
+        Ok(relinked)
+    }
+}
+
+async fn apply_all(
+    conn: &mut AnyConnection,
+    store: &Store,
+    project_id: Uuid,
+    issues: &[RemoteIssue],
+) -> Result<Vec<ApplyOutcome>, StoreError> {
+    let now = Timestamp::now();
+    let mut outcomes = Vec::with_capacity(issues.len());
+    for issue in issues {
+        outcomes.push(apply_issue_in(conn, store.backend, project_id, issue, now).await?);
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,521 @@
+//! Reconciliation against a GitHub-speaking server, on both backends.
+
+use std::time::Duration;
+
+use ghsync_shared::Store;
+use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
+use ghsync_shared::domain::{RemoteState, RepoName, RepoOwner, SyncStatus, TaskPatch};
+use ghsync_shared::github::GitHub;
+use ghsync_shared::manage::Services;
+use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::store::{ConfigWrite, Table};
+use ghsync_shared::time::Timestamp;
+use serde_json::Value;
+use testkit::both_backends;
+use testkit::fixtures::{issue, pull_request_issue};
+use testkit::github::{FakeGitHub, Fault, Mutation};
+use uuid::Uuid;
+
+const REPO: &str = "acme/widgets";
+const PAT: &str = "ghp_reconcileTestToken000001";
+
+struct World {
+    store: Store,
+    gh: FakeGitHub,
+    rec: Reconciler,
+    project: Uuid,
+}
+
+fn at(i: i64) -> String {
+    // Distinct, increasing GitHub times, one second apart from 2026-01-01.
+    let t =
+        chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap() + chrono::Duration::seconds(i);
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn title(n: i64) -> String {
+    format!("Issue {n}")
+}
+
+async fn world_with(store: Store, keys: KeyProvider) -> World {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO, PAT);
+    let github = GitHub::new(&gh.url, Duration::from_millis(700)).unwrap();
+    let services = Services { store: store.clone(), keys: keys.clone(), github };
+    let options = ReconcileOptions { retry_base: Duration::from_millis(5), ..Default::default() };
+    let project = store.create_project("Widgets").await.unwrap().id;
+    let write = ConfigWrite {
+        repo_owner: RepoOwner::parse("acme").unwrap(),
+        repo_name: RepoName::parse("widgets").unwrap(),
+        encrypted_pat: Some(keys.seal(project, &Pat::new(PAT)).await.unwrap()),
+        sync_enabled: Some(true),
+        sync_interval: None,
+    };
+    store.put_config(project, &write).await.unwrap();
+    World { store, gh, rec: Reconciler::new(services, options), project }
+}
+
+async fn world(store: Store) -> World {
+    world_with(store, KeyProvider::Local(LocalKeys::from_hex(&"5a".repeat(32)).unwrap())).await
+}
+
+impl World {
+    fn seed(&self, issues: i64, prs: i64) {
+        for n in 1..=issues {
+            self.gh.upsert(REPO, issue(REPO, n, &title(n), Some("body"), "open", &at(n)));
+        }
+        for k in 1..=prs {
+            let n = issues + k;
+            self.gh.upsert(REPO, pull_request_issue(REPO, n, &format!("PR {n}"), &at(n)));
+        }
+    }
+
+    async fn run(&self) -> ghsync_shared::reconcile::ConfigReport {
+        self.rec.run_project(self.project).await.unwrap()
+    }
+
+    fn list_requests(&self) -> Vec<testkit::github::Recorded> {
+        self.gh.requests().into_iter().filter(|r| r.is_list()).collect()
+    }
+
+    async fn titles(&self) -> std::collections::BTreeMap<i64, String> {
+        self.store
+            .list_tasks(self.project)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.github.unwrap().issue_number, t.task.title))
+            .collect()
+    }
+
+    async fn config(&self) -> ghsync_shared::domain::GitHubSyncConfig {
+        self.store.get_config(self.project).await.unwrap()
+    }
+}
+
+both_backends!(
+    first_run_imports_every_issue_and_no_pull_request,
+    an_unchanged_repository_costs_one_304_and_writes_nothing,
+    after_five_changes_the_next_run_updates_exactly_those_five,
+    issues_edited_between_page_fetches_are_all_present_after_the_next_run,
+    concurrent_runs_never_sync_a_config_twice,
+    rate_limits_set_the_next_attempt_from_githubs_headers,
+    server_errors_are_retried_then_recorded,
+    a_timeout_fails_cleanly_and_the_next_run_recovers,
+    a_refused_pat_is_recorded_as_such,
+    truncated_json_leaves_no_half_applied_page,
+    a_run_that_died_is_closed_as_failed_by_the_next,
+    a_past_deadline_starts_nothing_and_leaves_configs_due,
+    the_full_pass_finds_deleted_and_transferred_issues,
+    history_is_pruned_to_a_month_or_the_newest_thousand,
+    active_repositories_are_polled_every_30_seconds,
+    local_edits_survive_and_conflicts_are_recorded,
+);
+
+async fn first_run_imports_every_issue_and_no_pull_request(store: Store) {
+    let w = world(store).await;
+    w.seed(1000, 30);
+    let report = w.run().await;
+    let history = report.history.unwrap();
+    assert_eq!(history.status, SyncStatus::Success, "{:?}", history.error_message);
+    assert_eq!(w.list_requests().len(), 11, "⌈1030 items / 100⌉ list requests");
+    assert_eq!(report.requests, 11);
+    assert_eq!(history.issues_fetched, 1000);
+    assert_eq!(history.tasks_created, 1000);
+    assert_eq!(w.store.count_rows(Table::Tasks).await.unwrap(), 1000);
+    let titles = w.titles().await;
+    assert!((1..=1000).all(|n| titles[&n] == title(n)));
+    assert!(!titles.contains_key(&1001), "no task for a pull request");
+    let config = w.config().await;
+    assert_eq!(config.sync_error, None);
+    assert!(config.last_sync_at.is_some());
+    for r in w.gh.requests() {
+        assert_eq!(r.authorization.as_deref(), Some(format!("Bearer {PAT}").as_str()));
+    }
+    let first = &w.list_requests()[0];
+    for param in ["state=all", "sort=updated", "direction=asc", "per_page=100"] {
+        assert!(first.query.contains(param), "{}", first.query);
+    }
+}
+
+async fn an_unchanged_repository_costs_one_304_and_writes_nothing(store: Store) {
+    let w = world(store).await;
+    w.seed(1000, 30);
+    w.run().await;
+    let tasks = w.store.list_tasks(w.project).await.unwrap();
+    let counts = testkit::row_counts(&w.store).await;
+    w.gh.clear_requests();
+
+    let report = w.run().await;
+
+    let requests = w.gh.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].status, 304);
+    assert!(requests[0].if_none_match.is_some());
+    assert!(report.not_modified);
+    let h = report.history.unwrap();
+    assert_eq!(
+        (h.status, h.issues_fetched, h.tasks_created, h.tasks_updated),
+        (SyncStatus::Success, 0, 0, 0)
+    );
+    assert_eq!(w.store.list_tasks(w.project).await.unwrap(), tasks);
+    let mut expected = counts.clone();
+    for (table, n) in expected.iter_mut() {
+        if *table == Table::SyncHistory {
+            *n += 1; // the run's own history row
+        }
+    }
+    assert_eq!(testkit::row_counts(&w.store).await, expected);
+}
+
+async fn after_five_changes_the_next_run_updates_exactly_those_five(store: Store) {
+    let w = world(store).await;
+    w.seed(1000, 30);
+    w.run().await;
+    let before = w.titles().await;
+    let changed = [3, 250, 512, 777, 1000];
+    for (k, n) in changed.iter().enumerate() {
+        w.gh.upsert(
+            REPO,
+            issue(REPO, *n, &format!("Changed {n}"), Some("body"), "open", &at(5000 + k as i64)),
+        );
+    }
+    w.gh.clear_requests();
+
+    let h = w.run().await.history.unwrap();
+
+    assert_eq!(h.tasks_updated, 5);
+    assert_eq!(h.tasks_created, 0);
+    let after = w.titles().await;
+    for n in 1..=1000 {
+        let want = if changed.contains(&n) { format!("Changed {n}") } else { before[&n].clone() };
+        assert_eq!(after[&n], want);
+    }
+    assert_eq!(w.gh.requests().len(), 2, "a probe answered 200, then one page since the watermark");
+    // And then it is quiet again.
+    w.gh.clear_requests();
+    assert!(w.run().await.not_modified);
+}
+
+async fn issues_edited_between_page_fetches_are_all_present_after_the_next_run(store: Store) {
+    let w = world(store).await;
+    w.seed(350, 0);
+    // While page 2 is awaited, issue 10 (page 1) and issue 250 (page 3) change: issue 10
+    // moves to the end of the listing and issue 101 slides into the fetched page 1.
+    w.gh.after_list_request(
+        1,
+        Mutation::Upsert { repo: REPO.into(), issue: issue(REPO, 10, "Edited 10", None, "open", &at(9000)) },
+    );
+    w.gh.after_list_request(
+        1,
+        Mutation::Upsert {
+            repo: REPO.into(),
+            issue: issue(REPO, 250, "Edited 250", None, "completed", &at(9001)),
+        },
+    );
+
+    w.run().await;
+    let after_first = w.titles().await;
+    assert_eq!(after_first[&10], "Edited 10");
+    assert_eq!(after_first[&250], "Edited 250");
+    assert_eq!(after_first.len(), 349, "the offset listing skipped the issue that slid back");
+
+    let second = w.run().await;
+    assert!(!second.not_modified, "a listing that saw an issue move leaves no probe");
+    let titles = w.titles().await;
+    assert_eq!(titles.len(), 350);
+    for n in 1..=350 {
+        let want = match n {
+            10 => "Edited 10".to_string(),
+            250 => "Edited 250".to_string(),
+            n => title(n),
+        };
+        assert_eq!(titles[&n], want);
+    }
+}
+
+async fn concurrent_runs_never_sync_a_config_twice(store: Store) {
+    let w = world(store).await;
+    w.seed(250, 5);
+    let (a, b, c) = tokio::join!(w.rec.run_due(None), w.rec.run_due(None), w.rec.run_project(w.project));
+    let claims = a.unwrap().configs.len() + b.unwrap().configs.len() + usize::from(c.is_ok());
+    assert_eq!(claims, 1, "one run got the config");
+    assert_eq!(w.store.count_rows(Table::SyncHistory).await.unwrap(), 1);
+    assert_eq!(w.store.count_rows(Table::Tasks).await.unwrap(), 250);
+    if let Err(e) = c {
+        assert!(matches!(e, ghsync_shared::StoreError::StateConflict(_)), "{e:?}");
+    }
+}
+
+async fn fails_then_recovers(
+    w: &World,
+    fault_count: usize,
+    fault: Fault,
+    expect_in_message: &str,
+) -> Timestamp {
+    for _ in 0..fault_count {
+        w.gh.push_fault(fault.clone());
+    }
+    let before = testkit::row_counts(&w.store).await;
+    let report = w.run().await;
+    let finished = Timestamp::now();
+    let h = report.history.unwrap();
+    assert_eq!(h.status, SyncStatus::Failure);
+    let message = h.error_message.unwrap();
+    assert!(message.contains(expect_in_message), "{message}");
+    let config = w.config().await;
+    assert_eq!(config.sync_error.as_deref(), Some(message.as_str()));
+    assert!(!message.contains(PAT));
+    let mut expected = before;
+    for (t, n) in expected.iter_mut() {
+        if *t == Table::SyncHistory {
+            *n += 1;
+        }
+    }
+    assert_eq!(testkit::row_counts(&w.store).await, expected, "nothing applied");
+    let next = config.next_sync_at.unwrap();
+    // The clean run that follows succeeds and clears the error.
+    let h = w.run().await.history.unwrap();
+    assert_eq!(h.status, SyncStatus::Success, "{:?}", h.error_message);
+    assert_eq!(w.config().await.sync_error, None);
+    assert_eq!(w.store.count_rows(Table::Tasks).await.unwrap(), 120);
+    let _ = finished;
+    next
+}
+
+async fn rate_limits_set_the_next_attempt_from_githubs_headers(store: Store) {
+    let body = r#"{"message":"API rate limit exceeded","documentation_url":"https://docs.github.com/rest/rate-limit"}"#;
+    let w = world(store).await;
+    w.seed(120, 0);
+    let reset = Timestamp::now().plus(chrono::Duration::minutes(17));
+    let reset_secs = reset.as_datetime().timestamp();
+    let primary = Fault::status(403, body)
+        .with_header("x-ratelimit-remaining", "0")
+        .with_header("x-ratelimit-reset", reset_secs.to_string());
+    let next = fails_then_recovers(&w, 1, primary, "rate limit").await;
+    assert_eq!(next.as_datetime().timestamp(), reset_secs + 1, "x-ratelimit-reset");
+
+    let w2 = world(testkit::sqlite().await).await;
+    w2.seed(120, 0);
+    let started = Timestamp::now();
+    let next =
+        fails_then_recovers(&w2, 1, Fault::status(429, body).with_header("retry-after", "120"), "rate limit")
+            .await;
+    let wait = next.millis_since(started);
+    assert!((119_000..=125_000).contains(&wait), "retry-after: {wait} ms");
+
+    let w3 = world(testkit::sqlite().await).await;
+    w3.seed(120, 0);
+    let started = Timestamp::now();
+    let next = fails_then_recovers(&w3, 1, Fault::status(429, body), "rate limit").await;
+    assert!(next.millis_since(started) >= 60_000, "at least a minute");
+}
+
+async fn server_errors_are_retried_then_recorded(store: Store) {
+    let w = world(store).await;
+    w.seed(120, 0);
+    // One 502 is retried within the run.
+    w.gh.push_fault(Fault::status(502, "bad gateway"));
+    let h = w.run().await;
+    assert_eq!(h.history.unwrap().status, SyncStatus::Success);
+    assert_eq!(h.requests, 3, "one retry, then two pages");
+    // Three in a row fail the run; the next attempt backs off.
+    let w = world(testkit::sqlite().await).await;
+    w.seed(120, 0);
+    let started = Timestamp::now();
+    let next =
+        fails_then_recovers(&w, 3, Fault::status(503, "unavailable"), "GitHub answered HTTP 503").await;
+    assert!(next.millis_since(started) >= 30_000);
+}
+
+async fn a_timeout_fails_cleanly_and_the_next_run_recovers(store: Store) {
+    let w = world(store).await;
+    w.seed(120, 0);
+    fails_then_recovers(&w, 3, Fault::slow(Duration::from_secs(2)), "GitHub is unreachable").await;
+}
+
+async fn a_refused_pat_is_recorded_as_such(store: Store) {
+    let w = world(store).await;
+    w.seed(120, 0);
+    let body =
+        r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#;
+    fails_then_recovers(&w, 1, Fault::status(401, body), "GitHub refused the token").await;
+}
+
+async fn truncated_json_leaves_no_half_applied_page(store: Store) {
+    let w = world(store).await;
+    w.seed(250, 0);
+    w.run().await; // a clean first run; then a listing whose second page is cut off
+    for n in 1..=250 {
+        w.gh.upsert(REPO, issue(REPO, n, &format!("v2 {n}"), Some("body"), "open", &at(1000 + n)));
+    }
+    w.gh.push_fault(Fault::status(200, "[]")); // the probe says: changed
+    w.gh.push_fault(Fault::status(200, &page_of(&w.gh, 1..=100)).with_header("link", next_link(&w.gh.url)));
+    w.gh.push_fault(Fault::status(200, &page_of(&w.gh, 101..=200)[..5000]));
+    let report = w.run().await;
+    let h = report.history.unwrap();
+    assert_eq!(h.status, SyncStatus::Failure);
+    assert!(h.error_message.unwrap().contains("malformed"));
+    let titles = w.titles().await;
+    let v2 = titles.values().filter(|t| t.starts_with("v2 ")).count();
+    assert_eq!(v2, 100, "the first page applied whole, the broken one not at all");
+    // The watermark did not move: the next run lists the rest.
+    let h = w.run().await.history.unwrap();
+    assert_eq!(h.status, SyncStatus::Success);
+    assert!(w.titles().await.values().all(|t| t.starts_with("v2 ")));
+}
+
+fn page_of(gh: &FakeGitHub, numbers: std::ops::RangeInclusive<i64>) -> String {
+    let items: Vec<Value> = numbers.map(|n| gh.issue(REPO, n).unwrap()).collect();
+    serde_json::to_string(&items).unwrap()
+}
+
+fn next_link(base: &str) -> String {
+    format!(
+        "<{base}/repositories/1000/issues?direction=asc&per_page=100&sort=updated&state=all&page=2>; rel=\"next\""
+    )
+}
+
+async fn a_run_that_died_is_closed_as_failed_by_the_next(store: Store) {
+    let w = world(store).await;
+    w.seed(5, 0);
+    let config = w.config().await;
+    let dead = w.store.start_sync(w.project, config.id, Timestamp::now()).await.unwrap();
+    // Its claim expired long ago.
+    sqlx::query("UPDATE github_sync_config SET lease_token = 'dead', lease_until = $1")
+        .bind(Timestamp::now().minus(chrono::Duration::minutes(1)).to_sql())
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+
+    let summary = w.rec.run_due(None).await.unwrap();
+
+    assert_eq!(summary.configs.len(), 1);
+    let history = w.store.list_history(w.project, 10).await.unwrap();
+    let old = history.iter().find(|h| h.id == dead.id).unwrap();
+    assert_eq!(old.status, SyncStatus::Failure);
+    assert!(old.error_message.as_deref().unwrap().starts_with("abandoned"));
+    assert!(old.duration_ms.is_some() && old.completed_at.is_some());
+    assert!(history.iter().all(|h| h.status != SyncStatus::InProgress));
+}
+
+async fn a_past_deadline_starts_nothing_and_leaves_configs_due(store: Store) {
+    let w = world(store).await;
+    w.seed(5, 0);
+    let summary = w.rec.run_due(Some(std::time::Instant::now())).await.unwrap();
+    assert!(summary.stopped_for_deadline);
+    assert!(summary.configs.is_empty());
+    assert!(w.gh.requests().is_empty());
+    assert_eq!(w.store.count_rows(Table::SyncHistory).await.unwrap(), 0);
+    // Still due: the next run takes it.
+    assert_eq!(w.rec.run_due(None).await.unwrap().configs.len(), 1);
+}
+
+async fn the_full_pass_finds_deleted_and_transferred_issues(store: Store) {
+    let w = world(store).await;
+    w.seed(20, 0);
+    w.gh.add_repo("acme/elsewhere", PAT);
+    w.run().await;
+    w.gh.mutate(Mutation::Delete { repo: REPO.into(), number: 3 });
+    w.gh.mutate(Mutation::Transfer {
+        repo: REPO.into(),
+        number: 4,
+        to_repo: "acme/elsewhere".into(),
+        to_number: 1,
+        updated_at: at(100),
+    });
+    // A day later.
+    sqlx::query("UPDATE github_sync_config SET last_full_pass_at = $1")
+        .bind(Timestamp::now().minus(chrono::Duration::days(2)).to_sql())
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+
+    let h = w.run().await.history.unwrap();
+
+    assert_eq!(h.status, SyncStatus::Success, "{:?}", h.error_message);
+    let tasks = w.store.list_tasks(w.project).await.unwrap();
+    let state = |n: i64| {
+        tasks
+            .iter()
+            .find(|t| t.github.as_ref().unwrap().issue_number == n)
+            .unwrap()
+            .github
+            .as_ref()
+            .unwrap()
+            .remote_state
+    };
+    assert_eq!(state(3), RemoteState::Deleted);
+    assert_eq!(state(4), RemoteState::Transferred);
+    assert_eq!(state(5), RemoteState::Open);
+    assert_eq!(tasks.len(), 20, "tasks are kept with their content");
+    let looked_up: Vec<String> =
+        w.gh.requests().into_iter().filter(|r| !r.is_list()).map(|r| r.path).collect();
+    assert!(looked_up.contains(&"/repos/acme/widgets/issues/3".to_string()), "{looked_up:?}");
+}
+
+async fn history_is_pruned_to_a_month_or_the_newest_thousand(store: Store) {
+    let w = world(store).await;
+    let config = w.config().await;
+    let old = Timestamp::now().minus(chrono::Duration::days(40));
+    for i in 0..1005 {
+        w.store.start_sync(w.project, config.id, old.plus(chrono::Duration::seconds(i))).await.unwrap();
+    }
+    let recent = Timestamp::now().minus(chrono::Duration::days(1));
+    w.store.start_sync(w.project, config.id, recent).await.unwrap();
+    let pruned = w.store.prune_history(config.id, Timestamp::now()).await.unwrap();
+    assert_eq!(pruned, 6, "old rows beyond the newest 1,000");
+    assert_eq!(w.store.count_rows(Table::SyncHistory).await.unwrap(), 1000);
+    let newest = w.store.list_history(w.project, 1).await.unwrap();
+    assert_eq!(newest[0].started_at, recent);
+}
+
+async fn active_repositories_are_polled_every_30_seconds(store: Store) {
+    let w = world(store).await;
+    w.seed(3, 0);
+    w.run().await;
+    let c = w.config().await;
+    let gap = c.next_sync_at.unwrap().millis_since(c.last_sync_at.unwrap());
+    assert_eq!(gap, 30_000, "changes were seen");
+    w.run().await;
+    let c = w.config().await;
+    let gap = c.next_sync_at.unwrap().millis_since(c.last_sync_at.unwrap());
+    assert_eq!(gap, 300_000, "a quiet repository waits for its interval");
+}
+
+async fn local_edits_survive_and_conflicts_are_recorded(store: Store) {
+    let w = world(store).await;
+    w.seed(3, 0);
+    w.run().await;
+    let tasks = w.store.list_tasks(w.project).await.unwrap();
+    let task = |n: i64| tasks.iter().find(|t| t.github.as_ref().unwrap().issue_number == n).unwrap().task.id;
+    w.store
+        .update_task(task(1), &TaskPatch { title: Some("Local 1".into()), ..Default::default() })
+        .await
+        .unwrap();
+    w.store
+        .update_task(task(2), &TaskPatch { title: Some("Local 2".into()), ..Default::default() })
+        .await
+        .unwrap();
+    w.gh.upsert(REPO, issue(REPO, 2, "Remote 2", Some("body"), "open", &at(500)));
+
+    let h = w.run().await.history.unwrap();
+
+    assert_eq!(h.conflicts_detected, 1);
+    let titles = w.titles().await;
+    assert_eq!(titles[&1], "Local 1");
+    assert_eq!(titles[&2], "Local 2", "the conflict leaves the task alone");
+    // A second reconcile changes nothing.
+    let h = w.run().await.history.unwrap();
+    assert_eq!((h.tasks_created, h.tasks_updated, h.conflicts_detected), (0, 0, 0));
+    assert_eq!(w.store.count_rows(Table::Conflicts).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn the_kms_provider_decrypts_the_pat_for_a_run() {
+    let keys = KeyProvider::Kms(testkit::kms::new_key().await);
+    let w = world_with(testkit::sqlite().await, keys).await;
+    w.seed(10, 1);
+    let h = w.run().await.history.unwrap();
+    assert_eq!((h.status, h.tasks_created), (SyncStatus::Success, 10));
+}

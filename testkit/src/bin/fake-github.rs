@@ -1,0 +1,46 @@
+//! The GitHub-speaking test server as a process, for benchmarks and local trials:
+//! `fake-github --port 7100 --repo acme/big --token T --issues 10000 --prs 100`.
+//! Prints `listening on http://…` and serves until killed.
+
+use std::net::SocketAddr;
+
+use testkit::fixtures::{issue, pull_request_issue};
+use testkit::github::FakeGitHub;
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let port: u16 = arg(&args, "--port", "7100").parse().expect("--port");
+    let repo = arg(&args, "--repo", "acme/big");
+    let token = arg(&args, "--token", "bench-token");
+    let issues: i64 = arg(&args, "--issues", "10000").parse().expect("--issues");
+    let prs: i64 = arg(&args, "--prs", "100").parse().expect("--prs");
+    let gh = FakeGitHub::start_on(SocketAddr::from(([127, 0, 0, 1], port))).await;
+    gh.add_repo(&repo, &token);
+    let body = "Steps to reproduce, expected and actual behaviour, and the environment. ".repeat(6);
+    for n in 1..=issues + prs {
+        let t = chrono_like_time(n);
+        if n <= issues {
+            gh.upsert(&repo, issue(&repo, n, &format!("Issue number {n}"), Some(&body), "open", &t));
+        } else {
+            gh.upsert(&repo, pull_request_issue(&repo, n, &format!("Pull request {n}"), &t));
+        }
+    }
+    println!("listening on {} ({issues} issues, {prs} pull requests in {repo})", gh.url);
+    std::future::pending::<()>().await;
+}
+
+/// `2026-01-01T00:00:00Z` plus `n` seconds.
+fn chrono_like_time(n: i64) -> String {
+    let days = n / 86_400;
+    let rem = n % 86_400;
+    format!("2026-01-{:02}T{:02}:{:02}:{:02}Z", 1 + days, rem / 3600, rem % 3600 / 60, rem % 60)
+}
