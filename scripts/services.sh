@@ -40,13 +40,22 @@ start_postgres() {
   echo "PostgreSQL on 127.0.0.1:$port ($dir)"
 }
 
+venv=${GHSYNC_VENV:-$root/.venv}
+
+# The Python tools the tests and checks use, in .venv: moto's KMS-compatible server, an
+# OpenAPI validator, and cfn-lint (below 1.54, which stopped checking SAM functions).
+ensure_python_tools() {
+  if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/openapi-spec-validator" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      'moto[server]==5.2.1' 'openapi-spec-validator==0.9.0' 'cfn-lint>=1.52,<1.54'
+  fi
+}
+
 # moto's KMS-compatible server; sets GHSYNC_TEST_KMS_URL.
 start_kms() {
-  local venv=${GHSYNC_VENV:-$root/.venv} port
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.1'
-  fi
+  local port
+  ensure_python_tools
   port=$(free_port)
   "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/tmp/ghsync-moto.log 2>&1 &
   local pid=$!

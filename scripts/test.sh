@@ -17,5 +17,13 @@ if [ -z "${GHSYNC_TEST_KMS_URL:-}" ]; then
   start_kms
 fi
 export GHSYNC_TEST_POSTGRES_URL GHSYNC_TEST_KMS_URL
+# The API test writes the OpenAPI document here; it is validated after the tests.
+export GHSYNC_OPENAPI_OUT=$(mktemp /tmp/ghsync-openapi.XXXXXX.json)
 
 cargo test --workspace --locked "$@"
+
+if [ -s "$GHSYNC_OPENAPI_OUT" ]; then
+  ensure_python_tools
+  "$venv/bin/openapi-spec-validator" "$GHSYNC_OPENAPI_OUT"
+fi
+rm -f "$GHSYNC_OPENAPI_OUT"

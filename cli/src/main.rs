@@ -9,8 +9,9 @@ use std::io::Read;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ghsync_shared::config::Config;
+use ghsync_shared::contract::MergedContent;
 use ghsync_shared::crypto::Pat;
-use ghsync_shared::domain::RepoRef;
+use ghsync_shared::domain::{ConflictStatus, Content, RepoRef, Resolution};
 use ghsync_shared::manage::PutSyncConfig;
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::{Store, StoreOptions};
@@ -36,6 +37,37 @@ enum Command {
     /// Manages a project's GitHub sync config.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Lists a project's conflicts as JSON (pending ones unless --status says otherwise).
+    Conflicts {
+        #[arg(long)]
+        project: Uuid,
+        /// pending, resolved or all.
+        #[arg(long, default_value = "pending")]
+        status: String,
+    },
+    /// Resolves a conflict: keep the local version, accept GitHub's, or merge.
+    #[command(group(clap::ArgGroup::new("action").required(true).args(["keep_local", "accept_github", "merge"])))]
+    Resolve {
+        /// The conflict id.
+        id: Uuid,
+        #[arg(long)]
+        keep_local: bool,
+        #[arg(long)]
+        accept_github: bool,
+        /// A JSON file `{"title": …, "description": …}` with the merged content (`-`: stdin).
+        #[arg(long, value_name = "FILE")]
+        merge: Option<String>,
+    },
+    /// Prints a project's sync history summary as JSON.
+    History {
+        #[arg(long)]
+        project: Uuid,
+    },
+    /// Lists a project's tasks with their GitHub links as JSON.
+    Tasks {
+        #[arg(long)]
+        project: Uuid,
+    },
     /// Polls GitHub for the due configs and applies what the webhooks missed.
     Reconcile {
         /// One pass, printing a JSON summary (without it: a pass every 15 seconds).
@@ -109,6 +141,28 @@ async fn main() -> Result<()> {
             print_json(&open_store(&config).await?.list_projects().await?)
         }
         Command::Config(command) => config_command(&config, command).await,
+        Command::Conflicts { project, status } => {
+            let status = match status.as_str() {
+                "all" => None,
+                s => Some(
+                    s.parse::<ConflictStatus>().map_err(|e| anyhow::anyhow!("--status: {}", e.message))?,
+                ),
+            };
+            print_json(&open_store(&config).await?.list_conflicts(project, status).await?)
+        }
+        Command::Resolve { id, keep_local, accept_github, merge } => {
+            let resolution = match (keep_local, accept_github, merge) {
+                (true, _, _) => Resolution::KeepLocal,
+                (_, true, _) => Resolution::AcceptGithub,
+                (_, _, Some(file)) => Resolution::Merge(read_merged(&file)?),
+                _ => unreachable!("clap requires one action"),
+            };
+            print_json(&open_store(&config).await?.resolve_conflict(id, &resolution).await?)
+        }
+        Command::History { project } => {
+            print_json(&open_store(&config).await?.history_summary(project).await?)
+        }
+        Command::Tasks { project } => print_json(&open_store(&config).await?.list_tasks(project).await?),
         Command::Reconcile { once, project } => {
             let reconciler = Reconciler::new(local::services(&config).await?, ReconcileOptions::default());
             match (project, once) {
@@ -149,6 +203,20 @@ async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
             print_json(&open_store(config).await?.set_sync_enabled(project, true).await?)
         }
     }
+}
+
+/// Reads merged content from a JSON file (or stdin for `-`).
+fn read_merged(file: &str) -> Result<Content> {
+    let text = if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        text
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
+    };
+    let merged: MergedContent = serde_json::from_str(&text)
+        .context("the merge file must be JSON {\"title\": …, \"description\": …}")?;
+    Ok(Content::new(merged.title, merged.description)?)
 }
 
 /// Connects to the configured database and brings its schema up to date.

@@ -29,7 +29,8 @@ pub async fn run(config: Config) -> Result<()> {
     let webhook = WebhookState { store: services.store.clone(), secrets: Some(secrets) };
     let background =
         tokio::spawn(reconcile_loop(Reconciler::new(services.clone(), ReconcileOptions::default())));
-    let app = router(ApiState { services, token: Some(token) }, webhook);
+    let app =
+        router(ApiState { services, token: Some(token), reconcile: ReconcileOptions::default() }, webhook);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (GHSYNC_LISTEN)", config.listen))?;

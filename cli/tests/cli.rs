@@ -138,3 +138,66 @@ async fn reconcile_once_prints_a_summary_and_project_forces_a_sync() {
     assert_eq!(forced["history"]["status"], "success");
     assert_eq!(forced["not_modified"], true);
 }
+
+#[tokio::test]
+async fn an_operator_lists_and_resolves_conflicts() {
+    let env = Env::new().await;
+    let id = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Two conflicts, made through the library on the same database file.
+    let store = ghsync_shared::Store::connect(
+        &format!("sqlite://{}/ghsync.db", env.dir.display()),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let project: uuid::Uuid = id.parse().unwrap();
+    for n in [1, 2] {
+        store
+            .apply_issue(project, &testkit::issue(n, "A", None, "open", "2026-01-05T10:00:00Z"))
+            .await
+            .unwrap();
+    }
+    for t in store.list_tasks(project).await.unwrap() {
+        let patch = ghsync_shared::domain::TaskPatch { title: Some("Local".into()), ..Default::default() };
+        store.update_task(t.task.id, &patch).await.unwrap();
+    }
+    for n in [1, 2] {
+        store
+            .apply_issue(project, &testkit::issue(n, "Remote", None, "open", "2026-01-05T11:00:00Z"))
+            .await
+            .unwrap();
+    }
+    store.close().await;
+
+    let pending = json(&env.ghsync(&["conflicts", "--project", &id], "").await);
+    let ids: Vec<String> =
+        pending.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 2);
+    let kept = json(&env.ghsync(&["resolve", &ids[0], "--keep-local"], "").await);
+    assert_eq!(kept["resolution_action"], "keep_local");
+    let merged = json(
+        &env.ghsync(&["resolve", &ids[1], "--merge", "-"], r#"{"title": "Both", "description": "merged"}"#)
+            .await,
+    );
+    assert_eq!(merged["merged_content"]["title"], "Both");
+    let again = env.ghsync(&["resolve", &ids[1], "--accept-github"], "").await;
+    assert!(!again.ok && again.stderr.contains("already resolved"), "{}", again.stderr);
+    let none = env.ghsync(&["resolve", &ids[1]], "").await;
+    assert!(!none.ok, "an action is required");
+    assert!(json(&env.ghsync(&["conflicts", "--project", &id], "").await).as_array().unwrap().is_empty());
+    assert_eq!(
+        json(&env.ghsync(&["conflicts", "--project", &id, "--status", "all"], "").await)
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let tasks = json(&env.ghsync(&["tasks", "--project", &id], "").await);
+    let titles: Vec<&str> = tasks.as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert!(titles.contains(&"Local") && titles.contains(&"Both"), "{titles:?}");
+    let history = json(&env.ghsync(&["history", "--project", &id], "").await);
+    assert_eq!(history["last_100_syncs"].as_array().unwrap().len(), 0);
+}

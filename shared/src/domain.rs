@@ -32,7 +32,7 @@ impl ValidationError {
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident, $field:literal { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
         pub enum $name {
             $($(#[$vm])* #[serde(rename = $text)] $variant),+
         }
@@ -178,7 +178,7 @@ impl RemoteState {
 ///
 /// An empty description and no description are the same content (GitHub sends `null` for an
 /// empty body), so the description is normalised to `None` when empty.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Content {
     pub title: String,
     pub description: Option<String>,
@@ -443,7 +443,7 @@ pub fn validate_issue_url(url: &str, number: i64) -> Result<(), ValidationError>
 }
 
 /// A board project.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Project {
     pub id: Uuid,
     pub name: String,
@@ -463,7 +463,7 @@ pub fn validate_project_name(name: &str) -> Result<(), ValidationError> {
 }
 
 /// A task on the board.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Task {
     pub id: Uuid,
     pub project_id: Uuid,
@@ -483,18 +483,44 @@ impl Task {
 }
 
 /// A local edit of a task; absent fields stay as they are.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct TaskPatch {
     pub title: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    pub description: Option<Option<String>>,
+    /// `null` clears the description; an absent field keeps it.
+    #[serde(default)]
+    #[ts(type = "string | null", optional)]
+    #[schema(value_type = Option<String>)]
+    pub description: Nullable<String>,
     pub status: Option<TaskStatus>,
 }
 
-/// Tells `"description": null` (clear it) from an absent field (keep it).
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+/// A patch field that can be absent (keep), `null` (clear) or a value (set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Nullable<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T> Nullable<T> {
+    /// The value after the patch, given the current one.
+    pub fn apply(self, current: Option<T>) -> Option<T> {
+        match self {
+            Nullable::Keep => current,
+            Nullable::Clear => None,
+            Nullable::Set(v) => Some(v),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {
+    /// Called only for a present field (absent ones take the default, `Keep`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<T>::deserialize(d)?.map_or(Nullable::Clear, Nullable::Set))
+    }
 }
 
 /// The link between a task and its issue (the seed's `TaskGitHubMetadata`).
@@ -520,7 +546,7 @@ pub struct TaskGitHubMetadata {
 }
 
 /// A task together with its GitHub link, as the board lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct TaskWithLink {
     #[serde(flatten)]
     pub task: Task,
@@ -528,7 +554,7 @@ pub struct TaskWithLink {
 }
 
 /// What the board shows of a task's issue.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct GitHubLink {
     pub issue_number: i64,
     pub issue_url: String,
@@ -538,7 +564,7 @@ pub struct GitHubLink {
 }
 
 /// A project's GitHub sync configuration (the seed's `GitHubSyncConfig`).
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct GitHubSyncConfig {
     pub id: Uuid,
     pub project_id: Uuid,
@@ -546,6 +572,7 @@ pub struct GitHubSyncConfig {
     pub repo_name: String,
     /// The envelope-encrypted PAT: never serialised, never shown by `Debug`.
     #[serde(skip)]
+    #[schema(ignore)]
     pub encrypted_pat: Vec<u8>,
     pub last_sync_at: Option<Timestamp>,
     pub next_sync_at: Option<Timestamp>,
@@ -572,7 +599,7 @@ impl fmt::Debug for GitHubSyncConfig {
 }
 
 /// One sync run of a config (the seed's `SyncHistory`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct SyncHistory {
     pub id: Uuid,
     pub project_id: Uuid,
@@ -589,7 +616,7 @@ pub struct SyncHistory {
 }
 
 /// How a sync run ended: what `complete_sync` records.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct SyncCounts {
     pub issues_fetched: i64,
     pub tasks_created: i64,
@@ -615,7 +642,7 @@ impl SyncCounts {
 }
 
 /// The last 100 runs of a project and figures over its kept history.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct SyncHistorySummary {
     /// Newest first.
     pub last_100_syncs: Vec<SyncHistory>,
@@ -629,7 +656,7 @@ pub struct SyncHistorySummary {
 }
 
 /// A detected conflict and, once a person chose, its resolution (the seed's `ConflictResolution`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ConflictResolution {
     pub id: Uuid,
     pub task_id: Uuid,

@@ -7,6 +7,7 @@
 //! thin adapters over what is here, and the same code runs locally and in tests.
 
 pub mod config;
+pub mod contract;
 pub mod crypto;
 pub mod domain;
 pub mod github;

@@ -10,8 +10,9 @@ use crate::github::{GitHub, GitHubError};
 use crate::store::{ConfigWrite, Store, StoreError};
 
 /// `PUT /api/projects/{id}/github-sync`: the config as a user sends it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct PutSyncConfig {
     pub repo_owner: String,
     pub repo_name: String,

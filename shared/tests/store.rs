@@ -130,7 +130,13 @@ async fn both_sides_changed_records_one_pending_conflict_and_leaves_the_task(sto
     store.apply_issue(p, &issue(1, "A", Some("a"), "open", "2026-01-05T10:00:00Z")).await.unwrap();
     let id = only_task(&store, p).await.task.id;
     let local = store
-        .update_task(id, &TaskPatch { description: Some(Some("local".into())), ..Default::default() })
+        .update_task(
+            id,
+            &TaskPatch {
+                description: ghsync_shared::domain::Nullable::Set("local".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
 

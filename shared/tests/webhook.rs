@@ -215,7 +215,13 @@ async fn a_redelivery_a_week_later_changes_nothing(store: Store) {
     deliver_issue(&store, "edited", issue(REPO, 4, "New", None, "open", "2026-01-06T10:00:00Z"), json!({}))
         .await;
     store
-        .update_task(id, &TaskPatch { description: Some(Some("local notes".into())), ..Default::default() })
+        .update_task(
+            id,
+            &TaskPatch {
+                description: ghsync_shared::domain::Nullable::Set("local notes".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let before = the_task(&store, p).await;

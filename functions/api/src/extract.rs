@@ -43,3 +43,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         Uuid::parse_str(&raw).map(Id).map_err(|_| ApiError::bad_request(format!("{raw:?} is not a valid id")))
     }
 }
+
+/// Query parameters: unknown or malformed ones → 400.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}

@@ -11,18 +11,26 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use ghsync_shared::config::{ApiToken, Config};
-use ghsync_shared::domain::{GitHubSyncConfig, Project};
+use ghsync_shared::contract::{CreateProject, ErrorBody, ResolveRequest};
+use ghsync_shared::domain::{
+    ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Project, Resolution, SyncHistory,
+    SyncHistorySummary, Task, TaskPatch, TaskWithLink, ValidationError,
+};
 use ghsync_shared::manage::{PutSyncConfig, Services, StartupError};
+use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::store::StoreOptions;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use utoipa::OpenApi;
+#[allow(unused_imports)] // named by the OpenAPI annotations
+use uuid::Uuid;
 
 pub use error::ApiError;
-use extract::{Body, Id};
+use extract::{Body, Id, Params};
 
 /// The largest request body the API reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -33,6 +41,8 @@ pub struct ApiState {
     pub services: Services,
     /// `None`: no token configured: every request is refused.
     pub token: Option<ApiToken>,
+    /// How `POST …/github-sync/run` reconciles.
+    pub reconcile: ReconcileOptions,
 }
 
 impl ApiState {
@@ -40,7 +50,11 @@ impl ApiState {
     pub async fn from_env() -> Result<Self, StartupError> {
         let config = Config::from_env()?;
         let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
-        Ok(Self { services: Services::connect(&config, &options).await?, token: config.api_token })
+        Ok(Self {
+            services: Services::connect(&config, &options).await?,
+            token: config.api_token,
+            reconcile: ReconcileOptions::default(),
+        })
     }
 }
 
@@ -55,6 +69,13 @@ pub fn router(state: ApiState) -> Router {
             "/projects/{id}/github-sync",
             get(get_sync_config).put(put_sync_config).delete(delete_sync_config),
         )
+        .route("/projects/{id}/github-sync/run", post(run_sync))
+        .route("/projects/{id}/sync-history", get(sync_history))
+        .route("/projects/{id}/tasks", get(list_tasks))
+        .route("/projects/{id}/conflicts", get(list_conflicts))
+        .route("/tasks/{id}", patch(update_task))
+        .route("/conflicts/{id}/resolve", post(resolve_conflict))
+        .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -85,12 +106,9 @@ async fn require_token(State(state): AppState, request: Request, next: Next) -> 
     next.run(request).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateProject {
-    name: String,
-}
-
+/// Creates a project.
+#[utoipa::path(post, path = "/api/projects", tag = "projects", request_body = CreateProject,
+    responses((status = 201, body = Project), (status = 422, description = "invalid name", body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn create_project(
     State(state): AppState,
     Body(body): Body<CreateProject>,
@@ -98,10 +116,18 @@ async fn create_project(
     Ok((StatusCode::CREATED, Json(state.services.store.create_project(&body.name).await?)))
 }
 
+/// Every project.
+#[utoipa::path(get, path = "/api/projects", tag = "projects", responses((status = 200, body = [Project]), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn list_projects(State(state): AppState) -> Result<Json<Vec<Project>>, ApiError> {
     Ok(Json(state.services.store.list_projects().await?))
 }
 
+/// Creates or changes the project's GitHub sync config (the PAT is checked with GitHub, then encrypted).
+#[utoipa::path(put, path = "/api/projects/{id}/github-sync", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    request_body = PutSyncConfig,
+    responses((status = 200, body = GitHubSyncConfig), (status = 404, body = ErrorBody),
+        (status = 422, description = "invalid value, or a PAT GitHub refuses", body = ErrorBody),
+        (status = 502, description = "GitHub or KMS unreachable", body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn put_sync_config(
     State(state): AppState,
     Id(project_id): Id,
@@ -110,6 +136,9 @@ async fn put_sync_config(
     Ok(Json(state.services.put_sync_config(project_id, body).await?))
 }
 
+/// The project's GitHub sync config (never the PAT).
+#[utoipa::path(get, path = "/api/projects/{id}/github-sync", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    responses((status = 200, body = GitHubSyncConfig), (status = 404, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn get_sync_config(
     State(state): AppState,
     Id(project_id): Id,
@@ -117,7 +146,131 @@ async fn get_sync_config(
     Ok(Json(state.services.store.get_config(project_id).await?))
 }
 
+/// Removes the project's GitHub sync config (tasks stay).
+#[utoipa::path(delete, path = "/api/projects/{id}/github-sync", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn delete_sync_config(State(state): AppState, Id(project_id): Id) -> Result<StatusCode, ApiError> {
     state.services.store.delete_config(project_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runs one sync of the project's config now and returns its history row.
+#[utoipa::path(post, path = "/api/projects/{id}/github-sync/run", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    responses((status = 200, body = SyncHistory), (status = 404, body = ErrorBody),
+        (status = 409, description = "another run holds the config", body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn run_sync(State(state): AppState, Id(project_id): Id) -> Result<Json<SyncHistory>, ApiError> {
+    let reconciler = Reconciler::new(state.services.clone(), state.reconcile.clone());
+    let report = reconciler.run_project(project_id).await?;
+    match report.history {
+        Some(history) => Ok(Json(history)),
+        None => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the sync could not be recorded; try again",
+        )),
+    }
+}
+
+/// The last 100 runs and figures over the kept history.
+#[utoipa::path(get, path = "/api/projects/{id}/sync-history", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    responses((status = 200, body = SyncHistorySummary), (status = 404, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn sync_history(
+    State(state): AppState,
+    Id(project_id): Id,
+) -> Result<Json<SyncHistorySummary>, ApiError> {
+    Ok(Json(state.services.store.history_summary(project_id).await?))
+}
+
+/// The project's tasks with their GitHub links.
+#[utoipa::path(get, path = "/api/projects/{id}/tasks", tag = "tasks", params(("id" = Uuid, Path, description = "project id")),
+    responses((status = 200, body = [TaskWithLink]), (status = 404, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn list_tasks(State(state): AppState, Id(project_id): Id) -> Result<Json<Vec<TaskWithLink>>, ApiError> {
+    Ok(Json(state.services.store.list_tasks(project_id).await?))
+}
+
+/// A local edit of a task (the local side of the sync rules).
+#[utoipa::path(patch, path = "/api/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
+    request_body = TaskPatch,
+    responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn update_task(
+    State(state): AppState,
+    Id(task_id): Id,
+    Body(patch): Body<TaskPatch>,
+) -> Result<Json<Task>, ApiError> {
+    Ok(Json(state.services.store.update_task(task_id, &patch).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConflictFilter {
+    status: Option<String>,
+}
+
+/// The project's conflicts, newest first.
+#[utoipa::path(get, path = "/api/projects/{id}/conflicts", tag = "conflicts",
+    params(("id" = Uuid, Path, description = "project id"), ("status" = Option<ConflictStatus>, Query, description = "only pending or only resolved")),
+    responses((status = 200, body = [ConflictResolution]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn list_conflicts(
+    State(state): AppState,
+    Id(project_id): Id,
+    Params(filter): Params<ConflictFilter>,
+) -> Result<Json<Vec<ConflictResolution>>, ApiError> {
+    let status = filter
+        .status
+        .as_deref()
+        .map(|s| s.parse::<ConflictStatus>().map_err(|e| ValidationError::new("status", e.message)))
+        .transpose()?;
+    Ok(Json(state.services.store.list_conflicts(project_id, status).await?))
+}
+
+/// Resolves a pending conflict: keep local, accept GitHub, or merge.
+#[utoipa::path(post, path = "/api/conflicts/{id}/resolve", tag = "conflicts", params(("id" = Uuid, Path, description = "conflict id")),
+    request_body = ResolveRequest,
+    responses((status = 200, body = ConflictResolution), (status = 404, body = ErrorBody),
+        (status = 409, description = "already resolved", body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn resolve_conflict(
+    State(state): AppState,
+    Id(conflict_id): Id,
+    Body(body): Body<ResolveRequest>,
+) -> Result<Json<ConflictResolution>, ApiError> {
+    let merged = body
+        .merged_content
+        .map(|m| {
+            Content::new(m.title, m.description)
+                .map_err(|e| ValidationError::new("merged_content", format!("{}: {}", e.field, e.message)))
+        })
+        .transpose()?;
+    let resolution = Resolution::new(body.action, merged)?;
+    Ok(Json(state.services.store.resolve_conflict(conflict_id, &resolution).await?))
+}
+
+/// The OpenAPI document, derived from the handlers' annotations and the contract types.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ghsync management API", description = "Projects, GitHub sync configs, tasks, conflicts and sync history."),
+    paths(
+        create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
+        sync_history, list_tasks, update_task, list_conflicts, resolve_conflict, openapi
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json"), (status = 401, body = ErrorBody)))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
 }

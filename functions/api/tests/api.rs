@@ -35,7 +35,8 @@ async fn spawn_app_with(store: Store, token: Option<&str>, github_url: Option<St
     let gh_client =
         GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5)).unwrap();
     let services = Services { store: store.clone(), keys: keys.clone(), github: gh_client };
-    let app = router(ApiState { services, token: token.and_then(ApiToken::new) });
+    let app =
+        router(ApiState { services, token: token.and_then(ApiToken::new), reconcile: Default::default() });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -84,7 +85,142 @@ both_backends!(
     malformed_and_oversized_bodies_are_refused,
     the_pat_never_appears_in_responses_or_logs,
     a_config_can_be_read_and_deleted,
+    invalid_task_edits_get_their_status_and_change_nothing,
+    invalid_conflict_requests_get_their_status_and_change_nothing,
+    a_sync_run_is_refused_while_another_holds_the_config,
 );
+
+/// A project with a config, one synced task and one pending conflict on it.
+async fn with_conflict(app: &App) -> (String, String, String) {
+    let id = app.project().await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    assert_eq!(
+        app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await.status,
+        200
+    );
+    let p: uuid::Uuid = id.parse().unwrap();
+    let i = testkit::issue(1, "A", Some("a"), "open", "2026-01-05T10:00:00Z");
+    app.store.apply_issue(p, &i).await.unwrap();
+    let task = app.store.list_tasks(p).await.unwrap()[0].task.id;
+    let patch = ghsync_shared::domain::TaskPatch { title: Some("Local".into()), ..Default::default() };
+    app.store.update_task(task, &patch).await.unwrap();
+    app.store
+        .apply_issue(p, &testkit::issue(1, "Remote", Some("a"), "open", "2026-01-05T11:00:00Z"))
+        .await
+        .unwrap();
+    let conflict = app.store.list_conflicts(p, None).await.unwrap()[0].id;
+    (id, task.to_string(), conflict.to_string())
+}
+
+async fn invalid_task_edits_get_their_status_and_change_nothing(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let (_, task, _) = with_conflict(&app).await;
+    let before = row_counts(&store).await;
+    let task_before = store.get_task(task.parse().unwrap()).await.unwrap();
+    let path = format!("/api/tasks/{task}");
+    for (body, status) in [
+        (json!({"status": "doing"}), 422),
+        (json!({"title": ""}), 422),
+        (json!({"title": "x".repeat(5000)}), 422),
+        (json!({"priority": 1}), 422),
+        (json!({"title": 7}), 422),
+    ] {
+        let r = app.call(Method::PATCH, &path, Some(body.clone())).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+    }
+    let r = app.call(Method::PATCH, &path, Some(json!({"title": ""}))).await;
+    assert_eq!(r.json()["error"]["field"], "title");
+    assert_eq!(
+        app.call(Method::PATCH, &format!("/api/tasks/{}", uuid::Uuid::new_v4()), Some(json!({"title": "x"})))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.call(Method::PATCH, "/api/tasks/not-an-id", Some(json!({"title": "x"}))).await.status,
+        400
+    );
+    assert_eq!(store.get_task(task.parse().unwrap()).await.unwrap(), task_before);
+    assert_eq!(row_counts(&store).await, before);
+    // A valid edit works, and clearing the description is an edit too.
+    let r = app.call(Method::PATCH, &path, Some(json!({"status": "inreview", "description": null}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (r.json()["status"].clone(), r.json()["description"].clone()),
+        (json!("inreview"), Value::Null)
+    );
+}
+
+async fn invalid_conflict_requests_get_their_status_and_change_nothing(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let (project, _, conflict) = with_conflict(&app).await;
+    let before = row_counts(&store).await;
+    let c_before = store.get_conflict(conflict.parse().unwrap()).await.unwrap();
+    let path = format!("/api/conflicts/{conflict}/resolve");
+    for (body, status, field) in [
+        (json!({"action": "keep_local", "merged_content": {"title": "x"}}), 422, Some("merged_content")),
+        (json!({"action": "merge"}), 422, Some("merged_content")),
+        (json!({"action": "merge", "merged_content": {"title": " "}}), 422, Some("merged_content")),
+        (json!({"action": "discard"}), 422, None),
+        (json!({}), 422, None),
+    ] {
+        let r = app.call(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+        if let Some(field) = field {
+            assert_eq!(r.json()["error"]["field"], field, "{body}");
+        }
+    }
+    let unknown = format!("/api/conflicts/{}/resolve", uuid::Uuid::new_v4());
+    assert_eq!(app.call(Method::POST, &unknown, Some(json!({"action": "keep_local"}))).await.status, 404);
+    let r = app.call(Method::GET, &format!("/api/projects/{project}/conflicts?status=open"), None).await;
+    assert_eq!((r.status.as_u16(), r.json()["error"]["field"].clone()), (422, json!("status")));
+    let r = app.call(Method::GET, &format!("/api/projects/{project}/conflicts?state=pending"), None).await;
+    assert_eq!(r.status, 400);
+    let nobody = uuid::Uuid::new_v4();
+    for path in [
+        format!("/api/projects/{nobody}/conflicts"),
+        format!("/api/projects/{nobody}/tasks"),
+        format!("/api/projects/{nobody}/sync-history"),
+    ] {
+        assert_eq!(app.call(Method::GET, &path, None).await.status, 404, "{path}");
+    }
+    assert_eq!(store.get_conflict(conflict.parse().unwrap()).await.unwrap(), c_before);
+    assert_eq!(row_counts(&store).await, before);
+    // Then once for real, and a second time is a 409.
+    assert_eq!(app.call(Method::POST, &path, Some(json!({"action": "accept_github"}))).await.status, 200);
+    let r = app.call(Method::POST, &path, Some(json!({"action": "keep_local"}))).await;
+    assert_eq!((r.status.as_u16(), r.json()["error"]["code"].clone()), (409, json!("conflict")));
+}
+
+async fn a_sync_run_is_refused_while_another_holds_the_config(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app.project().await;
+    let run = format!("/api/projects/{id}/github-sync/run");
+    assert_eq!(app.call(Method::POST, &run, None).await.status, 404, "no config yet");
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    assert_eq!(
+        app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await.status,
+        200
+    );
+    let lease = ghsync_shared::time::Timestamp::now().plus(chrono::Duration::minutes(5));
+    sqlx::query("UPDATE github_sync_config SET lease_token = 'other-run', lease_until = $1")
+        .bind(lease.to_sql())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let r = app.call(Method::POST, &run, None).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(store.count_rows(Table::SyncHistory).await.unwrap(), 0);
+    sqlx::query("UPDATE github_sync_config SET lease_token = NULL, lease_until = NULL")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let r = app.call(Method::POST, &run, None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "success");
+    let summary = app.call(Method::GET, &format!("/api/projects/{id}/sync-history"), None).await.json();
+    assert_eq!(summary["last_100_syncs"][0]["id"], r.json()["id"]);
+}
 
 async fn projects_are_created_and_listed(store: Store) {
     let app = spawn_app(store).await;
@@ -106,6 +242,13 @@ async fn every_route_refuses_a_missing_or_wrong_token(store: Store) {
         (Method::PUT, format!("/api/projects/{id}/github-sync")),
         (Method::DELETE, format!("/api/projects/{id}/github-sync")),
         (Method::GET, "/api/no-such-route".to_string()),
+        (Method::POST, format!("/api/projects/{id}/github-sync/run")),
+        (Method::GET, format!("/api/projects/{id}/sync-history")),
+        (Method::GET, format!("/api/projects/{id}/tasks")),
+        (Method::GET, format!("/api/projects/{id}/conflicts?status=pending")),
+        (Method::PATCH, format!("/api/tasks/{id}")),
+        (Method::POST, format!("/api/conflicts/{id}/resolve")),
+        (Method::GET, "/api/openapi.json".to_string()),
     ];
     let body = json!({"name": "x", "repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
     for (method, path) in &routes {
@@ -378,4 +521,39 @@ async fn the_database_file_holds_no_plaintext_pat() {
     }
     assert!(found, "the config row itself is on disk");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let app = spawn_app(testkit::sqlite().await).await;
+    let r = app.call(Method::GET, "/api/openapi.json", None).await;
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut listed: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            listed.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    listed.sort();
+    let mut routes = vec![
+        "POST /api/projects",
+        "GET /api/projects",
+        "PUT /api/projects/{id}/github-sync",
+        "GET /api/projects/{id}/github-sync",
+        "DELETE /api/projects/{id}/github-sync",
+        "POST /api/projects/{id}/github-sync/run",
+        "GET /api/projects/{id}/sync-history",
+        "GET /api/projects/{id}/tasks",
+        "PATCH /api/tasks/{id}",
+        "GET /api/projects/{id}/conflicts",
+        "POST /api/conflicts/{id}/resolve",
+        "GET /api/openapi.json",
+    ];
+    routes.sort();
+    assert_eq!(listed, routes);
+    if let Ok(path) = std::env::var("GHSYNC_OPENAPI_OUT") {
+        std::fs::write(path, r.text()).unwrap();
+    }
 }

@@ -115,7 +115,7 @@ impl Store {
         let task: Task = row.ok_or(StoreError::NotFound("task"))?.try_into()?;
         let content = Content::new(
             patch.title.clone().unwrap_or(task.title),
-            patch.description.clone().unwrap_or(task.description),
+            patch.description.clone().apply(task.description),
         )?;
         let status = patch.status.unwrap_or(task.status);
         let row: TaskRow = sqlx::query_as(concat!(

@@ -1,0 +1,110 @@
+//! The shapes of the management API's requests and answers that are not domain types.
+//! Together with the domain types they are the contract: `generate_types` writes them to
+//! `shared/types.ts`, and the API's OpenAPI document is derived from the same definitions.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/projects`.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    pub name: String,
+}
+
+/// `POST /api/conflicts/{id}/resolve`.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
+pub struct ResolveRequest {
+    pub action: crate::domain::ResolutionAction,
+    /// Required with `merge`, refused with the other actions.
+    #[serde(default)]
+    pub merged_content: Option<MergedContent>,
+}
+
+/// The content a person merged from both sides.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
+pub struct MergedContent {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Every error answer: `{"error": {"code", "message", "field"?}}`.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[ts(optional_fields)]
+pub struct ErrorDetail {
+    /// `bad_request`, `unauthenticated`, `not_found`, `conflict`, `too_large`, `invalid`,
+    /// `pat_refused`, `github_unavailable`, `kms_unavailable`, `unavailable`, `internal`.
+    pub code: String,
+    pub message: String,
+    /// The field at fault, for `invalid` and `pat_refused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// The TypeScript declarations of the contract, in dependency order (what
+/// `cargo run --bin generate_types` writes to `shared/types.ts`).
+pub fn typescript() -> String {
+    use ts_rs::TS;
+
+    use crate::domain::*;
+    use crate::manage::PutSyncConfig;
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let decls = [
+        TaskStatus::decl(&cfg),
+        ConflictStatus::decl(&cfg),
+        RemoteState::decl(&cfg),
+        SyncStatus::decl(&cfg),
+        ResolutionAction::decl(&cfg),
+        Content::decl(&cfg),
+        Project::decl(&cfg),
+        Task::decl(&cfg),
+        GitHubLink::decl(&cfg),
+        TaskWithLink::decl(&cfg),
+        TaskPatch::decl(&cfg),
+        GitHubSyncConfig::decl(&cfg),
+        PutSyncConfig::decl(&cfg),
+        SyncHistory::decl(&cfg),
+        SyncHistorySummary::decl(&cfg),
+        ConflictResolution::decl(&cfg),
+        CreateProject::decl(&cfg),
+        ResolveRequest::decl(&cfg),
+        MergedContent::decl(&cfg),
+        ErrorBody::decl(&cfg),
+        ErrorDetail::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// The management API's JSON types, generated from the Rust definitions by\n\
+         // `cargo run --bin generate_types`. Do not edit: CI fails when this file is stale.\n\n",
+    );
+    for decl in decls {
+        out.push_str("export ");
+        out.push_str(decl.trim());
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_types_are_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/types.ts");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == super::typescript(),
+            "shared/types.ts is stale: run `cargo run --bin generate_types`"
+        );
+    }
+}

@@ -1,0 +1,89 @@
+// The management API's JSON types, generated from the Rust definitions by
+// `cargo run --bin generate_types`. Do not edit: CI fails when this file is stale.
+
+export type TaskStatus = "todo" | "inprogress" | "inreview" | "done" | "cancelled";
+
+export type ConflictStatus = "pending" | "resolved";
+
+export type RemoteState = "open" | "completed" | "not_planned" | "deleted" | "transferred";
+
+export type SyncStatus = "success" | "failure" | "in_progress";
+
+export type ResolutionAction = "keep_local" | "accept_github" | "merge";
+
+export type Content = { title: string, description: string | null, };
+
+export type Project = { id: string, name: string, created_at: string, updated_at: string, };
+
+export type Task = { id: string, project_id: string, title: string, description: string | null, status: TaskStatus, 
+/**
+ * The linked issue's URL, when the task came from GitHub.
+ */
+github_issue_url: string | null, created_at: string, updated_at: string, };
+
+export type GitHubLink = { issue_number: number, issue_url: string, sync_conflict_status: ConflictStatus | null, remote_state: RemoteState, last_synced_at: string, };
+
+export type TaskWithLink = { github: GitHubLink | null, id: string, project_id: string, title: string, description: string | null, status: TaskStatus, 
+/**
+ * The linked issue's URL, when the task came from GitHub.
+ */
+github_issue_url: string | null, created_at: string, updated_at: string, };
+
+export type TaskPatch = { title?: string, 
+/**
+ * `null` clears the description; an absent field keeps it.
+ */
+description?: string | null, status?: TaskStatus, };
+
+export type GitHubSyncConfig = { id: string, project_id: string, repo_owner: string, repo_name: string, last_sync_at: string | null, next_sync_at: string | null, sync_enabled: boolean, sync_interval_seconds: number, sync_error: string | null, created_at: string, updated_at: string, };
+
+export type PutSyncConfig = { repo_owner: string, repo_name: string, 
+/**
+ * Required to create; absent on an update keeps the stored PAT.
+ */
+pat?: string, sync_enabled?: boolean, sync_interval_seconds?: number, };
+
+export type SyncHistory = { id: string, project_id: string, sync_config_id: string, started_at: string, completed_at: string | null, duration_ms: number | null, issues_fetched: number, tasks_created: number, tasks_updated: number, conflicts_detected: number, status: SyncStatus, error_message: string | null, };
+
+export type SyncHistorySummary = { 
+/**
+ * Newest first.
+ */
+last_100_syncs: Array<SyncHistory>, 
+/**
+ * Tasks created from issues, over the kept history.
+ */
+total_issues_imported: number, total_conflicts: number, 
+/**
+ * Mean duration of finished runs (0 when none finished).
+ */
+avg_duration_ms: number, 
+/**
+ * Successful runs among finished runs, in percent (0–100; 0 when none finished).
+ */
+success_rate: number, };
+
+export type ConflictResolution = { id: string, task_id: string, metadata_id: string, detected_at: string, resolved_at: string | null, resolution_action: ResolutionAction | null, local_content_snapshot: Content, remote_content_snapshot: Content, merged_content: Content | null, };
+
+export type CreateProject = { name: string, };
+
+export type ResolveRequest = { action: ResolutionAction, 
+/**
+ * Required with `merge`, refused with the other actions.
+ */
+merged_content?: MergedContent, };
+
+export type MergedContent = { title: string, description?: string, };
+
+export type ErrorBody = { error: ErrorDetail, };
+
+export type ErrorDetail = { 
+/**
+ * `bad_request`, `unauthenticated`, `not_found`, `conflict`, `too_large`, `invalid`,
+ * `pat_refused`, `github_unavailable`, `kms_unavailable`, `unavailable`, `internal`.
+ */
+code: string, message: string, 
+/**
+ * The field at fault, for `invalid` and `pat_refused`.
+ */
+field?: string, };
