@@ -43,12 +43,18 @@ start_postgres() {
 venv=${GHSYNC_VENV:-$root/.venv}
 
 # The Python tools the tests and checks use, in .venv: moto's KMS-compatible server, an
-# OpenAPI validator, and cfn-lint (below 1.54, which stopped checking SAM functions).
+# OpenAPI validator, cfn-lint (below 1.54, which stopped checking SAM functions), and
+# cargo-lambda with Zig for the Lambda builds.
 ensure_python_tools() {
-  if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/openapi-spec-validator" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
+  local tool missing=
+  for tool in moto_server openapi-spec-validator cfn-lint cargo-lambda python-zig; do
+    [ -x "$venv/bin/$tool" ] || missing=1
+  done
+  if [ -n "$missing" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      'moto[server]==5.2.1' 'openapi-spec-validator==0.9.0' 'cfn-lint>=1.52,<1.54'
+      'moto[server]==5.2.1' 'openapi-spec-validator==0.9.0' 'cfn-lint>=1.52,<1.54' \
+      'cargo-lambda==1.9.2' 'ziglang==0.17.0'
   fi
 }
 

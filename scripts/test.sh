@@ -4,7 +4,9 @@
 #                             started on a free loopback port and removed afterwards)
 #   GHSYNC_TEST_KMS_URL       a KMS-compatible endpoint (else moto's server is started from
 #                             .venv, which `pip install moto[server]` creates on first use)
-# Extra arguments go to `cargo test`.
+# Then the OpenAPI document is validated and the web console's browser test runs (it
+# installs Debian's chromium and playwright-core from npm on first use;
+# GHSYNC_SKIP_BROWSER=1 skips it). Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -27,3 +29,10 @@ if [ -s "$GHSYNC_OPENAPI_OUT" ]; then
   "$venv/bin/openapi-spec-validator" "$GHSYNC_OPENAPI_OUT"
 fi
 rm -f "$GHSYNC_OPENAPI_OUT"
+
+# The web console in a real headless browser (Debian's chromium, driven by playwright-core)
+# against `ghsync serve` and the GitHub-speaking test server. GHSYNC_SKIP_BROWSER=1 skips it.
+if [ -z "${GHSYNC_SKIP_BROWSER:-}" ]; then
+  cargo build --locked -q -p ghsync -p testkit --bins
+  console-test/run.sh
+fi

@@ -48,32 +48,11 @@ impl Pat {
     }
 }
 
-/// In the API contract a PAT is a string that is only ever sent, never returned.
-impl ts_rs::TS for Pat {
-    type WithoutGenerics = Self;
-    type OptionInnerType = Self;
-
-    fn name(_: &ts_rs::Config) -> String {
-        "string".into()
-    }
-
-    fn inline(_: &ts_rs::Config) -> String {
-        "string".into()
-    }
-}
-
-impl utoipa::PartialSchema for Pat {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
-            .write_only(Some(true))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Pat {}
+// In the API contract a PAT is a string that is only ever sent, never returned.
+string_in_contract!(Pat, |b| {
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+    b.format(Some(SchemaFormat::KnownFormat(KnownFormat::Password))).write_only(Some(true))
+});
 
 impl<'de> serde::Deserialize<'de> for Pat {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

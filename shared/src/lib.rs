@@ -6,6 +6,35 @@
 //! It must not depend on Lambda crates (`lambda_*`, `aws_lambda_events`): the functions are
 //! thin adapters over what is here, and the same code runs locally and in tests.
 
+/// Makes a type a plain string in the API contract (TypeScript and OpenAPI), with
+/// `$customise` adding the OpenAPI format and other details.
+macro_rules! string_in_contract {
+    ($t:ty, $customise:expr) => {
+        impl ts_rs::TS for $t {
+            type WithoutGenerics = Self;
+            type OptionInnerType = Self;
+
+            fn name(_: &ts_rs::Config) -> String {
+                "string".into()
+            }
+
+            fn inline(_: &ts_rs::Config) -> String {
+                "string".into()
+            }
+        }
+
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{ObjectBuilder, Type};
+                let customise: fn(ObjectBuilder) -> ObjectBuilder = $customise;
+                customise(ObjectBuilder::new().schema_type(Type::String)).into()
+            }
+        }
+
+        impl utoipa::ToSchema for $t {}
+    };
+}
+
 pub mod config;
 pub mod contract;
 pub mod crypto;

@@ -49,32 +49,11 @@ impl Timestamp {
     }
 }
 
-/// In the API contract a timestamp is an RFC 3339 string.
-impl ts_rs::TS for Timestamp {
-    type WithoutGenerics = Self;
-    type OptionInnerType = Self;
-
-    fn name(_: &ts_rs::Config) -> String {
-        "string".into()
-    }
-
-    fn inline(_: &ts_rs::Config) -> String {
-        "string".into()
-    }
-}
-
-impl utoipa::PartialSchema for Timestamp {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-            .examples(["2026-01-05T10:00:00.000Z"])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Timestamp {}
+// In the API contract a timestamp is an RFC 3339 string.
+string_in_contract!(Timestamp, |b| {
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+    b.format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))).examples(["2026-01-05T10:00:00.000Z"])
+});
 
 impl From<DateTime<Utc>> for Timestamp {
     fn from(t: DateTime<Utc>) -> Self {

@@ -221,32 +221,33 @@ async fn handle_inner(
     if delivery_id.len() > 200 {
         return Err(WebhookError::InvalidPayload("X-GitHub-Delivery is too long".into()));
     }
-    let envelope: Envelope =
-        serde_json::from_slice(delivery.body).map_err(|e| WebhookError::InvalidPayload(e.to_string()))?;
-    let meta = LogMeta {
-        action: envelope.action.clone(),
-        repo: envelope.repository.as_ref().map(|r| r.full_name.clone()),
-    };
     let now = Timestamp::now();
+    let parse_error = |e: serde_json::Error| WebhookError::InvalidPayload(e.to_string());
 
     if event != "issues" {
+        let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(parse_error)?;
+        let meta = LogMeta { action: envelope.action, repo: envelope.repository.map(|r| r.full_name) };
+        let received = Received { id: delivery_id, event, meta: &meta, now };
         let handled =
             if event == "ping" { Handled::Pong } else { Handled::Ignored { reason: "event_ignored" } };
-        let fresh = record_alone(store, delivery_id, event, &meta, handled.log_outcome(), now).await?;
+        let fresh = record_alone(store, &received, handled.log_outcome()).await?;
         return Ok((if fresh { handled } else { Handled::Duplicate }, meta));
     }
 
-    let payload: IssuesPayload =
-        serde_json::from_slice(delivery.body).map_err(|e| WebhookError::InvalidPayload(e.to_string()))?;
+    // The body is parsed once, straight into what an `issues` event carries.
+    let payload: IssuesPayload = serde_json::from_slice(delivery.body).map_err(parse_error)?;
+    let meta =
+        LogMeta { action: Some(payload.action.clone()), repo: Some(payload.repository.full_name.clone()) };
     let change = Change::from_payload(payload)?;
-    let (owner, name) = change
+    let repo = change
         .repo
         .split_once('/')
         .ok_or_else(|| WebhookError::InvalidPayload("repository.full_name is not owner/name".into()))?;
+    let received = Received { id: delivery_id, event, meta: &meta, now };
 
     let mut attempt = 0;
     loop {
-        match apply_delivery(store, delivery_id, event, &meta, owner, name, &change, now).await {
+        match apply_delivery(store, &received, repo, &change).await {
             Err(WebhookError::Store(e)) if e.is_transient_race() && attempt < 5 => attempt += 1,
             other => return other.map(|h| (h, meta)),
         }
@@ -300,40 +301,35 @@ impl Change {
     }
 }
 
-/// Records a delivery that changes nothing else; false when it was recorded before.
-async fn record_alone(
-    store: &Store,
-    delivery_id: &str,
-    event: &str,
-    meta: &LogMeta,
-    outcome: &str,
+/// A verified delivery, as the delivery log records it.
+struct Received<'a> {
+    id: &'a str,
+    event: &'a str,
+    meta: &'a LogMeta,
     now: Timestamp,
-) -> Result<bool, StoreError> {
+}
+
+impl Received<'_> {
+    /// Records the delivery id in the caller's transaction; false when it was seen before.
+    async fn record(&self, conn: &mut sqlx::AnyConnection, outcome: &str) -> Result<bool, StoreError> {
+        let (action, repo) = (self.meta.action.as_deref(), self.meta.repo.as_deref());
+        store::record_delivery_in(conn, self.id, self.event, action, repo, outcome, self.now).await
+    }
+}
+
+/// Records a delivery that changes nothing else; false when it was recorded before.
+async fn record_alone(store: &Store, received: &Received<'_>, outcome: &str) -> Result<bool, StoreError> {
     let mut tx = store.begin().await?;
-    let fresh = store::record_delivery_in(
-        &mut tx,
-        delivery_id,
-        event,
-        meta.action.as_deref(),
-        meta.repo.as_deref(),
-        outcome,
-        now,
-    )
-    .await?;
+    let fresh = received.record(&mut tx, outcome).await?;
     tx.commit().await?;
     Ok(fresh)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn apply_delivery(
     store: &Store,
-    delivery_id: &str,
-    event: &str,
-    meta: &LogMeta,
-    owner: &str,
-    name: &str,
+    received: &Received<'_>,
+    (owner, name): (&str, &str),
     change: &Change,
-    now: Timestamp,
 ) -> Result<Handled, WebhookError> {
     let mut tx = store.begin().await?;
     let mut projects = store::enabled_projects_for_repo_in(&mut tx, owner, name).await?;
@@ -355,16 +351,7 @@ async fn apply_delivery(
     } else {
         Handled::Applied { results: Vec::new() }
     };
-    let fresh = store::record_delivery_in(
-        &mut tx,
-        delivery_id,
-        event,
-        meta.action.as_deref(),
-        meta.repo.as_deref(),
-        handled_if_fresh.log_outcome(),
-        now,
-    )
-    .await?;
+    let fresh = received.record(&mut tx, handled_if_fresh.log_outcome()).await?;
     if !fresh {
         return Ok(Handled::Duplicate);
     }
@@ -376,11 +363,12 @@ async fn apply_delivery(
     let mut results = Vec::with_capacity(projects.len());
     for project_id in projects {
         let result = match &change.kind {
-            ChangeKind::Snapshot(issue) => {
-                IssueResult::Applied(store::apply_issue_in(&mut tx, backend, project_id, issue, now).await?)
-            }
+            ChangeKind::Snapshot(issue) => IssueResult::Applied(
+                store::apply_issue_in(&mut tx, backend, project_id, issue, received.now).await?,
+            ),
             ChangeKind::Deleted { node_id } => gone(
-                store::mark_issue_gone_in(&mut tx, project_id, node_id, RemoteState::Deleted, now).await?,
+                store::mark_issue_gone_in(&mut tx, project_id, node_id, RemoteState::Deleted, received.now)
+                    .await?,
             ),
             ChangeKind::Transferred { node_id, new_issue, new_repo } => {
                 let same_project = match (new_issue, new_repo) {
@@ -391,8 +379,10 @@ async fn apply_delivery(
                 };
                 match new_issue {
                     Some(new) if same_project => {
-                        if store::relink_issue_in(&mut tx, backend, project_id, node_id, new, now).await? {
-                            store::apply_issue_in(&mut tx, backend, project_id, new, now).await?;
+                        if store::relink_issue_in(&mut tx, backend, project_id, node_id, new, received.now)
+                            .await?
+                        {
+                            store::apply_issue_in(&mut tx, backend, project_id, new, received.now).await?;
                             IssueResult::Relinked
                         } else {
                             IssueResult::NotLinked
@@ -404,7 +394,7 @@ async fn apply_delivery(
                             project_id,
                             node_id,
                             RemoteState::Transferred,
-                            now,
+                            received.now,
                         )
                         .await?,
                     ),

@@ -33,17 +33,7 @@ fn secrets() -> WebhookSecrets {
 }
 
 async fn configured_project(store: &Store, repo: &str) -> Uuid {
-    let p = store.create_project("Widgets").await.unwrap().id;
-    let (owner, name) = repo.split_once('/').unwrap();
-    let write = ConfigWrite {
-        repo_owner: RepoOwner::parse(owner).unwrap(),
-        repo_name: RepoName::parse(name).unwrap(),
-        encrypted_pat: Some(vec![0x02, 0, 0]),
-        sync_enabled: Some(true),
-        sync_interval: None,
-    };
-    store.put_config(p, &write).await.unwrap();
-    p
+    testkit::configured_project(store, repo, vec![0x02, 0, 0]).await
 }
 
 async fn deliver(store: &Store, event: &str, id: &str, payload: &Value) -> Result<Handled, WebhookError> {

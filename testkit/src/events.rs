@@ -12,6 +12,25 @@ use crate::fixtures::{issue, issues_event, ping_event, pull_request_event, repos
 pub const SECRET: &str = "ghsync-sample-events-secret";
 /// The repository the sample events come from.
 pub const REPO: &str = "acme/widgets";
+/// The API token the sample API events carry.
+pub const API_TOKEN: &str = "ghsync-sample-api-token";
+/// The project the sample API events name.
+pub const PROJECT_ID: &str = "6f1c2a4e-3b7d-4c8e-9a10-2b3c4d5e6f70";
+/// The conflict the sample resolve event names.
+pub const CONFLICT_ID: &str = "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f";
+
+/// An API request event with the sample token.
+pub fn api_event(method: &str, path: &str, body: Option<Value>) -> Value {
+    let headers = json!({
+        "authorization": format!("Bearer {API_TOKEN}"),
+        "content-type": "application/json",
+        "accept": "application/json",
+    });
+    let text = body.map(|b| b.to_string());
+    let mut event = http_event(method, path, headers, text.as_deref(), false);
+    event["requestContext"]["http"]["userAgent"] = json!("curl/8.5.0");
+    event
+}
 
 /// An API Gateway HTTP API (2.0) request event.
 pub fn http_event(method: &str, path: &str, headers: Value, body: Option<&str>, base64: bool) -> Value {
@@ -188,6 +207,15 @@ pub fn all() -> Vec<(&'static str, Value)> {
             ),
         ),
         ("reconcile-scheduled.json", scheduled_event()),
+        ("api-list-tasks.json", api_event("GET", &format!("/api/projects/{PROJECT_ID}/tasks"), None)),
+        (
+            "api-resolve-conflict.json",
+            api_event(
+                "POST",
+                &format!("/api/conflicts/{CONFLICT_ID}/resolve"),
+                Some(json!({"action": "accept_github"})),
+            ),
+        ),
     ]
 }
 
@@ -196,6 +224,7 @@ pub fn expected_status(name: &str) -> u16 {
     match name {
         "webhook-pull-request.json" => 202,
         "webhook-bad-signature.json" => 401,
+        "reconcile-scheduled.json" => 0,
         _ => 200,
     }
 }

@@ -112,3 +112,19 @@ pub async fn row_counts(store: &Store) -> Vec<(Table, i64)> {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A new project whose enabled sync config follows `repo` (`owner/name`), with
+/// `encrypted_pat` stored as its PAT blob (tests that never decrypt pass any bytes).
+pub async fn configured_project(store: &Store, repo: &str, encrypted_pat: Vec<u8>) -> uuid::Uuid {
+    let project = store.create_project("Widgets").await.expect("create project");
+    let (owner, name) = repo.split_once('/').expect("owner/name");
+    let write = ghsync_shared::store::ConfigWrite {
+        repo_owner: ghsync_shared::domain::RepoOwner::parse(owner).expect("owner"),
+        repo_name: ghsync_shared::domain::RepoName::parse(name).expect("name"),
+        encrypted_pat: Some(encrypted_pat),
+        sync_enabled: Some(true),
+        sync_interval: None,
+    };
+    store.put_config(project.id, &write).await.expect("put config");
+    project.id
+}

@@ -2,6 +2,7 @@
 //! `ghsync serve` mounts locally. Handlers only translate between HTTP and the operations of
 //! `ghsync-shared`; every `/api` route requires `Authorization: Bearer $GHSYNC_API_TOKEN`.
 
+mod console;
 mod error;
 mod extract;
 
@@ -80,7 +81,7 @@ pub fn router(state: ApiState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
-    Router::new().nest("/api", api)
+    Router::new().nest("/api", api).merge(console::router())
 }
 
 /// Refuses a request without the configured bearer token (compared in constant time).

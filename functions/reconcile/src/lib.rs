@@ -34,10 +34,21 @@ impl From<TickError> for Diagnostic {
     }
 }
 
-/// The instant before which new configs may start, from the invocation's deadline.
-pub fn start_deadline(deadline: SystemTime) -> Instant {
-    let left = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-    Instant::now() + left.saturating_sub(MARGIN)
+/// Deadlines below this many milliseconds since the epoch (September 2001) are not instants
+/// but durations: `cargo lambda watch` sends the function's timeout itself.
+const EARLIEST_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// The instant before which new configs may start, from the invocation's deadline (Lambda:
+/// milliseconds since the epoch). `None` when the runtime gave none (0).
+pub fn start_deadline(deadline_ms: u64) -> Option<Instant> {
+    let left = match deadline_ms {
+        0 => return None,
+        ms if ms < EARLIEST_DEADLINE_MS => Duration::from_millis(ms),
+        ms => (SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(Instant::now() + left.saturating_sub(MARGIN))
 }
 
 /// One tick.
@@ -45,8 +56,8 @@ pub async fn handle(
     event: LambdaEvent<EventBridgeEvent>,
     reconciler: &Reconciler,
 ) -> Result<RunSummary, TickError> {
-    let deadline = start_deadline(event.context.deadline());
-    let summary = reconciler.run_due(Some(deadline)).await.map_err(|e| {
+    let deadline = start_deadline(event.context.deadline);
+    let summary = reconciler.run_due(deadline).await.map_err(|e| {
         tracing::error!(error = %e, "reconcile tick failed");
         TickError(e)
     })?;

@@ -4,11 +4,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
-use ghsync_shared::domain::{RepoName, RepoOwner, SyncStatus};
+use ghsync_shared::domain::SyncStatus;
 use ghsync_shared::github::GitHub;
 use ghsync_shared::manage::Services;
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
-use ghsync_shared::store::ConfigWrite;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use testkit::github::FakeGitHub;
 
@@ -17,15 +16,13 @@ const PAT: &str = "ghp_tickTestToken0000000001";
 async fn reconciler(gh: &FakeGitHub) -> Reconciler {
     let store = testkit::sqlite().await;
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"77".repeat(32)).unwrap());
-    let project = store.create_project("Widgets").await.unwrap().id;
-    let write = ConfigWrite {
-        repo_owner: RepoOwner::parse("acme").unwrap(),
-        repo_name: RepoName::parse("widgets").unwrap(),
-        encrypted_pat: Some(keys.seal(project, &Pat::new(PAT)).await.unwrap()),
-        sync_enabled: None,
-        sync_interval: None,
-    };
-    store.put_config(project, &write).await.unwrap();
+    let project = testkit::configured_project(&store, "acme/widgets", Vec::new()).await;
+    let blob = keys.seal(project, &Pat::new(PAT)).await.unwrap();
+    sqlx::query("UPDATE github_sync_config SET encrypted_pat = $1")
+        .bind(blob)
+        .execute(store.pool())
+        .await
+        .unwrap();
     let github = GitHub::new(&gh.url, Duration::from_secs(2)).unwrap();
     Reconciler::new(Services { store, keys, github }, ReconcileOptions::default())
 }
@@ -86,4 +83,28 @@ async fn an_unavailable_database_is_a_retryable_failure() {
     let err = ghsync_reconcile::handle(tick(Duration::from_secs(120)), &r).await.unwrap_err();
     let d: Diagnostic = err.into();
     assert_eq!(d.error_type, "Retryable");
+}
+
+#[tokio::test]
+async fn a_runtime_without_a_deadline_runs_every_due_config() {
+    let gh = github().await;
+    let r = reconciler(&gh).await;
+    let mut event = tick(Duration::from_secs(120));
+    event.context.deadline = 0;
+    let summary = ghsync_reconcile::handle(event, &r).await.unwrap();
+    assert!(!summary.stopped_for_deadline);
+    assert_eq!(summary.configs.len(), 1);
+}
+
+#[tokio::test]
+async fn a_deadline_given_as_a_timeout_is_read_as_one() {
+    let gh = github().await;
+    let r = reconciler(&gh).await;
+    let mut event = tick(Duration::from_secs(120));
+    event.context.deadline = 600_000; // what `cargo lambda watch` sends: its 600 s timeout
+    let summary = ghsync_reconcile::handle(event, &r).await.unwrap();
+    assert_eq!(summary.configs.len(), 1);
+    let mut event = tick(Duration::from_secs(120));
+    event.context.deadline = 20_000; // 20 s: less than the margin
+    assert!(ghsync_reconcile::handle(event, &r).await.unwrap().stopped_for_deadline);
 }

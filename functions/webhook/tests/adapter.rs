@@ -2,8 +2,8 @@
 
 use ghsync_shared::Store;
 use ghsync_shared::config::WebhookSecrets;
-use ghsync_shared::domain::{RepoName, RepoOwner, TaskStatus};
-use ghsync_shared::store::{ConfigWrite, Table};
+use ghsync_shared::domain::TaskStatus;
+use ghsync_shared::store::Table;
 use ghsync_shared::webhook::sign;
 use ghsync_webhook::{WebhookState, router};
 use http::Method;
@@ -16,17 +16,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 async fn following(store: &Store, repo: &str) -> Uuid {
-    let p = store.create_project("Widgets").await.unwrap().id;
-    let (owner, name) = repo.split_once('/').unwrap();
-    let write = ConfigWrite {
-        repo_owner: RepoOwner::parse(owner).unwrap(),
-        repo_name: RepoName::parse(name).unwrap(),
-        encrypted_pat: Some(vec![2, 0, 0]),
-        sync_enabled: None,
-        sync_interval: None,
-    };
-    store.put_config(p, &write).await.unwrap();
-    p
+    testkit::configured_project(store, repo, vec![2, 0, 0]).await
 }
 
 fn state(store: &Store, secret: &str) -> WebhookState {

@@ -1,0 +1,334 @@
+// End-to-end test of the ghsync web console in a real browser.
+//
+// before(): starts fake-github and `ghsync serve` (each waits for its "listening on" line),
+//           seeds a project, imports 5 issues and makes one conflict through the API, then
+//           launches Debian's chromium through playwright-core with a fresh profile.
+// tests:    run in order against one page; screenshots go to ./artifacts/.
+// after():  closes the browser and kills both servers (also when a test failed).
+//
+// Env: GHSYNC_BIN (default ../target/debug/ghsync), FAKE_GITHUB_BIN (default
+// ../target/debug/fake-github), CONSOLE_DIR (serve the console from that folder instead of
+// the copy embedded in the binary), CHROMIUM (default /usr/bin/chromium).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..');
+const GHSYNC_BIN = process.env.GHSYNC_BIN || path.join(REPO, 'target/debug/ghsync');
+const FAKE_BIN = process.env.FAKE_GITHUB_BIN || path.join(REPO, 'target/debug/fake-github');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.join(HERE, 'artifacts');
+const START_TIMEOUT_MS = 20_000;
+const GH_TOKEN = 'ghp_console_e2e';
+const API_TOKEN = randomBytes(18).toString('hex');
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+const children = [];
+const temps = [];
+let fakeUrl; let baseUrl; let context; let page;
+const browserProblems = [];
+
+// ---- processes ------------------------------------------------------------------------
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+/** Spawns a server and resolves with the first stdout match of `pattern` (bounded wait). */
+function startServer(name, bin, args, options, pattern) {
+  const child = spawn(bin, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(`did not print its listening line within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    const lines = readline.createInterface({ input: child.stdout });
+    function fail(why) {
+      clearTimeout(timer);
+      reject(new Error(`${name} ${why}.\nstderr:\n${stderr}`));
+    }
+    child.once('error', (e) => fail(`could not start (${e.message})`));
+    child.once('exit', (code, signal) => fail(`exited early (code ${code}, signal ${signal})`));
+    lines.on('line', (line) => {
+      const m = line.match(pattern);
+      if (!m) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      resolve(m);
+    });
+  });
+}
+
+async function stopAll() {
+  await Promise.all(children.map((child) => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => { clearTimeout(force); resolve(); });
+    child.kill('SIGTERM');
+  })));
+}
+process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
+
+// ---- API seeding ----------------------------------------------------------------------
+async function call(method, url, body, token = API_TOKEN) {
+  const res = await fetch(url, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function api(method, route, body) {
+  const res = await call(method, `${baseUrl}/api${route}`, body);
+  assert.ok(res.status < 300, `${method} ${route} -> ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** POST run; ghsync's own reconcile loop may hold the config for a moment (409): retry, bounded. */
+async function runSync(projectId) {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const res = await call('POST', `${baseUrl}/api/projects/${projectId}/github-sync/run`);
+    if (res.status !== 409) {
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the sync config stayed busy (409) for 5 s');
+}
+
+async function seed() {
+  const project = await api('POST', '/projects', { name: 'Widgets' });
+  await api('PUT', `/projects/${project.id}/github-sync`, { repo_owner: 'acme', repo_name: 'widgets', pat: GH_TOKEN });
+  const first = await runSync(project.id);
+  assert.equal(first.tasks_created, 5, 'the first sync imports the 5 issues');
+  const tasks = await api('GET', `/projects/${project.id}/tasks`);
+  const task2 = tasks.find((t) => t.github && t.github.issue_number === 2);
+  await api('PATCH', `/tasks/${task2.id}`, {
+    title: 'Local title', description: `Reproduced locally on v2.1.\n\n${task2.description}`,
+  });
+  const touch = await call('POST', `${fakeUrl}/_fake/touch`, { repo: 'acme/widgets', numbers: [2], updated_at: '2026-03-01T00:00:00Z' });
+  assert.equal(touch.status, 204);
+  const second = await runSync(project.id);
+  assert.equal(second.conflicts_detected, 1, 'the second sync finds the conflict');
+  return { project, task2 };
+}
+
+/** The binary must embed the console on disk, or the test would exercise stale files. */
+async function checkEmbeddedConsole() {
+  if (process.env.CONSOLE_DIR) return;
+  const dir = path.join(REPO, 'functions/api/console');
+  for (const [file, url] of [['index.html', '/'], ['app.js', '/console/app.js'], ['style.css', '/console/style.css']]) {
+    const onDisk = await readFile(path.join(dir, file), 'utf8').catch(() => null);
+    if (onDisk === null) return;
+    const served = await (await fetch(baseUrl + url)).text();
+    assert.ok(served === onDisk, `${GHSYNC_BIN} embeds an older ${file} than ${dir}: rebuild the binary `
+      + '(cargo build) or run with CONSOLE_DIR=<that folder> to test the files on disk');
+  }
+}
+
+/** Full page, or only the viewport while a modal dialog is open (its backdrop covers only that). */
+const shot = (name, fullPage = true) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
+/** Resizes and waits two frames, so the chart has been redrawn for the new width. */
+async function resize(size) {
+  await page.setViewportSize(size);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+const taskRow = (n) => page.locator('#tasks-body tr').filter({ has: page.getByRole('link', { name: `#${n}`, exact: true }) });
+
+// ---- the test -------------------------------------------------------------------------
+describe('ghsync web console', () => {
+  let seeded;
+
+  before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const port = await freePort();
+    const [, fake] = await startServer('fake-github', FAKE_BIN,
+      ['--port', String(port), '--repo', 'acme/widgets', '--token', GH_TOKEN, '--issues', '5', '--prs', '1'],
+      {}, /listening on (http:\/\/\S+)/);
+    fakeUrl = fake;
+    const workdir = await mkdtemp(path.join(tmpdir(), 'ghsync-e2e-'));
+    temps.push(workdir);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GHSYNC_|GITHUB_|RUST_LOG)/.test(k)));
+    Object.assign(env, {
+      GHSYNC_LISTEN: '127.0.0.1:0', GHSYNC_API_TOKEN: API_TOKEN, GHSYNC_WEBHOOK_SECRET: randomBytes(16).toString('hex'),
+      GHSYNC_LOCAL_KEY: randomBytes(32).toString('hex'), GITHUB_API_URL: `http://127.0.0.1:${port}`, RUST_LOG: 'warn',
+    });
+    if (process.env.CONSOLE_DIR) env.GHSYNC_CONSOLE_DIR = path.resolve(process.env.CONSOLE_DIR);
+    [, baseUrl] = await startServer('ghsync serve', GHSYNC_BIN, ['serve'], { cwd: workdir, env },
+      /ghsync listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    await checkEmbeddedConsole();
+    seeded = await seed();
+
+    const profile = await mkdtemp(path.join(tmpdir(), 'ghsync-e2e-profile-'));
+    temps.push(profile);
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM, headless: true, viewport: DESKTOP,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = context.pages()[0] || await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (e) => browserProblems.push(`page error: ${e.message}`));
+    page.on('console', (m) => { if (/Content Security Policy|Uncaught/i.test(m.text())) browserProblems.push(m.text()); });
+  });
+
+  after(async () => {
+    if (context) await context.close().catch(() => {});
+    await stopAll();
+    await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  test('a wrong token is refused with a clear message', async () => {
+    await page.goto(baseUrl);
+    await page.getByLabel('API token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await assertText('#signin-error', /token was refused: it is wrong or has expired/);
+    assert.ok(await page.locator('#app-view').isHidden());
+    await shot('01-signin-wrong-token');
+  });
+
+  test('signing in shows the project, its 5 tasks and the conflict badge on #2', async () => {
+    await page.getByLabel('API token').fill(API_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Widgets' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Widgets' }).getAttribute('aria-current'), 'true');
+    await assertText('#cfg-repo', /^acme\/widgets$/);
+    await assertText('#cfg-enabled', /Enabled/);
+    await page.locator('#tasks-body tr').nth(4).waitFor();
+    assert.equal(await page.locator('#tasks-body tr').count(), 5);
+    for (const title of ['Issue number 1', 'Local title', 'Issue number 3', 'Issue number 4', 'Issue number 5']) {
+      assert.equal(await page.locator('#tasks-body td.title', { hasText: title }).count(), 1, title);
+    }
+    const link = page.getByRole('link', { name: '#2', exact: true });
+    assert.equal(await link.getAttribute('href'), 'https://github.com/acme/widgets/issues/2');
+    assert.match(await link.getAttribute('rel'), /noopener/);
+    assert.equal(await taskRow(2).getByRole('button', { name: /Conflict/ }).count(), 1);
+    assert.equal(await page.getByRole('button', { name: /Conflict/ }).count(), 1, 'only #2 has a conflict badge');
+    await assertText('#conflict-list', /#2 Local title/);
+    await shot('02-project-overview');
+    await resize(PHONE);
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), PHONE.width, 'no sideways scrolling on a phone');
+    await shot('02b-project-overview-phone');
+    await resize(DESKTOP);
+  });
+
+  test('the sync history shows an accessible chart, the figures and a table', async () => {
+    const chart = page.locator('#chart svg[role="img"]');
+    await chart.waitFor();
+    assert.match(await chart.locator('title').first().textContent(), /Sync history/);
+    assert.match(await chart.locator('desc').textContent(), /runs from/);
+    assert.ok(await chart.locator('rect.bar').count() >= 2, 'bars are drawn');
+    await assertText('#summary', /Success rate\s*100%/);
+    await assertText('#summary', /Issues imported\s*5/);
+    await page.getByText('Runs as a table').click();
+    assert.ok(await page.locator('#runs-body tr').count() >= 2);
+    await page.locator('#history-h').scrollIntoViewIfNeeded();
+    await page.locator('#history-h').locator('..').screenshot({ path: path.join(ARTIFACTS, '03-sync-history.png') });
+  });
+
+  test('"Sync now" runs a sync and shows its result', async () => {
+    await page.getByRole('button', { name: 'Sync now' }).click();
+    await assertText('#sync-result', /Sync finished in \d+ ms: \d+ issues fetched, \d+ tasks created/);
+    assert.equal(await taskRow(2).getByRole('button', { name: /Conflict/ }).count(), 1, 'the conflict stays pending');
+  });
+
+  test('the conflict dialog shows both versions side by side, closes on Escape', async () => {
+    const badge = taskRow(2).getByRole('button', { name: /Conflict/ });
+    await badge.click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await assertText('#local-title', /^Local title$/);
+    await assertText('#remote-title', /^Issue number 2 \(edited\)$/);
+    assert.match(await page.locator('#remote-title ins').allTextContents().then((t) => t.join(' ')), /\(edited\)/);
+    assert.match(await page.locator('#local-title del').allTextContents().then((t) => t.join(' ')), /Local/);
+    const [local, remote] = await Promise.all([page.locator('.version').nth(0).boundingBox(), page.locator('.version').nth(1).boundingBox()]);
+    assert.ok(Math.abs(local.y - remote.y) < 2 && local.x + local.width <= remote.x, 'side by side on a laptop');
+    await shot('04-conflict-dialog', false);
+    await resize(PHONE);
+    const [l2, r2] = await Promise.all([page.locator('.version').nth(0).boundingBox(), page.locator('.version').nth(1).boundingBox()]);
+    assert.ok(r2.y >= l2.y + l2.height, 'stacked on a phone');
+    await shot('05-conflict-dialog-phone', false);
+    await resize(DESKTOP);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.ok(await badge.evaluate((b) => b === document.activeElement), 'focus returns to the badge');
+  });
+
+  test('merging resolves the conflict and updates the task', async () => {
+    await taskRow(2).getByRole('button', { name: /Conflict/ }).click();
+    await page.getByRole('button', { name: 'Merge…' }).click();
+    const title = page.getByLabel('Title', { exact: true });
+    assert.equal(await title.inputValue(), 'Local title');
+    const description = await page.getByLabel('Description', { exact: true }).inputValue();
+    assert.match(description, /Local version/);
+    assert.match(description, /GitHub version/);
+    await title.fill('Merged title');
+    await shot('06-merge-editor', false);
+    await page.getByRole('button', { name: 'Save merged version' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    await assertText('#notice-text', /Conflict resolved: merged/);
+    await page.locator('#tasks-body td.title', { hasText: 'Merged title' }).waitFor();
+    assert.equal(await taskRow(2).locator('td.title').textContent(), 'Merged title');
+    assert.equal(await page.getByRole('button', { name: /Conflict/ }).count(), 0, 'no conflict badge left');
+    await assertText('#conflicts-empty', /No pending conflicts/);
+    await shot('07-after-merge');
+
+    const pending = await api('GET', `/projects/${seeded.project.id}/conflicts?status=pending`);
+    assert.equal(pending.length, 0);
+    const task = (await api('GET', `/projects/${seeded.project.id}/tasks`)).find((t) => t.id === seeded.task2.id);
+    assert.equal(task.title, 'Merged title');
+
+    await page.getByRole('button', { name: 'Resolved' }).click();
+    await assertText('#conflict-list', /#2 Merged title.*merged/);
+    await page.getByRole('button', { name: 'View' }).click();
+    await assertText('#dlg-resolved', /Merged version\s*Merged title/);
+    assert.ok(await page.locator('#dlg-actions').isHidden(), 'a resolved conflict offers no actions');
+    await page.getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    await resize(PHONE);
+    await shot('08-resolved-list-phone');
+    await resize(DESKTOP);
+  });
+
+  test('an expired token sends the person back to sign-in with a message', async () => {
+    await page.evaluate(() => sessionStorage.setItem('ghsync.token', 'expired-token'));
+    await page.reload();
+    await assertText('#signin-error', /token was refused/);
+    assert.ok(await page.locator('#app-view').isHidden());
+    await shot('09-expired-token');
+  });
+
+  test('the console ran without script errors or CSP violations', () => {
+    assert.deepEqual(browserProblems, []);
+  });
+});
+
+async function assertText(selector, pattern) {
+  const node = page.locator(selector);
+  await node.waitFor();
+  const deadline = Date.now() + 5000;
+  let text = '';
+  // The text arrives after an API round trip: poll the DOM (bounded), not a fixed sleep.
+  while (Date.now() < deadline) {
+    text = (await node.textContent()).replace(/\s+/g, ' ').trim();
+    if (pattern.test(text)) return;
+    await page.waitForTimeout(50);
+  }
+  assert.match(text, pattern, selector);
+}

@@ -1,0 +1,749 @@
+// ghsync web console. No framework and no build step; every API value reaches the page
+// through textContent or attributes, never through innerHTML.
+//
+// Structure:
+//   1. state and DOM helpers (el, svg, show)
+//   2. api(): fetch with the bearer token; ApiError; errorText() turns errors into sentences
+//   3. session: sign in / sign out (token in sessionStorage), 401 returns to sign-in
+//   4. projects: list, select, create
+//   5. sync config: details, enable/disable, "Sync now", the connect form
+//   6. sync history: summary figures, SVG chart (small multiples), table alternative
+//   7. tasks table
+//   8. conflicts: list, dialog with word diff, keep local / accept GitHub / merge
+//   9. boot: wire the static elements
+'use strict';
+
+// ---- 1. state and DOM helpers -------------------------------------------------------
+const TOKEN_KEY = 'ghsync.token';
+const PROJECT_KEY = 'ghsync.project';
+const state = {
+  token: null, projects: [], projectId: null, config: null, history: null,
+  tasks: [], conflicts: [], filter: 'pending', conflict: null, opener: null,
+};
+
+const $ = (id) => document.getElementById(id);
+const show = (node, visible) => { node.hidden = !visible; };
+
+/** Creates an HTML element: attrs go through setAttribute ("text" sets textContent). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  setAttrs(node, attrs);
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+/** Same for SVG elements. */
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  setAttrs(node, attrs);
+  node.append(...children);
+  return node;
+}
+
+function setAttrs(node, attrs) {
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (v !== false && v !== null && v !== undefined) node.setAttribute(k, String(v));
+  }
+}
+
+function fmtTime(iso) {
+  if (!iso) return '—';
+  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+}
+
+function fmtRelative(iso) {
+  const seconds = Math.round((new Date(iso) - Date.now()) / 1000);
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  const abs = Math.abs(seconds);
+  if (abs < 90) return rtf.format(seconds, 'second');
+  if (abs < 7200) return rtf.format(Math.round(seconds / 60), 'minute');
+  if (abs < 172800) return rtf.format(Math.round(seconds / 3600), 'hour');
+  return rtf.format(Math.round(seconds / 86400), 'day');
+}
+
+function fmtInterval(seconds) {
+  if (seconds % 3600 === 0) return `every ${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `every ${seconds / 60} min`;
+  return `every ${seconds} s`;
+}
+
+function fmtMs(ms) {
+  if (ms === null || ms === undefined) return '—';
+  return ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+// ---- 2. API ---------------------------------------------------------------------------
+class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    Object.assign(this, { status, code, field });
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(`/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, 'network', 'The ghsync server could not be reached. Check that it is running.');
+  }
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => null);
+  if (res.ok) return data;
+  const e = (data && data.error) || {};
+  const err = new ApiError(res.status, e.code || `http_${res.status}`, e.message || res.statusText, e.field);
+  if (res.status === 401) expireSession();
+  throw err;
+}
+
+const FIELD_LABELS = {
+  name: 'project name', repo_owner: 'repository owner', repo_name: 'repository name',
+  pat: 'personal access token', sync_interval_seconds: 'interval', title: 'title',
+  description: 'description', merged_content: 'merged content', action: 'action',
+};
+
+/** A sentence for an error; `what` says which request failed ("run", "resolve", …). */
+function errorText(err, what) {
+  const field = err.field ? FIELD_LABELS[err.field] || err.field : null;
+  switch (err.status) {
+    case 0: return err.message;
+    case 401: return 'Your API token was refused: it is wrong or has expired. Sign in again.';
+    case 404: return `Not found: ${err.message}`;
+    case 409:
+      if (what === 'run') return 'A sync is already running for this project. Try again when it has finished.';
+      if (what === 'resolve') return 'This conflict was already resolved (perhaps in another window). The lists have been refreshed.';
+      return `Conflict: ${err.message}`;
+    case 413: return 'That request is too large.';
+    case 422:
+      if (err.code === 'pat_refused') return `Personal access token refused. ${err.message}`;
+      return field ? `Invalid ${field}: ${err.message}` : `Invalid value: ${err.message}`;
+    case 502:
+      if (err.code === 'kms_unavailable') return `The key service could not be reached: ${err.message}`;
+      return `GitHub could not be reached: ${err.message}`;
+    case 503: return 'The ghsync database is unavailable right now. Try again in a moment.';
+    default: return `Request failed (${err.status}): ${err.message}`;
+  }
+}
+
+function notify(text, kind = 'error') {
+  $('notice-text').textContent = text;
+  $('notice').className = `notice ${kind}`;
+  $('notice').setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  show($('notice'), true);
+}
+
+/** Runs an async action; a failure becomes a message (a 401 has already signed out). */
+async function guard(what, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    return report(err, what);
+  }
+}
+
+function report(err, what) {
+  if (!(err instanceof ApiError)) throw err;
+  if (err.status !== 401) notify(errorText(err, what));
+  return undefined;
+}
+
+// ---- 3. session -----------------------------------------------------------------------
+function showSignIn(message) {
+  state.projectId = null;
+  state.history = null;
+  show($('project-view'), false);
+  show($('no-project'), true);
+  show($('app-view'), false);
+  show($('session-bar'), false);
+  show($('notice'), false);
+  show($('signin-view'), true);
+  $('signin-error').textContent = message || '';
+  show($('signin-error'), Boolean(message));
+  $('token').value = '';
+  $('token').focus();
+}
+
+function expireSession() {
+  if (!state.token) return;
+  state.token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  if ($('conflict-dialog').open) $('conflict-dialog').close();
+  showSignIn('Your API token was refused: it is wrong or has expired. Sign in again.');
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const token = $('token').value.trim();
+  if (!token) return showSignIn('Enter the API token.');
+  state.token = token;
+  try {
+    state.projects = await api('GET', '/projects');
+  } catch (err) {
+    if (err.status !== 401) showSignIn(errorText(err));
+    state.token = null;
+    return undefined;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  return enterApp();
+}
+
+function signOut() {
+  state.token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(PROJECT_KEY);
+  showSignIn();
+}
+
+async function enterApp() {
+  show($('signin-view'), false);
+  show($('session-bar'), true);
+  show($('app-view'), true);
+  renderProjects();
+  const remembered = sessionStorage.getItem(PROJECT_KEY);
+  const first = state.projects.find((p) => p.id === remembered) || state.projects[0];
+  if (first) await selectProject(first.id);
+}
+
+// ---- 4. projects ----------------------------------------------------------------------
+function renderProjects() {
+  const list = $('project-list');
+  list.replaceChildren(...state.projects.map((p) => el('li', {}, el('button', {
+    type: 'button', class: 'project', 'aria-current': p.id === state.projectId ? 'true' : false,
+    text: p.name, onclick: () => selectProject(p.id),
+  }))));
+  show($('projects-empty'), state.projects.length === 0);
+}
+
+async function selectProject(id) {
+  state.projectId = id;
+  sessionStorage.setItem(PROJECT_KEY, id);
+  const project = state.projects.find((p) => p.id === id);
+  renderProjects();
+  show($('no-project'), false);
+  show($('project-view'), true);
+  $('project-name-h').textContent = project ? project.name : '';
+  show($('sync-result'), false);
+  await Promise.all([loadConfig(), loadHistory(), loadTasksAndConflicts()]);
+}
+
+async function createProject(event) {
+  event.preventDefault();
+  const name = $('project-name').value.trim();
+  if (!name) return notify('Enter a name for the new project.');
+  const project = await guard('create', () => api('POST', '/projects', { name }));
+  if (!project) return undefined;
+  $('project-name').value = '';
+  state.projects.push(project);
+  return selectProject(project.id);
+}
+
+// ---- 5. sync config -------------------------------------------------------------------
+async function loadConfig() {
+  const pid = state.projectId;
+  try {
+    const config = await api('GET', `/projects/${pid}/github-sync`);
+    if (pid !== state.projectId) return undefined;
+    state.config = config;
+  } catch (err) {
+    if (pid !== state.projectId) return undefined;
+    if (err.status !== 404) return report(err, 'config');
+    state.config = null;
+  }
+  return renderConfig();
+}
+
+function renderConfig() {
+  const c = state.config;
+  show($('sync-details'), Boolean(c));
+  show($('sync-form'), !c);
+  if (!c) return;
+  $('cfg-repo').textContent = `${c.repo_owner}/${c.repo_name}`;
+  $('cfg-enabled').replaceChildren(el('span', { class: `badge ${c.sync_enabled ? 'ok' : 'off'}`, text: c.sync_enabled ? 'Enabled' : 'Disabled' }));
+  $('cfg-interval').textContent = fmtInterval(c.sync_interval_seconds);
+  $('cfg-last').textContent = c.last_sync_at ? `${fmtTime(c.last_sync_at)} (${fmtRelative(c.last_sync_at)})` : 'never';
+  $('cfg-next').textContent = !c.sync_enabled ? 'not scheduled (sync disabled)'
+    : c.next_sync_at ? `${fmtTime(c.next_sync_at)} (${fmtRelative(c.next_sync_at)})` : 'as soon as possible';
+  $('cfg-error').textContent = c.sync_error || 'none';
+  $('cfg-error').className = c.sync_error ? 'error-text' : '';
+  $('sync-toggle').textContent = c.sync_enabled ? 'Disable automatic sync' : 'Enable automatic sync';
+}
+
+async function toggleSync() {
+  const c = state.config;
+  const body = { repo_owner: c.repo_owner, repo_name: c.repo_name, sync_enabled: !c.sync_enabled };
+  const updated = await guard('config', () => api('PUT', `/projects/${c.project_id}/github-sync`, body));
+  if (updated) {
+    state.config = updated;
+    renderConfig();
+    notify(`Automatic sync ${updated.sync_enabled ? 'enabled' : 'disabled'}.`, 'ok');
+  }
+}
+
+async function syncNow() {
+  const button = $('sync-now');
+  button.disabled = true;
+  button.textContent = 'Syncing…';
+  const row = await guard('run', () => api('POST', `/projects/${state.projectId}/github-sync/run`));
+  button.disabled = false;
+  button.textContent = 'Sync now';
+  if (row) showRunResult(row);
+  await Promise.all([loadConfig(), loadHistory(), loadTasksAndConflicts()]);
+}
+
+function showRunResult(row) {
+  const out = $('sync-result');
+  if (row.status === 'failure') {
+    out.className = 'result error-box';
+    out.textContent = `Sync failed: ${row.error_message || 'unknown error'}`;
+  } else {
+    out.className = 'result ok-box';
+    out.textContent = `Sync ${row.status === 'success' ? 'finished' : 'started'} in ${fmtMs(row.duration_ms)}: `
+      + `${row.issues_fetched} issues fetched, ${row.tasks_created} tasks created, `
+      + `${row.tasks_updated} updated, ${row.conflicts_detected} conflicts.`;
+  }
+  show(out, true);
+}
+
+async function connectRepo(event) {
+  event.preventDefault();
+  const form = $('sync-form');
+  for (const input of form.querySelectorAll('input')) input.removeAttribute('aria-invalid');
+  show($('sync-form-error'), false);
+  const body = {
+    repo_owner: $('f-owner').value.trim(), repo_name: $('f-name').value.trim(), pat: $('f-pat').value,
+    sync_interval_seconds: Number($('f-interval').value), sync_enabled: $('f-enabled').checked,
+  };
+  try {
+    state.config = await api('PUT', `/projects/${state.projectId}/github-sync`, body);
+  } catch (err) {
+    if (err.status === 401) return;
+    $('sync-form-error').textContent = errorText(err, 'config');
+    show($('sync-form-error'), true);
+    const input = err.field && form.querySelector(`[name="${CSS.escape(err.field)}"]`);
+    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+    return;
+  }
+  form.reset();
+  renderConfig();
+  notify('Repository connected. Use “Sync now” to import its issues.', 'ok');
+}
+
+// ---- 6. sync history ------------------------------------------------------------------
+const SERIES = [
+  { key: 'duration_ms', label: 'Duration', unit: ' ms', height: 64 },
+  { key: 'issues_fetched', label: 'Issues fetched', unit: '', height: 30 },
+  { key: 'tasks_created', label: 'Tasks created', unit: '', height: 30 },
+  { key: 'tasks_updated', label: 'Tasks updated', unit: '', height: 30 },
+  { key: 'conflicts_detected', label: 'Conflicts', unit: '', height: 30 },
+];
+
+async function loadHistory() {
+  const pid = state.projectId;
+  const summary = await guard('history', () => api('GET', `/projects/${pid}/sync-history`));
+  if (!summary || pid !== state.projectId) return;
+  state.history = summary;
+  renderSummary(summary);
+  renderChart();
+  renderRunsTable(summary.last_100_syncs);
+}
+
+function renderSummary(s) {
+  const runs = s.last_100_syncs;
+  const failed = runs.filter((r) => r.status === 'failure').length;
+  const finished = runs.some((r) => r.status !== 'in_progress');
+  const pct = Number.isInteger(s.success_rate) ? s.success_rate : s.success_rate.toFixed(1);
+  const figures = [
+    ['Success rate', finished ? `${pct}%` : '—'], ['Average duration', finished ? fmtMs(s.avg_duration_ms) : '—'],
+    ['Issues imported', String(s.total_issues_imported)], ['Conflicts', String(s.total_conflicts)],
+    ['Runs shown', `${runs.length}${failed ? ` (${failed} failed)` : ''}`],
+  ];
+  $('summary').replaceChildren(...figures.map(([k, v]) => el('div', {}, el('dt', { text: k }), el('dd', { text: v }))));
+  show($('history-empty'), runs.length === 0);
+  show($('chart-legend'), runs.length > 0);
+}
+
+function runLabel(r, i, n) {
+  const result = { success: 'succeeded', failure: 'FAILED', in_progress: 'running' }[r.status];
+  return `Run ${i + 1} of ${n}, ${fmtTime(r.started_at)}: ${result}, ${fmtMs(r.duration_ms)}, `
+    + `${r.issues_fetched} fetched, ${r.tasks_created} created, ${r.tasks_updated} updated, `
+    + `${r.conflicts_detected} conflicts${r.error_message ? `. Error: ${r.error_message}` : ''}`;
+}
+
+/** Draws one row of bars per series, runs oldest to newest, at the container's width. */
+function renderChart() {
+  const box = $('chart');
+  const runs = state.history ? [...state.history.last_100_syncs].reverse() : [];
+  if (runs.length === 0) return box.replaceChildren();
+  const width = Math.max(300, box.clientWidth || 600);
+  const left = width < 520 ? 112 : 128;
+  const plot = width - left - 8;
+  const slot = Math.min(plot / runs.length, 28);
+  const barW = Math.max(1, slot * 0.7);
+  const top = 16;
+  const height = top + SERIES.reduce((h, s) => h + s.height + 10, 0) + 18;
+  const failed = runs.filter((r) => r.status === 'failure').length;
+  const chart = svg('svg', {
+    width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'chart-t chart-d', class: 'history-chart',
+  }, svg('title', { id: 'chart-t' }), svg('desc', { id: 'chart-d' }));
+  chart.querySelector('title').textContent = 'Sync history, oldest run on the left';
+  chart.querySelector('desc').textContent = `${runs.length} runs from ${fmtTime(runs[0].started_at)} to `
+    + `${fmtTime(runs[runs.length - 1].started_at)}; ${failed} failed. One row of bars each for duration, `
+    + 'issues fetched, tasks created, tasks updated and conflicts. The table below lists the same runs.';
+  runs.forEach((r, i) => {
+    if (r.status === 'failure') chart.append(svg('rect', { class: 'fail-band', x: left + i * slot, y: top, width: slot, height: height - top - 18 }));
+  });
+  let y = top;
+  for (const series of SERIES) {
+    chart.append(drawSeries(runs, series, { left, y, slot, barW, width }));
+    y += series.height + 10;
+  }
+  runs.forEach((r, i) => chart.append(drawRunMarker(r, i, runs.length, { left, slot, barW, top, height })));
+  if (runs.length * slot > 200) {
+    chart.append(
+      svg('text', { class: 'axis', x: left, y: height - 4, text: '← oldest' }),
+      svg('text', { class: 'axis', x: left + runs.length * slot, y: height - 4, 'text-anchor': 'end', text: 'newest →' }),
+    );
+  } else {
+    chart.append(svg('text', { class: 'axis', x: left, y: height - 4, text: 'oldest → newest' }));
+  }
+  box.replaceChildren(chart);
+}
+
+function drawSeries(runs, series, g) {
+  const top = Math.max(0, ...runs.map((r) => r[series.key] || 0));
+  const max = Math.max(1, top);
+  const base = g.y + series.height;
+  const group = svg('g', { class: 'series' },
+    svg('text', { class: 'label', x: g.left - 8, y: g.y + series.height / 2, 'text-anchor': 'end', text: series.label }),
+    svg('text', { class: 'axis', x: g.left - 8, y: g.y + series.height / 2 + 12, 'text-anchor': 'end', text: `max ${Math.round(top)}${series.unit}` }),
+    svg('line', { class: 'baseline', x1: g.left, x2: g.width - 8, y1: base, y2: base }));
+  runs.forEach((r, i) => {
+    const v = r[series.key] || 0;
+    if (v <= 0) return;
+    const h = Math.max(2, (v / max) * (series.height - 2));
+    group.append(svg('rect', { class: `bar ${r.status}`, x: g.left + i * g.slot + (g.slot - g.barW) / 2, y: base - h, width: g.barW, height: h }));
+  });
+  return group;
+}
+
+/** A transparent column with the run's description (hover tooltip), plus ✕ over failures. */
+function drawRunMarker(r, i, n, g) {
+  const x = g.left + i * g.slot;
+  const group = svg('g', {}, svg('title', { text: runLabel(r, i, n) }),
+    svg('rect', { class: 'hit', x, y: g.top, width: g.slot, height: g.height - g.top - 18 }));
+  if (r.status === 'failure') group.append(svg('text', { class: 'fail-mark', x: x + g.slot / 2, y: g.top - 3, 'text-anchor': 'middle', text: '✕' }));
+  if (r.status === 'in_progress') group.append(svg('text', { class: 'axis', x: x + g.slot / 2, y: g.top - 3, 'text-anchor': 'middle', text: '…' }));
+  return group;
+}
+
+function renderRunsTable(runs) {
+  const result = { success: 'Success', failure: 'Failed', in_progress: 'Running' };
+  $('runs-body').replaceChildren(...runs.map((r) => el('tr', { class: r.status === 'failure' ? 'failed' : false },
+    el('td', { text: fmtTime(r.started_at) }), el('td', { text: result[r.status] }), el('td', { text: fmtMs(r.duration_ms) }),
+    el('td', { text: r.issues_fetched }), el('td', { text: r.tasks_created }), el('td', { text: r.tasks_updated }),
+    el('td', { text: r.conflicts_detected }), el('td', { text: r.error_message || '' }))));
+}
+
+// ---- 7. tasks -------------------------------------------------------------------------
+const STATUS = { todo: 'To do', inprogress: 'In progress', inreview: 'In review', done: 'Done', cancelled: 'Cancelled' };
+const REMOTE = {
+  open: ['Open', ''], completed: ['Closed (completed)', ''], not_planned: ['Closed (not planned)', ''],
+  deleted: ['Deleted on GitHub', 'warn'], transferred: ['Transferred to another repository', 'warn'],
+};
+
+async function loadTasksAndConflicts() {
+  const pid = state.projectId;
+  const [tasks, conflicts] = await Promise.all([
+    guard('tasks', () => api('GET', `/projects/${pid}/tasks`)),
+    guard('conflicts', () => api('GET', `/projects/${pid}/conflicts?status=${state.filter}`)),
+  ]);
+  if (pid !== state.projectId) return; // the person switched project meanwhile
+  if (tasks) { state.tasks = tasks; renderTasks(); }
+  if (conflicts) { state.conflicts = conflicts; renderConflicts(); }
+}
+
+function renderTasks() {
+  const byNumber = (t) => (t.github ? t.github.issue_number : Infinity);
+  const tasks = [...state.tasks].sort((a, b) => byNumber(a) - byNumber(b) || a.title.localeCompare(b.title));
+  $('tasks-body').replaceChildren(...tasks.map(taskRow));
+  show($('tasks-empty'), tasks.length === 0);
+  show($('tasks-table'), tasks.length > 0);
+}
+
+function taskRow(t) {
+  const gh = t.github;
+  const link = gh ? el('a', { href: gh.issue_url, target: '_blank', rel: 'noopener noreferrer', text: `#${gh.issue_number}` })
+    : el('span', { class: 'muted', text: 'local' });
+  const [remoteText, remoteClass] = gh ? REMOTE[gh.remote_state] || [gh.remote_state, ''] : ['—', ''];
+  return el('tr', { 'data-task': t.id },
+    el('td', { 'data-label': 'Issue' }, link),
+    el('td', { 'data-label': 'Title', class: 'title', text: t.title }),
+    el('td', { 'data-label': 'Status', text: STATUS[t.status] || t.status }),
+    el('td', { 'data-label': 'On GitHub' }, remoteClass ? el('span', { class: `badge ${remoteClass}`, text: remoteText }) : remoteText),
+    el('td', { 'data-label': 'Sync' }, syncCell(t)));
+}
+
+function syncCell(t) {
+  const status = t.github && t.github.sync_conflict_status;
+  if (status === 'pending') {
+    return el('button', { type: 'button', class: 'badge conflict', onclick: (e) => openConflictForTask(t.id, e.currentTarget), text: 'Conflict: review' });
+  }
+  if (!t.github) return el('span', { class: 'muted', text: 'not linked' });
+  return el('span', { class: 'muted', text: status === 'resolved' ? 'Resolved' : 'In sync' });
+}
+
+// ---- 8. conflicts ---------------------------------------------------------------------
+function setFilter(filter) {
+  state.filter = filter;
+  $('show-pending').setAttribute('aria-pressed', String(filter === 'pending'));
+  $('show-resolved').setAttribute('aria-pressed', String(filter === 'resolved'));
+  return loadTasksAndConflicts();
+}
+
+const ACTION_TEXT = { keep_local: 'kept the local version', accept_github: 'accepted the GitHub version', merge: 'merged' };
+
+function taskLabel(taskId, fallback) {
+  const t = state.tasks.find((x) => x.id === taskId);
+  if (!t) return fallback;
+  return t.github ? `#${t.github.issue_number} ${t.title}` : t.title;
+}
+
+function renderConflicts() {
+  const pending = state.filter === 'pending';
+  $('conflict-list').replaceChildren(...state.conflicts.map((c) => el('li', { class: 'conflict-item' },
+    el('div', {},
+      el('strong', { text: taskLabel(c.task_id, c.local_content_snapshot.title) }),
+      el('span', { class: 'muted', text: pending ? ` detected ${fmtTime(c.detected_at)}`
+        : ` resolved ${fmtTime(c.resolved_at)}: ${ACTION_TEXT[c.resolution_action] || ''}` })),
+    el('button', { type: 'button', class: pending ? '' : 'secondary', text: pending ? 'Review' : 'View',
+      onclick: (e) => openConflict(c, e.currentTarget) }))));
+  $('conflicts-empty').textContent = pending ? 'No pending conflicts.' : 'No resolved conflicts yet.';
+  show($('conflicts-empty'), state.conflicts.length === 0);
+}
+
+async function openConflictForTask(taskId, opener) {
+  const list = await guard('conflicts', () => api('GET', `/projects/${state.projectId}/conflicts?status=pending`));
+  const conflict = list && list.find((c) => c.task_id === taskId);
+  if (conflict) openConflict(conflict, opener);
+  else if (list) { notify('That conflict is no longer pending.', 'ok'); loadTasksAndConflicts(); }
+}
+
+function openConflict(c, opener) {
+  state.conflict = c;
+  state.opener = opener;
+  const local = c.local_content_snapshot;
+  const remote = c.remote_content_snapshot;
+  const pending = !c.resolved_at;
+  $('dlg-title').textContent = `Conflict: ${taskLabel(c.task_id, local.title)}`;
+  $('dlg-meta').textContent = pending
+    ? `Detected ${fmtTime(c.detected_at)}. The task and its GitHub issue both changed since the last sync.`
+    : `Detected ${fmtTime(c.detected_at)}, resolved ${fmtTime(c.resolved_at)}: ${ACTION_TEXT[c.resolution_action] || ''}.`;
+  renderDiff(diffWords(local.title, remote.title), $('local-title'), $('remote-title'));
+  renderDiff(diffWords(local.description || '', remote.description || ''), $('local-desc'), $('remote-desc'));
+  markEmpty($('local-desc'), local.description);
+  markEmpty($('remote-desc'), remote.description);
+  renderResolvedBox(c);
+  show($('dlg-actions'), pending);
+  show($('merge-form'), false);
+  show($('dlg-error'), false);
+  $('conflict-dialog').showModal();
+  (pending ? $('conflict-dialog').querySelector('[data-action]') : $('dlg-close')).focus();
+}
+
+function markEmpty(node, text) {
+  if (!text) node.replaceChildren(el('em', { class: 'muted', text: '(no description)' }));
+}
+
+function renderResolvedBox(c) {
+  const box = $('dlg-resolved');
+  const m = c.merged_content;
+  box.replaceChildren(...(m ? [el('h3', { text: 'Merged version' }), el('p', { class: 'title', text: m.title }),
+    el('p', { class: 'desc', text: m.description || '(no description)' })] : []));
+  show(box, Boolean(m));
+}
+
+/** Splits text into words and runs of whitespace. */
+function tokenize(text) {
+  return text.match(/\s+|[^\s]+/g) || [];
+}
+
+/** Word-level diff (LCS after trimming the common prefix and suffix): [{op, text}]. */
+function diffWords(a, b) {
+  const A = tokenize(a);
+  const B = tokenize(b);
+  let pre = 0;
+  while (pre < A.length && pre < B.length && A[pre] === B[pre]) pre += 1;
+  let suf = 0;
+  while (suf < A.length - pre && suf < B.length - pre && A[A.length - 1 - suf] === B[B.length - 1 - suf]) suf += 1;
+  const midA = A.slice(pre, A.length - suf);
+  const midB = B.slice(pre, B.length - suf);
+  const mid = midA.length * midB.length > 400000
+    ? [{ op: 'del', text: midA.join('') }, { op: 'ins', text: midB.join('') }]
+    : lcsOps(midA, midB);
+  return coalesce([{ op: 'same', text: A.slice(0, pre).join('') }, ...mid, { op: 'same', text: A.slice(A.length - suf).join('') }]);
+}
+
+/** Joins each run of changes (and the bare spaces inside it) into one deletion + one insertion. */
+function coalesce(ops) {
+  const out = [];
+  const push = (op, text) => {
+    const last = out[out.length - 1];
+    if (!text) return;
+    if (last && last.op === op) last.text += text; else out.push({ op, text });
+  };
+  let del = '';
+  let ins = '';
+  const flush = () => { push('del', del); push('ins', ins); del = ''; ins = ''; };
+  ops.forEach((o, k) => {
+    const next = ops[k + 1];
+    const bridge = o.op === 'same' && !o.text.trim() && (del || ins) && next && next.op !== 'same';
+    if (o.op === 'del') del += o.text;
+    else if (o.op === 'ins') ins += o.text;
+    else if (bridge) { del += o.text; ins += o.text; }
+    else { flush(); push('same', o.text); }
+  });
+  flush();
+  return out;
+}
+
+function lcsOps(a, b) {
+  const n = a.length;
+  const m = b.length;
+  const dp = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i -= 1) {
+    for (let j = m - 1; j >= 0; j -= 1) {
+      dp[i][j] = a[i] === b[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
+    }
+  }
+  const ops = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) { ops.push({ op: 'same', text: a[i] }); i += 1; j += 1; }
+    else if (dp[i + 1][j] >= dp[i][j + 1]) { ops.push({ op: 'del', text: a[i] }); i += 1; }
+    else { ops.push({ op: 'ins', text: b[j] }); j += 1; }
+  }
+  while (i < n) { ops.push({ op: 'del', text: a[i] }); i += 1; }
+  while (j < m) { ops.push({ op: 'ins', text: b[j] }); j += 1; }
+  return ops;
+}
+
+/** Local side: common text plus <del>; GitHub side: common text plus <ins>. */
+function renderDiff(ops, localNode, remoteNode) {
+  const part = (o, tag) => (o.text.trim() ? el(tag, { text: o.text }) : document.createTextNode(o.text));
+  localNode.replaceChildren(...ops.filter((o) => o.op !== 'ins').map((o) => (o.op === 'same' ? o.text : part(o, 'del'))));
+  remoteNode.replaceChildren(...ops.filter((o) => o.op !== 'del').map((o) => (o.op === 'same' ? o.text : part(o, 'ins'))));
+}
+
+function combinedDescription(local, remote) {
+  const l = local || '';
+  const r = remote || '';
+  if (l === r || !r) return l;
+  if (!l) return r;
+  return `----- Local version -----\n${l.trimEnd()}\n----- GitHub version -----\n${r.trimEnd()}\n----- end -----`;
+}
+
+function openMerge() {
+  const c = state.conflict;
+  $('merge-title').value = c.local_content_snapshot.title;
+  $('merge-remote-title').textContent = c.remote_content_snapshot.title;
+  $('merge-desc').value = combinedDescription(c.local_content_snapshot.description, c.remote_content_snapshot.description);
+  show($('dlg-actions'), false);
+  show($('merge-form'), true);
+  $('merge-title').focus();
+}
+
+function closeMerge() {
+  show($('merge-form'), false);
+  show($('dlg-actions'), true);
+  $('merge-open').focus();
+}
+
+function submitMerge(event) {
+  event.preventDefault();
+  const title = $('merge-title').value.trim();
+  if (!title) return showDialogError('The merged title cannot be empty.', $('merge-title'));
+  return resolveConflict('merge', { title, description: $('merge-desc').value });
+}
+
+function showDialogError(text, field) {
+  $('dlg-error').textContent = text;
+  show($('dlg-error'), true);
+  if (field) { field.setAttribute('aria-invalid', 'true'); field.focus(); }
+}
+
+async function resolveConflict(action, merged) {
+  const c = state.conflict;
+  const body = merged ? { action, merged_content: merged } : { action };
+  const buttons = $('conflict-dialog').querySelectorAll('button');
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    await api('POST', `/conflicts/${c.id}/resolve`, body);
+  } catch (err) {
+    if (err.status === 401) return;
+    const field = err.field === 'description' ? $('merge-desc') : err.field ? $('merge-title') : null;
+    showDialogError(errorText(err, 'resolve'), merged ? field : null);
+    if (err.status === 409) loadTasksAndConflicts();
+    return;
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+  $('conflict-dialog').close();
+  notify(`Conflict resolved: ${ACTION_TEXT[action]}.`, 'ok');
+  await loadTasksAndConflicts();
+}
+
+function onDialogClose() {
+  $('merge-title').removeAttribute('aria-invalid');
+  const opener = state.opener;
+  state.conflict = null;
+  state.opener = null;
+  // The opener may have been re-rendered; fall back to the conflicts heading's section.
+  if (opener && opener.isConnected) opener.focus();
+  else if (state.token) $('show-pending').focus();
+}
+
+// ---- 9. boot --------------------------------------------------------------------------
+function wire() {
+  $('signin-form').addEventListener('submit', signIn);
+  $('signout').addEventListener('click', signOut);
+  $('notice-close').addEventListener('click', () => show($('notice'), false));
+  $('project-form').addEventListener('submit', createProject);
+  $('sync-form').addEventListener('submit', connectRepo);
+  $('sync-now').addEventListener('click', syncNow);
+  $('sync-toggle').addEventListener('click', toggleSync);
+  $('show-pending').addEventListener('click', () => setFilter('pending'));
+  $('show-resolved').addEventListener('click', () => setFilter('resolved'));
+  const dialog = $('conflict-dialog');
+  dialog.querySelectorAll('[data-action]').forEach((b) => b.addEventListener('click', () => resolveConflict(b.dataset.action)));
+  $('merge-open').addEventListener('click', openMerge);
+  $('merge-back').addEventListener('click', closeMerge);
+  $('merge-form').addEventListener('submit', submitMerge);
+  $('use-remote-title').addEventListener('click', () => { $('merge-title').value = state.conflict.remote_content_snapshot.title; });
+  $('resolve-later').addEventListener('click', () => dialog.close());
+  $('dlg-close').addEventListener('click', () => dialog.close());
+  dialog.addEventListener('close', onDialogClose);
+  let pending = 0;
+  window.addEventListener('resize', () => {
+    cancelAnimationFrame(pending);
+    pending = requestAnimationFrame(renderChart);
+  });
+}
+
+function boot() {
+  wire();
+  state.token = sessionStorage.getItem(TOKEN_KEY);
+  if (!state.token) return showSignIn();
+  return api('GET', '/projects').then((projects) => {
+    state.projects = projects;
+    return enterApp();
+  }, (err) => {
+    if (err.status !== 401) showSignIn(errorText(err));
+  });
+}
+
+document.addEventListener('DOMContentLoaded', boot);

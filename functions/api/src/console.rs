@@ -1,0 +1,49 @@
+//! The web console: three static files embedded in the binary, served at `/` and
+//! `/console/…`. It only talks to the management API (with the token the person signs in
+//! with). `GHSYNC_CONSOLE_DIR` serves the files from a folder instead, for console work.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+const FILES: [(&str, &str, &str); 3] = [
+    ("index.html", "text/html; charset=utf-8", include_str!("../console/index.html")),
+    ("app.js", "text/javascript; charset=utf-8", include_str!("../console/app.js")),
+    ("style.css", "text/css; charset=utf-8", include_str!("../console/style.css")),
+];
+
+/// `GET /` and `GET /console/{file}`.
+pub fn router() -> Router {
+    Router::new()
+        .route("/", get(|| serve("index.html")))
+        .route("/console/{file}", get(|Path(file): Path<String>| async move { serve(&file).await }))
+}
+
+async fn serve(name: &str) -> Response {
+    let Some((_, content_type, embedded)) = FILES.iter().find(|(n, _, _)| *n == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let body = match std::env::var_os("GHSYNC_CONSOLE_DIR") {
+        Some(dir) => match std::fs::read_to_string(std::path::Path::new(&dir).join(name)) {
+            Ok(text) => text,
+            Err(_) => return StatusCode::NOT_FOUND.into_response(),
+        },
+        None => (*embedded).to_string(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, *content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
