@@ -26,12 +26,21 @@ struct App {
 }
 
 async fn spawn_app_with(store: Store, token: Option<&str>, github_url: Option<String>) -> App {
+    let keys = KeyProvider::Local(LocalKeys::from_hex(&"42".repeat(32)).unwrap());
+    spawn_app_with_keys(store, token, github_url, keys).await
+}
+
+async fn spawn_app_with_keys(
+    store: Store,
+    token: Option<&str>,
+    github_url: Option<String>,
+    keys: KeyProvider,
+) -> App {
     let github = FakeGitHub::start().await;
     github.add_repo("acme/widgets", GOOD_PAT);
     github.add_repo("acme/widgets", OTHER_PAT);
     github.add_repo("acme/gadgets", GOOD_PAT);
     github.add_token("ghp_canSeeNothing");
-    let keys = KeyProvider::Local(LocalKeys::from_hex(&"42".repeat(32)).unwrap());
     let gh_client =
         GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5)).unwrap();
     let services = Services { store: store.clone(), keys: keys.clone(), github: gh_client };
@@ -556,4 +565,33 @@ async fn the_openapi_document_lists_every_route() {
     if let Ok(path) = std::env::var("GHSYNC_OPENAPI_OUT") {
         std::fs::write(path, r.text()).unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_config_is_sealed_with_kms_when_kms_is_configured() {
+    let keys = KeyProvider::Kms(testkit::kms::new_key().await);
+    let app = spawn_app_with_keys(testkit::sqlite().await, Some(TOKEN), None, keys).await;
+    let id = app.project().await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    let r = app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let blob = app.stored_blob(&id).await;
+    assert_eq!(blob[0], 0x01, "a KMS-wrapped data key");
+    assert_eq!(app.keys.open(id.parse().unwrap(), &blob).await.unwrap().expose(), GOOD_PAT);
+}
+
+#[tokio::test]
+async fn an_unreachable_kms_is_502_and_stores_nothing() {
+    let dead = format!("http://127.0.0.1:{}", testkit::free_port());
+    let keys = KeyProvider::Kms(testkit::kms::keys_at(&dead, "alias/ghsync").await);
+    let store = testkit::sqlite().await;
+    let app = spawn_app_with_keys(store.clone(), Some(TOKEN), None, keys).await;
+    let id = app.project().await;
+    let before = row_counts(&store).await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    let r = app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "kms_unavailable");
+    assert!(!r.text().contains(GOOD_PAT));
+    assert_eq!(row_counts(&store).await, before);
 }
