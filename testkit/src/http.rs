@@ -26,9 +26,24 @@ impl Reply {
     }
 }
 
+/// A client with a keep-alive connection pool, for many requests.
+pub fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
 /// Sends one request.
 pub async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    send_with(&client(), method, url, headers, body).await
+}
+
+/// Sends one request through `client`.
+pub async fn send_with(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
     let mut request = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         request = request.header(*k, *v);
