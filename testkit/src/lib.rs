@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod fixtures;
+pub mod fuzz;
 pub mod github;
 pub mod http;
 pub mod kms;

@@ -19,6 +19,17 @@ async fn following(store: &Store, repo: &str) -> Uuid {
     testkit::configured_project(store, repo, vec![2, 0, 0]).await
 }
 
+/// An `issues` `opened` delivery body for issue 1 of acme/widgets.
+fn opened_body() -> String {
+    issues_event(
+        "opened",
+        issue("acme/widgets", 1, "Hi", None, "open", "2026-01-05T10:00:00Z"),
+        "acme/widgets",
+        json!({}),
+    )
+    .to_string()
+}
+
 fn state(store: &Store, secret: &str) -> WebhookState {
     WebhookState { store: store.clone(), secrets: WebhookSecrets::parse(secret) }
 }
@@ -62,13 +73,7 @@ async fn statuses_over_http_follow_the_outcome() {
     let store = testkit::sqlite().await;
     following(&store, "acme/widgets").await;
     let url = format!("{}/webhooks/github", serve(state(&store, "s3cret")).await);
-    let body = issues_event(
-        "opened",
-        issue("acme/widgets", 1, "Hi", None, "open", "2026-01-05T10:00:00Z"),
-        "acme/widgets",
-        json!({}),
-    )
-    .to_string();
+    let body = opened_body();
     let sig = sign("s3cret", body.as_bytes());
     let headers = |event: &'static str, id: &'static str| {
         vec![("content-type", "application/json"), ("x-github-event", event), ("x-github-delivery", id)]
@@ -117,13 +122,7 @@ async fn header_names_match_in_any_case() {
     following(&store, "acme/widgets").await;
     let url = serve(state(&store, "s3cret")).await;
     let addr = url.trim_start_matches("http://");
-    let body = issues_event(
-        "opened",
-        issue("acme/widgets", 1, "Hi", None, "open", "2026-01-05T10:00:00Z"),
-        "acme/widgets",
-        json!({}),
-    )
-    .to_string();
+    let body = opened_body();
     let request = format!(
         "POST /webhooks/github HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
          X-GitHub-Event: issues\r\nX-GITHUB-DELIVERY: d-case\r\nX-Hub-Signature-256: {}\r\n\
@@ -159,13 +158,7 @@ async fn an_unavailable_database_answers_503_so_github_can_redeliver() {
     following(&store, "acme/widgets").await;
     let url = format!("{}/webhooks/github", serve(state(&store, "s3cret")).await);
     store.close().await;
-    let body = issues_event(
-        "opened",
-        issue("acme/widgets", 1, "Hi", None, "open", "2026-01-05T10:00:00Z"),
-        "acme/widgets",
-        json!({}),
-    )
-    .to_string();
+    let body = opened_body();
     let sig = sign("s3cret", body.as_bytes());
     let h = [
         ("x-github-event", "issues"),

@@ -1,0 +1,53 @@
+//! The webhook fuzz target's input format, shared by the fuzzer (`fuzz/`) and the regression
+//! test that replays its corpus (`shared/tests/fuzz_corpus.rs`).
+//!
+//! Byte 0 picks `X-GitHub-Event`, byte 1 the signature (bit 0: signed with the secret, bit 1:
+//! a SHA-1-only header, bit 2: no delivery id), byte 2 the delivery id (few ids, so
+//! redeliveries happen); the rest is the body.
+
+use ghsync_shared::Store;
+use ghsync_shared::config::WebhookSecrets;
+use ghsync_shared::webhook::{Delivery, Handled, WebhookError, handle, sign};
+
+/// The secret fuzzed deliveries are signed with.
+pub const SECRET: &str = "fuzz-secret";
+const EVENTS: [&str; 5] = ["issues", "ping", "pull_request", "issue_comment", ""];
+
+/// Runs one input through the webhook entry. Never panics on its own account: any panic is
+/// a finding.
+pub async fn run_one(store: &Store, data: &[u8]) -> Result<Handled, WebhookError> {
+    let (event, flags, id, body) = match data {
+        [e, f, i, rest @ ..] => (EVENTS[*e as usize % EVENTS.len()], *f, *i, rest),
+        _ => ("issues", 1, 0, data),
+    };
+    let signature = if flags & 1 == 1 {
+        sign(SECRET, body)
+    } else {
+        String::from_utf8_lossy(&data[..data.len().min(71)]).into_owned()
+    };
+    let id = format!("fuzz-{id}");
+    let delivery = Delivery {
+        event: Some(event).filter(|e| !e.is_empty()),
+        delivery_id: (flags & 4 == 0).then_some(id.as_str()),
+        signature_256: (flags & 2 == 0).then_some(signature.as_str()),
+        signature_sha1: (flags & 2 == 2).then_some("sha1=0000000000000000000000000000000000000000"),
+        body,
+    };
+    let secrets = WebhookSecrets::parse(SECRET);
+    handle(store, secrets.as_ref(), delivery).await
+}
+
+/// A migrated in-memory store with a project following `acme/widgets`.
+pub async fn store() -> Store {
+    let store = crate::sqlite().await;
+    crate::configured_project(&store, "acme/widgets", vec![2, 0, 0]).await;
+    store
+}
+
+/// An input for the fuzzer's seed corpus: `body` as a signed delivery of `event`.
+pub fn seed(event: &str, id: u8, body: &[u8]) -> Vec<u8> {
+    let e = EVENTS.iter().position(|x| *x == event).unwrap_or(0) as u8;
+    let mut input = vec![e, 1, id];
+    input.extend_from_slice(body);
+    input
+}
