@@ -248,7 +248,9 @@ async fn handle_inner(
     let mut attempt = 0;
     loop {
         match apply_delivery(store, &received, repo, &change).await {
-            Err(WebhookError::Store(e)) if e.is_transient_race() && attempt < 5 => attempt += 1,
+            Err(WebhookError::Store(e)) if e.is_transient_race() && attempt < store::RACE_RETRIES => {
+                attempt += 1
+            }
             other => return other.map(|h| (h, meta)),
         }
     }

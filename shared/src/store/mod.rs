@@ -107,7 +107,7 @@ impl StoreError {
 }
 
 /// How many times an operation that lost a race is run again.
-const RACE_RETRIES: usize = 5;
+pub(crate) const RACE_RETRIES: usize = 5;
 
 /// Pool settings; [`StoreOptions::default`] suits a local run.
 #[derive(Clone, Debug)]

@@ -6,7 +6,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::rows::{MetadataRow, TaskRow, TaskWithLinkRow, content, parse, ts};
-use super::{Backend, RACE_RETRIES, Store, StoreError, new_id};
+use super::{Backend, Store, StoreError, new_id};
 use crate::domain::{
     ConflictStatus, Content, IssueState, RemoteIssue, RemoteState, Task, TaskGitHubMetadata, TaskPatch,
     TaskStatus, TaskWithLink,
@@ -142,19 +142,8 @@ impl Store {
         project_id: Uuid,
         issue: &RemoteIssue,
     ) -> Result<ApplyOutcome, StoreError> {
-        issue.validate()?;
-        let mut attempt = 0;
-        loop {
-            let mut tx = self.begin().await?;
-            match apply_issue_in(&mut tx, self.backend, project_id, issue, Timestamp::now()).await {
-                Ok(outcome) => {
-                    tx.commit().await?;
-                    return Ok(outcome);
-                }
-                Err(e) if e.is_transient_race() && attempt < RACE_RETRIES => attempt += 1,
-                Err(e) => return Err(e),
-            }
-        }
+        let mut outcomes = self.apply_page(project_id, std::slice::from_ref(issue)).await?;
+        Ok(outcomes.pop().expect("one outcome per issue"))
     }
 }
 
