@@ -26,7 +26,7 @@ pub async fn run(config: Config) -> Result<()> {
         None => ApiToken::new(kept_and_printed(&dir, "ghsync.api-token", "API token")?)
             .context("empty API token file")?,
     };
-    let webhook = WebhookState { store: services.store.clone(), secrets: Some(secrets) };
+    let webhook = WebhookState::new(services.store.clone(), Some(secrets));
     let background =
         tokio::spawn(reconcile_loop(Reconciler::new(services.clone(), ReconcileOptions::default())));
     let app =

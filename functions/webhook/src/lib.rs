@@ -18,14 +18,18 @@ use ghsync_shared::{Store, StoreError};
 use serde_json::json;
 
 /// What the receiver needs.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct WebhookState {
-    pub store: Store,
-    /// `None`: no secret configured: every delivery is refused.
-    pub secrets: Option<WebhookSecrets>,
+    receiver: webhook::Receiver,
 }
 
 impl WebhookState {
+    /// `secrets` `None`: none configured, every delivery is refused. Needs a Tokio runtime
+    /// (see [`webhook::Receiver::new`]).
+    pub fn new(store: Store, secrets: Option<WebhookSecrets>) -> Self {
+        Self { receiver: webhook::Receiver::new(store, secrets) }
+    }
+
     /// From the environment, at cold start.
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let config = Config::from_env()?;
@@ -36,7 +40,7 @@ impl WebhookState {
         if config.webhook_secrets.is_none() {
             tracing::error!("GHSYNC_WEBHOOK_SECRET is not set: every delivery will be refused");
         }
-        Ok(Self { store, secrets: config.webhook_secrets })
+        Ok(Self::new(store, config.webhook_secrets))
     }
 }
 
@@ -76,7 +80,7 @@ async fn receive(
         signature_sha1: header(&headers, "x-hub-signature"),
         body: &body,
     };
-    match webhook::handle(&state.store, state.secrets.as_ref(), delivery).await {
+    match state.receiver.handle(delivery).await {
         Ok(handled) => {
             let status = StatusCode::from_u16(handled.status()).unwrap_or(StatusCode::OK);
             answer(status, serde_json::to_value(&handled).unwrap_or_default())
