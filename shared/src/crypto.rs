@@ -149,7 +149,7 @@ impl KmsKeys {
     /// A client from the standard AWS configuration chain (region, credentials, and
     /// endpoint overrides such as `AWS_ENDPOINT_URL_KMS`).
     pub async fn from_env(key_id: impl Into<String>) -> Self {
-        Self::from_loader(aws_config::defaults(aws_config::BehaviorVersion::latest()), key_id).await
+        Self::from_loader(sdk_config(), key_id).await
     }
 
     /// A client from `loader` (tests set the endpoint, region and credentials on it) with
@@ -173,6 +173,16 @@ impl KmsKeys {
             .await;
         Self::new(aws_sdk_kms::Client::new(&shared), key_id)
     }
+}
+
+/// The AWS SDK's configuration chain with its HTTPS client on rustls + ring (the SDK's
+/// default client would bring a second crypto library, aws-lc-rs). Every SDK client of
+/// ghsync starts from here.
+pub fn sdk_config() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
 }
 
 /// The AES-GCM associated data: the format and the encryption context.

@@ -14,7 +14,7 @@ pub fn url() -> String {
 
 /// An SDK config loader for `endpoint` with test credentials.
 pub fn loader(endpoint: &str) -> aws_config::ConfigLoader {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    ghsync_shared::crypto::sdk_config()
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "testkit"))
