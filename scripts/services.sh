@@ -26,17 +26,29 @@ find_pg_bin() {
   return 1
 }
 
-# A private PostgreSQL cluster in a temporary folder; sets GHSYNC_TEST_POSTGRES_URL.
+# A private PostgreSQL cluster in a temporary folder. Sets PG_URL (an admin URL) and PG_CTL
+# (an executable: `$PG_CTL stop` stops the cluster at once, as a crash or an operator would;
+# `$PG_CTL start` starts it again on the same port). Tests run it without fsync;
+# `start_postgres durable` keeps PostgreSQL's defaults (benchmarks).
 start_postgres() {
-  local bin dir port as=()
+  local bin dir port as=() durability="-c fsync=off"
+  [ "${1:-}" = durable ] && durability=""
   bin=$(find_pg_bin) || { echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; return 1; }
   dir=$(mktemp -d /tmp/ghsync-pg.XXXXXX)
   port=$(free_port)
   if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; as=(runuser -u postgres --); fi
   "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
-  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null
+  cat > "$dir/ctl" <<CTL
+#!/bin/sh
+# Usage: ctl start|stop — this cluster only.
+exec ${as[*]} "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -m fast \\
+  -o "-c listen_addresses=127.0.0.1 -p $port -k $dir $durability -c max_connections=300" "\$1" >/dev/null
+CTL
+  chmod 755 "$dir/ctl"
+  "$dir/ctl" start
   _cleanup+=("${as[*]} $bin/pg_ctl -D $dir/data -m immediate stop >/dev/null 2>&1; rm -rf $dir")
-  GHSYNC_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  PG_CTL="$dir/ctl"
   echo "PostgreSQL on 127.0.0.1:$port ($dir)"
 }
 

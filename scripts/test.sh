@@ -4,6 +4,10 @@
 #                             started on a free loopback port and removed afterwards)
 #   GHSYNC_TEST_KMS_URL       a KMS-compatible endpoint (else moto's server is started from
 #                             .venv, which `pip install moto[server]` creates on first use)
+#   GHSYNC_TEST_FAULT_PG_URL, GHSYNC_TEST_FAULT_PG_CTL
+#                             a PostgreSQL server the fault tests may stop and start, and the
+#                             command that does it (`… stop`, `… start`); else a second
+#                             private cluster is started for them
 # Then the OpenAPI document is validated and the web console's browser test runs (it
 # installs Debian's chromium and playwright-core from npm on first use;
 # GHSYNC_SKIP_BROWSER=1 skips it). Extra arguments go to `cargo test`.
@@ -14,11 +18,16 @@ root=$(pwd)
 
 if [ -z "${GHSYNC_TEST_POSTGRES_URL:-}" ]; then
   start_postgres
+  GHSYNC_TEST_POSTGRES_URL=$PG_URL
+fi
+if [ -z "${GHSYNC_TEST_FAULT_PG_URL:-}" ]; then
+  start_postgres
+  GHSYNC_TEST_FAULT_PG_URL=$PG_URL GHSYNC_TEST_FAULT_PG_CTL=$PG_CTL
 fi
 if [ -z "${GHSYNC_TEST_KMS_URL:-}" ]; then
   start_kms
 fi
-export GHSYNC_TEST_POSTGRES_URL GHSYNC_TEST_KMS_URL
+export GHSYNC_TEST_POSTGRES_URL GHSYNC_TEST_KMS_URL GHSYNC_TEST_FAULT_PG_URL GHSYNC_TEST_FAULT_PG_CTL
 # The API test writes the OpenAPI document here; it is validated after the tests.
 export GHSYNC_OPENAPI_OUT=$(mktemp /tmp/ghsync-openapi.XXXXXX.json)
 

@@ -20,6 +20,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -104,6 +106,10 @@ struct GhState {
     list_requests: usize,
     /// Mutations applied right after the n-th list request is answered.
     scheduled: Vec<(usize, Mutation)>,
+    /// List requests received so far (counted on arrival, unlike `list_requests`).
+    list_arrivals: usize,
+    /// n → (tell the test the n-th list request arrived, wait for its release).
+    holds: HashMap<usize, (oneshot::Sender<()>, oneshot::Receiver<()>)>,
 }
 
 impl GhState {
@@ -223,6 +229,15 @@ impl FakeGitHub {
         self.state.lock().unwrap().scheduled.push((n, m));
     }
 
+    /// Holds the n-th list request (counting from 1) until the test releases it: the test
+    /// learns that the client is waiting on that page and can break something meanwhile.
+    pub fn hold_list_request(&self, n: usize) -> Held {
+        let (arrived_tx, arrived) = oneshot::channel();
+        let (release, release_rx) = oneshot::channel();
+        self.state.lock().unwrap().holds.insert(n, (arrived_tx, release_rx));
+        Held { arrived: Some(arrived), release }
+    }
+
     /// Answers the next request with `fault` instead.
     pub fn push_fault(&self, fault: Fault) {
         self.state.lock().unwrap().faults.push_back(fault);
@@ -267,6 +282,26 @@ fn with_rate_headers(mut response: Response) -> Response {
     response
 }
 
+/// A list request held by [`FakeGitHub::hold_list_request`].
+pub struct Held {
+    arrived: Option<oneshot::Receiver<()>>,
+    release: oneshot::Sender<()>,
+}
+
+impl Held {
+    /// Waits until the held request has arrived.
+    pub async fn arrived(&mut self) {
+        if let Some(arrived) = self.arrived.take() {
+            arrived.await.expect("the server dropped a held request");
+        }
+    }
+
+    /// Lets the server answer it.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
+}
+
 /// What a handler does once it has found the repository in the state (or not).
 enum Answer {
     Ok(Response),
@@ -285,6 +320,16 @@ async fn answer(
 ) -> Response {
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
     let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let hold = path.ends_with("/issues").then(|| {
+        let mut s = state.lock().unwrap();
+        s.list_arrivals += 1;
+        let n = s.list_arrivals;
+        s.holds.remove(&n)
+    });
+    if let Some((arrived, release)) = hold.flatten() {
+        let _ = arrived.send(());
+        let _ = release.await;
+    }
     let outcome = {
         let mut s = state.lock().unwrap();
         if let Some(f) = s.faults.pop_front() {

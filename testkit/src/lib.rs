@@ -34,9 +34,13 @@ pub fn postgres_admin_url() -> String {
 
 /// A URL for a new, empty PostgreSQL database of its own.
 pub async fn postgres_url() -> String {
-    let admin = postgres_admin_url();
+    database_on(&postgres_admin_url()).await
+}
+
+/// A fresh, empty database on the server of `admin` (an admin URL); returns its URL.
+async fn database_on(admin: &str) -> String {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
+    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to the test PostgreSQL");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
@@ -44,10 +48,53 @@ pub async fn postgres_url() -> String {
     conn.close().await.ok();
     let (base, query) = match admin.split_once('?') {
         Some((b, q)) => (b.to_string(), format!("?{q}")),
-        None => (admin.clone(), String::new()),
+        None => (admin.to_string(), String::new()),
     };
     let base = base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b).to_string();
     format!("{base}/{name}{query}")
+}
+
+/// The PostgreSQL server the fault tests may stop: `GHSYNC_TEST_FAULT_PG_URL` (admin URL)
+/// and `GHSYNC_TEST_FAULT_PG_CTL` (`… stop` / `… start`), both set by scripts/test.sh.
+/// Only one test at a time may use it: each fault test has a test binary of its own.
+pub struct StoppablePostgres {
+    admin: String,
+    ctl: String,
+}
+
+impl StoppablePostgres {
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!("{name} is not set: run the tests with scripts/test.sh, which starts a PostgreSQL server the fault tests may stop")
+            })
+        };
+        Self { admin: var("GHSYNC_TEST_FAULT_PG_URL"), ctl: var("GHSYNC_TEST_FAULT_PG_CTL") }
+    }
+
+    /// A migrated store on a fresh database of this server.
+    pub async fn store(&self, options: &StoreOptions) -> Store {
+        let url = database_on(&self.admin).await;
+        let store = Store::connect(&url, options).await.expect("open postgres");
+        store.migrate().await.expect("migrate postgres");
+        store
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m fast`: sessions are cut, open transactions
+    /// roll back); returns when it is down. It starts again when the guard is dropped (also
+    /// when a test fails meanwhile), or at [`Stopped::start`].
+    pub fn stop(&self) -> Stopped<'_> {
+        self.ctl("stop");
+        Stopped(Some(self))
+    }
+
+    fn ctl(&self, action: &str) {
+        let status = std::process::Command::new(&self.ctl)
+            .arg(action)
+            .status()
+            .expect("run the PostgreSQL control script");
+        assert!(status.success(), "{} {action} failed: {status}", self.ctl);
+    }
 }
 
 /// A migrated store on a fresh PostgreSQL database.
@@ -128,4 +175,24 @@ pub async fn configured_project(store: &Store, repo: &str, encrypted_pat: Vec<u8
     };
     store.put_config(project.id, &write).await.expect("put config");
     project.id
+}
+
+/// A stopped [`StoppablePostgres`].
+pub struct Stopped<'a>(Option<&'a StoppablePostgres>);
+
+impl Stopped<'_> {
+    /// Starts the server again; returns when it accepts connections.
+    pub fn start(mut self) {
+        if let Some(pg) = self.0.take() {
+            pg.ctl("start");
+        }
+    }
+}
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        if let Some(pg) = self.0.take() {
+            pg.ctl("start");
+        }
+    }
 }
