@@ -196,3 +196,21 @@ pub fn pull_request_event(repo: &str, number: i64) -> Value {
         "sender": user("octocat", 583231)
     })
 }
+
+/// An `issues` `opened` delivery body of a realistic size (~11 KB: a few kilobytes of
+/// Markdown in the issue body plus GitHub's user and repository objects), for benchmarks.
+pub fn realistic_opened_delivery(repo: &str, number: i64) -> String {
+    let paragraph = "Steps to reproduce: open the board, drag a card to *In review*, reload. \
+                     Expected: the card stays. Actual: it jumps back to *To do* and the sync log \
+                     shows a conflict. Browser: Firefox 121 on Linux. ";
+    let body_text = paragraph.repeat(34);
+    let issue = issue(
+        repo,
+        number,
+        &format!("Card jumps back after reload #{number}"),
+        Some(&body_text),
+        "open",
+        "2026-01-05T10:00:00Z",
+    );
+    issues_event("opened", issue, repo, json!({})).to_string()
+}
