@@ -17,7 +17,7 @@ cargo build --release -q -p ghsync
 cargo build --release -q -p testkit --bin fake-github
 target/release/fake-github --port "$PORT" --repo acme/big --token $TOKEN --issues "$ISSUES" --prs "$PRS" >"$out/gh.log" 2>&1 &
 pids+=("$!")
-for _ in $(seq 1 300); do grep -q listening "$out/gh.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 1200); do grep -q listening "$out/gh.log" 2>/dev/null && break; sleep 0.1; done
 
 export GHSYNC_DATABASE_URL="sqlite://$out/ghsync.db?mode=rwc" GITHUB_API_URL="http://127.0.0.1:$PORT"
 export GHSYNC_LOCAL_KEY=$(printf '22%.0s' $(seq 32)) RUST_LOG=warn

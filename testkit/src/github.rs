@@ -91,8 +91,37 @@ enum Gone {
 
 struct RepoData {
     id: i64,
+    /// Issues and pull requests, kept in list order: ascending (updated_at, number).
     items: Vec<Value>,
+    /// The numbers in `items`.
+    numbers: HashSet<i64>,
     gone: HashMap<i64, Gone>,
+}
+
+/// An item's place in the list order. Times compare as text: the fixtures write them all
+/// as YYYY-MM-DDTHH:MM:SSZ.
+fn order_key(item: &Value) -> (&str, i64) {
+    (item["updated_at"].as_str().unwrap_or(""), item["number"].as_i64().unwrap_or(0))
+}
+
+impl RepoData {
+    fn remove(&mut self, number: i64) -> Option<Value> {
+        if !self.numbers.remove(&number) {
+            return None;
+        }
+        let at = self.items.iter().rposition(|i| i["number"].as_i64() == Some(number))?;
+        Some(self.items.remove(at))
+    }
+
+    /// Adds or replaces (by number) an item, keeping the list order; seeding new issues in
+    /// time order appends, so large repositories build in linear time.
+    fn upsert(&mut self, item: Value) {
+        let number = item["number"].as_i64().expect("an issue has a number");
+        self.remove(number);
+        self.numbers.insert(number);
+        let at = self.items.partition_point(|i| order_key(i) < order_key(&item));
+        self.items.insert(at, item);
+    }
 }
 
 #[derive(Default)]
@@ -119,6 +148,7 @@ impl GhState {
         self.repos.entry(key).or_insert_with(|| RepoData {
             id: next_id,
             items: Vec::new(),
+            numbers: HashSet::new(),
             gone: HashMap::new(),
         })
     }
@@ -126,21 +156,16 @@ impl GhState {
     fn apply(&mut self, m: Mutation) {
         match m {
             Mutation::Upsert { repo, issue } => {
-                let number = issue["number"].as_i64().expect("an issue has a number");
-                let r = self.repo_mut(&repo);
-                r.items.retain(|i| i["number"].as_i64() != Some(number));
-                r.items.push(issue);
+                self.repo_mut(&repo).upsert(issue);
             }
             Mutation::Delete { repo, number } => {
                 let r = self.repo_mut(&repo);
-                r.items.retain(|i| i["number"].as_i64() != Some(number));
+                r.remove(number);
                 r.gone.insert(number, Gone::Deleted);
             }
             Mutation::Transfer { repo, number, to_repo, to_number, updated_at } => {
                 let old = self.repo_mut(&repo);
-                let item = old.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned();
-                old.items.retain(|i| i["number"].as_i64() != Some(number));
-                let item = item.expect("transfer an existing issue");
+                let item = old.remove(number).expect("transfer an existing issue");
                 let moved = crate::fixtures::issue(
                     &to_repo,
                     to_number,
@@ -151,7 +176,7 @@ impl GhState {
                 );
                 let new = self.repo_mut(&to_repo);
                 let new_id = new.id;
-                new.items.push(moved);
+                new.upsert(moved);
                 self.repo_mut(&repo)
                     .gone
                     .insert(number, Gone::Transferred { repo_id: new_id, number: to_number });
@@ -457,22 +482,21 @@ fn list(s: &GhState, key: &str, q: &HashMap<String, String>, if_none_match: Opti
     let per_page = q.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
     let page = q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
     let desc = q.get("direction").is_some_and(|d| d == "desc");
-    // Times compare as text: the fixtures write them all as YYYY-MM-DDTHH:MM:SSZ.
-    let mut items: Vec<&Value> = repo
-        .items
-        .iter()
-        .filter(|i| since.as_deref().is_none_or(|since| i["updated_at"].as_str().unwrap_or("") >= since))
-        .collect();
-    items.sort_by(|a, b| {
-        (a["updated_at"].as_str(), a["number"].as_i64())
-            .cmp(&(b["updated_at"].as_str(), b["number"].as_i64()))
-    });
-    if desc {
-        items.reverse();
-    }
+    // The items are kept in list order: `since` is a binary search, a page a slice.
+    let first = since
+        .as_deref()
+        .map_or(0, |since| repo.items.partition_point(|i| i["updated_at"].as_str().unwrap_or("") < since));
+    let items = &repo.items[first..];
     let total = items.len();
     let pages = total.div_ceil(per_page).max(1);
-    let body: Vec<&Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let (from, to) = ((page - 1) * per_page, (page * per_page).min(total));
+    let body: Vec<&Value> = if from >= total {
+        Vec::new()
+    } else if desc {
+        items[total - to..total - from].iter().rev().collect()
+    } else {
+        items[from..to].iter().collect()
+    };
     let text = serde_json::to_string(&body).unwrap();
     let mut hasher = DefaultHasher::new();
     text.hash(&mut hasher);
