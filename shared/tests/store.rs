@@ -31,6 +31,8 @@ both_backends!(
     the_same_issue_feeds_two_projects_independently,
     stored_timestamps_compare_in_sql_as_instants,
     unknown_ids_are_not_found,
+    a_page_mixing_new_and_known_issues_answers_in_order,
+    one_issue_twice_in_a_page_applies_in_order,
 );
 
 async fn project(store: &Store) -> Uuid {
@@ -59,6 +61,41 @@ async fn applying_the_same_snapshot_twice_changes_nothing(store: Store) {
     assert_eq!(only_task(&store, p).await, task);
     assert_eq!(store.get_metadata(task.task.id).await.unwrap().unwrap(), meta);
     assert_eq!(store.count_rows(Table::Metadata).await.unwrap(), 1);
+}
+
+async fn a_page_mixing_new_and_known_issues_answers_in_order(store: Store) {
+    let p = project(&store).await;
+    let t0 = "2026-01-05T10:00:00Z";
+    store.apply_issue(p, &issue(2, "Two", None, "open", t0)).await.unwrap();
+    store.apply_issue(p, &issue(4, "Four", None, "open", t0)).await.unwrap();
+    let page: Vec<_> = [(1, "One"), (2, "Two, edited"), (3, "Three"), (4, "Four")]
+        .iter()
+        .map(|(n, title)| {
+            let t = if *n == 2 { "2026-01-05T11:00:00Z" } else { t0 };
+            issue(*n, title, None, "open", t)
+        })
+        .collect();
+    let outcomes = store.apply_page(p, &page).await.unwrap();
+    assert_eq!(
+        outcomes,
+        [ApplyOutcome::Created, ApplyOutcome::Updated, ApplyOutcome::Created, ApplyOutcome::Unchanged]
+    );
+    let mut titles: Vec<String> =
+        store.list_tasks(p).await.unwrap().into_iter().map(|t| t.task.title).collect();
+    titles.sort();
+    assert_eq!(titles, ["Four", "One", "Three", "Two, edited"]);
+    assert_eq!(store.count_rows(Table::Metadata).await.unwrap(), 4);
+}
+
+async fn one_issue_twice_in_a_page_applies_in_order(store: Store) {
+    let p = project(&store).await;
+    let page = [
+        issue(1, "First", None, "open", "2026-01-05T10:00:00Z"),
+        issue(1, "Second", None, "open", "2026-01-05T11:00:00Z"),
+    ];
+    let outcomes = store.apply_page(p, &page).await.unwrap();
+    assert_eq!(outcomes, [ApplyOutcome::Created, ApplyOutcome::Updated]);
+    assert_eq!(only_task(&store, p).await.task.title, "Second");
 }
 
 async fn a_new_issue_becomes_a_task_with_its_status(store: Store) {

@@ -32,7 +32,7 @@ pub use deliveries::DELIVERY_RETENTION;
 pub(crate) use deliveries::{enabled_projects_for_repo_in, project_follows_repo_in, record_delivery_in};
 pub use reconcile::{Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
 pub use tasks::ApplyOutcome;
-pub(crate) use tasks::{apply_issue_in, mark_issue_gone_in, relink_issue_in};
+pub(crate) use tasks::{apply_issue_in, apply_page_in, mark_issue_gone_in, relink_issue_in};
 
 /// A database transaction of the store.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

@@ -5,7 +5,7 @@ use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::rows::{ConfigRow, opt_ts};
-use super::{ApplyOutcome, RACE_RETRIES, Store, StoreError, apply_issue_in, new_id};
+use super::{ApplyOutcome, RACE_RETRIES, Store, StoreError, apply_issue_in, apply_page_in, new_id};
 use crate::domain::{GitHubSyncConfig, RemoteIssue, RemoteState};
 use crate::time::Timestamp;
 
@@ -320,10 +320,5 @@ async fn apply_all(
     project_id: Uuid,
     issues: &[RemoteIssue],
 ) -> Result<Vec<ApplyOutcome>, StoreError> {
-    let now = Timestamp::now();
-    let mut outcomes = Vec::with_capacity(issues.len());
-    for issue in issues {
-        outcomes.push(apply_issue_in(conn, store.backend, project_id, issue, now).await?);
-    }
-    Ok(outcomes)
+    apply_page_in(conn, store.backend, project_id, issues, Timestamp::now()).await
 }

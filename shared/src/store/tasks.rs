@@ -1,5 +1,7 @@
 //! Tasks: local edits, and the one operation that applies a GitHub issue snapshot.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 use sqlx::AnyConnection;
 use tracing::instrument;
@@ -150,6 +152,7 @@ impl Store {
 /// The link and task as one locked read.
 #[derive(sqlx::FromRow)]
 struct LinkRow {
+    node_id: String,
     metadata_id: String,
     task_id: String,
     remote_updated_at: String,
@@ -162,23 +165,162 @@ struct LinkRow {
     status: String,
 }
 
+/// The links (with their tasks) of the issues among `node_ids` that the project has, by
+/// node id, locked for the caller's transaction; one statement for a whole page.
+async fn find_links(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    project_id: &str,
+    node_ids: &[&str],
+) -> Result<HashMap<String, LinkRow>, StoreError> {
+    if node_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // Only placeholders are formatted into the text; every value is bound.
+    let placeholders: Vec<String> = (2..node_ids.len() + 2).map(|n| format!("${n}")).collect();
+    let mut sql = format!(
+        "SELECT m.github_issue_id AS node_id, m.id AS metadata_id, m.task_id, m.remote_updated_at, \
+         m.last_synced_content, m.sync_conflict_status, m.synced_state, m.remote_state, t.title, \
+         t.description, t.status FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id \
+         WHERE m.project_id = $1 AND m.github_issue_id IN ({})",
+        placeholders.join(", ")
+    );
+    if backend == Backend::Postgres {
+        sql.push_str(" FOR UPDATE");
+    }
+    let mut query = sqlx::query_as::<_, LinkRow>(sqlx::AssertSqlSafe(sql)).bind(project_id);
+    for node_id in node_ids {
+        query = query.bind(*node_id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|row| (row.node_id.clone(), row)).collect())
+}
+
+/// The link of one issue, locked: [`find_links`] for one.
 async fn find_link(
     conn: &mut AnyConnection,
     backend: Backend,
     project_id: &str,
     node_id: &str,
 ) -> Result<Option<LinkRow>, StoreError> {
-    Ok(sqlx::query_as(locking!(
-        backend,
-        "SELECT m.id AS metadata_id, m.task_id, m.remote_updated_at, m.last_synced_content, \
-         m.sync_conflict_status, m.synced_state, m.remote_state, t.title, t.description, t.status \
-         FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id \
-         WHERE m.project_id = $1 AND m.github_issue_id = $2"
-    ))
-    .bind(project_id)
-    .bind(node_id)
-    .fetch_optional(conn)
-    .await?)
+    Ok(find_links(conn, backend, project_id, &[node_id]).await?.remove(node_id))
+}
+
+/// Creates the tasks and links of issues the project does not have yet, in multi-row
+/// inserts (a page of new issues is two statements).
+async fn insert_new(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    issues: &[&RemoteIssue],
+    now: &str,
+) -> Result<(), StoreError> {
+    // Well under SQLite's and PostgreSQL's limits on bound values per statement.
+    const ROWS_PER_STATEMENT: usize = 100;
+    for chunk in issues.chunks(ROWS_PER_STATEMENT) {
+        let task_ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
+        let sql = multi_row_insert(
+            "INSERT INTO tasks (id, project_id, title, description, status, github_issue_url, \
+             created_at, updated_at) VALUES ",
+            chunk.len(),
+            7,
+            |p| format!("({}, {}, {}, {}, {}, {}, {}, {})", p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[6]),
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (issue, task_id) in chunk.iter().zip(&task_ids) {
+            let Plan::Create { status } = plan(None, &remote_of(issue)) else {
+                unreachable!("no link plans a create")
+            };
+            query = query
+                .bind(task_id.as_str())
+                .bind(project_id)
+                .bind(issue.content.title.as_str())
+                .bind(issue.content.description.as_deref())
+                .bind(status.as_str())
+                .bind(issue.html_url.as_str())
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+
+        let sql = multi_row_insert(
+            "INSERT INTO task_github_metadata (id, task_id, project_id, github_issue_id, \
+             github_issue_number, github_issue_url, last_synced_at, remote_updated_at, \
+             last_synced_content, synced_state, remote_state, created_at, updated_at) VALUES ",
+            chunk.len(),
+            10,
+            |p| {
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[9], p[6], p[6]
+                )
+            },
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (issue, task_id) in chunk.iter().zip(&task_ids) {
+            query = query
+                .bind(new_id())
+                .bind(task_id.as_str())
+                .bind(project_id)
+                .bind(issue.node_id.as_str())
+                .bind(issue.number)
+                .bind(issue.html_url.as_str())
+                .bind(now)
+                .bind(issue.updated_at.to_sql())
+                .bind(issue.content.to_json())
+                .bind(issue.state.as_str());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `head` followed by `rows` value tuples of `binds` placeholders each, numbered in order;
+/// `tuple` writes one row from its placeholders.
+fn multi_row_insert(head: &str, rows: usize, binds: usize, tuple: impl Fn(&[String]) -> String) -> String {
+    let tuples: Vec<String> = (0..rows)
+        .map(|r| tuple(&(1..=binds).map(|b| format!("${}", r * binds + b)).collect::<Vec<_>>()))
+        .collect();
+    format!("{head}{}", tuples.join(", "))
+}
+
+fn remote_of(issue: &RemoteIssue) -> Remote<'_> {
+    Remote { content: &issue.content, state: issue.state, updated_at: issue.updated_at }
+}
+
+/// Applies a page of validated snapshots inside the caller's transaction: one locked read
+/// of the page's links, the linked issues one by one through the sync rules, the new ones
+/// in multi-row inserts. Outcomes are in the order of `issues`.
+pub(crate) async fn apply_page_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    project_id: Uuid,
+    issues: &[RemoteIssue],
+    now: Timestamp,
+) -> Result<Vec<ApplyOutcome>, StoreError> {
+    let node_ids: Vec<&str> = issues.iter().map(|i| i.node_id.as_str()).collect();
+    if node_ids.iter().collect::<HashSet<_>>().len() != node_ids.len() {
+        // One issue twice in a page (it moved while the pages were fetched): in order, one
+        // by one, so the second snapshot meets what the first one wrote.
+        let mut outcomes = Vec::with_capacity(issues.len());
+        for issue in issues {
+            outcomes.push(apply_issue_in(conn, backend, project_id, issue, now).await?);
+        }
+        return Ok(outcomes);
+    }
+    let project = project_id.to_string();
+    let mut links = find_links(conn, backend, &project, &node_ids).await?;
+    let mut outcomes = Vec::with_capacity(issues.len());
+    let mut new = Vec::new();
+    for issue in issues {
+        match links.remove(&issue.node_id) {
+            Some(link) => outcomes.push(apply_linked(conn, link, issue, now).await?),
+            None => {
+                new.push(issue);
+                outcomes.push(ApplyOutcome::Created);
+            }
+        }
+    }
+    insert_new(conn, &project, &new, &now.to_sql()).await?;
+    Ok(outcomes)
 }
 
 /// Applies one validated snapshot inside the caller's transaction.
@@ -190,45 +332,24 @@ pub(crate) async fn apply_issue_in(
     now: Timestamp,
 ) -> Result<ApplyOutcome, StoreError> {
     let project = project_id.to_string();
-    let now_sql = now.to_sql();
-    let remote = Remote { content: &issue.content, state: issue.state, updated_at: issue.updated_at };
+    match find_link(conn, backend, &project, &issue.node_id).await? {
+        Some(link) => apply_linked(conn, link, issue, now).await,
+        None => {
+            insert_new(conn, &project, &[issue], &now.to_sql()).await?;
+            Ok(ApplyOutcome::Created)
+        }
+    }
+}
 
-    let Some(link) = find_link(conn, backend, &project, &issue.node_id).await? else {
-        let Plan::Create { status } = plan(None, &remote) else { unreachable!("no link plans a create") };
-        let task_id = new_id();
-        sqlx::query(
-            "INSERT INTO tasks (id, project_id, title, description, status, github_issue_url, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(&task_id)
-        .bind(&project)
-        .bind(&issue.content.title)
-        .bind(&issue.content.description)
-        .bind(status.as_str())
-        .bind(&issue.html_url)
-        .bind(&now_sql)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "INSERT INTO task_github_metadata (id, task_id, project_id, github_issue_id, \
-             github_issue_number, github_issue_url, last_synced_at, remote_updated_at, \
-             last_synced_content, synced_state, remote_state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $7, $7)",
-        )
-        .bind(new_id())
-        .bind(&task_id)
-        .bind(&project)
-        .bind(&issue.node_id)
-        .bind(issue.number)
-        .bind(&issue.html_url)
-        .bind(&now_sql)
-        .bind(issue.updated_at.to_sql())
-        .bind(issue.content.to_json())
-        .bind(issue.state.as_str())
-        .execute(&mut *conn)
-        .await?;
-        return Ok(ApplyOutcome::Created);
-    };
+/// Applies a snapshot of an issue the project has, through the sync rules.
+async fn apply_linked(
+    conn: &mut AnyConnection,
+    link: LinkRow,
+    issue: &RemoteIssue,
+    now: Timestamp,
+) -> Result<ApplyOutcome, StoreError> {
+    let now_sql = now.to_sql();
+    let remote = remote_of(issue);
 
     let base = content("task_github_metadata.last_synced_content", &link.last_synced_content)?;
     let local = Content { title: link.title, description: link.description };
