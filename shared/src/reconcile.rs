@@ -366,11 +366,12 @@ impl Reconciler {
         let mut moved_from: Option<Timestamp> = None;
         let mut newest: Option<Timestamp> = None;
         let last_page: (String, Option<String>, usize);
+        if deadline_near(deadline) {
+            return Err(ReconcileError::Deadline);
+        }
+        let mut fetched = self.get(&url, &pat, None, tally).await;
         loop {
-            if deadline_near(deadline) {
-                return Err(ReconcileError::Deadline);
-            }
-            let r = self.get(&url, &pat, None, tally).await?;
+            let r = fetched?;
             expect_ok(&r, &repo)?;
             let items: Vec<GhIssue> =
                 serde_json::from_slice(&r.body).map_err(|e| ReconcileError::Malformed(e.to_string()))?;
@@ -396,19 +397,34 @@ impl Reconciler {
                 }
             }
             tally.counts.issues_fetched += snapshots.len() as i64;
-            for outcome in store.apply_page(config.project_id, &snapshots).await? {
-                tally.count(outcome);
-            }
-            match next_link(&r.headers) {
-                Some(next) if github.is_own_url(&next) => url = next,
+            let next = match next_link(&r.headers) {
+                Some(next) if github.is_own_url(&next) => Some(next),
                 Some(_) => {
                     return Err(ReconcileError::Malformed("a Link header points away from the API".into()));
                 }
-                None => {
-                    last_page = (url, r.header("etag").map(str::to_string), page_len);
-                    break;
+                None => None,
+            };
+            let applying = store.apply_page(config.project_id, &snapshots);
+            let Some(next) = next else {
+                for outcome in applying.await? {
+                    tally.count(outcome);
                 }
+                last_page = (url, r.header("etag").map(str::to_string), page_len);
+                break;
+            };
+            if deadline_near(deadline) {
+                for outcome in applying.await? {
+                    tally.count(outcome);
+                }
+                return Err(ReconcileError::Deadline);
             }
+            // The next page is fetched while this one is applied; each page is still applied
+            // whole or not at all, in order, and a failed page stops the run before the next.
+            let (applied, next_page) = tokio::join!(applying, self.get(&next, &pat, None, tally));
+            for outcome in applied? {
+                tally.count(outcome);
+            }
+            (url, fetched) = (next, next_page);
         }
 
         if full_pass {
