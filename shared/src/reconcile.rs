@@ -428,7 +428,7 @@ impl Reconciler {
         }
 
         if full_pass {
-            self.find_removed(c, &repo, &pat, &seen, tally).await?;
+            self.find_removed(c, &repo, &pat, &seen, now, tally).await?;
         }
 
         // Never past an issue that moved during the listing: whatever slid past it is re-listed.
@@ -447,19 +447,22 @@ impl Reconciler {
         Ok(Pulled::Listed { watermark: watermark.or(since), probe, full_pass })
     }
 
-    /// Looks up each linked issue the full listing did not show: 404/410 → deleted, 301 →
-    /// transferred (relinked when it moved within the configured repository).
+    /// Looks up each issue linked before the listing started (`listed_at`) that the full
+    /// listing did not show: 404/410 → deleted, 301 → transferred (relinked when it moved
+    /// within the configured repository). Links made during the listing came from it, so an
+    /// initial import has nothing to look up.
     async fn find_removed(
         &self,
         c: &Claimed,
         repo: &RepoRef,
         pat: &Pat,
         seen: &HashMap<String, Timestamp>,
+        listed_at: Timestamp,
         tally: &mut Tally,
     ) -> Result<(), ReconcileError> {
         let Services { store, github, .. } = &self.services;
         let project = c.config.project_id;
-        for (node_id, number) in store.linked_issues(project).await? {
+        for (node_id, number) in store.linked_issues(project, listed_at).await? {
             if seen.contains_key(&node_id) {
                 continue;
             }

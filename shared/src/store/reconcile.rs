@@ -244,14 +244,20 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// The project's linked issues still believed to be on GitHub: (node id, number).
-    pub async fn linked_issues(&self, project_id: Uuid) -> Result<Vec<(String, i64)>, StoreError> {
+    /// The project's issues linked at or before `linked_by` and still believed to be on
+    /// GitHub: (node id, number).
+    pub async fn linked_issues(
+        &self,
+        project_id: Uuid,
+        linked_by: Timestamp,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT github_issue_id, github_issue_number FROM task_github_metadata \
-             WHERE project_id = $1 AND remote_state NOT IN ('deleted', 'transferred') \
+             WHERE project_id = $1 AND created_at <= $2 AND remote_state NOT IN ('deleted', 'transferred') \
              ORDER BY github_issue_number",
         )
         .bind(project_id.to_string())
+        .bind(linked_by.to_sql())
         .fetch_all(&self.pool)
         .await?)
     }
