@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
-use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
-use ghsync_shared::domain::{RepoName, RepoOwner, SyncStatus};
+use ghsync_shared::crypto::{KeyProvider, LocalKeys};
+use ghsync_shared::domain::SyncStatus;
 use ghsync_shared::github::GitHub;
 use ghsync_shared::manage::Services;
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
-use ghsync_shared::store::{ConfigWrite, StoreOptions, Table};
+use ghsync_shared::store::{StoreOptions, Table};
 use ghsync_shared::{Store, StoreError};
 use testkit::StoppablePostgres;
 use testkit::fixtures::issue;
@@ -46,15 +46,7 @@ async fn a_reconcile_cut_off_by_a_stopped_database_is_completed_by_the_next_run(
         gh.upsert(REPO, issue(REPO, n, &format!("Issue {n}"), Some("body"), "open", &t));
     }
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"5a".repeat(32)).unwrap());
-    let project = store.create_project("Widgets").await.unwrap().id;
-    let write = ConfigWrite {
-        repo_owner: RepoOwner::parse("acme").unwrap(),
-        repo_name: RepoName::parse("widgets").unwrap(),
-        encrypted_pat: Some(keys.seal(project, &Pat::new(PAT)).await.unwrap()),
-        sync_enabled: Some(true),
-        sync_interval: None,
-    };
-    store.put_config(project, &write).await.unwrap();
+    let project = testkit::project_with_pat(&store, REPO, &keys, PAT).await;
     let services = Services {
         store: store.clone(),
         keys,

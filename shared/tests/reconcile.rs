@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use ghsync_shared::Store;
-use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
-use ghsync_shared::domain::{RemoteState, RepoName, RepoOwner, SyncStatus, TaskPatch};
+use ghsync_shared::crypto::{KeyProvider, LocalKeys};
+use ghsync_shared::domain::{RemoteState, SyncStatus, TaskPatch};
 use ghsync_shared::github::GitHub;
 use ghsync_shared::manage::Services;
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
-use ghsync_shared::store::{ConfigWrite, Table};
+use ghsync_shared::store::Table;
 use ghsync_shared::time::Timestamp;
 use serde_json::Value;
 use testkit::both_backends;
@@ -43,15 +43,7 @@ async fn world_with(store: Store, keys: KeyProvider) -> World {
     let github = GitHub::new(&gh.url, Duration::from_millis(700)).unwrap();
     let services = Services { store: store.clone(), keys: keys.clone(), github };
     let options = ReconcileOptions { retry_base: Duration::from_millis(5), ..Default::default() };
-    let project = store.create_project("Widgets").await.unwrap().id;
-    let write = ConfigWrite {
-        repo_owner: RepoOwner::parse("acme").unwrap(),
-        repo_name: RepoName::parse("widgets").unwrap(),
-        encrypted_pat: Some(keys.seal(project, &Pat::new(PAT)).await.unwrap()),
-        sync_enabled: Some(true),
-        sync_interval: None,
-    };
-    store.put_config(project, &write).await.unwrap();
+    let project = testkit::project_with_pat(&store, REPO, &keys, PAT).await;
     World { store, gh, rec: Reconciler::new(services, options), project }
 }
 

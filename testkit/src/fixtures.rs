@@ -214,3 +214,11 @@ pub fn realistic_opened_delivery(repo: &str, number: i64) -> String {
     );
     issues_event("opened", issue, repo, json!({})).to_string()
 }
+
+/// An `issues` `edited` delivery body for issue `number` of `repo` in its `version`-th form
+/// (title "Issue N vV"; later versions are later on GitHub), for tests that send many.
+pub fn versioned_edit(repo: &str, number: i64, version: usize) -> String {
+    let t = format!("2026-01-05T10:{version:02}:{:02}Z", number % 60);
+    let issue = issue(repo, number, &format!("Issue {number} v{version}"), None, "open", &t);
+    issues_event("edited", issue, repo, json!({})).to_string()
+}

@@ -164,7 +164,26 @@ pub fn free_port() -> u16 {
 /// A new project whose enabled sync config follows `repo` (`owner/name`), with
 /// `encrypted_pat` stored as its PAT blob (tests that never decrypt pass any bytes).
 pub async fn configured_project(store: &Store, repo: &str, encrypted_pat: Vec<u8>) -> uuid::Uuid {
-    let project = store.create_project("Widgets").await.expect("create project");
+    let project = store.create_project("Widgets").await.expect("create project").id;
+    put_config(store, project, repo, encrypted_pat).await;
+    project
+}
+
+/// A new project whose enabled sync config follows `repo` with `pat` sealed by `keys`
+/// (for tests that reconcile, and so open the PAT).
+pub async fn project_with_pat(
+    store: &Store,
+    repo: &str,
+    keys: &ghsync_shared::crypto::KeyProvider,
+    pat: &str,
+) -> uuid::Uuid {
+    let project = store.create_project("Widgets").await.expect("create project").id;
+    let sealed = keys.seal(project, &ghsync_shared::crypto::Pat::new(pat)).await.expect("seal the PAT");
+    put_config(store, project, repo, sealed).await;
+    project
+}
+
+async fn put_config(store: &Store, project: uuid::Uuid, repo: &str, encrypted_pat: Vec<u8>) {
     let (owner, name) = repo.split_once('/').expect("owner/name");
     let write = ghsync_shared::store::ConfigWrite {
         repo_owner: ghsync_shared::domain::RepoOwner::parse(owner).expect("owner"),
@@ -173,8 +192,7 @@ pub async fn configured_project(store: &Store, repo: &str, encrypted_pat: Vec<u8
         sync_enabled: Some(true),
         sync_interval: None,
     };
-    store.put_config(project.id, &write).await.expect("put config");
-    project.id
+    store.put_config(project, &write).await.expect("put config");
 }
 
 /// A stopped [`StoppablePostgres`].

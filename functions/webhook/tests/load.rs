@@ -12,9 +12,8 @@ use ghsync_shared::store::Table;
 use ghsync_shared::webhook::sign;
 use ghsync_webhook::{WebhookState, router};
 use http::Method;
-use serde_json::json;
 use testkit::both_backends;
-use testkit::fixtures::{issue, issues_event};
+use testkit::fixtures::versioned_edit;
 use tokio::sync::Mutex;
 
 both_backends!(every_delivery_is_applied_once_and_nothing_is_lost);
@@ -34,15 +33,7 @@ async fn every_delivery_is_applied_once_and_nothing_is_lost(store: Store) {
     let mut sends: Vec<(String, String)> = (0..unique)
         .map(|k| {
             let (n, version) = ((k % issues) as i64 + 1, k / issues);
-            let t = format!("2026-01-05T10:{:02}:{:02}Z", version, n % 60);
-            let body = issues_event(
-                "edited",
-                issue("acme/widgets", n, &format!("Issue {n} v{version}"), None, "open", &t),
-                "acme/widgets",
-                json!({}),
-            )
-            .to_string();
-            (format!("load-{k}"), body)
+            (format!("load-{k}"), versioned_edit("acme/widgets", n, version))
         })
         .collect();
     let duplicates: Vec<(String, String)> = sends.iter().step_by(4).take(total - unique).cloned().collect();

@@ -15,9 +15,8 @@ use ghsync_shared::store::{StoreOptions, Table};
 use ghsync_shared::webhook::sign;
 use ghsync_webhook::{WebhookState, router};
 use http::Method;
-use serde_json::json;
 use testkit::StoppablePostgres;
-use testkit::fixtures::{issue, issues_event};
+use testkit::fixtures::versioned_edit;
 use tokio::sync::{Semaphore, mpsc};
 
 const SECRET: &str = "stopped-secret";
@@ -26,17 +25,7 @@ const BURST: usize = 300;
 const STOP_AFTER: usize = 100;
 
 fn delivery(k: usize) -> (String, String) {
-    let n = (k % 100) as i64 + 1;
-    let version = k / 100;
-    let t = format!("2026-01-05T10:{version:02}:{:02}Z", n % 60);
-    let body = issues_event(
-        "edited",
-        issue("acme/widgets", n, &format!("Issue {n} v{version}"), None, "open", &t),
-        "acme/widgets",
-        json!({}),
-    )
-    .to_string();
-    (format!("burst-{k}"), body)
+    (format!("burst-{k}"), versioned_edit("acme/widgets", (k % 100) as i64 + 1, k / 100))
 }
 
 async fn post(url: &str, (id, body): &(String, String)) -> u16 {
