@@ -176,14 +176,12 @@ async fn find_links(
     if node_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    // Only placeholders are formatted into the text; every value is bound.
-    let placeholders: Vec<String> = (2..node_ids.len() + 2).map(|n| format!("${n}")).collect();
     let mut sql = format!(
         "SELECT m.github_issue_id AS node_id, m.id AS metadata_id, m.task_id, m.remote_updated_at, \
          m.last_synced_content, m.sync_conflict_status, m.synced_state, m.remote_state, t.title, \
          t.description, t.status FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id \
          WHERE m.project_id = $1 AND m.github_issue_id IN ({})",
-        placeholders.join(", ")
+        placeholders(2, node_ids.len())
     );
     if backend == Backend::Postgres {
         sql.push_str(" FOR UPDATE");
@@ -222,8 +220,7 @@ async fn insert_new(
             "INSERT INTO tasks (id, project_id, title, description, status, github_issue_url, \
              created_at, updated_at) VALUES ",
             chunk.len(),
-            7,
-            |p| format!("({}, {}, {}, {}, {}, {}, {}, {})", p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[6]),
+            8,
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (issue, task_id) in chunk.iter().zip(&task_ids) {
@@ -237,6 +234,7 @@ async fn insert_new(
                 .bind(issue.content.description.as_deref())
                 .bind(status.as_str())
                 .bind(issue.html_url.as_str())
+                .bind(now)
                 .bind(now);
         }
         query.execute(&mut *conn).await?;
@@ -246,13 +244,7 @@ async fn insert_new(
              github_issue_number, github_issue_url, last_synced_at, remote_updated_at, \
              last_synced_content, synced_state, remote_state, created_at, updated_at) VALUES ",
             chunk.len(),
-            10,
-            |p| {
-                format!(
-                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                    p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[9], p[6], p[6]
-                )
-            },
+            13,
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (issue, task_id) in chunk.iter().zip(&task_ids) {
@@ -266,19 +258,26 @@ async fn insert_new(
                 .bind(now)
                 .bind(issue.updated_at.to_sql())
                 .bind(issue.content.to_json())
-                .bind(issue.state.as_str());
+                .bind(issue.state.as_str())
+                .bind(issue.state.as_str())
+                .bind(now)
+                .bind(now);
         }
         query.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// `head` followed by `rows` value tuples of `binds` placeholders each, numbered in order;
-/// `tuple` writes one row from its placeholders.
-fn multi_row_insert(head: &str, rows: usize, binds: usize, tuple: impl Fn(&[String]) -> String) -> String {
-    let tuples: Vec<String> = (0..rows)
-        .map(|r| tuple(&(1..=binds).map(|b| format!("${}", r * binds + b)).collect::<Vec<_>>()))
-        .collect();
+/// `count` numbered placeholders from `$first`, comma-separated. Only placeholders are
+/// ever formatted into SQL text; every value is bound.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `head` followed by `rows` value tuples of `columns` placeholders each, numbered in order.
+fn multi_row_insert(head: &str, rows: usize, columns: usize) -> String {
+    let tuples: Vec<String> =
+        (0..rows).map(|r| format!("({})", placeholders(r * columns + 1, columns))).collect();
     format!("{head}{}", tuples.join(", "))
 }
 
