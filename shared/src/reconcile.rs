@@ -129,12 +129,14 @@ struct Tally {
 }
 
 impl Tally {
-    fn count(&mut self, outcome: ApplyOutcome) {
-        match outcome {
-            ApplyOutcome::Created => self.counts.tasks_created += 1,
-            ApplyOutcome::Updated => self.counts.tasks_updated += 1,
-            ApplyOutcome::Conflict => self.counts.conflicts_detected += 1,
-            ApplyOutcome::Unchanged | ApplyOutcome::ConflictPending | ApplyOutcome::Stale => {}
+    fn count(&mut self, outcomes: Vec<ApplyOutcome>) {
+        for outcome in outcomes {
+            match outcome {
+                ApplyOutcome::Created => self.counts.tasks_created += 1,
+                ApplyOutcome::Updated => self.counts.tasks_updated += 1,
+                ApplyOutcome::Conflict => self.counts.conflicts_detected += 1,
+                ApplyOutcome::Unchanged | ApplyOutcome::ConflictPending | ApplyOutcome::Stale => {}
+            }
         }
     }
 
@@ -406,24 +408,18 @@ impl Reconciler {
             };
             let applying = store.apply_page(config.project_id, &snapshots);
             let Some(next) = next else {
-                for outcome in applying.await? {
-                    tally.count(outcome);
-                }
+                tally.count(applying.await?);
                 last_page = (url, r.header("etag").map(str::to_string), page_len);
                 break;
             };
             if deadline_near(deadline) {
-                for outcome in applying.await? {
-                    tally.count(outcome);
-                }
+                tally.count(applying.await?);
                 return Err(ReconcileError::Deadline);
             }
             // The next page is fetched while this one is applied; each page is still applied
             // whole or not at all, in order, and a failed page stops the run before the next.
             let (applied, next_page) = tokio::join!(applying, self.get(&next, &pat, None, tally));
-            for outcome in applied? {
-                tally.count(outcome);
-            }
+            tally.count(applied?);
             (url, fetched) = (next, next_page);
         }
 
@@ -495,9 +491,7 @@ impl Reconciler {
                 s if s.is_success() => {
                     // Still there (it slid past the listing): apply it like any other.
                     if let Some(issue) = parse_issue(&r)?.filter(|i| i.node_id == node_id) {
-                        for outcome in store.apply_page(project, std::slice::from_ref(&issue)).await? {
-                            tally.count(outcome);
-                        }
+                        tally.count(store.apply_page(project, std::slice::from_ref(&issue)).await?);
                     }
                 }
                 s => return Err(GitHubError::Unexpected(s.as_u16()).into()),
