@@ -21,7 +21,23 @@ export type Task = { id: string, project_id: string, title: string, description:
  */
 github_issue_url: string | null, created_at: string, updated_at: string, };
 
-export type GitHubLink = { issue_number: number, issue_url: string, sync_conflict_status: ConflictStatus | null, remote_state: RemoteState, last_synced_at: string, };
+export type GitHubLink = { 
+/**
+ * The issue's GraphQL node id (`github_issue_id`).
+ */
+node_id: string, issue_number: number, issue_url: string, sync_conflict_status: ConflictStatus | null, 
+/**
+ * The newest state seen, or the issue's disappearance (`deleted`, `transferred`).
+ */
+remote_state: RemoteState, 
+/**
+ * GitHub's `updated_at` of the newest snapshot applied.
+ */
+remote_updated_at: string, last_synced_at: string, 
+/**
+ * When the link ended because its config moved to another repository (the task stays).
+ */
+unlinked_at: string | null, };
 
 export type TaskWithLink = { github: GitHubLink | null, id: string, project_id: string, title: string, description: string | null, status: TaskStatus, 
 /**
@@ -43,7 +59,11 @@ export type PutSyncConfig = { repo_owner: string, repo_name: string,
  */
 pat?: string, sync_enabled?: boolean, sync_interval_seconds?: number, };
 
-export type SyncHistory = { id: string, project_id: string, sync_config_id: string, started_at: string, completed_at: string | null, duration_ms: number | null, issues_fetched: number, tasks_created: number, tasks_updated: number, conflicts_detected: number, status: SyncStatus, error_message: string | null, };
+export type SyncHistory = { id: string, project_id: string, sync_config_id: string, started_at: string, completed_at: string | null, duration_ms: number | null, issues_fetched: number, tasks_created: number, tasks_updated: number, conflicts_detected: number, 
+/**
+ * Issues left out as malformed (named in `error_message`).
+ */
+issues_skipped: number, status: SyncStatus, error_message: string | null, };
 
 export type SyncHistorySummary = { 
 /**

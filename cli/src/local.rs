@@ -9,16 +9,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use ghsync_shared::config::Config;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
-use ghsync_shared::github::GitHub;
-use ghsync_shared::manage::{GITHUB_TIMEOUT, Services, key_provider};
+use ghsync_shared::manage::Services;
 use ghsync_shared::secret::random_hex;
+use ghsync_shared::store::StoreOptions;
 
 /// The services on the configured database; without `GHSYNC_KMS_KEY_ID` or
 /// `GHSYNC_LOCAL_KEY`, the local master key kept in `ghsync.key` beside the database.
 pub async fn services(config: &Config) -> Result<Services> {
-    let store = crate::open_store(config).await?;
-    let keys = if config.kms_key_id.is_some() || config.local_key_hex.is_some() {
-        key_provider(config).await?
+    let fallback = if config.kms_key_id.is_some() || config.local_key_hex.is_some() {
+        None
     } else {
         let dir = state_dir(&config.database_url);
         let (hex, created) = kept_secret(&dir, "ghsync.key", 32)?;
@@ -29,10 +28,11 @@ pub async fn services(config: &Config) -> Result<Services> {
                  cannot be decrypted) or set GHSYNC_KMS_KEY_ID to use AWS KMS"
             );
         }
-        KeyProvider::Local(LocalKeys::from_hex(&hex)?)
+        Some(KeyProvider::Local(LocalKeys::from_hex(&hex)?))
     };
-    let github = GitHub::new(&config.github_api_url, GITHUB_TIMEOUT)?;
-    Ok(Services { store, keys, github })
+    Services::connect(config, &StoreOptions::default(), fallback)
+        .await
+        .with_context(|| format!("cannot start ({})", redact_url(&config.database_url)))
 }
 
 /// The folder of a `sqlite:` database file (the working directory for other URLs).

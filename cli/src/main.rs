@@ -221,11 +221,9 @@ fn read_merged(file: &str) -> Result<Content> {
 
 /// Connects to the configured database and brings its schema up to date.
 async fn open_store(config: &Config) -> Result<Store> {
-    let store = Store::connect(&config.database_url, &StoreOptions::default())
+    ghsync_shared::manage::open_store(config, &StoreOptions::default())
         .await
-        .with_context(|| format!("cannot open the database ({})", local::redact_url(&config.database_url)))?;
-    store.migrate().await.context("cannot migrate the database")?;
-    Ok(store)
+        .with_context(|| format!("cannot open the database ({})", local::redact_url(&config.database_url)))
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {

@@ -6,6 +6,7 @@ use axum::routing::get;
 use ghsync_api::ApiState;
 use ghsync_shared::config::{ApiToken, Config, WebhookSecrets};
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::webhook::WebhookConfig;
 use ghsync_webhook::WebhookState;
 
 use crate::local;
@@ -26,7 +27,10 @@ pub async fn run(config: Config) -> Result<()> {
         None => ApiToken::new(kept_and_printed(&dir, "ghsync.api-token", "API token")?)
             .context("empty API token file")?,
     };
-    let webhook = WebhookState::new(services.store.clone(), Some(secrets));
+    let webhook = WebhookState::new(
+        services.store.clone(),
+        WebhookConfig { secrets: Some(secrets), web_host: services.github.web_host().clone() },
+    );
     let background =
         tokio::spawn(reconcile_loop(Reconciler::new(services.clone(), ReconcileOptions::default())));
     let app =

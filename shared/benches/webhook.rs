@@ -36,7 +36,8 @@ fn deliveries(c: &mut Criterion) {
     let ids = AtomicU64::new(0);
     let fresh_id = || format!("bench-{}", ids.fetch_add(1, Ordering::Relaxed));
     let numbers = AtomicI64::new(2);
-    let (store, secrets) = (&store, &secrets);
+    let config = webhook::WebhookConfig::github_com(Some(secrets.clone()));
+    let (store, config) = (&store, &config);
     group.bench_function("handle_created", |b| {
         b.to_async(&runtime).iter_batched(
             || {
@@ -55,7 +56,7 @@ fn deliveries(c: &mut Criterion) {
                     signature_sha1: None,
                     body: body.as_bytes(),
                 };
-                webhook::handle(store, Some(secrets), d).await.unwrap()
+                webhook::handle(store, config, d).await.unwrap()
             },
             BatchSize::SmallInput,
         )
@@ -70,7 +71,7 @@ fn deliveries(c: &mut Criterion) {
                 signature_sha1: None,
                 body: body.as_bytes(),
             };
-            let handled = webhook::handle(store, Some(secrets), d).await.unwrap();
+            let handled = webhook::handle(store, config, d).await.unwrap();
             assert!(matches!(handled, Handled::Applied { .. }));
         })
     });

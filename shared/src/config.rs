@@ -121,9 +121,25 @@ impl Config {
         })
     }
 
-    /// The variable a deployed function cannot run without.
-    pub fn require_database_url() -> Result<String, ConfigError> {
-        std::env::var("GHSYNC_DATABASE_URL").map_err(|_| ConfigError::Missing("GHSYNC_DATABASE_URL"))
+    /// Reads the process environment of a deployed (Lambda) function: as
+    /// [`Config::from_env`], but with no local database to fall back on.
+    pub fn lambda_from_env() -> Result<Self, ConfigError> {
+        Self::lambda_from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::lambda_from_env`] through `get`: `GHSYNC_DATABASE_URL` is required (a
+    /// Lambda instance has no disk worth a database on).
+    pub fn lambda_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        if get("GHSYNC_DATABASE_URL").is_none_or(|v| v.trim().is_empty()) {
+            return Err(ConfigError::Missing("GHSYNC_DATABASE_URL"));
+        }
+        Self::from_lookup(get)
+    }
+
+    /// The GitHub web host issue URLs must be on (from `GITHUB_API_URL`).
+    pub fn github_web_host(&self) -> crate::domain::WebHost {
+        url::Url::parse(&self.github_api_url)
+            .map_or_else(|_| crate::domain::WebHost::github_com(), |u| crate::domain::WebHost::of_api(&u))
     }
 }
 
@@ -159,6 +175,17 @@ mod tests {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(config(&[("GHSYNC_WEBHOOK_SECRET", " , ")]).unwrap().webhook_secrets.is_none());
+    }
+
+    #[test]
+    fn a_lambda_names_its_missing_database_instead_of_defaulting() {
+        let map: HashMap<String, String> = HashMap::new();
+        let e = Config::lambda_from_lookup(|k| map.get(k).cloned()).unwrap_err();
+        assert_eq!(e.to_string(), "GHSYNC_DATABASE_URL is not set");
+        let map: HashMap<String, String> =
+            [("GHSYNC_DATABASE_URL".to_string(), "postgres://db/x".to_string())].into();
+        let c = Config::lambda_from_lookup(|k| map.get(k).cloned()).unwrap();
+        assert_eq!(c.database_url, "postgres://db/x");
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! GitHub's REST API: one octocrab client (one connection pool) for every PAT, the token
-//! passed per request, and GitHub's issue JSON parsed into [`RemoteIssue`]s.
+//! GitHub's REST API: the one place that speaks it. Typed operations (list a page of issues,
+//! read one issue, check a repository) over one octocrab client (one connection pool) for
+//! every token, the token passed per request.
 //!
-//! octocrab's own retries and redirect-following are off: retries and backoff are decided
-//! by the reconciler, which has to honour rate limits, and a `301` for a transferred issue
-//! must be seen, not followed.
+//! This file owns the protocol: URLs and query strings (built with the `url` crate), status
+//! codes, retries of transient failures with backoff and jitter, rate-limit headers, `Link`
+//! pagination and the same-origin rule (the token never leaves the configured API, whatever
+//! a `Link` or `Location` header says). octocrab's own retries and redirect-following are
+//! off: a `301` for a transferred issue must be seen, not followed, and a rate limit is the
+//! reconciler's to wait out.
 
 use std::time::Duration;
 
@@ -12,10 +16,14 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use serde::Deserialize;
+use url::Url;
 
 use crate::crypto::Pat;
-use crate::domain::{Content, IssueState, RemoteIssue, RepoRef, ValidationError};
+use crate::domain::{Content, IssueState, RemoteIssue, RepoRef, ValidationError, WebHost};
 use crate::time::Timestamp;
+
+/// GitHub's page size for the issue listing.
+pub const PER_PAGE: usize = 100;
 
 /// What can go wrong talking to GitHub.
 #[derive(Debug, thiserror::Error)]
@@ -26,14 +34,18 @@ pub enum GitHubError {
     NoAccess { repo: String, status: u16 },
     #[error("GitHub rate limit reached (HTTP {status})")]
     RateLimited { status: u16, retry_after: Option<Duration>, reset_at: Option<Timestamp> },
-    #[error("GitHub is unreachable: {0}")]
-    Unreachable(String),
+    #[error("GitHub is unreachable")]
+    Unreachable(#[source] octocrab::Error),
     #[error("GitHub answered HTTP {0}")]
     Server(u16),
     #[error("GitHub answered HTTP {0} unexpectedly")]
     Unexpected(u16),
     #[error("GitHub sent a malformed response: {0}")]
     Malformed(String),
+    #[error("GitHub sent a malformed response (not the JSON expected)")]
+    BadJson(#[source] serde_json::Error),
+    #[error("the GitHub API URL {url:?} is not usable")]
+    BadApiUrl { url: String, reason: String },
 }
 
 impl GitHubError {
@@ -43,17 +55,79 @@ impl GitHubError {
     }
 }
 
+/// How transient failures are retried: `attempts` in all, the delays doubling from `base`,
+/// each with random jitter (between half and all of it) so that many configs failing
+/// together do not retry together.
+#[derive(Clone, Copy, Debug)]
+pub struct Retries {
+    pub attempts: u32,
+    pub base: Duration,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self { attempts: 3, base: Duration::from_millis(500) }
+    }
+}
+
+impl Retries {
+    fn delay(&self, retry: u32) -> Duration {
+        let full = self.base * 2u32.saturating_pow(retry);
+        let mut byte = [0u8; 1];
+        let jitter = if getrandom::fill(&mut byte).is_ok() { f64::from(byte[0]) / 255.0 } else { 1.0 };
+        full.mul_f64(0.5 + jitter / 2.0)
+    }
+}
+
+/// One page of the issue listing.
+#[derive(Debug)]
+pub enum Page {
+    /// `304`: the page is as it was when its ETag was taken.
+    NotModified,
+    Listed {
+        /// The page's items in order, each parsed on its own: one malformed issue does not
+        /// make the page unreadable.
+        items: Vec<Result<GhIssue, MalformedItem>>,
+        /// The `rel="next"` page, on this API.
+        next: Option<Url>,
+        etag: Option<String>,
+    },
+}
+
+/// An item of a listing that is not an issue as GitHub documents it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedItem {
+    /// Its number, when it has one.
+    pub number: Option<i64>,
+    pub reason: String,
+}
+
+/// What reading one issue by number found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// It is there (it may have changed meanwhile).
+    Found(GhIssue),
+    /// `404` / `410`: deleted (or no longer visible).
+    Gone,
+    /// `301`: transferred; the new issue when its location could be read on this API.
+    Moved(Option<GhIssue>),
+}
+
 /// A GitHub response, read whole.
 #[derive(Debug)]
-pub struct Response {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
+struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
 }
 
 impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, GitHubError> {
+        serde_json::from_slice(&self.body).map_err(GitHubError::BadJson)
     }
 }
 
@@ -61,43 +135,179 @@ impl Response {
 #[derive(Clone, Debug)]
 pub struct GitHub {
     octo: Octocrab,
-    base: String,
+    base: Url,
+    web: WebHost,
+    retries: Retries,
 }
 
 impl GitHub {
     /// A client for `base_url` (`https://api.github.com`, a GitHub Enterprise API, or a
     /// local server in tests) with connect and read timeouts of `timeout`.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, GitHubError> {
-        let base = base_url.trim_end_matches('/').to_string();
+        let bad = |reason: String| GitHubError::BadApiUrl { url: base_url.to_string(), reason };
+        let trimmed = base_url.trim_end_matches('/');
+        // A trailing slash makes `join` keep the whole path (`/api/v3/` + `repos/…`).
+        let base = Url::parse(&format!("{trimmed}/")).map_err(|e| bad(e.to_string()))?;
+        if !matches!(base.scheme(), "https" | "http") || base.host_str().is_none() {
+            return Err(bad("must be an http(s) URL with a host".into()));
+        }
         let octo = Octocrab::builder()
-            .base_uri(base.as_str())
-            .map_err(|e| GitHubError::Unreachable(format!("bad GITHUB_API_URL: {e}")))?
+            .base_uri(trimmed)
+            .map_err(|e| bad(e.to_string()))?
             .set_connect_timeout(Some(timeout))
             .set_read_timeout(Some(timeout))
             .build()
-            .map_err(|e| GitHubError::Unreachable(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { octo, base })
+            .map_err(|e| bad(format!("cannot build the HTTP client: {e}")))?;
+        let web = WebHost::of_api(&base);
+        Ok(Self { octo, base, web, retries: Retries::default() })
     }
 
-    /// The API base URL.
+    /// The same client with another retry policy.
+    pub fn with_retries(mut self, retries: Retries) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// The API base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        &self.base
+        self.base.as_str().trim_end_matches('/')
     }
 
-    /// `GET` a path (or a full URL from a `Link` header) with the token; `etag` makes it
-    /// conditional. Rate limits and server errors become errors; every other status is
-    /// returned for the caller to interpret.
-    pub async fn get(
+    /// The web host issue URLs must be on.
+    pub fn web_host(&self) -> &WebHost {
+        &self.web
+    }
+
+    /// The first page of `repo`'s issues (pull requests included, as GitHub lists them),
+    /// oldest change first, changed at or after `since`.
+    pub fn issues_listing(&self, repo: &RepoRef, since: Option<Timestamp>) -> Url {
+        let mut url = self.repo_url(repo, &["issues"]);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("state", "all")
+                .append_pair("sort", "updated")
+                .append_pair("direction", "asc")
+                .append_pair("per_page", &PER_PAGE.to_string());
+            if let Some(since) = since {
+                q.append_pair("since", &since.as_datetime().format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            }
+        }
+        url
+    }
+
+    /// `GET` one page of a listing; with `etag`, conditionally. `requests` counts every
+    /// request made, retries included.
+    pub async fn list_page(
         &self,
-        path_or_url: &str,
+        repo: &RepoRef,
+        page: &Url,
         pat: &Pat,
         etag: Option<&str>,
-    ) -> Result<Response, GitHubError> {
-        let url = if path_or_url.starts_with("http") {
-            path_or_url.to_string()
-        } else {
-            format!("{}{path_or_url}", self.base)
+        requests: &mut u32,
+    ) -> Result<Page, GitHubError> {
+        let r = self.get(page, pat, etag, requests).await?;
+        if r.status == StatusCode::NOT_MODIFIED {
+            return Ok(Page::NotModified);
+        }
+        expect_readable(&r, repo)?;
+        let raw: Vec<serde_json::Value> = r.json()?;
+        let items = raw
+            .into_iter()
+            .map(|item| {
+                let number = item.get("number").and_then(serde_json::Value::as_i64);
+                serde_json::from_value::<GhIssue>(item)
+                    .map_err(|e| MalformedItem { number, reason: e.to_string() })
+            })
+            .collect();
+        let next = match next_link(&r.headers) {
+            Some(next) => {
+                let next = Url::parse(&next).map_err(|e| GitHubError::Malformed(format!("Link: {e}")))?;
+                if !self.is_own_url(&next) {
+                    return Err(GitHubError::Malformed("a Link header points away from the API".into()));
+                }
+                Some(next)
+            }
+            None => None,
         };
+        Ok(Page::Listed { items, next, etag: r.header("etag").map(str::to_string) })
+    }
+
+    /// Reads issue `number` of `repo`: found, gone (404/410) or moved (301, followed once
+    /// when the new location is on this API).
+    pub async fn get_issue(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+        pat: &Pat,
+        requests: &mut u32,
+    ) -> Result<Lookup, GitHubError> {
+        let url = self.repo_url(repo, &["issues", &number.to_string()]);
+        let r = self.get(&url, pat, None, requests).await?;
+        match r.status {
+            s if s.is_success() => Ok(Lookup::Found(r.json()?)),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(Lookup::Gone),
+            StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::TEMPORARY_REDIRECT => {
+                let location = r.header("location").and_then(|l| url.join(l).ok());
+                let Some(location) = location.filter(|l| self.is_own_url(l)) else {
+                    return Ok(Lookup::Moved(None));
+                };
+                let moved = self.get(&location, pat, None, requests).await?;
+                Ok(Lookup::Moved(if moved.status.is_success() { Some(moved.json()?) } else { None }))
+            }
+            s => Err(GitHubError::Unexpected(s.as_u16())),
+        }
+    }
+
+    /// Checks that `pat` can read `repo` (`GET /repos/{owner}/{repo}`).
+    #[tracing::instrument(skip(self, pat), fields(repo = %repo))]
+    pub async fn check_repo(&self, repo: &RepoRef, pat: &Pat) -> Result<(), GitHubError> {
+        let response = self.get(&self.repo_url(repo, &[]), pat, None, &mut 0).await?;
+        expect_readable(&response, repo)
+    }
+
+    /// Whether `url` is on this client's API (same scheme, host and port): the token is
+    /// never sent anywhere else.
+    pub fn is_own_url(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+
+    /// `{base}/repos/{owner}/{name}/{segments…}`, each segment escaped.
+    fn repo_url(&self, repo: &RepoRef, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("an http(s) base URL has a path")
+            .pop_if_empty()
+            .extend(["repos", repo.owner.as_str(), repo.name.as_str()])
+            .extend(segments);
+        url
+    }
+
+    /// A `GET` with the token, retried on transient failures. Rate limits, 401 and server
+    /// errors become errors; every other status is the caller's to read.
+    async fn get(
+        &self,
+        url: &Url,
+        pat: &Pat,
+        etag: Option<&str>,
+        requests: &mut u32,
+    ) -> Result<Response, GitHubError> {
+        debug_assert!(self.is_own_url(url), "the token only goes to the configured API");
+        let mut retry = 0;
+        loop {
+            *requests += 1;
+            match self.get_once(url, pat, etag).await {
+                Err(e) if e.is_transient() && retry + 1 < self.retries.attempts => {
+                    let delay = self.retries.delay(retry);
+                    tracing::debug!(error = %e, ?delay, "retrying a GitHub request");
+                    tokio::time::sleep(delay).await;
+                    retry += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_once(&self, url: &Url, pat: &Pat, etag: Option<&str>) -> Result<Response, GitHubError> {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/vnd.github+json"));
         headers.insert("x-github-api-version", HeaderValue::from_static("2022-11-28"));
@@ -112,18 +322,9 @@ impl GitHub {
             .octo
             ._get_with_headers(url.as_str(), Some(headers))
             .await
-            .map_err(|e| GitHubError::Unreachable(describe_octocrab_error(&e)))?;
+            .map_err(GitHubError::Unreachable)?;
         let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| {
-                GitHubError::Unreachable(format!(
-                    "reading the response failed: {}",
-                    describe_octocrab_error(&e)
-                ))
-            })?
-            .to_bytes();
+        let body = body.collect().await.map_err(GitHubError::Unreachable)?.to_bytes();
         let response = Response { status: parts.status, headers: parts.headers, body };
         if let Some(limited) = rate_limit(&response) {
             return Err(limited);
@@ -136,23 +337,21 @@ impl GitHub {
         }
         Ok(response)
     }
+}
 
-    /// Checks that `pat` can read `repo` (`GET /repos/{owner}/{repo}`).
-    #[tracing::instrument(skip(self, pat), fields(repo = %repo))]
-    pub async fn check_repo(&self, repo: &RepoRef, pat: &Pat) -> Result<(), GitHubError> {
-        let response = self.get(&format!("/repos/{}/{}", repo.owner, repo.name), pat, None).await?;
-        match response.status {
-            s if s.is_success() => Ok(()),
-            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
-                Err(GitHubError::NoAccess { repo: repo.to_string(), status: response.status.as_u16() })
-            }
-            s => Err(GitHubError::Unexpected(s.as_u16())),
+/// A success, or why the repository cannot be read.
+fn expect_readable(r: &Response, repo: &RepoRef) -> Result<(), GitHubError> {
+    match r.status {
+        s if s.is_success() => Ok(()),
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN | StatusCode::GONE => {
+            Err(GitHubError::NoAccess { repo: repo.to_string(), status: r.status.as_u16() })
         }
+        s => Err(GitHubError::Unexpected(s.as_u16())),
     }
 }
 
 /// The `rel="next"` URL of a `Link` header.
-pub fn next_link(headers: &HeaderMap) -> Option<String> {
+fn next_link(headers: &HeaderMap) -> Option<String> {
     let link = headers.get(header::LINK)?.to_str().ok()?;
     link.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
@@ -162,30 +361,6 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
         });
         is_next.then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
     })
-}
-
-impl GitHub {
-    /// Whether `url` points at this client's API (scheme, host and port): the token is
-    /// never sent anywhere else, whatever a `Link` or `Location` header says.
-    pub fn is_own_url(&self, url: &str) -> bool {
-        fn origin(u: &str) -> Option<(&str, &str)> {
-            let (scheme, rest) = u.split_once("://")?;
-            Some((scheme, rest.split('/').next().unwrap_or(rest)))
-        }
-        matches!((origin(url), origin(&self.base)), (Some(a), Some(b)) if a.0.eq_ignore_ascii_case(b.0) && a.1.eq_ignore_ascii_case(b.1))
-    }
-}
-
-/// octocrab's error text without anything request-specific beyond the URL.
-fn describe_octocrab_error(e: &octocrab::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// A 429, or a 403 that is a rate limit (primary: `x-ratelimit-remaining: 0`; secondary:
@@ -220,26 +395,32 @@ pub struct GhIssue {
 }
 
 impl GhIssue {
-    /// The snapshot, or `None` for a pull request (never imported).
-    pub fn into_remote(self) -> Result<Option<RemoteIssue>, ValidationError> {
+    /// The snapshot of an issue of `repo` on `web`, or `None` for a pull request (never
+    /// imported). The issue must name its own repository and number on that host.
+    pub fn into_remote(self, web: &WebHost, repo: &RepoRef) -> Result<Option<RemoteIssue>, ValidationError> {
         if self.pull_request.is_some() {
             return Ok(None);
         }
-        let updated_at = self
-            .updated_at
-            .parse()
-            .map_err(|e| ValidationError::new("updated_at", format!("must be an RFC 3339 time: {e}")))?;
         let issue = RemoteIssue {
             node_id: self.node_id,
             number: self.number,
             html_url: self.html_url,
             content: Content::new(self.title, self.body)?,
             state: IssueState::from_github(&self.state, self.state_reason.as_deref())?,
-            updated_at,
+            updated_at: parse_updated_at(&self.updated_at)?,
         };
-        issue.validate()?;
+        issue.validate_origin(web, repo)?;
         Ok(Some(issue))
     }
+
+    /// The issue's `updated_at`.
+    pub fn updated_at(&self) -> Result<Timestamp, ValidationError> {
+        parse_updated_at(&self.updated_at)
+    }
+}
+
+fn parse_updated_at(s: &str) -> Result<Timestamp, ValidationError> {
+    s.parse().map_err(|e| ValidationError::new("updated_at", format!("must be an RFC 3339 time: {e}")))
 }
 
 #[cfg(test)]
@@ -293,18 +474,83 @@ mod tests {
     #[tokio::test]
     async fn the_token_only_goes_to_the_configured_api() {
         let gh = GitHub::new("https://api.github.com/", Duration::from_secs(1)).unwrap();
-        assert!(gh.is_own_url("https://api.github.com/repositories/1/issues?page=2"));
-        assert!(!gh.is_own_url("https://api.github.com.evil.example/x"));
-        assert!(!gh.is_own_url("http://api.github.com/x"));
-        assert!(!gh.is_own_url("https://evil.example/https://api.github.com/"));
+        let own = |u: &str| gh.is_own_url(&Url::parse(u).unwrap());
+        assert!(own("https://api.github.com/repositories/1/issues?page=2"));
+        assert!(own("https://API.github.com:443/x"));
+        assert!(!own("https://api.github.com.evil.example/x"));
+        assert!(!own("http://api.github.com/x"));
+        assert!(!own("https://api.github.com:8443/x"));
+        assert!(!own("https://evil.example/https://api.github.com/"));
+    }
+
+    #[tokio::test]
+    async fn urls_are_built_under_the_base_path_with_their_query() {
+        let repo = RepoRef::parse("acme/widgets").unwrap();
+        let ghes = GitHub::new("https://ghe.example/api/v3", Duration::from_secs(1)).unwrap();
+        let since: Timestamp = "2026-01-05T10:00:00.123Z".parse().unwrap();
+        assert_eq!(
+            ghes.issues_listing(&repo, Some(since)).as_str(),
+            "https://ghe.example/api/v3/repos/acme/widgets/issues?state=all&sort=updated&direction=asc\
+             &per_page=100&since=2026-01-05T10%3A00%3A00Z"
+        );
+        assert_eq!(
+            ghes.repo_url(&repo, &["issues", "7"]).as_str(),
+            "https://ghe.example/api/v3/repos/acme/widgets/issues/7"
+        );
+        assert_eq!(ghes.web_host().as_str(), "ghe.example");
+        let dotcom = GitHub::new("https://api.github.com", Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            dotcom.issues_listing(&repo, None).query(),
+            Some("state=all&sort=updated&direction=asc&per_page=100")
+        );
+        assert_eq!(dotcom.web_host().as_str(), "github.com");
+        assert!(GitHub::new("ftp://x", Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn retry_delays_double_with_jitter() {
+        let r = Retries { attempts: 3, base: Duration::from_millis(100) };
+        for retry in 0..3 {
+            let full = Duration::from_millis(100 * 2u64.pow(retry));
+            let d = r.delay(retry);
+            assert!(d >= full / 2 && d <= full, "{retry}: {d:?}");
+        }
+    }
+
+    fn gh_issue(json: &str) -> GhIssue {
+        serde_json::from_str(json).unwrap()
     }
 
     #[test]
     fn pull_requests_are_not_issues() {
-        let json = r#"{"node_id":"PR_1","number":3,"html_url":"https://github.com/o/r/pull/3","title":"t",
+        let issue = gh_issue(
+            r#"{"node_id":"PR_1","number":3,"html_url":"https://github.com/o/r/pull/3","title":"t",
             "body":null,"state":"open","state_reason":null,"updated_at":"2026-01-05T10:00:00Z",
-            "pull_request":{"url":"https://api.github.com/repos/o/r/pulls/3"}}"#;
-        let issue: GhIssue = serde_json::from_str(json).unwrap();
-        assert_eq!(issue.into_remote().unwrap(), None);
+            "pull_request":{"url":"https://api.github.com/repos/o/r/pulls/3"}}"#,
+        );
+        assert_eq!(issue.into_remote(&WebHost::github_com(), &RepoRef::parse("o/r").unwrap()).unwrap(), None);
+    }
+
+    #[test]
+    fn an_issue_must_be_of_its_own_repository_and_host() {
+        let repo = RepoRef::parse("acme/widgets").unwrap();
+        let with_url = |url: &str| {
+            gh_issue(&format!(
+                r#"{{"node_id":"I_1","number":42,"html_url":"{url}","title":"t","body":null,
+                "state":"open","state_reason":null,"updated_at":"2026-01-05T10:00:00Z"}}"#
+            ))
+            .into_remote(&WebHost::github_com(), &repo)
+        };
+        assert!(with_url("https://github.com/acme/widgets/issues/42").unwrap().is_some());
+        assert!(with_url("https://github.com/ACME/Widgets/issues/42").unwrap().is_some());
+        for bad in [
+            "https://evil.example/acme/widgets/issues/42",
+            "https://github.com/other/widgets/issues/42",
+            "https://github.com/acme/gadgets/issues/42",
+            "https://github.com/acme/widgets/issues/43",
+            "http://github.com/acme/widgets/issues/42",
+        ] {
+            assert_eq!(with_url(bad).unwrap_err().field, "github_issue_url", "{bad}");
+        }
     }
 }

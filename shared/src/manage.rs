@@ -36,8 +36,8 @@ pub enum ManageError {
     #[error("GitHub refused the PAT for {repo}: {source}")]
     PatRefused { repo: String, source: GitHubError },
     /// GitHub could not be asked (HTTP 502).
-    #[error("cannot check the PAT with GitHub: {0}")]
-    GitHubUnavailable(GitHubError),
+    #[error("cannot check the PAT with GitHub")]
+    GitHubUnavailable(#[source] GitHubError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
 }
@@ -128,7 +128,7 @@ impl Services {
 pub enum StartupError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("cannot open the database: {0}")]
+    #[error("cannot open the database")]
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -139,15 +139,33 @@ pub enum StartupError {
 /// How long a GitHub request may take to connect, and between reads.
 pub const GITHUB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Opens the configured database and applies its pending migrations: how every process
+/// gets its store at start.
+pub async fn open_store(
+    config: &crate::config::Config,
+    options: &crate::store::StoreOptions,
+) -> Result<Store, StartupError> {
+    let store = Store::connect(&config.database_url, options).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
 impl Services {
-    /// Connects everything a function needs, as configured (migrating the database).
+    /// Connects everything a process needs, as configured: the database (migrated), the key
+    /// provider (AWS KMS with `GHSYNC_KMS_KEY_ID`, else the local provider with
+    /// `GHSYNC_LOCAL_KEY`, else `fallback_keys`) and the GitHub client. The one place that
+    /// builds the services at start, for the Lambda functions and `ghsync` alike.
     pub async fn connect(
         config: &crate::config::Config,
         store_options: &crate::store::StoreOptions,
+        fallback_keys: Option<KeyProvider>,
     ) -> Result<Self, StartupError> {
-        let store = Store::connect(&config.database_url, store_options).await?;
-        store.migrate().await?;
-        let keys = key_provider(config).await?;
+        let store = open_store(config, store_options).await?;
+        let keys = match (key_provider(config).await, fallback_keys) {
+            (Ok(keys), _) => keys,
+            (Err(StartupError::Config(crate::config::ConfigError::Missing(_))), Some(fallback)) => fallback,
+            (Err(e), _) => return Err(e),
+        };
         let github = GitHub::new(&config.github_api_url, GITHUB_TIMEOUT)?;
         Ok(Self { store, keys, github })
     }

@@ -17,16 +17,17 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
 use serde::Serialize;
 use tracing::instrument;
+use url::Url;
 use uuid::Uuid;
 
 use crate::crypto::{CryptoError, Pat};
-use crate::domain::{RemoteIssue, RemoteState, RepoRef, SyncCounts, SyncHistory, SyncStatus};
-use crate::github::{GhIssue, GitHubError, Response, next_link};
+use crate::domain::{RemoteIssue, RepoRef, SyncCounts, SyncHistory, SyncStatus, WebHost};
+use crate::github::{GhIssue, GitHubError, Lookup, MalformedItem, PER_PAGE, Page, Retries};
 use crate::manage::Services;
-use crate::store::{ApplyOutcome, Claimed, Probe, RunEnd, StoreError};
+use crate::store::{ApplyOutcome, Claimed, GoneOutcome, Probe, RunEnd, StoreError};
+use crate::sync::{self, Disappearance};
 use crate::time::Timestamp;
 
 /// How the reconciler paces itself.
@@ -65,22 +66,15 @@ impl Default for ReconcileOptions {
     }
 }
 
-/// GitHub's page size for the listing.
-pub const PER_PAGE: usize = 100;
-
 /// Why a config's run failed; recorded in its history row and `sync_error`.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    #[error("cannot decrypt the PAT: {0}")]
+    #[error("cannot decrypt the PAT")]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     GitHub(#[from] GitHubError),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("GitHub sent a malformed issue list: {0}")]
-    Malformed(String),
-    #[error("the repository {repo} is not readable with this PAT (GitHub answered {status})")]
-    RepoUnavailable { repo: String, status: u16 },
     #[error("stopped before the Lambda deadline; the rest is synced next run")]
     Deadline,
 }
@@ -126,16 +120,56 @@ enum Pulled {
 struct Tally {
     requests: u32,
     counts: SyncCounts,
+    /// Issues GitHub listed that are not valid snapshots (blank title, foreign URL…).
+    skipped: Vec<String>,
 }
 
+/// How many skipped issues a run's message names.
+const SKIPPED_NAMED: usize = 10;
+
 impl Tally {
+    /// The snapshot of a listed issue, or `None` for a pull request or a malformed issue
+    /// (counted and named; the run goes on without it).
+    fn snapshot(&mut self, item: GhIssue, web: &WebHost, repo: &RepoRef) -> Option<RemoteIssue> {
+        let number = item.number;
+        match item.into_remote(web, repo) {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                self.skip(MalformedItem { number: Some(number), reason: e.to_string() });
+                None
+            }
+        }
+    }
+
+    fn skip(&mut self, item: MalformedItem) {
+        tracing::warn!(issue = item.number, reason = %item.reason, "skipped a malformed issue");
+        let name = item.number.map_or_else(|| "an item".to_string(), |n| format!("#{n}"));
+        self.skipped.push(format!("{name} ({})", item.reason));
+        self.counts.issues_skipped += 1;
+    }
+
+    /// The run's message about skipped issues, if any were skipped.
+    fn skipped_message(&self) -> Option<String> {
+        if self.skipped.is_empty() {
+            return None;
+        }
+        let named: Vec<&str> = self.skipped.iter().take(SKIPPED_NAMED).map(String::as_str).collect();
+        let more = self.skipped.len().saturating_sub(SKIPPED_NAMED);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        Some(format!("skipped {} malformed issue(s): {}{more}", self.skipped.len(), named.join("; ")))
+    }
+
     fn count(&mut self, outcomes: Vec<ApplyOutcome>) {
         for outcome in outcomes {
             match outcome {
                 ApplyOutcome::Created => self.counts.tasks_created += 1,
                 ApplyOutcome::Updated => self.counts.tasks_updated += 1,
                 ApplyOutcome::Conflict => self.counts.conflicts_detected += 1,
-                ApplyOutcome::Unchanged | ApplyOutcome::ConflictPending | ApplyOutcome::Stale => {}
+                ApplyOutcome::Unchanged
+                | ApplyOutcome::ConflictPending
+                | ApplyOutcome::Stale
+                | ApplyOutcome::Ambiguous
+                | ApplyOutcome::Retired => {}
             }
         }
     }
@@ -150,7 +184,10 @@ fn deadline_near(deadline: Option<Instant>) -> bool {
 }
 
 impl Reconciler {
-    pub fn new(services: Services, options: ReconcileOptions) -> Self {
+    /// A reconciler whose GitHub requests retry as `options` say.
+    pub fn new(mut services: Services, options: ReconcileOptions) -> Self {
+        let retries = Retries { attempts: options.attempts, base: options.retry_base };
+        services.github = services.github.with_retries(retries);
         Self { services, options }
     }
 
@@ -257,10 +294,10 @@ impl Reconciler {
                         end.last_full_pass_at = full_pass.then_some(finished);
                     }
                 }
-                (SyncStatus::Success, None, end)
+                (SyncStatus::Success, tally.skipped_message(), end)
             }
             Err(e) => {
-                let message = e.to_string();
+                let message = error_chain(&e);
                 let next = self.next_attempt_after_failure(&e, &claimed, finished);
                 tracing::warn!(error = %message, next_attempt = %next, "sync failed");
                 let end = RunEnd {
@@ -279,7 +316,9 @@ impl Reconciler {
             Ok(history) => report.history = Some(history),
             Err(e) => report.error = Some(e.to_string()),
         }
-        report.error = report.error.or(error);
+        if status == SyncStatus::Failure {
+            report.error = report.error.or(error);
+        }
         match store.finish_run(&claimed, &end).await {
             Ok(true) => {}
             Ok(false) => {
@@ -346,71 +385,36 @@ impl Reconciler {
         let full_pass = c.last_full_pass_at.is_none_or(|t| t.plus(self.options.full_pass_every) <= now);
 
         if !full_pass && let Some(probe) = &c.probe {
-            let r = self.get(&probe.url, &pat, Some(&probe.etag), tally).await?;
-            if r.status == StatusCode::NOT_MODIFIED {
+            // A probe that no longer parses is only a lost shortcut: list instead.
+            if let Ok(url) = Url::parse(&probe.url)
+                .map_err(|_| ())
+                .and_then(|u| if github.is_own_url(&u) { Ok(u) } else { Err(()) })
+                && let Page::NotModified =
+                    github.list_page(&repo, &url, &pat, Some(&probe.etag), &mut tally.requests).await?
+            {
                 return Ok(Pulled::NotModified);
             }
-            expect_ok(&r, &repo)?;
         }
 
         let since = if full_pass { None } else { c.list_watermark };
-        let mut url = format!(
-            "{}/repos/{}/{}/issues?state=all&sort=updated&direction=asc&per_page={PER_PAGE}",
-            github.base_url(),
-            repo.owner,
-            repo.name
-        );
-        if let Some(since) = since {
-            url.push_str(&format!("&since={}", since.as_datetime().format("%Y-%m-%dT%H:%M:%SZ")));
-        }
-        // node id → the updated_at it was first seen with; a second sighting means it moved.
-        let mut seen: HashMap<String, Timestamp> = HashMap::new();
-        let mut moved_from: Option<Timestamp> = None;
-        let mut newest: Option<Timestamp> = None;
-        let last_page: (String, Option<String>, usize);
+        let mut url = github.issues_listing(&repo, since);
+        let mut listing = Listing::default();
         if deadline_near(deadline) {
             return Err(ReconcileError::Deadline);
         }
-        let mut fetched = self.get(&url, &pat, None, tally).await;
-        loop {
-            let r = fetched?;
-            expect_ok(&r, &repo)?;
-            let items: Vec<GhIssue> =
-                serde_json::from_slice(&r.body).map_err(|e| ReconcileError::Malformed(e.to_string()))?;
-            let page_len = items.len();
-            let mut snapshots = Vec::with_capacity(page_len);
-            for item in items {
-                let updated_at: Timestamp = item.updated_at.parse().map_err(|e| {
-                    ReconcileError::Malformed(format!("updated_at {:?}: {e}", item.updated_at))
-                })?;
-                match seen.entry(item.node_id.clone()) {
-                    Entry::Occupied(first) => {
-                        moved_from = Some(moved_from.map_or(*first.get(), |m| m.min(*first.get())));
-                    }
-                    Entry::Vacant(v) => {
-                        v.insert(updated_at);
-                    }
-                }
-                newest = Some(newest.map_or(updated_at, |n| n.max(updated_at)));
-                if let Some(issue) =
-                    item.into_remote().map_err(|e| ReconcileError::Malformed(e.to_string()))?
-                {
-                    snapshots.push(issue);
-                }
-            }
-            tally.counts.issues_fetched += snapshots.len() as i64;
-            let next = match next_link(&r.headers) {
-                Some(next) if github.is_own_url(&next) => Some(next),
-                Some(_) => {
-                    return Err(ReconcileError::Malformed("a Link header points away from the API".into()));
-                }
-                None => None,
+        let mut fetched = github.list_page(&repo, &url, &pat, None, &mut tally.requests).await;
+        let last_page = loop {
+            let Page::Listed { items, next, etag } = fetched? else {
+                return Err(
+                    GitHubError::Malformed("304 for a request that was not conditional".into()).into()
+                );
             };
+            let page_len = items.len();
+            let snapshots = listing.take_page(items, github.web_host(), &repo, tally);
             let applying = store.apply_page(config.project_id, &snapshots);
             let Some(next) = next else {
                 tally.count(applying.await?);
-                last_page = (url, r.header("etag").map(str::to_string), page_len);
-                break;
+                break (url, etag, page_len);
             };
             if deadline_near(deadline) {
                 tally.count(applying.await?);
@@ -418,17 +422,20 @@ impl Reconciler {
             }
             // The next page is fetched while this one is applied; each page is still applied
             // whole or not at all, in order, and a failed page stops the run before the next.
-            let (applied, next_page) = tokio::join!(applying, self.get(&next, &pat, None, tally));
+            let mut requests = 0;
+            let (applied, next_page) =
+                tokio::join!(applying, github.list_page(&repo, &next, &pat, None, &mut requests));
+            tally.requests += requests;
             tally.count(applied?);
             (url, fetched) = (next, next_page);
-        }
+        };
 
         if full_pass {
-            self.find_removed(c, &repo, &pat, &seen, now, tally).await?;
+            self.find_removed(c, &repo, &pat, &listing.seen, now, tally).await?;
         }
 
         // Never past an issue that moved during the listing: whatever slid past it is re-listed.
-        let reach = match (newest, moved_from) {
+        let reach = match (listing.newest, listing.moved_from) {
             (Some(n), Some(m)) => Some(n.min(m)),
             (n, _) => n,
         };
@@ -437,16 +444,18 @@ impl Reconciler {
             since.map_or(w, |s| w.max(s))
         });
         let probe = match last_page {
-            (url, Some(etag), len) if moved_from.is_none() && len < PER_PAGE => Some(Probe { url, etag }),
+            (url, Some(etag), len) if listing.moved_from.is_none() && len < PER_PAGE => {
+                Some(Probe { url: url.to_string(), etag })
+            }
             _ => None,
         };
         Ok(Pulled::Listed { watermark: watermark.or(since), probe, full_pass })
     }
 
     /// Looks up each issue linked before the listing started (`listed_at`) that the full
-    /// listing did not show: 404/410 → deleted, 301 → transferred (relinked when it moved
-    /// within the configured repository). Links made during the listing came from it, so an
-    /// initial import has nothing to look up.
+    /// listing did not show, and lets the sync rules decide what its answer means
+    /// ([`sync::gone`]). Links made during the listing came from it, so an initial import
+    /// has nothing to look up.
     async fn find_removed(
         &self,
         c: &Claimed,
@@ -462,87 +471,91 @@ impl Reconciler {
             if seen.contains_key(&node_id) {
                 continue;
             }
-            let url = format!("{}/repos/{}/{}/issues/{number}", github.base_url(), repo.owner, repo.name);
-            let r = self.get(&url, pat, None, tally).await?;
-            match r.status {
-                StatusCode::NOT_FOUND | StatusCode::GONE => {
-                    if store.mark_issue_gone(project, &node_id, RemoteState::Deleted).await? {
-                        tally.counts.tasks_updated += 1;
-                    }
-                }
-                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::TEMPORARY_REDIRECT => {
-                    let moved_to = match r.header("location") {
-                        Some(location) if github.is_own_url(location) => {
-                            let r = self.get(location, pat, None, tally).await?;
-                            if r.status.is_success() { parse_issue(&r)? } else { None }
-                        }
-                        _ => None,
-                    };
-                    let relinked = match &moved_to {
-                        Some(new) if issue_in_repo(new, repo) => {
-                            store.relink_issue(project, &node_id, new).await?
-                        }
-                        _ => false,
-                    };
-                    if relinked || store.mark_issue_gone(project, &node_id, RemoteState::Transferred).await? {
-                        tally.counts.tasks_updated += 1;
-                    }
-                }
-                s if s.is_success() => {
+            let (disappearance, new) = match github.get_issue(repo, number, pat, &mut tally.requests).await? {
+                Lookup::Found(issue) => {
                     // Still there (it slid past the listing): apply it like any other.
-                    if let Some(issue) = parse_issue(&r)?.filter(|i| i.node_id == node_id) {
+                    if let Some(issue) = tally.snapshot(issue, github.web_host(), repo)
+                        && issue.node_id == node_id
+                    {
                         tally.count(store.apply_page(project, std::slice::from_ref(&issue)).await?);
                     }
+                    continue;
                 }
-                s => return Err(GitHubError::Unexpected(s.as_u16()).into()),
+                Lookup::Gone => (Disappearance::Deleted, None),
+                Lookup::Moved(moved) => {
+                    // Relinked only when it stayed in the configured repository.
+                    let new = moved.and_then(|m| m.into_remote(github.web_host(), repo).ok().flatten());
+                    (Disappearance::Transferred { into_followed: new.is_some() }, new)
+                }
+            };
+            let outcome =
+                store.apply_gone(project, &node_id, sync::gone(disappearance), new.as_ref()).await?;
+            if outcome != GoneOutcome::NotLinked {
+                tally.counts.tasks_updated += 1;
             }
         }
         Ok(())
     }
+}
 
-    /// A GET with bounded retries (with doubling delays) for 5xx, timeouts and lost
-    /// connections. Rate limits are not retried here: the whole config waits.
-    async fn get(
-        &self,
-        url: &str,
-        pat: &Pat,
-        etag: Option<&str>,
+/// What a listing has seen so far, across its pages.
+#[derive(Default)]
+struct Listing {
+    /// node id → the `updated_at` it was first seen with; a second sighting means it moved.
+    seen: HashMap<String, Timestamp>,
+    /// The earliest first position of an issue seen twice.
+    moved_from: Option<Timestamp>,
+    newest: Option<Timestamp>,
+}
+
+impl Listing {
+    /// Takes note of a page and returns its issues as snapshots; pull requests and
+    /// malformed items are left out (the latter counted and named in the run's message).
+    fn take_page(
+        &mut self,
+        items: Vec<Result<GhIssue, MalformedItem>>,
+        web: &WebHost,
+        repo: &RepoRef,
         tally: &mut Tally,
-    ) -> Result<Response, GitHubError> {
-        let mut attempt = 0;
-        loop {
-            tally.requests += 1;
-            match self.services.github.get(url, pat, etag).await {
-                Err(e) if e.is_transient() && attempt + 1 < self.options.attempts => {
-                    let delay = self.options.retry_base * 2u32.pow(attempt);
-                    tracing::debug!(error = %e, ?delay, "retrying a GitHub request");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
+    ) -> Vec<RemoteIssue> {
+        let mut snapshots = Vec::with_capacity(items.len());
+        for item in items {
+            let item = match item {
+                Ok(item) => item,
+                Err(malformed) => {
+                    tally.skip(malformed);
+                    continue;
                 }
-                other => return other,
+            };
+            if let Ok(updated_at) = item.updated_at() {
+                match self.seen.entry(item.node_id.clone()) {
+                    Entry::Occupied(first) => {
+                        self.moved_from = Some(self.moved_from.map_or(*first.get(), |m| m.min(*first.get())));
+                    }
+                    Entry::Vacant(v) => {
+                        v.insert(updated_at);
+                    }
+                }
+                self.newest = Some(self.newest.map_or(updated_at, |n| n.max(updated_at)));
+            }
+            if let Some(issue) = tally.snapshot(item, web, repo) {
+                snapshots.push(issue);
             }
         }
+        tally.counts.issues_fetched += snapshots.len() as i64;
+        snapshots
     }
 }
 
-fn expect_ok(r: &Response, repo: &RepoRef) -> Result<(), ReconcileError> {
-    match r.status {
-        s if s.is_success() => Ok(()),
-        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN | StatusCode::GONE => {
-            Err(ReconcileError::RepoUnavailable { repo: repo.to_string(), status: r.status.as_u16() })
-        }
-        s => Err(GitHubError::Unexpected(s.as_u16()).into()),
+/// An error and its sources, for the run's message and `sync_error` (what an operator reads
+/// to fix the config; secrets never appear in these errors).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
     }
-}
-
-fn parse_issue(r: &Response) -> Result<Option<RemoteIssue>, ReconcileError> {
-    let issue: GhIssue =
-        serde_json::from_slice(&r.body).map_err(|e| ReconcileError::Malformed(e.to_string()))?;
-    issue.into_remote().map_err(|e| ReconcileError::Malformed(e.to_string()))
-}
-
-/// Whether an issue's URL is in `repo` (`https://host/{owner}/{repo}/issues/{n}`).
-fn issue_in_repo(issue: &RemoteIssue, repo: &RepoRef) -> bool {
-    let mut parts = issue.html_url.trim_start_matches("https://").split('/').skip(1);
-    matches!((parts.next(), parts.next()), (Some(o), Some(n)) if repo.is(o, n))
+    text
 }

@@ -15,7 +15,7 @@ use ghsync_shared::domain::{ConflictStatus, Content, RemoteState, TaskPatch, Tas
 use ghsync_shared::github::GitHub;
 use ghsync_shared::manage::Services;
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
-use ghsync_shared::webhook::{Delivery, handle, sign};
+use ghsync_shared::webhook::{Delivery, WebhookConfig, handle, sign};
 use serde_json::{Value, json};
 use testkit::both_backends;
 use testkit::fixtures::{issue, issues_event, repository};
@@ -114,7 +114,7 @@ impl World {
             signature_sha1: None,
             body: &body,
         };
-        handle(&self.store, Some(&secrets), d).await.unwrap();
+        handle(&self.store, &WebhookConfig::github_com(Some(secrets)), d).await.unwrap();
     }
 
     /// Delivers the queued deliveries with some dropped, some duplicated, all shuffled.

@@ -102,6 +102,10 @@ both_backends!(
     history_is_pruned_to_a_month_or_the_newest_thousand,
     active_repositories_are_polled_every_30_seconds,
     local_edits_survive_and_conflicts_are_recorded,
+    switching_the_repository_ends_the_old_links_and_imports_the_new_one,
+    a_malformed_issue_is_skipped_named_and_counted_and_the_rest_applied,
+    a_disabled_config_is_not_run_on_demand,
+    an_ambiguous_delivery_is_settled_by_the_next_run,
 );
 
 async fn first_run_imports_every_issue_and_no_pull_request(store: Store) {
@@ -510,4 +514,125 @@ async fn the_kms_provider_decrypts_the_pat_for_a_run() {
     w.seed(10, 1);
     let h = w.run().await.history.unwrap();
     assert_eq!((h.status, h.tasks_created), (SyncStatus::Success, 10));
+}
+
+async fn switching_the_repository_ends_the_old_links_and_imports_the_new_one(store: Store) {
+    let w = world(store).await;
+    w.seed(5, 0);
+    w.run().await;
+    // The new repository has fewer issues: #4 and #5 of the old one have no namesake there.
+    w.gh.add_repo("acme/gadgets", PAT);
+    for n in 1..=3 {
+        w.gh.upsert(
+            "acme/gadgets",
+            issue("acme/gadgets", n, &format!("Gadget {n}"), None, "open", &at(50 + n)),
+        );
+    }
+    let write = ghsync_shared::store::ConfigWrite {
+        repo_owner: ghsync_shared::domain::RepoOwner::parse("acme").unwrap(),
+        repo_name: ghsync_shared::domain::RepoName::parse("gadgets").unwrap(),
+        encrypted_pat: None,
+        sync_enabled: None,
+        sync_interval: None,
+    };
+    w.store.put_config(w.project, &write).await.unwrap();
+    w.gh.clear_requests();
+
+    let h = w.run().await.history.unwrap();
+
+    assert_eq!(h.status, SyncStatus::Success, "{:?}", h.error_message);
+    assert_eq!(h.tasks_created, 3, "the new repository is imported as on creation");
+    let tasks = w.store.list_tasks(w.project).await.unwrap();
+    assert_eq!(tasks.len(), 8, "the old tasks stay");
+    for t in &tasks {
+        let link = t.github.as_ref().unwrap();
+        let old = link.issue_url.contains("/acme/widgets/");
+        assert_ne!(link.remote_state, RemoteState::Deleted, "{}", link.issue_url);
+        assert_eq!(link.unlinked_at.is_some(), old, "{}", link.issue_url);
+    }
+    let looked_up: Vec<String> =
+        w.gh.requests().into_iter().filter(|r| !r.is_list()).map(|r| r.path).collect();
+    assert!(looked_up.is_empty(), "no old issue is looked up in the new repository: {looked_up:?}");
+    // A later full pass leaves the ended links alone too.
+    sqlx::query("UPDATE github_sync_config SET last_full_pass_at = $1")
+        .bind(Timestamp::now().minus(chrono::Duration::days(2)).to_sql())
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+    w.run().await;
+    let deleted = w
+        .store
+        .list_tasks(w.project)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.github.as_ref().unwrap().remote_state == RemoteState::Deleted)
+        .count();
+    assert_eq!(deleted, 0);
+}
+
+async fn a_malformed_issue_is_skipped_named_and_counted_and_the_rest_applied(store: Store) {
+    let w = world(store).await;
+    w.seed(5, 0);
+    w.gh.upsert(REPO, issue(REPO, 3, "   ", None, "open", &at(3)));
+    let mut foreign = issue(REPO, 4, "Elsewhere", None, "open", &at(4));
+    foreign["html_url"] = serde_json::json!("https://evil.example/acme/widgets/issues/4");
+    w.gh.upsert(REPO, foreign);
+
+    let report = w.run().await;
+
+    let h = report.history.unwrap();
+    assert_eq!(h.status, SyncStatus::Success);
+    assert_eq!(report.error, None);
+    assert_eq!((h.issues_fetched, h.tasks_created, h.issues_skipped), (3, 3, 2));
+    let message = h.error_message.unwrap();
+    assert!(message.contains("skipped 2 malformed issue(s)"), "{message}");
+    assert!(message.contains("#3") && message.contains("#4"), "{message}");
+    let titles = w.titles().await;
+    assert_eq!(titles.keys().copied().collect::<Vec<_>>(), [1, 2, 5]);
+    assert_eq!(w.config().await.sync_error, None);
+}
+
+async fn a_disabled_config_is_not_run_on_demand(store: Store) {
+    let w = world(store).await;
+    w.seed(2, 0);
+    w.store.set_sync_enabled(w.project, false).await.unwrap();
+    let err = w.rec.run_project(w.project).await.unwrap_err();
+    assert!(matches!(err, ghsync_shared::StoreError::StateConflict(_)), "{err:?}");
+    assert!(w.gh.requests().is_empty(), "nothing was asked of GitHub");
+    assert_eq!(w.store.count_rows(Table::SyncHistory).await.unwrap(), 0);
+}
+
+async fn an_ambiguous_delivery_is_settled_by_the_next_run(store: Store) {
+    use ghsync_shared::config::WebhookSecrets;
+    use ghsync_shared::webhook::{Delivery, WebhookConfig, handle, sign};
+    let w = world(store).await;
+    w.seed(3, 0);
+    w.gh.upsert(REPO, issue(REPO, 2, "Final", Some("body"), "open", &at(2)));
+    w.run().await;
+    assert!(w.run().await.not_modified, "the probe is in place");
+    // A captured delivery of an older edit made in the same second as "Final".
+    let body = serde_json::to_vec(&testkit::fixtures::issues_event(
+        "edited",
+        issue(REPO, 2, "Draft", Some("body"), "open", &at(2)),
+        REPO,
+        serde_json::json!({}),
+    ))
+    .unwrap();
+    let signature = sign("s", &body);
+    let delivery = Delivery {
+        event: Some("issues"),
+        delivery_id: Some("replayed"),
+        signature_256: Some(&signature),
+        signature_sha1: None,
+        body: &body,
+    };
+    handle(&w.store, &WebhookConfig::github_com(WebhookSecrets::parse("s")), delivery).await.unwrap();
+    assert_eq!(w.titles().await[&2], "Final", "the delivery changed nothing");
+
+    let report = w.run().await;
+
+    assert!(!report.not_modified, "the issue is read again, not answered by the probe");
+    assert_eq!(w.titles().await[&2], "Final");
+    assert!(w.list_requests().iter().any(|r| r.if_none_match.is_none() && r.query.contains("since=")));
 }

@@ -33,6 +33,8 @@ both_backends!(
     unknown_ids_are_not_found,
     a_page_mixing_new_and_known_issues_answers_in_order,
     one_issue_twice_in_a_page_applies_in_order,
+    a_new_accepted_pat_clears_the_last_sync_error,
+    the_task_link_shows_the_seeds_metadata,
 );
 
 async fn project(store: &Store) -> Uuid {
@@ -370,7 +372,13 @@ async fn sync_history_rules_are_enforced(store: Store) {
     let run = store.start_sync(p, config, Timestamp::now()).await.unwrap();
     assert_eq!(run.status, SyncStatus::InProgress);
     assert_eq!((run.completed_at, run.duration_ms), (None, None));
-    let ok = SyncCounts { issues_fetched: 3, tasks_created: 2, tasks_updated: 1, conflicts_detected: 0 };
+    let ok = SyncCounts {
+        issues_fetched: 3,
+        tasks_created: 2,
+        tasks_updated: 1,
+        conflicts_detected: 0,
+        ..Default::default()
+    };
     let negative = SyncCounts { tasks_updated: -1, ..ok.clone() };
     let cases: [(SyncStatus, &SyncCounts, Option<&str>, &str); 4] = [
         (SyncStatus::InProgress, &ok, None, "status"),
@@ -401,8 +409,13 @@ async fn history_summary_counts_finished_runs(store: Store) {
     for (i, ok) in [true, true, false].into_iter().enumerate() {
         let start = t0.plus(chrono::Duration::minutes(i as i64));
         let run = store.start_sync(p, config, start).await.unwrap();
-        let counts =
-            SyncCounts { issues_fetched: 10, tasks_created: 4, tasks_updated: 1, conflicts_detected: 1 };
+        let counts = SyncCounts {
+            issues_fetched: 10,
+            tasks_created: 4,
+            tasks_updated: 1,
+            conflicts_detected: 1,
+            ..Default::default()
+        };
         let (status, error) =
             if ok { (SyncStatus::Success, None) } else { (SyncStatus::Failure, Some("GitHub 502")) };
         let end = start.plus(chrono::Duration::milliseconds(100 * (i as i64 + 1)));
@@ -515,4 +528,61 @@ async fn insert_config(store: &Store, project: Uuid) -> Uuid {
     .await
     .unwrap();
     id
+}
+
+async fn a_new_accepted_pat_clears_the_last_sync_error(store: Store) {
+    let p = testkit::configured_project(&store, "acme/widgets", vec![2, 0, 0]).await;
+    let failed = || async {
+        sqlx::query(
+            "UPDATE github_sync_config SET sync_error = 'GitHub refused the token', consecutive_failures = 3",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+    };
+    let write = |pat: Option<Vec<u8>>| ghsync_shared::store::ConfigWrite {
+        repo_owner: ghsync_shared::domain::RepoOwner::parse("acme").unwrap(),
+        repo_name: ghsync_shared::domain::RepoName::parse("widgets").unwrap(),
+        encrypted_pat: pat,
+        sync_enabled: None,
+        sync_interval: None,
+    };
+    failed().await;
+    // A change that does not touch the PAT leaves the last run's error as it was.
+    let kept = store.put_config(p, &write(None)).await.unwrap();
+    assert_eq!(kept.sync_error.as_deref(), Some("GitHub refused the token"));
+    // The caller stores a new PAT only after GitHub accepted it: the error no longer holds.
+    let fresh = store.put_config(p, &write(Some(vec![2, 1, 1]))).await.unwrap();
+    assert_eq!(fresh.sync_error, None);
+    let failures: i64 = sqlx::query_scalar("SELECT consecutive_failures FROM github_sync_config")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(failures, 0, "the backoff starts over");
+}
+
+async fn the_task_link_shows_the_seeds_metadata(store: Store) {
+    let p = project(&store).await;
+    let i = issue(7, "Linked", None, "completed", "2026-01-05T10:00:00Z");
+    store.apply_issue(p, &i).await.unwrap();
+    let link = only_task(&store, p).await.github.unwrap();
+    assert_eq!(link.node_id, i.node_id);
+    assert_eq!(link.issue_number, 7);
+    assert_eq!(link.issue_url, i.html_url);
+    assert_eq!(link.remote_updated_at, i.updated_at);
+    assert_eq!(link.remote_state, ghsync_shared::domain::RemoteState::Completed);
+    assert_eq!(link.sync_conflict_status, None);
+    assert_eq!(link.unlinked_at, None);
+    let json = serde_json::to_value(&link).unwrap();
+    for field in [
+        "node_id",
+        "issue_number",
+        "issue_url",
+        "remote_updated_at",
+        "last_synced_at",
+        "sync_conflict_status",
+        "remote_state",
+    ] {
+        assert!(json.get(field).is_some(), "{field} in {json}");
+    }
 }

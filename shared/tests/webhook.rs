@@ -4,7 +4,7 @@ use ghsync_shared::config::WebhookSecrets;
 use ghsync_shared::domain::{RemoteState, RepoName, RepoOwner, TaskPatch, TaskStatus, TaskWithLink};
 use ghsync_shared::store::{ConfigWrite, Table};
 use ghsync_shared::time::Timestamp;
-use ghsync_shared::webhook::{Delivery, Handled, IssueResult, WebhookError, handle, sign};
+use ghsync_shared::webhook::{Delivery, Handled, IssueResult, WebhookConfig, WebhookError, handle, sign};
 use ghsync_shared::{ApplyOutcome, Store, StoreError};
 use serde_json::{Value, json};
 use testkit::fixtures::{issue, issues_event, ping_event, pull_request_event, pull_request_issue};
@@ -25,6 +25,10 @@ both_backends!(
     one_repository_feeds_every_enabled_project,
     a_transfer_into_a_configured_repository_relinks_the_task,
     ping_answers_and_other_events_are_ignored,
+    an_issue_url_off_the_host_or_of_another_repository_is_refused,
+    a_replayed_snapshot_does_not_revive_a_deleted_task,
+    a_replayed_snapshot_of_a_transferred_identity_creates_nothing,
+    a_same_second_edit_is_left_to_the_next_reconcile_and_its_replay_reverts_nothing,
     an_unavailable_database_is_refused_as_unavailable,
 );
 
@@ -46,7 +50,7 @@ async fn deliver(store: &Store, event: &str, id: &str, payload: &Value) -> Resul
         signature_sha1: None,
         body: &body,
     };
-    handle(store, Some(&secrets()), delivery).await
+    handle(store, &WebhookConfig::github_com(Some(secrets())), delivery).await
 }
 
 async fn deliver_issue(store: &Store, action: &str, issue: Value, extra: Value) -> Handled {
@@ -341,7 +345,7 @@ async fn invalid_deliveries_are_refused_and_write_nothing(store: Store) {
         },
     ];
     for case in cases {
-        let err = handle(&store, case.secrets.as_ref(), case.delivery).await.unwrap_err();
+        let err = handle(&store, &WebhookConfig::github_com(case.secrets), case.delivery).await.unwrap_err();
         assert!((case.check)(&err), "{}: {err:?}", case.name);
         assert_eq!(row_counts(&store).await, before, "{} wrote something", case.name);
     }
@@ -466,4 +470,135 @@ async fn an_unavailable_database_is_refused_as_unavailable(store: Store) {
         issues_event("opened", issue(REPO, 1, "x", None, "open", "2026-01-05T10:00:00Z"), REPO, json!({}));
     let err = deliver(&store, "issues", "d-down", &payload).await.unwrap_err();
     assert!(matches!(err, WebhookError::Store(StoreError::Unavailable(_))), "{err:?}");
+}
+
+/// The one result of a delivery applied to one project.
+fn only_result(h: &Handled) -> IssueResult {
+    match h {
+        Handled::Applied { results } if results.len() == 1 => results[0].result,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Delivers a payload under a fresh delivery id, as a replay of a captured body would come.
+async fn replay(store: &Store, payload: &Value) -> Handled {
+    deliver(store, "issues", &Uuid::new_v4().to_string(), payload).await.unwrap()
+}
+
+async fn an_issue_url_off_the_host_or_of_another_repository_is_refused(store: Store) {
+    configured_project(&store, REPO).await;
+    let before = row_counts(&store).await;
+    for url in [
+        "https://evil.example/acme/widgets/issues/5",
+        "https://github.com/other/widgets/issues/5",
+        "https://github.com/acme/gadgets/issues/5",
+        "https://github.com/acme/widgets/issues/6",
+    ] {
+        let mut i = issue(REPO, 5, "Hijack", None, "open", "2026-01-05T10:00:00Z");
+        i["html_url"] = json!(url);
+        let payload = issues_event("opened", i, REPO, json!({}));
+        let err = deliver(&store, "issues", &Uuid::new_v4().to_string(), &payload).await.unwrap_err();
+        assert!(matches!(err, WebhookError::InvalidPayload(_)), "{url}: {err:?}");
+        assert!(err.to_string().contains("github_issue_url"), "{url}: {err}");
+        assert_eq!(row_counts(&store).await, before, "{url} wrote something");
+    }
+}
+
+async fn a_replayed_snapshot_does_not_revive_a_deleted_task(store: Store) {
+    let p = configured_project(&store, REPO).await;
+    let opened = issues_event(
+        "opened",
+        issue(REPO, 4, "Doomed", None, "open", "2026-01-05T10:00:00Z"),
+        REPO,
+        json!({}),
+    );
+    let edited = issues_event(
+        "edited",
+        issue(REPO, 4, "Doomed v2", None, "open", "2026-01-05T10:01:00Z"),
+        REPO,
+        json!({}),
+    );
+    replay(&store, &opened).await;
+    replay(&store, &edited).await;
+    let deleted = issues_event(
+        "deleted",
+        issue(REPO, 4, "Doomed v2", None, "open", "2026-01-05T10:01:00Z"),
+        REPO,
+        json!({}),
+    );
+    assert_eq!(only_result(&replay(&store, &deleted).await), IssueResult::MarkedGone);
+
+    // Captured bodies sent again under new delivery ids: none is newer than the deletion.
+    for payload in [&opened, &edited] {
+        assert_eq!(only_result(&replay(&store, payload).await), IssueResult::Applied(ApplyOutcome::Stale));
+    }
+    let task = the_task(&store, p).await;
+    assert_eq!(task.github.unwrap().remote_state, RemoteState::Deleted);
+    assert_eq!(task.task.title, "Doomed v2", "the task keeps its content");
+}
+
+async fn a_replayed_snapshot_of_a_transferred_identity_creates_nothing(store: Store) {
+    let p = configured_project(&store, REPO).await;
+    let opened = issues_event(
+        "opened",
+        issue(REPO, 2, "Travels", None, "open", "2026-01-05T10:00:00Z"),
+        REPO,
+        json!({}),
+    );
+    replay(&store, &opened).await;
+    // The project now follows the repository the issue moves to.
+    let write = ConfigWrite {
+        repo_owner: RepoOwner::parse("acme").unwrap(),
+        repo_name: RepoName::parse("gadgets").unwrap(),
+        encrypted_pat: None,
+        sync_enabled: None,
+        sync_interval: None,
+    };
+    store.put_config(p, &write).await.unwrap();
+    let new_issue = issue("acme/gadgets", 40, "Travels", None, "open", "2026-01-05T10:05:00Z");
+    let changes = json!({"changes": {"new_issue": new_issue, "new_repository": testkit::fixtures::repository("acme/gadgets")}});
+    let transferred = issues_event(
+        "transferred",
+        issue(REPO, 2, "Travels", None, "open", "2026-01-05T10:05:00Z"),
+        REPO,
+        changes,
+    );
+    assert_eq!(only_result(&replay(&store, &transferred).await), IssueResult::Relinked);
+
+    // The old identity's captured body, replayed to a project that follows the old
+    // repository again, must not make a second task of the issue.
+    store
+        .put_config(p, &ConfigWrite { repo_name: RepoName::parse("widgets").unwrap(), ..write })
+        .await
+        .unwrap();
+    assert_eq!(only_result(&replay(&store, &opened).await), IssueResult::Applied(ApplyOutcome::Retired));
+    let task = the_task(&store, p).await;
+    assert_eq!(task.github.unwrap().issue_number, 40);
+}
+
+async fn a_same_second_edit_is_left_to_the_next_reconcile_and_its_replay_reverts_nothing(store: Store) {
+    let p = configured_project(&store, REPO).await;
+    let second = "2026-01-05T10:00:07Z";
+    let v1 = issues_event("edited", issue(REPO, 9, "Draft", None, "open", second), REPO, json!({}));
+    let v2 = issues_event("edited", issue(REPO, 9, "Final", None, "open", second), REPO, json!({}));
+    replay(&store, &v1).await;
+    let config = store.get_config(p).await.unwrap();
+    let due_before = config.next_sync_at;
+
+    // GitHub's times are whole seconds: v2 cannot be told from an older edit of that second.
+    let now = Timestamp::now();
+    assert_eq!(only_result(&replay(&store, &v2).await), IssueResult::Applied(ApplyOutcome::Ambiguous));
+    assert_eq!(the_task(&store, p).await.task.title, "Draft", "an ambiguous delivery changes nothing");
+    let due = store.get_config(p).await.unwrap().next_sync_at.unwrap();
+    assert!(
+        due <= now.plus(chrono::Duration::seconds(30)),
+        "the next reconcile reads it within 30 s: {due:?}"
+    );
+    assert!(due_before.is_none_or(|b| due <= b));
+
+    // Replays of either body change nothing either.
+    for payload in [&v1, &v2] {
+        replay(&store, payload).await;
+        assert_eq!(the_task(&store, p).await.task.title, "Draft");
+    }
 }

@@ -7,7 +7,7 @@
 
 use ghsync_shared::Store;
 use ghsync_shared::config::WebhookSecrets;
-use ghsync_shared::webhook::{Delivery, Handled, WebhookError, handle, sign};
+use ghsync_shared::webhook::{Delivery, Handled, WebhookConfig, WebhookError, handle, sign};
 
 /// The secret fuzzed deliveries are signed with.
 pub const SECRET: &str = "fuzz-secret";
@@ -33,8 +33,7 @@ pub async fn run_one(store: &Store, data: &[u8]) -> Result<Handled, WebhookError
         signature_sha1: (flags & 2 == 2).then_some("sha1=0000000000000000000000000000000000000000"),
         body,
     };
-    let secrets = WebhookSecrets::parse(SECRET);
-    handle(store, secrets.as_ref(), delivery).await
+    handle(store, &WebhookConfig::github_com(WebhookSecrets::parse(SECRET)), delivery).await
 }
 
 /// A migrated in-memory store with a project following `acme/widgets`.

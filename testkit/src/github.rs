@@ -216,6 +216,7 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/issues/{number}", get(issue_by_name))
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
             .route("/_fake/touch", axum::routing::post(touch))
+            .fallback(unknown_route)
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -325,6 +326,21 @@ impl Held {
     pub fn release(self) {
         let _ = self.release.send(());
     }
+}
+
+/// A route this stand-in does not speak: a loud 500 (a 404 would read as "deleted" to the
+/// reconciler and hide the gap), recorded like any other request.
+async fn unknown_route(State(state): Shared, method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let message = format!("the GitHub stand-in has no route for {method} {}", uri.path());
+    eprintln!("{message}");
+    state.lock().unwrap().requests.push(Recorded {
+        path: uri.path().to_string(),
+        query: uri.query().unwrap_or_default().to_string(),
+        authorization: None,
+        if_none_match: None,
+        status: 500,
+    });
+    github_error(StatusCode::INTERNAL_SERVER_ERROR, &message)
 }
 
 /// What a handler does once it has found the repository in the state (or not).
@@ -614,4 +630,21 @@ pub fn repo_json(owner: &str, repo: &str) -> Value {
     r["permissions"] =
         json!({ "admin": false, "maintain": false, "push": false, "triage": false, "pull": true });
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unknown_route_is_a_loud_500_not_a_404() {
+        let gh = FakeGitHub::start().await;
+        gh.add_repo("acme/widgets", "t");
+        let url = format!("{}/repos/acme/widgets/hooks", gh.url);
+        let reply =
+            crate::http::send(axum::http::Method::POST, &url, &[("authorization", "Bearer t")], "{}").await;
+        assert_eq!(reply.status.as_u16(), 500);
+        assert!(reply.text().contains("no route for POST /repos/acme/widgets/hooks"), "{}", reply.text());
+        assert_eq!(gh.requests().last().unwrap().status, 500);
+    }
 }

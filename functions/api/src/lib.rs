@@ -49,10 +49,10 @@ pub struct ApiState {
 impl ApiState {
     /// From the environment, at cold start.
     pub async fn from_env() -> Result<Self, StartupError> {
-        let config = Config::from_env()?;
+        let config = Config::lambda_from_env()?;
         let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
         Ok(Self {
-            services: Services::connect(&config, &options).await?,
+            services: Services::connect(&config, &options, None).await?,
             token: config.api_token,
             reconcile: ReconcileOptions::default(),
         })

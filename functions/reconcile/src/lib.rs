@@ -16,9 +16,9 @@ pub const MARGIN: Duration = Duration::from_secs(30);
 
 /// Connects everything at cold start.
 pub async fn reconciler_from_env() -> Result<Reconciler, StartupError> {
-    let config = Config::from_env()?;
-    let services =
-        Services::connect(&config, &StoreOptions { max_connections: 4, ..Default::default() }).await?;
+    let config = Config::lambda_from_env()?;
+    let options = StoreOptions { max_connections: 4, ..Default::default() };
+    let services = Services::connect(&config, &options, None).await?;
     Ok(Reconciler::new(services, ReconcileOptions::default()))
 }
 

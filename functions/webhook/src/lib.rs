@@ -12,8 +12,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use ghsync_shared::config::{Config, WebhookSecrets};
+use ghsync_shared::manage::{StartupError, open_store};
 use ghsync_shared::store::StoreOptions;
-use ghsync_shared::webhook::{self, Delivery, WebhookError};
+use ghsync_shared::webhook::{self, Delivery, WebhookConfig, WebhookError};
 use ghsync_shared::{Store, StoreError};
 use serde_json::json;
 
@@ -24,23 +25,25 @@ pub struct WebhookState {
 }
 
 impl WebhookState {
-    /// `secrets` `None`: none configured, every delivery is refused. Needs a Tokio runtime
-    /// (see [`webhook::Receiver::new`]).
-    pub fn new(store: Store, secrets: Option<WebhookSecrets>) -> Self {
-        Self { receiver: webhook::Receiver::new(store, secrets) }
+    /// Needs a Tokio runtime (see [`webhook::Receiver::new`]).
+    pub fn new(store: Store, config: WebhookConfig) -> Self {
+        Self { receiver: webhook::Receiver::new(store, config) }
+    }
+
+    /// For github.com; `secrets` `None`: none configured, every delivery is refused.
+    pub fn github_com(store: Store, secrets: Option<WebhookSecrets>) -> Self {
+        Self::new(store, WebhookConfig::github_com(secrets))
     }
 
     /// From the environment, at cold start.
-    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let config = Config::from_env()?;
-        let store =
-            Store::connect(&config.database_url, &StoreOptions { max_connections: 2, ..Default::default() })
-                .await?;
-        store.migrate().await?;
+    pub async fn from_env() -> Result<Self, StartupError> {
+        let config = Config::lambda_from_env()?;
+        let store = open_store(&config, &StoreOptions { max_connections: 2, ..Default::default() }).await?;
         if config.webhook_secrets.is_none() {
             tracing::error!("GHSYNC_WEBHOOK_SECRET is not set: every delivery will be refused");
         }
-        Ok(Self::new(store, config.webhook_secrets))
+        let web_host = config.github_web_host();
+        Ok(Self::new(store, WebhookConfig { secrets: config.webhook_secrets, web_host }))
     }
 }
 

@@ -31,7 +31,7 @@ fn opened_body() -> String {
 }
 
 fn state(store: &Store, secret: &str) -> WebhookState {
-    WebhookState::new(store.clone(), WebhookSecrets::parse(secret))
+    WebhookState::github_com(store.clone(), WebhookSecrets::parse(secret))
 }
 
 async fn serve(state: WebhookState) -> String {

@@ -23,7 +23,7 @@ async fn every_delivery_is_applied_once_and_nothing_is_lost(store: Store) {
         std::env::var("GHSYNC_LOAD_DELIVERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
     let unique = total * 4 / 5;
     let project = testkit::configured_project(&store, "acme/widgets", vec![2, 0, 0]).await;
-    let state = WebhookState::new(store.clone(), WebhookSecrets::parse("load-secret"));
+    let state = WebhookState::github_com(store.clone(), WebhookSecrets::parse("load-secret"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/webhooks/github", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });

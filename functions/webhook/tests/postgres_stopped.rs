@@ -42,7 +42,7 @@ async fn a_burst_cut_off_by_a_stopped_database_loses_nothing() {
     let project = testkit::configured_project(&store, "acme/widgets", vec![2, 0, 0]).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/webhooks/github", listener.local_addr().unwrap());
-    let state = WebhookState::new(store.clone(), WebhookSecrets::parse(SECRET));
+    let state = WebhookState::github_com(store.clone(), WebhookSecrets::parse(SECRET));
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
 
     // The burst: 16 at a time; the answers come back on a channel as they arrive.

@@ -89,10 +89,25 @@ impl Store {
                 let due_now = repo_changed || (enabled && !old.sync_enabled) || write.encrypted_pat.is_some();
                 let next_sync_at =
                     if due_now { Some(now.clone()) } else { old.next_sync_at.map(|t| t.to_sql()) };
-                // Another repository starts from scratch: its own listing and probe.
+                if repo_changed {
+                    // SPEC.md "Repository switch": the old links end (their tasks stay), so no
+                    // full pass looks their numbers up in the new repository.
+                    sqlx::query(
+                        "UPDATE task_github_metadata SET unlinked_at = $2, updated_at = $2 \
+                         WHERE project_id = $1 AND unlinked_at IS NULL",
+                    )
+                    .bind(project_id.to_string())
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                // Another repository starts from scratch: its own listing and probe. A new
+                // PAT was just accepted by GitHub: the last run's error no longer holds.
                 sqlx::query_as(concat!(
                     "UPDATE github_sync_config SET repo_owner = $2, repo_name = $3, encrypted_pat = $4, \
                      sync_enabled = $5, sync_interval_seconds = $6, next_sync_at = $7, updated_at = $8, \
+                     sync_error = CASE WHEN $10 = 1 THEN NULL ELSE sync_error END, \
+                     consecutive_failures = CASE WHEN $10 = 1 THEN 0 ELSE consecutive_failures END, \
                      list_watermark = CASE WHEN $9 = 1 THEN NULL ELSE list_watermark END, \
                      probe_url = CASE WHEN $9 = 1 THEN NULL ELSE probe_url END, \
                      probe_etag = CASE WHEN $9 = 1 THEN NULL ELSE probe_etag END, \
@@ -109,6 +124,7 @@ impl Store {
                 .bind(next_sync_at)
                 .bind(&now)
                 .bind(i64::from(repo_changed))
+                .bind(i64::from(write.encrypted_pat.is_some()))
                 .fetch_one(&mut *tx)
                 .await?
             }

@@ -5,10 +5,8 @@ use uuid::Uuid;
 
 use super::rows::{ConflictRow, parse};
 use super::{Store, StoreError};
-use crate::domain::{
-    ConflictResolution, ConflictStatus, Content, IssueState, RemoteState, Resolution, TaskStatus,
-};
-use crate::sync::import_status;
+use crate::domain::{ConflictResolution, ConflictStatus, Content, Resolution};
+use crate::sync::{Resolving, resolve};
 use crate::time::Timestamp;
 
 #[derive(sqlx::FromRow)]
@@ -58,9 +56,8 @@ impl Store {
         row.ok_or(StoreError::NotFound("conflict"))?.try_into()
     }
 
-    /// Resolves a pending conflict in one transaction: the task takes the chosen content, the
-    /// base becomes the newest remote snapshot, an issue state change held back by the
-    /// conflict is imported, and the conflict and its metadata are marked resolved.
+    /// Carries out a person's resolution of a pending conflict in one transaction, as
+    /// [`crate::sync::resolve`] decides it, and marks the conflict and its link resolved.
     /// Resolving a resolved conflict is a `StateConflict`.
     #[instrument(skip(self, resolution), fields(action = %resolution.action()))]
     pub async fn resolve_conflict(
@@ -96,26 +93,24 @@ impl Store {
         .await?;
 
         let local = Content { title: link.title, description: link.description };
-        let remote = &conflict.remote_content_snapshot;
-        let content = match resolution {
-            Resolution::KeepLocal => &local,
-            Resolution::AcceptGithub => remote,
-            Resolution::Merge(merged) => merged,
-        };
-        let local_status: TaskStatus = parse("tasks.status", &link.status)?;
-        let synced_state: IssueState = parse("task_github_metadata.synced_state", &link.synced_state)?;
-        let remote_state: RemoteState = parse("task_github_metadata.remote_state", &link.remote_state)?;
-        // A deleted or transferred issue has no state to import; its base state stays.
-        let new_state = remote_state.issue_state().unwrap_or(synced_state);
-        let status = import_status(synced_state, new_state, local_status).unwrap_or(local_status);
+        let resolved = resolve(
+            &Resolving {
+                local: &local,
+                local_status: parse("tasks.status", &link.status)?,
+                remote: &conflict.remote_content_snapshot,
+                synced_state: parse("task_github_metadata.synced_state", &link.synced_state)?,
+                remote_state: parse("task_github_metadata.remote_state", &link.remote_state)?,
+            },
+            resolution,
+        );
 
         sqlx::query(
             "UPDATE tasks SET title = $2, description = $3, status = $4, updated_at = $5 WHERE id = $1",
         )
         .bind(conflict.task_id.to_string())
-        .bind(&content.title)
-        .bind(&content.description)
-        .bind(status.as_str())
+        .bind(&resolved.content.title)
+        .bind(&resolved.content.description)
+        .bind(resolved.status.as_str())
         .bind(&now)
         .execute(&mut *tx)
         .await?;
@@ -124,8 +119,8 @@ impl Store {
              sync_conflict_status = 'resolved', last_synced_at = $4, updated_at = $4 WHERE id = $1",
         )
         .bind(conflict.metadata_id.to_string())
-        .bind(remote.to_json())
-        .bind(new_state.as_str())
+        .bind(resolved.base.to_json())
+        .bind(resolved.synced_state.as_str())
         .bind(&now)
         .execute(&mut *tx)
         .await?;

@@ -55,24 +55,33 @@ pub(crate) async fn enabled_projects_for_repo_in(
     ids.iter().map(|id| uuid("github_sync_config.project_id", id)).collect()
 }
 
-/// Whether the project's config follows the repository `owner/name`.
-pub(crate) async fn project_follows_repo_in(
+/// Has the next reconcile of the project read the issue last changed at `updated_at` again
+/// soon (an ambiguous delivery: GitHub decides): due within [`REREAD_WITHIN`], listing from
+/// just before that time, without the probe's shortcut.
+pub(crate) async fn reread_soon_in(
     conn: &mut AnyConnection,
     project_id: Uuid,
-    full_name: &str,
-) -> Result<bool, StoreError> {
-    let Some((owner, name)) = full_name.split_once('/') else { return Ok(false) };
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM github_sync_config WHERE project_id = $1 \
-         AND lower(repo_owner) = lower($2) AND lower(repo_name) = lower($3)",
+    updated_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let due = now.plus(REREAD_WITHIN).to_sql();
+    let since = updated_at.minus(chrono::Duration::seconds(1)).to_sql();
+    sqlx::query(
+        "UPDATE github_sync_config SET \
+         next_sync_at = CASE WHEN next_sync_at IS NULL OR next_sync_at > $2 THEN $2 ELSE next_sync_at END, \
+         list_watermark = CASE WHEN list_watermark > $3 THEN $3 ELSE list_watermark END, \
+         probe_url = NULL, probe_etag = NULL WHERE project_id = $1",
     )
     .bind(project_id.to_string())
-    .bind(owner)
-    .bind(name)
-    .fetch_one(conn)
+    .bind(due)
+    .bind(since)
+    .execute(conn)
     .await?;
-    Ok(n > 0)
+    Ok(())
 }
+
+/// How soon an ambiguous delivery's issue is read from GitHub.
+pub const REREAD_WITHIN: chrono::Duration = chrono::Duration::seconds(30);
 
 impl Store {
     /// Forgets delivery ids received before `now - DELIVERY_RETENTION`; returns how many.

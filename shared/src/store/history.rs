@@ -66,7 +66,7 @@ impl Store {
         let row: Option<HistoryRow> = sqlx::query_as(concat!(
             "UPDATE sync_history SET completed_at = $2, duration_ms = $3, status = $4, \
              issues_fetched = $5, tasks_created = $6, tasks_updated = $7, conflicts_detected = $8, \
-             error_message = $9 WHERE id = $1 AND status = 'in_progress' RETURNING ",
+             error_message = $9, issues_skipped = $10 WHERE id = $1 AND status = 'in_progress' RETURNING ",
             history_columns!()
         ))
         .bind(id.to_string())
@@ -78,6 +78,7 @@ impl Store {
         .bind(counts.tasks_updated)
         .bind(counts.conflicts_detected)
         .bind(error_message)
+        .bind(counts.issues_skipped)
         .fetch_optional(&self.pool)
         .await?;
         row.ok_or_else(|| StoreError::StateConflict(format!("sync run {id} is already completed")))?
@@ -136,9 +137,11 @@ fn validate_completion(
         (SyncStatus::InProgress, _) => {
             Err(ValidationError::new("status", "a completed run is success or failure, not in_progress"))
         }
-        (SyncStatus::Success, Some(_)) => {
-            Err(ValidationError::new("error_message", "must be absent when the run succeeded"))
-        }
+        // A successful run's message only names the issues it skipped.
+        (SyncStatus::Success, Some(_)) if counts.issues_skipped == 0 => Err(ValidationError::new(
+            "error_message",
+            "must be absent when the run succeeded (unless it names skipped issues)",
+        )),
         (SyncStatus::Failure, None) => {
             Err(ValidationError::new("error_message", "is required when the run failed"))
         }

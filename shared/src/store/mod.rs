@@ -27,12 +27,13 @@ use uuid::Uuid;
 
 use crate::domain::ValidationError;
 
+pub use crate::sync::ApplyOutcome;
 pub use configs::ConfigWrite;
-pub use deliveries::DELIVERY_RETENTION;
-pub(crate) use deliveries::{enabled_projects_for_repo_in, project_follows_repo_in, record_delivery_in};
+pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
+pub(crate) use deliveries::{enabled_projects_for_repo_in, record_delivery_in, reread_soon_in};
 pub use reconcile::{Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
-pub use tasks::ApplyOutcome;
-pub(crate) use tasks::{apply_issue_in, apply_page_in, mark_issue_gone_in, relink_issue_in};
+pub use tasks::GoneOutcome;
+pub(crate) use tasks::{apply_issue_in, apply_page_in, carry_out_gone_in};
 
 /// A database transaction of the store.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -42,6 +43,18 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    /// What a `SELECT` built at run time appends to lock the rows it reads until the
+    /// transaction ends (the `locking!` macro does the same for literal SQL): `FOR UPDATE`
+    /// on PostgreSQL; on SQLite the transaction already holds the write lock.
+    pub(crate) fn row_lock(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
 }
 
 /// What can go wrong in the store, in terms a caller can act on.
@@ -108,6 +121,35 @@ impl StoreError {
 
 /// How many times an operation that lost a race is run again.
 pub(crate) const RACE_RETRIES: usize = 5;
+
+/// An error that may be a lost race with another writer (see [`StoreError::is_transient_race`]).
+pub trait MayBeRace {
+    fn is_transient_race(&self) -> bool;
+}
+
+impl MayBeRace for StoreError {
+    fn is_transient_race(&self) -> bool {
+        StoreError::is_transient_race(self)
+    }
+}
+
+/// Runs `attempt` (one whole transaction: begin, work, commit) and runs it again, up to
+/// [`RACE_RETRIES`] times, when it lost a race with a concurrent writer. Every operation
+/// that can race (a page of issues, a webhook delivery) goes through here.
+pub async fn retry_races<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
+where
+    E: MayBeRace,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut retries = 0;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_transient_race() && retries < RACE_RETRIES => retries += 1,
+            other => return other,
+        }
+    }
+}
 
 /// Pool settings; [`StoreOptions::default`] suits a local run.
 #[derive(Clone, Debug)]

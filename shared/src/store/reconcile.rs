@@ -1,12 +1,14 @@
 //! What the reconciler needs of the store: claiming due configs, recording how a run ended,
 //! applying a page of issues, and pruning history.
 
-use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::rows::{ConfigRow, opt_ts};
-use super::{ApplyOutcome, RACE_RETRIES, Store, StoreError, apply_issue_in, apply_page_in, new_id};
-use crate::domain::{GitHubSyncConfig, RemoteIssue, RemoteState};
+use super::{
+    ApplyOutcome, GoneOutcome, Store, StoreError, apply_page_in, carry_out_gone_in, new_id, retry_races,
+};
+use crate::domain::{GitHubSyncConfig, RemoteIssue};
+use crate::sync::{GoneAction, Source};
 use crate::time::Timestamp;
 
 /// A history row older than this is deleted unless it is among the newest [`HISTORY_KEEP`].
@@ -112,6 +114,9 @@ impl Store {
         lease: chrono::Duration,
     ) -> Result<Claimed, StoreError> {
         let config = self.get_config(project_id).await?;
+        if !config.sync_enabled {
+            return Err(StoreError::StateConflict("sync is disabled for this project".into()));
+        }
         let token = new_id();
         let taken = sqlx::query(
             "UPDATE github_sync_config SET lease_token = $2, lease_until = $3 \
@@ -254,6 +259,7 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT github_issue_id, github_issue_number FROM task_github_metadata \
              WHERE project_id = $1 AND created_at <= $2 AND remote_state NOT IN ('deleted', 'transferred') \
+             AND unlinked_at IS NULL \
              ORDER BY github_issue_number",
         )
         .bind(project_id.to_string())
@@ -262,8 +268,8 @@ impl Store {
         .await?)
     }
 
-    /// Applies a page of snapshots in one transaction (run again when a concurrent writer
-    /// won a race): a page is applied whole or not at all.
+    /// Applies a page of snapshots read from GitHub in one transaction (run again when a
+    /// concurrent writer won a race): a page is applied whole or not at all.
     pub async fn apply_page(
         &self,
         project_id: Uuid,
@@ -272,59 +278,42 @@ impl Store {
         for issue in issues {
             issue.validate()?;
         }
-        let mut attempt = 0;
-        loop {
+        retry_races(|| async {
             let mut tx = self.begin().await?;
-            match apply_all(&mut tx, self, project_id, issues).await {
-                Ok(outcomes) => {
-                    tx.commit().await?;
-                    return Ok(outcomes);
-                }
-                Err(e) if e.is_transient_race() && attempt < RACE_RETRIES => attempt += 1,
-                Err(e) => return Err(e),
-            }
-        }
+            let outcomes =
+                apply_page_in(&mut tx, self.backend, project_id, issues, Source::Read, Timestamp::now())
+                    .await?;
+            tx.commit().await?;
+            Ok(outcomes)
+        })
+        .await
     }
 
-    /// Marks a linked issue deleted or transferred away.
-    pub async fn mark_issue_gone(
+    /// Carries out what a deleted or transferred issue does to the project's link, in one
+    /// transaction (see [`crate::sync::gone`]).
+    pub async fn apply_gone(
         &self,
         project_id: Uuid,
         node_id: &str,
-        gone: RemoteState,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let marked = super::mark_issue_gone_in(&mut tx, project_id, node_id, gone, Timestamp::now()).await?;
-        tx.commit().await?;
-        Ok(marked)
+        action: GoneAction,
+        new: Option<&RemoteIssue>,
+    ) -> Result<GoneOutcome, StoreError> {
+        retry_races(|| async {
+            let mut tx = self.begin().await?;
+            let outcome = carry_out_gone_in(
+                &mut tx,
+                self.backend,
+                project_id,
+                node_id,
+                action,
+                new,
+                None,
+                Timestamp::now(),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(outcome)
+        })
+        .await
     }
-
-    /// Moves a task to its issue's new identity (a transfer within the project's repository)
-    /// and applies the new snapshot; false when there was nothing to relink.
-    pub async fn relink_issue(
-        &self,
-        project_id: Uuid,
-        old_node_id: &str,
-        new: &RemoteIssue,
-    ) -> Result<bool, StoreError> {
-        new.validate()?;
-        let now = Timestamp::now();
-        let mut tx = self.begin().await?;
-        let relinked =
-            super::relink_issue_in(&mut tx, self.backend, project_id, old_node_id, new, now).await?;
-        if relinked {
-            apply_issue_in(&mut tx, self.backend, project_id, new, now).await?;
-        }
-        tx.commit().await?;
-        Ok(relinked)
-    }
-}
-
-async fn apply_all(
-    conn: &mut AnyConnection,
-    store: &Store,
-    project_id: Uuid,
-    issues: &[RemoteIssue],
-) -> Result<Vec<ApplyOutcome>, StoreError> {
-    apply_page_in(conn, store.backend, project_id, issues, Timestamp::now()).await
 }

@@ -112,18 +112,30 @@ impl TryFrom<TaskRow> for Task {
 pub(crate) struct TaskWithLinkRow {
     #[sqlx(flatten)]
     task: TaskRow,
+    link_node_id: Option<String>,
     github_issue_number: Option<i64>,
     link_url: Option<String>,
     sync_conflict_status: Option<String>,
     remote_state: Option<String>,
+    remote_updated_at: Option<String>,
     last_synced_at: Option<String>,
+    unlinked_at: Option<String>,
+}
+
+/// The link columns [`TaskWithLinkRow`] reads, from `task_github_metadata m` (for `concat!`).
+macro_rules! link_columns {
+    () => {
+        "m.github_issue_id AS link_node_id, m.github_issue_number, m.github_issue_url AS link_url, \
+         m.sync_conflict_status, m.remote_state, m.remote_updated_at, m.last_synced_at, m.unlinked_at"
+    };
 }
 
 impl TryFrom<TaskWithLinkRow> for TaskWithLink {
     type Error = StoreError;
     fn try_from(r: TaskWithLinkRow) -> Result<Self, StoreError> {
-        let github = match (r.github_issue_number, r.link_url, r.remote_state, r.last_synced_at) {
-            (Some(number), Some(url), Some(state), Some(synced)) => Some(GitHubLink {
+        let github = match (r.link_node_id, r.github_issue_number, r.link_url, r.remote_state) {
+            (Some(node_id), Some(number), Some(url), Some(state)) => Some(GitHubLink {
+                node_id,
                 issue_number: number,
                 issue_url: url,
                 sync_conflict_status: r
@@ -132,7 +144,15 @@ impl TryFrom<TaskWithLinkRow> for TaskWithLink {
                     .map(|s| parse::<ConflictStatus>("task_github_metadata.sync_conflict_status", s))
                     .transpose()?,
                 remote_state: parse("task_github_metadata.remote_state", &state)?,
-                last_synced_at: ts("task_github_metadata.last_synced_at", &synced)?,
+                remote_updated_at: ts(
+                    "task_github_metadata.remote_updated_at",
+                    r.remote_updated_at.as_deref().unwrap_or_default(),
+                )?,
+                last_synced_at: ts(
+                    "task_github_metadata.last_synced_at",
+                    r.last_synced_at.as_deref().unwrap_or_default(),
+                )?,
+                unlinked_at: opt_ts("task_github_metadata.unlinked_at", r.unlinked_at.as_deref())?,
             }),
             _ => None,
         };
@@ -146,7 +166,7 @@ macro_rules! metadata_columns {
         "m.id, m.task_id, m.project_id, m.github_issue_id, \
      m.github_issue_number, m.github_issue_url, m.last_synced_at, m.remote_updated_at, \
      m.last_synced_content, m.sync_conflict_status, m.synced_state, m.remote_state, \
-     m.created_at, m.updated_at"
+     m.unlinked_at, m.created_at, m.updated_at"
     };
 }
 
@@ -164,6 +184,7 @@ pub(crate) struct MetadataRow {
     sync_conflict_status: Option<String>,
     synced_state: String,
     remote_state: String,
+    unlinked_at: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -188,6 +209,7 @@ impl TryFrom<MetadataRow> for TaskGitHubMetadata {
                 .transpose()?,
             synced_state: parse::<IssueState>("task_github_metadata.synced_state", &r.synced_state)?,
             remote_state: parse::<RemoteState>("task_github_metadata.remote_state", &r.remote_state)?,
+            unlinked_at: opt_ts("task_github_metadata.unlinked_at", r.unlinked_at.as_deref())?,
             created_at: ts("task_github_metadata.created_at", &r.created_at)?,
             updated_at: ts("task_github_metadata.updated_at", &r.updated_at)?,
         })
@@ -198,7 +220,8 @@ impl TryFrom<MetadataRow> for TaskGitHubMetadata {
 macro_rules! history_columns {
     () => {
         "id, project_id, sync_config_id, started_at, completed_at, \
-     duration_ms, issues_fetched, tasks_created, tasks_updated, conflicts_detected, status, error_message"
+     duration_ms, issues_fetched, tasks_created, tasks_updated, conflicts_detected, issues_skipped, status, \
+     error_message"
     };
 }
 
@@ -214,6 +237,7 @@ pub(crate) struct HistoryRow {
     tasks_created: i64,
     tasks_updated: i64,
     conflicts_detected: i64,
+    issues_skipped: i64,
     status: String,
     error_message: Option<String>,
 }
@@ -232,6 +256,7 @@ impl TryFrom<HistoryRow> for SyncHistory {
             tasks_created: r.tasks_created,
             tasks_updated: r.tasks_updated,
             conflicts_detected: r.conflicts_detected,
+            issues_skipped: r.issues_skipped,
             status: parse::<SyncStatus>("sync_history.status", &r.status)?,
             error_message: r.error_message,
         })

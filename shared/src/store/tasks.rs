@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Serialize;
 use sqlx::AnyConnection;
 use tracing::instrument;
 use uuid::Uuid;
@@ -10,28 +9,24 @@ use uuid::Uuid;
 use super::rows::{MetadataRow, TaskRow, TaskWithLinkRow, content, parse, ts};
 use super::{Backend, Store, StoreError, new_id};
 use crate::domain::{
-    ConflictStatus, Content, IssueState, RemoteIssue, RemoteState, Task, TaskGitHubMetadata, TaskPatch,
-    TaskStatus, TaskWithLink,
+    ConflictStatus, Content, RemoteIssue, RemoteState, Task, TaskGitHubMetadata, TaskPatch, TaskStatus,
+    TaskWithLink,
 };
-use crate::sync::{ContentAction, Linked, Plan, Remote, plan};
+use crate::sync::{
+    ApplyOutcome, ConflictWrite, GoneAction, LinkWrite, Linked, Plan, Remote, Side, Source, Unlinked, plan,
+};
 use crate::time::Timestamp;
 
-/// What applying one issue snapshot did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+/// What a deleted or transferred issue did to a project's link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ApplyOutcome {
-    /// A task and its link were created.
-    Created,
-    /// The task took the remote content and/or status.
-    Updated,
-    /// Nothing on the task changed (the link may have advanced).
-    Unchanged,
-    /// Both sides changed: a pending conflict was recorded; the task was left alone.
-    Conflict,
-    /// A conflict was already pending: its remote snapshot was refreshed.
-    ConflictPending,
-    /// Older than what was applied: ignored.
-    Stale,
+pub enum GoneOutcome {
+    /// The link was marked deleted or transferred (the task keeps its content).
+    Marked,
+    /// The task now follows the issue's new identity.
+    Relinked,
+    /// The project had no link for the issue.
+    NotLinked,
 }
 
 impl Store {
@@ -77,9 +72,9 @@ impl Store {
         let rows: Vec<TaskWithLinkRow> = sqlx::query_as(concat!(
             "SELECT ",
             task_columns!(),
-            ", m.github_issue_number, m.github_issue_url AS link_url, m.sync_conflict_status, \
-             m.remote_state, m.last_synced_at \
-             FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
+            ", ",
+            link_columns!(),
+            " FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
              WHERE t.project_id = $1 ORDER BY t.created_at, t.id"
         ))
         .bind(project_id.to_string())
@@ -160,6 +155,9 @@ struct LinkRow {
     sync_conflict_status: Option<String>,
     synced_state: String,
     remote_state: String,
+    unlinked_at: Option<String>,
+    /// The open conflict's remote snapshot, if one is open.
+    conflict_remote: Option<String>,
     title: String,
     description: Option<String>,
     status: String,
@@ -178,14 +176,14 @@ async fn find_links(
     }
     let mut sql = format!(
         "SELECT m.github_issue_id AS node_id, m.id AS metadata_id, m.task_id, m.remote_updated_at, \
-         m.last_synced_content, m.sync_conflict_status, m.synced_state, m.remote_state, t.title, \
-         t.description, t.status FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id \
+         m.last_synced_content, m.sync_conflict_status, m.synced_state, m.remote_state, m.unlinked_at, \
+         (SELECT c.remote_content_snapshot FROM conflict_resolution c \
+          WHERE c.task_id = m.task_id AND c.resolved_at IS NULL) AS conflict_remote, \
+         t.title, t.description, t.status FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id \
          WHERE m.project_id = $1 AND m.github_issue_id IN ({})",
         placeholders(2, node_ids.len())
     );
-    if backend == Backend::Postgres {
-        sql.push_str(" FOR UPDATE");
-    }
+    sql.push_str(backend.row_lock());
     let mut query = sqlx::query_as::<_, LinkRow>(sqlx::AssertSqlSafe(sql)).bind(project_id);
     for node_id in node_ids {
         query = query.bind(*node_id);
@@ -204,12 +202,32 @@ async fn find_link(
     Ok(find_links(conn, backend, project_id, &[node_id]).await?.remove(node_id))
 }
 
+/// Which of `node_ids` are old identities of relinked issues.
+async fn find_retired(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    node_ids: &[&str],
+) -> Result<HashSet<String>, StoreError> {
+    if node_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "SELECT github_issue_id FROM retired_issue_ids WHERE project_id = $1 AND github_issue_id IN ({})",
+        placeholders(2, node_ids.len())
+    );
+    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(project_id);
+    for node_id in node_ids {
+        query = query.bind(*node_id);
+    }
+    Ok(query.fetch_all(conn).await?.into_iter().collect())
+}
+
 /// Creates the tasks and links of issues the project does not have yet, in multi-row
 /// inserts (a page of new issues is two statements).
 async fn insert_new(
     conn: &mut AnyConnection,
     project_id: &str,
-    issues: &[&RemoteIssue],
+    issues: &[(&RemoteIssue, TaskStatus)],
     now: &str,
 ) -> Result<(), StoreError> {
     // Well under SQLite's and PostgreSQL's limits on bound values per statement.
@@ -223,10 +241,7 @@ async fn insert_new(
             8,
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (issue, task_id) in chunk.iter().zip(&task_ids) {
-            let Plan::Create { status } = plan(None, &remote_of(issue)) else {
-                unreachable!("no link plans a create")
-            };
+        for ((issue, status), task_id) in chunk.iter().zip(&task_ids) {
             query = query
                 .bind(task_id.as_str())
                 .bind(project_id)
@@ -247,7 +262,7 @@ async fn insert_new(
             13,
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (issue, task_id) in chunk.iter().zip(&task_ids) {
+        for ((issue, _), task_id) in chunk.iter().zip(&task_ids) {
             query = query
                 .bind(new_id())
                 .bind(task_id.as_str())
@@ -281,8 +296,8 @@ fn multi_row_insert(head: &str, rows: usize, columns: usize) -> String {
     format!("{head}{}", tuples.join(", "))
 }
 
-fn remote_of(issue: &RemoteIssue) -> Remote<'_> {
-    Remote { content: &issue.content, state: issue.state, updated_at: issue.updated_at }
+fn remote_of(issue: &RemoteIssue, source: Source) -> Remote<'_> {
+    Remote { content: &issue.content, state: issue.state, updated_at: issue.updated_at, source }
 }
 
 /// Applies a page of validated snapshots inside the caller's transaction: one locked read
@@ -293,6 +308,7 @@ pub(crate) async fn apply_page_in(
     backend: Backend,
     project_id: Uuid,
     issues: &[RemoteIssue],
+    source: Source,
     now: Timestamp,
 ) -> Result<Vec<ApplyOutcome>, StoreError> {
     let node_ids: Vec<&str> = issues.iter().map(|i| i.node_id.as_str()).collect();
@@ -301,22 +317,46 @@ pub(crate) async fn apply_page_in(
         // by one, so the second snapshot meets what the first one wrote.
         let mut outcomes = Vec::with_capacity(issues.len());
         for issue in issues {
-            outcomes.push(apply_issue_in(conn, backend, project_id, issue, now).await?);
+            outcomes.extend(
+                apply_distinct_in(conn, backend, project_id, std::slice::from_ref(issue), source, now)
+                    .await?,
+            );
         }
         return Ok(outcomes);
     }
+    apply_distinct_in(conn, backend, project_id, issues, source, now).await
+}
+
+/// [`apply_page_in`] for a page in which no issue appears twice.
+async fn apply_distinct_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    project_id: Uuid,
+    issues: &[RemoteIssue],
+    source: Source,
+    now: Timestamp,
+) -> Result<Vec<ApplyOutcome>, StoreError> {
+    let node_ids: Vec<&str> = issues.iter().map(|i| i.node_id.as_str()).collect();
     let project = project_id.to_string();
     let mut links = find_links(conn, backend, &project, &node_ids).await?;
+    let unknown: Vec<&str> = node_ids.iter().copied().filter(|id| !links.contains_key(*id)).collect();
+    let retired = find_retired(conn, &project, &unknown).await?;
     let mut outcomes = Vec::with_capacity(issues.len());
     let mut new = Vec::new();
     for issue in issues {
-        match links.remove(&issue.node_id) {
-            Some(link) => outcomes.push(apply_linked(conn, link, issue, now).await?),
+        let outcome = match links.remove(&issue.node_id) {
+            Some(link) => apply_linked(conn, link, issue, source, now).await?,
             None => {
-                new.push(issue);
-                outcomes.push(ApplyOutcome::Created);
+                let unlinked =
+                    if retired.contains(&issue.node_id) { Unlinked::Retired } else { Unlinked::New };
+                let decision = plan(Err(unlinked), &remote_of(issue, source));
+                if let Plan::Create { status } = decision {
+                    new.push((issue, status));
+                }
+                decision.outcome()
             }
-        }
+        };
+        outcomes.push(outcome);
     }
     insert_new(conn, &project, &new, &now.to_sql()).await?;
     Ok(outcomes)
@@ -328,74 +368,104 @@ pub(crate) async fn apply_issue_in(
     backend: Backend,
     project_id: Uuid,
     issue: &RemoteIssue,
+    source: Source,
     now: Timestamp,
 ) -> Result<ApplyOutcome, StoreError> {
-    let project = project_id.to_string();
-    match find_link(conn, backend, &project, &issue.node_id).await? {
-        Some(link) => apply_linked(conn, link, issue, now).await,
-        None => {
-            insert_new(conn, &project, &[issue], &now.to_sql()).await?;
-            Ok(ApplyOutcome::Created)
-        }
-    }
+    let mut outcomes =
+        apply_distinct_in(conn, backend, project_id, std::slice::from_ref(issue), source, now).await?;
+    Ok(outcomes.pop().expect("one outcome per issue"))
 }
 
-/// Applies a snapshot of an issue the project has, through the sync rules.
+/// Applies a snapshot of an issue the project has: the sync rules decide, this carries
+/// the decision out.
 async fn apply_linked(
     conn: &mut AnyConnection,
     link: LinkRow,
     issue: &RemoteIssue,
+    source: Source,
     now: Timestamp,
 ) -> Result<ApplyOutcome, StoreError> {
     let now_sql = now.to_sql();
-    let remote = remote_of(issue);
-
     let base = content("task_github_metadata.last_synced_content", &link.last_synced_content)?;
     let local = Content { title: link.title, description: link.description };
-    let local_status: TaskStatus = parse("tasks.status", &link.status)?;
-    let base_state: IssueState = parse("task_github_metadata.synced_state", &link.synced_state)?;
-    let old_remote_state: RemoteState = parse("task_github_metadata.remote_state", &link.remote_state)?;
-    let applied_updated_at = ts("task_github_metadata.remote_updated_at", &link.remote_updated_at)?;
     let conflict_pending = link.sync_conflict_status.as_deref() == Some(ConflictStatus::Pending.as_str());
-    let linked =
-        Linked { base: &base, base_state, applied_updated_at, local: &local, local_status, conflict_pending };
-
-    let (action, new_status) = match plan(Some(&linked), &remote) {
-        Plan::Stale => return Ok(ApplyOutcome::Stale),
+    let conflict_remote = match (&link.conflict_remote, conflict_pending) {
+        (Some(json), true) => Some(content("conflict_resolution.remote_content_snapshot", json)?),
+        _ => None,
+    };
+    let linked = Linked {
+        base: &base,
+        base_state: parse("task_github_metadata.synced_state", &link.synced_state)?,
+        applied_updated_at: ts("task_github_metadata.remote_updated_at", &link.remote_updated_at)?,
+        last_remote: conflict_remote.as_ref().unwrap_or(&base),
+        remote_state: parse("task_github_metadata.remote_state", &link.remote_state)?,
+        unlinked: link.unlinked_at.is_some(),
+        local: &local,
+        local_status: parse("tasks.status", &link.status)?,
+        conflict_pending,
+    };
+    let effect = match plan(Ok(&linked), &remote_of(issue, source)) {
+        Plan::Apply(effect) => effect,
+        Plan::Skip(outcome) => return Ok(outcome),
         Plan::Create { .. } => unreachable!("a linked issue never plans a create"),
-        Plan::Apply { content, status } => (content, status),
+    };
+    let side = |side: Side| match side {
+        Side::Local => &local,
+        Side::Remote => &issue.content,
     };
 
-    match action {
-        ContentAction::Conflict | ContentAction::RefreshConflict => {
-            if action == ContentAction::Conflict {
-                sqlx::query(
-                    "INSERT INTO conflict_resolution (id, task_id, metadata_id, detected_at, \
-                     local_content_snapshot, remote_content_snapshot) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(new_id())
-                .bind(&link.task_id)
-                .bind(&link.metadata_id)
-                .bind(&now_sql)
-                .bind(local.to_json())
-                .bind(issue.content.to_json())
-                .execute(&mut *conn)
-                .await?;
-            } else {
-                sqlx::query(
-                    "UPDATE conflict_resolution SET remote_content_snapshot = $2 \
-                     WHERE task_id = $1 AND resolved_at IS NULL",
-                )
-                .bind(&link.task_id)
-                .bind(issue.content.to_json())
-                .execute(&mut *conn)
-                .await?;
-            }
+    match effect.conflict {
+        Some(ConflictWrite::Open) => {
+            sqlx::query(
+                "INSERT INTO conflict_resolution (id, task_id, metadata_id, detected_at, \
+                 local_content_snapshot, remote_content_snapshot) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(new_id())
+            .bind(&link.task_id)
+            .bind(&link.metadata_id)
+            .bind(&now_sql)
+            .bind(local.to_json())
+            .bind(issue.content.to_json())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Some(ConflictWrite::Refresh) => {
+            sqlx::query(
+                "UPDATE conflict_resolution SET remote_content_snapshot = $2 \
+                 WHERE task_id = $1 AND resolved_at IS NULL",
+            )
+            .bind(&link.task_id)
+            .bind(issue.content.to_json())
+            .execute(&mut *conn)
+            .await?;
+        }
+        None => {}
+    }
+
+    if let Some(write) = effect.task {
+        let task_content = side(write.content);
+        sqlx::query(
+            "UPDATE tasks SET title = $2, description = $3, status = $4, github_issue_url = $5, \
+             updated_at = $6 WHERE id = $1",
+        )
+        .bind(&link.task_id)
+        .bind(&task_content.title)
+        .bind(&task_content.description)
+        .bind(write.status.as_str())
+        .bind(&issue.html_url)
+        .bind(&now_sql)
+        .execute(&mut *conn)
+        .await?;
+    }
+
+    match effect.link {
+        LinkWrite::Untouched => {}
+        LinkWrite::HoldForConflict => {
             // The base stays: it is what the resolution compares against.
             sqlx::query(
                 "UPDATE task_github_metadata SET sync_conflict_status = 'pending', \
                  remote_updated_at = $2, remote_state = $3, github_issue_number = $4, \
-                 github_issue_url = $5, updated_at = $6 WHERE id = $1",
+                 github_issue_url = $5, unlinked_at = NULL, updated_at = $6 WHERE id = $1",
             )
             .bind(&link.metadata_id)
             .bind(issue.updated_at.to_sql())
@@ -405,99 +475,74 @@ async fn apply_linked(
             .bind(&now_sql)
             .execute(&mut *conn)
             .await?;
-            return Ok(if action == ContentAction::Conflict {
-                ApplyOutcome::Conflict
-            } else {
-                ApplyOutcome::ConflictPending
-            });
         }
-        ContentAction::Keep | ContentAction::FastForward | ContentAction::Converged => {}
+        LinkWrite::Advance { base: new_base } => {
+            let new_base = match new_base {
+                Side::Local => &base,
+                Side::Remote => &issue.content,
+            };
+            sqlx::query(
+                "UPDATE task_github_metadata SET github_issue_number = $2, github_issue_url = $3, \
+                 last_synced_at = $4, remote_updated_at = $5, last_synced_content = $6, \
+                 synced_state = $7, remote_state = $7, unlinked_at = NULL, updated_at = $4 WHERE id = $1",
+            )
+            .bind(&link.metadata_id)
+            .bind(issue.number)
+            .bind(&issue.html_url)
+            .bind(&now_sql)
+            .bind(issue.updated_at.to_sql())
+            .bind(new_base.to_json())
+            .bind(issue.state.as_str())
+            .execute(&mut *conn)
+            .await?;
+        }
     }
-
-    let task_content = if action == ContentAction::FastForward { &issue.content } else { &local };
-    let task_status = new_status.unwrap_or(local_status);
-    let touched = action == ContentAction::FastForward || new_status.is_some();
-    if touched {
-        sqlx::query(
-            "UPDATE tasks SET title = $2, description = $3, status = $4, github_issue_url = $5, \
-             updated_at = $6 WHERE id = $1",
-        )
-        .bind(&link.task_id)
-        .bind(&task_content.title)
-        .bind(&task_content.description)
-        .bind(task_status.as_str())
-        .bind(&issue.html_url)
-        .bind(&now_sql)
-        .execute(&mut *conn)
-        .await?;
-    }
-
-    // Keep leaves the base as it was; fast-forward and converged move it to the remote.
-    let new_base = if action == ContentAction::Keep { &base } else { &issue.content };
-    let link_moved = issue.updated_at != applied_updated_at
-        || new_base != &base
-        || issue.state != base_state
-        || RemoteState::from(issue.state) != old_remote_state;
-    if link_moved {
-        sqlx::query(
-            "UPDATE task_github_metadata SET github_issue_number = $2, github_issue_url = $3, \
-             last_synced_at = $4, remote_updated_at = $5, last_synced_content = $6, \
-             synced_state = $7, remote_state = $7, updated_at = $4 WHERE id = $1",
-        )
-        .bind(&link.metadata_id)
-        .bind(issue.number)
-        .bind(&issue.html_url)
-        .bind(&now_sql)
-        .bind(issue.updated_at.to_sql())
-        .bind(new_base.to_json())
-        .bind(issue.state.as_str())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(if touched { ApplyOutcome::Updated } else { ApplyOutcome::Unchanged })
+    Ok(effect.outcome)
 }
 
-/// Marks a linked issue as gone from GitHub (deleted, or transferred out of reach); the task
-/// keeps its content. Returns whether the project had the issue.
-pub(crate) async fn mark_issue_gone_in(
-    conn: &mut AnyConnection,
-    project_id: Uuid,
-    node_id: &str,
-    gone: RemoteState,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    debug_assert!(gone.issue_state().is_none(), "only deleted or transferred");
-    let done = sqlx::query(
-        "UPDATE task_github_metadata SET remote_state = $3, updated_at = $4 \
-         WHERE project_id = $1 AND github_issue_id = $2 AND remote_state <> $3",
-    )
-    .bind(project_id.to_string())
-    .bind(node_id)
-    .bind(gone.as_str())
-    .bind(now.to_sql())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-/// Points an issue's task at the issue's new identity after a transfer into a repository
-/// that is configured for the same project. Returns false when there was nothing to relink
-/// (the old issue is not linked, or the new one already has a task of its own).
-pub(crate) async fn relink_issue_in(
+/// Carries out what a deleted or transferred issue does to the project's link
+/// ([`crate::sync::gone`] decided `action`). `seen_at` is the issue's last `updated_at`
+/// when known: the link's applied time moves up to it, so no older snapshot revives it.
+/// `new` is the issue's new identity, for a relink.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn carry_out_gone_in(
     conn: &mut AnyConnection,
     backend: Backend,
     project_id: Uuid,
-    old_node_id: &str,
-    new: &RemoteIssue,
+    node_id: &str,
+    action: GoneAction,
+    new: Option<&RemoteIssue>,
+    seen_at: Option<Timestamp>,
     now: Timestamp,
-) -> Result<bool, StoreError> {
+) -> Result<GoneOutcome, StoreError> {
     let project = project_id.to_string();
-    if find_link(conn, backend, &project, &new.node_id).await?.is_some() {
-        return Ok(false);
-    }
-    let Some(old) = find_link(conn, backend, &project, old_node_id).await? else {
-        return Ok(false);
+    let mark = async |conn: &mut AnyConnection, state: RemoteState| -> Result<GoneOutcome, StoreError> {
+        let done = sqlx::query(
+            "UPDATE task_github_metadata SET remote_state = $3, updated_at = $4, \
+             remote_updated_at = CASE WHEN $5 > remote_updated_at THEN $5 ELSE remote_updated_at END \
+             WHERE project_id = $1 AND github_issue_id = $2 AND (remote_state <> $3 OR remote_updated_at < $5)",
+        )
+        .bind(&project)
+        .bind(node_id)
+        .bind(state.as_str())
+        .bind(now.to_sql())
+        .bind(seen_at.map(Timestamp::to_sql))
+        .execute(conn)
+        .await?;
+        Ok(if done.rows_affected() > 0 { GoneOutcome::Marked } else { GoneOutcome::NotLinked })
     };
+    let new = match (action, new) {
+        (GoneAction::Mark(state), _) => return mark(conn, state).await,
+        (GoneAction::Relink, Some(new)) => new,
+        (GoneAction::Relink, None) => return mark(conn, RemoteState::Transferred).await,
+    };
+    let Some(old) = find_link(conn, backend, &project, node_id).await? else {
+        return Ok(GoneOutcome::NotLinked);
+    };
+    if find_link(conn, backend, &project, &new.node_id).await?.is_some() {
+        // The new identity has a task of its own already: this one stays behind, marked.
+        return mark(conn, RemoteState::Transferred).await;
+    }
     sqlx::query(
         "UPDATE task_github_metadata SET github_issue_id = $2, github_issue_number = $3, \
          github_issue_url = $4, updated_at = $5 WHERE id = $1",
@@ -509,11 +554,22 @@ pub(crate) async fn relink_issue_in(
     .bind(now.to_sql())
     .execute(&mut *conn)
     .await?;
+    sqlx::query(
+        "INSERT INTO retired_issue_ids (project_id, github_issue_id, metadata_id, retired_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, github_issue_id) DO NOTHING",
+    )
+    .bind(&project)
+    .bind(node_id)
+    .bind(&old.metadata_id)
+    .bind(now.to_sql())
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("UPDATE tasks SET github_issue_url = $2, updated_at = $3 WHERE id = $1")
         .bind(&old.task_id)
         .bind(&new.html_url)
         .bind(now.to_sql())
         .execute(&mut *conn)
         .await?;
-    Ok(true)
+    apply_issue_in(conn, backend, project_id, new, Source::Read, now).await?;
+    Ok(GoneOutcome::Relinked)
 }

@@ -1,0 +1,168 @@
+//! The board: projects, tasks, their content and local edits.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{GitHubLink, ValidationError};
+use crate::time::Timestamp;
+use std::fmt;
+use std::str::FromStr;
+
+text_enum!(
+    /// A task's place on the board (the values Vibe Kanban uses).
+    TaskStatus, "status" {
+        Todo = "todo",
+        InProgress = "inprogress",
+        InReview = "inreview",
+        Done = "done",
+        Cancelled = "cancelled",
+    }
+);
+
+/// The synced part of a task and an issue: `{title, description}` (GitHub's `title`, `body`).
+///
+/// An empty description and no description are the same content (GitHub sends `null` for an
+/// empty body), so the description is normalised to `None` when empty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct Content {
+    pub title: String,
+    pub description: Option<String>,
+}
+
+/// The longest title accepted (GitHub's own limit is 256 characters).
+pub const MAX_TITLE_CHARS: usize = 1024;
+/// The longest description accepted (GitHub's issue body limit is 65,536 characters).
+pub const MAX_DESCRIPTION_CHARS: usize = 262_144;
+
+impl Content {
+    /// Content with a validated title and a normalised description.
+    pub fn new(title: impl Into<String>, description: Option<String>) -> Result<Self, ValidationError> {
+        let title = title.into();
+        if title.trim().is_empty() {
+            return Err(ValidationError::new("title", "must not be empty"));
+        }
+        if title.chars().count() > MAX_TITLE_CHARS {
+            return Err(ValidationError::new(
+                "title",
+                format!("must be at most {MAX_TITLE_CHARS} characters"),
+            ));
+        }
+        let description = description.filter(|d| !d.is_empty());
+        if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS) {
+            return Err(ValidationError::new(
+                "description",
+                format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+            ));
+        }
+        Ok(Self { title, description })
+    }
+
+    /// The JSON snapshot stored in `last_synced_content` and the conflict snapshots:
+    /// `{"title": "...", "description": "..."}`.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "title": self.title, "description": self.description }).to_string()
+    }
+
+    /// Parses a stored snapshot; `field` names the column for the error.
+    pub fn from_json(field: &'static str, json: &str) -> Result<Self, ValidationError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Snapshot {
+            title: String,
+            description: Option<String>,
+        }
+        let s: Snapshot = serde_json::from_str(json).map_err(|e| {
+            ValidationError::new(field, format!("must be JSON {{\"title\", \"description\"}}: {e}"))
+        })?;
+        Content::new(s.title, s.description).map_err(|e| ValidationError::new(field, e.message))
+    }
+}
+
+/// A board project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A project name: not blank, at most 200 characters.
+pub fn validate_project_name(name: &str) -> Result<(), ValidationError> {
+    if name.trim().is_empty() {
+        return Err(ValidationError::new("name", "must not be empty"));
+    }
+    if name.chars().count() > 200 {
+        return Err(ValidationError::new("name", "must be at most 200 characters"));
+    }
+    Ok(())
+}
+
+/// A task on the board.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct Task {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    /// The linked issue's URL, when the task came from GitHub.
+    pub github_issue_url: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Task {
+    pub fn content(&self) -> Content {
+        Content { title: self.title.clone(), description: self.description.clone() }
+    }
+}
+
+/// A local edit of a task; absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    /// `null` clears the description; an absent field keeps it.
+    #[serde(default)]
+    #[ts(type = "string | null", optional)]
+    #[schema(value_type = Option<String>)]
+    pub description: Nullable<String>,
+    pub status: Option<TaskStatus>,
+}
+
+/// A patch field that can be absent (keep), `null` (clear) or a value (set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Nullable<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T> Nullable<T> {
+    /// The value after the patch, given the current one.
+    pub fn apply(self, current: Option<T>) -> Option<T> {
+        match self {
+            Nullable::Keep => current,
+            Nullable::Clear => None,
+            Nullable::Set(v) => Some(v),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {
+    /// Called only for a present field (absent ones take the default, `Keep`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<T>::deserialize(d)?.map_or(Nullable::Clear, Nullable::Set))
+    }
+}
+
+/// A task together with its GitHub link, as the board lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct TaskWithLink {
+    #[serde(flatten)]
+    pub task: Task,
+    pub github: Option<GitHubLink>,
+}

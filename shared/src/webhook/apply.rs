@@ -1,0 +1,169 @@
+//! Recording a delivery and carrying out its change, inside one transaction.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::payload::{Change, ChangeKind, Gone};
+use super::{Handled, IssueResult, LogMeta, ProjectResult, WebhookError};
+use crate::domain::RepoRef;
+use crate::store::{self, ApplyOutcome, Backend, GoneOutcome, Store, StoreError};
+use crate::sync::{self, Disappearance, Source};
+use crate::time::Timestamp;
+
+pub(super) async fn apply_alone(
+    store: &Store,
+    received: &Received<'_>,
+    change: &Change,
+) -> Result<Handled, WebhookError> {
+    store::retry_races(|| async {
+        let mut tx = store.begin().await?;
+        let handled = apply_in(&mut tx, store.backend(), &mut Routes::default(), received, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(handled)
+    })
+    .await
+}
+
+/// A verified delivery, as the delivery log records it.
+pub(super) struct Received<'a> {
+    pub(super) id: &'a str,
+    pub(super) event: &'a str,
+    pub(super) meta: &'a LogMeta,
+    pub(super) now: Timestamp,
+}
+
+impl Received<'_> {
+    /// Records the delivery id in the caller's transaction; false when it was seen before.
+    pub(super) async fn record(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        outcome: &str,
+    ) -> Result<bool, StoreError> {
+        let (action, repo) = (self.meta.action.as_deref(), self.meta.repo.as_deref());
+        store::record_delivery_in(conn, self.id, self.event, action, repo, outcome, self.now).await
+    }
+}
+
+/// Which projects follow a repository, looked up once per transaction (deliveries do not
+/// change sync configs, so a shared transaction can reuse the answer).
+#[derive(Default)]
+pub(super) struct Routes(HashMap<(String, String), Vec<Uuid>>);
+
+impl Routes {
+    async fn projects(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        repo: &RepoRef,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        // Repository names compare case-insensitively, as GitHub's do.
+        let key = (repo.owner.as_str().to_lowercase(), repo.name.as_str().to_lowercase());
+        if let Some(projects) = self.0.get(&key) {
+            return Ok(projects.clone());
+        }
+        let projects =
+            store::enabled_projects_for_repo_in(conn, repo.owner.as_str(), repo.name.as_str()).await?;
+        self.0.insert(key, projects.clone());
+        Ok(projects)
+    }
+}
+
+/// Records a delivery that changes nothing else; false when it was recorded before.
+pub(super) async fn record_alone(
+    store: &Store,
+    received: &Received<'_>,
+    outcome: &str,
+) -> Result<bool, StoreError> {
+    let mut tx = store.begin().await?;
+    let fresh = received.record(&mut tx, outcome).await?;
+    tx.commit().await?;
+    Ok(fresh)
+}
+
+/// Records and applies one delivery inside the caller's transaction. The delivery names
+/// what happened; the sync rules decide what it does to each project that follows the
+/// repository.
+pub(super) async fn apply_in(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    routes: &mut Routes,
+    received: &Received<'_>,
+    change: &Change,
+) -> Result<Handled, WebhookError> {
+    let mut projects = routes.projects(tx, &change.repo).await?;
+    // A transfer also concerns projects that follow the issue's new repository: their task
+    // of the old issue follows it there.
+    if let ChangeKind::Gone { how: Gone::Transferred { new_repo: Some(new_repo), .. }, .. } = &change.kind {
+        for p in routes.projects(tx, new_repo).await? {
+            if !projects.contains(&p) {
+                projects.push(p);
+            }
+        }
+    }
+    let handled_if_fresh = if matches!(change.kind, ChangeKind::PullRequest) {
+        Handled::Ignored { reason: "pull_request" }
+    } else if projects.is_empty() {
+        Handled::Ignored { reason: "no_enabled_config" }
+    } else {
+        Handled::Applied { results: Vec::new() }
+    };
+    let fresh = received.record(&mut *tx, handled_if_fresh.log_outcome()).await?;
+    if !fresh {
+        return Ok(Handled::Duplicate);
+    }
+    let Handled::Applied { .. } = handled_if_fresh else {
+        return Ok(handled_if_fresh);
+    };
+    let mut results = Vec::with_capacity(projects.len());
+    for project_id in projects {
+        let result = match &change.kind {
+            ChangeKind::Snapshot(issue) => {
+                let outcome = store::apply_issue_in(
+                    &mut *tx,
+                    backend,
+                    project_id,
+                    issue,
+                    Source::Delivery,
+                    received.now,
+                )
+                .await?;
+                if outcome == ApplyOutcome::Ambiguous {
+                    // GitHub decides: the next reconcile reads the issue again, soon.
+                    store::reread_soon_in(&mut *tx, project_id, issue.updated_at, received.now).await?;
+                }
+                IssueResult::Applied(outcome)
+            }
+            ChangeKind::Gone { node_id, seen_at, how } => {
+                let (disappearance, new_issue) = match how {
+                    Gone::Deleted => (Disappearance::Deleted, None),
+                    Gone::Transferred { new_issue, new_repo } => {
+                        let into_followed = match (new_issue, new_repo) {
+                            (Some(_), Some(repo)) => routes.projects(tx, repo).await?.contains(&project_id),
+                            _ => false,
+                        };
+                        (Disappearance::Transferred { into_followed }, new_issue.as_ref())
+                    }
+                };
+                let outcome = store::carry_out_gone_in(
+                    &mut *tx,
+                    backend,
+                    project_id,
+                    node_id,
+                    sync::gone(disappearance),
+                    new_issue,
+                    Some(*seen_at),
+                    received.now,
+                )
+                .await?;
+                match outcome {
+                    GoneOutcome::Marked => IssueResult::MarkedGone,
+                    GoneOutcome::Relinked => IssueResult::Relinked,
+                    GoneOutcome::NotLinked => IssueResult::NotLinked,
+                }
+            }
+            ChangeKind::PullRequest => unreachable!("pull requests are ignored above"),
+        };
+        results.push(ProjectResult { project_id, result });
+    }
+    Ok(Handled::Applied { results })
+}

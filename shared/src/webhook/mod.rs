@@ -1,0 +1,279 @@
+//! GitHub webhook deliveries: verification, then `issues` events applied through the sync
+//! rules, idempotently on `X-GitHub-Delivery`.
+//!
+//! [`handle`] is the whole behaviour; the Lambda function and `ghsync serve` only translate
+//! HTTP to a [`Delivery`] and the result back to a status.
+//!
+//! Rooms: [`signature`] verifies, [`payload`] parses, [`apply`] records and carries out one
+//! delivery in a transaction, [`group_commit`] shares transactions between deliveries on SQLite.
+
+mod apply;
+mod group_commit;
+mod payload;
+mod signature;
+
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::config::WebhookSecrets;
+use crate::domain::WebHost;
+use crate::store::{ApplyOutcome, Backend, MayBeRace, Store, StoreError};
+use crate::time::Timestamp;
+use apply::{Received, apply_alone, record_alone};
+use group_commit::{Job, QUEUE_CAPACITY, write_batches};
+pub use payload::PayloadError;
+use payload::{Change, Envelope, IssuesPayload};
+pub use signature::{sign, verify_signature};
+
+/// GitHub's cap on a webhook payload: larger deliveries are refused (413).
+pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// One delivery as received: the headers that matter and the raw body.
+#[derive(Clone, Copy, Debug)]
+pub struct Delivery<'a> {
+    /// `X-GitHub-Event`.
+    pub event: Option<&'a str>,
+    /// `X-GitHub-Delivery`.
+    pub delivery_id: Option<&'a str>,
+    /// `X-Hub-Signature-256`.
+    pub signature_256: Option<&'a str>,
+    /// `X-Hub-Signature` (SHA-1): never accepted on its own.
+    pub signature_sha1: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Why a delivery was refused. Nothing is written for any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// No secret configured: every delivery is refused, never accepted (401).
+    #[error("no webhook secret is configured")]
+    NoSecret,
+    #[error("missing X-Hub-Signature-256 (a SHA-1 X-Hub-Signature alone is not accepted)")]
+    MissingSignature,
+    #[error("malformed X-Hub-Signature-256")]
+    MalformedSignature,
+    #[error("signature does not match")]
+    BadSignature,
+    #[error("missing {0} header")]
+    MissingHeader(&'static str),
+    #[error("invalid payload: {0}")]
+    InvalidPayload(#[source] PayloadError),
+    #[error("payload larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl MayBeRace for WebhookError {
+    fn is_transient_race(&self) -> bool {
+        matches!(self, WebhookError::Store(e) if e.is_transient_race())
+    }
+}
+
+/// What a verified delivery did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Handled {
+    /// `ping`: the hook works.
+    Pong,
+    /// An `issues` event applied to every enabled config of its repository.
+    Applied { results: Vec<ProjectResult> },
+    /// Seen before (same `X-GitHub-Delivery`): nothing changed.
+    Duplicate,
+    /// Recorded and ignored: another event, a pull request, or no enabled config.
+    Ignored { reason: &'static str },
+}
+
+/// What one delivery did to one project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProjectResult {
+    pub project_id: Uuid,
+    pub result: IssueResult,
+}
+
+/// The effect on one project's task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueResult {
+    Applied(ApplyOutcome),
+    /// The issue was deleted (or transferred away): the task stays, marked.
+    MarkedGone,
+    /// Transferred into a repository configured for the same project: the task follows it.
+    Relinked,
+    /// Not linked in this project: nothing to mark.
+    NotLinked,
+}
+
+impl Handled {
+    /// The HTTP status GitHub is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Handled::Pong | Handled::Applied { .. } | Handled::Duplicate => 200,
+            Handled::Ignored { .. } => 202,
+        }
+    }
+
+    fn log_outcome(&self) -> &'static str {
+        match self {
+            Handled::Pong => "pong",
+            Handled::Applied { .. } => "applied",
+            Handled::Duplicate => "duplicate",
+            Handled::Ignored { reason } => reason,
+        }
+    }
+}
+
+/// What verifying and applying deliveries needs besides the store.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// `None`: no secret configured: every delivery is refused, never accepted.
+    pub secrets: Option<WebhookSecrets>,
+    /// The GitHub web host every issue URL must be on.
+    pub web_host: WebHost,
+}
+
+impl WebhookConfig {
+    /// For github.com.
+    pub fn github_com(secrets: Option<WebhookSecrets>) -> Self {
+        Self { secrets, web_host: WebHost::github_com() }
+    }
+}
+
+/// Handles one delivery on its own: verify, then record and apply in one transaction.
+/// A long-running receiver uses [`Receiver`], which shares transactions on SQLite.
+pub async fn handle(
+    store: &Store,
+    config: &WebhookConfig,
+    delivery: Delivery<'_>,
+) -> Result<Handled, WebhookError> {
+    handle_with(store, config, None, delivery).await
+}
+
+/// A webhook receiver for a process that serves many deliveries.
+///
+/// On SQLite every write goes through the store's one connection, so concurrent deliveries
+/// wait for it one by one anyway. Here they wait in a queue instead, and one writer task
+/// applies everything queued in a single transaction (group commit): a delivery still
+/// commits with its effects or not at all, and a burst pays for one commit instead of one
+/// per delivery. Verification and parsing stay concurrent. On PostgreSQL deliveries run
+/// side by side on the pool, each in its own transaction, as [`handle`] does.
+pub struct Receiver {
+    store: Store,
+    config: WebhookConfig,
+    queue: Option<mpsc::Sender<Job>>,
+}
+
+impl Receiver {
+    /// Starts the writer task when the store is SQLite (so it needs a Tokio runtime).
+    pub fn new(store: Store, config: WebhookConfig) -> Self {
+        let queue = (store.backend() == Backend::Sqlite).then(|| {
+            let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
+            tokio::spawn(write_batches(store.clone(), jobs));
+            queue
+        });
+        Self { store, config, queue }
+    }
+
+    pub async fn handle(&self, delivery: Delivery<'_>) -> Result<Handled, WebhookError> {
+        handle_with(&self.store, &self.config, self.queue.as_ref(), delivery).await
+    }
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .field("group_commit", &self.queue.is_some())
+            .finish()
+    }
+}
+
+async fn handle_with(
+    store: &Store,
+    config: &WebhookConfig,
+    queue: Option<&mpsc::Sender<Job>>,
+    delivery: Delivery<'_>,
+) -> Result<Handled, WebhookError> {
+    let started = Instant::now();
+    let result = handle_inner(store, config, queue, delivery).await;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let event = delivery.event.unwrap_or("-");
+    let delivery_id = delivery.delivery_id.unwrap_or("-");
+    match &result {
+        Ok((handled, meta)) => tracing::info!(
+            delivery_id,
+            event,
+            action = meta.action.as_deref().unwrap_or("-"),
+            repo = meta.repo.as_deref().unwrap_or("-"),
+            outcome = handled.log_outcome(),
+            duration_ms,
+            "webhook delivery"
+        ),
+        Err(e) => {
+            tracing::warn!(delivery_id, event, outcome = "refused", error = %e, duration_ms, "webhook delivery")
+        }
+    }
+    result.map(|(handled, _)| handled)
+}
+
+#[derive(Clone, Default)]
+pub(super) struct LogMeta {
+    pub(super) action: Option<String>,
+    pub(super) repo: Option<String>,
+}
+
+async fn handle_inner(
+    store: &Store,
+    config: &WebhookConfig,
+    queue: Option<&mpsc::Sender<Job>>,
+    delivery: Delivery<'_>,
+) -> Result<(Handled, LogMeta), WebhookError> {
+    if delivery.body.len() > MAX_BODY_BYTES {
+        return Err(WebhookError::TooLarge);
+    }
+    // Verification comes first: nothing about an unverified body is believed or parsed.
+    verify_signature(config.secrets.as_ref(), delivery.signature_256, delivery.body)?;
+    let event =
+        delivery.event.filter(|e| !e.is_empty()).ok_or(WebhookError::MissingHeader("X-GitHub-Event"))?;
+    let delivery_id = delivery
+        .delivery_id
+        .filter(|d| !d.is_empty())
+        .ok_or(WebhookError::MissingHeader("X-GitHub-Delivery"))?;
+    if delivery_id.len() > 200 {
+        return Err(WebhookError::InvalidPayload(PayloadError::Shape("X-GitHub-Delivery is too long")));
+    }
+    let now = Timestamp::now();
+    let parse_error = |e: serde_json::Error| WebhookError::InvalidPayload(PayloadError::Json(e));
+
+    if event != "issues" {
+        let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(parse_error)?;
+        let meta = LogMeta { action: envelope.action, repo: envelope.repository.map(|r| r.full_name) };
+        let received = Received { id: delivery_id, event, meta: &meta, now };
+        let handled =
+            if event == "ping" { Handled::Pong } else { Handled::Ignored { reason: "event_ignored" } };
+        let fresh = record_alone(store, &received, handled.log_outcome()).await?;
+        return Ok((if fresh { handled } else { Handled::Duplicate }, meta));
+    }
+
+    // The body is parsed once, straight into what an `issues` event carries.
+    let payload: IssuesPayload = serde_json::from_slice(delivery.body).map_err(parse_error)?;
+    let meta =
+        LogMeta { action: Some(payload.action.clone()), repo: Some(payload.repository.full_name.clone()) };
+    let change = Change::from_payload(payload, &config.web_host)?;
+    let handled = match queue {
+        Some(queue) => {
+            let (reply, answer) = oneshot::channel();
+            let job = Job { delivery_id: delivery_id.to_owned(), meta: meta.clone(), now, change, reply };
+            // The writer task only goes away with the runtime: answer as if the database had.
+            let gone = || WebhookError::Store(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
+            queue.send(job).await.map_err(|_| gone())?;
+            answer.await.map_err(|_| gone())?
+        }
+        None => apply_alone(store, &Received { id: delivery_id, event, meta: &meta, now }, &change).await,
+    };
+    handled.map(|h| (h, meta))
+}

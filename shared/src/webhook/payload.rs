@@ -1,0 +1,109 @@
+//! What an `issues` delivery says, parsed once from the verified body into a [`Change`].
+
+use serde::Deserialize;
+
+use super::WebhookError;
+use crate::domain::{RemoteIssue, RepoRef, ValidationError, WebHost};
+use crate::github::GhIssue;
+use crate::time::Timestamp;
+
+#[derive(Deserialize)]
+pub(super) struct RepositoryRef {
+    pub(super) full_name: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct IssuesPayload {
+    pub(super) action: String,
+    pub(super) issue: GhIssue,
+    pub(super) repository: RepositoryRef,
+    #[serde(default)]
+    pub(super) changes: Option<TransferChanges>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct TransferChanges {
+    pub(super) new_issue: Option<GhIssue>,
+    pub(super) new_repository: Option<RepositoryRef>,
+}
+
+/// Just enough of any payload to log and record it.
+#[derive(Deserialize)]
+pub(super) struct Envelope {
+    pub(super) action: Option<String>,
+    pub(super) repository: Option<RepositoryRef>,
+}
+
+/// Why a verified body is not a usable `issues` delivery.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("{0}")]
+    Json(serde_json::Error),
+    #[error("{0}")]
+    Value(ValidationError),
+    #[error("{0}")]
+    Shape(&'static str),
+}
+
+/// What an `issues` delivery asks for.
+pub(super) struct Change {
+    /// The repository the delivery is about.
+    pub(super) repo: RepoRef,
+    pub(super) kind: ChangeKind,
+}
+
+pub(super) enum ChangeKind {
+    /// Any action that carries the issue's current state (opened, edited, closed, labeled,
+    /// and actions GitHub adds later).
+    Snapshot(RemoteIssue),
+    Gone {
+        node_id: String,
+        /// The issue's last `updated_at`: no older snapshot revives it.
+        seen_at: Timestamp,
+        how: Gone,
+    },
+    /// A pull request: never imported.
+    PullRequest,
+}
+
+/// How an issue left: deleted, or transferred (with its new identity and repository when
+/// the payload names them).
+pub(super) enum Gone {
+    Deleted,
+    Transferred { new_issue: Option<RemoteIssue>, new_repo: Option<RepoRef> },
+}
+
+impl Change {
+    /// The change a payload asks for; its issues must be on `web` and name the payload's
+    /// own repository.
+    pub(super) fn from_payload(p: IssuesPayload, web: &WebHost) -> Result<Self, WebhookError> {
+        let invalid = |e: ValidationError| WebhookError::InvalidPayload(PayloadError::Value(e));
+        let repo = RepoRef::parse(&p.repository.full_name).map_err(|_| {
+            WebhookError::InvalidPayload(PayloadError::Shape("repository.full_name is not owner/name"))
+        })?;
+        let node_id = p.issue.node_id.clone();
+        let kind = match p.action.as_str() {
+            "deleted" | "transferred" => {
+                let seen_at = p.issue.updated_at().map_err(invalid)?;
+                let how = if p.action == "deleted" {
+                    Gone::Deleted
+                } else {
+                    let changes =
+                        p.changes.unwrap_or(TransferChanges { new_issue: None, new_repository: None });
+                    let new_repo = changes.new_repository.and_then(|r| RepoRef::parse(&r.full_name).ok());
+                    let new_issue = match (changes.new_issue, &new_repo) {
+                        (Some(issue), Some(new_repo)) => issue.into_remote(web, new_repo).map_err(invalid)?,
+                        _ => None,
+                    };
+                    Gone::Transferred { new_issue, new_repo }
+                };
+                ChangeKind::Gone { node_id, seen_at, how }
+            }
+            _ => match p.issue.into_remote(web, &repo).map_err(invalid)? {
+                Some(issue) => ChangeKind::Snapshot(issue),
+                None => ChangeKind::PullRequest,
+            },
+        };
+        Ok(Self { repo, kind })
+    }
+}
