@@ -528,14 +528,7 @@ async fn switching_the_repository_ends_the_old_links_and_imports_the_new_one(sto
             issue("acme/gadgets", n, &format!("Gadget {n}"), None, "open", &at(50 + n)),
         );
     }
-    let write = ghsync_shared::store::ConfigWrite {
-        repo_owner: ghsync_shared::domain::RepoOwner::parse("acme").unwrap(),
-        repo_name: ghsync_shared::domain::RepoName::parse("gadgets").unwrap(),
-        encrypted_pat: None,
-        sync_enabled: None,
-        sync_interval: None,
-    };
-    w.store.put_config(w.project, &write).await.unwrap();
+    testkit::switch_repo(&w.store, w.project, "acme/gadgets").await;
     w.gh.clear_requests();
 
     let h = w.run().await.history.unwrap();

@@ -1,8 +1,8 @@
 //! Webhook deliveries through `webhook::handle`, on both backends, with GitHub-shaped payloads.
 
 use ghsync_shared::config::WebhookSecrets;
-use ghsync_shared::domain::{RemoteState, RepoName, RepoOwner, TaskPatch, TaskStatus, TaskWithLink};
-use ghsync_shared::store::{ConfigWrite, Table};
+use ghsync_shared::domain::{RemoteState, TaskPatch, TaskStatus, TaskWithLink};
+use ghsync_shared::store::Table;
 use ghsync_shared::time::Timestamp;
 use ghsync_shared::webhook::{Delivery, Handled, IssueResult, WebhookConfig, WebhookError, handle, sign};
 use ghsync_shared::{ApplyOutcome, Store, StoreError};
@@ -414,14 +414,7 @@ async fn a_transfer_into_a_configured_repository_relinks_the_task(store: Store) 
     .await;
     let before = the_task(&store, mover).await;
     // `mover` now follows the repository the issue moves to; `follower` stays behind.
-    let write = ConfigWrite {
-        repo_owner: RepoOwner::parse("acme").unwrap(),
-        repo_name: RepoName::parse("gadgets").unwrap(),
-        encrypted_pat: None,
-        sync_enabled: None,
-        sync_interval: None,
-    };
-    store.put_config(mover, &write).await.unwrap();
+    testkit::switch_repo(&store, mover, "acme/gadgets").await;
     let new_issue = issue("acme/gadgets", 40, "Travels", Some("moved"), "open", "2026-01-05T10:05:00Z");
     let changes = json!({"changes": {"new_issue": new_issue, "new_repository": testkit::fixtures::repository("acme/gadgets")}});
     let payload = issues_event(
@@ -547,14 +540,7 @@ async fn a_replayed_snapshot_of_a_transferred_identity_creates_nothing(store: St
     );
     replay(&store, &opened).await;
     // The project now follows the repository the issue moves to.
-    let write = ConfigWrite {
-        repo_owner: RepoOwner::parse("acme").unwrap(),
-        repo_name: RepoName::parse("gadgets").unwrap(),
-        encrypted_pat: None,
-        sync_enabled: None,
-        sync_interval: None,
-    };
-    store.put_config(p, &write).await.unwrap();
+    testkit::switch_repo(&store, p, "acme/gadgets").await;
     let new_issue = issue("acme/gadgets", 40, "Travels", None, "open", "2026-01-05T10:05:00Z");
     let changes = json!({"changes": {"new_issue": new_issue, "new_repository": testkit::fixtures::repository("acme/gadgets")}});
     let transferred = issues_event(
@@ -567,10 +553,7 @@ async fn a_replayed_snapshot_of_a_transferred_identity_creates_nothing(store: St
 
     // The old identity's captured body, replayed to a project that follows the old
     // repository again, must not make a second task of the issue.
-    store
-        .put_config(p, &ConfigWrite { repo_name: RepoName::parse("widgets").unwrap(), ..write })
-        .await
-        .unwrap();
+    testkit::switch_repo(&store, p, REPO).await;
     assert_eq!(only_result(&replay(&store, &opened).await), IssueResult::Applied(ApplyOutcome::Retired));
     let task = the_task(&store, p).await;
     assert_eq!(task.github.unwrap().issue_number, 40);

@@ -183,6 +183,19 @@ pub async fn project_with_pat(
     project
 }
 
+/// Points the project's config at another repository (`owner/name`), keeping its PAT.
+pub async fn switch_repo(store: &Store, project: uuid::Uuid, repo: &str) {
+    let (owner, name) = repo.split_once('/').expect("owner/name");
+    let write = ghsync_shared::store::ConfigWrite {
+        repo_owner: ghsync_shared::domain::RepoOwner::parse(owner).expect("owner"),
+        repo_name: ghsync_shared::domain::RepoName::parse(name).expect("name"),
+        encrypted_pat: None,
+        sync_enabled: None,
+        sync_interval: None,
+    };
+    store.put_config(project, &write).await.expect("switch the repository");
+}
+
 async fn put_config(store: &Store, project: uuid::Uuid, repo: &str, encrypted_pat: Vec<u8>) {
     let (owner, name) = repo.split_once('/').expect("owner/name");
     let write = ghsync_shared::store::ConfigWrite {

@@ -33,7 +33,7 @@ pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
 pub(crate) use deliveries::{enabled_projects_for_repo_in, record_delivery_in, reread_soon_in};
 pub use reconcile::{Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
 pub use tasks::GoneOutcome;
-pub(crate) use tasks::{apply_issue_in, apply_page_in, carry_out_gone_in};
+pub(crate) use tasks::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
 
 /// A database transaction of the store.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use super::rows::{ConfigRow, opt_ts};
 use super::{
-    ApplyOutcome, GoneOutcome, Store, StoreError, apply_page_in, carry_out_gone_in, new_id, retry_races,
+    ApplyOutcome, GoneOutcome, Scope, Store, StoreError, apply_page_in, carry_out_gone_in, new_id,
+    retry_races,
 };
 use crate::domain::{GitHubSyncConfig, RemoteIssue};
 use crate::sync::{GoneAction, Source};
@@ -280,9 +281,7 @@ impl Store {
         }
         retry_races(|| async {
             let mut tx = self.begin().await?;
-            let outcomes =
-                apply_page_in(&mut tx, self.backend, project_id, issues, Source::Read, Timestamp::now())
-                    .await?;
+            let outcomes = apply_page_in(&mut tx, self.read_now(project_id), issues).await?;
             tx.commit().await?;
             Ok(outcomes)
         })
@@ -300,20 +299,16 @@ impl Store {
     ) -> Result<GoneOutcome, StoreError> {
         retry_races(|| async {
             let mut tx = self.begin().await?;
-            let outcome = carry_out_gone_in(
-                &mut tx,
-                self.backend,
-                project_id,
-                node_id,
-                action,
-                new,
-                None,
-                Timestamp::now(),
-            )
-            .await?;
+            let outcome =
+                carry_out_gone_in(&mut tx, self.read_now(project_id), node_id, action, new, None).await?;
             tx.commit().await?;
             Ok(outcome)
         })
         .await
+    }
+
+    /// The scope of what the reconciler read from GitHub for a project just now.
+    fn read_now(&self, project_id: Uuid) -> Scope {
+        Scope { backend: self.backend, project_id, source: Source::Read, now: Timestamp::now() }
     }
 }

@@ -296,6 +296,15 @@ fn multi_row_insert(head: &str, rows: usize, columns: usize) -> String {
     format!("{head}{}", tuples.join(", "))
 }
 
+/// Where, when and from what a change is applied: one project, in one transaction.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scope {
+    pub backend: Backend,
+    pub project_id: Uuid,
+    pub source: Source,
+    pub now: Timestamp,
+}
+
 fn remote_of(issue: &RemoteIssue, source: Source) -> Remote<'_> {
     Remote { content: &issue.content, state: issue.state, updated_at: issue.updated_at, source }
 }
@@ -305,37 +314,29 @@ fn remote_of(issue: &RemoteIssue, source: Source) -> Remote<'_> {
 /// in multi-row inserts. Outcomes are in the order of `issues`.
 pub(crate) async fn apply_page_in(
     conn: &mut AnyConnection,
-    backend: Backend,
-    project_id: Uuid,
+    scope: Scope,
     issues: &[RemoteIssue],
-    source: Source,
-    now: Timestamp,
 ) -> Result<Vec<ApplyOutcome>, StoreError> {
-    let node_ids: Vec<&str> = issues.iter().map(|i| i.node_id.as_str()).collect();
-    if node_ids.iter().collect::<HashSet<_>>().len() != node_ids.len() {
-        // One issue twice in a page (it moved while the pages were fetched): in order, one
-        // by one, so the second snapshot meets what the first one wrote.
-        let mut outcomes = Vec::with_capacity(issues.len());
-        for issue in issues {
-            outcomes.extend(
-                apply_distinct_in(conn, backend, project_id, std::slice::from_ref(issue), source, now)
-                    .await?,
-            );
-        }
-        return Ok(outcomes);
+    let distinct = issues.iter().map(|i| i.node_id.as_str()).collect::<HashSet<_>>().len();
+    if distinct == issues.len() {
+        return apply_distinct_in(conn, scope, issues).await;
     }
-    apply_distinct_in(conn, backend, project_id, issues, source, now).await
+    // One issue twice in a page (it moved while the pages were fetched): in order, one by
+    // one, so the second snapshot meets what the first one wrote.
+    let mut outcomes = Vec::with_capacity(issues.len());
+    for issue in issues {
+        outcomes.extend(apply_distinct_in(conn, scope, std::slice::from_ref(issue)).await?);
+    }
+    Ok(outcomes)
 }
 
 /// [`apply_page_in`] for a page in which no issue appears twice.
 async fn apply_distinct_in(
     conn: &mut AnyConnection,
-    backend: Backend,
-    project_id: Uuid,
+    scope: Scope,
     issues: &[RemoteIssue],
-    source: Source,
-    now: Timestamp,
 ) -> Result<Vec<ApplyOutcome>, StoreError> {
+    let Scope { backend, project_id, source, now } = scope;
     let node_ids: Vec<&str> = issues.iter().map(|i| i.node_id.as_str()).collect();
     let project = project_id.to_string();
     let mut links = find_links(conn, backend, &project, &node_ids).await?;
@@ -365,14 +366,10 @@ async fn apply_distinct_in(
 /// Applies one validated snapshot inside the caller's transaction.
 pub(crate) async fn apply_issue_in(
     conn: &mut AnyConnection,
-    backend: Backend,
-    project_id: Uuid,
+    scope: Scope,
     issue: &RemoteIssue,
-    source: Source,
-    now: Timestamp,
 ) -> Result<ApplyOutcome, StoreError> {
-    let mut outcomes =
-        apply_distinct_in(conn, backend, project_id, std::slice::from_ref(issue), source, now).await?;
+    let mut outcomes = apply_distinct_in(conn, scope, std::slice::from_ref(issue)).await?;
     Ok(outcomes.pop().expect("one outcome per issue"))
 }
 
@@ -504,17 +501,15 @@ async fn apply_linked(
 /// ([`crate::sync::gone`] decided `action`). `seen_at` is the issue's last `updated_at`
 /// when known: the link's applied time moves up to it, so no older snapshot revives it.
 /// `new` is the issue's new identity, for a relink.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn carry_out_gone_in(
     conn: &mut AnyConnection,
-    backend: Backend,
-    project_id: Uuid,
+    scope: Scope,
     node_id: &str,
     action: GoneAction,
     new: Option<&RemoteIssue>,
     seen_at: Option<Timestamp>,
-    now: Timestamp,
 ) -> Result<GoneOutcome, StoreError> {
+    let Scope { backend, project_id, now, .. } = scope;
     let project = project_id.to_string();
     let mark = async |conn: &mut AnyConnection, state: RemoteState| -> Result<GoneOutcome, StoreError> {
         let done = sqlx::query(
@@ -570,6 +565,7 @@ pub(crate) async fn carry_out_gone_in(
         .bind(now.to_sql())
         .execute(&mut *conn)
         .await?;
-    apply_issue_in(conn, backend, project_id, new, Source::Read, now).await?;
+    // The new identity's snapshot was read or delivered just now: it is the truth.
+    apply_issue_in(conn, Scope { source: Source::Read, ..scope }, new).await?;
     Ok(GoneOutcome::Relinked)
 }

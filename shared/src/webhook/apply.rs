@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::payload::{Change, ChangeKind, Gone};
 use super::{Handled, IssueResult, LogMeta, ProjectResult, WebhookError};
 use crate::domain::RepoRef;
-use crate::store::{self, ApplyOutcome, Backend, GoneOutcome, Store, StoreError};
+use crate::store::{self, ApplyOutcome, Backend, GoneOutcome, Scope, Store, StoreError};
 use crate::sync::{self, Disappearance, Source};
 use crate::time::Timestamp;
 
@@ -116,17 +116,10 @@ pub(super) async fn apply_in(
     };
     let mut results = Vec::with_capacity(projects.len());
     for project_id in projects {
+        let scope = Scope { backend, project_id, source: Source::Delivery, now: received.now };
         let result = match &change.kind {
             ChangeKind::Snapshot(issue) => {
-                let outcome = store::apply_issue_in(
-                    &mut *tx,
-                    backend,
-                    project_id,
-                    issue,
-                    Source::Delivery,
-                    received.now,
-                )
-                .await?;
+                let outcome = store::apply_issue_in(&mut *tx, scope, issue).await?;
                 if outcome == ApplyOutcome::Ambiguous {
                     // GitHub decides: the next reconcile reads the issue again, soon.
                     store::reread_soon_in(&mut *tx, project_id, issue.updated_at, received.now).await?;
@@ -144,17 +137,10 @@ pub(super) async fn apply_in(
                         (Disappearance::Transferred { into_followed }, new_issue.as_ref())
                     }
                 };
-                let outcome = store::carry_out_gone_in(
-                    &mut *tx,
-                    backend,
-                    project_id,
-                    node_id,
-                    sync::gone(disappearance),
-                    new_issue,
-                    Some(*seen_at),
-                    received.now,
-                )
-                .await?;
+                let action = sync::gone(disappearance);
+                let outcome =
+                    store::carry_out_gone_in(&mut *tx, scope, node_id, action, new_issue, Some(*seen_at))
+                        .await?;
                 match outcome {
                     GoneOutcome::Marked => IssueResult::MarkedGone,
                     GoneOutcome::Relinked => IssueResult::Relinked,
