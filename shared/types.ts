@@ -63,7 +63,16 @@ export type SyncHistory = { id: string, project_id: string, sync_config_id: stri
 /**
  * Issues left out as malformed (named in `error_message`).
  */
-issues_skipped: number, status: SyncStatus, error_message: string | null, };
+issues_skipped: number, 
+/**
+ * List pages applied so far (a running sync's progress).
+ */
+pages_fetched: number, 
+/**
+ * Whether the run reached the end of what was due; `false`: the deadline cut it and
+ * the next run continues where it stopped.
+ */
+complete: boolean, status: SyncStatus, error_message: string | null, };
 
 export type SyncHistorySummary = { 
 /**

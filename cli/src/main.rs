@@ -76,6 +76,11 @@ enum Command {
         /// Only this project's config, now, due or not.
         #[arg(long)]
         project: Option<Uuid>,
+        /// Stops after this many seconds as the Lambda deadline does: no config is started
+        /// after it, and a config's run stops after the page it is applying (the next run
+        /// continues there; the summary says `"complete": false`).
+        #[arg(long, value_name = "SECONDS")]
+        time_limit: Option<f64>,
     },
 }
 
@@ -163,11 +168,18 @@ async fn main() -> Result<()> {
             print_json(&open_store(&config).await?.history_summary(project).await?)
         }
         Command::Tasks { project } => print_json(&open_store(&config).await?.list_tasks(project).await?),
-        Command::Reconcile { once, project } => {
+        Command::Reconcile { once, project, time_limit } => {
             let reconciler = Reconciler::new(local::services(&config).await?, ReconcileOptions::default());
+            let deadline = time_limit
+                .map(|s| {
+                    std::time::Duration::try_from_secs_f64(s)
+                        .context("--time-limit must be a positive number")
+                })
+                .transpose()?
+                .map(|limit| std::time::Instant::now() + limit);
             match (project, once) {
-                (Some(project), _) => print_json(&reconciler.run_project(project).await?),
-                (None, true) => print_json(&reconciler.run_due(None).await?),
+                (Some(project), _) => print_json(&reconciler.run_project_until(project, deadline).await?),
+                (None, true) => print_json(&reconciler.run_due(deadline).await?),
                 (None, false) => {
                     serve::reconcile_loop(reconciler).await;
                     Ok(())

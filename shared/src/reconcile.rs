@@ -26,7 +26,7 @@ use crate::crypto::{CryptoError, Pat};
 use crate::domain::{RemoteIssue, RepoRef, SyncCounts, SyncHistory, SyncStatus, WebHost};
 use crate::github::{GhIssue, GitHubError, Lookup, MalformedItem, PER_PAGE, Page, Retries};
 use crate::manage::Services;
-use crate::store::{ApplyOutcome, Claimed, GoneOutcome, Probe, RunEnd, StoreError};
+use crate::store::{ApplyOutcome, Checkpoint, Claimed, GoneOutcome, Probe, RunEnd, StoreError};
 use crate::sync::{self, Disappearance};
 use crate::time::Timestamp;
 
@@ -75,8 +75,6 @@ pub enum ReconcileError {
     GitHub(#[from] GitHubError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("stopped before the Lambda deadline; the rest is synced next run")]
-    Deadline,
 }
 
 /// One config's run, as reported.
@@ -90,6 +88,9 @@ pub struct ConfigReport {
     pub requests: u32,
     /// Answered by one `304`.
     pub not_modified: bool,
+    /// Reached the end of what was due; `false`: the deadline cut the run, and the next one
+    /// continues where it stopped.
+    pub complete: bool,
     pub error: Option<String>,
 }
 
@@ -100,6 +101,8 @@ pub struct RunSummary {
     pub deliveries_pruned: u64,
     /// Due configs left for the next run because the deadline was near.
     pub stopped_for_deadline: bool,
+    /// Every due config was synced to its end (nothing was cut or left by the deadline).
+    pub complete: bool,
 }
 
 /// The reconciler: the services and its pacing.
@@ -109,10 +112,20 @@ pub struct Reconciler {
     pub options: ReconcileOptions,
 }
 
-/// What one listing found.
+/// What one run's pull found.
 enum Pulled {
     NotModified,
-    Listed { watermark: Option<Timestamp>, probe: Option<Probe>, full_pass: bool },
+    /// What to remember: `probe` as [`RunEnd::probe`] (`None` keeps the stored one).
+    Listed {
+        watermark: Option<Timestamp>,
+        probe: Option<Option<Probe>>,
+        full_pass_done: Option<Timestamp>,
+    },
+    /// The deadline stopped the run after its last checkpoint; the next run continues.
+    /// `probe` as [`RunEnd::probe`]: a listing cut half-way has none.
+    Cut {
+        probe: Option<Option<Probe>>,
+    },
 }
 
 /// Counters of one run.
@@ -160,18 +173,7 @@ impl Tally {
     }
 
     fn count(&mut self, outcomes: Vec<ApplyOutcome>) {
-        for outcome in outcomes {
-            match outcome {
-                ApplyOutcome::Created => self.counts.tasks_created += 1,
-                ApplyOutcome::Updated => self.counts.tasks_updated += 1,
-                ApplyOutcome::Conflict => self.counts.conflicts_detected += 1,
-                ApplyOutcome::Unchanged
-                | ApplyOutcome::ConflictPending
-                | ApplyOutcome::Stale
-                | ApplyOutcome::Ambiguous
-                | ApplyOutcome::Retired => {}
-            }
-        }
+        sync::count(&mut self.counts, &outcomes);
     }
 
     fn changed(&self) -> bool {
@@ -192,8 +194,9 @@ impl Reconciler {
     }
 
     /// Syncs every due config (several at once, within the bound), claiming each first, and
-    /// starts none once `deadline` has passed. Fails only when the database cannot be used
-    /// to claim work; a config's failure is recorded in its history and reported.
+    /// starts none once `deadline` has passed; a config whose run the deadline cuts is
+    /// continued by the next run. Fails only when the database cannot be used to claim
+    /// work; a config's failure is recorded in its history and reported.
     pub async fn run_due(&self, deadline: Option<Instant>) -> Result<RunSummary, StoreError> {
         let store = &self.services.store;
         let mut summary = RunSummary {
@@ -224,14 +227,25 @@ impl Reconciler {
                 None => break,
             }
         }
+        summary.complete = !summary.stopped_for_deadline && summary.configs.iter().all(|c| c.complete);
         Ok(summary)
     }
 
-    /// Syncs the project's config now, due or not. `StateConflict` while another run holds it.
+    /// Syncs the project's config now, due or not. `StateConflict` while another run holds it
+    /// or when the config is disabled.
     pub async fn run_project(&self, project_id: Uuid) -> Result<ConfigReport, StoreError> {
+        self.run_project_until(project_id, None).await
+    }
+
+    /// [`Reconciler::run_project`], stopping (to continue next run) once `deadline` passed.
+    pub async fn run_project_until(
+        &self,
+        project_id: Uuid,
+        deadline: Option<Instant>,
+    ) -> Result<ConfigReport, StoreError> {
         let claimed =
             self.services.store.claim_project(project_id, Timestamp::now(), self.options.lease).await?;
-        Ok(self.sync(claimed, None).await)
+        Ok(self.sync(claimed, deadline).await)
     }
 
     /// One claimed config: history row, pull, outcome, release.
@@ -246,6 +260,7 @@ impl Reconciler {
             history: None,
             requests: 0,
             not_modified: false,
+            complete: false,
             error: None,
         };
         let started = Timestamp::now();
@@ -261,7 +276,7 @@ impl Reconciler {
             }
         };
         let mut tally = Tally::default();
-        let pulled = self.pull(&claimed, &mut tally, deadline).await;
+        let pulled = self.pull(&claimed, run.id, &mut tally, deadline).await;
         let finished = Timestamp::now();
         report.requests = tally.requests;
 
@@ -286,12 +301,20 @@ impl Reconciler {
                     last_full_pass_at: None,
                     consecutive_failures: 0,
                 };
+                report.complete = true;
                 match pulled {
                     Pulled::NotModified => report.not_modified = true,
-                    Pulled::Listed { watermark, probe, full_pass } => {
+                    Pulled::Listed { watermark, probe, full_pass_done } => {
                         end.list_watermark = watermark;
-                        end.probe = Some(probe);
-                        end.last_full_pass_at = full_pass.then_some(finished);
+                        end.probe = probe;
+                        end.last_full_pass_at = full_pass_done;
+                    }
+                    Pulled::Cut { probe } => {
+                        // Each applied page is a checkpoint: the next run continues at once.
+                        report.complete = false;
+                        tally.counts.cut_short = true;
+                        end.probe = probe;
+                        end.next_sync_at = finished;
                     }
                 }
                 (SyncStatus::Success, tally.skipped_message(), end)
@@ -331,8 +354,10 @@ impl Reconciler {
         }
         tracing::info!(
             status = status.as_str(),
+            complete = report.complete,
             requests = tally.requests,
             not_modified = report.not_modified,
+            pages_fetched = tally.counts.pages_fetched,
             issues_fetched = tally.counts.issues_fetched,
             tasks_created = tally.counts.tasks_created,
             tasks_updated = tally.counts.tasks_updated,
@@ -359,7 +384,6 @@ impl Reconciler {
                     now.plus(doubling(self.options.rate_limit_floor).min(chrono::Duration::hours(1)))
                 }
             }
-            ReconcileError::Deadline => now,
             _ => {
                 let interval = chrono::Duration::seconds(claimed.config.sync_interval_seconds);
                 now.plus(
@@ -369,10 +393,13 @@ impl Reconciler {
         }
     }
 
-    /// Probes, lists and applies; returns what to remember for the next run.
+    /// Probes, lists and applies, page by page, each page a checkpoint; then, for a full
+    /// pass that has listed everything, looks up what it did not show. Returns what to
+    /// remember for the next run.
     async fn pull(
         &self,
         c: &Claimed,
+        run_id: Uuid,
         tally: &mut Tally,
         deadline: Option<Instant>,
     ) -> Result<Pulled, ReconcileError> {
@@ -382,13 +409,29 @@ impl Reconciler {
             .map_err(|e| ReconcileError::Store(e.into()))?;
         let pat = keys.open(config.project_id, &config.encrypted_pat).await?;
         let now = Timestamp::now();
-        let full_pass = c.last_full_pass_at.is_none_or(|t| t.plus(self.options.full_pass_every) <= now);
 
-        if !full_pass && let Some(probe) = &c.probe {
+        // A full pass lists everything to find deleted and transferred issues; it may span
+        // runs. One is due once a day (and the first import is one).
+        let (pass, since) = match c.full_pass_started_at {
+            Some(started) => (Some(started), c.list_watermark),
+            None if c.last_full_pass_at.is_none_or(|t| t.plus(self.options.full_pass_every) <= now) => {
+                store.start_full_pass(c, now).await?;
+                (Some(now), None)
+            }
+            None => (None, c.list_watermark),
+        };
+        if let Some(pass) = pass
+            && c.full_pass_listed
+        {
+            return self.look_up_unseen(c, &repo, &pat, pass, run_id, tally, deadline).await;
+        }
+
+        if pass.is_none()
+            && let Some(probe) = &c.probe
+        {
             // A probe that no longer parses is only a lost shortcut: list instead.
             if let Ok(url) = Url::parse(&probe.url)
-                .map_err(|_| ())
-                .and_then(|u| if github.is_own_url(&u) { Ok(u) } else { Err(()) })
+                && github.is_own_url(&url)
                 && let Page::NotModified =
                     github.list_page(&repo, &url, &pat, Some(&probe.etag), &mut tally.requests).await?
             {
@@ -396,12 +439,9 @@ impl Reconciler {
             }
         }
 
-        let since = if full_pass { None } else { c.list_watermark };
+        // Every run applies at least one page, so a repository of any size finishes.
         let mut url = github.issues_listing(&repo, since);
         let mut listing = Listing::default();
-        if deadline_near(deadline) {
-            return Err(ReconcileError::Deadline);
-        }
         let mut fetched = github.list_page(&repo, &url, &pat, None, &mut tally.requests).await;
         let last_page = loop {
             let Page::Listed { items, next, etag } = fetched? else {
@@ -410,15 +450,23 @@ impl Reconciler {
                 );
             };
             let page_len = items.len();
-            let snapshots = listing.take_page(items, github.web_host(), &repo, tally);
-            let applying = store.apply_page(config.project_id, &snapshots);
+            let (snapshots, listed) = listing.take_page(items, github.web_host(), &repo, tally);
+            let checkpoint = Checkpoint {
+                claimed: c,
+                run_id,
+                watermark: listing.watermark(since, self.options.overlap),
+                pass,
+                list_page: true,
+            };
+            tally.counts.pages_fetched += 1;
+            let applying = store.apply_checkpointed(config.project_id, &snapshots, &listed, &checkpoint);
             let Some(next) = next else {
                 tally.count(applying.await?);
                 break (url, etag, page_len);
             };
             if deadline_near(deadline) {
                 tally.count(applying.await?);
-                return Err(ReconcileError::Deadline);
+                return Ok(Pulled::Cut { probe: Some(None) });
             }
             // The next page is fetched while this one is applied; each page is still applied
             // whole or not at all, in order, and a failed page stops the run before the next.
@@ -430,55 +478,59 @@ impl Reconciler {
             (url, fetched) = (next, next_page);
         };
 
-        if full_pass {
-            self.find_removed(c, &repo, &pat, &listing.seen, now, tally).await?;
-        }
-
-        // Never past an issue that moved during the listing: whatever slid past it is re-listed.
-        let reach = match (listing.newest, listing.moved_from) {
-            (Some(n), Some(m)) => Some(n.min(m)),
-            (n, _) => n,
-        };
-        let watermark = reach.map(|r| {
-            let w = r.minus(self.options.overlap);
-            since.map_or(w, |s| w.max(s))
-        });
+        let watermark = listing.watermark(since, self.options.overlap).or(since);
         let probe = match last_page {
             (url, Some(etag), len) if listing.moved_from.is_none() && len < PER_PAGE => {
                 Some(Probe { url: url.to_string(), etag })
             }
             _ => None,
         };
-        Ok(Pulled::Listed { watermark: watermark.or(since), probe, full_pass })
+        let Some(pass) = pass else {
+            return Ok(Pulled::Listed { watermark, probe: Some(probe), full_pass_done: None });
+        };
+        // What the listing found is kept now: look-ups cut by the deadline continue next run.
+        store.full_pass_listed(c, watermark, probe.as_ref()).await?;
+        self.look_up_unseen(c, &repo, &pat, pass, run_id, tally, deadline).await
     }
 
-    /// Looks up each issue linked before the listing started (`listed_at`) that the full
-    /// listing did not show, and lets the sync rules decide what its answer means
-    /// ([`sync::gone`]). Links made during the listing came from it, so an initial import
-    /// has nothing to look up.
-    async fn find_removed(
+    /// Looks up each issue linked before the full pass started that its listing did not
+    /// show, and lets the sync rules decide what the answer means ([`sync::gone`]). Links
+    /// made during the pass came from it, so an initial import has nothing to look up. Each
+    /// answer is written at once, so a run cut here continues with the rest.
+    #[allow(clippy::too_many_arguments)]
+    async fn look_up_unseen(
         &self,
         c: &Claimed,
         repo: &RepoRef,
         pat: &Pat,
-        seen: &HashMap<String, Timestamp>,
-        listed_at: Timestamp,
+        pass: Timestamp,
+        run_id: Uuid,
         tally: &mut Tally,
-    ) -> Result<(), ReconcileError> {
+        deadline: Option<Instant>,
+    ) -> Result<Pulled, ReconcileError> {
         let Services { store, github, .. } = &self.services;
         let project = c.config.project_id;
-        for (node_id, number) in store.linked_issues(project, listed_at).await? {
-            if seen.contains_key(&node_id) {
-                continue;
+        for (i, (node_id, number)) in store.links_unseen_by_pass(project, pass).await?.into_iter().enumerate()
+        {
+            if i > 0 && deadline_near(deadline) {
+                return Ok(Pulled::Cut { probe: None });
             }
             let (disappearance, new) = match github.get_issue(repo, number, pat, &mut tally.requests).await? {
                 Lookup::Found(issue) => {
-                    // Still there (it slid past the listing): apply it like any other.
-                    if let Some(issue) = tally.snapshot(issue, github.web_host(), repo)
-                        && issue.node_id == node_id
-                    {
-                        tally.count(store.apply_page(project, std::slice::from_ref(&issue)).await?);
-                    }
+                    // Still there (it slid past the listing): apply it like any other, and
+                    // count it as seen by the pass.
+                    let snapshot = tally.snapshot(issue, github.web_host(), repo);
+                    let snapshots: Vec<RemoteIssue> =
+                        snapshot.into_iter().filter(|i| i.node_id == node_id).collect();
+                    let checkpoint = Checkpoint {
+                        claimed: c,
+                        run_id,
+                        watermark: None,
+                        pass: Some(pass),
+                        list_page: false,
+                    };
+                    tally
+                        .count(store.apply_checkpointed(project, &snapshots, &[node_id], &checkpoint).await?);
                     continue;
                 }
                 Lookup::Gone => (Disappearance::Deleted, None),
@@ -494,11 +546,11 @@ impl Reconciler {
                 tally.counts.tasks_updated += 1;
             }
         }
-        Ok(())
+        Ok(Pulled::Listed { watermark: None, probe: None, full_pass_done: Some(pass) })
     }
 }
 
-/// What a listing has seen so far, across its pages.
+/// What a run's listing has seen so far, across its pages.
 #[derive(Default)]
 struct Listing {
     /// node id → the `updated_at` it was first seen with; a second sighting means it moved.
@@ -517,8 +569,9 @@ impl Listing {
         web: &WebHost,
         repo: &RepoRef,
         tally: &mut Tally,
-    ) -> Vec<RemoteIssue> {
+    ) -> (Vec<RemoteIssue>, Vec<String>) {
         let mut snapshots = Vec::with_capacity(items.len());
+        let mut listed = Vec::with_capacity(items.len());
         for item in items {
             let item = match item {
                 Ok(item) => item,
@@ -527,6 +580,7 @@ impl Listing {
                     continue;
                 }
             };
+            listed.push(item.node_id.clone());
             if let Ok(updated_at) = item.updated_at() {
                 match self.seen.entry(item.node_id.clone()) {
                     Entry::Occupied(first) => {
@@ -543,7 +597,21 @@ impl Listing {
             }
         }
         tally.counts.issues_fetched += snapshots.len() as i64;
-        snapshots
+        (snapshots, listed)
+    }
+
+    /// The `since` of a listing that resumes after what this one has applied: the newest
+    /// `updated_at` seen minus `overlap`, never past an issue that moved during the listing
+    /// (whatever slid past it is listed again), never below `since`.
+    fn watermark(&self, since: Option<Timestamp>, overlap: chrono::Duration) -> Option<Timestamp> {
+        let reach = match (self.newest, self.moved_from) {
+            (Some(n), Some(m)) => Some(n.min(m)),
+            (n, _) => n,
+        };
+        reach.map(|r| {
+            let w = r.minus(overlap);
+            since.map_or(w, |s| w.max(s))
+        })
     }
 }
 

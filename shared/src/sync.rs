@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::domain::{Content, IssueState, RemoteState, Resolution, TaskStatus};
+use crate::domain::{Content, IssueState, RemoteState, Resolution, SyncCounts, TaskStatus};
 use crate::time::Timestamp;
 
 /// What applying one issue snapshot did.
@@ -277,6 +277,23 @@ pub fn import_status(base: IssueState, remote: IssueState, local: TaskStatus) ->
         },
     };
     (wanted != local).then_some(wanted)
+}
+
+/// Counts a page's outcomes into a run's figures (`tasks_created`, `tasks_updated`,
+/// `conflicts_detected`).
+pub fn count(counts: &mut SyncCounts, outcomes: &[ApplyOutcome]) {
+    for outcome in outcomes {
+        match outcome {
+            ApplyOutcome::Created => counts.tasks_created += 1,
+            ApplyOutcome::Updated => counts.tasks_updated += 1,
+            ApplyOutcome::Conflict => counts.conflicts_detected += 1,
+            ApplyOutcome::Unchanged
+            | ApplyOutcome::ConflictPending
+            | ApplyOutcome::Stale
+            | ApplyOutcome::Ambiguous
+            | ApplyOutcome::Retired => {}
+        }
+    }
 }
 
 /// A pending conflict as a person resolves it.

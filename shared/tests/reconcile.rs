@@ -106,6 +106,8 @@ both_backends!(
     a_malformed_issue_is_skipped_named_and_counted_and_the_rest_applied,
     a_disabled_config_is_not_run_on_demand,
     an_ambiguous_delivery_is_settled_by_the_next_run,
+    an_import_cut_into_many_runs_imports_every_issue_once,
+    a_full_pass_spans_runs_and_looks_up_deletions_once_it_has_listed_everything,
 );
 
 async fn first_run_imports_every_issue_and_no_pull_request(store: Store) {
@@ -628,4 +630,94 @@ async fn an_ambiguous_delivery_is_settled_by_the_next_run(store: Store) {
     assert!(!report.not_modified, "the issue is read again, not answered by the probe");
     assert_eq!(w.titles().await[&2], "Final");
     assert!(w.list_requests().iter().any(|r| r.if_none_match.is_none() && r.query.contains("since=")));
+}
+
+/// Runs the project's config with a short time limit until a run completes (at most `max`
+/// runs); returns each run's (complete, list requests so far, tasks marked deleted).
+async fn run_cut(w: &World, limit: Duration, max: usize) -> Vec<(bool, usize, usize)> {
+    let mut runs = Vec::new();
+    loop {
+        let report =
+            w.rec.run_project_until(w.project, Some(std::time::Instant::now() + limit)).await.unwrap();
+        let h = report.history.as_ref().unwrap();
+        assert_eq!(h.status, SyncStatus::Success, "{:?}", h.error_message);
+        assert_eq!(h.complete, report.complete);
+        let deleted = w
+            .store
+            .list_tasks(w.project)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|t| t.github.as_ref().unwrap().remote_state == RemoteState::Deleted)
+            .count();
+        runs.push((report.complete, w.list_requests().len(), deleted));
+        if report.complete {
+            return runs;
+        }
+        assert!(runs.len() < max, "no end after {max} runs: {runs:?}");
+    }
+}
+
+async fn an_import_cut_into_many_runs_imports_every_issue_once(store: Store) {
+    let w = world(store).await;
+    const N: i64 = 2000;
+    w.seed(N, 0);
+    // GitHub-like latency, and runs far shorter than the whole listing.
+    w.gh.set_latency(Duration::from_millis(40));
+
+    let runs = run_cut(&w, Duration::from_millis(150), 200).await;
+
+    assert!(runs.len() >= 3, "the import spans several runs: {runs:?}");
+    assert!(runs[..runs.len() - 1].iter().all(|r| !r.0) && runs.last().unwrap().0);
+    let titles = w.titles().await;
+    assert_eq!(titles.len(), N as usize, "every issue once");
+    assert!((1..=N).all(|n| titles[&n] == title(n)));
+    assert_eq!(w.store.count_rows(Table::Tasks).await.unwrap(), N);
+    let requests = w.list_requests().len();
+    let bound = (N as usize).div_ceil(100) + runs.len() + 2;
+    assert!(requests <= bound, "{requests} list requests for {} runs (bound {bound})", runs.len());
+    // The history shows the cut runs and their progress.
+    let history = w.store.list_history(w.project, 1000).await.unwrap();
+    assert_eq!(history.iter().filter(|h| !h.complete).count(), runs.len() - 1);
+    assert_eq!(history.iter().map(|h| h.tasks_created).sum::<i64>(), N);
+    assert!(history.iter().all(|h| h.pages_fetched >= 1));
+    // And the run after that is one 304.
+    assert!(w.run().await.not_modified);
+}
+
+async fn a_full_pass_spans_runs_and_looks_up_deletions_once_it_has_listed_everything(store: Store) {
+    let w = world(store).await;
+    const N: i64 = 1500;
+    w.seed(N, 0);
+    w.run().await;
+    for n in [7, 700, 1400] {
+        w.gh.mutate(Mutation::Delete { repo: REPO.into(), number: n });
+    }
+    sqlx::query("UPDATE github_sync_config SET last_full_pass_at = $1")
+        .bind(Timestamp::now().minus(chrono::Duration::days(2)).to_sql())
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+    w.gh.clear_requests();
+    w.gh.set_latency(Duration::from_millis(40));
+
+    let runs = run_cut(&w, Duration::from_millis(150), 200).await;
+
+    assert!(runs.len() >= 3, "the pass spans several runs: {runs:?}");
+    let pages = (N as usize).div_ceil(100);
+    for (complete, list_requests, deleted) in &runs {
+        if *deleted > 0 {
+            assert!(*list_requests >= pages, "deletions looked up before the whole listing: {runs:?}");
+        }
+        let _ = complete;
+    }
+    assert_eq!(runs.last().unwrap().2, 3, "the three deleted issues are found");
+    let requests = w.list_requests().len();
+    assert!(requests <= pages + runs.len() + 2, "{requests} list requests for {} runs", runs.len());
+    let looked_up: Vec<String> =
+        w.gh.requests().into_iter().filter(|r| !r.is_list()).map(|r| r.path).collect();
+    assert_eq!(looked_up.len(), 3, "only what the pass did not show is looked up: {looked_up:?}");
+    assert_eq!(w.store.count_rows(Table::Tasks).await.unwrap(), N, "tasks are kept");
+    // The pass is over: the next run is incremental, and one 304.
+    assert!(w.run().await.not_modified);
 }

@@ -139,6 +139,8 @@ struct GhState {
     list_arrivals: usize,
     /// n → (tell the test the n-th list request arrived, wait for its release).
     holds: HashMap<usize, (oneshot::Sender<()>, oneshot::Receiver<()>)>,
+    /// How long every request takes before it is answered (GitHub-like latency).
+    latency: Duration,
 }
 
 impl GhState {
@@ -225,6 +227,12 @@ impl FakeGitHub {
             axum::serve(listener, app).await.unwrap();
         });
         Self { url, state, task }
+    }
+
+    /// Answers every later request after `latency`, as real GitHub takes 0.3–1 s for a page
+    /// of 100 issues (tests and benchmarks see GitHub-like timings).
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.lock().unwrap().latency = latency;
     }
 
     /// Adds a repository `owner/name` that `token` can read.
@@ -359,6 +367,10 @@ async fn answer(
     repo: impl FnOnce(&GhState) -> Option<String>,
     serve: impl FnOnce(&mut GhState, &str) -> Response,
 ) -> Response {
+    let latency = state.lock().unwrap().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
     let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
     let hold = path.ends_with("/issues").then(|| {

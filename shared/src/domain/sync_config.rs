@@ -115,6 +115,11 @@ pub struct SyncHistory {
     pub conflicts_detected: i64,
     /// Issues left out as malformed (named in `error_message`).
     pub issues_skipped: i64,
+    /// List pages applied so far (a running sync's progress).
+    pub pages_fetched: i64,
+    /// Whether the run reached the end of what was due; `false`: the deadline cut it and
+    /// the next run continues where it stopped.
+    pub complete: bool,
     pub status: SyncStatus,
     pub error_message: Option<String>,
 }
@@ -128,6 +133,10 @@ pub struct SyncCounts {
     pub conflicts_detected: i64,
     /// Issues GitHub listed that are not valid snapshots, left out (the run goes on).
     pub issues_skipped: i64,
+    /// List pages applied.
+    pub pages_fetched: i64,
+    /// The deadline stopped the run before the end of what was due.
+    pub cut_short: bool,
 }
 
 impl SyncCounts {
@@ -139,6 +148,7 @@ impl SyncCounts {
             ("tasks_updated", self.tasks_updated),
             ("conflicts_detected", self.conflicts_detected),
             ("issues_skipped", self.issues_skipped),
+            ("pages_fetched", self.pages_fetched),
         ] {
             if v < 0 {
                 return Err(ValidationError::new(field, format!("must be >= 0, not {v}")));

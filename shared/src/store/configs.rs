@@ -111,7 +111,9 @@ impl Store {
                      list_watermark = CASE WHEN $9 = 1 THEN NULL ELSE list_watermark END, \
                      probe_url = CASE WHEN $9 = 1 THEN NULL ELSE probe_url END, \
                      probe_etag = CASE WHEN $9 = 1 THEN NULL ELSE probe_etag END, \
-                     last_full_pass_at = CASE WHEN $9 = 1 THEN NULL ELSE last_full_pass_at END \
+                     last_full_pass_at = CASE WHEN $9 = 1 THEN NULL ELSE last_full_pass_at END, \
+                     full_pass_started_at = CASE WHEN $9 = 1 THEN NULL ELSE full_pass_started_at END, \
+                     full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END \
                      WHERE project_id = $1 RETURNING ",
                     config_columns!()
                 ))

@@ -66,7 +66,8 @@ impl Store {
         let row: Option<HistoryRow> = sqlx::query_as(concat!(
             "UPDATE sync_history SET completed_at = $2, duration_ms = $3, status = $4, \
              issues_fetched = $5, tasks_created = $6, tasks_updated = $7, conflicts_detected = $8, \
-             error_message = $9, issues_skipped = $10 WHERE id = $1 AND status = 'in_progress' RETURNING ",
+             error_message = $9, issues_skipped = $10, pages_fetched = $11, complete = $12 \
+             WHERE id = $1 AND status = 'in_progress' RETURNING ",
             history_columns!()
         ))
         .bind(id.to_string())
@@ -79,6 +80,8 @@ impl Store {
         .bind(counts.conflicts_detected)
         .bind(error_message)
         .bind(counts.issues_skipped)
+        .bind(counts.pages_fetched)
+        .bind(i64::from(!counts.cut_short))
         .fetch_optional(&self.pool)
         .await?;
         row.ok_or_else(|| StoreError::StateConflict(format!("sync run {id} is already completed")))?

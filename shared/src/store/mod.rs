@@ -31,7 +31,7 @@ pub use crate::sync::ApplyOutcome;
 pub use configs::ConfigWrite;
 pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
 pub(crate) use deliveries::{enabled_projects_for_repo_in, record_delivery_in, reread_soon_in};
-pub use reconcile::{Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
+pub use reconcile::{Checkpoint, Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
 pub use tasks::GoneOutcome;
 pub(crate) use tasks::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
 

@@ -8,8 +8,8 @@ use super::{
     ApplyOutcome, GoneOutcome, Scope, Store, StoreError, apply_page_in, carry_out_gone_in, new_id,
     retry_races,
 };
-use crate::domain::{GitHubSyncConfig, RemoteIssue};
-use crate::sync::{GoneAction, Source};
+use crate::domain::{GitHubSyncConfig, RemoteIssue, SyncCounts};
+use crate::sync::{GoneAction, Source, count};
 use crate::time::Timestamp;
 
 /// A history row older than this is deleted unless it is among the newest [`HISTORY_KEEP`].
@@ -24,9 +24,28 @@ pub struct Claimed {
     pub list_watermark: Option<Timestamp>,
     pub probe: Option<Probe>,
     pub last_full_pass_at: Option<Timestamp>,
+    /// A full pass in progress (spanning runs), by its start.
+    pub full_pass_started_at: Option<Timestamp>,
+    /// That pass listed everything; the links it did not show remain to be looked up.
+    pub full_pass_listed: bool,
     pub consecutive_failures: i64,
     /// Proves the claim when the run records its end.
     pub lease_token: String,
+}
+
+/// Where a run stands after a page: written in the page's transaction, so a run cut at
+/// any point continues from its last applied page.
+#[derive(Clone, Copy, Debug)]
+pub struct Checkpoint<'a> {
+    pub claimed: &'a Claimed,
+    /// The run's history row: its counts grow with each page (a running sync's progress).
+    pub run_id: Uuid,
+    /// The listing's new `since` (`None` keeps the stored one).
+    pub watermark: Option<Timestamp>,
+    /// The full pass in progress: the page's issues are marked as seen by it.
+    pub pass: Option<Timestamp>,
+    /// Whether this is a list page (counted in `pages_fetched`) or a single look-up.
+    pub list_page: bool,
 }
 
 /// The conditional request that tells whether anything changed.
@@ -59,6 +78,8 @@ struct ClaimRow {
     probe_url: Option<String>,
     probe_etag: Option<String>,
     last_full_pass_at: Option<String>,
+    full_pass_started_at: Option<String>,
+    full_pass_listed: i64,
     consecutive_failures: i64,
 }
 
@@ -139,8 +160,8 @@ impl Store {
         let row: ClaimRow = sqlx::query_as(concat!(
             "SELECT ",
             config_columns!(),
-            ", list_watermark, probe_url, probe_etag, last_full_pass_at, consecutive_failures \
-             FROM github_sync_config WHERE id = $1"
+            ", list_watermark, probe_url, probe_etag, last_full_pass_at, full_pass_started_at, \
+             full_pass_listed, consecutive_failures FROM github_sync_config WHERE id = $1"
         ))
         .bind(id)
         .fetch_one(&self.pool)
@@ -157,6 +178,11 @@ impl Store {
                 "github_sync_config.last_full_pass_at",
                 row.last_full_pass_at.as_deref(),
             )?,
+            full_pass_started_at: opt_ts(
+                "github_sync_config.full_pass_started_at",
+                row.full_pass_started_at.as_deref(),
+            )?,
+            full_pass_listed: row.full_pass_listed != 0,
             consecutive_failures: row.consecutive_failures,
             lease_token,
         })
@@ -176,6 +202,8 @@ impl Store {
              probe_url = CASE WHEN $7 = 1 THEN probe_url ELSE $8 END, \
              probe_etag = CASE WHEN $7 = 1 THEN probe_etag ELSE $9 END, \
              last_full_pass_at = COALESCE($10, last_full_pass_at), consecutive_failures = $11, \
+             full_pass_started_at = CASE WHEN $10 IS NULL THEN full_pass_started_at ELSE NULL END, \
+             full_pass_listed = CASE WHEN $10 IS NULL THEN full_pass_listed ELSE 0 END, \
              lease_token = NULL, lease_until = NULL, updated_at = $3 \
              WHERE id = $1 AND lease_token = $2",
         )
@@ -250,23 +278,111 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// The project's issues linked at or before `linked_by` and still believed to be on
-    /// GitHub: (node id, number).
-    pub async fn linked_issues(
+    /// The links a full pass (started at `pass`) has to look up: made before it, still
+    /// believed to be on GitHub, and not shown by its listing: (node id, number).
+    pub async fn links_unseen_by_pass(
         &self,
         project_id: Uuid,
-        linked_by: Timestamp,
+        pass: Timestamp,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT github_issue_id, github_issue_number FROM task_github_metadata \
              WHERE project_id = $1 AND created_at <= $2 AND remote_state NOT IN ('deleted', 'transferred') \
-             AND unlinked_at IS NULL \
+             AND unlinked_at IS NULL AND (seen_in_pass_at IS NULL OR seen_in_pass_at <> $2) \
              ORDER BY github_issue_number",
         )
         .bind(project_id.to_string())
-        .bind(linked_by.to_sql())
+        .bind(pass.to_sql())
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Starts a full pass of a claimed config: its listing starts from the beginning.
+    pub async fn start_full_pass(&self, claimed: &Claimed, at: Timestamp) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE github_sync_config SET full_pass_started_at = $3, full_pass_listed = 0, \
+             list_watermark = NULL, probe_url = NULL, probe_etag = NULL WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(claimed.config.id.to_string())
+        .bind(&claimed.lease_token)
+        .bind(at.to_sql())
+        .execute(&self.pool)
+        .await?;
+        claim_held(done.rows_affected())
+    }
+
+    /// Records that the full pass in progress has listed everything, with the listing's
+    /// watermark and probe.
+    pub async fn full_pass_listed(
+        &self,
+        claimed: &Claimed,
+        watermark: Option<Timestamp>,
+        probe: Option<&Probe>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE github_sync_config SET full_pass_listed = 1, \
+             list_watermark = COALESCE($3, list_watermark), probe_url = $4, probe_etag = $5 \
+             WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(claimed.config.id.to_string())
+        .bind(&claimed.lease_token)
+        .bind(watermark.map(Timestamp::to_sql))
+        .bind(probe.map(|p| p.url.clone()))
+        .bind(probe.map(|p| p.etag.clone()))
+        .execute(&self.pool)
+        .await?;
+        claim_held(done.rows_affected())
+    }
+
+    /// Applies a page read from GitHub and records where the run stands, in one transaction:
+    /// the page's links are marked as seen by the full pass in progress, the watermark and
+    /// the run's counts move with the page. A run that lost its claim writes nothing.
+    pub async fn apply_checkpointed(
+        &self,
+        project_id: Uuid,
+        issues: &[RemoteIssue],
+        listed: &[String],
+        checkpoint: &Checkpoint<'_>,
+    ) -> Result<Vec<ApplyOutcome>, StoreError> {
+        for issue in issues {
+            issue.validate()?;
+        }
+        retry_races(|| async {
+            let mut tx = self.begin().await?;
+            let outcomes = apply_page_in(&mut tx, self.read_now(project_id), issues).await?;
+            if let Some(pass) = checkpoint.pass {
+                mark_seen_in(&mut tx, project_id, listed, pass).await?;
+            }
+            let moved = sqlx::query(
+                "UPDATE github_sync_config SET list_watermark = COALESCE($3, list_watermark) \
+                 WHERE id = $1 AND lease_token = $2",
+            )
+            .bind(checkpoint.claimed.config.id.to_string())
+            .bind(&checkpoint.claimed.lease_token)
+            .bind(checkpoint.watermark.map(Timestamp::to_sql))
+            .execute(&mut *tx)
+            .await?;
+            claim_held(moved.rows_affected())?;
+            let mut counts = SyncCounts::default();
+            count(&mut counts, &outcomes);
+            sqlx::query(
+                "UPDATE sync_history SET issues_fetched = issues_fetched + $2, \
+                 tasks_created = tasks_created + $3, tasks_updated = tasks_updated + $4, \
+                 conflicts_detected = conflicts_detected + $5, pages_fetched = pages_fetched + $6 \
+                 WHERE id = $1 AND status = 'in_progress'",
+            )
+            .bind(checkpoint.run_id.to_string())
+            .bind(if checkpoint.list_page { issues.len() as i64 } else { 0 })
+            .bind(counts.tasks_created)
+            .bind(counts.tasks_updated)
+            .bind(counts.conflicts_detected)
+            .bind(i64::from(checkpoint.list_page))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(outcomes)
+        })
+        .await
     }
 
     /// Applies a page of snapshots read from GitHub in one transaction (run again when a
@@ -311,4 +427,41 @@ impl Store {
     fn read_now(&self, project_id: Uuid) -> Scope {
         Scope { backend: self.backend, project_id, source: Source::Read, now: Timestamp::now() }
     }
+}
+
+/// Whether a write guarded by the run's lease token found its config: when not, the claim
+/// was taken over (the lease expired) and the run must stop writing.
+fn claim_held(rows_affected: u64) -> Result<(), StoreError> {
+    if rows_affected == 0 {
+        return Err(StoreError::StateConflict(
+            "the run's claim on the config expired; another run took it".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Marks the project's links of `node_ids` as seen by the full pass started at `pass`.
+async fn mark_seen_in(
+    conn: &mut sqlx::AnyConnection,
+    project_id: Uuid,
+    node_ids: &[String],
+    pass: Timestamp,
+) -> Result<(), StoreError> {
+    for chunk in node_ids.chunks(100) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "UPDATE task_github_metadata SET seen_in_pass_at = $2 WHERE project_id = $1 \
+             AND github_issue_id IN ({})",
+            super::tasks::placeholders(3, chunk.len())
+        );
+        let mut query =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project_id.to_string()).bind(pass.to_sql());
+        for node_id in chunk {
+            query = query.bind(node_id.as_str());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }

@@ -220,8 +220,8 @@ impl TryFrom<MetadataRow> for TaskGitHubMetadata {
 macro_rules! history_columns {
     () => {
         "id, project_id, sync_config_id, started_at, completed_at, \
-     duration_ms, issues_fetched, tasks_created, tasks_updated, conflicts_detected, issues_skipped, status, \
-     error_message"
+     duration_ms, issues_fetched, tasks_created, tasks_updated, conflicts_detected, issues_skipped, \
+     pages_fetched, complete, status, error_message"
     };
 }
 
@@ -238,6 +238,8 @@ pub(crate) struct HistoryRow {
     tasks_updated: i64,
     conflicts_detected: i64,
     issues_skipped: i64,
+    pages_fetched: i64,
+    complete: i64,
     status: String,
     error_message: Option<String>,
 }
@@ -257,6 +259,8 @@ impl TryFrom<HistoryRow> for SyncHistory {
             tasks_updated: r.tasks_updated,
             conflicts_detected: r.conflicts_detected,
             issues_skipped: r.issues_skipped,
+            pages_fetched: r.pages_fetched,
+            complete: r.complete != 0,
             status: parse::<SyncStatus>("sync_history.status", &r.status)?,
             error_message: r.error_message,
         })

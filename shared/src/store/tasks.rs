@@ -285,7 +285,7 @@ async fn insert_new(
 
 /// `count` numbered placeholders from `$first`, comma-separated. Only placeholders are
 /// ever formatted into SQL text; every value is bound.
-fn placeholders(first: usize, count: usize) -> String {
+pub(super) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 

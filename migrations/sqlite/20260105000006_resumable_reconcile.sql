@@ -1,0 +1,19 @@
+-- A reconcile that spans runs (SPEC.md "Reconcile function": resumable).
+--
+-- github_sync_config.full_pass_started_at: a full listing (the daily pass that finds deleted
+--   and transferred issues, or the first import) is in progress since then; each applied
+--   page moves list_watermark with it, so a run cut by the deadline continues where it
+--   stopped.
+-- github_sync_config.full_pass_listed: that pass's listing reached its end; what is left is
+--   looking up the links it did not show.
+-- task_github_metadata.seen_in_pass_at: the pass (by its start) whose listing showed the
+--   issue, written with the page; links not seen by the pass are looked up once it has listed
+--   everything.
+-- sync_history.pages_fetched / complete: the run's progress while it runs (written with each
+--   page), and whether it reached the end of what was due (false: cut by the deadline; the
+--   next run continues).
+ALTER TABLE github_sync_config ADD COLUMN full_pass_started_at TEXT;
+ALTER TABLE github_sync_config ADD COLUMN full_pass_listed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE task_github_metadata ADD COLUMN seen_in_pass_at TEXT;
+ALTER TABLE sync_history ADD COLUMN pages_fetched INTEGER NOT NULL DEFAULT 0 CHECK (pages_fetched >= 0);
+ALTER TABLE sync_history ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
