@@ -117,7 +117,7 @@ async function seed() {
   await api('PUT', `/projects/${project.id}/github-sync`, { repo_owner: 'acme', repo_name: 'widgets', pat: GH_TOKEN });
   const first = await runSync(project.id);
   assert.equal(first.tasks_created, 5, 'the first sync imports the 5 issues');
-  const tasks = await api('GET', `/projects/${project.id}/tasks`);
+  const tasks = (await api('GET', `/projects/${project.id}/tasks`)).items;
   const task2 = tasks.find((t) => t.github && t.github.issue_number === 2);
   await api('PATCH', `/tasks/${task2.id}`, {
     title: 'Local title', description: `Reproduced locally on v2.1.\n\n${task2.description}`,
@@ -290,8 +290,8 @@ describe('ghsync web console', () => {
     await shot('07-after-merge');
 
     const pending = await api('GET', `/projects/${seeded.project.id}/conflicts?status=pending`);
-    assert.equal(pending.length, 0);
-    const task = (await api('GET', `/projects/${seeded.project.id}/tasks`)).find((t) => t.id === seeded.task2.id);
+    assert.equal(pending.items.length, 0);
+    const task = (await api('GET', `/projects/${seeded.project.id}/tasks`)).items.find((t) => t.id === seeded.task2.id);
     assert.equal(task.title, 'Merged title');
 
     await page.getByRole('button', { name: 'Resolved' }).click();

@@ -92,6 +92,24 @@ avg_duration_ms: number,
  */
 success_rate: number, };
 
+export type TaskPage = { items: Array<TaskWithLink>, 
+/**
+ * The `cursor` of the next page; `null` on the last.
+ */
+next_cursor: string | null, };
+
+export type ConflictPage = { items: Array<ConflictResolution>, 
+/**
+ * The `cursor` of the next page; `null` on the last.
+ */
+next_cursor: string | null, };
+
+export type SyncRunPage = { items: Array<SyncHistory>, 
+/**
+ * The `cursor` of the next page; `null` on the last.
+ */
+next_cursor: string | null, };
+
 export type ConflictResolution = { id: string, task_id: string, metadata_id: string, detected_at: string, resolved_at: string | null, resolution_action: ResolutionAction | null, local_content_snapshot: Content, remote_content_snapshot: Content, merged_content: Content | null, };
 
 export type CreateProject = { name: string, };

@@ -11,9 +11,11 @@ use clap::{Parser, Subcommand};
 use ghsync_shared::config::Config;
 use ghsync_shared::contract::MergedContent;
 use ghsync_shared::crypto::Pat;
-use ghsync_shared::domain::{ConflictStatus, Content, RepoRef, Resolution};
+use ghsync_shared::domain::{ConflictStatus, Content, RepoRef, Resolution, TaskStatus};
 use ghsync_shared::manage::PutSyncConfig;
+use ghsync_shared::paging::{ConflictPage, PageRequest, TaskPage};
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::store::TaskFilter;
 use ghsync_shared::{Store, StoreOptions};
 use uuid::Uuid;
 use zeroize::Zeroize;
@@ -37,13 +39,16 @@ enum Command {
     /// Manages a project's GitHub sync config.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Lists a project's conflicts as JSON (pending ones unless --status says otherwise).
+    /// Lists a project's conflicts as JSON, newest first (pending ones unless --status says
+    /// otherwise): all of them as an array, or one page with --limit.
     Conflicts {
         #[arg(long)]
         project: Uuid,
         /// pending, resolved or all.
         #[arg(long, default_value = "pending")]
         status: String,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Resolves a conflict: keep the local version, accept GitHub's, or merge.
     #[command(group(clap::ArgGroup::new("action").required(true).args(["keep_local", "accept_github", "merge"])))]
@@ -63,10 +68,22 @@ enum Command {
         #[arg(long)]
         project: Uuid,
     },
-    /// Lists a project's tasks with their GitHub links as JSON.
+    /// Lists a project's tasks with their GitHub links as JSON, oldest first: all of them as
+    /// an array, or one page with --limit.
     Tasks {
         #[arg(long)]
         project: Uuid,
+        /// Only tasks in this column (todo, inprogress, inreview, done, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only tasks with a pending conflict.
+        #[arg(long)]
+        conflict_pending: bool,
+        /// Only tasks whose title contains this text.
+        #[arg(long, value_name = "TEXT")]
+        q: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Polls GitHub for the due configs and applies what the webhooks missed.
     Reconcile {
@@ -82,6 +99,30 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         time_limit: Option<f64>,
     },
+}
+
+/// How much of a list to print.
+#[derive(clap::Args)]
+struct PageArgs {
+    /// Print one page of at most this many items (1–500), as `{items, next_cursor}`.
+    #[arg(long, conflicts_with = "all")]
+    limit: Option<i64>,
+    /// With --limit: the page after this `next_cursor`.
+    #[arg(long, requires = "limit")]
+    cursor: Option<String>,
+    /// Print every item as one array (the default).
+    #[arg(long)]
+    all: bool,
+}
+
+impl PageArgs {
+    /// The page asked for, or `None` for all of them.
+    fn request(&self) -> Result<Option<PageRequest>> {
+        match self.limit {
+            None => Ok(None),
+            Some(limit) => Ok(Some(PageRequest::new(Some(limit), self.cursor.as_deref())?)),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -146,14 +187,21 @@ async fn main() -> Result<()> {
             print_json(&open_store(&config).await?.list_projects().await?)
         }
         Command::Config(command) => config_command(&config, command).await,
-        Command::Conflicts { project, status } => {
+        Command::Conflicts { project, status, page } => {
             let status = match status.as_str() {
                 "all" => None,
                 s => Some(
                     s.parse::<ConflictStatus>().map_err(|e| anyhow::anyhow!("--status: {}", e.message))?,
                 ),
             };
-            print_json(&open_store(&config).await?.list_conflicts(project, status).await?)
+            let store = open_store(&config).await?;
+            match page.request()? {
+                None => print_json(&store.list_conflicts(project, status).await?),
+                Some(request) => {
+                    let fetched = store.list_conflicts_page(project, status, &request).await?;
+                    print_json(&ConflictPage::of(fetched, &request))
+                }
+            }
         }
         Command::Resolve { id, keep_local, accept_github, merge } => {
             let resolution = match (keep_local, accept_github, merge) {
@@ -167,7 +215,39 @@ async fn main() -> Result<()> {
         Command::History { project } => {
             print_json(&open_store(&config).await?.history_summary(project).await?)
         }
-        Command::Tasks { project } => print_json(&open_store(&config).await?.list_tasks(project).await?),
+        Command::Tasks { project, status, conflict_pending, q, page } => {
+            let filter = TaskFilter {
+                status: status
+                    .map(|s| s.parse::<TaskStatus>().map_err(|e| anyhow::anyhow!("--status: {}", e.message)))
+                    .transpose()?,
+                conflict_pending,
+                title_contains: q,
+            };
+            let store = open_store(&config).await?;
+            match page.request()? {
+                Some(request) => {
+                    let fetched = store.list_tasks_page(project, &filter, &request).await?;
+                    print_json(&TaskPage::of(fetched, &request))
+                }
+                None => {
+                    // Every page, in order.
+                    let mut all = Vec::new();
+                    let mut request = PageRequest::first(ghsync_shared::paging::MAX_LIMIT);
+                    loop {
+                        let page =
+                            TaskPage::of(store.list_tasks_page(project, &filter, &request).await?, &request);
+                        all.extend(page.items);
+                        match page.next_cursor {
+                            Some(cursor) => {
+                                request = PageRequest::new(Some(request.limit as i64), Some(&cursor))?
+                            }
+                            None => break,
+                        }
+                    }
+                    print_json(&all)
+                }
+            }
+        }
         Command::Reconcile { once, project, time_limit } => {
             let reconciler = Reconciler::new(local::services(&config).await?, ReconcileOptions::default());
             let deadline = time_limit

@@ -112,8 +112,13 @@ async fn a_conflict_is_raised_once_and_each_resolution_settles_it() {
         let original = issue(REPO, n, &format!("Issue {n}"), Some("body"), "open", "2026-01-05T10:00:00Z");
         assert_eq!(s.deliver("opened", original).await.status, 200);
         let tasks = ok(s.api(Method::GET, &format!("/api/projects/{project}/tasks"), None).await);
-        let task =
-            tasks.as_array().unwrap().iter().find(|t| t["github"]["issue_number"] == n).unwrap().clone();
+        let task = tasks["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["github"]["issue_number"] == n)
+            .unwrap()
+            .clone();
         let task_id = task["id"].as_str().unwrap();
 
         // A local edit, then a GitHub edit of the same issue.
@@ -129,13 +134,13 @@ async fn a_conflict_is_raised_once_and_each_resolution_settles_it() {
 
         let pending =
             ok(s.api(Method::GET, &format!("/api/projects/{project}/conflicts?status=pending"), None).await);
-        let pending = pending.as_array().unwrap();
+        let pending = pending["items"].as_array().unwrap();
         assert_eq!(pending.len(), 1, "one pending conflict");
         assert_eq!(pending[0]["local_content_snapshot"]["title"], format!("Local {n}"));
         assert_eq!(pending[0]["remote_content_snapshot"]["title"], format!("GitHub {n}"));
         let conflict_id = pending[0]["id"].as_str().unwrap().to_string();
         let task_now = ok(s.api(Method::GET, &format!("/api/projects/{project}/tasks"), None).await);
-        let t = task_now.as_array().unwrap().iter().find(|t| t["id"] == task_id).unwrap();
+        let t = task_now["items"].as_array().unwrap().iter().find(|t| t["id"] == task_id).unwrap();
         assert_eq!(t["title"], format!("Local {n}"), "the task is left alone");
         assert_eq!(t["github"]["sync_conflict_status"], "pending");
 
@@ -151,7 +156,7 @@ async fn a_conflict_is_raised_once_and_each_resolution_settles_it() {
         assert_eq!(again.status, 409, "resolving twice");
 
         let tasks = ok(s.api(Method::GET, &format!("/api/projects/{project}/tasks"), None).await);
-        let t = tasks.as_array().unwrap().iter().find(|t| t["id"] == task_id).unwrap().clone();
+        let t = tasks["items"].as_array().unwrap().iter().find(|t| t["id"] == task_id).unwrap().clone();
         assert_eq!((t["title"].as_str(), t["description"].as_str()), (Some(want.0), want.1));
         assert_eq!(t["github"]["sync_conflict_status"], "resolved");
 
@@ -162,14 +167,14 @@ async fn a_conflict_is_raised_once_and_each_resolution_settles_it() {
         assert_eq!(run["conflicts_detected"], 0);
         let pending =
             ok(s.api(Method::GET, &format!("/api/projects/{project}/conflicts?status=pending"), None).await);
-        assert!(pending.as_array().unwrap().is_empty());
+        assert!(pending["items"].as_array().unwrap().is_empty());
         let tasks = ok(s.api(Method::GET, &format!("/api/projects/{project}/tasks"), None).await);
-        let t = tasks.as_array().unwrap().iter().find(|t| t["id"] == task_id).unwrap().clone();
+        let t = tasks["items"].as_array().unwrap().iter().find(|t| t["id"] == task_id).unwrap().clone();
         assert_eq!((t["title"].as_str(), t["description"].as_str()), (Some(want.0), want.1));
     }
     let resolved =
         ok(s.api(Method::GET, &format!("/api/projects/{project}/conflicts?status=resolved"), None).await);
-    assert_eq!(resolved.as_array().unwrap().len(), 3);
+    assert_eq!(resolved["items"].as_array().unwrap().len(), 3);
     let history = ok(s.api(Method::GET, &format!("/api/projects/{project}/sync-history"), None).await);
     assert_eq!(history["last_100_syncs"].as_array().unwrap().len(), 3);
     assert_eq!(history["success_rate"], 100.0);

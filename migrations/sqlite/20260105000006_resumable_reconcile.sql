@@ -17,3 +17,8 @@ ALTER TABLE github_sync_config ADD COLUMN full_pass_listed INTEGER NOT NULL DEFA
 ALTER TABLE task_github_metadata ADD COLUMN seen_in_pass_at TEXT;
 ALTER TABLE sync_history ADD COLUMN pages_fetched INTEGER NOT NULL DEFAULT 0 CHECK (pages_fetched >= 0);
 ALTER TABLE sync_history ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
+
+-- Keyset pages of a project's tasks (SPEC.md "HTTP surface": bounded lists): oldest first.
+CREATE INDEX idx_tasks_project_created ON tasks(project_id, created_at, id);
+CREATE INDEX idx_conflict_resolution_detected ON conflict_resolution(detected_at, id);
+CREATE INDEX idx_sync_history_project_started ON sync_history(project_id, started_at, id);

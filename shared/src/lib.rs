@@ -41,6 +41,7 @@ pub mod crypto;
 pub mod domain;
 pub mod github;
 pub mod manage;
+pub mod paging;
 pub mod reconcile;
 pub mod secret;
 pub mod store;

@@ -18,8 +18,11 @@ const TOKEN_KEY = 'ghsync.token';
 const PROJECT_KEY = 'ghsync.project';
 const state = {
   token: null, projects: [], projectId: null, config: null, history: null,
-  tasks: [], conflicts: [], filter: 'pending', conflict: null, opener: null,
+  tasks: [], tasksCursor: null, taskQuery: '', conflicts: [], filter: 'pending', conflict: null, opener: null,
 };
+
+/** Tasks per page the console asks for (the API pages every list). */
+const TASK_PAGE = 100;
 
 const $ = (id) => document.getElementById(id);
 const show = (node, visible) => { node.hidden = !visible; };
@@ -455,23 +458,49 @@ const REMOTE = {
   deleted: ['Deleted on GitHub', 'warn'], transferred: ['Transferred to another repository', 'warn'],
 };
 
+/** The first page of tasks (as the search box filters them), or the next one (`more`). */
+function tasksPath(pid, cursor) {
+  const q = new URLSearchParams({ limit: String(TASK_PAGE) });
+  if (state.taskQuery) q.set('q', state.taskQuery);
+  if (cursor) q.set('cursor', cursor);
+  return `/projects/${pid}/tasks?${q}`;
+}
+
 async function loadTasksAndConflicts() {
   const pid = state.projectId;
   const [tasks, conflicts] = await Promise.all([
-    guard('tasks', () => api('GET', `/projects/${pid}/tasks`)),
+    guard('tasks', () => api('GET', tasksPath(pid, null))),
     guard('conflicts', () => api('GET', `/projects/${pid}/conflicts?status=${state.filter}`)),
   ]);
   if (pid !== state.projectId) return; // the person switched project meanwhile
-  if (tasks) { state.tasks = tasks; renderTasks(); }
-  if (conflicts) { state.conflicts = conflicts; renderConflicts(); }
+  if (tasks) { state.tasks = tasks.items; state.tasksCursor = tasks.next_cursor; renderTasks(); }
+  if (conflicts) { state.conflicts = conflicts.items; renderConflicts(); }
+}
+
+async function loadMoreTasks() {
+  const pid = state.projectId;
+  const page = await guard('tasks', () => api('GET', tasksPath(pid, state.tasksCursor)));
+  if (!page || pid !== state.projectId) return;
+  state.tasks = state.tasks.concat(page.items);
+  state.tasksCursor = page.next_cursor;
+  renderTasks();
+}
+
+function searchTasks(event) {
+  event.preventDefault();
+  state.taskQuery = $('task-search').value.trim();
+  return loadTasksAndConflicts();
 }
 
 function renderTasks() {
-  const byNumber = (t) => (t.github ? t.github.issue_number : Infinity);
-  const tasks = [...state.tasks].sort((a, b) => byNumber(a) - byNumber(b) || a.title.localeCompare(b.title));
+  const tasks = state.tasks;
   $('tasks-body').replaceChildren(...tasks.map(taskRow));
+  $('tasks-empty').textContent = state.taskQuery ? `No task title contains “${state.taskQuery}”.`
+    : 'No tasks yet. Run a sync to import the repository\'s issues.';
   show($('tasks-empty'), tasks.length === 0);
   show($('tasks-table'), tasks.length > 0);
+  $('tasks-count').textContent = tasks.length ? `${tasks.length} task${tasks.length === 1 ? '' : 's'} shown${state.tasksCursor ? ', more to load' : ''}.` : '';
+  show($('tasks-more'), Boolean(state.tasksCursor));
 }
 
 function taskRow(t) {
@@ -527,7 +556,7 @@ function renderConflicts() {
 
 async function openConflictForTask(taskId, opener) {
   const list = await guard('conflicts', () => api('GET', `/projects/${state.projectId}/conflicts?status=pending`));
-  const conflict = list && list.find((c) => c.task_id === taskId);
+  const conflict = list && list.items.find((c) => c.task_id === taskId);
   if (conflict) openConflict(conflict, opener);
   else if (list) { notify('That conflict is no longer pending.', 'ok'); loadTasksAndConflicts(); }
 }
@@ -718,6 +747,8 @@ function wire() {
   $('sync-toggle').addEventListener('click', toggleSync);
   $('show-pending').addEventListener('click', () => setFilter('pending'));
   $('show-resolved').addEventListener('click', () => setFilter('resolved'));
+  $('task-search-form').addEventListener('submit', searchTasks);
+  $('tasks-more').addEventListener('click', loadMoreTasks);
   const dialog = $('conflict-dialog');
   dialog.querySelectorAll('[data-action]').forEach((b) => b.addEventListener('click', () => resolveConflict(b.dataset.action)));
   $('merge-open').addEventListener('click', openMerge);

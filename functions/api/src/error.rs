@@ -71,6 +71,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<ghsync_shared::paging::PageRequestError> for ApiError {
+    fn from(e: ghsync_shared::paging::PageRequestError) -> Self {
+        match e {
+            ghsync_shared::paging::PageRequestError::Limit(e) => e.into(),
+            ghsync_shared::paging::PageRequestError::Cursor(e) => Self::bad_request(e.to_string()),
+        }
+    }
+}
+
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         Self { field: Some(e.field), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()) }

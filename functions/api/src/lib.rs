@@ -18,11 +18,13 @@ use ghsync_shared::config::{ApiToken, Config};
 use ghsync_shared::contract::{CreateProject, ErrorBody, ResolveRequest};
 use ghsync_shared::domain::{
     ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Project, Resolution, SyncHistory,
-    SyncHistorySummary, Task, TaskPatch, TaskWithLink, ValidationError,
+    SyncHistorySummary, Task, TaskPatch, TaskStatus, ValidationError,
 };
 use ghsync_shared::manage::{PutSyncConfig, Services, StartupError};
+use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskPage};
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::store::StoreOptions;
+use ghsync_shared::store::TaskFilter;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -72,6 +74,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/projects/{id}/github-sync/run", post(run_sync))
         .route("/projects/{id}/sync-history", get(sync_history))
+        .route("/projects/{id}/sync-history/runs", get(sync_runs))
         .route("/projects/{id}/tasks", get(list_tasks))
         .route("/projects/{id}/conflicts", get(list_conflicts))
         .route("/tasks/{id}", patch(update_task))
@@ -182,11 +185,77 @@ async fn sync_history(
     Ok(Json(state.services.store.history_summary(project_id).await?))
 }
 
-/// The project's tasks with their GitHub links.
-#[utoipa::path(get, path = "/api/projects/{id}/tasks", tag = "tasks", params(("id" = Uuid, Path, description = "project id")),
-    responses((status = 200, body = [TaskWithLink]), (status = 404, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
-async fn list_tasks(State(state): AppState, Id(project_id): Id) -> Result<Json<Vec<TaskWithLink>>, ApiError> {
-    Ok(Json(state.services.store.list_tasks(project_id).await?))
+/// `?limit=&cursor=`: which page of a list.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    status: Option<String>,
+    conflict: Option<String>,
+    q: Option<String>,
+}
+
+/// A page of the project's tasks with their GitHub links, oldest first.
+#[utoipa::path(get, path = "/api/projects/{id}/tasks", tag = "tasks",
+    params(("id" = Uuid, Path, description = "project id"),
+        ("limit" = Option<i64>, Query, description = "items per page: 1 to 500 (default 100)"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the page before"),
+        ("status" = Option<TaskStatus>, Query, description = "only tasks in this column"),
+        ("conflict" = Option<String>, Query, description = "`pending`: only tasks with a pending conflict"),
+        ("q" = Option<String>, Query, description = "only tasks whose title contains this text")),
+    responses((status = 200, body = TaskPage), (status = 400, description = "malformed query or cursor", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, description = "limit or filter out of range", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn list_tasks(
+    State(state): AppState,
+    Id(project_id): Id,
+    Params(query): Params<TaskQuery>,
+) -> Result<Json<TaskPage>, ApiError> {
+    let request = PageRequest::new(query.limit, query.cursor.as_deref())?;
+    let filter = TaskFilter {
+        status: query
+            .status
+            .as_deref()
+            .map(|s| s.parse::<TaskStatus>().map_err(|e| ValidationError::new("status", e.message)))
+            .transpose()?,
+        conflict_pending: match query.conflict.as_deref() {
+            None => false,
+            Some("pending") => true,
+            Some(other) => {
+                return Err(
+                    ValidationError::new("conflict", format!("must be pending, not {other:?}")).into()
+                );
+            }
+        },
+        title_contains: query.q.filter(|q| !q.trim().is_empty()),
+    };
+    let fetched = state.services.store.list_tasks_page(project_id, &filter, &request).await?;
+    Ok(Json(TaskPage::of(fetched, &request)))
+}
+
+/// A page of the project's sync runs, newest first (a running one with its progress).
+#[utoipa::path(get, path = "/api/projects/{id}/sync-history/runs", tag = "sync",
+    params(("id" = Uuid, Path, description = "project id"),
+        ("limit" = Option<i64>, Query, description = "items per page: 1 to 500 (default 100)"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the page before")),
+    responses((status = 200, body = SyncRunPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn sync_runs(
+    State(state): AppState,
+    Id(project_id): Id,
+    Params(query): Params<PageQuery>,
+) -> Result<Json<SyncRunPage>, ApiError> {
+    let request = PageRequest::new(query.limit, query.cursor.as_deref())?;
+    let fetched = state.services.store.list_history_page(project_id, &request).await?;
+    Ok(Json(SyncRunPage::of(fetched, &request)))
 }
 
 /// A local edit of a task (the local side of the sync rules).
@@ -203,25 +272,31 @@ async fn update_task(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ConflictFilter {
+struct ConflictQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
     status: Option<String>,
 }
 
-/// The project's conflicts, newest first.
+/// A page of the project's conflicts, newest first.
 #[utoipa::path(get, path = "/api/projects/{id}/conflicts", tag = "conflicts",
-    params(("id" = Uuid, Path, description = "project id"), ("status" = Option<ConflictStatus>, Query, description = "only pending or only resolved")),
-    responses((status = 200, body = [ConflictResolution]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+    params(("id" = Uuid, Path, description = "project id"), ("status" = Option<ConflictStatus>, Query, description = "only pending or only resolved"),
+        ("limit" = Option<i64>, Query, description = "items per page: 1 to 500 (default 100)"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the page before")),
+    responses((status = 200, body = ConflictPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn list_conflicts(
     State(state): AppState,
     Id(project_id): Id,
-    Params(filter): Params<ConflictFilter>,
-) -> Result<Json<Vec<ConflictResolution>>, ApiError> {
-    let status = filter
+    Params(query): Params<ConflictQuery>,
+) -> Result<Json<ConflictPage>, ApiError> {
+    let request = PageRequest::new(query.limit, query.cursor.as_deref())?;
+    let status = query
         .status
         .as_deref()
         .map(|s| s.parse::<ConflictStatus>().map_err(|e| ValidationError::new("status", e.message)))
         .transpose()?;
-    Ok(Json(state.services.store.list_conflicts(project_id, status).await?))
+    let fetched = state.services.store.list_conflicts_page(project_id, status, &request).await?;
+    Ok(Json(ConflictPage::of(fetched, &request)))
 }
 
 /// Resolves a pending conflict: keep local, accept GitHub, or merge.
@@ -251,7 +326,7 @@ async fn resolve_conflict(
     info(title = "ghsync management API", description = "Projects, GitHub sync configs, tasks, conflicts and sync history."),
     paths(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
-        sync_history, list_tasks, update_task, list_conflicts, resolve_conflict, openapi
+        sync_history, sync_runs, list_tasks, update_task, list_conflicts, resolve_conflict, openapi
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

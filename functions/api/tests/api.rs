@@ -97,6 +97,7 @@ both_backends!(
     invalid_task_edits_get_their_status_and_change_nothing,
     invalid_conflict_requests_get_their_status_and_change_nothing,
     a_sync_run_is_refused_while_another_holds_the_config,
+    lists_come_in_bounded_pages_that_give_every_item_once,
 );
 
 /// A project with a config, one synced task and one pending conflict on it.
@@ -253,6 +254,7 @@ async fn every_route_refuses_a_missing_or_wrong_token(store: Store) {
         (Method::GET, "/api/no-such-route".to_string()),
         (Method::POST, format!("/api/projects/{id}/github-sync/run")),
         (Method::GET, format!("/api/projects/{id}/sync-history")),
+        (Method::GET, format!("/api/projects/{id}/sync-history/runs")),
         (Method::GET, format!("/api/projects/{id}/tasks")),
         (Method::GET, format!("/api/projects/{id}/conflicts?status=pending")),
         (Method::PATCH, format!("/api/tasks/{id}")),
@@ -554,6 +556,7 @@ async fn the_openapi_document_lists_every_route() {
         "DELETE /api/projects/{id}/github-sync",
         "POST /api/projects/{id}/github-sync/run",
         "GET /api/projects/{id}/sync-history",
+        "GET /api/projects/{id}/sync-history/runs",
         "GET /api/projects/{id}/tasks",
         "PATCH /api/tasks/{id}",
         "GET /api/projects/{id}/conflicts",
@@ -594,4 +597,93 @@ async fn an_unreachable_kms_is_502_and_stores_nothing() {
     assert_eq!(r.json()["error"]["code"], "kms_unavailable");
     assert!(!r.text().contains(GOOD_PAT));
     assert_eq!(row_counts(&store).await, before);
+}
+
+/// Every item of a list, page by page; returns the items and the largest body in bytes.
+async fn all_pages(app: &App, path: &str, limit: usize) -> (Vec<Value>, usize) {
+    let (mut items, mut largest, mut cursor) = (Vec::new(), 0, None::<String>);
+    let sep = if path.contains('?') { '&' } else { '?' };
+    loop {
+        let mut url = format!("{path}{sep}limit={limit}");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let r = app.call(Method::GET, &url, None).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        largest = largest.max(r.body.len());
+        let page = r.json();
+        let got = page["items"].as_array().unwrap();
+        assert!(got.len() <= limit);
+        items.extend(got.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return (items, largest),
+        }
+    }
+}
+
+async fn lists_come_in_bounded_pages_that_give_every_item_once(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let project: uuid::Uuid = app.project().await.parse().unwrap();
+    const N: i64 = 1200;
+    let issues: Vec<_> = (1..=N)
+        .map(|n| {
+            let state = if n % 10 == 0 { "completed" } else { "open" };
+            let title = if n % 100 == 7 { format!("Needle_{n} 100%") } else { format!("Issue {n}") };
+            testkit::issue(n, &title, Some(&"d".repeat(600)), state, "2026-01-05T10:00:00Z")
+        })
+        .collect();
+    for page in issues.chunks(100) {
+        store.apply_page(project, page).await.unwrap();
+    }
+    let path = format!("/api/projects/{project}/tasks");
+
+    for limit in [500, 100] {
+        let (items, largest) = all_pages(&app, &path, limit).await;
+        let mut ids: Vec<&str> = items.iter().map(|t| t["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), N as usize, "limit {limit}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), N as usize, "every task once with limit {limit}");
+        assert!(largest <= 1_000_000, "{largest} bytes");
+    }
+    let default = app.call(Method::GET, &path, None).await.json();
+    assert_eq!(default["items"].as_array().unwrap().len(), 100, "100 by default");
+
+    // Filters: status, title search (LIKE's own characters are plain text), pending conflict.
+    let (done, _) = all_pages(&app, &format!("{path}?status=done"), 500).await;
+    assert_eq!(done.len(), 120);
+    assert!(done.iter().all(|t| t["status"] == "done"));
+    let (found, _) = all_pages(&app, &format!("{path}?q=needle_"), 5).await;
+    assert_eq!(found.len(), 12, "case-insensitive, across pages");
+    let (found, _) = all_pages(&app, &format!("{path}?q=0%25"), 500).await;
+    assert_eq!(found.len(), 12, "% is a character, not a wildcard");
+    let (none, _) = all_pages(&app, &format!("{path}?conflict=pending"), 100).await;
+    assert!(none.is_empty());
+    let task = store.list_tasks(project).await.unwrap()[3].clone();
+    let patch = ghsync_shared::domain::TaskPatch { title: Some("Local".into()), ..Default::default() };
+    store.update_task(task.task.id, &patch).await.unwrap();
+    let mut edited = issues[3].clone();
+    edited.content = ghsync_shared::domain::Content::new("Remote", None).unwrap();
+    edited.updated_at = "2026-01-05T11:00:00Z".parse().unwrap();
+    store.apply_issue(project, &edited).await.unwrap();
+    let (pending, _) = all_pages(&app, &format!("{path}?conflict=pending&status=todo"), 100).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["id"], task.task.id.to_string());
+    let (conflicts, _) =
+        all_pages(&app, &format!("/api/projects/{project}/conflicts?status=pending"), 1).await;
+    assert_eq!(conflicts.len(), 1);
+
+    // Out of range and forged.
+    for bad in ["limit=0", "limit=501", "status=doing", "conflict=maybe"] {
+        let r = app.call(Method::GET, &format!("{path}?{bad}"), None).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+    }
+    for bad in ["cursor=nonsense", "cursor=00ff", "limit=ten", "page=2"] {
+        let r = app.call(Method::GET, &format!("{path}?{bad}"), None).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    let runs =
+        app.call(Method::GET, &format!("/api/projects/{project}/sync-history/runs?limit=0"), None).await;
+    assert_eq!(runs.status, 422);
 }

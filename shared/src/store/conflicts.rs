@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::rows::{ConflictRow, parse};
 use super::{Store, StoreError};
 use crate::domain::{ConflictResolution, ConflictStatus, Content, Resolution};
+use crate::paging::PageRequest;
 use crate::sync::{Resolving, resolve};
 use crate::time::Timestamp;
 
@@ -38,6 +39,36 @@ impl Store {
         ))
         .bind(project_id.to_string())
         .bind(filter)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ConflictResolution::try_from).collect()
+    }
+
+    /// A page of a project's conflicts, newest first; `status` keeps only pending or only
+    /// resolved ones. Up to [`PageRequest::fetch`] rows after the request's cursor.
+    pub async fn list_conflicts_page(
+        &self,
+        project_id: Uuid,
+        status: Option<ConflictStatus>,
+        request: &PageRequest,
+    ) -> Result<Vec<ConflictResolution>, StoreError> {
+        self.get_project(project_id).await?;
+        let filter = status.map_or("all", ConflictStatus::as_str);
+        let rows: Vec<ConflictRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            conflict_columns!(),
+            " FROM conflict_resolution c JOIN tasks t ON t.id = c.task_id \
+             WHERE t.project_id = $1 AND ($2 = 'all' \
+               OR ($2 = 'pending' AND c.resolved_at IS NULL) \
+               OR ($2 = 'resolved' AND c.resolved_at IS NOT NULL)) \
+             AND ($3 = '' OR c.detected_at < $3 OR (c.detected_at = $3 AND c.id > $4)) \
+             ORDER BY c.detected_at DESC, c.id LIMIT $5"
+        ))
+        .bind(project_id.to_string())
+        .bind(filter)
+        .bind(request.after.map(|c| c.at.to_sql()).unwrap_or_default())
+        .bind(request.after.map(|c| c.id.to_string()).unwrap_or_default())
+        .bind(request.fetch())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(ConflictResolution::try_from).collect()

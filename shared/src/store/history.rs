@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::rows::HistoryRow;
 use super::{Store, StoreError, new_id};
 use crate::domain::{SyncCounts, SyncHistory, SyncHistorySummary, SyncStatus, ValidationError};
+use crate::paging::PageRequest;
 use crate::time::Timestamp;
 
 /// How many runs the summary lists.
@@ -97,6 +98,30 @@ impl Store {
         ))
         .bind(project_id.to_string())
         .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(SyncHistory::try_from).collect()
+    }
+
+    /// A page of a project's runs, newest first: up to [`PageRequest::fetch`] rows after the
+    /// request's cursor.
+    pub async fn list_history_page(
+        &self,
+        project_id: Uuid,
+        request: &PageRequest,
+    ) -> Result<Vec<SyncHistory>, StoreError> {
+        self.get_project(project_id).await?;
+        let rows: Vec<HistoryRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            history_columns!(),
+            " FROM sync_history WHERE project_id = $1 \
+             AND ($2 = '' OR started_at < $2 OR (started_at = $2 AND id > $3)) \
+             ORDER BY started_at DESC, id LIMIT $4"
+        ))
+        .bind(project_id.to_string())
+        .bind(request.after.map(|c| c.at.to_sql()).unwrap_or_default())
+        .bind(request.after.map(|c| c.id.to_string()).unwrap_or_default())
+        .bind(request.fetch())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(SyncHistory::try_from).collect()

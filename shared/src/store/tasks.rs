@@ -12,10 +12,35 @@ use crate::domain::{
     ConflictStatus, Content, RemoteIssue, RemoteState, Task, TaskGitHubMetadata, TaskPatch, TaskStatus,
     TaskWithLink,
 };
+use crate::paging::PageRequest;
 use crate::sync::{
     ApplyOutcome, ConflictWrite, GoneAction, LinkWrite, Linked, Plan, Remote, Side, Source, Unlinked, plan,
 };
 use crate::time::Timestamp;
+
+/// Which tasks a list keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    /// Only tasks whose link has a pending conflict.
+    pub conflict_pending: bool,
+    /// Only tasks whose title contains this text (case-insensitive for ASCII letters).
+    pub title_contains: Option<String>,
+}
+
+/// A `LIKE` pattern (escape `\`) matching titles that contain `text`, lower-cased.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 /// What a deleted or transferred issue did to a project's link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -78,6 +103,41 @@ impl Store {
              WHERE t.project_id = $1 ORDER BY t.created_at, t.id"
         ))
         .bind(project_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TaskWithLink::try_from).collect()
+    }
+
+    /// A page of a project's tasks with their GitHub links, oldest first, as `filter` keeps
+    /// them: up to [`PageRequest::fetch`] rows after the request's cursor (see
+    /// [`crate::paging`]).
+    pub async fn list_tasks_page(
+        &self,
+        project_id: Uuid,
+        filter: &TaskFilter,
+        request: &PageRequest,
+    ) -> Result<Vec<TaskWithLink>, StoreError> {
+        self.get_project(project_id).await?;
+        let pattern = filter.title_contains.as_deref().map(like_pattern);
+        let rows: Vec<TaskWithLinkRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            task_columns!(),
+            ", ",
+            link_columns!(),
+            " FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
+             WHERE t.project_id = $1 AND ($2 = '' OR t.status = $2) \
+             AND ($3 = 0 OR m.sync_conflict_status = 'pending') \
+             AND ($4 = '' OR lower(t.title) LIKE $4 ESCAPE '\\') \
+             AND ($5 = '' OR t.created_at > $5 OR (t.created_at = $5 AND t.id > $6)) \
+             ORDER BY t.created_at, t.id LIMIT $7"
+        ))
+        .bind(project_id.to_string())
+        .bind(filter.status.map_or("", |s| s.as_str()))
+        .bind(i64::from(filter.conflict_pending))
+        .bind(pattern.unwrap_or_default())
+        .bind(request.after.map(|c| c.at.to_sql()).unwrap_or_default())
+        .bind(request.after.map(|c| c.id.to_string()).unwrap_or_default())
+        .bind(request.fetch())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(TaskWithLink::try_from).collect()
