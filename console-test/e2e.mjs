@@ -99,17 +99,29 @@ async function api(method, route, body) {
   return res.body;
 }
 
-/** POST run; ghsync's own reconcile loop may hold the config for a moment (409): retry, bounded. */
+/**
+ * POST run (202: queued for ghsync's worker, which its own loop may hold for a moment: 409,
+ * retried, bounded), then the run's row once the worker finished it (bounded polling).
+ */
 async function runSync(projectId) {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
+  let accepted = null;
+  for (let attempt = 0; attempt < 50 && !accepted; attempt += 1) {
     const res = await call('POST', `${baseUrl}/api/projects/${projectId}/github-sync/run`);
-    if (res.status !== 409) {
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      return res.body;
+    if (res.status === 409) {
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
     }
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    accepted = res.body;
+  }
+  assert.ok(accepted, 'the sync config stayed busy (409) for 5 s');
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const runs = await api('GET', `/projects/${projectId}/sync-history/runs?limit=5`);
+    const row = runs.items.find((r) => r.id === accepted.history_id);
+    if (row && row.status !== 'in_progress') return row;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('the sync config stayed busy (409) for 5 s');
+  throw new Error('the queued sync did not finish within 10 s');
 }
 
 async function seed() {

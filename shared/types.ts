@@ -120,6 +120,12 @@ export type ResolveRequest = { action: ResolutionAction,
  */
 merged_content?: MergedContent, };
 
+export type RunAccepted = { 
+/**
+ * The run's history row: `GET …/sync-history/runs` shows its progress and outcome.
+ */
+history_id: string, status: SyncStatus, };
+
 export type MergedContent = { title: string, description?: string, };
 
 export type ErrorBody = { error: ErrorDetail, };

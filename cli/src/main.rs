@@ -249,7 +249,8 @@ async fn main() -> Result<()> {
             }
         }
         Command::Reconcile { once, project, time_limit } => {
-            let reconciler = Reconciler::new(local::services(&config).await?, ReconcileOptions::default());
+            let reconciler =
+                Reconciler::new(local::services(&config).await?, ReconcileOptions::for_config(&config));
             let deadline = time_limit
                 .map(|s| {
                     std::time::Duration::try_from_secs_f64(s)

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::routing::get;
 use ghsync_api::ApiState;
 use ghsync_shared::config::{ApiToken, Config, WebhookSecrets};
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::reconcile::{ReconcileOptions, Reconciler, RunQueue};
 use ghsync_shared::webhook::WebhookConfig;
 use ghsync_webhook::WebhookState;
 
@@ -31,10 +31,11 @@ pub async fn run(config: Config) -> Result<()> {
         services.store.clone(),
         WebhookConfig { secrets: Some(secrets), web_host: services.github.web_host().clone() },
     );
-    let background =
-        tokio::spawn(reconcile_loop(Reconciler::new(services.clone(), ReconcileOptions::default())));
-    let app =
-        router(ApiState { services, token: Some(token), reconcile: ReconcileOptions::default() }, webhook);
+    // "Sync now" in the API queues a run and wakes this worker at once.
+    let (runs, wake) = RunQueue::local();
+    let reconciler = Reconciler::new(services.clone(), ReconcileOptions::for_config(&config));
+    let background = tokio::spawn(ghsync_shared::reconcile::work(reconciler, wake, RECONCILE_EVERY));
+    let app = router(ApiState { services, token: Some(token), runs }, webhook);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (GHSYNC_LISTEN)", config.listen))?;
@@ -47,22 +48,15 @@ pub async fn run(config: Config) -> Result<()> {
 /// How often the local reconcile loop looks for due configs.
 const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Runs a reconcile pass every [`RECONCILE_EVERY`], for ever.
+/// Runs a reconcile pass every [`RECONCILE_EVERY`], for ever (`ghsync reconcile` without
+/// `--once`).
 pub async fn reconcile_loop(reconciler: Reconciler) {
-    let mut tick = tokio::time::interval(RECONCILE_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match reconciler.run_due(None).await {
-            Ok(summary) if !summary.configs.is_empty() => tracing::info!(
-                configs = summary.configs.len(),
-                failed = summary.configs.iter().filter(|c| c.error.is_some()).count(),
-                "reconcile pass"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
-        }
-    }
+    ghsync_shared::reconcile::work(
+        reconciler,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+        RECONCILE_EVERY,
+    )
+    .await
 }
 
 /// A secret generated on first start and kept in `dir/file`, printed for the user.

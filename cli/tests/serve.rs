@@ -71,6 +71,36 @@ impl Serve {
         .await
     }
 
+    /// "Sync now": queued (202; 409 while ghsync's own loop holds the config, retried),
+    /// then the run's row once the woken worker has finished it. `ghsync serve` is another
+    /// process: its runs are observed through the API, polled with a bound.
+    async fn sync_now(&self, project: &str) -> Value {
+        let path = format!("/api/projects/{project}/github-sync/run");
+        let mut accepted = None;
+        for _ in 0..100 {
+            let r = self.api(Method::POST, &path, None).await;
+            if r.status == 409 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+            assert_eq!(r.status, 202, "{}", r.text());
+            accepted = Some(r.json()["history_id"].as_str().unwrap().to_string());
+            break;
+        }
+        let id = accepted.expect("the config stayed busy");
+        for _ in 0..400 {
+            let runs =
+                ok(self.api(Method::GET, &format!("/api/projects/{project}/sync-history/runs"), None).await);
+            if let Some(run) = runs["items"].as_array().unwrap().iter().find(|r| r["id"] == id.as_str())
+                && run["status"] != "in_progress"
+            {
+                return run.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the queued run {id} did not finish in 10 s");
+    }
+
     async fn deliver(&self, action: &str, issue: Value) -> Reply {
         let body = issues_event(action, issue, REPO, json!({})).to_string();
         let sig = ghsync_shared::webhook::sign(SECRET, body.as_bytes());
@@ -162,7 +192,7 @@ async fn a_conflict_is_raised_once_and_each_resolution_settles_it() {
 
         // The next sync of that issue, by webhook and by a reconcile run, raises nothing again.
         assert_eq!(s.deliver("edited", edited).await.status, 200);
-        let run = ok(s.api(Method::POST, &format!("/api/projects/{project}/github-sync/run"), None).await);
+        let run = s.sync_now(&project).await;
         assert_eq!(run["status"], "success", "{run}");
         assert_eq!(run["conflicts_detected"], 0);
         let pending =

@@ -22,3 +22,7 @@ ALTER TABLE sync_history ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX idx_tasks_project_created ON tasks(project_id, created_at, id);
 CREATE INDEX idx_conflict_resolution_detected ON conflict_resolution(detected_at, id);
 CREATE INDEX idx_sync_history_project_started ON sync_history(project_id, started_at, id);
+
+-- github_sync_config.requested_run_id: a run asked for through the API ("Sync now"), queued
+--   for the reconcile worker with its history row; the worker's run of the config takes it.
+ALTER TABLE github_sync_config ADD COLUMN requested_run_id TEXT;

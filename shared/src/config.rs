@@ -87,7 +87,12 @@ pub struct Config {
     pub api_token: Option<ApiToken>,
     pub listen: SocketAddr,
     pub github_api_url: String,
+    /// Configs one process syncs at once (`GHSYNC_RECONCILE_CONCURRENCY`).
+    pub reconcile_concurrency: usize,
 }
+
+/// Configs synced at once by one process unless `GHSYNC_RECONCILE_CONCURRENCY` says otherwise.
+pub const DEFAULT_RECONCILE_CONCURRENCY: usize = 16;
 
 impl Config {
     /// Reads the process environment.
@@ -110,7 +115,17 @@ impl Config {
                 reason: "must be an http(s) URL".into(),
             });
         }
+        let reconcile_concurrency = match get("GHSYNC_RECONCILE_CONCURRENCY") {
+            None => DEFAULT_RECONCILE_CONCURRENCY,
+            Some(v) => v.trim().parse().ok().filter(|n| (1..=1024).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid {
+                    name: "GHSYNC_RECONCILE_CONCURRENCY",
+                    reason: format!("must be a whole number from 1 to 1024, not {v:?}"),
+                }
+            })?,
+        };
         Ok(Self {
+            reconcile_concurrency,
             database_url: get("GHSYNC_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             webhook_secrets: get("GHSYNC_WEBHOOK_SECRET").and_then(|s| WebhookSecrets::parse(&s)),
             kms_key_id: get("GHSYNC_KMS_KEY_ID"),

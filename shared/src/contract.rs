@@ -32,6 +32,14 @@ pub struct MergedContent {
     pub description: Option<String>,
 }
 
+/// `POST /api/projects/{id}/github-sync/run` (202): the run queued for the reconcile worker.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct RunAccepted {
+    /// The run's history row: `GET …/sync-history/runs` shows its progress and outcome.
+    pub history_id: uuid::Uuid,
+    pub status: crate::domain::SyncStatus,
+}
+
 /// Every error answer: `{"error": {"code", "message", "field"?}}`.
 #[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -81,6 +89,7 @@ pub fn typescript() -> String {
         ConflictResolution::decl(&cfg),
         CreateProject::decl(&cfg),
         ResolveRequest::decl(&cfg),
+        RunAccepted::decl(&cfg),
         MergedContent::decl(&cfg),
         ErrorBody::decl(&cfg),
         ErrorDetail::decl(&cfg),

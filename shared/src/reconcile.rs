@@ -15,9 +15,11 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio::sync::Notify;
 use tracing::instrument;
 use url::Url;
 use uuid::Uuid;
@@ -54,7 +56,7 @@ pub struct ReconcileOptions {
 impl Default for ReconcileOptions {
     fn default() -> Self {
         Self {
-            concurrency: 4,
+            concurrency: crate::config::DEFAULT_RECONCILE_CONCURRENCY,
             lease: chrono::Duration::minutes(15),
             overlap: chrono::Duration::seconds(60),
             full_pass_every: chrono::Duration::days(1),
@@ -63,6 +65,13 @@ impl Default for ReconcileOptions {
             rate_limit_floor: chrono::Duration::minutes(1),
             active_window: chrono::Duration::minutes(5),
         }
+    }
+}
+
+impl ReconcileOptions {
+    /// The defaults, with the concurrency the configuration names.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        Self { concurrency: config.reconcile_concurrency, ..Self::default() }
     }
 }
 
@@ -264,11 +273,16 @@ impl Reconciler {
             error: None,
         };
         let started = Timestamp::now();
-        if let Err(e) = store.close_abandoned_runs(config.id, started).await {
+        if let Err(e) = store.close_abandoned_runs(&claimed, started).await {
             report.error = Some(e.to_string());
             return report;
         }
-        let run = match store.start_sync(config.project_id, config.id, started).await {
+        // A run asked for through the API has its history row already.
+        let run = match claimed.requested_run {
+            Some(id) => store.get_run(id).await,
+            None => store.start_sync(config.project_id, config.id, started).await,
+        };
+        let run = match run {
             Ok(run) => run,
             Err(e) => {
                 report.error = Some(e.to_string());
@@ -626,4 +640,53 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// How a queued run ("Sync now") reaches the reconcile worker.
+#[derive(Clone, Debug, Default)]
+pub enum RunQueue {
+    /// The worker's next scheduled tick takes it (the config is due at once).
+    #[default]
+    NextTick,
+    /// A worker in this process (`ghsync serve`), woken at once.
+    Local(Arc<Notify>),
+}
+
+impl RunQueue {
+    /// A queue for a worker in this process, and what wakes the worker.
+    pub fn local() -> (Self, Arc<Notify>) {
+        let wake = Arc::new(Notify::new());
+        (RunQueue::Local(wake.clone()), wake)
+    }
+
+    /// Tells the worker a run is waiting.
+    pub fn wake(&self) {
+        match self {
+            RunQueue::NextTick => {}
+            RunQueue::Local(wake) => wake.notify_one(),
+        }
+    }
+}
+
+/// The worker of a long-running process: a pass over the due configs every `every`, and at
+/// once when woken (a queued run), for ever.
+pub async fn work(reconciler: Reconciler, wake: Arc<Notify>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = wake.notified() => {}
+        }
+        match reconciler.run_due(None).await {
+            Ok(summary) if !summary.configs.is_empty() => tracing::info!(
+                configs = summary.configs.len(),
+                failed = summary.configs.iter().filter(|c| c.error.is_some()).count(),
+                complete = summary.complete,
+                "reconcile pass"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
+        }
+    }
 }

@@ -19,6 +19,7 @@ const PROJECT_KEY = 'ghsync.project';
 const state = {
   token: null, projects: [], projectId: null, config: null, history: null,
   tasks: [], tasksCursor: null, taskQuery: '', conflicts: [], filter: 'pending', conflict: null, opener: null,
+  following: null,
 };
 
 /** Tasks per page the console asks for (the API pages every list). */
@@ -286,11 +287,43 @@ async function toggleSync() {
   }
 }
 
+/** How often the console asks for a running sync's progress. */
+const PROGRESS_EVERY_MS = 1000;
+
 async function syncNow() {
   const button = $('sync-now');
   button.disabled = true;
   button.textContent = 'Syncing…';
-  const row = await guard('run', () => api('POST', `/projects/${state.projectId}/github-sync/run`));
+  const accepted = await guard('run', () => api('POST', `/projects/${state.projectId}/github-sync/run`));
+  if (!accepted) {
+    button.disabled = false;
+    button.textContent = 'Sync now';
+    return;
+  }
+  followRun(state.projectId, accepted.history_id);
+}
+
+/** Shows a queued or running sync's progress until it ends, then its result. */
+async function followRun(pid, runId) {
+  const button = $('sync-now');
+  const out = $('sync-result');
+  // The run is the newest of the project's runs (or among the newest, when another ended meanwhile).
+  const page = await guard('run', () => api('GET', `/projects/${pid}/sync-history/runs?limit=5`));
+  if (pid !== state.projectId) return;
+  const row = page && page.items.find((r) => r.id === runId);
+  state.following = row && row.status === 'in_progress' ? runId : null;
+  if (row && row.status === 'in_progress') {
+    out.className = 'result';
+    out.textContent = row.pages_fetched
+      ? `Syncing: ${row.pages_fetched} page${row.pages_fetched === 1 ? '' : 's'}, ${row.issues_fetched} issues so far…`
+      : 'Sync queued: waiting for the reconcile worker…';
+    show(out, true);
+    button.disabled = true;
+    button.textContent = 'Syncing…';
+    setTimeout(() => followRun(pid, runId), PROGRESS_EVERY_MS);
+    if (row.pages_fetched) loadTasksAndConflicts();
+    return;
+  }
   button.disabled = false;
   button.textContent = 'Sync now';
   if (row) showRunResult(row);
@@ -304,7 +337,7 @@ function showRunResult(row) {
     out.textContent = `Sync failed: ${row.error_message || 'unknown error'}`;
   } else {
     out.className = 'result ok-box';
-    out.textContent = `Sync ${row.status === 'success' ? 'finished' : 'started'} in ${fmtMs(row.duration_ms)}: `
+    out.textContent = `Sync ${row.complete ? 'finished' : 'stopped for now (it continues with the next run)'} in ${fmtMs(row.duration_ms)}: `
       + `${row.issues_fetched} issues fetched, ${row.tasks_created} tasks created, `
       + `${row.tasks_updated} updated, ${row.conflicts_detected} conflicts.`;
   }
@@ -352,6 +385,9 @@ async function loadHistory() {
   renderSummary(summary);
   renderChart();
   renderRunsTable(summary.last_100_syncs);
+  // A sync running (or queued) when the page opened: follow its progress too.
+  const running = summary.last_100_syncs.find((r) => r.status === 'in_progress');
+  if (running && state.following !== running.id) followRun(pid, running.id);
 }
 
 function renderSummary(s) {

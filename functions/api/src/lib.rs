@@ -15,16 +15,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use ghsync_shared::config::{ApiToken, Config};
-use ghsync_shared::contract::{CreateProject, ErrorBody, ResolveRequest};
+use ghsync_shared::contract::{CreateProject, ErrorBody, ResolveRequest, RunAccepted};
 use ghsync_shared::domain::{
-    ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Project, Resolution, SyncHistory,
-    SyncHistorySummary, Task, TaskPatch, TaskStatus, ValidationError,
+    ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Project, Resolution, SyncHistorySummary,
+    Task, TaskPatch, TaskStatus, ValidationError,
 };
 use ghsync_shared::manage::{PutSyncConfig, Services, StartupError};
 use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskPage};
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::reconcile::RunQueue;
 use ghsync_shared::store::StoreOptions;
 use ghsync_shared::store::TaskFilter;
+use ghsync_shared::time::Timestamp;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -44,8 +45,8 @@ pub struct ApiState {
     pub services: Services,
     /// `None`: no token configured: every request is refused.
     pub token: Option<ApiToken>,
-    /// How `POST …/github-sync/run` reconciles.
-    pub reconcile: ReconcileOptions,
+    /// How `POST …/github-sync/run` hands its run to the reconcile worker.
+    pub runs: RunQueue,
 }
 
 impl ApiState {
@@ -56,7 +57,7 @@ impl ApiState {
         Ok(Self {
             services: Services::connect(&config, &options, None).await?,
             token: config.api_token,
-            reconcile: ReconcileOptions::default(),
+            runs: RunQueue::NextTick,
         })
     }
 }
@@ -158,21 +159,19 @@ async fn delete_sync_config(State(state): AppState, Id(project_id): Id) -> Resul
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Runs one sync of the project's config now and returns its history row.
+/// Queues a sync of the project's config for the reconcile worker and answers at once (the
+/// run itself never happens inside the request).
 #[utoipa::path(post, path = "/api/projects/{id}/github-sync/run", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
-    responses((status = 200, body = SyncHistory), (status = 404, body = ErrorBody),
-        (status = 409, description = "another run holds the config", body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
-async fn run_sync(State(state): AppState, Id(project_id): Id) -> Result<Json<SyncHistory>, ApiError> {
-    let reconciler = Reconciler::new(state.services.clone(), state.reconcile.clone());
-    let report = reconciler.run_project(project_id).await?;
-    match report.history {
-        Some(history) => Ok(Json(history)),
-        None => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the sync could not be recorded; try again",
-        )),
-    }
+    responses((status = 202, body = RunAccepted), (status = 404, body = ErrorBody),
+        (status = 409, description = "another run holds or awaits the config, or the config is disabled", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn run_sync(
+    State(state): AppState,
+    Id(project_id): Id,
+) -> Result<(StatusCode, Json<RunAccepted>), ApiError> {
+    let run = state.services.store.request_run(project_id, Timestamp::now()).await?;
+    state.runs.wake();
+    Ok((StatusCode::ACCEPTED, Json(RunAccepted { history_id: run.id, status: run.status })))
 }
 
 /// The last 100 runs and figures over the kept history.

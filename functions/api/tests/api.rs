@@ -44,8 +44,7 @@ async fn spawn_app_with_keys(
     let gh_client =
         GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5)).unwrap();
     let services = Services { store: store.clone(), keys: keys.clone(), github: gh_client };
-    let app =
-        router(ApiState { services, token: token.and_then(ApiToken::new), reconcile: Default::default() });
+    let app = router(ApiState { services, token: token.and_then(ApiToken::new), runs: Default::default() });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -77,6 +76,13 @@ impl App {
         r.json()["id"].as_str().unwrap().to_string()
     }
 
+    /// The reconcile worker of this app's store and GitHub.
+    fn worker(&self) -> ghsync_shared::reconcile::Reconciler {
+        let github = GitHub::new(&self.github.url, std::time::Duration::from_secs(5)).unwrap();
+        let services = Services { store: self.store.clone(), keys: self.keys.clone(), github };
+        ghsync_shared::reconcile::Reconciler::new(services, Default::default())
+    }
+
     async fn stored_blob(&self, project: &str) -> Vec<u8> {
         self.store.find_config(project.parse().unwrap()).await.unwrap().unwrap().encrypted_pat
     }
@@ -98,6 +104,7 @@ both_backends!(
     invalid_conflict_requests_get_their_status_and_change_nothing,
     a_sync_run_is_refused_while_another_holds_the_config,
     lists_come_in_bounded_pages_that_give_every_item_once,
+    run_now_is_queued_at_once_and_done_by_the_worker,
 );
 
 /// A project with a config, one synced task and one pending conflict on it.
@@ -226,10 +233,71 @@ async fn a_sync_run_is_refused_while_another_holds_the_config(store: Store) {
         .await
         .unwrap();
     let r = app.call(Method::POST, &run, None).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["status"], "success");
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.json()["status"], "in_progress");
+    // The reconcile worker carries the queued run out, in the history row it was given.
+    let report = app.worker().run_due(None).await.unwrap();
+    assert_eq!(report.configs.len(), 1);
     let summary = app.call(Method::GET, &format!("/api/projects/{id}/sync-history"), None).await.json();
-    assert_eq!(summary["last_100_syncs"][0]["id"], r.json()["id"]);
+    assert_eq!(summary["last_100_syncs"][0]["id"], r.json()["history_id"]);
+    assert_eq!(summary["last_100_syncs"][0]["status"], "success");
+    assert_eq!(store.count_rows(Table::SyncHistory).await.unwrap(), 1);
+}
+
+async fn run_now_is_queued_at_once_and_done_by_the_worker(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app.project().await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
+    for n in 1..=250 {
+        let i = testkit::fixtures::issue(
+            "acme/widgets",
+            n,
+            &format!("Issue {n}"),
+            None,
+            "open",
+            "2026-01-05T10:00:00Z",
+        );
+        app.github.upsert("acme/widgets", i);
+    }
+    // GitHub as slow as it gets: the API answers without asking it.
+    app.github.set_latency(std::time::Duration::from_millis(300));
+    app.github.clear_requests();
+    let run = format!("/api/projects/{id}/github-sync/run");
+
+    let r = app.call(Method::POST, &run, None).await;
+
+    assert_eq!(r.status, 202, "{}", r.text());
+    let history_id = r.json()["history_id"].as_str().unwrap().to_string();
+    assert!(app.github.requests().is_empty(), "the request itself never talks to GitHub");
+    let again = app.call(Method::POST, &run, None).await;
+    assert_eq!(again.status, 409, "a queued run holds the config: {}", again.text());
+
+    // The worker runs it; while it runs, a second request is refused too.
+    // When the third page is asked for, the first is applied (pages go one after another).
+    let held = app.github.hold_list_request(3);
+    let worker = app.worker();
+    let running = tokio::spawn(async move { worker.run_due(None).await.unwrap() });
+    let mut held = held;
+    held.arrived().await;
+    let r = app.call(Method::GET, &format!("/api/projects/{id}/sync-history/runs"), None).await.json();
+    assert_eq!(r["items"][0]["id"], history_id.as_str());
+    assert_eq!(r["items"][0]["status"], "in_progress");
+    assert!(r["items"][0]["pages_fetched"].as_i64().unwrap() >= 1, "a running sync shows its progress: {r}");
+    assert!(r["items"][0]["issues_fetched"].as_i64().unwrap() >= 100);
+    assert_eq!(app.call(Method::POST, &run, None).await.status, 409);
+    held.release();
+    running.await.unwrap();
+
+    let r =
+        app.call(Method::GET, &format!("/api/projects/{id}/sync-history/runs?limit=1"), None).await.json();
+    let done = &r["items"][0];
+    assert_eq!(done["id"], history_id.as_str());
+    assert_eq!((done["status"].as_str(), done["tasks_created"].as_i64()), (Some("success"), Some(250)));
+    assert_eq!(store.count_rows(Table::SyncHistory).await.unwrap(), 1);
+    // A disabled config is refused.
+    store.set_sync_enabled(id.parse().unwrap(), false).await.unwrap();
+    assert_eq!(app.call(Method::POST, &run, None).await.status, 409);
 }
 
 async fn projects_are_created_and_listed(store: Store) {

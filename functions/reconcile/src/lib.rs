@@ -19,7 +19,7 @@ pub async fn reconciler_from_env() -> Result<Reconciler, StartupError> {
     let config = Config::lambda_from_env()?;
     let options = StoreOptions { max_connections: 4, ..Default::default() };
     let services = Services::connect(&config, &options, None).await?;
-    Ok(Reconciler::new(services, ReconcileOptions::default()))
+    Ok(Reconciler::new(services, ReconcileOptions::for_config(&config)))
 }
 
 /// Why a tick failed, as Lambda reports it: `Retryable` (the database was unavailable;

@@ -30,18 +30,18 @@ impl Store {
         sync_config_id: Uuid,
         started_at: Timestamp,
     ) -> Result<SyncHistory, StoreError> {
-        let row: HistoryRow = sqlx::query_as(concat!(
-            "INSERT INTO sync_history (id, project_id, sync_config_id, started_at, status) \
-             VALUES ($1, $2, $3, $4, 'in_progress') RETURNING ",
-            history_columns!()
-        ))
-        .bind(new_id())
-        .bind(project_id.to_string())
-        .bind(sync_config_id.to_string())
-        .bind(started_at.to_sql())
-        .fetch_one(&self.pool)
-        .await?;
-        row.try_into()
+        let mut conn = self.pool.acquire().await?;
+        insert_run_in(&mut conn, project_id, &sync_config_id.to_string(), started_at).await
+    }
+
+    /// One run, or `NotFound`.
+    pub async fn get_run(&self, id: Uuid) -> Result<SyncHistory, StoreError> {
+        let row: Option<HistoryRow> =
+            sqlx::query_as(concat!("SELECT ", history_columns!(), " FROM sync_history WHERE id = $1"))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.ok_or(StoreError::NotFound("sync history row"))?.try_into()
     }
 
     /// Records how a run ended. `status` is `success` (no error message) or `failure`
@@ -175,4 +175,25 @@ fn validate_completion(
         }
         _ => Ok(()),
     }
+}
+
+/// Inserts a run's history row (`in_progress`) on the caller's connection.
+pub(crate) async fn insert_run_in(
+    conn: &mut sqlx::AnyConnection,
+    project_id: Uuid,
+    sync_config_id: &str,
+    started_at: Timestamp,
+) -> Result<SyncHistory, StoreError> {
+    let row: HistoryRow = sqlx::query_as(concat!(
+        "INSERT INTO sync_history (id, project_id, sync_config_id, started_at, status) \
+         VALUES ($1, $2, $3, $4, 'in_progress') RETURNING ",
+        history_columns!()
+    ))
+    .bind(new_id())
+    .bind(project_id.to_string())
+    .bind(sync_config_id)
+    .bind(started_at.to_sql())
+    .fetch_one(conn)
+    .await?;
+    row.try_into()
 }

@@ -8,7 +8,7 @@ use super::{
     ApplyOutcome, GoneOutcome, Scope, Store, StoreError, apply_page_in, carry_out_gone_in, new_id,
     retry_races,
 };
-use crate::domain::{GitHubSyncConfig, RemoteIssue, SyncCounts};
+use crate::domain::{GitHubSyncConfig, RemoteIssue, SyncCounts, SyncHistory};
 use crate::sync::{GoneAction, Source, count};
 use crate::time::Timestamp;
 
@@ -28,6 +28,8 @@ pub struct Claimed {
     pub full_pass_started_at: Option<Timestamp>,
     /// That pass listed everything; the links it did not show remain to be looked up.
     pub full_pass_listed: bool,
+    /// The history row of a run asked for through the API, which this run carries out.
+    pub requested_run: Option<Uuid>,
     pub consecutive_failures: i64,
     /// Proves the claim when the run records its end.
     pub lease_token: String,
@@ -80,6 +82,7 @@ struct ClaimRow {
     last_full_pass_at: Option<String>,
     full_pass_started_at: Option<String>,
     full_pass_listed: i64,
+    requested_run_id: Option<String>,
     consecutive_failures: i64,
 }
 
@@ -128,6 +131,40 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Queues a run of the project's config for the reconcile worker ("Sync now"): its
+    /// history row (`in_progress`, waiting for the worker) and the config due at once, in one
+    /// transaction. `StateConflict` when the config is disabled, or another run holds it or
+    /// waits for it.
+    pub async fn request_run(&self, project_id: Uuid, now: Timestamp) -> Result<SyncHistory, StoreError> {
+        self.get_project(project_id).await?;
+        let mut tx = self.begin().await?;
+        let row: Option<(String, i64, Option<String>, Option<String>)> = sqlx::query_as(locking!(
+            self.backend,
+            "SELECT id, sync_enabled, lease_until, requested_run_id FROM github_sync_config WHERE project_id = $1"
+        ))
+        .bind(project_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (config_id, enabled, lease_until, requested) = row.ok_or(StoreError::NotFound("sync config"))?;
+        if enabled == 0 {
+            return Err(StoreError::StateConflict("sync is disabled for this project".into()));
+        }
+        if requested.is_some() || lease_until.is_some_and(|until| until >= now.to_sql()) {
+            return Err(StoreError::StateConflict(
+                "a sync of this project is already running or queued".into(),
+            ));
+        }
+        let run = super::history::insert_run_in(&mut tx, project_id, &config_id, now).await?;
+        sqlx::query("UPDATE github_sync_config SET requested_run_id = $2, next_sync_at = $3 WHERE id = $1")
+            .bind(&config_id)
+            .bind(run.id.to_string())
+            .bind(now.to_sql())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
     /// Claims the project's config now, due or not (not while another run holds it).
     pub async fn claim_project(
         &self,
@@ -161,7 +198,7 @@ impl Store {
             "SELECT ",
             config_columns!(),
             ", list_watermark, probe_url, probe_etag, last_full_pass_at, full_pass_started_at, \
-             full_pass_listed, consecutive_failures FROM github_sync_config WHERE id = $1"
+             full_pass_listed, requested_run_id, consecutive_failures FROM github_sync_config WHERE id = $1"
         ))
         .bind(id)
         .fetch_one(&self.pool)
@@ -183,6 +220,11 @@ impl Store {
                 row.full_pass_started_at.as_deref(),
             )?,
             full_pass_listed: row.full_pass_listed != 0,
+            requested_run: row
+                .requested_run_id
+                .as_deref()
+                .map(|id| super::rows::uuid("github_sync_config.requested_run_id", id))
+                .transpose()?,
             consecutive_failures: row.consecutive_failures,
             lease_token,
         })
@@ -204,6 +246,7 @@ impl Store {
              last_full_pass_at = COALESCE($10, last_full_pass_at), consecutive_failures = $11, \
              full_pass_started_at = CASE WHEN $10 IS NULL THEN full_pass_started_at ELSE NULL END, \
              full_pass_listed = CASE WHEN $10 IS NULL THEN full_pass_listed ELSE 0 END, \
+             requested_run_id = CASE WHEN requested_run_id = $12 THEN NULL ELSE requested_run_id END, \
              lease_token = NULL, lease_until = NULL, updated_at = $3 \
              WHERE id = $1 AND lease_token = $2",
         )
@@ -218,18 +261,22 @@ impl Store {
         .bind(probe_etag)
         .bind(end.last_full_pass_at.map(Timestamp::to_sql))
         .bind(end.consecutive_failures)
+        .bind(claimed.requested_run.map(|id| id.to_string()).unwrap_or_default())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// Closes as failed the runs of a config left `in_progress` by a run that died (the
-    /// caller holds the claim, so no live run owns them). Returns how many.
-    pub async fn close_abandoned_runs(&self, config_id: Uuid, now: Timestamp) -> Result<u64, StoreError> {
+    /// Closes as failed the runs of a claimed config left `in_progress` by a run that died
+    /// (the caller holds the claim, so no live run owns them), except the queued run the
+    /// claim carries out. Returns how many.
+    pub async fn close_abandoned_runs(&self, claimed: &Claimed, now: Timestamp) -> Result<u64, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, started_at FROM sync_history WHERE sync_config_id = $1 AND status = 'in_progress'",
+            "SELECT id, started_at FROM sync_history WHERE sync_config_id = $1 AND status = 'in_progress' \
+             AND id <> $2",
         )
-        .bind(config_id.to_string())
+        .bind(claimed.config.id.to_string())
+        .bind(claimed.requested_run.map(|id| id.to_string()).unwrap_or_default())
         .fetch_all(&self.pool)
         .await?;
         let mut closed = 0;
