@@ -89,6 +89,9 @@ pub struct Config {
     pub github_api_url: String,
     /// Configs one process syncs at once (`GHSYNC_RECONCILE_CONCURRENCY`).
     pub reconcile_concurrency: usize,
+    /// The SQS queue the scheduled tick fans claimed configs out to
+    /// (`GHSYNC_RECONCILE_QUEUE_URL`; in AWS). Unset: the tick syncs them itself.
+    pub reconcile_queue_url: Option<String>,
 }
 
 /// Configs synced at once by one process unless `GHSYNC_RECONCILE_CONCURRENCY` says otherwise.
@@ -126,6 +129,7 @@ impl Config {
         };
         Ok(Self {
             reconcile_concurrency,
+            reconcile_queue_url: get("GHSYNC_RECONCILE_QUEUE_URL"),
             database_url: get("GHSYNC_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             webhook_secrets: get("GHSYNC_WEBHOOK_SECRET").and_then(|s| WebhookSecrets::parse(&s)),
             kms_key_id: get("GHSYNC_KMS_KEY_ID"),

@@ -39,6 +39,7 @@ pub mod config;
 pub mod contract;
 pub mod crypto;
 pub mod domain;
+pub mod fanout;
 pub mod github;
 pub mod manage;
 pub mod paging;

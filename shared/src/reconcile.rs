@@ -190,7 +190,8 @@ impl Tally {
     }
 }
 
-fn deadline_near(deadline: Option<Instant>) -> bool {
+/// Whether `deadline` has passed (nothing new is started then).
+pub(crate) fn deadline_near(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
 }
 
@@ -255,6 +256,11 @@ impl Reconciler {
         let claimed =
             self.services.store.claim_project(project_id, Timestamp::now(), self.options.lease).await?;
         Ok(self.sync(claimed, deadline).await)
+    }
+
+    /// Syncs a config claimed elsewhere (see [`crate::fanout`]).
+    pub async fn run_claimed(&self, claimed: Claimed, deadline: Option<Instant>) -> ConfigReport {
+        self.sync(claimed, deadline).await
     }
 
     /// One claimed config: history row, pull, outcome, release.

@@ -207,6 +207,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
             ),
         ),
         ("reconcile-scheduled.json", scheduled_event()),
+        ("reconcile-queue.json", queue_event()),
         ("api-list-tasks.json", api_event("GET", &format!("/api/projects/{PROJECT_ID}/tasks"), None)),
         (
             "api-resolve-conflict.json",
@@ -224,9 +225,36 @@ pub fn expected_status(name: &str) -> u16 {
     match name {
         "webhook-pull-request.json" => 202,
         "webhook-bad-signature.json" => 401,
-        "reconcile-scheduled.json" => 0,
+        "reconcile-scheduled.json" | "reconcile-queue.json" => 0,
         _ => 200,
     }
+}
+
+/// An SQS event of the reconcile queue: one claimed config (whose claim has long expired,
+/// so invoking it changes nothing).
+pub fn queue_event() -> Value {
+    let body = json!({
+        "config_id": "0192a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b",
+        "lease_token": "0192a3b4-c5d6-7e8f-9a0b-000000000001",
+    });
+    json!({
+        "Records": [{
+            "messageId": "0c9f8a9e-7d6b-4a1e-9f5a-2b3c4d5e6f70",
+            "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+            "body": body.to_string(),
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "1767607200000",
+                "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                "ApproximateFirstReceiveTimestamp": "1767607200001"
+            },
+            "messageAttributes": {},
+            "md5OfBody": "7b270e59b47ff90a553787216d55d91d",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:ghsync-reconcile",
+            "awsRegion": "eu-west-1"
+        }]
+    })
 }
 
 /// An EventBridge scheduled event (what `rate(1 minute)` sends).

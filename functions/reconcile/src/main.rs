@@ -1,11 +1,11 @@
-//! Lambda entry point of the reconciler (EventBridge schedule).
+//! Lambda entry point of the reconciler (EventBridge schedule, and the reconcile queue).
 
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     ghsync_shared::telemetry::init();
-    let reconciler = ghsync_reconcile::reconciler_from_env().await?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| ghsync_reconcile::handle(event, &reconciler)))
+    let worker = ghsync_reconcile::worker_from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| ghsync_reconcile::handle_any(event, &worker)))
         .await
 }

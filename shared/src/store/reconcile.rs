@@ -193,6 +193,41 @@ impl Store {
         self.load_claim(&config.id.to_string(), token).await
     }
 
+    /// Takes up a claim made elsewhere (the tick that sent it to the queue): the config's
+    /// lease must still be `lease_token`'s and live. `None` when it is not (the lease expired
+    /// and another run may hold the config).
+    pub async fn resume_claim(
+        &self,
+        config_id: Uuid,
+        lease_token: &str,
+        now: Timestamp,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM github_sync_config WHERE id = $1 AND lease_token = $2 AND lease_until >= $3",
+        )
+        .bind(config_id.to_string())
+        .bind(lease_token)
+        .bind(now.to_sql())
+        .fetch_one(&self.pool)
+        .await?;
+        if held == 0 {
+            return Ok(None);
+        }
+        self.load_claim(&config_id.to_string(), lease_token.to_string()).await.map(Some)
+    }
+
+    /// Gives a claim back unused (it could not be handed on): the config is due again at once.
+    pub async fn release_claim(&self, claimed: &Claimed) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE github_sync_config SET lease_token = NULL, lease_until = NULL WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(claimed.config.id.to_string())
+        .bind(&claimed.lease_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn load_claim(&self, id: &str, lease_token: String) -> Result<Claimed, StoreError> {
         let row: ClaimRow = sqlx::query_as(concat!(
             "SELECT ",
