@@ -131,6 +131,18 @@ impl Response {
     }
 }
 
+/// What GitHub last said of a token's hourly request budget (`x-ratelimit-*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub remaining: u32,
+    pub reset_at: Timestamp,
+}
+
+/// The budgets of the tokens this client has used, by the SHA-256 of the token (the map
+/// never holds a token). GitHub's headers are the shared truth: every process that uses a
+/// token learns what all of them have left from its own next answer.
+type Budgets = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Budget>>>;
+
 /// A GitHub REST client for any number of tokens.
 #[derive(Clone, Debug)]
 pub struct GitHub {
@@ -138,6 +150,7 @@ pub struct GitHub {
     base: Url,
     web: WebHost,
     retries: Retries,
+    budgets: Budgets,
 }
 
 impl GitHub {
@@ -159,7 +172,7 @@ impl GitHub {
             .build()
             .map_err(|e| bad(format!("cannot build the HTTP client: {e}")))?;
         let web = WebHost::of_api(&base);
-        Ok(Self { octo, base, web, retries: Retries::default() })
+        Ok(Self { octo, base, web, retries: Retries::default(), budgets: Budgets::default() })
     }
 
     /// The same client with another retry policy.
@@ -265,6 +278,23 @@ impl GitHub {
         expect_readable(&response, repo)
     }
 
+    /// The token's budget as GitHub last told it, if it has told.
+    pub fn budget(&self, pat: &Pat) -> Option<Budget> {
+        self.budgets.lock().expect("budgets lock").get(&token_key(pat)).copied()
+    }
+
+    fn note_budget(&self, pat: &Pat, r: &Response) {
+        let remaining = r.header("x-ratelimit-remaining").and_then(|v| v.trim().parse::<u32>().ok());
+        let reset_at = r
+            .header("x-ratelimit-reset")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+            .map(Timestamp::from);
+        if let (Some(remaining), Some(reset_at)) = (remaining, reset_at) {
+            self.budgets.lock().expect("budgets lock").insert(token_key(pat), Budget { remaining, reset_at });
+        }
+    }
+
     /// Whether `url` is on this client's API (same scheme, host and port): the token is
     /// never sent anywhere else.
     pub fn is_own_url(&self, url: &Url) -> bool {
@@ -326,6 +356,7 @@ impl GitHub {
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(GitHubError::Unreachable)?.to_bytes();
         let response = Response { status: parts.status, headers: parts.headers, body };
+        self.note_budget(pat, &response);
         if let Some(limited) = rate_limit(&response) {
             return Err(limited);
         }
@@ -337,6 +368,11 @@ impl GitHub {
         }
         Ok(response)
     }
+}
+
+fn token_key(pat: &Pat) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(pat.expose().as_bytes()).into()
 }
 
 /// A success, or why the repository cannot be read.

@@ -51,6 +51,9 @@ pub struct ReconcileOptions {
     pub rate_limit_floor: chrono::Duration,
     /// A repository with changes or an applied webhook within this window is polled every 30 s.
     pub active_window: chrono::Duration,
+    /// Requests of a token's hourly budget kept in reserve: below it, every config of the
+    /// token stops (to continue after GitHub's reset) instead of running into the limit.
+    pub rate_reserve: u32,
 }
 
 impl Default for ReconcileOptions {
@@ -64,6 +67,7 @@ impl Default for ReconcileOptions {
             retry_base: Duration::from_millis(500),
             rate_limit_floor: chrono::Duration::minutes(1),
             active_window: chrono::Duration::minutes(5),
+            rate_reserve: 100,
         }
     }
 }
@@ -130,10 +134,12 @@ enum Pulled {
         probe: Option<Option<Probe>>,
         full_pass_done: Option<Timestamp>,
     },
-    /// The deadline stopped the run after its last checkpoint; the next run continues.
-    /// `probe` as [`RunEnd::probe`]: a listing cut half-way has none.
+    /// The deadline (or the token's budget) stopped the run after its last checkpoint; the
+    /// next run continues. `probe` as [`RunEnd::probe`]: a listing cut half-way has none.
+    /// `resume_at`: when the next run may start (the budget's reset), else at once.
     Cut {
         probe: Option<Option<Probe>>,
+        resume_at: Option<Timestamp>,
     },
 }
 
@@ -190,6 +196,14 @@ impl Tally {
     }
 }
 
+/// What bounds one run: its deadline, and whether it keeps the token's budget reserve (a
+/// scheduled run does; one a person forces through `--project` does not).
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    deadline: Option<Instant>,
+    keep_reserve: bool,
+}
+
 /// Whether `deadline` has passed (nothing new is started then).
 pub(crate) fn deadline_near(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
@@ -226,7 +240,8 @@ impl Reconciler {
                 match claimed.pop() {
                     Some(c) => {
                         let this = self.clone();
-                        running.spawn(async move { this.sync(c, deadline).await });
+                        let limits = Limits { deadline, keep_reserve: true };
+                        running.spawn(async move { this.sync(c, limits).await });
                     }
                     None => exhausted = true,
                 }
@@ -255,17 +270,28 @@ impl Reconciler {
     ) -> Result<ConfigReport, StoreError> {
         let claimed =
             self.services.store.claim_project(project_id, Timestamp::now(), self.options.lease).await?;
-        Ok(self.sync(claimed, deadline).await)
+        Ok(self.sync(claimed, Limits { deadline, keep_reserve: false }).await)
+    }
+
+    /// When the run keeps the reserve and the token's known budget is below it: the time
+    /// GitHub resets the budget.
+    fn waits_for_budget(&self, pat: &Pat, limits: Limits) -> Option<Timestamp> {
+        if !limits.keep_reserve {
+            return None;
+        }
+        let budget = self.services.github.budget(pat)?;
+        (budget.remaining < self.options.rate_reserve && budget.reset_at > Timestamp::now())
+            .then_some(budget.reset_at)
     }
 
     /// Syncs a config claimed elsewhere (see [`crate::fanout`]).
     pub async fn run_claimed(&self, claimed: Claimed, deadline: Option<Instant>) -> ConfigReport {
-        self.sync(claimed, deadline).await
+        self.sync(claimed, Limits { deadline, keep_reserve: true }).await
     }
 
     /// One claimed config: history row, pull, outcome, release.
     #[instrument(skip_all, fields(project_id = %claimed.config.project_id, repo = %format_args!("{}/{}", claimed.config.repo_owner, claimed.config.repo_name)))]
-    async fn sync(&self, claimed: Claimed, deadline: Option<Instant>) -> ConfigReport {
+    async fn sync(&self, claimed: Claimed, limits: Limits) -> ConfigReport {
         let store = &self.services.store;
         let config = &claimed.config;
         let repo = format!("{}/{}", config.repo_owner, config.repo_name);
@@ -296,7 +322,7 @@ impl Reconciler {
             }
         };
         let mut tally = Tally::default();
-        let pulled = self.pull(&claimed, run.id, &mut tally, deadline).await;
+        let pulled = self.pull(&claimed, run.id, &mut tally, limits).await;
         let finished = Timestamp::now();
         report.requests = tally.requests;
 
@@ -329,12 +355,13 @@ impl Reconciler {
                         end.probe = probe;
                         end.last_full_pass_at = full_pass_done;
                     }
-                    Pulled::Cut { probe } => {
-                        // Each applied page is a checkpoint: the next run continues at once.
+                    Pulled::Cut { probe, resume_at } => {
+                        // Each applied page is a checkpoint: the next run continues there.
                         report.complete = false;
                         tally.counts.cut_short = true;
                         end.probe = probe;
-                        end.next_sync_at = finished;
+                        end.next_sync_at =
+                            resume_at.map_or(finished, |at| at.plus(chrono::Duration::seconds(1)));
                     }
                 }
                 (SyncStatus::Success, tally.skipped_message(), end)
@@ -421,7 +448,7 @@ impl Reconciler {
         c: &Claimed,
         run_id: Uuid,
         tally: &mut Tally,
-        deadline: Option<Instant>,
+        limits: Limits,
     ) -> Result<Pulled, ReconcileError> {
         let Services { store, keys, github } = &self.services;
         let config = &c.config;
@@ -443,9 +470,14 @@ impl Reconciler {
         if let Some(pass) = pass
             && c.full_pass_listed
         {
-            return self.look_up_unseen(c, &repo, &pat, pass, run_id, tally, deadline).await;
+            return self.look_up_unseen(c, &repo, &pat, pass, run_id, tally, limits).await;
         }
 
+        if let Some(reset) = self.waits_for_budget(&pat, limits) {
+            // The token's budget is nearly spent (by this config or another of the same
+            // token): wait for GitHub's reset rather than run into the limit.
+            return Ok(Pulled::Cut { probe: None, resume_at: Some(reset) });
+        }
         if pass.is_none()
             && let Some(probe) = &c.probe
         {
@@ -484,9 +516,10 @@ impl Reconciler {
                 tally.count(applying.await?);
                 break (url, etag, page_len);
             };
-            if deadline_near(deadline) {
+            let budget_reset = self.waits_for_budget(&pat, limits);
+            if deadline_near(limits.deadline) || budget_reset.is_some() {
                 tally.count(applying.await?);
-                return Ok(Pulled::Cut { probe: Some(None) });
+                return Ok(Pulled::Cut { probe: Some(None), resume_at: budget_reset });
             }
             // The next page is fetched while this one is applied; each page is still applied
             // whole or not at all, in order, and a failed page stops the run before the next.
@@ -510,7 +543,7 @@ impl Reconciler {
         };
         // What the listing found is kept now: look-ups cut by the deadline continue next run.
         store.full_pass_listed(c, watermark, probe.as_ref()).await?;
-        self.look_up_unseen(c, &repo, &pat, pass, run_id, tally, deadline).await
+        self.look_up_unseen(c, &repo, &pat, pass, run_id, tally, limits).await
     }
 
     /// Looks up each issue linked before the full pass started that its listing did not
@@ -526,14 +559,17 @@ impl Reconciler {
         pass: Timestamp,
         run_id: Uuid,
         tally: &mut Tally,
-        deadline: Option<Instant>,
+        limits: Limits,
     ) -> Result<Pulled, ReconcileError> {
         let Services { store, github, .. } = &self.services;
         let project = c.config.project_id;
         for (i, (node_id, number)) in store.links_unseen_by_pass(project, pass).await?.into_iter().enumerate()
         {
-            if i > 0 && deadline_near(deadline) {
-                return Ok(Pulled::Cut { probe: None });
+            if let Some(reset) = self.waits_for_budget(pat, limits) {
+                return Ok(Pulled::Cut { probe: None, resume_at: Some(reset) });
+            }
+            if i > 0 && deadline_near(limits.deadline) {
+                return Ok(Pulled::Cut { probe: None, resume_at: None });
             }
             let (disappearance, new) = match github.get_issue(repo, number, pat, &mut tally.requests).await? {
                 Lookup::Found(issue) => {

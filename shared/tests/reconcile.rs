@@ -108,6 +108,7 @@ both_backends!(
     an_ambiguous_delivery_is_settled_by_the_next_run,
     an_import_cut_into_many_runs_imports_every_issue_once,
     a_full_pass_spans_runs_and_looks_up_deletions_once_it_has_listed_everything,
+    configs_sharing_a_token_wait_for_its_reset_below_the_reserve,
 );
 
 async fn first_run_imports_every_issue_and_no_pull_request(store: Store) {
@@ -720,4 +721,53 @@ async fn a_full_pass_spans_runs_and_looks_up_deletions_once_it_has_listed_everyt
     assert_eq!(w.store.count_rows(Table::Tasks).await.unwrap(), N, "tasks are kept");
     // The pass is over: the next run is incremental, and one 304.
     assert!(w.run().await.not_modified);
+}
+
+async fn configs_sharing_a_token_wait_for_its_reset_below_the_reserve(store: Store) {
+    let w = world(store).await;
+    w.seed(3000, 0);
+    w.gh.add_repo("acme/gadgets", PAT);
+    w.gh.upsert("acme/gadgets", issue("acme/gadgets", 1, "Gadget", None, "open", &at(1)));
+    let keys = KeyProvider::Local(LocalKeys::from_hex(&"5a".repeat(32)).unwrap());
+    let other = testkit::project_with_pat(&w.store, "acme/gadgets", &keys, PAT).await;
+    let due = |project: Uuid, at: Timestamp| {
+        let store = w.store.clone();
+        async move {
+            sqlx::query("UPDATE github_sync_config SET next_sync_at = $2 WHERE project_id = $1")
+                .bind(project.to_string())
+                .bind(at.to_sql())
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+    };
+    due(other, Timestamp::now().plus(chrono::Duration::hours(2))).await;
+    // 120 requests left this hour; the reconciler keeps 100 in reserve.
+    let reset = Timestamp::now().plus(chrono::Duration::minutes(40));
+    let reset_secs = reset.as_datetime().timestamp();
+    w.gh.set_rate_budget(PAT, 120, reset_secs);
+
+    let summary = w.rec.run_due(None).await.unwrap();
+
+    let report = &summary.configs[0];
+    assert_eq!(summary.configs.len(), 1);
+    let h = report.history.as_ref().unwrap();
+    assert_eq!(h.status, SyncStatus::Success, "{:?}", h.error_message);
+    assert!(!report.complete, "it stops, to continue after the reset");
+    assert!(report.requests <= 21, "{} requests", report.requests);
+    assert!(w.gh.requests().iter().all(|r| r.status != 403), "the limit itself is never hit");
+    let next = w.config().await.next_sync_at.unwrap();
+    assert!(next.as_datetime().timestamp() >= reset_secs, "waits for the reset: {next:?}");
+    assert_eq!(w.config().await.sync_error, None);
+    // Another config of the same token waits too, without a request.
+    due(other, Timestamp::now()).await;
+    let before = w.gh.requests().len();
+    let summary = w.rec.run_due(None).await.unwrap();
+    assert_eq!(summary.configs.len(), 1, "the first config is not due before the reset");
+    assert!(!summary.configs[0].complete);
+    assert_eq!(w.gh.requests().len(), before, "no request below the reserve");
+    let other_next = w.store.get_config(other).await.unwrap().next_sync_at.unwrap();
+    assert!(other_next.as_datetime().timestamp() >= reset_secs);
+    // A person forcing a run is not held back by the reserve.
+    assert!(w.rec.run_project(other).await.unwrap().complete);
 }

@@ -141,6 +141,9 @@ struct GhState {
     holds: HashMap<usize, (oneshot::Sender<()>, oneshot::Receiver<()>)>,
     /// How long every request takes before it is answered (GitHub-like latency).
     latency: Duration,
+    /// token → (requests left this hour, when the hour resets, in seconds since the epoch);
+    /// tokens without one answer the fixed headers of a fresh budget.
+    budgets: HashMap<String, (u32, i64)>,
 }
 
 impl GhState {
@@ -233,6 +236,13 @@ impl FakeGitHub {
     /// of 100 issues (tests and benchmarks see GitHub-like timings).
     pub fn set_latency(&self, latency: Duration) {
         self.state.lock().unwrap().latency = latency;
+    }
+
+    /// Gives `token` a budget of `remaining` requests until `reset` (seconds since the
+    /// epoch): each request spends one, the headers tell what is left, and an exhausted
+    /// budget answers 403 as GitHub's primary rate limit does.
+    pub fn set_rate_budget(&self, token: &str, remaining: u32, reset: i64) {
+        self.state.lock().unwrap().budgets.insert(token.to_string(), (remaining, reset));
     }
 
     /// Adds a repository `owner/name` that `token` can read.
@@ -392,16 +402,30 @@ async fn answer(
                 .as_deref()
                 .and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("token ")));
             let repo_key = repo(&s);
+            let budget = token.and_then(|t| s.budgets.get_mut(t)).map(|b| {
+                let before = b.0;
+                b.0 = b.0.saturating_sub(1);
+                (before, *b)
+            });
             let response = match (token.and_then(|t| s.tokens.get(t)), repo_key) {
                 (None, _) => github_error(StatusCode::UNAUTHORIZED, "Bad credentials"),
+                _ if budget.is_some_and(|(before, _)| before == 0) => {
+                    github_error(StatusCode::FORBIDDEN, "API rate limit exceeded")
+                }
                 (Some(readable), Some(key)) if readable.contains(&key) => serve(&mut s, &key),
                 _ => github_error(StatusCode::NOT_FOUND, "Not Found"),
             };
+            let mut response = with_rate_headers(response);
+            if let Some((_, (remaining, reset))) = budget {
+                let h = response.headers_mut();
+                h.insert("x-ratelimit-remaining", remaining.to_string().parse().unwrap());
+                h.insert("x-ratelimit-reset", reset.to_string().parse().unwrap());
+            }
             Answer::Ok(response)
         }
     };
     let response = match outcome {
-        Answer::Ok(r) => with_rate_headers(r),
+        Answer::Ok(r) => r,
         Answer::Fault(f) => {
             tokio::time::sleep(f.delay).await;
             let mut r = (StatusCode::from_u16(f.status).unwrap(), f.body).into_response();
