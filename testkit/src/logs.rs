@@ -43,5 +43,9 @@ pub fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .finish();
     let guard = tracing::subscriber::set_default(subscriber);
+    // Interest in each callsite is cached process-wide: one first hit on another test's
+    // thread (with no subscriber) may have cached "never". Ask again, now that this
+    // thread's subscriber wants everything.
+    tracing::callsite::rebuild_interest_cache();
     (captured, guard)
 }
