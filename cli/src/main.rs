@@ -2,6 +2,7 @@
 //! without the API. Configuration comes from the environment (README.md, "Configuration").
 
 mod local;
+mod progress;
 mod serve;
 
 use std::io::Read;
@@ -249,8 +250,10 @@ async fn main() -> Result<()> {
             }
         }
         Command::Reconcile { once, project, time_limit } => {
-            let reconciler =
+            let mut reconciler =
                 Reconciler::new(local::services(&config).await?, ReconcileOptions::for_config(&config));
+            // Pages, issues and rate as they go, when a person watches.
+            reconciler.progress = progress::on_terminal();
             let deadline = time_limit
                 .map(|s| {
                     std::time::Duration::try_from_secs_f64(s)

@@ -123,6 +123,31 @@ pub struct RunSummary {
 pub struct Reconciler {
     pub services: Services,
     pub options: ReconcileOptions,
+    /// Told after each applied page (a terminal shows it; see `ghsync reconcile`).
+    pub progress: Option<ProgressSink>,
+}
+
+/// A run's progress after one of its pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub project_id: Uuid,
+    pub repo: String,
+    /// Pages applied by this run so far.
+    pub pages: i64,
+    /// Issues fetched by this run so far.
+    pub issues: i64,
+    /// Whether the run has ended (complete or not).
+    pub done: bool,
+}
+
+/// Where progress goes.
+#[derive(Clone)]
+pub struct ProgressSink(pub Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
 }
 
 /// What one run's pull found.
@@ -214,7 +239,7 @@ impl Reconciler {
     pub fn new(mut services: Services, options: ReconcileOptions) -> Self {
         let retries = Retries { attempts: options.attempts, base: options.retry_base };
         services.github = services.github.with_retries(retries);
-        Self { services, options }
+        Self { services, options, progress: None }
     }
 
     /// Syncs every due config (several at once, within the bound), claiming each first, and
@@ -273,6 +298,18 @@ impl Reconciler {
         Ok(self.sync(claimed, Limits { deadline, keep_reserve: false }).await)
     }
 
+    fn report_progress(&self, c: &Claimed, tally: &Tally, done: bool) {
+        if let Some(sink) = &self.progress {
+            (sink.0)(&Progress {
+                project_id: c.config.project_id,
+                repo: format!("{}/{}", c.config.repo_owner, c.config.repo_name),
+                pages: tally.counts.pages_fetched,
+                issues: tally.counts.issues_fetched,
+                done,
+            });
+        }
+    }
+
     /// When the run keeps the reserve and the token's known budget is below it: the time
     /// GitHub resets the budget.
     fn waits_for_budget(&self, pat: &Pat, limits: Limits) -> Option<Timestamp> {
@@ -323,6 +360,7 @@ impl Reconciler {
         };
         let mut tally = Tally::default();
         let pulled = self.pull(&claimed, run.id, &mut tally, limits).await;
+        self.report_progress(&claimed, &tally, true);
         let finished = Timestamp::now();
         report.requests = tally.requests;
 
@@ -511,6 +549,7 @@ impl Reconciler {
                 list_page: true,
             };
             tally.counts.pages_fetched += 1;
+            self.report_progress(c, tally, false);
             let applying = store.apply_checkpointed(config.project_id, &snapshots, &listed, &checkpoint);
             let Some(next) = next else {
                 tally.count(applying.await?);

@@ -1,5 +1,6 @@
 //! The GitHub-speaking test server as a process, for benchmarks and local trials:
-//! `fake-github --port 7100 --repo acme/big --token T --issues 10000 --prs 100`.
+//! `fake-github --port 7100 --repo acme/big --token T --issues 10000 --prs 100
+//! [--latency-ms 300]` (every request answered after that long, as real GitHub).
 //! Prints `listening on http://…` and serves until killed.
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ async fn main() {
     let token = arg(&args, "--token", "bench-token");
     let issues: i64 = arg(&args, "--issues", "10000").parse().expect("--issues");
     let prs: i64 = arg(&args, "--prs", "100").parse().expect("--prs");
+    let latency_ms: u64 = arg(&args, "--latency-ms", "0").parse().expect("--latency-ms");
     let gh = FakeGitHub::start_on(SocketAddr::from(([127, 0, 0, 1], port))).await;
     gh.add_repo(&repo, &token);
     let body = "Steps to reproduce, expected and actual behaviour, and the environment. ".repeat(6);
@@ -34,6 +36,7 @@ async fn main() {
             gh.upsert(&repo, pull_request_issue(&repo, n, &format!("Pull request {n}"), &t));
         }
     }
+    gh.set_latency(std::time::Duration::from_millis(latency_ms));
     println!("listening on {} ({issues} issues, {prs} pull requests in {repo})", gh.url);
     std::future::pending::<()>().await;
 }
