@@ -231,21 +231,7 @@ async fn main() -> Result<()> {
                     print_json(&TaskPage::of(fetched, &request))
                 }
                 None => {
-                    // Every page, in order.
-                    let mut all = Vec::new();
-                    let mut request = PageRequest::first(ghsync_shared::paging::MAX_LIMIT);
-                    loop {
-                        let page =
-                            TaskPage::of(store.list_tasks_page(project, &filter, &request).await?, &request);
-                        all.extend(page.items);
-                        match page.next_cursor {
-                            Some(cursor) => {
-                                request = PageRequest::new(Some(request.limit as i64), Some(&cursor))?
-                            }
-                            None => break,
-                        }
-                    }
-                    print_json(&all)
+                    print_json(&store.list_tasks_page(project, &filter, &PageRequest::everything()).await?)
                 }
             }
         }

@@ -78,6 +78,12 @@ impl PageRequest {
         Ok(Self { limit, after })
     }
 
+    /// Every item at once: for the library's own callers (the CLI's `--all`, tests),
+    /// never an API answer.
+    pub fn everything() -> Self {
+        Self { limit: (i64::MAX - 1) as usize, after: None }
+    }
+
     /// The first page of `limit` items.
     pub fn first(limit: usize) -> Self {
         Self { limit: limit.clamp(1, MAX_LIMIT), after: None }

@@ -26,22 +26,7 @@ impl Store {
         project_id: Uuid,
         status: Option<ConflictStatus>,
     ) -> Result<Vec<ConflictResolution>, StoreError> {
-        self.get_project(project_id).await?;
-        let filter = status.map_or("all", ConflictStatus::as_str);
-        let rows: Vec<ConflictRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            conflict_columns!(),
-            " FROM conflict_resolution c JOIN tasks t ON t.id = c.task_id \
-             WHERE t.project_id = $1 AND ($2 = 'all' \
-               OR ($2 = 'pending' AND c.resolved_at IS NULL) \
-               OR ($2 = 'resolved' AND c.resolved_at IS NOT NULL)) \
-             ORDER BY c.detected_at DESC, c.id"
-        ))
-        .bind(project_id.to_string())
-        .bind(filter)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(ConflictResolution::try_from).collect()
+        self.list_conflicts_page(project_id, status, &PageRequest::everything()).await
     }
 
     /// A page of a project's conflicts, newest first; `status` keeps only pending or only

@@ -426,45 +426,7 @@ impl Store {
         listed: &[String],
         checkpoint: &Checkpoint<'_>,
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
-        for issue in issues {
-            issue.validate()?;
-        }
-        retry_races(|| async {
-            let mut tx = self.begin().await?;
-            let outcomes = apply_page_in(&mut tx, self.read_now(project_id), issues).await?;
-            if let Some(pass) = checkpoint.pass {
-                mark_seen_in(&mut tx, project_id, listed, pass).await?;
-            }
-            let moved = sqlx::query(
-                "UPDATE github_sync_config SET list_watermark = COALESCE($3, list_watermark) \
-                 WHERE id = $1 AND lease_token = $2",
-            )
-            .bind(checkpoint.claimed.config.id.to_string())
-            .bind(&checkpoint.claimed.lease_token)
-            .bind(checkpoint.watermark.map(Timestamp::to_sql))
-            .execute(&mut *tx)
-            .await?;
-            claim_held(moved.rows_affected())?;
-            let mut counts = SyncCounts::default();
-            count(&mut counts, &outcomes);
-            sqlx::query(
-                "UPDATE sync_history SET issues_fetched = issues_fetched + $2, \
-                 tasks_created = tasks_created + $3, tasks_updated = tasks_updated + $4, \
-                 conflicts_detected = conflicts_detected + $5, pages_fetched = pages_fetched + $6 \
-                 WHERE id = $1 AND status = 'in_progress'",
-            )
-            .bind(checkpoint.run_id.to_string())
-            .bind(if checkpoint.list_page { issues.len() as i64 } else { 0 })
-            .bind(counts.tasks_created)
-            .bind(counts.tasks_updated)
-            .bind(counts.conflicts_detected)
-            .bind(i64::from(checkpoint.list_page))
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(outcomes)
-        })
-        .await
+        self.apply_read(project_id, issues, Some((listed, checkpoint))).await
     }
 
     /// Applies a page of snapshots read from GitHub in one transaction (run again when a
@@ -474,12 +436,24 @@ impl Store {
         project_id: Uuid,
         issues: &[RemoteIssue],
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
+        self.apply_read(project_id, issues, None).await
+    }
+
+    async fn apply_read(
+        &self,
+        project_id: Uuid,
+        issues: &[RemoteIssue],
+        checkpoint: Option<(&[String], &Checkpoint<'_>)>,
+    ) -> Result<Vec<ApplyOutcome>, StoreError> {
         for issue in issues {
             issue.validate()?;
         }
         retry_races(|| async {
             let mut tx = self.begin().await?;
             let outcomes = apply_page_in(&mut tx, self.read_now(project_id), issues).await?;
+            if let Some((listed, checkpoint)) = checkpoint {
+                write_checkpoint_in(&mut tx, project_id, issues.len(), listed, checkpoint, &outcomes).await?;
+            }
             tx.commit().await?;
             Ok(outcomes)
         })
@@ -545,5 +519,46 @@ async fn mark_seen_in(
         }
         query.execute(&mut *conn).await?;
     }
+    Ok(())
+}
+
+/// Where a run stands after a page, in the page's transaction (see [`Checkpoint`]).
+async fn write_checkpoint_in(
+    conn: &mut sqlx::AnyConnection,
+    project_id: Uuid,
+    fetched: usize,
+    listed: &[String],
+    checkpoint: &Checkpoint<'_>,
+    outcomes: &[ApplyOutcome],
+) -> Result<(), StoreError> {
+    if let Some(pass) = checkpoint.pass {
+        mark_seen_in(conn, project_id, listed, pass).await?;
+    }
+    let moved = sqlx::query(
+        "UPDATE github_sync_config SET list_watermark = COALESCE($3, list_watermark) \
+         WHERE id = $1 AND lease_token = $2",
+    )
+    .bind(checkpoint.claimed.config.id.to_string())
+    .bind(&checkpoint.claimed.lease_token)
+    .bind(checkpoint.watermark.map(Timestamp::to_sql))
+    .execute(&mut *conn)
+    .await?;
+    claim_held(moved.rows_affected())?;
+    let mut counts = SyncCounts::default();
+    count(&mut counts, outcomes);
+    sqlx::query(
+        "UPDATE sync_history SET issues_fetched = issues_fetched + $2, \
+         tasks_created = tasks_created + $3, tasks_updated = tasks_updated + $4, \
+         conflicts_detected = conflicts_detected + $5, pages_fetched = pages_fetched + $6 \
+         WHERE id = $1 AND status = 'in_progress'",
+    )
+    .bind(checkpoint.run_id.to_string())
+    .bind(if checkpoint.list_page { fetched as i64 } else { 0 })
+    .bind(counts.tasks_created)
+    .bind(counts.tasks_updated)
+    .bind(counts.conflicts_detected)
+    .bind(i64::from(checkpoint.list_page))
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -93,19 +93,7 @@ impl Store {
 
     /// A project's tasks with their GitHub links, oldest first.
     pub async fn list_tasks(&self, project_id: Uuid) -> Result<Vec<TaskWithLink>, StoreError> {
-        self.get_project(project_id).await?;
-        let rows: Vec<TaskWithLinkRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            task_columns!(),
-            ", ",
-            link_columns!(),
-            " FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
-             WHERE t.project_id = $1 ORDER BY t.created_at, t.id"
-        ))
-        .bind(project_id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(TaskWithLink::try_from).collect()
+        self.list_tasks_page(project_id, &TaskFilter::default(), &PageRequest::everything()).await
     }
 
     /// A page of a project's tasks with their GitHub links, oldest first, as `filter` keeps

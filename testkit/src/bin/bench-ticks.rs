@@ -14,7 +14,11 @@ use ghsync_shared::{Store, StoreOptions};
 use testkit::github::FakeGitHub;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_string())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
 }
 
 #[tokio::main]
@@ -36,7 +40,10 @@ async fn main() {
         let repo = format!("acme/repo{i}");
         gh.add_repo(&repo, token);
         for n in 1..=3 {
-            gh.upsert(&repo, testkit::fixtures::issue(&repo, n, "An issue", None, "open", "2026-01-05T10:00:00Z"));
+            gh.upsert(
+                &repo,
+                testkit::fixtures::issue(&repo, n, "An issue", None, "open", "2026-01-05T10:00:00Z"),
+            );
         }
         testkit::project_with_pat(&store, &repo, &keys, token).await;
     }
