@@ -66,6 +66,7 @@ invoke ghsync-webhook webhook-pull-request.json 'r["statusCode"] == 202'
 invoke ghsync-webhook webhook-bad-signature.json 'r["statusCode"] == 401'
 invoke ghsync-reconcile reconcile-scheduled.json 'r["configs"][0]["history"]["status"] == "success" and r["configs"][0]["history"]["tasks_created"] == 3'
 invoke ghsync-reconcile reconcile-scheduled.json 'r["configs"] == []'
+invoke ghsync-reconcile reconcile-queue.json 'r["batchItemFailures"] == []'
 tasks=$(target/debug/ghsync tasks --project "$project" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$tasks" = 4 ] && echo "ok   4 tasks: 1 from the webhook event, 3 from the reconcile" || { echo "FAIL expected 4 tasks, found $tasks"; failures=$((failures + 1)); }
 if [ "$failures" -ne 0 ]; then
