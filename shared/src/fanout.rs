@@ -25,6 +25,15 @@ pub struct ClaimMessage {
     pub lease_token: String,
 }
 
+/// What the reconcile queue carries: a config the tick claimed, or a run a person asked for
+/// ("Sync now": the API queued its history row; the consumer claims the config itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum QueueMessage {
+    Claim(ClaimMessage),
+    Run { run_project: Uuid },
+}
+
 /// Why a tick could not hand its claims on (they were given back: due again at once).
 #[derive(Debug, thiserror::Error)]
 pub enum FanoutError {
@@ -117,6 +126,21 @@ impl Fanout {
         }
     }
 
+    /// Hands a queued run of the project to the reconcile function at once. When this
+    /// fails the run still waits in the store, due now: the next tick takes it.
+    pub async fn request_run(&self, project_id: Uuid) -> Result<(), FanoutError> {
+        let body = serde_json::to_string(&QueueMessage::Run { run_project: project_id })
+            .expect("a run message serialises");
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| FanoutError::Send(e.into()))?;
+        Ok(())
+    }
+
     /// Sends one batch; returns the indexes of the entries SQS refused.
     async fn send(&self, claims: &[Claimed]) -> Result<Vec<usize>, FanoutError> {
         let mut entries = Vec::with_capacity(claims.len());
@@ -147,7 +171,7 @@ impl Fanout {
 pub enum Consumed {
     /// The claimed config was synced (its outcome is in its history).
     Synced(Box<ConfigReport>),
-    /// The claim had expired (another run may hold the config): nothing to do.
+    /// The claim had expired, or another run holds the config: nothing to do.
     Expired,
 }
 
@@ -157,17 +181,26 @@ impl Reconciler {
     /// be used: the message is worth another delivery.
     pub async fn consume(
         &self,
-        message: &ClaimMessage,
+        message: &QueueMessage,
         deadline: Option<Instant>,
     ) -> Result<Consumed, StoreError> {
-        let claimed = self
-            .services
-            .store
-            .resume_claim(message.config_id, &message.lease_token, Timestamp::now())
-            .await?;
-        Ok(match claimed {
-            Some(claimed) => Consumed::Synced(Box::new(self.run_claimed(claimed, deadline).await)),
-            None => Consumed::Expired,
-        })
+        let store = &self.services.store;
+        match message {
+            QueueMessage::Claim(claim) => {
+                let claimed =
+                    store.resume_claim(claim.config_id, &claim.lease_token, Timestamp::now()).await?;
+                Ok(match claimed {
+                    Some(claimed) => Consumed::Synced(Box::new(self.run_claimed(claimed, deadline).await)),
+                    None => Consumed::Expired,
+                })
+            }
+            QueueMessage::Run { run_project } => match self.run_project_until(*run_project, deadline).await {
+                Ok(report) => Ok(Consumed::Synced(Box::new(report))),
+                // Taken meanwhile (the tick claimed it, with the queued run), disabled, or
+                // gone: nothing is left for this message.
+                Err(StoreError::StateConflict(_) | StoreError::NotFound(_)) => Ok(Consumed::Expired),
+                Err(e) => Err(e),
+            },
+        }
     }
 }

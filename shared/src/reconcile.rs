@@ -731,6 +731,8 @@ pub enum RunQueue {
     NextTick,
     /// A worker in this process (`ghsync serve`), woken at once.
     Local(Arc<Notify>),
+    /// The reconcile function in AWS, handed the run at once through its queue.
+    Queue(crate::fanout::Fanout),
 }
 
 impl RunQueue {
@@ -740,11 +742,17 @@ impl RunQueue {
         (RunQueue::Local(wake.clone()), wake)
     }
 
-    /// Tells the worker a run is waiting.
-    pub fn wake(&self) {
+    /// Tells the worker a run of the project is waiting. Should that fail, the run still
+    /// waits in the store, due at once, for the next tick.
+    pub async fn wake(&self, project_id: Uuid) {
         match self {
             RunQueue::NextTick => {}
             RunQueue::Local(wake) => wake.notify_one(),
+            RunQueue::Queue(queue) => {
+                if let Err(e) = queue.request_run(project_id).await {
+                    tracing::warn!(%project_id, error = %e, "the reconcile queue did not take the run; the next tick will");
+                }
+            }
         }
     }
 }

@@ -54,10 +54,15 @@ impl ApiState {
     pub async fn from_env() -> Result<Self, StartupError> {
         let config = Config::lambda_from_env()?;
         let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
+        // With the reconcile queue (AWS) "Sync now" reaches the reconcile function at once.
+        let runs = match &config.reconcile_queue_url {
+            Some(url) => RunQueue::Queue(ghsync_shared::fanout::Fanout::from_env(url.clone()).await),
+            None => RunQueue::NextTick,
+        };
         Ok(Self {
             services: Services::connect(&config, &options, None).await?,
             token: config.api_token,
-            runs: RunQueue::NextTick,
+            runs,
         })
     }
 }
@@ -170,7 +175,7 @@ async fn run_sync(
     Id(project_id): Id,
 ) -> Result<(StatusCode, Json<RunAccepted>), ApiError> {
     let run = state.services.store.request_run(project_id, Timestamp::now()).await?;
-    state.runs.wake();
+    state.runs.wake(project_id).await;
     Ok((StatusCode::ACCEPTED, Json(RunAccepted { history_id: run.id, status: run.status })))
 }
 

@@ -9,7 +9,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use ghsync_shared::StoreError;
 use ghsync_shared::config::Config;
-use ghsync_shared::fanout::{ClaimMessage, Consumed, Fanout, FanoutError};
+use ghsync_shared::fanout::{Consumed, Fanout, FanoutError, QueueMessage};
 use ghsync_shared::manage::{Services, StartupError};
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler, RunSummary};
 use ghsync_shared::store::StoreOptions;
@@ -84,25 +84,25 @@ pub async fn handle_messages(event: LambdaEvent<SqsEvent>, reconciler: &Reconcil
     let deadline = start_deadline(event.context.deadline);
     let runs = event.payload.records.into_iter().map(|record| async move {
         let id = record.message_id.clone().unwrap_or_default();
-        let message: ClaimMessage = match record.body.as_deref().map(serde_json::from_str) {
+        let message: QueueMessage = match record.body.as_deref().map(serde_json::from_str) {
             Some(Ok(m)) => m,
             _ => {
                 // Not ours: retrying cannot help; log it and let it go.
-                tracing::error!(message_id = %id, "a reconcile queue message is not a claim");
+                tracing::error!(message_id = %id, "a reconcile queue message is neither a claim nor a run");
                 return None;
             }
         };
         match reconciler.consume(&message, deadline).await {
             Ok(Consumed::Synced(report)) => {
-                tracing::debug!(config_id = %message.config_id, complete = report.complete, "claimed config synced");
+                tracing::debug!(project_id = %report.project_id, complete = report.complete, "queued config synced");
                 None
             }
             Ok(Consumed::Expired) => {
-                tracing::info!(config_id = %message.config_id, "claim expired before its message arrived");
+                tracing::info!(?message, "claim expired or config taken before the message arrived");
                 None
             }
             Err(e) => {
-                tracing::warn!(config_id = %message.config_id, error = %e, "claimed config not synced");
+                tracing::warn!(?message, error = %e, "queued config not synced");
                 Some(id)
             }
         }

@@ -21,7 +21,10 @@ use testkit::github::FakeGitHub;
 const PAT: &str = "ghp_fanoutTestToken00000001";
 const CONFIGS: usize = 25;
 
-both_backends!(each_due_config_is_claimed_once_sent_once_and_synced_once);
+both_backends!(
+    each_due_config_is_claimed_once_sent_once_and_synced_once,
+    a_sync_now_reaches_the_reconcile_function_through_the_queue,
+);
 
 fn context() -> Context {
     let mut context = Context::default();
@@ -141,4 +144,33 @@ async fn each_due_config_is_claimed_once_sent_once_and_synced_once(store: Store)
     let event = LambdaEvent::new(serde_json::from_str(&text).unwrap(), context());
     let response = ghsync_reconcile::handle_any(event, &worker).await.unwrap();
     assert_eq!(response["batchItemFailures"], serde_json::json!([]), "an expired claim is done, not retried");
+}
+
+async fn a_sync_now_reaches_the_reconcile_function_through_the_queue(store: Store) {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo("acme/widgets", PAT);
+    for n in 1..=3 {
+        gh.upsert(
+            "acme/widgets",
+            testkit::fixtures::issue("acme/widgets", n, "An issue", None, "open", "2026-01-05T10:00:00Z"),
+        );
+    }
+    let keys = KeyProvider::Local(LocalKeys::from_hex(&"66".repeat(32)).unwrap());
+    let project = testkit::project_with_pat(&store, "acme/widgets", &keys, PAT).await;
+    let github = GitHub::new(&gh.url, Duration::from_secs(5)).unwrap();
+    let reconciler =
+        Reconciler::new(Services { store: store.clone(), keys, github }, ReconcileOptions::default());
+    let (client, url, fanout) = queue().await;
+
+    // What the API does: queue the run in the store, then hand it to the queue.
+    let run = store.request_run(project, ghsync_shared::time::Timestamp::now()).await.unwrap();
+    ghsync_shared::reconcile::RunQueue::Queue(fanout).wake(project).await;
+    let batch = drain(&client, &url, 1).await;
+    assert_eq!(batch.records.len(), 1, "one message for the run");
+    let response = ghsync_reconcile::handle_messages(LambdaEvent::new(batch, context()), &reconciler).await;
+
+    assert!(response.batch_item_failures.is_empty());
+    let done = store.get_run(run.id).await.unwrap();
+    assert_eq!((done.status, done.tasks_created), (SyncStatus::Success, 3), "the queued row carries the run");
+    assert_eq!(store.count_rows(Table::SyncHistory).await.unwrap(), 1);
 }
