@@ -255,7 +255,13 @@ describe('ghsync web console', () => {
   });
 
   test('"Sync now" runs a sync and shows its result', async () => {
+    // GitHub answers slowly: the console shows the queued run while the worker waits on it.
+    const slow = await call('POST', `${fakeUrl}/_fake/latency`, { ms: 600 });
+    assert.equal(slow.status, 204);
     await page.getByRole('button', { name: 'Sync now' }).click();
+    await assertText('#sync-result', /Sync queued: waiting for the reconcile worker|Syncing: \d+ pages?, \d+ issues so far/);
+    assert.equal(await page.getByRole('button', { name: 'Syncing…' }).isDisabled(), true);
+    await call('POST', `${fakeUrl}/_fake/latency`, { ms: 0 });
     await assertText('#sync-result', /Sync finished in \d+ ms: \d+ issues fetched, \d+ tasks created/);
     assert.equal(await taskRow(2).getByRole('button', { name: /Conflict/ }).count(), 1, 'the conflict stays pending');
   });

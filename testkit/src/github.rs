@@ -221,6 +221,7 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/issues/{number}", get(issue_by_name))
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
             .route("/_fake/touch", axum::routing::post(touch))
+            .route("/_fake/latency", axum::routing::post(latency))
             .fallback(unknown_route)
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
@@ -636,6 +637,13 @@ async fn touch(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
         item["updated_at"] = json!(updated_at);
         s.apply(Mutation::Upsert { repo: repo.clone(), issue: item });
     }
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /_fake/latency {"ms": n}`: every later request is answered after `n` ms (what
+/// [`FakeGitHub::set_latency`] does, for tests that drive the binary over HTTP).
+async fn latency(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
+    state.lock().unwrap().latency = Duration::from_millis(body["ms"].as_u64().unwrap_or(0));
     StatusCode::NO_CONTENT
 }
 
