@@ -17,6 +17,16 @@ use ghsync_shared::store::Table;
 use ghsync_shared::{Store, StoreOptions};
 use sqlx::Connection;
 
+/// The value after `name` among a tool's command-line `args`, else `default` (the bench and
+/// stand-in binaries take a few `--name value` pairs).
+pub fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
+}
+
 /// A migrated in-memory SQLite store.
 pub async fn sqlite() -> Store {
     let store = Store::connect("sqlite::memory:", &StoreOptions::default()).await.expect("open sqlite");

@@ -11,15 +11,8 @@ use ghsync_shared::manage::Services;
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::time::Timestamp;
 use ghsync_shared::{Store, StoreOptions};
+use testkit::arg;
 use testkit::github::FakeGitHub;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
 
 #[tokio::main]
 async fn main() {

@@ -5,16 +5,9 @@
 
 use std::net::SocketAddr;
 
+use testkit::arg;
 use testkit::fixtures::{issue, pull_request_issue};
 use testkit::github::FakeGitHub;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
 
 #[tokio::main]
 async fn main() {

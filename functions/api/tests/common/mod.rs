@@ -1,0 +1,94 @@
+//! What the API's test binaries share: an app on a loopback port with its store, keys and
+//! GitHub stand-in. Each binary uses part of it.
+#![allow(dead_code)]
+
+use ghsync_api::{ApiState, router};
+use ghsync_shared::Store;
+use ghsync_shared::config::ApiToken;
+use ghsync_shared::crypto::{KeyProvider, LocalKeys};
+use ghsync_shared::github::GitHub;
+use ghsync_shared::manage::Services;
+use http::Method;
+use serde_json::{Value, json};
+use testkit::github::FakeGitHub;
+use testkit::http::{Reply, send};
+
+pub const TOKEN: &str = "test-api-token";
+pub const GOOD_PAT: &str = "ghp_goodTokenForWidgets0001";
+pub const OTHER_PAT: &str = "ghp_secondTokenForWidgets02";
+
+pub struct App {
+    pub url: String,
+    pub store: Store,
+    pub keys: KeyProvider,
+    pub github: FakeGitHub,
+}
+
+pub async fn spawn_app_with(store: Store, token: Option<&str>, github_url: Option<String>) -> App {
+    let keys = KeyProvider::Local(LocalKeys::from_hex(&"42".repeat(32)).unwrap());
+    spawn_app_with_keys(store, token, github_url, keys).await
+}
+
+pub async fn spawn_app_with_keys(
+    store: Store,
+    token: Option<&str>,
+    github_url: Option<String>,
+    keys: KeyProvider,
+) -> App {
+    let github = FakeGitHub::start().await;
+    github.add_repo("acme/widgets", GOOD_PAT);
+    github.add_repo("acme/widgets", OTHER_PAT);
+    github.add_repo("acme/gadgets", GOOD_PAT);
+    github.add_token("ghp_canSeeNothing");
+    let gh_client =
+        GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5)).unwrap();
+    let services = Services { store: store.clone(), keys: keys.clone(), github: gh_client };
+    let app = router(ApiState { services, token: token.and_then(ApiToken::new), runs: Default::default() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    App { url, store, keys, github }
+}
+
+pub async fn spawn_app(store: Store) -> App {
+    spawn_app_with(store, Some(TOKEN), None).await
+}
+
+impl App {
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let auth = format!("Bearer {TOKEN}");
+        self.call_as(method, path, body, Some(&auth)).await
+    }
+
+    pub async fn call_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        auth: Option<&str>,
+    ) -> Reply {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = auth {
+            headers.push(("authorization", a));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        send(method, &format!("{}{path}", self.url), &headers, body).await
+    }
+
+    pub async fn project(&self) -> String {
+        let r = self.call(Method::POST, "/api/projects", Some(json!({"name": "Widgets"}))).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    /// The reconcile worker of this app's store and GitHub.
+    pub fn worker(&self) -> ghsync_shared::reconcile::Reconciler {
+        let github = GitHub::new(&self.github.url, std::time::Duration::from_secs(5)).unwrap();
+        let services = Services { store: self.store.clone(), keys: self.keys.clone(), github };
+        ghsync_shared::reconcile::Reconciler::new(services, Default::default())
+    }
+
+    pub async fn stored_blob(&self, project: &str) -> Vec<u8> {
+        self.store.find_config(project.parse().unwrap()).await.unwrap().unwrap().encrypted_pat
+    }
+}
