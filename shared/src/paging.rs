@@ -84,11 +84,6 @@ impl PageRequest {
         Self { limit: (i64::MAX - 1) as usize, after: None }
     }
 
-    /// The first page of `limit` items.
-    pub fn first(limit: usize) -> Self {
-        Self { limit: limit.clamp(1, MAX_LIMIT), after: None }
-    }
-
     /// What the store fetches: one more than the page holds, to tell whether more follow.
     pub fn fetch(&self) -> i64 {
         self.limit as i64 + 1

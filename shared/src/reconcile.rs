@@ -405,7 +405,7 @@ impl Reconciler {
                 (SyncStatus::Success, tally.skipped_message(), end)
             }
             Err(e) => {
-                let message = error_chain(&e);
+                let message = crate::telemetry::ErrorChain(&e).to_string();
                 let next = self.next_attempt_after_failure(&e, &claimed, finished);
                 tracing::warn!(error = %message, next_attempt = %next, "sync failed");
                 let end = RunEnd {
@@ -708,19 +708,6 @@ impl Listing {
             since.map_or(w, |s| w.max(s))
         })
     }
-}
-
-/// An error and its sources, for the run's message and `sync_error` (what an operator reads
-/// to fix the config; secrets never appear in these errors).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// How a queued run ("Sync now") reaches the reconcile worker.

@@ -8,6 +8,7 @@ use ghsync_shared::StoreError;
 use ghsync_shared::crypto::CryptoError;
 use ghsync_shared::domain::ValidationError;
 use ghsync_shared::manage::ManageError;
+use ghsync_shared::telemetry::ErrorChain;
 use serde_json::json;
 
 #[derive(Debug)]
@@ -43,21 +44,6 @@ impl ApiError {
     fn unavailable(error: &dyn std::error::Error) -> Self {
         tracing::warn!(error = %ErrorChain(error), "dependency unavailable");
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "a dependency is unavailable; try again")
-    }
-}
-
-/// An error and its sources on one line.
-pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
     }
 }
 

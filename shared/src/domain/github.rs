@@ -272,9 +272,12 @@ impl WebHost {
         if let Some(web) = host.strip_prefix("api.") {
             return Self(web.to_string());
         }
-        let loopback = host == "localhost"
-            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-            || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let loopback = match api.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
         if loopback { Self::github_com() } else { Self(with_port) }
     }
 
@@ -302,12 +305,6 @@ impl RemoteIssue {
             ));
         }
         Ok(())
-    }
-
-    /// The repository an issue URL names, if it is well-formed.
-    pub fn repo_of_url(&self) -> Option<RepoRef> {
-        let (_, owner, name) = issue_url_parts(&self.html_url, self.number).ok()?;
-        Some(RepoRef { owner: RepoOwner::parse(owner).ok()?, name: RepoName::parse(name).ok()? })
     }
 }
 

@@ -91,16 +91,10 @@ impl Store {
 
     /// The newest `limit` runs of a project.
     pub async fn list_history(&self, project_id: Uuid, limit: i64) -> Result<Vec<SyncHistory>, StoreError> {
-        let rows: Vec<HistoryRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            history_columns!(),
-            " FROM sync_history WHERE project_id = $1 ORDER BY started_at DESC, id LIMIT $2"
-        ))
-        .bind(project_id.to_string())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(SyncHistory::try_from).collect()
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let mut runs = self.runs_after(project_id, &PageRequest { limit, after: None }).await?;
+        runs.truncate(limit);
+        Ok(runs)
     }
 
     /// A page of a project's runs, newest first: up to [`PageRequest::fetch`] rows after the
@@ -111,6 +105,15 @@ impl Store {
         request: &PageRequest,
     ) -> Result<Vec<SyncHistory>, StoreError> {
         self.get_project(project_id).await?;
+        self.runs_after(project_id, request).await
+    }
+
+    /// Up to [`PageRequest::fetch`] runs of a project after the request's cursor, newest first.
+    async fn runs_after(
+        &self,
+        project_id: Uuid,
+        request: &PageRequest,
+    ) -> Result<Vec<SyncHistory>, StoreError> {
         let rows: Vec<HistoryRow> = sqlx::query_as(concat!(
             "SELECT ",
             history_columns!(),

@@ -504,9 +504,6 @@ async fn mark_seen_in(
     pass: Timestamp,
 ) -> Result<(), StoreError> {
     for chunk in node_ids.chunks(100) {
-        if chunk.is_empty() {
-            continue;
-        }
         let sql = format!(
             "UPDATE task_github_metadata SET seen_in_pass_at = $2 WHERE project_id = $1 \
              AND github_issue_id IN ({})",
