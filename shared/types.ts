@@ -37,7 +37,23 @@ remote_updated_at: string, last_synced_at: string,
 /**
  * When the link ended because its config moved to another repository (the task stays).
  */
-unlinked_at: string | null, };
+unlinked_at: string | null, 
+/**
+ * A local edit waits to be pushed to GitHub (two-way configs).
+ */
+push_pending: boolean, 
+/**
+ * Why GitHub refused the last push (its status and message), until a push succeeds.
+ */
+push_error: string | null, labels: Array<Label>, 
+/**
+ * The assignees' logins.
+ */
+assignees: Array<string>, 
+/**
+ * The milestone's title.
+ */
+milestone: string | null, };
 
 export type TaskWithLink = { github: GitHubLink | null, id: string, project_id: string, title: string, description: string | null, status: TaskStatus, 
 /**
@@ -51,13 +67,22 @@ export type TaskPatch = { title?: string,
  */
 description?: string | null, status?: TaskStatus, };
 
-export type GitHubSyncConfig = { id: string, project_id: string, repo_owner: string, repo_name: string, last_sync_at: string | null, next_sync_at: string | null, sync_enabled: boolean, sync_interval_seconds: number, sync_error: string | null, created_at: string, updated_at: string, };
+export type GitHubSyncConfig = { id: string, project_id: string, repo_owner: string, repo_name: string, last_sync_at: string | null, next_sync_at: string | null, sync_enabled: boolean, sync_interval_seconds: number, sync_error: string | null, created_at: string, updated_at: string, 
+/**
+ * Local edits of linked tasks are pushed to GitHub (off by default).
+ */
+two_way: boolean, };
 
 export type PutSyncConfig = { repo_owner: string, repo_name: string, 
 /**
  * Required to create; absent on an update keeps the stored PAT.
  */
-pat?: string, sync_enabled?: boolean, sync_interval_seconds?: number, };
+pat?: string, sync_enabled?: boolean, sync_interval_seconds?: number, 
+/**
+ * Push local edits of linked tasks to GitHub (absent keeps the stored value; a new
+ * config is one-way). Needs a token that can write issues.
+ */
+two_way?: boolean, };
 
 export type SyncHistory = { id: string, project_id: string, sync_config_id: string, started_at: string, completed_at: string | null, duration_ms: number | null, issues_fetched: number, tasks_created: number, tasks_updated: number, conflicts_detected: number, 
 /**

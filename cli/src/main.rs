@@ -83,6 +83,9 @@ enum Command {
         /// Only tasks whose title contains this text.
         #[arg(long, value_name = "TEXT")]
         q: Option<String>,
+        /// Only tasks whose issue has this label.
+        #[arg(long, value_name = "NAME")]
+        label: Option<String>,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -139,6 +142,10 @@ enum ConfigCommand {
         /// Seconds between scheduled syncs (30–3600).
         #[arg(long)]
         interval: Option<i64>,
+        /// Two-way sync: push local edits of linked tasks to GitHub (`true` or `false`;
+        /// absent keeps the stored setting, one-way for a new config).
+        #[arg(long, value_name = "BOOL")]
+        two_way: Option<bool>,
     },
     /// Prints the config as JSON (never the PAT).
     Show {
@@ -216,13 +223,14 @@ async fn main() -> Result<()> {
         Command::History { project } => {
             print_json(&open_store(&config).await?.history_summary(project).await?)
         }
-        Command::Tasks { project, status, conflict_pending, q, page } => {
+        Command::Tasks { project, status, conflict_pending, q, label, page } => {
             let filter = TaskFilter {
                 status: status
                     .map(|s| s.parse::<TaskStatus>().map_err(|e| anyhow::anyhow!("--status: {}", e.message)))
                     .transpose()?,
                 conflict_pending,
                 title_contains: q,
+                label,
             };
             let store = open_store(&config).await?;
             match page.request()? {
@@ -261,7 +269,7 @@ async fn main() -> Result<()> {
 
 async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
     match command {
-        ConfigCommand::Set { project, repo, interval } => {
+        ConfigCommand::Set { project, repo, interval, two_way } => {
             let repo = RepoRef::parse(&repo)?;
             let services = local::services(config).await?;
             let mut input = String::new();
@@ -274,6 +282,7 @@ async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
                 pat,
                 sync_enabled: None,
                 sync_interval_seconds: interval,
+                two_way,
             };
             print_json(&services.put_sync_config(project, request).await?)
         }

@@ -12,14 +12,16 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use serde::Deserialize;
 use url::Url;
 
 use crate::crypto::Pat;
-use crate::domain::{Content, IssueState, RemoteIssue, RepoRef, ValidationError, WebHost};
+use crate::domain::{
+    Content, IssueExtras, IssueState, Label, RemoteIssue, RepoRef, ValidationError, WebHost,
+};
 use crate::time::Timestamp;
 
 /// GitHub's page size for the issue listing.
@@ -44,6 +46,10 @@ pub enum GitHubError {
     Malformed(String),
     #[error("GitHub sent a malformed response (not the JSON expected)")]
     BadJson(#[source] serde_json::Error),
+    /// GitHub answered a write with a refusal (403 not permitted, 404/410 gone, 422 invalid, a
+    /// `301` of a transferred issue): not worth retrying.
+    #[error("GitHub refused the change (HTTP {status}): {message}")]
+    Refused { status: u16, message: String },
     #[error("the GitHub API URL {url:?} is not usable")]
     BadApiUrl { url: String, reason: String },
 }
@@ -100,6 +106,13 @@ pub struct MalformedItem {
     /// Its number, when it has one.
     pub number: Option<i64>,
     pub reason: String,
+}
+
+/// What a token may do in a repository, as `GET /repos/{owner}/{repo}` tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RepoAccess {
+    /// `permissions.push`: issues can be edited, closed and opened (two-way sync needs it).
+    pub can_write_issues: bool,
 }
 
 /// What reading one issue by number found.
@@ -271,11 +284,23 @@ impl GitHub {
         }
     }
 
-    /// Checks that `pat` can read `repo` (`GET /repos/{owner}/{repo}`).
+    /// Checks that `pat` can read `repo` (`GET /repos/{owner}/{repo}`), and tells what it may
+    /// do there.
     #[tracing::instrument(skip(self, pat), fields(repo = %repo))]
-    pub async fn check_repo(&self, repo: &RepoRef, pat: &Pat) -> Result<(), GitHubError> {
+    pub async fn check_repo(&self, repo: &RepoRef, pat: &Pat) -> Result<RepoAccess, GitHubError> {
         let response = self.get(&self.repo_url(repo, &[]), pat, None, &mut 0).await?;
-        expect_readable(&response, repo)
+        expect_readable(&response, repo)?;
+        #[derive(Deserialize)]
+        struct Permissions {
+            #[serde(default)]
+            push: bool,
+        }
+        #[derive(Deserialize)]
+        struct Repository {
+            permissions: Option<Permissions>,
+        }
+        let repository: Repository = response.json()?;
+        Ok(RepoAccess { can_write_issues: repository.permissions.is_some_and(|p| p.push) })
     }
 
     /// The token's budget as GitHub last told it, if it has told.
@@ -321,12 +346,27 @@ impl GitHub {
         etag: Option<&str>,
         requests: &mut u32,
     ) -> Result<Response, GitHubError> {
+        self.send(Method::GET, url, pat, etag, None, requests).await
+    }
+
+    /// A request with the token; retried on transient failures unless it is a `POST` (which
+    /// may have created something before the failure).
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        pat: &Pat,
+        etag: Option<&str>,
+        body: Option<&serde_json::Value>,
+        requests: &mut u32,
+    ) -> Result<Response, GitHubError> {
         debug_assert!(self.is_own_url(url), "the token only goes to the configured API");
+        let attempts = if method == Method::POST { 1 } else { self.retries.attempts };
         let mut retry = 0;
         loop {
             *requests += 1;
-            match self.get_once(url, pat, etag).await {
-                Err(e) if e.is_transient() && retry + 1 < self.retries.attempts => {
+            match self.send_once(method.clone(), url, pat, etag, body).await {
+                Err(e) if e.is_transient() && retry + 1 < attempts => {
                     let delay = self.retries.delay(retry);
                     tracing::debug!(error = %e, ?delay, "retrying a GitHub request");
                     tokio::time::sleep(delay).await;
@@ -337,22 +377,28 @@ impl GitHub {
         }
     }
 
-    async fn get_once(&self, url: &Url, pat: &Pat, etag: Option<&str>) -> Result<Response, GitHubError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/vnd.github+json"));
-        headers.insert("x-github-api-version", HeaderValue::from_static("2022-11-28"));
+    async fn send_once(
+        &self,
+        method: Method,
+        url: &Url,
+        pat: &Pat,
+        etag: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, GitHubError> {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(url.as_str())
+            .header(header::ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28");
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", pat.expose()))
             .map_err(|_| GitHubError::BadCredentials)?;
         auth.set_sensitive(true);
-        headers.insert(header::AUTHORIZATION, auth);
+        request = request.header(header::AUTHORIZATION, auth);
         if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
-            headers.insert(header::IF_NONE_MATCH, etag);
+            request = request.header(header::IF_NONE_MATCH, etag);
         }
-        let response = self
-            .octo
-            ._get_with_headers(url.as_str(), Some(headers))
-            .await
-            .map_err(GitHubError::Unreachable)?;
+        let request = self.octo.build_request(request, body).map_err(GitHubError::Unreachable)?;
+        let response = self.octo.execute(request).await.map_err(GitHubError::Unreachable)?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(GitHubError::Unreachable)?.to_bytes();
         let response = Response { status: parts.status, headers: parts.headers, body };
@@ -368,6 +414,94 @@ impl GitHub {
         }
         Ok(response)
     }
+
+    /// Changes issue `number` of `repo` (`PATCH`): the fields `change` names, nothing else.
+    /// GitHub's answer is the issue as it now is. A refusal (403, 404, 410, 422, a `301` of a
+    /// transferred issue) is [`GitHubError::Refused`] with GitHub's message.
+    pub async fn update_issue(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+        pat: &Pat,
+        change: &IssueChange<'_>,
+        requests: &mut u32,
+    ) -> Result<GhIssue, GitHubError> {
+        let url = self.repo_url(repo, &["issues", &number.to_string()]);
+        let body = serde_json::to_value(change).map_err(GitHubError::BadJson)?;
+        let r = self.send(Method::PATCH, &url, pat, None, Some(&body), requests).await?;
+        expect_written(&r)?;
+        r.json()
+    }
+
+    /// Opens a new issue in `repo` with `content` (`POST`, never retried: a failed attempt
+    /// may have created it).
+    pub async fn create_issue(
+        &self,
+        repo: &RepoRef,
+        content: &Content,
+        pat: &Pat,
+        requests: &mut u32,
+    ) -> Result<GhIssue, GitHubError> {
+        let url = self.repo_url(repo, &["issues"]);
+        let body = serde_json::json!({
+            "title": content.title,
+            "body": content.description.as_deref().unwrap_or(""),
+        });
+        let r = self.send(Method::POST, &url, pat, None, Some(&body), requests).await?;
+        expect_written(&r)?;
+        r.json()
+    }
+}
+
+/// The fields of an issue a push changes (`PATCH /repos/{o}/{r}/issues/{n}`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IssueChange<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<&'a str>,
+    /// `""` clears the body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<&'a str>,
+    /// `open` or `closed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    /// `completed`, `not_planned` or `reopened`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<&'static str>,
+}
+
+impl<'a> IssueChange<'a> {
+    /// What GitHub is sent for a push: the content when it changed, the state when it did.
+    pub fn of(content: Option<&'a Content>, state: Option<IssueState>) -> Self {
+        let (state, state_reason) = match state {
+            None => (None, None),
+            Some(IssueState::Open) => (Some("open"), Some("reopened")),
+            Some(IssueState::Completed) => (Some("closed"), Some("completed")),
+            Some(IssueState::NotPlanned) => (Some("closed"), Some("not_planned")),
+        };
+        Self {
+            title: content.map(|c| c.title.as_str()),
+            body: content.map(|c| c.description.as_deref().unwrap_or("")),
+            state,
+            state_reason,
+        }
+    }
+}
+
+/// A write's answer: a success, or GitHub's refusal with its message.
+fn expect_written(r: &Response) -> Result<(), GitHubError> {
+    if r.status.is_success() {
+        return Ok(());
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&r.body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(|m| truncate(m, 300)))
+        .unwrap_or_else(|| r.status.canonical_reason().unwrap_or("refused").to_string());
+    Err(GitHubError::Refused { status: r.status.as_u16(), message })
+}
+
+/// At most `max` characters of `s`.
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
 }
 
 fn token_key(pat: &Pat) -> [u8; 32] {
@@ -428,6 +562,31 @@ pub struct GhIssue {
     pub updated_at: String,
     /// Present on pull requests, which the issues API lists too.
     pub pull_request: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub labels: Vec<GhLabel>,
+    #[serde(default)]
+    pub assignees: Vec<GhUser>,
+    pub milestone: Option<GhMilestone>,
+}
+
+/// A label as an issue shows it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct GhLabel {
+    pub name: String,
+    #[serde(default)]
+    pub color: Option<String>,
+}
+
+/// A user as an issue shows it (the login is all ghsync reads).
+#[derive(Clone, Debug, Deserialize)]
+pub struct GhUser {
+    pub login: String,
+}
+
+/// A milestone as an issue shows it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct GhMilestone {
+    pub title: String,
 }
 
 impl GhIssue {
@@ -444,6 +603,15 @@ impl GhIssue {
             content: Content::new(self.title, self.body)?,
             state: IssueState::from_github(&self.state, self.state_reason.as_deref())?,
             updated_at: parse_updated_at(&self.updated_at)?,
+            extras: IssueExtras {
+                labels: self
+                    .labels
+                    .into_iter()
+                    .map(|l| Label { name: l.name, color: l.color.unwrap_or_default() })
+                    .collect(),
+                assignees: self.assignees.into_iter().map(|u| u.login).collect(),
+                milestone: self.milestone.map(|m| m.title),
+            },
         };
         issue.validate_origin(web, repo)?;
         Ok(Some(issue))

@@ -43,6 +43,7 @@ pub mod fanout;
 pub mod github;
 pub mod manage;
 pub mod paging;
+pub mod push;
 pub mod reconcile;
 pub mod secret;
 pub mod store;

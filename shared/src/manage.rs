@@ -23,6 +23,10 @@ pub struct PutSyncConfig {
     pub sync_enabled: Option<bool>,
     #[serde(default)]
     pub sync_interval_seconds: Option<i64>,
+    /// Push local edits of linked tasks to GitHub (absent keeps the stored value; a new
+    /// config is one-way). Needs a token that can write issues.
+    #[serde(default)]
+    pub two_way: Option<bool>,
 }
 
 /// Why a config was not stored. Nothing is written in any case.
@@ -35,6 +39,9 @@ pub enum ManageError {
     /// GitHub answered, and refused the token for the repository (HTTP 422 for the user).
     #[error("GitHub refused the PAT for {repo}: {source}")]
     PatRefused { repo: String, source: GitHubError },
+    /// GitHub refused a write (HTTP 422 for the user, with GitHub's message).
+    #[error("{0}")]
+    GitHubRefused(#[source] GitHubError),
     /// GitHub could not be asked (HTTP 502).
     #[error("cannot check the PAT with GitHub")]
     GitHubUnavailable(#[source] GitHubError),
@@ -75,10 +82,12 @@ impl Services {
             }
         }
         let repo_changed = existing.as_ref().is_some_and(|c| !repo.is(&c.repo_owner, &c.repo_name));
+        let was_two_way = existing.as_ref().is_some_and(|c| c.two_way);
+        let two_way = request.two_way.unwrap_or(was_two_way);
 
         let encrypted_pat = match (&request.pat, &existing) {
             (Some(pat), _) => {
-                self.check_access(&repo, pat).await?;
+                self.check_access(&repo, pat, two_way).await?;
                 let blob = self.keys.seal(project_id, pat).await?;
                 // Prove it before storing it.
                 let reopened = self.keys.open(project_id, &blob).await?;
@@ -87,9 +96,9 @@ impl Services {
                 }
                 Some(blob)
             }
-            (None, Some(old)) if repo_changed => {
+            (None, Some(old)) if repo_changed || (two_way && !was_two_way) => {
                 let pat = self.keys.open(project_id, &old.encrypted_pat).await?;
-                self.check_access(&repo, &pat).await?;
+                self.check_access(&repo, &pat, two_way).await?;
                 None
             }
             (None, _) => None,
@@ -101,6 +110,7 @@ impl Services {
             encrypted_pat,
             sync_enabled: request.sync_enabled,
             sync_interval,
+            two_way: request.two_way,
         };
         let config = self.store.put_config(project_id, &write).await?;
         tracing::info!(
@@ -112,9 +122,19 @@ impl Services {
         Ok(config)
     }
 
-    async fn check_access(&self, repo: &RepoRef, pat: &Pat) -> Result<(), ManageError> {
+    /// Checks the token with GitHub: it must read `repo`, and write its issues for two-way sync.
+    async fn check_access(&self, repo: &RepoRef, pat: &Pat, two_way: bool) -> Result<(), ManageError> {
         match self.github.check_repo(repo, pat).await {
-            Ok(()) => Ok(()),
+            Ok(access) if two_way && !access.can_write_issues => Err(ValidationError::new(
+                "two_way",
+                format!(
+                    "the token cannot write the issues of {repo}: two-way sync needs write access \
+                     (a classic token with the repo scope on a repository you can push to, or a \
+                     fine-grained token with Issues: read and write)"
+                ),
+            )
+            .into()),
+            Ok(_) => Ok(()),
             Err(e @ (GitHubError::BadCredentials | GitHubError::NoAccess { .. })) => {
                 Err(ManageError::PatRefused { repo: repo.to_string(), source: e })
             }

@@ -104,6 +104,8 @@ pub struct ConfigReport {
     /// Reached the end of what was due; `false`: the deadline cut the run, and the next one
     /// continues where it stopped.
     pub complete: bool,
+    /// Local edits pushed to GitHub (two-way configs), by outcome.
+    pub pushes: Option<crate::push::Drained>,
     pub error: Option<String>,
 }
 
@@ -339,6 +341,7 @@ impl Reconciler {
             requests: 0,
             not_modified: false,
             complete: false,
+            pushes: None,
             error: None,
         };
         let started = Timestamp::now();
@@ -360,6 +363,18 @@ impl Reconciler {
         };
         let mut tally = Tally::default();
         let pulled = self.pull(&claimed, run.id, &mut tally, limits).await;
+        if config.two_way && pulled.is_ok() {
+            // Local edits the API could not send (GitHub unreachable, its budget spent).
+            match self.services.drain_pushes(config.project_id, Timestamp::now(), limits.deadline).await {
+                Ok(drained) => {
+                    tally.requests += drained.requests;
+                    report.pushes = Some(drained);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "pushing queued edits failed")
+                }
+            }
+        }
         self.report_progress(&claimed, &tally, true);
         let finished = Timestamp::now();
         report.requests = tally.requests;

@@ -3,7 +3,8 @@
 //! - [`plan`]: what a snapshot of an issue does to its task and link (rules 1–6, stale,
 //!   replays and ambiguity), as a whole [`Plan`] the store carries out in one transaction;
 //! - [`resolve`]: what a person's resolution of a conflict writes;
-//! - [`gone`]: what a deleted or transferred issue does to its link.
+//! - [`gone`]: what a deleted or transferred issue does to its link;
+//! - [`outgoing`] and [`push`]: what a local edit sends to GitHub (two-way configs).
 //!
 //! Webhook deliveries and reconcile polls translate what they saw (a payload's action, an
 //! HTTP 404/410/301) into these inputs and call the same functions. Nothing here reads a
@@ -322,6 +323,9 @@ pub struct Resolved<'a> {
     pub base: &'a Content,
     /// The new synced state.
     pub synced_state: IssueState,
+    /// In a two-way config the resolved content is pushed (keep local, merge), so the next
+    /// GitHub edit is not a conflict again; accepting GitHub's has nothing to push.
+    pub push: bool,
 }
 
 /// Decides what resolving a conflict writes (SPEC.md, "Resolution").
@@ -335,7 +339,8 @@ pub fn resolve<'a>(conflict: &Resolving<'a>, resolution: &'a Resolution) -> Reso
     let state = conflict.remote_state.issue_state().unwrap_or(conflict.synced_state);
     let status =
         import_status(conflict.synced_state, state, conflict.local_status).unwrap_or(conflict.local_status);
-    Resolved { content, status, base: conflict.remote, synced_state: state }
+    let push = !matches!(resolution, Resolution::AcceptGithub);
+    Resolved { content, status, base: conflict.remote, synced_state: state, push }
 }
 
 /// How an issue left its repository, as a delivery's action (`deleted`, `transferred`) or a
@@ -368,6 +373,91 @@ pub fn gone(disappearance: Disappearance) -> GoneAction {
         Disappearance::Transferred { into_followed: true } => GoneAction::Relink,
         Disappearance::Transferred { into_followed: false } => GoneAction::Mark(RemoteState::Transferred),
     }
+}
+
+/// A linked task whose local edit waits to be pushed (two-way configs).
+#[derive(Clone, Copy, Debug)]
+pub struct Pushing<'a> {
+    /// `last_synced_content`: what GitHub held at the last sync.
+    pub base: &'a Content,
+    /// The issue state imported (or pushed) at the last sync.
+    pub base_state: IssueState,
+    pub local: &'a Content,
+    pub local_status: TaskStatus,
+    /// A conflict waits for a person: the resolution pushes, not the edit.
+    pub conflict_pending: bool,
+    /// The issue is deleted, transferred away or no longer followed: there is nothing to
+    /// write to.
+    pub gone: bool,
+}
+
+/// What a push sends: only what differs from the base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Push<'a> {
+    /// The task's content, when it differs from the base.
+    pub content: Option<&'a Content>,
+    /// The issue state the task's status asks for, when it differs from the base state.
+    pub state: Option<IssueState>,
+}
+
+/// Why a push sends nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idle {
+    /// The task holds the base (its edit was undone, or only moved between open columns).
+    Nothing,
+    /// A conflict waits for a person, or the issue is gone: the entry is dropped (the
+    /// resolution pushes what it decides).
+    Hold,
+}
+
+/// The issue state a task's status asks for: `done` → completed, `cancelled` → not planned,
+/// any open column → open. `None` when the base state already is that.
+pub fn wanted_state(status: TaskStatus, base_state: IssueState) -> Option<IssueState> {
+    let wanted = match status {
+        TaskStatus::Done => IssueState::Completed,
+        TaskStatus::Cancelled => IssueState::NotPlanned,
+        TaskStatus::Todo | TaskStatus::InProgress | TaskStatus::InReview => IssueState::Open,
+    };
+    (wanted != base_state).then_some(wanted)
+}
+
+/// What a task would send if GitHub still holds the base; decided before GitHub is asked,
+/// so an edit that changes nothing costs no request.
+pub fn outgoing<'a>(task: &Pushing<'a>) -> Result<Push<'a>, Idle> {
+    if task.conflict_pending || task.gone {
+        return Err(Idle::Hold);
+    }
+    let push = Push {
+        content: (task.local != task.base).then_some(task.local),
+        state: wanted_state(task.local_status, task.base_state),
+    };
+    if push.content.is_none() && push.state.is_none() { Err(Idle::Nothing) } else { Ok(push) }
+}
+
+/// The decision for a push once the issue was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushPlan<'a> {
+    /// Nothing to send.
+    Idle(Idle),
+    /// GitHub changed since the last sync: the snapshot read goes through [`plan`] first
+    /// (converged, fast-forward or one conflict); GitHub is not touched.
+    Pull,
+    /// GitHub still holds the base: send this; then base := what was sent.
+    Send(Push<'a>),
+}
+
+/// Decides a push (SPEC.md "Two-way sync"): only when GitHub still holds the base (its
+/// content and state as of the last sync) is anything written, so a GitHub change nobody
+/// here has seen is never overwritten.
+pub fn push<'a>(task: &Pushing<'a>, remote: &Content, remote_state: IssueState) -> PushPlan<'a> {
+    let out = match outgoing(task) {
+        Ok(out) => out,
+        Err(idle) => return PushPlan::Idle(idle),
+    };
+    if remote != task.base || remote_state != task.base_state {
+        return PushPlan::Pull;
+    }
+    PushPlan::Send(out)
 }
 
 #[cfg(test)]
@@ -674,9 +764,29 @@ mod tests {
             let r = resolve(&conflict, resolution);
             assert_eq!(
                 r,
-                Resolved { content, status: *status, base: &remote, synced_state: *state },
+                Resolved { content, status: *status, base: &remote, synced_state: *state, push: r.push },
                 "{resolution:?} {synced_state} {remote_state} {local_status}"
             );
+        }
+    }
+
+    #[test]
+    fn keep_local_and_merge_push_accepting_github_does_not() {
+        let (local, remote) = (c("l"), c("r"));
+        let table = [
+            (Resolution::KeepLocal, true),
+            (Resolution::AcceptGithub, false),
+            (Resolution::Merge(c("m")), true),
+        ];
+        for (resolution, push) in table {
+            let conflict = Resolving {
+                local: &local,
+                local_status: Todo,
+                remote: &remote,
+                synced_state: Open,
+                remote_state: RemoteState::Open,
+            };
+            assert_eq!(resolve(&conflict, &resolution).push, push, "{resolution:?}");
         }
     }
 
@@ -690,5 +800,96 @@ mod tests {
         for (disappearance, action) in table {
             assert_eq!(gone(disappearance), action, "{disappearance:?}");
         }
+    }
+
+    #[test]
+    fn wanted_state_table() {
+        // (status, base state) -> state to push
+        let table = [
+            (Done, Open, Some(Completed)),
+            (Done, Completed, None),
+            (Done, NotPlanned, Some(Completed)),
+            (Cancelled, Open, Some(NotPlanned)),
+            (Cancelled, Completed, Some(NotPlanned)),
+            (Cancelled, NotPlanned, None),
+            (Todo, Completed, Some(Open)), // an open column from a closed issue: reopen
+            (InReview, NotPlanned, Some(Open)),
+            (InProgress, Open, None), // moves between open columns push nothing
+            (Todo, Open, None),
+        ];
+        for (status, base, want) in table {
+            assert_eq!(wanted_state(status, base), want, "{status} {base}");
+        }
+    }
+
+    #[test]
+    fn push_table() {
+        // (local, status, remote, remote state, conflict pending, gone) -> plan
+        let (base, local, other) = (c("a"), c("b"), c("x"));
+        let send = |content: Option<&'static str>, state: Option<IssueState>| (content, state);
+        let table: [(&Content, TaskStatus, &Content, IssueState, bool, bool, Result<_, PushPlan>); 9] = [
+            // GitHub holds the base: the local content goes out
+            (&local, Todo, &base, Open, false, false, Ok(send(Some("b"), None))),
+            // content and state together
+            (&local, Done, &base, Open, false, false, Ok(send(Some("b"), Some(Completed)))),
+            // a status move alone
+            (&base, Cancelled, &base, Open, false, false, Ok(send(None, Some(NotPlanned)))),
+            // nothing differs from the base
+            (&base, InProgress, &base, Open, false, false, Err(PushPlan::Idle(Idle::Nothing))),
+            // GitHub's content changed meanwhile: pull first, write nothing
+            (&local, Todo, &other, Open, false, false, Err(PushPlan::Pull)),
+            // GitHub's state changed meanwhile: pull first
+            (&local, Todo, &base, Completed, false, false, Err(PushPlan::Pull)),
+            // GitHub already holds what the task holds: still a pull (rule 5 converges)
+            (&local, Todo, &local, Open, false, false, Err(PushPlan::Pull)),
+            // a conflict waits for a person
+            (&local, Todo, &base, Open, true, false, Err(PushPlan::Idle(Idle::Hold))),
+            // the issue is gone
+            (&local, Todo, &base, Open, false, true, Err(PushPlan::Idle(Idle::Hold))),
+        ];
+        for (l, status, remote, state, conflict_pending, gone, want) in table {
+            let task = Pushing {
+                base: &base,
+                base_state: Open,
+                local: l,
+                local_status: status,
+                conflict_pending,
+                gone,
+            };
+            let got = push(&task, remote, state);
+            match (got, want) {
+                (PushPlan::Send(p), Ok((content, state))) => {
+                    assert_eq!(p.content.map(|c| c.title.as_str()), content, "{l:?} {status}");
+                    assert_eq!(p.state, state, "{l:?} {status}");
+                }
+                (got, Err(want)) => assert_eq!(got, want, "{l:?} {status} {remote:?} {state}"),
+                (got, want) => panic!("{got:?} != {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_pushed_edit_echoes_as_nothing_new() {
+        // After a push, base := pushed content and state; GitHub's webhook for that edit
+        // then matches the base (rule 3): no conflict, no task write, no second push.
+        let (pushed, local) = (c("b"), c("b"));
+        let l = Linked {
+            base_state: Completed,
+            remote_state: RemoteState::Completed,
+            local_status: Done,
+            ..linked(&pushed, &local, "2026-01-01T00:00:05Z")
+        };
+        let echo = Remote { source: Source::Delivery, ..remote(&pushed, Completed, "2026-01-01T00:00:05Z") };
+        let Plan::Apply(effect) = plan(Ok(&l), &echo) else { panic!() };
+        assert_eq!((effect.task, effect.link, effect.conflict), (None, LinkWrite::Untouched, None));
+        let task = Pushing {
+            base: &pushed,
+            base_state: Completed,
+            local: &local,
+            local_status: Done,
+            conflict_pending: false,
+            gone: false,
+        };
+        assert_eq!(outgoing(&task), Err(Idle::Nothing));
     }
 }

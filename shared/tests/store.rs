@@ -546,6 +546,7 @@ async fn a_new_accepted_pat_clears_the_last_sync_error(store: Store) {
         encrypted_pat: pat,
         sync_enabled: None,
         sync_interval: None,
+        two_way: None,
     };
     failed().await;
     // A change that does not touch the PAT leaves the last run's error as it was.

@@ -8,7 +8,12 @@
 //!   `direction`, `per_page` (≤ 100), `page`, a `Link` header, a weak `ETag` of the body and
 //!   `304` for a matching `If-None-Match`, rate-limit headers;
 //! - `GET /repos/{owner}/{repo}/issues/{number}`: `410` for a deleted issue, `301` to the new
-//!   location for a transferred one.
+//!   location for a transferred one;
+//! - `PATCH /repos/{owner}/{repo}/issues/{number}` (title, body, state, state_reason) and
+//!   `POST /repos/{owner}/{repo}/issues` (title, body), with GitHub's semantics: `updated_at`
+//!   moves (to a second after the repository's newest change, so tests control the clock),
+//!   `state_reason` is kept, a blank title is a `422`; a token marked read-only gets GitHub's
+//!   `403` for writes.
 //!
 //! Every request is recorded; faults can be queued to answer the next requests, and
 //! mutations can be scheduled after the n-th list request (issues changing between pages).
@@ -32,6 +37,8 @@ use serde_json::{Value, json};
 /// A request the server received.
 #[derive(Clone, Debug)]
 pub struct Recorded {
+    /// `GET`, `PATCH`, `POST`…
+    pub method: String,
     pub path: String,
     pub query: String,
     pub authorization: Option<String>,
@@ -43,7 +50,12 @@ pub struct Recorded {
 impl Recorded {
     /// A request for an issue list.
     pub fn is_list(&self) -> bool {
-        self.path.ends_with("/issues")
+        self.method == "GET" && self.path.ends_with("/issues")
+    }
+
+    /// A request that changes something on GitHub.
+    pub fn is_write(&self) -> bool {
+        self.method != "GET"
     }
 }
 
@@ -144,6 +156,8 @@ struct GhState {
     /// token → (requests left this hour, when the hour resets, in seconds since the epoch);
     /// tokens without one answer the fixed headers of a fresh budget.
     budgets: HashMap<String, (u32, i64)>,
+    /// Tokens that may read but not write (`permissions.push` false, writes refused).
+    read_only: HashSet<String>,
 }
 
 impl GhState {
@@ -216,9 +230,9 @@ impl FakeGitHub {
         let state = Arc::new(Mutex::new(GhState::default()));
         let app = Router::new()
             .route("/repos/{owner}/{repo}", get(get_repo))
-            .route("/repos/{owner}/{repo}/issues", get(list_by_name))
+            .route("/repos/{owner}/{repo}/issues", get(list_by_name).post(create_issue))
             .route("/repositories/{id}/issues", get(list_by_id))
-            .route("/repos/{owner}/{repo}/issues/{number}", get(issue_by_name))
+            .route("/repos/{owner}/{repo}/issues/{number}", get(issue_by_name).patch(update_issue))
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
             .route("/_fake/touch", axum::routing::post(touch))
             .route("/_fake/latency", axum::routing::post(latency))
@@ -252,6 +266,24 @@ impl FakeGitHub {
         let key = full_name.to_ascii_lowercase();
         s.repo_mut(full_name);
         s.tokens.entry(token.to_string()).or_default().insert(key);
+    }
+
+    /// Makes `token` read-only: the repository shows `permissions.push: false` and every
+    /// write is refused with GitHub's 403.
+    pub fn set_read_only(&self, token: &str) {
+        self.state.lock().unwrap().read_only.insert(token.to_string());
+    }
+
+    /// The requests that changed something (`PATCH`, `POST`).
+    pub fn writes(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(Recorded::is_write).collect()
+    }
+
+    /// The `updated_at` GitHub gives the next write to `repo` (a second after its newest
+    /// change): a test's own later edits must be later than this.
+    pub fn next_write_time(&self, repo: &str) -> String {
+        let mut s = self.state.lock().unwrap();
+        write_time(s.repo_mut(repo))
     }
 
     /// A token GitHub knows but that can read nothing.
@@ -353,6 +385,7 @@ async fn unknown_route(State(state): Shared, method: axum::http::Method, uri: ax
     let message = format!("the GitHub stand-in has no route for {method} {}", uri.path());
     eprintln!("{message}");
     state.lock().unwrap().requests.push(Recorded {
+        method: method.to_string(),
         path: uri.path().to_string(),
         query: uri.query().unwrap_or_default().to_string(),
         authorization: None,
@@ -372,6 +405,7 @@ enum Answer {
 /// `serve` answer (with the state locked).
 async fn answer(
     state: &Mutex<GhState>,
+    method: &'static str,
     headers: &HeaderMap,
     path: String,
     query: String,
@@ -384,7 +418,8 @@ async fn answer(
     }
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
     let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let hold = path.ends_with("/issues").then(|| {
+    let is_list = method == "GET" && path.ends_with("/issues");
+    let hold = is_list.then(|| {
         let mut s = state.lock().unwrap();
         s.list_arrivals += 1;
         let n = s.list_arrivals;
@@ -413,6 +448,9 @@ async fn answer(
                 _ if budget.is_some_and(|(before, _)| before == 0) => {
                     github_error(StatusCode::FORBIDDEN, "API rate limit exceeded")
                 }
+                (Some(_), Some(_)) if method != "GET" && token.is_some_and(|t| s.read_only.contains(t)) => {
+                    github_error(StatusCode::FORBIDDEN, "Resource not accessible by personal access token")
+                }
                 (Some(readable), Some(key)) if readable.contains(&key) => serve(&mut s, &key),
                 _ => github_error(StatusCode::NOT_FOUND, "Not Found"),
             };
@@ -438,8 +476,8 @@ async fn answer(
         }
     };
     let mut s = state.lock().unwrap();
-    let is_list = path.ends_with("/issues");
     s.requests.push(Recorded {
+        method: method.to_string(),
         path,
         query,
         authorization,
@@ -475,11 +513,16 @@ async fn get_repo(
     let key = key_of(&owner, &repo);
     answer(
         &state,
+        "GET",
         &headers,
         format!("/repos/{owner}/{repo}"),
         String::new(),
         |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |_, _| Json(repo_json(&owner, &repo)).into_response(),
+        |s, _| {
+            let token = bearer(&headers);
+            let push = token.is_some_and(|t| !s.read_only.contains(t));
+            Json(repo_json(&owner, &repo, push)).into_response()
+        },
     )
     .await
 }
@@ -495,6 +538,7 @@ async fn list_by_name(
     let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
     answer(
         &state,
+        "GET",
         &headers,
         format!("/repos/{owner}/{repo}/issues"),
         query,
@@ -514,6 +558,7 @@ async fn list_by_id(
     let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
     answer(
         &state,
+        "GET",
         &headers,
         format!("/repositories/{id}/issues"),
         query,
@@ -594,6 +639,7 @@ async fn issue_by_name(
     let key = key_of(&owner, &repo);
     answer(
         &state,
+        "GET",
         &headers,
         format!("/repos/{owner}/{repo}/issues/{number}"),
         String::new(),
@@ -610,6 +656,7 @@ async fn issue_by_id(
 ) -> Response {
     answer(
         &state,
+        "GET",
         &headers,
         format!("/repositories/{id}/issues/{number}"),
         String::new(),
@@ -669,11 +716,134 @@ fn one_issue(s: &GhState, key: &str, number: i64) -> Response {
 }
 
 /// A repository as `GET /repos/{owner}/{repo}` shows it (the commonly read fields).
-pub fn repo_json(owner: &str, repo: &str) -> Value {
+/// `push`: the token may write (a read-only token's repository shows `false`).
+pub fn repo_json(owner: &str, repo: &str, push: bool) -> Value {
     let mut r = crate::fixtures::repository(&format!("{owner}/{repo}"));
     r["permissions"] =
-        json!({ "admin": false, "maintain": false, "push": false, "triage": false, "pull": true });
+        json!({ "admin": false, "maintain": false, "push": push, "triage": push, "pull": true });
     r
+}
+
+/// The token of a request's `Authorization` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("token "))
+}
+
+/// The `updated_at` of the next write to a repository: a second after its newest change.
+fn write_time(repo: &RepoData) -> String {
+    let newest = repo.items.last().and_then(|i| i["updated_at"].as_str()).unwrap_or("2026-01-01T00:00:00Z");
+    let newest = chrono::DateTime::parse_from_rfc3339(newest).expect("fixture times are RFC 3339");
+    (newest + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `PATCH /repos/{owner}/{repo}/issues/{number}`: changes what the body names.
+async fn update_issue(
+    State(state): Shared,
+    Path((owner, repo, number)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    answer(
+        &state,
+        "PATCH",
+        &headers,
+        format!("/repos/{owner}/{repo}/issues/{number}"),
+        String::new(),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            let repo = s.repos.get_mut(key).expect("the repository was found");
+            let Some(mut item) = repo.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned()
+            else {
+                return one_issue(s, key, number);
+            };
+            if let Some(title) = body.get("title") {
+                match title.as_str().map(str::trim) {
+                    Some(t) if !t.is_empty() => item["title"] = json!(t),
+                    _ => return validation_failed("title"),
+                }
+            }
+            if let Some(text) = body.get("body") {
+                item["body"] = match text.as_str() {
+                    Some("") | None => Value::Null,
+                    Some(text) => json!(text),
+                };
+            }
+            let at = write_time(repo);
+            match body.get("state").and_then(Value::as_str) {
+                Some("closed") => {
+                    let reason = match body.get("state_reason").and_then(Value::as_str) {
+                        Some("not_planned") => "not_planned",
+                        Some("duplicate") => "duplicate",
+                        _ => "completed",
+                    };
+                    item["state"] = json!("closed");
+                    item["state_reason"] = json!(reason);
+                    item["closed_at"] = json!(at);
+                }
+                Some("open") => {
+                    if item["state"] == "closed" {
+                        item["state_reason"] = json!("reopened");
+                    }
+                    item["state"] = json!("open");
+                    item["closed_at"] = Value::Null;
+                }
+                Some(_) => return validation_failed("state"),
+                None => {}
+            }
+            item["updated_at"] = json!(at);
+            repo.upsert(item.clone());
+            Json(item).into_response()
+        },
+    )
+    .await
+}
+
+/// `POST /repos/{owner}/{repo}/issues`: opens an issue with the next number.
+async fn create_issue(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let full_name = format!("{owner}/{repo}");
+    answer(
+        &state,
+        "POST",
+        &headers,
+        format!("/repos/{owner}/{repo}/issues"),
+        String::new(),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            let Some(title) = body.get("title").and_then(Value::as_str).filter(|t| !t.trim().is_empty())
+            else {
+                return validation_failed("title");
+            };
+            let repo = s.repos.get_mut(key).expect("the repository was found");
+            let number = repo.numbers.iter().chain(repo.gone.keys()).max().copied().unwrap_or(0) + 1;
+            let text = body.get("body").and_then(Value::as_str).filter(|b| !b.is_empty());
+            let item =
+                crate::fixtures::issue(&full_name, number, title.trim(), text, "open", &write_time(repo));
+            let mut item = item;
+            item["labels"] = json!([]);
+            repo.upsert(item.clone());
+            (StatusCode::CREATED, Json(item)).into_response()
+        },
+    )
+    .await
+}
+
+/// GitHub's `422 Validation Failed` for a missing or invalid field.
+fn validation_failed(field: &str) -> Response {
+    let body = json!({
+        "message": "Validation Failed",
+        "errors": [{ "resource": "Issue", "code": "missing_field", "field": field }],
+        "documentation_url": "https://docs.github.com/rest/issues/issues",
+        "status": "422",
+    });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
 #[cfg(test)]

@@ -154,6 +154,7 @@ pub fn issue(number: i64, title: &str, body: Option<&str>, state: &str, updated_
         content: Content::new(title, body.map(str::to_string)).expect("valid content"),
         state: IssueState::from_github(state, reason).expect("valid state"),
         updated_at: updated_at.parse().expect("RFC 3339 time"),
+        extras: Default::default(),
     }
 }
 
@@ -202,6 +203,7 @@ pub async fn switch_repo(store: &Store, project: uuid::Uuid, repo: &str) {
         encrypted_pat: None,
         sync_enabled: None,
         sync_interval: None,
+        two_way: None,
     };
     store.put_config(project, &write).await.expect("switch the repository");
 }
@@ -214,6 +216,7 @@ async fn put_config(store: &Store, project: uuid::Uuid, repo: &str, encrypted_pa
         encrypted_pat: Some(encrypted_pat),
         sync_enabled: Some(true),
         sync_interval: None,
+        two_way: None,
     };
     store.put_config(project, &write).await.expect("put config");
 }

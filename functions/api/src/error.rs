@@ -106,6 +106,9 @@ impl From<ManageError> for ApiError {
                 field: Some("pat"),
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "pat_refused", e.to_string())
             },
+            ManageError::GitHubRefused(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "github_refused", e.to_string())
+            }
             ManageError::GitHubUnavailable(_) => {
                 tracing::warn!(error = %e, "GitHub unavailable");
                 Self::new(StatusCode::BAD_GATEWAY, "github_unavailable", e.to_string())

@@ -25,6 +25,7 @@ use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskPage};
 use ghsync_shared::reconcile::RunQueue;
 use ghsync_shared::store::StoreOptions;
 use ghsync_shared::store::TaskFilter;
+use ghsync_shared::telemetry::ErrorChain;
 use ghsync_shared::time::Timestamp;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -84,6 +85,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/projects/{id}/tasks", get(list_tasks))
         .route("/projects/{id}/conflicts", get(list_conflicts))
         .route("/tasks/{id}", patch(update_task))
+        .route("/tasks/{id}/github-issue", post(publish_task))
         .route("/conflicts/{id}/resolve", post(resolve_conflict))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("route") })
@@ -205,6 +207,7 @@ struct TaskQuery {
     status: Option<String>,
     conflict: Option<String>,
     q: Option<String>,
+    label: Option<String>,
 }
 
 /// A page of the project's tasks with their GitHub links, oldest first.
@@ -214,7 +217,8 @@ struct TaskQuery {
         ("cursor" = Option<String>, Query, description = "the `next_cursor` of the page before"),
         ("status" = Option<TaskStatus>, Query, description = "only tasks in this column"),
         ("conflict" = Option<String>, Query, description = "`pending`: only tasks with a pending conflict"),
-        ("q" = Option<String>, Query, description = "only tasks whose title contains this text")),
+        ("q" = Option<String>, Query, description = "only tasks whose title contains this text"),
+        ("label" = Option<String>, Query, description = "only tasks whose issue has this label")),
     responses((status = 200, body = TaskPage), (status = 400, description = "malformed query or cursor", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, description = "limit or filter out of range", body = ErrorBody),
         (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
@@ -240,6 +244,7 @@ async fn list_tasks(
             }
         },
         title_contains: query.q.filter(|q| !q.trim().is_empty()),
+        label: query.label.filter(|l| !l.trim().is_empty()),
     };
     let fetched = state.services.store.list_tasks_page(project_id, &filter, &request).await?;
     Ok(Json(TaskPage::of(fetched, &request)))
@@ -262,7 +267,26 @@ async fn sync_runs(
     Ok(Json(SyncRunPage::of(fetched, &request)))
 }
 
-/// A local edit of a task (the local side of the sync rules).
+/// How long a request waits for the push of its edit before answering; what is not sent by
+/// then stays in the outbox for the reconcile worker (well inside the API's 10 s timeout).
+const PUSH_BUDGET: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Pushes the task's queued edit (two-way configs) within [`PUSH_BUDGET`]; a failure or a
+/// timeout leaves it queued for the reconcile worker, so the request succeeds regardless.
+async fn push_soon(state: &ApiState, task_id: Uuid) {
+    match tokio::time::timeout(PUSH_BUDGET, state.services.push_task(task_id)).await {
+        Ok(Ok(pushed)) => tracing::debug!(task_id = %task_id, ?pushed, "pushed after the edit"),
+        Ok(Err(e)) => {
+            tracing::warn!(task_id = %task_id, error = %ErrorChain(&e), "push after the edit failed; the worker retries")
+        }
+        Err(_) => {
+            tracing::info!(task_id = %task_id, "push after the edit ran out of time; the worker retries")
+        }
+    }
+}
+
+/// A local edit of a task (the local side of the sync rules). In a two-way config the edit
+/// of a linked task is pushed to GitHub before the answer (or queued for the worker).
 #[utoipa::path(patch, path = "/api/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
     request_body = TaskPatch,
     responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
@@ -271,7 +295,20 @@ async fn update_task(
     Id(task_id): Id,
     Body(patch): Body<TaskPatch>,
 ) -> Result<Json<Task>, ApiError> {
-    Ok(Json(state.services.store.update_task(task_id, &patch).await?))
+    let task = state.services.store.update_task(task_id, &patch).await?;
+    push_soon(&state, task_id).await;
+    Ok(Json(task))
+}
+
+/// Publishes an unlinked task of a two-way project as a new issue and links it.
+#[utoipa::path(post, path = "/api/tasks/{id}/github-issue", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
+    responses((status = 201, body = Task), (status = 404, body = ErrorBody),
+        (status = 409, description = "linked already, being published, or the project is not two-way", body = ErrorBody),
+        (status = 422, description = "GitHub refused to open the issue", body = ErrorBody),
+        (status = 502, description = "GitHub unreachable", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn publish_task(State(state): AppState, Id(task_id): Id) -> Result<(StatusCode, Json<Task>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.services.publish_task(task_id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -303,7 +340,8 @@ async fn list_conflicts(
     Ok(Json(ConflictPage::of(fetched, &request)))
 }
 
-/// Resolves a pending conflict: keep local, accept GitHub, or merge.
+/// Resolves a pending conflict: keep local, accept GitHub, or merge (in a two-way config keep
+/// local and merge push the resolved content to GitHub).
 #[utoipa::path(post, path = "/api/conflicts/{id}/resolve", tag = "conflicts", params(("id" = Uuid, Path, description = "conflict id")),
     request_body = ResolveRequest,
     responses((status = 200, body = ConflictResolution), (status = 404, body = ErrorBody),
@@ -321,7 +359,10 @@ async fn resolve_conflict(
         })
         .transpose()?;
     let resolution = Resolution::new(body.action, merged)?;
-    Ok(Json(state.services.store.resolve_conflict(conflict_id, &resolution).await?))
+    let resolved = state.services.store.resolve_conflict(conflict_id, &resolution).await?;
+    // Two-way: keep local and merge queued a push of the resolved content.
+    push_soon(&state, resolved.task_id).await;
+    Ok(Json(resolved))
 }
 
 /// The OpenAPI document, derived from the handlers' annotations and the contract types.
@@ -330,7 +371,7 @@ async fn resolve_conflict(
     info(title = "ghsync management API", description = "Projects, GitHub sync configs, tasks, conflicts and sync history."),
     paths(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
-        sync_history, sync_runs, list_tasks, update_task, list_conflicts, resolve_conflict, openapi
+        sync_history, sync_runs, list_tasks, update_task, publish_task, list_conflicts, resolve_conflict, openapi
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

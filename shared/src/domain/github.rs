@@ -201,6 +201,54 @@ pub struct RemoteIssue {
     pub content: Content,
     pub state: IssueState,
     pub updated_at: Timestamp,
+    /// Labels, assignees and milestone: imported with the snapshot, never pushed.
+    pub extras: IssueExtras,
+}
+
+/// A label of an issue, as the board shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct Label {
+    pub name: String,
+    /// GitHub's colour: six hex digits, without `#`.
+    pub color: String,
+}
+
+/// What the board shows of an issue beyond its content and state (read-only: imported with
+/// each snapshot, never pushed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct IssueExtras {
+    pub labels: Vec<Label>,
+    /// The assignees' logins.
+    pub assignees: Vec<String>,
+    /// The milestone's title.
+    pub milestone: Option<String>,
+}
+
+impl IssueExtras {
+    /// The stored form of the labels: JSON `[{"name", "color"}]`.
+    pub fn labels_json(&self) -> String {
+        serde_json::to_string(&self.labels).expect("labels serialise")
+    }
+
+    /// The stored form of the assignees: JSON `["login"]`.
+    pub fn assignees_json(&self) -> String {
+        serde_json::to_string(&self.assignees).expect("logins serialise")
+    }
+
+    /// The `LIKE` pattern (escape `\`) that finds a label named `name` in the stored labels,
+    /// compared in lower case as GitHub compares label names.
+    pub fn label_pattern(name: &str) -> String {
+        let object = serde_json::to_string(&name.to_lowercase()).expect("a string serialises");
+        let mut pattern = String::from("%{\"name\":");
+        for c in object.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push_str(",\"color\":%");
+        pattern
+    }
 }
 
 impl RemoteIssue {
@@ -348,4 +396,11 @@ pub struct GitHubLink {
     pub last_synced_at: Timestamp,
     /// When the link ended because its config moved to another repository (the task stays).
     pub unlinked_at: Option<Timestamp>,
+    /// Labels, assignees and milestone as GitHub last showed them.
+    #[serde(flatten)]
+    pub extras: IssueExtras,
+    /// A local edit waits to be pushed to GitHub (two-way configs).
+    pub push_pending: bool,
+    /// Why GitHub refused the last push (its status and message), until a push succeeds.
+    pub push_error: Option<String>,
 }

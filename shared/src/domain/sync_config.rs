@@ -83,6 +83,8 @@ pub struct GitHubSyncConfig {
     pub sync_error: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Local edits of linked tasks are pushed to GitHub (off by default).
+    pub two_way: bool,
 }
 
 impl fmt::Debug for GitHubSyncConfig {
@@ -94,6 +96,7 @@ impl fmt::Debug for GitHubSyncConfig {
             .field("encrypted_pat", &format_args!("[{} bytes]", self.encrypted_pat.len()))
             .field("sync_enabled", &self.sync_enabled)
             .field("sync_interval_seconds", &self.sync_interval_seconds)
+            .field("two_way", &self.two_way)
             .field("next_sync_at", &self.next_sync_at)
             .field("sync_error", &self.sync_error)
             .finish_non_exhaustive()

@@ -17,6 +17,14 @@ pub struct ConfigWrite {
     pub encrypted_pat: Option<Vec<u8>>,
     pub sync_enabled: Option<bool>,
     pub sync_interval: Option<SyncInterval>,
+    /// Push local edits to GitHub; absent keeps the stored value (off for a new config).
+    pub two_way: Option<bool>,
+}
+
+/// Whether `write` points the config at another repository (names compared as GitHub does).
+fn repo_changed_of(old: &GitHubSyncConfig, write: &ConfigWrite) -> bool {
+    !(old.repo_owner.eq_ignore_ascii_case(write.repo_owner.as_str())
+        && old.repo_name.eq_ignore_ascii_case(write.repo_name.as_str()))
 }
 
 impl Store {
@@ -67,8 +75,8 @@ impl Store {
                     .ok_or_else(|| ValidationError::new("pat", "is required to create a sync config"))?;
                 sqlx::query_as(concat!(
                     "INSERT INTO github_sync_config (id, project_id, repo_owner, repo_name, encrypted_pat, \
-                     next_sync_at, sync_enabled, sync_interval_seconds, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6) RETURNING ",
+                     next_sync_at, sync_enabled, sync_interval_seconds, created_at, updated_at, two_way) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9) RETURNING ",
                     config_columns!()
                 ))
                 .bind(new_id())
@@ -79,13 +87,22 @@ impl Store {
                 .bind(&now)
                 .bind(i64::from(write.sync_enabled.unwrap_or(true)))
                 .bind(write.sync_interval.unwrap_or(SyncInterval::DEFAULT).seconds())
+                .bind(i64::from(write.two_way.unwrap_or(false)))
                 .fetch_one(&mut *tx)
                 .await?
             }
             Some(old) => {
                 let enabled = write.sync_enabled.unwrap_or(old.sync_enabled);
-                let repo_changed = !(old.repo_owner.eq_ignore_ascii_case(write.repo_owner.as_str())
-                    && old.repo_name.eq_ignore_ascii_case(write.repo_name.as_str()));
+                let two_way = write.two_way.unwrap_or(old.two_way);
+                if !two_way || repo_changed_of(&old, write) {
+                    // A one-way config never writes to GitHub, and edits meant for the old
+                    // repository's issues are not sent to the new one.
+                    sqlx::query("DELETE FROM sync_outbox WHERE project_id = $1")
+                        .bind(project_id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let repo_changed = repo_changed_of(&old, write);
                 let due_now = repo_changed || (enabled && !old.sync_enabled) || write.encrypted_pat.is_some();
                 let next_sync_at =
                     if due_now { Some(now.clone()) } else { old.next_sync_at.map(|t| t.to_sql()) };
@@ -113,8 +130,8 @@ impl Store {
                      probe_etag = CASE WHEN $9 = 1 THEN NULL ELSE probe_etag END, \
                      last_full_pass_at = CASE WHEN $9 = 1 THEN NULL ELSE last_full_pass_at END, \
                      full_pass_started_at = CASE WHEN $9 = 1 THEN NULL ELSE full_pass_started_at END, \
-                     full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END \
-                     WHERE project_id = $1 RETURNING ",
+                     full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END, \
+                     two_way = $11 WHERE project_id = $1 RETURNING ",
                     config_columns!()
                 ))
                 .bind(project_id.to_string())
@@ -127,6 +144,7 @@ impl Store {
                 .bind(&now)
                 .bind(i64::from(repo_changed))
                 .bind(i64::from(write.encrypted_pat.is_some()))
+                .bind(i64::from(two_way))
                 .fetch_one(&mut *tx)
                 .await?
             }

@@ -155,6 +155,10 @@ impl Store {
         .bind(merged)
         .fetch_one(&mut *tx)
         .await?;
+        if resolved.push {
+            // Two-way: the resolved content goes to GitHub, so both sides agree.
+            super::outbox::queue_push_in(&mut tx, conflict.task_id, Timestamp::now()).await?;
+        }
         tx.commit().await?;
         row.try_into()
     }

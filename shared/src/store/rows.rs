@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::domain::{
-    ConflictResolution, ConflictStatus, Content, GitHubLink, GitHubSyncConfig, IssueState, Project,
-    RemoteState, ResolutionAction, SyncHistory, SyncStatus, Task, TaskGitHubMetadata, TaskWithLink,
+    ConflictResolution, ConflictStatus, Content, GitHubLink, GitHubSyncConfig, IssueExtras, IssueState,
+    Project, RemoteState, ResolutionAction, SyncHistory, SyncStatus, Task, TaskGitHubMetadata, TaskWithLink,
 };
 use crate::time::Timestamp;
 
@@ -120,14 +120,34 @@ pub(crate) struct TaskWithLinkRow {
     remote_updated_at: Option<String>,
     last_synced_at: Option<String>,
     unlinked_at: Option<String>,
+    labels: Option<String>,
+    assignees: Option<String>,
+    milestone: Option<String>,
+    push_error: Option<String>,
+    push_pending: Option<i64>,
 }
 
 /// The link columns [`TaskWithLinkRow`] reads, from `task_github_metadata m` (for `concat!`).
 macro_rules! link_columns {
     () => {
         "m.github_issue_id AS link_node_id, m.github_issue_number, m.github_issue_url AS link_url, \
-         m.sync_conflict_status, m.remote_state, m.remote_updated_at, m.last_synced_at, m.unlinked_at"
+         m.sync_conflict_status, m.remote_state, m.remote_updated_at, m.last_synced_at, m.unlinked_at, \
+         m.labels, m.assignees, m.milestone, m.push_error, \
+         (SELECT COUNT(*) FROM sync_outbox o WHERE o.task_id = t.id) AS push_pending"
     };
+}
+
+/// Parses the stored labels and assignees of a link.
+pub(crate) fn extras(
+    labels: Option<&str>,
+    assignees: Option<&str>,
+    milestone: Option<String>,
+) -> Result<IssueExtras, StoreError> {
+    let labels = serde_json::from_str(labels.unwrap_or("[]"))
+        .map_err(|e| StoreError::corrupt("task_github_metadata.labels", e))?;
+    let assignees = serde_json::from_str(assignees.unwrap_or("[]"))
+        .map_err(|e| StoreError::corrupt("task_github_metadata.assignees", e))?;
+    Ok(IssueExtras { labels, assignees, milestone })
 }
 
 impl TryFrom<TaskWithLinkRow> for TaskWithLink {
@@ -153,6 +173,9 @@ impl TryFrom<TaskWithLinkRow> for TaskWithLink {
                     r.last_synced_at.as_deref().unwrap_or_default(),
                 )?,
                 unlinked_at: opt_ts("task_github_metadata.unlinked_at", r.unlinked_at.as_deref())?,
+                extras: extras(r.labels.as_deref(), r.assignees.as_deref(), r.milestone)?,
+                push_pending: r.push_pending.unwrap_or(0) > 0,
+                push_error: r.push_error,
             }),
             _ => None,
         };
@@ -313,7 +336,8 @@ impl TryFrom<ConflictRow> for ConflictResolution {
 macro_rules! config_columns {
     () => {
         "id, project_id, repo_owner, repo_name, encrypted_pat, \
-     last_sync_at, next_sync_at, sync_enabled, sync_interval_seconds, sync_error, created_at, updated_at"
+     last_sync_at, next_sync_at, sync_enabled, sync_interval_seconds, sync_error, created_at, updated_at, \
+     two_way"
     };
 }
 
@@ -331,6 +355,7 @@ pub(crate) struct ConfigRow {
     sync_error: Option<String>,
     created_at: String,
     updated_at: String,
+    two_way: i64,
 }
 
 impl TryFrom<ConfigRow> for GitHubSyncConfig {
@@ -349,6 +374,7 @@ impl TryFrom<ConfigRow> for GitHubSyncConfig {
             sync_error: r.sync_error,
             created_at: ts("github_sync_config.created_at", &r.created_at)?,
             updated_at: ts("github_sync_config.updated_at", &r.updated_at)?,
+            two_way: r.two_way != 0,
         })
     }
 }

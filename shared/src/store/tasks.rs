@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::rows::{MetadataRow, TaskRow, TaskWithLinkRow, content, parse, ts};
 use super::{Backend, Store, StoreError, new_id};
 use crate::domain::{
-    ConflictStatus, Content, RemoteIssue, RemoteState, Task, TaskGitHubMetadata, TaskPatch, TaskStatus,
-    TaskWithLink,
+    ConflictStatus, Content, IssueExtras, RemoteIssue, RemoteState, Task, TaskGitHubMetadata, TaskPatch,
+    TaskStatus, TaskWithLink,
 };
 use crate::paging::PageRequest;
 use crate::sync::{
@@ -26,6 +26,8 @@ pub struct TaskFilter {
     pub conflict_pending: bool,
     /// Only tasks whose title contains this text (case-insensitive for ASCII letters).
     pub title_contains: Option<String>,
+    /// Only tasks whose issue has this label (case-insensitive for ASCII letters).
+    pub label: Option<String>,
 }
 
 /// A `LIKE` pattern (escape `\`) matching titles that contain `text`, lower-cased.
@@ -117,6 +119,7 @@ impl Store {
              AND ($3 = 0 OR m.sync_conflict_status = 'pending') \
              AND ($4 = '' OR lower(t.title) LIKE $4 ESCAPE '\\') \
              AND ($5 = '' OR t.created_at > $5 OR (t.created_at = $5 AND t.id > $6)) \
+             AND ($8 = '' OR lower(m.labels) LIKE $8 ESCAPE '\\') \
              ORDER BY t.created_at, t.id LIMIT $7"
         ))
         .bind(project_id.to_string())
@@ -126,6 +129,7 @@ impl Store {
         .bind(request.after.map(|c| c.at.to_sql()).unwrap_or_default())
         .bind(request.after.map(|c| c.id.to_string()).unwrap_or_default())
         .bind(request.fetch())
+        .bind(filter.label.as_deref().map(IssueExtras::label_pattern).unwrap_or_default())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(TaskWithLink::try_from).collect()
@@ -144,7 +148,8 @@ impl Store {
         row.map(TaskGitHubMetadata::try_from).transpose()
     }
 
-    /// A local edit: the local side of the sync rules.
+    /// A local edit: the local side of the sync rules. In a two-way config an edit of a
+    /// linked task also queues its push, in the same transaction (see [`Store::claim_push`]).
     #[instrument(skip(self, patch))]
     pub async fn update_task(&self, id: Uuid, patch: &TaskPatch) -> Result<Task, StoreError> {
         let mut tx = self.begin().await?;
@@ -158,6 +163,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let task: Task = row.ok_or(StoreError::NotFound("task"))?.try_into()?;
+        let before = task.content();
         let content = Content::new(
             patch.title.clone().unwrap_or(task.title),
             patch.description.clone().apply(task.description),
@@ -175,6 +181,9 @@ impl Store {
         .bind(Timestamp::now().to_sql())
         .fetch_one(&mut *tx)
         .await?;
+        if content != before || status != task.status {
+            super::outbox::queue_push_in(&mut tx, id, Timestamp::now()).await?;
+        }
         tx.commit().await?;
         row.try_into()
     }
@@ -305,9 +314,10 @@ async fn insert_new(
         let sql = multi_row_insert(
             "INSERT INTO task_github_metadata (id, task_id, project_id, github_issue_id, \
              github_issue_number, github_issue_url, last_synced_at, remote_updated_at, \
-             last_synced_content, synced_state, remote_state, created_at, updated_at) VALUES ",
+             last_synced_content, synced_state, remote_state, created_at, updated_at, labels, \
+             assignees, milestone) VALUES ",
             chunk.len(),
-            13,
+            16,
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for ((issue, _), task_id) in chunk.iter().zip(&task_ids) {
@@ -324,7 +334,10 @@ async fn insert_new(
                 .bind(issue.state.as_str())
                 .bind(issue.state.as_str())
                 .bind(now)
-                .bind(now);
+                .bind(now)
+                .bind(issue.extras.labels_json())
+                .bind(issue.extras.assignees_json())
+                .bind(issue.extras.milestone.as_deref());
         }
         query.execute(&mut *conn).await?;
     }
@@ -510,7 +523,8 @@ async fn apply_linked(
             sqlx::query(
                 "UPDATE task_github_metadata SET sync_conflict_status = 'pending', \
                  remote_updated_at = $2, remote_state = $3, github_issue_number = $4, \
-                 github_issue_url = $5, unlinked_at = NULL, updated_at = $6 WHERE id = $1",
+                 github_issue_url = $5, unlinked_at = NULL, updated_at = $6, labels = $7, \
+                 assignees = $8, milestone = $9 WHERE id = $1",
             )
             .bind(&link.metadata_id)
             .bind(issue.updated_at.to_sql())
@@ -518,6 +532,9 @@ async fn apply_linked(
             .bind(issue.number)
             .bind(&issue.html_url)
             .bind(&now_sql)
+            .bind(issue.extras.labels_json())
+            .bind(issue.extras.assignees_json())
+            .bind(issue.extras.milestone.as_deref())
             .execute(&mut *conn)
             .await?;
         }
@@ -529,7 +546,8 @@ async fn apply_linked(
             sqlx::query(
                 "UPDATE task_github_metadata SET github_issue_number = $2, github_issue_url = $3, \
                  last_synced_at = $4, remote_updated_at = $5, last_synced_content = $6, \
-                 synced_state = $7, remote_state = $7, unlinked_at = NULL, updated_at = $4 WHERE id = $1",
+                 synced_state = $7, remote_state = $7, unlinked_at = NULL, updated_at = $4, labels = $8, \
+                 assignees = $9, milestone = $10 WHERE id = $1",
             )
             .bind(&link.metadata_id)
             .bind(issue.number)
@@ -538,6 +556,9 @@ async fn apply_linked(
             .bind(issue.updated_at.to_sql())
             .bind(new_base.to_json())
             .bind(issue.state.as_str())
+            .bind(issue.extras.labels_json())
+            .bind(issue.extras.assignees_json())
+            .bind(issue.extras.milestone.as_deref())
             .execute(&mut *conn)
             .await?;
         }
@@ -616,4 +637,90 @@ pub(crate) async fn carry_out_gone_in(
     // The new identity's snapshot was read or delivered just now: it is the truth.
     apply_issue_in(conn, Scope { source: Source::Read, ..scope }, new).await?;
     Ok(GoneOutcome::Relinked)
+}
+
+impl Store {
+    /// Links a task to the issue just opened for it on GitHub (`POST …/github-issue`), in one
+    /// transaction: base := the issue's content and state. A task the issue's own webhook or a
+    /// poll created meanwhile (it raced this link) is removed: it is the same issue.
+    /// `StateConflict` when the task got a link meanwhile.
+    #[instrument(skip(self, issue), fields(issue = issue.number))]
+    pub async fn link_published(&self, task_id: Uuid, issue: &RemoteIssue) -> Result<Task, StoreError> {
+        issue.validate()?;
+        let now = Timestamp::now();
+        let mut tx = self.begin().await?;
+        let row: Option<TaskRow> = sqlx::query_as(locking!(
+            self.backend,
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks t WHERE t.id = $1"
+        ))
+        .bind(task_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let task: Task = row.ok_or(StoreError::NotFound("task"))?.try_into()?;
+        let project = task.project_id.to_string();
+        let linked: Option<String> =
+            sqlx::query_scalar("SELECT id FROM task_github_metadata WHERE task_id = $1")
+                .bind(task_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if linked.is_some() {
+            return Err(StoreError::StateConflict(format!("task {task_id} is linked to an issue already")));
+        }
+        if let Some(echo) = find_link(&mut tx, self.backend, &project, &issue.node_id).await? {
+            sqlx::query("DELETE FROM tasks WHERE id = $1").bind(&echo.task_id).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO task_github_metadata (id, task_id, project_id, github_issue_id, \
+             github_issue_number, github_issue_url, last_synced_at, remote_updated_at, \
+             last_synced_content, synced_state, remote_state, created_at, updated_at, labels, \
+             assignees, milestone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $7, $7, $11, $12, $13)",
+        )
+        .bind(new_id())
+        .bind(task_id.to_string())
+        .bind(&project)
+        .bind(&issue.node_id)
+        .bind(issue.number)
+        .bind(&issue.html_url)
+        .bind(now.to_sql())
+        .bind(issue.updated_at.to_sql())
+        .bind(issue.content.to_json())
+        .bind(issue.state.as_str())
+        .bind(issue.extras.labels_json())
+        .bind(issue.extras.assignees_json())
+        .bind(issue.extras.milestone.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        let row: TaskRow = sqlx::query_as(concat!(
+            "UPDATE tasks SET github_issue_url = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+            task_returning!()
+        ))
+        .bind(task_id.to_string())
+        .bind(&issue.html_url)
+        .bind(now.to_sql())
+        .fetch_one(&mut *tx)
+        .await?;
+        // The publication's claim ends; the task's column may ask for a closed issue, or its
+        // text changed while the issue was being opened: that goes out as an ordinary push.
+        sqlx::query("DELETE FROM sync_outbox WHERE task_id = $1")
+            .bind(task_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let task: Task = row.try_into()?;
+        if crate::sync::outgoing(&crate::sync::Pushing {
+            base: &issue.content,
+            base_state: issue.state,
+            local: &task.content(),
+            local_status: task.status,
+            conflict_pending: false,
+            gone: false,
+        })
+        .is_ok()
+        {
+            super::outbox::queue_push_in(&mut tx, task_id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(task)
+    }
 }

@@ -83,6 +83,7 @@ mod tests {
             encrypted_pat: Some(vec![2, 0, 0]),
             sync_enabled: Some(true),
             sync_interval: None,
+            two_way: None,
         };
         store.put_config(project.id, &write).await.unwrap();
         sqlx::query(
