@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::domain::{RemoteIssue, Task};
 use crate::github::{GitHubError, IssueChange, Lookup};
 use crate::manage::{ManageError, Services};
-use crate::store::{PushEnd, PushJob, StoreError};
+use crate::store::{Backoff, PushEnd, PushJob, StoreError};
 use crate::sync::{Idle, PushPlan, push};
 use crate::time::Timestamp;
 
@@ -48,7 +48,7 @@ pub enum Pushed {
 
 /// A push's result before it is recorded.
 enum Outcome {
-    Sent { sent: Option<crate::domain::Content>, issue: RemoteIssue },
+    Sent { sent: Option<crate::domain::Content>, issue: Box<RemoteIssue> },
     Dropped(Pushed),
     Refused(String),
     Retry { error: String, at: Timestamp },
@@ -70,11 +70,16 @@ impl Services {
     /// Pushes the queued edit of `task_id` if it is due and free, and records the outcome.
     pub async fn push_task(&self, task_id: Uuid) -> Result<Pushed, StoreError> {
         let mut requests = 0;
-        self.push_counted(task_id, &mut requests).await
+        self.push_counted(task_id, Backoff::Respect, &mut requests).await
     }
 
-    async fn push_counted(&self, task_id: Uuid, requests: &mut u32) -> Result<Pushed, StoreError> {
-        let Some(job) = self.store.claim_push(task_id, Timestamp::now(), PUSH_LEASE).await? else {
+    async fn push_counted(
+        &self,
+        task_id: Uuid,
+        backoff: Backoff,
+        requests: &mut u32,
+    ) -> Result<Pushed, StoreError> {
+        let Some(job) = self.store.claim_push(task_id, Timestamp::now(), PUSH_LEASE, backoff).await? else {
             return Ok(Pushed::Busy);
         };
         let (job, outcome) = self.push_claimed(job, requests).await?;
@@ -95,20 +100,20 @@ impl Services {
         Ok(pushed)
     }
 
-    /// Pushes every due edit of the project's outbox, oldest first, starting none once
-    /// `deadline` has passed.
+    /// Pushes the project's waiting edits, oldest first (those whose retry time has come, or
+    /// all of them with [`Backoff::Ignore`]), starting none once `deadline` has passed.
     pub async fn drain_pushes(
         &self,
         project_id: Uuid,
-        now: Timestamp,
+        backoff: Backoff,
         deadline: Option<Instant>,
     ) -> Result<Drained, StoreError> {
         let mut drained = Drained::default();
-        for task_id in self.store.due_pushes(project_id, now, 500).await? {
+        for task_id in self.store.due_pushes(project_id, Timestamp::now(), backoff, 500).await? {
             if crate::reconcile::deadline_near(deadline) {
                 break;
             }
-            match self.push_counted(task_id, &mut drained.requests).await? {
+            match self.push_counted(task_id, backoff, &mut drained.requests).await? {
                 Pushed::Sent => drained.sent += 1,
                 Pushed::Pulled => drained.pulled += 1,
                 Pushed::Refused(_) => drained.refused += 1,
@@ -202,7 +207,7 @@ impl Services {
         let change = IssueChange::of(out.0.as_ref(), out.1);
         match self.github.update_issue(repo, number, &pat, &change, requests).await {
             Ok(answer) => match answer.into_remote(self.github.web_host(), repo) {
-                Ok(Some(issue)) => Ok((job, Outcome::Sent { sent: out.0, issue })),
+                Ok(Some(issue)) => Ok((job, Outcome::Sent { sent: out.0, issue: Box::new(issue) })),
                 Ok(None) => Ok((job, Outcome::Dropped(Pushed::Nothing))),
                 Err(e) => Ok((
                     job,

@@ -364,8 +364,11 @@ impl Reconciler {
         let mut tally = Tally::default();
         let pulled = self.pull(&claimed, run.id, &mut tally, limits).await;
         if config.two_way && pulled.is_ok() {
-            // Local edits the API could not send (GitHub unreachable, its budget spent).
-            match self.services.drain_pushes(config.project_id, Timestamp::now(), limits.deadline).await {
+            // Local edits the API could not send (GitHub unreachable, its budget spent): GitHub
+            // just answered this run, so every waiting edit goes along, backoff or not.
+            let drained =
+                self.services.drain_pushes(config.project_id, crate::store::Backoff::Ignore, limits.deadline);
+            match drained.await {
                 Ok(drained) => {
                     tally.requests += drained.requests;
                     report.pushes = Some(drained);

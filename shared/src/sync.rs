@@ -827,7 +827,8 @@ mod tests {
         // (local, status, remote, remote state, conflict pending, gone) -> plan
         let (base, local, other) = (c("a"), c("b"), c("x"));
         let send = |content: Option<&'static str>, state: Option<IssueState>| (content, state);
-        let table: [(&Content, TaskStatus, &Content, IssueState, bool, bool, Result<_, PushPlan>); 9] = [
+        type Want = Result<(Option<&'static str>, Option<IssueState>), PushPlan<'static>>;
+        let table: [(&Content, TaskStatus, &Content, IssueState, bool, bool, Want); 9] = [
             // GitHub holds the base: the local content goes out
             (&local, Todo, &base, Open, false, false, Ok(send(Some("b"), None))),
             // content and state together

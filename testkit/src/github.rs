@@ -144,6 +144,8 @@ struct GhState {
     repos: HashMap<String, RepoData>,
     requests: Vec<Recorded>,
     faults: VecDeque<Fault>,
+    /// Faults for the next writes only (reads pass).
+    write_faults: VecDeque<Fault>,
     list_requests: usize,
     /// Mutations applied right after the n-th list request is answered.
     scheduled: Vec<(usize, Mutation)>,
@@ -315,6 +317,11 @@ impl FakeGitHub {
         Held { arrived: Some(arrived), release }
     }
 
+    /// Answers the next write (`PATCH`, `POST`) with `fault` instead; reads pass.
+    pub fn push_write_fault(&self, fault: Fault) {
+        self.state.lock().unwrap().write_faults.push_back(fault);
+    }
+
     /// Answers the next request with `fault` instead.
     pub fn push_fault(&self, fault: Fault) {
         self.state.lock().unwrap().faults.push_back(fault);
@@ -431,7 +438,8 @@ async fn answer(
     }
     let outcome = {
         let mut s = state.lock().unwrap();
-        if let Some(f) = s.faults.pop_front() {
+        let write_fault = if method == "GET" { None } else { s.write_faults.pop_front() };
+        if let Some(f) = write_fault.or_else(|| s.faults.pop_front()) {
             Answer::Fault(f)
         } else {
             let token = authorization

@@ -194,6 +194,20 @@ pub async fn project_with_pat(
     project
 }
 
+/// Turns two-way sync of the project's config on or off (the store's write: no token check).
+pub async fn set_two_way(store: &Store, project: uuid::Uuid, on: bool) {
+    let config = store.get_config(project).await.expect("the project has a config");
+    let write = ghsync_shared::store::ConfigWrite {
+        repo_owner: ghsync_shared::domain::RepoOwner::parse(config.repo_owner).expect("owner"),
+        repo_name: ghsync_shared::domain::RepoName::parse(config.repo_name).expect("name"),
+        encrypted_pat: None,
+        sync_enabled: None,
+        sync_interval: None,
+        two_way: Some(on),
+    };
+    store.put_config(project, &write).await.expect("set two-way");
+}
+
 /// Points the project's config at another repository (`owner/name`), keeping its PAT.
 pub async fn switch_repo(store: &Store, project: uuid::Uuid, repo: &str) {
     let (owner, name) = repo.split_once('/').expect("owner/name");

@@ -42,6 +42,15 @@ pub(crate) async fn queue_push_in(
     Ok(done.rows_affected() > 0)
 }
 
+/// Whether a push waits out the backoff of its earlier failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backoff {
+    /// Only entries whose retry time has come (the API, a retry loop).
+    Respect,
+    /// Every waiting entry: a reconcile run that just reached GitHub takes them all along.
+    Ignore,
+}
+
 /// A claimed outbox entry with everything a push needs: the task, its link and its config.
 #[derive(Clone)]
 pub struct PushJob {
@@ -201,21 +210,24 @@ pub enum PushEnd<'a> {
 }
 
 impl Store {
-    /// Claims the outbox entry of `task_id` when it is due and nobody else holds it, for
-    /// `lease`; `None` otherwise (no entry, not due, or another pusher has it).
+    /// Claims the outbox entry of `task_id` when it is due (or `backoff` is
+    /// [`Backoff::Ignore`]) and nobody else holds it, for `lease`; `None` otherwise (no entry,
+    /// not due, or another pusher has it).
     pub async fn claim_push(
         &self,
         task_id: Uuid,
         now: Timestamp,
         lease: chrono::Duration,
+        backoff: Backoff,
     ) -> Result<Option<PushJob>, StoreError> {
         let claimed = sqlx::query(
-            "UPDATE sync_outbox SET lease_until = $3 WHERE task_id = $1 AND next_attempt_at <= $2 \
-             AND (lease_until IS NULL OR lease_until < $2)",
+            "UPDATE sync_outbox SET lease_until = $3 WHERE task_id = $1 \
+             AND ($4 = 1 OR next_attempt_at <= $2) AND (lease_until IS NULL OR lease_until < $2)",
         )
         .bind(task_id.to_string())
         .bind(now.to_sql())
         .bind(now.plus(lease).to_sql())
+        .bind(i64::from(backoff == Backoff::Ignore))
         .execute(&self.pool)
         .await?;
         if claimed.rows_affected() == 0 {
@@ -241,20 +253,23 @@ impl Store {
         row.map(PushJob::try_from).transpose()
     }
 
-    /// The tasks of `project_id` whose pushes are due at `now`, oldest first, at most `limit`.
+    /// The tasks of `project_id` whose pushes are due at `now` (all waiting ones with
+    /// [`Backoff::Ignore`]) and free, oldest first, at most `limit`.
     pub async fn due_pushes(
         &self,
         project_id: Uuid,
         now: Timestamp,
+        backoff: Backoff,
         limit: i64,
     ) -> Result<Vec<Uuid>, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT task_id FROM sync_outbox WHERE project_id = $1 AND next_attempt_at <= $2 \
+            "SELECT task_id FROM sync_outbox WHERE project_id = $1 AND ($4 = 1 OR next_attempt_at <= $2) \
              AND (lease_until IS NULL OR lease_until < $2) ORDER BY queued_at, task_id LIMIT $3",
         )
         .bind(project_id.to_string())
         .bind(now.to_sql())
         .bind(limit)
+        .bind(i64::from(backoff == Backoff::Ignore))
         .fetch_all(&self.pool)
         .await?;
         ids.iter().map(|id| uuid("sync_outbox.task_id", id)).collect()

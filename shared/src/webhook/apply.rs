@@ -134,7 +134,7 @@ pub(super) async fn apply_in(
                             (Some(_), Some(repo)) => routes.projects(tx, repo).await?.contains(&project_id),
                             _ => false,
                         };
-                        (Disappearance::Transferred { into_followed }, new_issue.as_ref())
+                        (Disappearance::Transferred { into_followed }, new_issue.as_deref())
                     }
                 };
                 let action = sync::gone(disappearance);

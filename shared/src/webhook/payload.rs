@@ -70,7 +70,7 @@ pub(super) enum ChangeKind {
 /// the payload names them).
 pub(super) enum Gone {
     Deleted,
-    Transferred { new_issue: Option<RemoteIssue>, new_repo: Option<RepoRef> },
+    Transferred { new_issue: Option<Box<RemoteIssue>>, new_repo: Option<RepoRef> },
 }
 
 impl Change {
@@ -92,7 +92,7 @@ impl Change {
                         p.changes.unwrap_or(TransferChanges { new_issue: None, new_repository: None });
                     let new_repo = changes.new_repository.and_then(|r| RepoRef::parse(&r.full_name).ok());
                     let new_issue = match (changes.new_issue, &new_repo) {
-                        (Some(issue), Some(new_repo)) => issue.into_remote(web, new_repo).map_err(invalid)?,
+                        (Some(issue), Some(new_repo)) => issue.into_remote(web, new_repo).map_err(invalid)?.map(Box::new),
                         _ => None,
                     };
                     Gone::Transferred { new_issue, new_repo }
