@@ -1,9 +1,18 @@
-//! Convergence property test: random histories of GitHub changes interleaved with local
+//! Convergence property tests: random histories of GitHub changes interleaved with local
 //! edits, their webhook deliveries dropped, duplicated and reordered, then one reconcile.
-//! Afterwards the board must equal GitHub wherever nobody edited locally, keep every local
-//! edit, hold exactly one pending conflict wherever both sides changed differently, and a
-//! second reconcile must change nothing. Runs on both backends; `GHSYNC_CONVERGENCE_CASES`
-//! (default 12) sets how many random histories each backend gets.
+//!
+//! One-way: afterwards the board must equal GitHub wherever nobody edited locally, keep
+//! every local edit, hold exactly one pending conflict wherever both sides changed
+//! differently, and a second reconcile must change nothing.
+//!
+//! Two-way: local edits are pushed as the API does (some at once, some failing transiently,
+//! some left in the outbox), and GitHub's echo of each push is delivered with the rest.
+//! After the outbox is drained and one reconcile, the board equals GitHub for every task
+//! except the pending conflicts, the newest edit of either side is what both hold, a pending
+//! conflict keeps the newest edit of each side, and a second reconcile writes nothing.
+//!
+//! Both run on both backends; `GHSYNC_CONVERGENCE_CASES` (default 12) sets how many random
+//! histories each gets.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -145,12 +154,14 @@ impl World {
     }
 }
 
-both_backends!(random_histories_converge);
+both_backends!(random_histories_converge, random_two_way_histories_converge);
+
+fn cases() -> u64 {
+    std::env::var("GHSYNC_CONVERGENCE_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(12)
+}
 
 async fn random_histories_converge(store: Store) {
-    let cases: u64 =
-        std::env::var("GHSYNC_CONVERGENCE_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(12);
-    for seed in 1..=cases {
+    for seed in 1..=cases() {
         // Each case on a fresh project of the same database.
         one_history(store.clone(), seed).await;
     }
@@ -355,4 +366,220 @@ async fn one_history(store: Store, seed: u64) {
         "seed {seed}"
     );
     assert_eq!(w.store.list_tasks(project).await.unwrap(), board, "seed {seed}: second reconcile");
+}
+
+async fn random_two_way_histories_converge(store: Store) {
+    for seed in 1..=cases() {
+        two_way_history(store.clone(), seed).await;
+    }
+}
+
+/// The newest change of one side to an issue's content, by step.
+#[derive(Clone, Debug)]
+struct Edit {
+    content: Content,
+    step: usize,
+}
+
+fn state_of(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Done => "completed",
+        TaskStatus::Cancelled => "not_planned",
+        _ => "open",
+    }
+}
+
+/// GitHub's state of an issue object as the fixtures name it.
+fn fixture_state(issue: &Value) -> &'static str {
+    match (issue["state"].as_str(), issue["state_reason"].as_str()) {
+        (Some("closed"), Some("not_planned")) => "not_planned",
+        (Some("closed"), _) => "completed",
+        _ => "open",
+    }
+}
+
+fn content_of(issue: &Value) -> Content {
+    Content::new(issue["title"].as_str().unwrap(), issue["body"].as_str().map(str::to_string)).unwrap()
+}
+
+async fn two_way_history(store: Store, seed: u64) {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ seed.wrapping_mul(0x1000_0000_01B3));
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO, PAT);
+    let keys = KeyProvider::Local(LocalKeys::from_hex(&"c1".repeat(32)).unwrap());
+    let project = testkit::project_with_pat(&store, REPO, &keys, PAT).await;
+    // One attempt per request: a queued fault is a failed push.
+    let github = GitHub::new(&gh.url, Duration::from_secs(5))
+        .unwrap()
+        .with_retries(ghsync_shared::github::Retries { attempts: 1, base: Duration::from_millis(1) });
+    let services = Services { store: store.clone(), keys, github };
+    let options = ReconcileOptions {
+        full_pass_every: chrono::Duration::zero(),
+        attempts: 1,
+        retry_base: Duration::from_millis(1),
+        ..Default::default()
+    };
+    let reconciler = Reconciler::new(services.clone(), options);
+    let mut w =
+        World { store, gh, reconciler, project, issues: BTreeMap::new(), clock: 0, deliveries: Vec::new() };
+
+    // Phase 1: issues imported, then two-way sync on.
+    let first = 3 + rng.below(4) as i64;
+    for n in 1..=first {
+        let content = Content::new(format!("Issue {n}"), Some(format!("Body {n}"))).unwrap();
+        w.issues.insert(n, Issue { content, state: "open", gone: None, remote_edits: 0 });
+        w.publish("opened", n, json!({}));
+    }
+    w.deliver_chaotically(&mut rng).await;
+    w.reconcile().await;
+    testkit::set_two_way(&w.store, project, true).await;
+    let tasks: BTreeMap<i64, uuid::Uuid> = w
+        .store
+        .list_tasks(project)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.github.unwrap().issue_number, t.task.id))
+        .collect();
+
+    // Phase 2: edits of both sides; pushes as the API makes them.
+    let mut local: BTreeMap<i64, Edit> = BTreeMap::new();
+    let mut remote: BTreeMap<i64, Edit> = BTreeMap::new();
+    let mut gone: BTreeSet<i64> = BTreeSet::new();
+    let steps = 12 + rng.below(20) as usize;
+    for step in 0..steps {
+        let n = 1 + rng.below(first as u64) as i64;
+        if gone.contains(&n) {
+            continue;
+        }
+        let on_github = w.gh.issue(REPO, n).expect("a live issue");
+        match rng.below(10) {
+            // Someone edits the issue on GitHub (content, or state).
+            0..=2 => {
+                let mut edited = on_github.clone();
+                if rng.chance(70) {
+                    let content =
+                        Content::new(format!("Remote {n} @{step}"), Some(format!("r{}", rng.below(3))))
+                            .unwrap();
+                    edited["title"] = json!(content.title);
+                    edited["body"] = json!(content.description);
+                    remote.insert(n, Edit { content, step });
+                } else if on_github["state"] == "open" {
+                    edited["state"] = json!("closed");
+                    edited["state_reason"] = json!(if rng.chance(50) { "completed" } else { "not_planned" });
+                } else {
+                    edited["state"] = json!("open");
+                    edited["state_reason"] = json!("reopened");
+                }
+                edited["updated_at"] = json!(w.gh.next_write_time(REPO));
+                w.gh.upsert(REPO, edited.clone());
+                w.queue(if edited["state"] == "open" { "edited" } else { "closed" }, edited, json!({}));
+            }
+            3 if rng.chance(30) => {
+                w.gh.mutate(Mutation::Delete { repo: REPO.into(), number: n });
+                gone.insert(n);
+                w.queue("deleted", on_github, json!({}));
+            }
+            // A local edit of content or column, pushed as the API does.
+            _ => {
+                let patch = if rng.chance(65) {
+                    let content =
+                        Content::new(format!("Local {n} @{step}"), Some(format!("mine {}", rng.below(1000))))
+                            .unwrap();
+                    local.insert(n, Edit { content: content.clone(), step });
+                    TaskPatch {
+                        title: Some(content.title),
+                        description: ghsync_shared::domain::Nullable::Set(content.description.unwrap()),
+                        status: None,
+                    }
+                } else {
+                    let status = TaskStatus::ALL[rng.below(TaskStatus::ALL.len() as u64) as usize];
+                    TaskPatch { status: Some(status), ..Default::default() }
+                };
+                w.store.update_task(tasks[&n], &patch).await.unwrap();
+                match rng.below(10) {
+                    0..=5 => {}
+                    // GitHub fails the push: it stays in the outbox.
+                    6..=7 => {
+                        w.gh.push_fault(testkit::github::Fault::status(502, r#"{"message":"Bad Gateway"}"#))
+                    }
+                    // The request's budget ran out before the push.
+                    _ => continue,
+                }
+                let pushed = services.push_task(tasks[&n]).await.unwrap();
+                // A push with nothing to send asks nothing: its fault is not left for later.
+                w.gh.clear_faults();
+                if pushed == ghsync_shared::push::Pushed::Sent {
+                    // GitHub's webhook for ghsync's own edit.
+                    let echo = w.gh.issue(REPO, n).unwrap();
+                    w.queue("edited", echo, json!({}));
+                }
+            }
+        }
+    }
+    w.deliver_chaotically(&mut rng).await;
+    services.drain_pushes(project, ghsync_shared::store::Backoff::Ignore, None).await.unwrap();
+    w.reconcile().await;
+    assert_eq!(w.store.pending_pushes(project).await.unwrap(), 0, "seed {seed}: the outbox is drained");
+
+    // Both sides agree wherever no conflict waits, on the newest edit of either side.
+    let pending = w.store.list_conflicts(project, Some(ConflictStatus::Pending)).await.unwrap();
+    let board = w.store.list_tasks(project).await.unwrap();
+    for (n, task_id) in &tasks {
+        let task = board.iter().find(|t| t.task.id == *task_id).unwrap();
+        let link = task.github.as_ref().unwrap();
+        let base = w.issues[n].content.clone();
+        let newest_local = local.get(n).map(|e| e.content.clone());
+        if gone.contains(n) {
+            assert_eq!(link.remote_state, RemoteState::Deleted, "seed {seed}: issue {n}");
+            // The task keeps what it had: its own edit, or the last GitHub text it saw.
+            let held = task.task.content();
+            let known = [Some(base), newest_local, remote.get(n).map(|e| e.content.clone())];
+            assert!(known.contains(&Some(held)), "seed {seed}: issue {n}: {:?}", task.task);
+            continue;
+        }
+        let on_github = w.gh.issue(REPO, *n).unwrap();
+        let github_content = content_of(&on_github);
+        match pending.iter().find(|c| c.task_id == *task_id) {
+            Some(conflict) => {
+                // Each side keeps its own newest edit.
+                let mine = newest_local
+                    .unwrap_or_else(|| panic!("seed {seed}: issue {n}: a conflict needs a local edit"));
+                assert_eq!(task.task.content(), mine, "seed {seed}: issue {n}: the local edit waits");
+                assert_eq!(
+                    Some(&github_content),
+                    remote.get(n).map(|e| &e.content),
+                    "seed {seed}: issue {n}: GitHub keeps its own edit"
+                );
+                assert_eq!(conflict.remote_content_snapshot, github_content, "seed {seed}: issue {n}");
+            }
+            None => {
+                assert_eq!(task.task.content(), github_content, "seed {seed}: issue {n}: board == GitHub");
+                let newest = match (local.get(n), remote.get(n)) {
+                    (Some(l), Some(r)) if r.step > l.step => r.content.clone(),
+                    (Some(l), _) => l.content.clone(),
+                    (None, Some(r)) => r.content.clone(),
+                    (None, None) => base,
+                };
+                assert_eq!(github_content, newest, "seed {seed}: issue {n}: the newest edit won");
+                assert_eq!(
+                    state_of(task.task.status),
+                    fixture_state(&on_github),
+                    "seed {seed}: issue {n}: column and state agree"
+                );
+                assert_eq!(link.push_error, None, "seed {seed}: issue {n}");
+            }
+        }
+    }
+
+    // Nothing is left to do: a second reconcile changes and writes nothing.
+    w.gh.clear_requests();
+    let again = w.reconcile().await;
+    assert_eq!(
+        (again.tasks_created, again.tasks_updated, again.conflicts_detected),
+        (0, 0, 0),
+        "seed {seed}"
+    );
+    assert_eq!(w.store.list_tasks(project).await.unwrap(), board, "seed {seed}: second reconcile");
+    assert!(w.gh.writes().is_empty(), "seed {seed}: no write after convergence");
 }

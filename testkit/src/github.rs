@@ -322,6 +322,13 @@ impl FakeGitHub {
         self.state.lock().unwrap().write_faults.push_back(fault);
     }
 
+    /// Drops the faults no request has taken yet.
+    pub fn clear_faults(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.faults.clear();
+        s.write_faults.clear();
+    }
+
     /// Answers the next request with `fault` instead.
     pub fn push_fault(&self, fault: Fault) {
         self.state.lock().unwrap().faults.push_back(fault);

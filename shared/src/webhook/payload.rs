@@ -92,7 +92,9 @@ impl Change {
                         p.changes.unwrap_or(TransferChanges { new_issue: None, new_repository: None });
                     let new_repo = changes.new_repository.and_then(|r| RepoRef::parse(&r.full_name).ok());
                     let new_issue = match (changes.new_issue, &new_repo) {
-                        (Some(issue), Some(new_repo)) => issue.into_remote(web, new_repo).map_err(invalid)?.map(Box::new),
+                        (Some(issue), Some(new_repo)) => {
+                            issue.into_remote(web, new_repo).map_err(invalid)?.map(Box::new)
+                        }
                         _ => None,
                     };
                     Gone::Transferred { new_issue, new_repo }
