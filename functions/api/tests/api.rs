@@ -28,6 +28,9 @@ both_backends!(
     a_sync_run_is_refused_while_another_holds_the_config,
     lists_come_in_bounded_pages_that_give_every_item_once,
     run_now_is_queued_at_once_and_done_by_the_worker,
+    two_way_needs_a_token_that_can_write_issues,
+    a_two_way_edit_is_on_github_when_the_api_answers,
+    a_task_is_published_through_the_api,
 );
 
 /// A project with a config, one synced task and one pending conflict on it.
@@ -249,6 +252,7 @@ async fn every_route_refuses_a_missing_or_wrong_token(store: Store) {
         (Method::GET, format!("/api/projects/{id}/tasks")),
         (Method::GET, format!("/api/projects/{id}/conflicts?status=pending")),
         (Method::PATCH, format!("/api/tasks/{id}")),
+        (Method::POST, format!("/api/tasks/{id}/github-issue")),
         (Method::POST, format!("/api/conflicts/{id}/resolve")),
         (Method::GET, "/api/openapi.json".to_string()),
     ];
@@ -518,6 +522,7 @@ async fn the_openapi_document_lists_every_route() {
         "GET /api/projects/{id}/sync-history/runs",
         "GET /api/projects/{id}/tasks",
         "PATCH /api/tasks/{id}",
+        "POST /api/tasks/{id}/github-issue",
         "GET /api/projects/{id}/conflicts",
         "POST /api/conflicts/{id}/resolve",
         "GET /api/openapi.json",
@@ -645,4 +650,93 @@ async fn lists_come_in_bounded_pages_that_give_every_item_once(store: Store) {
     let runs =
         app.call(Method::GET, &format!("/api/projects/{project}/sync-history/runs?limit=0"), None).await;
     assert_eq!(runs.status, 422);
+}
+
+/// A two-way project of `acme/widgets` with issue 1 imported (labelled `bug`, as the
+/// fixtures label every issue).
+async fn two_way_project(app: &App) -> (String, String) {
+    app.github.upsert(
+        "acme/widgets",
+        testkit::fixtures::issue("acme/widgets", 1, "First", Some("one"), "open", "2026-01-05T10:00:00Z"),
+    );
+    let id = app.project().await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT, "two_way": true});
+    let r = app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["two_way"], true);
+    app.worker().run_project(id.parse().unwrap()).await.unwrap();
+    let tasks = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    (id, tasks["items"][0]["id"].as_str().unwrap().to_string())
+}
+
+async fn two_way_needs_a_token_that_can_write_issues(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    app.github.set_read_only(OTHER_PAT);
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let before = row_counts(&store).await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": OTHER_PAT, "two_way": true});
+    let r = app.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"]["field"], "two_way");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("cannot write the issues of acme/widgets"), "{message}");
+    assert!(message.contains("Issues: read and write"), "{message}");
+    assert_eq!(row_counts(&store).await, before, "nothing stored");
+
+    // One-way with that token is fine; switching it to two-way later is checked the same way.
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": OTHER_PAT});
+    assert_eq!(app.call(Method::PUT, &path, Some(body)).await.status, 200);
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "two_way": true});
+    let r = app.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(app.call(Method::GET, &path, None).await.json()["two_way"], false);
+}
+
+async fn a_two_way_edit_is_on_github_when_the_api_answers(store: Store) {
+    let app = spawn_app(store).await;
+    let (id, task) = two_way_project(&app).await;
+    app.github.clear_requests();
+    let r =
+        app.call(Method::PATCH, &format!("/api/tasks/{task}"), Some(json!({"title": "Edited here"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "Edited here");
+    let methods: Vec<String> = app.github.requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(methods, ["GET", "PATCH"]);
+
+    // The task list shows the link's labels, no pending push and no error; ?label filters.
+    let listed = app.call(Method::GET, &format!("/api/projects/{id}/tasks?label=BUG"), None).await.json();
+    let github = &listed["items"][0]["github"];
+    assert_eq!(github["labels"][0]["name"], "bug");
+    assert_eq!(github["labels"][0]["color"], "d73a4a");
+    assert_eq!((github["push_pending"].clone(), github["push_error"].clone()), (json!(false), Value::Null));
+    let none = app.call(Method::GET, &format!("/api/projects/{id}/tasks?label=feature"), None).await.json();
+    assert_eq!(none["items"], json!([]));
+
+    // A refused push answers 200 (the edit is stored) and shows GitHub's message.
+    app.github.set_read_only(GOOD_PAT);
+    let r =
+        app.call(Method::PATCH, &format!("/api/tasks/{task}"), Some(json!({"title": "Not allowed"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    let error = listed["items"][0]["github"]["push_error"].as_str().unwrap().to_string();
+    assert!(error.contains("403") && error.contains("Resource not accessible"), "{error}");
+}
+
+async fn a_task_is_published_through_the_api(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let (id, _) = two_way_project(&app).await;
+    let p: uuid::Uuid = id.parse().unwrap();
+    let content = ghsync_shared::domain::Content::new("Local idea", None).unwrap();
+    let task = store.create_task(p, &content, ghsync_shared::domain::TaskStatus::Todo).await.unwrap();
+    let path = format!("/api/tasks/{}/github-issue", task.id);
+    let r = app.call(Method::POST, &path, None).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["github_issue_url"], "https://github.com/acme/widgets/issues/2");
+    assert_eq!(app.github.issue("acme/widgets", 2).unwrap()["title"], "Local idea");
+    let r = app.call(Method::POST, &path, None).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    let unknown =
+        app.call(Method::POST, &format!("/api/tasks/{}/github-issue", uuid::Uuid::nil()), None).await;
+    assert_eq!(unknown.status, 404);
 }
