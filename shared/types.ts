@@ -13,6 +13,12 @@ export type ResolutionAction = "keep_local" | "accept_github" | "merge";
 
 export type Content = { title: string, description: string | null, };
 
+export type Label = { name: string, 
+/**
+ * GitHub's colour: six hex digits, without `#`.
+ */
+color: string, };
+
 export type Project = { id: string, name: string, created_at: string, updated_at: string, };
 
 export type Task = { id: string, project_id: string, title: string, description: string | null, status: TaskStatus, 
@@ -138,6 +144,12 @@ next_cursor: string | null, };
 export type ConflictResolution = { id: string, task_id: string, metadata_id: string, detected_at: string, resolved_at: string | null, resolution_action: ResolutionAction | null, local_content_snapshot: Content, remote_content_snapshot: Content, merged_content: Content | null, };
 
 export type CreateProject = { name: string, };
+
+export type CreateTask = { title: string, description?: string, 
+/**
+ * `todo` when absent.
+ */
+status?: TaskStatus, };
 
 export type ResolveRequest = { action: ResolutionAction, 
 /**

@@ -11,6 +11,20 @@ pub struct CreateProject {
     pub name: String,
 }
 
+/// `POST /api/projects/{id}/tasks`: a task made on the board (not linked to an issue; a
+/// two-way project can publish it).
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
+pub struct CreateTask {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `todo` when absent.
+    #[serde(default)]
+    pub status: Option<crate::domain::TaskStatus>,
+}
+
 /// `POST /api/conflicts/{id}/resolve`.
 #[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +88,7 @@ pub fn typescript() -> String {
         SyncStatus::decl(&cfg),
         ResolutionAction::decl(&cfg),
         Content::decl(&cfg),
+        Label::decl(&cfg),
         Project::decl(&cfg),
         Task::decl(&cfg),
         GitHubLink::decl(&cfg),
@@ -88,6 +103,7 @@ pub fn typescript() -> String {
         crate::paging::SyncRunPage::decl(&cfg),
         ConflictResolution::decl(&cfg),
         CreateProject::decl(&cfg),
+        CreateTask::decl(&cfg),
         ResolveRequest::decl(&cfg),
         RunAccepted::decl(&cfg),
         MergedContent::decl(&cfg),

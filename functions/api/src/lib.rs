@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use ghsync_shared::config::{ApiToken, Config};
-use ghsync_shared::contract::{CreateProject, ErrorBody, ResolveRequest, RunAccepted};
+use ghsync_shared::contract::{CreateProject, CreateTask, ErrorBody, ResolveRequest, RunAccepted};
 use ghsync_shared::domain::{
     ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Project, Resolution, SyncHistorySummary,
     Task, TaskPatch, TaskStatus, ValidationError,
@@ -82,7 +82,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/projects/{id}/github-sync/run", post(run_sync))
         .route("/projects/{id}/sync-history", get(sync_history))
         .route("/projects/{id}/sync-history/runs", get(sync_runs))
-        .route("/projects/{id}/tasks", get(list_tasks))
+        .route("/projects/{id}/tasks", get(list_tasks).post(create_task))
         .route("/projects/{id}/conflicts", get(list_conflicts))
         .route("/tasks/{id}", patch(update_task))
         .route("/tasks/{id}/github-issue", post(publish_task))
@@ -250,6 +250,21 @@ async fn list_tasks(
     Ok(Json(TaskPage::of(fetched, &request)))
 }
 
+/// Creates a task on the project's board (not linked; a two-way project can publish it).
+#[utoipa::path(post, path = "/api/projects/{id}/tasks", tag = "tasks", params(("id" = Uuid, Path, description = "project id")),
+    request_body = CreateTask,
+    responses((status = 201, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn create_task(
+    State(state): AppState,
+    Id(project_id): Id,
+    Body(body): Body<CreateTask>,
+) -> Result<(StatusCode, Json<Task>), ApiError> {
+    let content = Content::new(body.title, body.description)?;
+    let status = body.status.unwrap_or(TaskStatus::Todo);
+    Ok((StatusCode::CREATED, Json(state.services.store.create_task(project_id, &content, status).await?)))
+}
+
 /// A page of the project's sync runs, newest first (a running one with its progress).
 #[utoipa::path(get, path = "/api/projects/{id}/sync-history/runs", tag = "sync",
     params(("id" = Uuid, Path, description = "project id"),
@@ -371,7 +386,7 @@ async fn resolve_conflict(
     info(title = "ghsync management API", description = "Projects, GitHub sync configs, tasks, conflicts and sync history."),
     paths(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
-        sync_history, sync_runs, list_tasks, update_task, publish_task, list_conflicts, resolve_conflict, openapi
+        sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, list_conflicts, resolve_conflict, openapi
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

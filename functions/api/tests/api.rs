@@ -250,6 +250,7 @@ async fn every_route_refuses_a_missing_or_wrong_token(store: Store) {
         (Method::GET, format!("/api/projects/{id}/sync-history")),
         (Method::GET, format!("/api/projects/{id}/sync-history/runs")),
         (Method::GET, format!("/api/projects/{id}/tasks")),
+        (Method::POST, format!("/api/projects/{id}/tasks")),
         (Method::GET, format!("/api/projects/{id}/conflicts?status=pending")),
         (Method::PATCH, format!("/api/tasks/{id}")),
         (Method::POST, format!("/api/tasks/{id}/github-issue")),
@@ -521,6 +522,7 @@ async fn the_openapi_document_lists_every_route() {
         "GET /api/projects/{id}/sync-history",
         "GET /api/projects/{id}/sync-history/runs",
         "GET /api/projects/{id}/tasks",
+        "POST /api/projects/{id}/tasks",
         "PATCH /api/tasks/{id}",
         "POST /api/tasks/{id}/github-issue",
         "GET /api/projects/{id}/conflicts",
@@ -726,10 +728,22 @@ async fn a_two_way_edit_is_on_github_when_the_api_answers(store: Store) {
 async fn a_task_is_published_through_the_api(store: Store) {
     let app = spawn_app(store.clone()).await;
     let (id, _) = two_way_project(&app).await;
-    let p: uuid::Uuid = id.parse().unwrap();
-    let content = ghsync_shared::domain::Content::new("Local idea", None).unwrap();
-    let task = store.create_task(p, &content, ghsync_shared::domain::TaskStatus::Todo).await.unwrap();
-    let path = format!("/api/tasks/{}/github-issue", task.id);
+    let before = row_counts(&store).await;
+    let blank =
+        app.call(Method::POST, &format!("/api/projects/{id}/tasks"), Some(json!({"title": " "}))).await;
+    assert_eq!(blank.status, 422);
+    assert_eq!(blank.json()["error"]["field"], "title");
+    assert_eq!(row_counts(&store).await, before);
+    let r = app
+        .call(Method::POST, &format!("/api/projects/{id}/tasks"), Some(json!({"title": "Local idea"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        (r.json()["status"].clone(), r.json()["github_issue_url"].clone()),
+        (json!("todo"), Value::Null)
+    );
+    let task_id = r.json()["id"].as_str().unwrap().to_string();
+    let path = format!("/api/tasks/{task_id}/github-issue");
     let r = app.call(Method::POST, &path, None).await;
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["github_issue_url"], "https://github.com/acme/widgets/issues/2");
