@@ -324,6 +324,32 @@ describe('ghsync web console', () => {
     await resize(DESKTOP);
   });
 
+  test('two-way: labels filter the list, a new task is published to GitHub', async () => {
+    await page.getByRole('button', { name: 'Turn two-way sync on' }).click();
+    await assertText('#cfg-two-way', /Two-way: local edits are pushed to GitHub/);
+    assert.equal(await taskRow(1).getByRole('button', { name: 'bug', exact: true }).count(), 1, 'the label shows');
+    const label = page.getByLabel('Label', { exact: true });
+    await label.fill('nope');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await assertText('#tasks-empty', /No task matches the search/);
+    await label.fill('');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await taskRow(3).getByRole('button', { name: 'bug', exact: true }).click();
+    assert.equal(await label.inputValue(), 'bug', 'a chip filters by its label');
+    await page.locator('#tasks-body tr').nth(4).waitFor();
+
+    await page.getByLabel('New task', { exact: true }).fill('Write release notes');
+    await page.getByRole('button', { name: 'Add task' }).click();
+    await label.fill('');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.locator('#tasks-body tr').filter({ hasText: 'Write release notes' });
+    await row.getByRole('button', { name: 'Publish to GitHub' }).click();
+    await row.getByRole('link', { name: '#7', exact: true }).waitFor();
+    const res = await fetch(`${fakeUrl}/repos/acme/widgets/issues/7`, { headers: { Authorization: `Bearer ${GH_TOKEN}` } });
+    assert.equal((await res.json()).title, 'Write release notes', 'the issue is on GitHub');
+    await shot('08c-two-way-published');
+  });
+
   test('an expired token sends the person back to sign-in with a message', async () => {
     await page.evaluate(() => sessionStorage.setItem('ghsync.token', 'expired-token'));
     await page.reload();

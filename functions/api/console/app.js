@@ -18,7 +18,7 @@ const TOKEN_KEY = 'ghsync.token';
 const PROJECT_KEY = 'ghsync.project';
 const state = {
   token: null, projects: [], projectId: null, config: null, history: null,
-  tasks: [], tasksCursor: null, taskQuery: '', conflicts: [], filter: 'pending', conflict: null, opener: null,
+  tasks: [], tasksCursor: null, taskQuery: '', taskLabel: '', conflicts: [], filter: 'pending', conflict: null, opener: null,
   following: null,
 };
 
@@ -268,12 +268,26 @@ function renderConfig() {
   $('cfg-repo').textContent = `${c.repo_owner}/${c.repo_name}`;
   $('cfg-enabled').replaceChildren(el('span', { class: `badge ${c.sync_enabled ? 'ok' : 'off'}`, text: c.sync_enabled ? 'Enabled' : 'Disabled' }));
   $('cfg-interval').textContent = fmtInterval(c.sync_interval_seconds);
+  $('cfg-two-way').textContent = c.two_way ? 'Two-way: local edits are pushed to GitHub' : 'One-way: GitHub to the board';
+  $('two-way-toggle').textContent = c.two_way ? 'Turn two-way sync off' : 'Turn two-way sync on';
   $('cfg-last').textContent = c.last_sync_at ? `${fmtTime(c.last_sync_at)} (${fmtRelative(c.last_sync_at)})` : 'never';
   $('cfg-next').textContent = !c.sync_enabled ? 'not scheduled (sync disabled)'
     : c.next_sync_at ? `${fmtTime(c.next_sync_at)} (${fmtRelative(c.next_sync_at)})` : 'as soon as possible';
   $('cfg-error').textContent = c.sync_error || 'none';
   $('cfg-error').className = c.sync_error ? 'error-text' : '';
   $('sync-toggle').textContent = c.sync_enabled ? 'Disable automatic sync' : 'Enable automatic sync';
+}
+
+async function toggleTwoWay() {
+  const c = state.config;
+  const body = { repo_owner: c.repo_owner, repo_name: c.repo_name, two_way: !c.two_way };
+  const updated = await guard('config', () => api('PUT', `/projects/${c.project_id}/github-sync`, body));
+  if (updated) {
+    state.config = updated;
+    renderConfig();
+    renderTasks();
+    notify(updated.two_way ? 'Two-way sync on: local edits now reach GitHub.' : 'Two-way sync off: nothing is written to GitHub.', 'ok');
+  }
 }
 
 async function toggleSync() {
@@ -352,6 +366,7 @@ async function connectRepo(event) {
   const body = {
     repo_owner: $('f-owner').value.trim(), repo_name: $('f-name').value.trim(), pat: $('f-pat').value,
     sync_interval_seconds: Number($('f-interval').value), sync_enabled: $('f-enabled').checked,
+    two_way: $('f-two-way').checked,
   };
   try {
     state.config = await api('PUT', `/projects/${state.projectId}/github-sync`, body);
@@ -498,6 +513,7 @@ const REMOTE = {
 function tasksPath(pid, cursor) {
   const q = new URLSearchParams({ limit: String(TASK_PAGE) });
   if (state.taskQuery) q.set('q', state.taskQuery);
+  if (state.taskLabel) q.set('label', state.taskLabel);
   if (cursor) q.set('cursor', cursor);
   return `/projects/${pid}/tasks?${q}`;
 }
@@ -525,13 +541,43 @@ async function loadMoreTasks() {
 function searchTasks(event) {
   event.preventDefault();
   state.taskQuery = $('task-search').value.trim();
+  state.taskLabel = $('task-label').value.trim();
   return loadTasksAndConflicts();
+}
+
+/** Filters the task list by a label chip's name. */
+function filterByLabel(name) {
+  $('task-label').value = name;
+  state.taskLabel = name;
+  return loadTasksAndConflicts();
+}
+
+async function createTask(event) {
+  event.preventDefault();
+  const input = $('new-task-title');
+  const title = input.value.trim();
+  if (!title) { input.setAttribute('aria-invalid', 'true'); input.focus(); return; }
+  input.removeAttribute('aria-invalid');
+  const task = await guard('task', () => api('POST', `/projects/${state.projectId}/tasks`, { title }));
+  if (!task) return;
+  $('task-form').reset();
+  notify(`Task “${task.title}” added.`, 'ok');
+  await loadTasksAndConflicts();
+}
+
+async function publishTask(t, button) {
+  button.disabled = true;
+  button.textContent = 'Publishing…';
+  const task = await guard('publish', () => api('POST', `/tasks/${t.id}/github-issue`));
+  if (!task) { button.disabled = false; button.textContent = 'Publish to GitHub'; return; }
+  notify(`Published as ${task.github_issue_url}.`, 'ok');
+  await loadTasksAndConflicts();
 }
 
 function renderTasks() {
   const tasks = state.tasks;
   $('tasks-body').replaceChildren(...tasks.map(taskRow));
-  $('tasks-empty').textContent = state.taskQuery ? `No task title contains “${state.taskQuery}”.`
+  $('tasks-empty').textContent = state.taskQuery || state.taskLabel ? 'No task matches the search.'
     : 'No tasks yet. Run a sync to import the repository\'s issues.';
   show($('tasks-empty'), tasks.length === 0);
   show($('tasks-table'), tasks.length > 0);
@@ -547,17 +593,42 @@ function taskRow(t) {
   return el('tr', { 'data-task': t.id },
     el('td', { 'data-label': 'Issue' }, link),
     el('td', { 'data-label': 'Title', class: 'title', text: t.title }),
+    el('td', { 'data-label': 'Labels' }, issueDetails(gh)),
     el('td', { 'data-label': 'Status', text: STATUS[t.status] || t.status }),
     el('td', { 'data-label': 'On GitHub' }, remoteClass ? el('span', { class: `badge ${remoteClass}`, text: remoteText }) : remoteText),
     el('td', { 'data-label': 'Sync' }, syncCell(t)));
 }
 
+/** Labels (as chips that filter the list), assignees and milestone of a linked task. */
+function issueDetails(gh) {
+  if (!gh) return el('span', { class: 'muted', text: '—' });
+  const parts = gh.labels.map((l) => {
+    const chip = el('button', {
+      type: 'button', class: 'chip', title: `Show tasks labelled ${l.name}`, onclick: () => filterByLabel(l.name), text: l.name,
+    });
+    // Through the CSSOM: the console's CSP allows no inline style attributes.
+    chip.style.setProperty('--chip', `#${/^[0-9a-fA-F]{6}$/.test(l.color) ? l.color : '8b949e'}`);
+    return chip;
+  });
+  if (gh.assignees.length) parts.push(el('span', { class: 'muted', text: gh.assignees.map((a) => `@${a}`).join(' ') }));
+  if (gh.milestone) parts.push(el('span', { class: 'muted', text: `◷ ${gh.milestone}` }));
+  return parts.length ? el('div', { class: 'details' }, ...parts) : el('span', { class: 'muted', text: '—' });
+}
+
 function syncCell(t) {
-  const status = t.github && t.github.sync_conflict_status;
+  const gh = t.github;
+  const status = gh && gh.sync_conflict_status;
   if (status === 'pending') {
     return el('button', { type: 'button', class: 'badge conflict', onclick: (e) => openConflictForTask(t.id, e.currentTarget), text: 'Conflict: review' });
   }
-  if (!t.github) return el('span', { class: 'muted', text: 'not linked' });
+  if (!gh) {
+    if (state.config && state.config.two_way) {
+      return el('button', { type: 'button', class: 'secondary', onclick: (e) => publishTask(t, e.currentTarget), text: 'Publish to GitHub' });
+    }
+    return el('span', { class: 'muted', text: 'not linked' });
+  }
+  if (gh.push_error) return el('span', { class: 'error-text', text: `Push refused: ${gh.push_error}` });
+  if (gh.push_pending) return el('span', { class: 'badge warn', text: 'Waiting to reach GitHub' });
   return el('span', { class: 'muted', text: status === 'resolved' ? 'Resolved' : 'In sync' });
 }
 
@@ -781,6 +852,8 @@ function wire() {
   $('sync-form').addEventListener('submit', connectRepo);
   $('sync-now').addEventListener('click', syncNow);
   $('sync-toggle').addEventListener('click', toggleSync);
+  $('two-way-toggle').addEventListener('click', toggleTwoWay);
+  $('task-form').addEventListener('submit', createTask);
   $('show-pending').addEventListener('click', () => setFilter('pending'));
   $('show-resolved').addEventListener('click', () => setFilter('resolved'));
   $('task-search-form').addEventListener('submit', searchTasks);
