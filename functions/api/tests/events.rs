@@ -42,14 +42,15 @@ async fn the_sample_api_events_are_answered() {
     let app = router(ApiState { services, token: ApiToken::new(API_TOKEN), runs: Default::default() });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
 
-    for (name, check) in [
-        ("api-list-tasks.json", "\"title\":\"Local\""),
-        ("api-resolve-conflict.json", "\"resolution_action\":\"accept_github\""),
+    for (name, status, check) in [
+        ("api-list-tasks.json", 200, "\"title\":\"Local\""),
+        ("api-resolve-conflict.json", 200, "\"resolution_action\":\"accept_github\""),
+        ("api-create-task.json", 201, "\"title\":\"Write the release notes\""),
     ] {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let response = app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), 200, "{name}");
+        assert_eq!(response.status(), status, "{name}");
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let body = String::from_utf8_lossy(&body);
         assert!(body.contains(check), "{name}: {body}");
