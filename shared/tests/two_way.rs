@@ -137,6 +137,7 @@ both_backends!(
     a_later_edit_replaces_a_pending_one,
     publishing_a_task_opens_an_issue_and_links_it,
     labels_assignees_and_milestone_are_imported_and_filter_the_board,
+    a_published_issue_seen_before_its_link_leaves_one_task,
 );
 
 async fn a_local_edit_reaches_github_and_its_echo_changes_nothing(store: Store) {
@@ -345,4 +346,22 @@ async fn labels_assignees_and_milestone_are_imported_and_filter_the_board(store:
     assert_eq!(filtered("bug").await, ["Issue 1"]);
     assert!(filtered("needs").await.is_empty(), "a label matches whole");
     assert!(filtered("p%").await.is_empty(), "LIKE wildcards are text");
+}
+
+async fn a_published_issue_seen_before_its_link_leaves_one_task(store: Store) {
+    // The new issue's webhook (or a poll) is applied between GitHub's answer to the POST and
+    // the link: it created a task of its own, which the link replaces.
+    let w = world(store, 1, true).await;
+    let content = Content::new("Race me", None).unwrap();
+    let task = w.store.create_task(w.project, &content, TaskStatus::Todo).await.unwrap();
+    let at = w.gh.next_write_time(REPO);
+    let new = testkit::issue(2, "Race me", None, "open", &at);
+    w.store.apply_issue(w.project, &new).await.unwrap();
+    assert_eq!(w.store.list_tasks(w.project).await.unwrap().len(), 3, "the echo made a task");
+    w.store.link_published(task.id, &new).await.unwrap();
+    let tasks = w.store.list_tasks(w.project).await.unwrap();
+    assert_eq!(tasks.len(), 2, "one task per issue");
+    let linked = tasks.iter().find(|t| t.github.as_ref().is_some_and(|g| g.node_id == new.node_id)).unwrap();
+    assert_eq!(linked.task.id, task.id, "the published task keeps the link");
+    assert_eq!(w.store.pending_pushes(w.project).await.unwrap(), 0);
 }
