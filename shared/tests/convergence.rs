@@ -146,6 +146,18 @@ impl World {
         }
     }
 
+    /// Phase 1 of a history: issues 1..=count opened, delivered chaotically, then a
+    /// reconcile: both sides agree.
+    async fn import(&mut self, count: i64, rng: &mut Rng) {
+        for n in 1..=count {
+            let content = Content::new(format!("Issue {n}"), Some(format!("Body {n}"))).unwrap();
+            self.issues.insert(n, Issue { content, state: "open", gone: None, remote_edits: 0 });
+            self.publish("opened", n, json!({}));
+        }
+        self.deliver_chaotically(rng).await;
+        self.reconcile().await;
+    }
+
     async fn reconcile(&self) -> ghsync_shared::domain::SyncHistory {
         let report = self.reconciler.run_project(self.project).await.unwrap();
         let history = report.history.unwrap();
@@ -155,6 +167,11 @@ impl World {
 }
 
 both_backends!(random_histories_converge, random_two_way_histories_converge);
+
+/// Every run a full pass, so one reconcile also finds deleted and transferred issues.
+fn full_passes() -> ReconcileOptions {
+    ReconcileOptions { full_pass_every: chrono::Duration::zero(), ..Default::default() }
+}
 
 fn cases() -> u64 {
     std::env::var("GHSYNC_CONVERGENCE_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(12)
@@ -182,25 +199,14 @@ async fn one_history(store: Store, seed: u64) {
         .await
         .unwrap();
     let github = GitHub::new(&gh.url, Duration::from_secs(5)).unwrap();
-    // Every run is a full pass, so one reconcile also finds deleted and transferred issues.
-    let options = ReconcileOptions {
-        full_pass_every: chrono::Duration::zero(),
-        retry_base: Duration::from_millis(1),
-        ..Default::default()
-    };
+    let options = ReconcileOptions { retry_base: Duration::from_millis(1), ..full_passes() };
     let reconciler = Reconciler::new(Services { store: store.clone(), keys, github }, options);
     let mut w =
         World { store, gh, reconciler, project, issues: BTreeMap::new(), clock: 0, deliveries: Vec::new() };
 
     // Phase 1: some issues, delivered chaotically, then a reconcile: both sides agree.
     let first = 3 + rng.below(5) as i64;
-    for n in 1..=first {
-        let content = Content::new(format!("Issue {n}"), Some(format!("Body {n}"))).unwrap();
-        w.issues.insert(n, Issue { content, state: "open", gone: None, remote_edits: 0 });
-        w.publish("opened", n, json!({}));
-    }
-    w.deliver_chaotically(&mut rng).await;
-    w.reconcile().await;
+    w.import(first, &mut rng).await;
     let base: BTreeMap<i64, Content> = w.issues.iter().map(|(n, i)| (*n, i.content.clone())).collect();
     let tasks: BTreeMap<i64, uuid::Uuid> = w
         .store
@@ -413,25 +419,14 @@ async fn two_way_history(store: Store, seed: u64) {
         .unwrap()
         .with_retries(ghsync_shared::github::Retries { attempts: 1, base: Duration::from_millis(1) });
     let services = Services { store: store.clone(), keys, github };
-    let options = ReconcileOptions {
-        full_pass_every: chrono::Duration::zero(),
-        attempts: 1,
-        retry_base: Duration::from_millis(1),
-        ..Default::default()
-    };
+    let options = ReconcileOptions { attempts: 1, retry_base: Duration::from_millis(1), ..full_passes() };
     let reconciler = Reconciler::new(services.clone(), options);
     let mut w =
         World { store, gh, reconciler, project, issues: BTreeMap::new(), clock: 0, deliveries: Vec::new() };
 
     // Phase 1: issues imported, then two-way sync on.
     let first = 3 + rng.below(4) as i64;
-    for n in 1..=first {
-        let content = Content::new(format!("Issue {n}"), Some(format!("Body {n}"))).unwrap();
-        w.issues.insert(n, Issue { content, state: "open", gone: None, remote_edits: 0 });
-        w.publish("opened", n, json!({}));
-    }
-    w.deliver_chaotically(&mut rng).await;
-    w.reconcile().await;
+    w.import(first, &mut rng).await;
     testkit::set_two_way(&w.store, project, true).await;
     let tasks: BTreeMap<i64, uuid::Uuid> = w
         .store

@@ -278,28 +278,24 @@ function renderConfig() {
   $('sync-toggle').textContent = c.sync_enabled ? 'Disable automatic sync' : 'Enable automatic sync';
 }
 
-async function toggleTwoWay() {
+/** Changes one setting of the config, then shows it and says what changed. */
+async function changeConfig(change, message) {
   const c = state.config;
-  const body = { repo_owner: c.repo_owner, repo_name: c.repo_name, two_way: !c.two_way };
+  const body = { repo_owner: c.repo_owner, repo_name: c.repo_name, ...change };
   const updated = await guard('config', () => api('PUT', `/projects/${c.project_id}/github-sync`, body));
   if (updated) {
     state.config = updated;
     renderConfig();
     renderTasks();
-    notify(updated.two_way ? 'Two-way sync on: local edits now reach GitHub.' : 'Two-way sync off: nothing is written to GitHub.', 'ok');
+    notify(message(updated), 'ok');
   }
 }
 
-async function toggleSync() {
-  const c = state.config;
-  const body = { repo_owner: c.repo_owner, repo_name: c.repo_name, sync_enabled: !c.sync_enabled };
-  const updated = await guard('config', () => api('PUT', `/projects/${c.project_id}/github-sync`, body));
-  if (updated) {
-    state.config = updated;
-    renderConfig();
-    notify(`Automatic sync ${updated.sync_enabled ? 'enabled' : 'disabled'}.`, 'ok');
-  }
-}
+const toggleTwoWay = () => changeConfig({ two_way: !state.config.two_way },
+  (c) => (c.two_way ? 'Two-way sync on: local edits now reach GitHub.' : 'Two-way sync off: nothing is written to GitHub.'));
+
+const toggleSync = () => changeConfig({ sync_enabled: !state.config.sync_enabled },
+  (c) => `Automatic sync ${c.sync_enabled ? 'enabled' : 'disabled'}.`);
 
 /** How often the console asks for a running sync's progress. */
 const PROGRESS_EVERY_MS = 1000;

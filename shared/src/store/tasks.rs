@@ -153,16 +153,7 @@ impl Store {
     #[instrument(skip(self, patch))]
     pub async fn update_task(&self, id: Uuid, patch: &TaskPatch) -> Result<Task, StoreError> {
         let mut tx = self.begin().await?;
-        let row: Option<TaskRow> = sqlx::query_as(locking!(
-            self.backend,
-            "SELECT ",
-            task_columns!(),
-            " FROM tasks t WHERE t.id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let task: Task = row.ok_or(StoreError::NotFound("task"))?.try_into()?;
+        let task = lock_task(&mut tx, self.backend, id).await?;
         let before = task.content();
         let content = Content::new(
             patch.title.clone().unwrap_or(task.title),
@@ -199,6 +190,16 @@ impl Store {
         let mut outcomes = self.apply_page(project_id, std::slice::from_ref(issue)).await?;
         Ok(outcomes.pop().expect("one outcome per issue"))
     }
+}
+
+/// One task, locked for the caller's transaction, or `NotFound`.
+async fn lock_task(conn: &mut AnyConnection, backend: Backend, id: Uuid) -> Result<Task, StoreError> {
+    let row: Option<TaskRow> =
+        sqlx::query_as(locking!(backend, "SELECT ", task_columns!(), " FROM tasks t WHERE t.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    row.ok_or(StoreError::NotFound("task"))?.try_into()
 }
 
 /// The link and task as one locked read.
@@ -649,16 +650,7 @@ impl Store {
         issue.validate()?;
         let now = Timestamp::now();
         let mut tx = self.begin().await?;
-        let row: Option<TaskRow> = sqlx::query_as(locking!(
-            self.backend,
-            "SELECT ",
-            task_columns!(),
-            " FROM tasks t WHERE t.id = $1"
-        ))
-        .bind(task_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let task: Task = row.ok_or(StoreError::NotFound("task"))?.try_into()?;
+        let task = lock_task(&mut tx, self.backend, task_id).await?;
         let project = task.project_id.to_string();
         let linked: Option<String> =
             sqlx::query_scalar("SELECT id FROM task_github_metadata WHERE task_id = $1")
