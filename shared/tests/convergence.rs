@@ -147,8 +147,8 @@ impl World {
     }
 
     /// Phase 1 of a history: issues 1..=count opened, delivered chaotically, then a
-    /// reconcile: both sides agree.
-    async fn import(&mut self, count: i64, rng: &mut Rng) {
+    /// reconcile: both sides agree. The tasks by issue number.
+    async fn import(&mut self, count: i64, rng: &mut Rng) -> BTreeMap<i64, uuid::Uuid> {
         for n in 1..=count {
             let content = Content::new(format!("Issue {n}"), Some(format!("Body {n}"))).unwrap();
             self.issues.insert(n, Issue { content, state: "open", gone: None, remote_edits: 0 });
@@ -156,6 +156,8 @@ impl World {
         }
         self.deliver_chaotically(rng).await;
         self.reconcile().await;
+        let tasks = self.store.list_tasks(self.project).await.unwrap();
+        tasks.into_iter().map(|t| (t.github.unwrap().issue_number, t.task.id)).collect()
     }
 
     async fn reconcile(&self) -> ghsync_shared::domain::SyncHistory {
@@ -206,16 +208,8 @@ async fn one_history(store: Store, seed: u64) {
 
     // Phase 1: some issues, delivered chaotically, then a reconcile: both sides agree.
     let first = 3 + rng.below(5) as i64;
-    w.import(first, &mut rng).await;
+    let tasks = w.import(first, &mut rng).await;
     let base: BTreeMap<i64, Content> = w.issues.iter().map(|(n, i)| (*n, i.content.clone())).collect();
-    let tasks: BTreeMap<i64, uuid::Uuid> = w
-        .store
-        .list_tasks(project)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| (t.github.unwrap().issue_number, t.task.id))
-        .collect();
     assert_eq!(tasks.len() as i64, first, "seed {seed}: phase 1 converged");
 
     // Phase 2: GitHub changes and local edits interleaved; deliveries held back.
@@ -426,16 +420,8 @@ async fn two_way_history(store: Store, seed: u64) {
 
     // Phase 1: issues imported, then two-way sync on.
     let first = 3 + rng.below(4) as i64;
-    w.import(first, &mut rng).await;
+    let tasks = w.import(first, &mut rng).await;
     testkit::set_two_way(&w.store, project, true).await;
-    let tasks: BTreeMap<i64, uuid::Uuid> = w
-        .store
-        .list_tasks(project)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| (t.github.unwrap().issue_number, t.task.id))
-        .collect();
 
     // Phase 2: edits of both sides; pushes as the API makes them.
     let mut local: BTreeMap<i64, Edit> = BTreeMap::new();
