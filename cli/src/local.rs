@@ -30,9 +30,62 @@ pub async fn services(config: &Config) -> Result<Services> {
         }
         Some(KeyProvider::Local(LocalKeys::from_hex(&hex)?))
     };
+    if let Some(db) = sqlite_file(&config.database_url) {
+        keep_private_database(&db)?;
+    }
     Services::connect(config, &StoreOptions::default(), fallback)
         .await
         .with_context(|| format!("cannot start ({})", redact_url(&config.database_url)))
+}
+
+/// The file of a `sqlite:` database URL (`None` for other URLs and in-memory databases).
+pub fn sqlite_file(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url.strip_prefix("sqlite://").or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// Makes the SQLite database (it holds sealed PATs, issue text and the delivery log) and its
+/// WAL and shared-memory files readable by the owner only: created 0600 before SQLite opens
+/// it (SQLite gives its `-wal` and `-shm` files the database file's mode), and an existing
+/// file with wider permissions narrowed, with a warning.
+pub fn keep_private_database(db: &Path) -> Result<()> {
+    if !db.exists() {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(db)
+            .with_context(|| format!("cannot create {}", db.display()))?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let path = PathBuf::from(format!("{}{suffix}", db.display()));
+        keep_private(&path)?;
+    }
+    Ok(())
+}
+
+/// Narrows an existing file that group or others may read or write to mode 0600 (a missing
+/// file is left alone); refuses when that is not possible.
+fn keep_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match fs::metadata(path) {
+        Ok(meta) => meta.permissions().mode() & 0o777,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read the permissions of {}", path.display()));
+        }
+    };
+    if mode & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).with_context(|| {
+            format!(
+                "{} is readable by others (mode {mode:o}) and cannot be made private: chmod 600 it",
+                path.display()
+            )
+        })?;
+        tracing::warn!(path = %path.display(), was = %format_args!("{mode:o}"), "made a file of secrets private (mode 600)");
+    }
+    Ok(())
 }
 
 /// The folder of a `sqlite:` database file (the working directory for other URLs).
@@ -54,6 +107,7 @@ pub fn state_dir(database_url: &str) -> PathBuf {
 /// Returns the secret and whether it was just created.
 pub fn kept_secret(dir: &Path, name: &str, bytes: usize) -> Result<(String, bool)> {
     let path = dir.join(name);
+    keep_private(&path)?;
     match fs::read_to_string(&path) {
         Ok(s) if !s.trim().is_empty() => return Ok((s.trim().to_string(), false)),
         Ok(_) => {}
@@ -108,6 +162,32 @@ mod tests {
         assert_eq!(again, first);
         let mode = fs::metadata(dir.join("s")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_database_and_a_widened_secret_are_kept_private() {
+        let dir = std::env::temp_dir().join(format!("ghsync-test-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let db = dir.join("g.db");
+        keep_private_database(&db).unwrap();
+        assert_eq!(mode(&db), 0o600, "created private");
+        // Files someone widened (or an older ghsync left) are narrowed.
+        let wal = dir.join("g.db-wal");
+        fs::write(&wal, b"").unwrap();
+        fs::set_permissions(&wal, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&db, fs::Permissions::from_mode(0o664)).unwrap();
+        keep_private_database(&db).unwrap();
+        assert_eq!((mode(&db), mode(&wal)), (0o600, 0o600));
+        kept_secret(&dir, "s", 32).unwrap();
+        fs::set_permissions(dir.join("s"), fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, created) = kept_secret(&dir, "s", 32).unwrap();
+        assert!(!created);
+        assert_eq!(mode(&dir.join("s")), 0o600);
+        assert_eq!(sqlite_file("sqlite://x/g.db?mode=rwc"), Some(PathBuf::from("x/g.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
         fs::remove_dir_all(dir).unwrap();
     }
 

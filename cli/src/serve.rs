@@ -59,11 +59,16 @@ pub async fn reconcile_loop(reconciler: Reconciler) {
     .await
 }
 
-/// A secret generated on first start and kept in `dir/file`, printed for the user.
+/// A secret generated on first start and kept in `dir/file`. Printed once, when it is
+/// generated (so the user can paste it); later starts only say where it is kept.
 fn kept_and_printed(dir: &std::path::Path, file: &str, what: &str) -> Result<String> {
     let (secret, created) = local::kept_secret(dir, file, 32)?;
-    let verb = if created { "generated" } else { "kept" };
-    println!("{what} ({verb} in {}): {secret}", dir.join(file).display());
+    let path = dir.join(file);
+    if created {
+        println!("{what} (generated in {}, mode 600): {secret}", path.display());
+    } else {
+        println!("{what}: kept in {}", path.display());
+    }
     Ok(secret)
 }
 

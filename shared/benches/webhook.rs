@@ -55,6 +55,7 @@ fn deliveries(c: &mut Criterion) {
                     signature_256: Some(&sig),
                     signature_sha1: None,
                     body: body.as_bytes(),
+                    tenant: None,
                 };
                 webhook::handle(store, config, d).await.unwrap()
             },
@@ -70,6 +71,7 @@ fn deliveries(c: &mut Criterion) {
                 signature_256: Some(&signature),
                 signature_sha1: None,
                 body: body.as_bytes(),
+                tenant: None,
             };
             let handled = webhook::handle(store, config, d).await.unwrap();
             assert!(matches!(handled, Handled::Applied { .. }));

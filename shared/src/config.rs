@@ -43,6 +43,31 @@ impl WebhookSecrets {
     pub fn iter(&self) -> impl Iterator<Item = &SecretString> {
         self.0.iter()
     }
+
+    /// The secrets of one config's own webhook (`/webhooks/github/{config_id}`): each
+    /// deployment secret's HMAC-SHA256 of the config id, in hex. Nothing per tenant is stored
+    /// and the webhook function needs no KMS call; during a rotation (two deployment secrets)
+    /// both derivations verify.
+    pub fn for_config(&self, config_id: uuid::Uuid) -> WebhookSecrets {
+        use hmac::{Hmac, KeyInit, Mac};
+        let derived = self
+            .0
+            .iter()
+            .map(|secret| {
+                let mut h = Hmac::<sha2::Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+                    .expect("HMAC accepts keys of any length");
+                h.update(b"ghsync config webhook v1:");
+                h.update(config_id.as_hyphenated().to_string().as_bytes());
+                SecretString::from(hex::encode(h.finalize().into_bytes()))
+            })
+            .collect();
+        WebhookSecrets(derived)
+    }
+
+    /// The first (current) secret, for what ghsync hands out.
+    pub fn current(&self) -> &SecretString {
+        &self.0[0]
+    }
 }
 
 impl fmt::Debug for WebhookSecrets {

@@ -122,6 +122,7 @@ impl World {
             signature_256: Some(&signature),
             signature_sha1: None,
             body: &body,
+            tenant: None,
         };
         handle(&self.store, &WebhookConfig::github_com(Some(secrets)), d).await.unwrap();
     }

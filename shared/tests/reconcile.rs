@@ -622,6 +622,7 @@ async fn an_ambiguous_delivery_is_settled_by_the_next_run(store: Store) {
         signature_256: Some(&signature),
         signature_sha1: None,
         body: &body,
+        tenant: None,
     };
     handle(&w.store, &WebhookConfig::github_com(WebhookSecrets::parse("s")), delivery).await.unwrap();
     assert_eq!(w.titles().await[&2], "Final", "the delivery changed nothing");

@@ -106,6 +106,7 @@ impl World {
             signature_256: Some(&signature),
             signature_sha1: None,
             body: &body,
+            tenant: None,
         };
         let config = WebhookConfig::github_com(Some(WebhookSecrets::parse(SECRET).unwrap()));
         handle(&self.store, &config, d).await.unwrap();

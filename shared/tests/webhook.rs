@@ -30,6 +30,7 @@ both_backends!(
     a_replayed_snapshot_of_a_transferred_identity_creates_nothing,
     a_same_second_edit_is_left_to_the_next_reconcile_and_its_replay_reverts_nothing,
     an_unavailable_database_is_refused_as_unavailable,
+    a_configs_own_url_takes_only_its_secret_and_touches_only_its_project,
 );
 
 fn secrets() -> WebhookSecrets {
@@ -49,6 +50,7 @@ async fn deliver(store: &Store, event: &str, id: &str, payload: &Value) -> Resul
         signature_256: Some(&signature),
         signature_sha1: None,
         body: &body,
+        tenant: None,
     };
     handle(store, &WebhookConfig::github_com(Some(secrets())), delivery).await
 }
@@ -275,6 +277,7 @@ async fn invalid_deliveries_are_refused_and_write_nothing(store: Store) {
         signature_256: Some(&good),
         signature_sha1: None,
         body: &body,
+        tenant: None,
     };
     let cases = [
         Case {
@@ -584,4 +587,97 @@ async fn a_same_second_edit_is_left_to_the_next_reconcile_and_its_replay_reverts
         replay(&store, payload).await;
         assert_eq!(the_task(&store, p).await.task.title, "Draft");
     }
+}
+
+/// A delivery on config `tenant`'s own URL, signed with `secret`.
+async fn deliver_to(
+    store: &Store,
+    secrets: &WebhookSecrets,
+    tenant: Uuid,
+    secret: &str,
+    payload: &Value,
+) -> Result<Handled, WebhookError> {
+    let body = serde_json::to_vec(payload).unwrap();
+    let signature = sign(secret, &body);
+    let id = Uuid::new_v4().to_string();
+    let delivery = Delivery {
+        event: Some("issues"),
+        delivery_id: Some(&id),
+        signature_256: Some(&signature),
+        signature_sha1: None,
+        body: &body,
+        tenant: Some(tenant),
+    };
+    handle(store, &WebhookConfig::github_com(Some(secrets.clone())), delivery).await
+}
+
+fn tenant_secret(secrets: &WebhookSecrets, config_id: Uuid) -> String {
+    use secrecy::ExposeSecret;
+    secrets.for_config(config_id).current().expose_secret().to_string()
+}
+
+async fn a_configs_own_url_takes_only_its_secret_and_touches_only_its_project(store: Store) {
+    // A and B follow acme/widgets, C follows acme/gadgets.
+    let (a, b, c) = (
+        configured_project(&store, REPO).await,
+        configured_project(&store, REPO).await,
+        configured_project(&store, "acme/gadgets").await,
+    );
+    let config = |p: Uuid| {
+        let store = store.clone();
+        async move { store.find_config(p).await.unwrap().unwrap().id }
+    };
+    let (config_a, config_b, config_c) = (config(a).await, config(b).await, config(c).await);
+    // Mid-rotation: the new deployment secret first, the old one still accepted.
+    let rotating = WebhookSecrets::parse(&format!("new-secret,{SECRET}")).unwrap();
+    let (secret_a, secret_b, secret_c) = (
+        tenant_secret(&rotating, config_a),
+        tenant_secret(&rotating, config_b),
+        tenant_secret(&rotating, config_c),
+    );
+    assert_ne!(secret_a, secret_b);
+    let payload = issues_event(
+        "opened",
+        issue(REPO, 1, "Hello", None, "open", "2026-01-05T10:00:00Z"),
+        REPO,
+        json!({}),
+    );
+    let before = row_counts(&store).await;
+
+    // B's secret, the deployment secret itself, or nothing of A's: refused, nothing written.
+    for wrong in [secret_b.as_str(), SECRET, "new-secret"] {
+        let refused = deliver_to(&store, &rotating, config_a, wrong, &payload).await;
+        assert!(matches!(refused, Err(WebhookError::BadSignature)), "{refused:?}");
+    }
+    assert_eq!(row_counts(&store).await, before);
+
+    // C's own secret on C's URL, but a body of A's repository: recorded and ignored.
+    let ignored = deliver_to(&store, &rotating, config_c, &secret_c, &payload).await.unwrap();
+    assert_eq!(ignored, Handled::Ignored { reason: "not_this_config" });
+    assert_eq!(ignored.status(), 202);
+    for p in [a, b, c] {
+        assert!(store.list_tasks(p).await.unwrap().is_empty());
+    }
+
+    // A's own secret on A's URL: A alone changes, though B follows the same repository.
+    let applied = deliver_to(&store, &rotating, config_a, &secret_a, &payload).await.unwrap();
+    assert!(matches!(&applied, Handled::Applied { results } if results.len() == 1), "{applied:?}");
+    assert_eq!(store.list_tasks(a).await.unwrap().len(), 1);
+    assert!(store.list_tasks(b).await.unwrap().is_empty());
+    // The answer GitHub shows the repository's admins names no project.
+    let answer = serde_json::to_string(&applied).unwrap();
+    for p in [a, b, c] {
+        assert!(!answer.contains(&p.to_string()), "{answer}");
+    }
+
+    // The old secret's derivation still verifies during the rotation.
+    let old = tenant_secret(&secrets(), config_a);
+    let edited = issues_event(
+        "edited",
+        issue(REPO, 1, "Hello again", None, "open", "2026-01-05T11:00:00Z"),
+        REPO,
+        json!({}),
+    );
+    deliver_to(&store, &rotating, config_a, &old, &edited).await.unwrap();
+    assert_eq!(store.list_tasks(a).await.unwrap()[0].task.title, "Hello again");
 }

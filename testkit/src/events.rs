@@ -217,6 +217,14 @@ pub fn all() -> Vec<(&'static str, Value)> {
                 Some(json!({"action": "accept_github"})),
             ),
         ),
+        (
+            "api-create-task.json",
+            api_event(
+                "POST",
+                &format!("/api/projects/{PROJECT_ID}/tasks"),
+                Some(json!({"title": "Write the release notes", "description": "From the board"})),
+            ),
+        ),
     ]
 }
 

@@ -32,6 +32,7 @@ pub async fn run_one(store: &Store, data: &[u8]) -> Result<Handled, WebhookError
         signature_256: (flags & 2 == 0).then_some(signature.as_str()),
         signature_sha1: (flags & 2 == 2).then_some("sha1=0000000000000000000000000000000000000000"),
         body,
+        tenant: None,
     };
     handle(store, &WebhookConfig::github_com(WebhookSecrets::parse(SECRET)), delivery).await
 }

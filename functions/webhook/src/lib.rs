@@ -1,14 +1,18 @@
-//! The webhook receiver: `POST /webhooks/github` as an axum [`Router`] that `lambda_http`
-//! serves behind API Gateway (HTTP API, payload 2.0; base64 bodies arrive decoded) and
-//! `ghsync serve` mounts locally. It only translates HTTP to `ghsync_shared::webhook`.
+//! The webhook receiver: `POST /webhooks/github` (single-tenant: the deployment's secret, every
+//! config of the repository) and `POST /webhooks/github/{config_id}` (one config: its own
+//! secret, its project only) as an axum [`Router`] that `lambda_http` serves behind API
+//! Gateway (HTTP API, payload 2.0; base64 bodies arrive decoded) and `ghsync serve` mounts
+//! locally. It only translates HTTP to `ghsync_shared::webhook`; a request without a
+//! well-formed signature, or form-encoded, is refused before its body is read.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use ghsync_shared::config::{Config, WebhookSecrets};
@@ -47,23 +51,78 @@ impl WebhookState {
     }
 }
 
-/// `POST /webhooks/github`.
+/// `POST /webhooks/github` and `POST /webhooks/github/{config_id}`.
 pub fn router(state: WebhookState) -> Router {
     Router::new()
         .route("/webhooks/github", post(receive))
+        .route("/webhooks/github/{config_id}", post(receive_for_config))
         // One byte over GitHub's cap still reaches the handler, which answers 413 itself.
         .layer(DefaultBodyLimit::max(webhook::MAX_BODY_BYTES + 1))
+        .layer(middleware::from_fn(before_the_body))
         .with_state(Arc::new(state))
+}
+
+/// Refuses, before a byte of the body is read, what can never be accepted: a form-encoded
+/// delivery (400: the hook must send JSON) and one without a well-formed
+/// `X-Hub-Signature-256` (401). An attacker without the secret cannot make ghsync read,
+/// buffer or hash an upload.
+async fn before_the_body(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let form = header(headers, header::CONTENT_TYPE.as_str()).is_some_and(|t| {
+        t.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
+    });
+    if form {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"code": "form_encoded", "message": "this hook sends application/x-www-form-urlencoded; \
+                edit the webhook on GitHub and choose Content type: application/json"}}),
+        );
+    }
+    if !webhook::is_well_formed_signature(header(headers, "x-hub-signature-256")) {
+        let missing = if header(headers, "x-hub-signature-256").is_none() {
+            WebhookError::MissingSignature
+        } else {
+            WebhookError::MalformedSignature
+        };
+        return refuse(&missing);
+    }
+    next.run(request).await
+}
+
+/// `POST /webhooks/github/{config_id}`: one config's own URL.
+async fn receive_for_config(
+    State(state): State<Arc<WebhookState>>,
+    Path(config_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(config_id) = uuid::Uuid::parse_str(&config_id) else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": {"code": "not_found", "message": "no such webhook"}}),
+        );
+    };
+    deliver(&state, &headers, body, Some(config_id)).await
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// `POST /webhooks/github`: the deployment-wide route.
 async fn receive(
     State(state): State<Arc<WebhookState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+) -> Response {
+    deliver(&state, &headers, body, None).await
+}
+
+async fn deliver(
+    state: &WebhookState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    tenant: Option<uuid::Uuid>,
 ) -> Response {
     let body = match body {
         Ok(body) => body,
@@ -77,11 +136,12 @@ async fn receive(
     };
     // HeaderMap lookups are case-insensitive, as GitHub's header names are.
     let delivery = Delivery {
-        event: header(&headers, "x-github-event"),
-        delivery_id: header(&headers, "x-github-delivery"),
-        signature_256: header(&headers, "x-hub-signature-256"),
-        signature_sha1: header(&headers, "x-hub-signature"),
+        event: header(headers, "x-github-event"),
+        delivery_id: header(headers, "x-github-delivery"),
+        signature_256: header(headers, "x-hub-signature-256"),
+        signature_sha1: header(headers, "x-hub-signature"),
         body: &body,
+        tenant,
     };
     match state.receiver.handle(delivery).await {
         Ok(handled) => {

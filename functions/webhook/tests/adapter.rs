@@ -169,3 +169,94 @@ async fn an_unavailable_database_answers_503_so_github_can_redeliver(store: Stor
     let r = send(Method::POST, &url, &h, body).await;
     assert_eq!(r.status, 503, "{}", r.text());
 }
+
+/// Sends only the head of a request that announces `length` body bytes, and reads the answer
+/// (bounded: a server that waits for the body fails the test instead of hanging it).
+async fn answer_to_head(addr: &str, path: &str, extra_headers: &str, length: usize) -> String {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         X-GitHub-Event: issues\r\nX-GitHub-Delivery: d-head\r\n{extra_headers}\
+         Content-Length: {length}\r\n\r\n"
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..read]).into_owned()
+}
+
+#[tokio::test]
+async fn an_unsigned_or_form_encoded_delivery_is_refused_before_its_body_is_read() {
+    let store = testkit::sqlite().await;
+    following(&store, "acme/widgets").await;
+    let url = serve(state(&store, "s3cret")).await;
+    let addr = url.trim_start_matches("http://").to_string();
+    let before = testkit::row_counts(&store).await;
+
+    // 25 MiB announced, not one byte sent: the refusal comes anyway.
+    let big = ghsync_shared::webhook::MAX_BODY_BYTES;
+    for (path, extra) in [
+        ("/webhooks/github", ""),
+        ("/webhooks/github", "X-Hub-Signature-256: sha256=zz\r\n"),
+        ("/webhooks/github", "X-Hub-Signature: sha1=0000000000000000000000000000000000000000\r\n"),
+        ("/webhooks/github/6f1c2a4e-3b7d-4c8e-9a10-2b3c4d5e6f70", ""),
+    ] {
+        let answer = answer_to_head(&addr, path, extra, big).await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{path} {extra:?}: {answer}");
+    }
+
+    // GitHub's default content type: told to choose JSON.
+    let form = "payload=%7B%22zen%22%3A%22hi%22%7D";
+    let sig = sign("s3cret", form.as_bytes());
+    let h = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("x-github-event", "ping"),
+        ("x-github-delivery", "d-form"),
+        ("x-hub-signature-256", sig.as_str()),
+    ];
+    let r = send(Method::POST, &format!("{url}/webhooks/github"), &h, form).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "form_encoded");
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("application/json"));
+    assert_eq!(testkit::row_counts(&store).await, before);
+}
+
+#[tokio::test]
+async fn a_configs_own_url_over_http() {
+    let store = testkit::sqlite().await;
+    let a = following(&store, "acme/widgets").await;
+    let b = following(&store, "acme/widgets").await;
+    let config_a = store.find_config(a).await.unwrap().unwrap().id;
+    let secret_a = {
+        use secrecy::ExposeSecret;
+        WebhookSecrets::parse("s3cret").unwrap().for_config(config_a).current().expose_secret().to_string()
+    };
+    let base = serve(state(&store, "s3cret")).await;
+    let body = opened_body();
+    let sig = sign(&secret_a, body.as_bytes());
+    let h =
+        [("content-type", "application/json"), ("x-github-event", "issues"), ("x-github-delivery", "d-a")];
+    fn with<'a>(h: &[(&'a str, &'a str)], sig: &'a str) -> Vec<(&'a str, &'a str)> {
+        [h.to_vec(), vec![("x-hub-signature-256", sig)]].concat()
+    }
+
+    let r =
+        send(Method::POST, &format!("{base}/webhooks/github/not-a-config"), &with(&h, &sig), body.clone())
+            .await;
+    assert_eq!(r.status, 404);
+    // The deployment secret does not open a config's own URL.
+    let global = sign("s3cret", body.as_bytes());
+    let r =
+        send(Method::POST, &format!("{base}/webhooks/github/{config_a}"), &with(&h, &global), body.clone())
+            .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = send(Method::POST, &format!("{base}/webhooks/github/{config_a}"), &with(&h, &sig), body.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().contains(&a.to_string()) && !r.text().contains(&b.to_string()), "{}", r.text());
+    assert_eq!(store.list_tasks(a).await.unwrap().len(), 1);
+    assert!(store.list_tasks(b).await.unwrap().is_empty());
+}

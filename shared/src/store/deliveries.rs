@@ -55,6 +55,25 @@ pub(crate) async fn enabled_projects_for_repo_in(
     ids.iter().map(|id| uuid("github_sync_config.project_id", id)).collect()
 }
 
+/// The project of config `config_id` when the config is enabled and follows `repo` (names
+/// compared as GitHub does): where a delivery on that config's own URL may apply.
+pub(crate) async fn tenant_project_in(
+    conn: &mut AnyConnection,
+    config_id: Uuid,
+    repo: &crate::domain::RepoRef,
+) -> Result<Option<Uuid>, StoreError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT project_id FROM github_sync_config WHERE id = $1 \
+         AND lower(repo_owner) = lower($2) AND lower(repo_name) = lower($3) AND sync_enabled = 1",
+    )
+    .bind(config_id.to_string())
+    .bind(repo.owner.as_str())
+    .bind(repo.name.as_str())
+    .fetch_optional(conn)
+    .await?;
+    id.map(|id| uuid("github_sync_config.project_id", &id)).transpose()
+}
+
 /// Has the next reconcile of the project read the issue last changed at `updated_at` again
 /// soon (an ambiguous delivery: GitHub decides): due within [`REREAD_WITHIN`], listing from
 /// just before that time, without the probe's shortcut.

@@ -31,7 +31,9 @@ use crate::domain::ValidationError;
 pub use crate::sync::ApplyOutcome;
 pub use configs::ConfigWrite;
 pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
-pub(crate) use deliveries::{enabled_projects_for_repo_in, record_delivery_in, reread_soon_in};
+pub(crate) use deliveries::{
+    enabled_projects_for_repo_in, record_delivery_in, reread_soon_in, tenant_project_in,
+};
 pub use outbox::{Backoff, PushConfig, PushEnd, PushJob, PushLink};
 pub use reconcile::{Checkpoint, Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
 pub use tasks::{GoneOutcome, TaskFilter};

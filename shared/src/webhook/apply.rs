@@ -31,6 +31,8 @@ pub(super) struct Received<'a> {
     pub(super) event: &'a str,
     pub(super) meta: &'a LogMeta,
     pub(super) now: Timestamp,
+    /// The config whose own URL received it: only its project is touched.
+    pub(super) tenant: Option<Uuid>,
 }
 
 impl Received<'_> {
@@ -90,10 +92,16 @@ pub(super) async fn apply_in(
     received: &Received<'_>,
     change: &Change,
 ) -> Result<Handled, WebhookError> {
-    let mut projects = routes.projects(tx, &change.repo).await?;
+    let mut projects = match received.tenant {
+        // A config's own URL: its project, and only when the body is of its repository.
+        Some(config_id) => store::tenant_project_in(tx, config_id, &change.repo).await?.into_iter().collect(),
+        None => routes.projects(tx, &change.repo).await?,
+    };
     // A transfer also concerns projects that follow the issue's new repository: their task
     // of the old issue follows it there.
-    if let ChangeKind::Gone { how: Gone::Transferred { new_repo: Some(new_repo), .. }, .. } = &change.kind {
+    if let (None, ChangeKind::Gone { how: Gone::Transferred { new_repo: Some(new_repo), .. }, .. }) =
+        (received.tenant, &change.kind)
+    {
         for p in routes.projects(tx, new_repo).await? {
             if !projects.contains(&p) {
                 projects.push(p);
@@ -103,7 +111,11 @@ pub(super) async fn apply_in(
     let handled_if_fresh = if matches!(change.kind, ChangeKind::PullRequest) {
         Handled::Ignored { reason: "pull_request" }
     } else if projects.is_empty() {
-        Handled::Ignored { reason: "no_enabled_config" }
+        // The repository is followed by no enabled config, or (on a config's own URL) the
+        // config is disabled, gone, or follows another repository.
+        Handled::Ignored {
+            reason: if received.tenant.is_some() { "not_this_config" } else { "no_enabled_config" },
+        }
     } else {
         Handled::Applied { results: Vec::new() }
     };

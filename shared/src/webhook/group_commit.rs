@@ -19,13 +19,20 @@ pub(super) struct Job {
     pub(super) delivery_id: String,
     pub(super) meta: LogMeta,
     pub(super) now: Timestamp,
+    pub(super) tenant: Option<uuid::Uuid>,
     pub(super) change: Change,
     pub(super) reply: oneshot::Sender<Result<Handled, WebhookError>>,
 }
 
 impl Job {
     fn received(&self) -> Received<'_> {
-        Received { id: &self.delivery_id, event: "issues", meta: &self.meta, now: self.now }
+        Received {
+            id: &self.delivery_id,
+            event: "issues",
+            meta: &self.meta,
+            now: self.now,
+            tenant: self.tenant,
+        }
     }
 }
 
@@ -106,7 +113,10 @@ mod tests {
         .unwrap();
         let (reply, answer) = oneshot::channel();
         let meta = LogMeta { action: Some("opened".into()), repo: Some("acme/widgets".into()) };
-        (Job { delivery_id: format!("d-{n}"), meta, now: Timestamp::now(), change, reply }, answer)
+        (
+            Job { delivery_id: format!("d-{n}"), meta, now: Timestamp::now(), tenant: None, change, reply },
+            answer,
+        )
     }
 
     #[tokio::test]

@@ -26,7 +26,7 @@ use apply::{Received, apply_alone, record_alone};
 use group_commit::{Job, QUEUE_CAPACITY, write_batches};
 pub use payload::PayloadError;
 use payload::{Change, Envelope, IssuesPayload};
-pub use signature::{sign, verify_signature};
+pub use signature::{is_well_formed_signature, sign, verify_signature};
 
 /// GitHub's cap on a webhook payload: larger deliveries are refused (413).
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
@@ -43,6 +43,9 @@ pub struct Delivery<'a> {
     /// `X-Hub-Signature` (SHA-1): never accepted on its own.
     pub signature_sha1: Option<&'a str>,
     pub body: &'a [u8],
+    /// The config whose own URL received it (`/webhooks/github/{config_id}`): verified with
+    /// that config's secret, applied to its project only. `None`: the deployment-wide route.
+    pub tenant: Option<Uuid>,
 }
 
 /// Why a delivery was refused. Nothing is written for any of them.
@@ -87,9 +90,11 @@ pub enum Handled {
     Ignored { reason: &'static str },
 }
 
-/// What one delivery did to one project.
+/// What one delivery did to one project. The answer to GitHub leaves the project out (the
+/// repository's admins see it in the delivery log): it names no project.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ProjectResult {
+    #[serde(skip)]
     pub project_id: Uuid,
     pub result: IssueResult,
 }
@@ -235,8 +240,14 @@ async fn handle_inner(
     if delivery.body.len() > MAX_BODY_BYTES {
         return Err(WebhookError::TooLarge);
     }
-    // Verification comes first: nothing about an unverified body is believed or parsed.
-    verify_signature(config.secrets.as_ref(), delivery.signature_256, delivery.body)?;
+    // Verification comes first: nothing about an unverified body is believed or parsed. A
+    // config's own URL takes only that config's secret.
+    let tenant_secrets = match (delivery.tenant, config.secrets.as_ref()) {
+        (Some(config_id), Some(secrets)) => Some(secrets.for_config(config_id)),
+        _ => None,
+    };
+    let secrets = if delivery.tenant.is_some() { tenant_secrets.as_ref() } else { config.secrets.as_ref() };
+    verify_signature(secrets, delivery.signature_256, delivery.body)?;
     let event =
         delivery.event.filter(|e| !e.is_empty()).ok_or(WebhookError::MissingHeader("X-GitHub-Event"))?;
     let delivery_id = delivery
@@ -252,7 +263,7 @@ async fn handle_inner(
     if event != "issues" {
         let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(parse_error)?;
         let meta = LogMeta { action: envelope.action, repo: envelope.repository.map(|r| r.full_name) };
-        let received = Received { id: delivery_id, event, meta: &meta, now };
+        let received = Received { id: delivery_id, event, meta: &meta, now, tenant: delivery.tenant };
         let handled =
             if event == "ping" { Handled::Pong } else { Handled::Ignored { reason: "event_ignored" } };
         let fresh = record_alone(store, &received, handled.log_outcome()).await?;
@@ -267,13 +278,23 @@ async fn handle_inner(
     let handled = match queue {
         Some(queue) => {
             let (reply, answer) = oneshot::channel();
-            let job = Job { delivery_id: delivery_id.to_owned(), meta: meta.clone(), now, change, reply };
+            let job = Job {
+                delivery_id: delivery_id.to_owned(),
+                meta: meta.clone(),
+                now,
+                tenant: delivery.tenant,
+                change,
+                reply,
+            };
             // The writer task only goes away with the runtime: answer as if the database had.
             let gone = || WebhookError::Store(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
             queue.send(job).await.map_err(|_| gone())?;
             answer.await.map_err(|_| gone())?
         }
-        None => apply_alone(store, &Received { id: delivery_id, event, meta: &meta, now }, &change).await,
+        None => {
+            let received = Received { id: delivery_id, event, meta: &meta, now, tenant: delivery.tenant };
+            apply_alone(store, &received, &change).await
+        }
     };
     handled.map(|h| (h, meta))
 }

@@ -32,6 +32,14 @@ pub fn verify_signature(
     Err(WebhookError::BadSignature)
 }
 
+/// Whether an `X-Hub-Signature-256` value has the form of one (`sha256=` and 64 hex digits):
+/// checked before the body is read, so a request that can never verify costs nothing.
+pub fn is_well_formed_signature(signature_256: Option<&str>) -> bool {
+    signature_256
+        .and_then(|h| h.trim().strip_prefix("sha256="))
+        .is_some_and(|mac| mac.len() == 64 && mac.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// `sha256=` + hex HMAC-SHA256 of `body`: what GitHub sends (tests and tools sign with it).
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut h = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
