@@ -50,7 +50,7 @@ pub enum GitHubError {
     /// `301` of a transferred issue): not worth retrying.
     #[error("GitHub refused the change (HTTP {status}): {message}")]
     Refused { status: u16, message: String },
-    #[error("the GitHub API URL {url:?} is not usable")]
+    #[error("the GitHub API URL {url:?} is not usable: {reason}")]
     BadApiUrl { url: String, reason: String },
 }
 
@@ -176,6 +176,10 @@ impl GitHub {
         let base = Url::parse(&format!("{trimmed}/")).map_err(|e| bad(e.to_string()))?;
         if !matches!(base.scheme(), "https" | "http") || base.host_str().is_none() {
             return Err(bad("must be an http(s) URL with a host".into()));
+        }
+        // The token travels with every request: plain HTTP only to a test server on this machine.
+        if base.scheme() == "http" && !crate::domain::is_loopback(&base) {
+            return Err(bad("must be https (plain http is accepted only for a loopback test server)".into()));
         }
         let octo = Octocrab::builder()
             .base_uri(trimmed)
@@ -709,6 +713,14 @@ mod tests {
         );
         assert_eq!(dotcom.web_host().as_str(), "github.com");
         assert!(GitHub::new("ftp://x", Duration::from_secs(1)).is_err());
+        // The token never travels in the clear, except to a test server on this machine.
+        for refused in ["http://api.github.com", "http://ghe.example/api/v3", "http://10.0.0.1:8080"] {
+            let e = GitHub::new(refused, Duration::from_secs(1)).unwrap_err();
+            assert!(e.to_string().contains("not usable"), "{refused}: {e}");
+        }
+        for loopback in ["http://127.0.0.1:9", "http://localhost:7100", "http://[::1]:80"] {
+            assert!(GitHub::new(loopback, Duration::from_secs(1)).is_ok(), "{loopback}");
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The webhook fuzz target's input format, shared by the fuzzer (`fuzz/`) and the regression
 //! test that replays its corpus (`shared/tests/fuzz_corpus.rs`).
 //!
-//! Byte 0 picks `X-GitHub-Event`, byte 1 the signature (bit 0: signed with the secret, bit 1:
-//! a SHA-1-only header, bit 2: no delivery id), byte 2 the delivery id (few ids, so
-//! redeliveries happen); the rest is the body.
+//! Byte 0 picks `X-GitHub-Event`, byte 1 the signature and route (bit 0: signed with the
+//! secret, bit 1: a SHA-1-only header, bit 2: no delivery id, bit 3: on the config's own URL
+//! `/webhooks/github/{config_id}`, signed with its derived secret; bit 4 with bit 3: signed
+//! with the deployment secret instead, which must not verify there), byte 2 the delivery id
+//! (few ids, so redeliveries happen); the rest is the body.
 
 use ghsync_shared::Store;
 use ghsync_shared::config::WebhookSecrets;
@@ -20,8 +22,17 @@ pub async fn run_one(store: &Store, data: &[u8]) -> Result<Handled, WebhookError
         [e, f, i, rest @ ..] => (EVENTS[*e as usize % EVENTS.len()], *f, *i, rest),
         _ => ("issues", 1, 0, data),
     };
+    let secrets = WebhookSecrets::parse(SECRET).expect("a secret");
+    let tenant = (flags & 8 == 8).then_some(CONFIG_ID);
+    let key = match tenant {
+        Some(config_id) if flags & 16 == 0 => {
+            use secrecy::ExposeSecret;
+            secrets.for_config(config_id).current().expose_secret().to_string()
+        }
+        _ => SECRET.to_string(),
+    };
     let signature = if flags & 1 == 1 {
-        sign(SECRET, body)
+        sign(&key, body)
     } else {
         String::from_utf8_lossy(&data[..data.len().min(71)]).into_owned()
     };
@@ -32,15 +43,29 @@ pub async fn run_one(store: &Store, data: &[u8]) -> Result<Handled, WebhookError
         signature_256: (flags & 2 == 0).then_some(signature.as_str()),
         signature_sha1: (flags & 2 == 2).then_some("sha1=0000000000000000000000000000000000000000"),
         body,
-        tenant: None,
+        tenant,
     };
-    handle(store, &WebhookConfig::github_com(WebhookSecrets::parse(SECRET)), delivery).await
+    let result = handle(store, &WebhookConfig::github_com(Some(secrets)), delivery).await;
+    if tenant.is_some() && flags & 16 == 16 {
+        assert!(result.is_err(), "the deployment secret opened a config's own URL");
+    }
+    result
 }
 
-/// A migrated in-memory store with a project following `acme/widgets`.
+/// The id of the fuzz store's config (fixed, so inputs replay the same).
+pub const CONFIG_ID: uuid::Uuid = uuid::uuid!("0b5e7a10-0000-4000-8000-00000000c0f1");
+
+/// A migrated in-memory store with a project following `acme/widgets`, whose config has the
+/// id [`CONFIG_ID`].
 pub async fn store() -> Store {
     let store = crate::sqlite().await;
-    crate::configured_project(&store, "acme/widgets", vec![2, 0, 0]).await;
+    let project = crate::configured_project(&store, "acme/widgets", vec![2, 0, 0]).await;
+    sqlx::query("UPDATE github_sync_config SET id = $1 WHERE project_id = $2")
+        .bind(CONFIG_ID.to_string())
+        .bind(project.to_string())
+        .execute(store.pool())
+        .await
+        .expect("fix the config id");
     store
 }
 

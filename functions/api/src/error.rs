@@ -11,6 +11,11 @@ use ghsync_shared::manage::ManageError;
 use ghsync_shared::telemetry::ErrorChain;
 use serde_json::json;
 
+/// The 502 answers: a stable code and message; what the client saw is logged, not answered.
+pub const GITHUB_UNAVAILABLE: &str =
+    "GitHub did not answer (unreachable, timed out or failing); try again later";
+pub const KMS_UNAVAILABLE: &str = "the key service (KMS) did not answer; try again later";
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -88,8 +93,9 @@ impl From<CryptoError> for ApiError {
     fn from(e: CryptoError) -> Self {
         match e {
             CryptoError::KmsUnavailable(_) => {
-                tracing::warn!(error = %e, "KMS unavailable");
-                Self::new(StatusCode::BAD_GATEWAY, "kms_unavailable", e.to_string())
+                // The client's error chain (endpoints, SDK detail) goes to the log only.
+                tracing::warn!(error = %ErrorChain(&e), "KMS unavailable");
+                Self::new(StatusCode::BAD_GATEWAY, "kms_unavailable", KMS_UNAVAILABLE)
             }
             _ => Self::internal(&e),
         }
@@ -110,8 +116,8 @@ impl From<ManageError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "github_refused", e.to_string())
             }
             ManageError::GitHubUnavailable(_) => {
-                tracing::warn!(error = %e, "GitHub unavailable");
-                Self::new(StatusCode::BAD_GATEWAY, "github_unavailable", e.to_string())
+                tracing::warn!(error = %ErrorChain(&e), "GitHub unavailable");
+                Self::new(StatusCode::BAD_GATEWAY, "github_unavailable", GITHUB_UNAVAILABLE)
             }
         }
     }

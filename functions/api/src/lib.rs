@@ -3,8 +3,10 @@
 //! `ghsync-shared`; every `/api` route requires `Authorization: Bearer $GHSYNC_API_TOKEN`.
 
 mod console;
-mod error;
+pub mod error;
 mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 
 use std::sync::Arc;
 

@@ -378,6 +378,9 @@ async fn an_unreachable_github_is_502_and_stores_nothing(store: Store) {
         .await;
     assert_eq!(r.status, 502, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "github_unavailable");
+    // A stable message: nothing of the client's error chain (address, OS error) is answered.
+    assert_eq!(r.json()["error"]["message"], ghsync_api::error::GITHUB_UNAVAILABLE);
+    assert!(!r.text().contains("127.0.0.1"), "{}", r.text());
     assert_eq!(row_counts(&store).await, before);
 }
 
@@ -561,7 +564,8 @@ async fn an_unreachable_kms_is_502_and_stores_nothing() {
     let r = app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
     assert_eq!(r.status, 502, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "kms_unavailable");
-    assert!(!r.text().contains(GOOD_PAT));
+    assert_eq!(r.json()["error"]["message"], ghsync_api::error::KMS_UNAVAILABLE);
+    assert!(!r.text().contains(GOOD_PAT) && !r.text().contains("127.0.0.1"), "{}", r.text());
     assert_eq!(row_counts(&store).await, before);
 }
 

@@ -294,6 +294,17 @@ fn issue_url_parts(url: &str, number: i64) -> Result<(&str, &str, &str), Validat
     }
 }
 
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`): where a test server
+/// may speak plain HTTP.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// The web host of the GitHub ghsync talks to: every issue URL must be on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebHost(String);
@@ -320,13 +331,7 @@ impl WebHost {
         if let Some(web) = host.strip_prefix("api.") {
             return Self(web.to_string());
         }
-        let loopback = match api.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        if loopback { Self::github_com() } else { Self(with_port) }
+        if is_loopback(api) { Self::github_com() } else { Self(with_port) }
     }
 
     pub fn as_str(&self) -> &str {
