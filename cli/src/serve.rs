@@ -1,5 +1,8 @@
 //! `ghsync serve`: one process with every HTTP route and the reconcile loop.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
@@ -40,9 +43,84 @@ pub async fn run(config: Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (GHSYNC_LISTEN)", config.listen))?;
     println!("ghsync listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    serve_with(listener, app, Limits::default(), shutdown_signal()).await;
     background.abort();
     Ok(())
+}
+
+/// How `ghsync serve` holds out against slow and greedy clients.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A request's head (line and headers) must arrive within this, or the connection closes.
+    pub header_read: Duration,
+    /// A body that sends nothing for this long is cut.
+    pub body_idle: Duration,
+    /// A whole body must arrive within this (a trickle of one byte a second is cut too).
+    pub body_total: Duration,
+    /// Connections open at once; a connection beyond it is closed as soon as it is accepted.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read: Duration::from_secs(10),
+            body_idle: Duration::from_secs(10),
+            body_total: Duration::from_secs(30),
+            max_connections: 512,
+        }
+    }
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` completes, then lets the
+/// requests in flight finish (for at most 10 s).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let app = app
+        .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(limits.body_total))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_idle));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = limits.max_connections, "connection refused: too many open");
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still running after 10 s were cut at shutdown");
+    }
 }
 
 /// How often the local reconcile loop looks for due configs.
@@ -90,4 +168,113 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server of `/healthz` and an echo of bodies, within `limits`; its address.
+    async fn server(limits: Limits) -> String {
+        let app = Router::new().route("/healthz", get(|| async { "ok" })).route(
+            "/echo",
+            axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(serve_with(listener, app, limits, std::future::pending()));
+        addr
+    }
+
+    /// Everything the server sends until it closes the connection (bounded: a server that
+    /// never closes fails the test instead of hanging it).
+    async fn until_closed(stream: &mut tokio::net::TcpStream) -> String {
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut got))
+            .await
+            .expect("the server closed the connection");
+        // A server that closes with unread input resets the connection: closed all the same.
+        if let Err(e) = read {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    fn quick() -> Limits {
+        Limits {
+            header_read: Duration::from_millis(300),
+            body_idle: Duration::from_millis(300),
+            body_total: Duration::from_secs(2),
+            max_connections: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+        let addr = server(quick()).await;
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        let answer = until_closed(&mut stream).await;
+        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stalls_or_trickles_is_cut_off() {
+        let addr = server(Limits { max_connections: 8, ..quick() }).await;
+        // Stalls: 10 of 1,000 bytes, then nothing.
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+            .await
+            .unwrap();
+        let answer = until_closed(&mut stream).await;
+        assert!(!answer.starts_with("HTTP/1.1 200"), "a stalled body was taken: {answer}");
+        // Trickles: a byte every 100 ms never idles 300 ms, but passes the 2 s deadline.
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n").await.unwrap();
+        let trickle = async {
+            for _ in 0..1000 {
+                if stream.write_all(b"x").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(20), trickle).await;
+        let answer = until_closed(&mut stream).await;
+        assert!(!answer.starts_with("HTTP/1.1 200"), "a trickled body was taken: {answer}");
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_cap_are_closed_and_a_freed_slot_serves_again() {
+        let addr = server(Limits { header_read: Duration::from_secs(30), ..quick() }).await;
+        let get = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        // Two idle connections take both slots (each answered once, so they are surely open).
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+            let mut buf = [0u8; 256];
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+            held.push(s);
+        }
+        let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let _ = third.write_all(get).await;
+        assert_eq!(until_closed(&mut third).await, "", "closed unanswered");
+        drop(held.pop());
+        // The freed slot serves a new connection (the server notices the close first).
+        let mut answered = String::new();
+        for _ in 0..100 {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let _ = s.write_all(get).await;
+            answered = until_closed(&mut s).await;
+            if !answered.is_empty() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    }
 }
