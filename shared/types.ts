@@ -77,7 +77,15 @@ export type GitHubSyncConfig = { id: string, project_id: string, repo_owner: str
 /**
  * Local edits of linked tasks are pushed to GitHub (off by default).
  */
-two_way: boolean, };
+two_way: boolean, 
+/**
+ * GitHub's id of the repository webhook ghsync installed for this config, if it did.
+ */
+hook_id: number | null, 
+/**
+ * Why installing that webhook failed last (the person adds it by hand then).
+ */
+hook_error: string | null, };
 
 export type PutSyncConfig = { repo_owner: string, repo_name: string, 
 /**

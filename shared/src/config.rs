@@ -117,6 +117,9 @@ pub struct Config {
     /// The SQS queue the scheduled tick fans claimed configs out to
     /// (`GHSYNC_RECONCILE_QUEUE_URL`; in AWS). Unset: the tick syncs them itself.
     pub reconcile_queue_url: Option<String>,
+    /// Where GitHub reaches ghsync (`GHSYNC_PUBLIC_URL`, https, or http on loopback for
+    /// tests): with it ghsync installs each config's repository webhook itself.
+    pub public_url: Option<url::Url>,
 }
 
 /// Configs synced at once by one process unless `GHSYNC_RECONCILE_CONCURRENCY` says otherwise.
@@ -152,7 +155,24 @@ impl Config {
                 }
             })?,
         };
+        let public_url = match get("GHSYNC_PUBLIC_URL") {
+            None => None,
+            Some(text) => {
+                let invalid =
+                    |reason: &str| ConfigError::Invalid { name: "GHSYNC_PUBLIC_URL", reason: reason.into() };
+                let url = url::Url::parse(text.trim().trim_end_matches('/'))
+                    .map_err(|e| invalid(&format!("must be a URL: {e}")))?;
+                let https = url.scheme() == "https";
+                if !(https || (url.scheme() == "http" && crate::domain::is_loopback(&url)))
+                    || url.host().is_none()
+                {
+                    return Err(invalid("must be https (plain http only on loopback, for tests)"));
+                }
+                Some(url)
+            }
+        };
         Ok(Self {
+            public_url,
             reconcile_concurrency,
             reconcile_queue_url: get("GHSYNC_RECONCILE_QUEUE_URL"),
             database_url: get("GHSYNC_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::crypto::Pat;
@@ -454,6 +454,84 @@ impl GitHub {
         let r = self.send(Method::POST, &url, pat, None, Some(&body), requests).await?;
         expect_written(&r)?;
         r.json()
+    }
+}
+
+/// A repository webhook as GitHub shows it (the fields ghsync reads).
+#[derive(Clone, Debug, Deserialize)]
+pub struct GhHook {
+    pub id: i64,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub events: Vec<String>,
+    pub config: GhHookConfig,
+    pub last_response: Option<GhHookResponse>,
+}
+
+/// A hook's delivery settings (GitHub never shows the secret back).
+#[derive(Clone, Debug, Deserialize)]
+pub struct GhHookConfig {
+    pub url: Option<String>,
+    pub content_type: Option<String>,
+}
+
+/// GitHub's record of a hook's last delivery.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, ts_rs::TS, utoipa::ToSchema)]
+pub struct GhHookResponse {
+    /// The HTTP status the receiver answered (none before the first delivery).
+    pub code: Option<i64>,
+    /// `active`, `unused`, or what went wrong.
+    pub status: Option<String>,
+    pub message: Option<String>,
+}
+
+impl GitHub {
+    /// The repository's webhooks (`GET /repos/{o}/{r}/hooks`; needs the right to manage them).
+    pub async fn list_hooks(&self, repo: &RepoRef, pat: &Pat) -> Result<Vec<GhHook>, GitHubError> {
+        let r = self.get(&self.repo_url(repo, &["hooks"]), pat, None, &mut 0).await?;
+        expect_written(&r)?;
+        r.json()
+    }
+
+    /// Creates (`id` `None`) or repairs a hook delivering `issues` events as JSON to `url`,
+    /// signed with `secret`, and makes it active.
+    pub async fn put_hook(
+        &self,
+        repo: &RepoRef,
+        pat: &Pat,
+        id: Option<i64>,
+        url: &str,
+        secret: &str,
+    ) -> Result<GhHook, GitHubError> {
+        let body = serde_json::json!({
+            "name": "web",
+            "active": true,
+            "events": ["issues"],
+            "config": { "url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0" },
+        });
+        let r = match id {
+            Some(id) => {
+                let url = self.repo_url(repo, &["hooks", &id.to_string()]);
+                self.send(Method::PATCH, &url, pat, None, Some(&body), &mut 0).await?
+            }
+            None => {
+                self.send(Method::POST, &self.repo_url(repo, &["hooks"]), pat, None, Some(&body), &mut 0)
+                    .await?
+            }
+        };
+        expect_written(&r)?;
+        r.json()
+    }
+
+    /// Removes hook `id` (one already gone counts as removed).
+    pub async fn delete_hook(&self, repo: &RepoRef, pat: &Pat, id: i64) -> Result<(), GitHubError> {
+        let url = self.repo_url(repo, &["hooks", &id.to_string()]);
+        let r = self.send(Method::DELETE, &url, pat, None, None, &mut 0).await?;
+        if r.status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        expect_written(&r)
     }
 }
 

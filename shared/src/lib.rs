@@ -41,6 +41,7 @@ pub mod crypto;
 pub mod domain;
 pub mod fanout;
 pub mod github;
+pub mod hooks;
 pub mod manage;
 pub mod paging;
 pub mod push;

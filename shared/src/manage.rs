@@ -47,6 +47,12 @@ pub enum ManageError {
     GitHubUnavailable(#[source] GitHubError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// The stored PAT does not open (sealed under another key, or altered): the person must
+    /// send it again (HTTP 409).
+    #[error(
+        "the stored PAT cannot be decrypted (it was sealed with another key, or altered): send the PAT again"
+    )]
+    StoredPatUnreadable(#[source] CryptoError),
 }
 
 /// Everything a management operation needs.
@@ -97,7 +103,7 @@ impl Services {
                 Some(blob)
             }
             (None, Some(old)) if repo_changed || (two_way && !was_two_way) => {
-                let pat = self.keys.open(project_id, &old.encrypted_pat).await?;
+                let pat = self.open_stored_pat(project_id, &old.encrypted_pat).await?;
                 self.check_access(&repo, &pat, two_way).await?;
                 None
             }
@@ -120,6 +126,15 @@ impl Services {
             "sync config stored"
         );
         Ok(config)
+    }
+
+    /// Opens a config's stored PAT; one that does not open (another key, altered) is
+    /// [`ManageError::StoredPatUnreadable`], an unreachable KMS stays a [`CryptoError`].
+    pub(crate) async fn open_stored_pat(&self, project_id: Uuid, blob: &[u8]) -> Result<Pat, ManageError> {
+        self.keys.open(project_id, blob).await.map_err(|e| match e {
+            CryptoError::KmsUnavailable(_) => ManageError::Crypto(e),
+            e => ManageError::StoredPatUnreadable(e),
+        })
     }
 
     /// Checks the token with GitHub: it must read `repo`, and write its issues for two-way sync.

@@ -263,7 +263,7 @@ impl Services {
             owner: crate::domain::RepoOwner::parse(config.repo_owner.clone())?,
             name: crate::domain::RepoName::parse(config.repo_name.clone())?,
         };
-        let pat = self.keys.open(task.project_id, &config.encrypted_pat).await?;
+        let pat = self.open_stored_pat(task.project_id, &config.encrypted_pat).await?;
         let created =
             self.github.create_issue(&repo, &task.content(), &pat, &mut 0).await.map_err(|e| match e {
                 GitHubError::Refused { .. } | GitHubError::BadCredentials => ManageError::GitHubRefused(e),

@@ -13,7 +13,10 @@
 //!   `POST /repos/{owner}/{repo}/issues` (title, body), with GitHub's semantics: `updated_at`
 //!   moves (to a second after the repository's newest change, so tests control the clock),
 //!   `state_reason` is kept, a blank title is a `422`; a token marked read-only gets GitHub's
-//!   `403` for writes.
+//!   `403` for writes;
+//! - `GET`/`POST /repos/{owner}/{repo}/hooks`, `PATCH`/`DELETE /repos/{owner}/{repo}/hooks/{id}`
+//!   (the secret is kept, never shown back; a token denied hooks gets GitHub's `404`, as a
+//!   classic token without `admin:repo_hook` does).
 //!
 //! Every request is recorded; faults can be queued to answer the next requests, and
 //! mutations can be scheduled after the n-th list request (issues changing between pages).
@@ -160,6 +163,11 @@ struct GhState {
     budgets: HashMap<String, (u32, i64)>,
     /// Tokens that may read but not write (`permissions.push` false, writes refused).
     read_only: HashSet<String>,
+    /// Tokens that may not manage hooks.
+    no_hooks: HashSet<String>,
+    /// Repository (lower case) → its hooks, each with the secret it was given.
+    hooks: HashMap<String, Vec<(Value, String)>>,
+    next_hook_id: i64,
 }
 
 impl GhState {
@@ -235,6 +243,8 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/issues", get(list_by_name).post(create_issue))
             .route("/repositories/{id}/issues", get(list_by_id))
             .route("/repos/{owner}/{repo}/issues/{number}", get(issue_by_name).patch(update_issue))
+            .route("/repos/{owner}/{repo}/hooks", get(list_hooks).post(create_hook))
+            .route("/repos/{owner}/{repo}/hooks/{id}", axum::routing::patch(update_hook).delete(delete_hook))
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
             .route("/_fake/touch", axum::routing::post(touch))
             .route("/_fake/latency", axum::routing::post(latency))
@@ -274,6 +284,27 @@ impl FakeGitHub {
     /// write is refused with GitHub's 403.
     pub fn set_read_only(&self, token: &str) {
         self.state.lock().unwrap().read_only.insert(token.to_string());
+    }
+
+    /// Denies `token` the management of hooks (GitHub answers 404, as for a classic token
+    /// without `admin:repo_hook`).
+    pub fn deny_hooks(&self, token: &str) {
+        self.state.lock().unwrap().no_hooks.insert(token.to_string());
+    }
+
+    /// The hooks of `repo`, each with the secret it was given.
+    pub fn hooks(&self, repo: &str) -> Vec<(Value, String)> {
+        self.state.lock().unwrap().hooks.get(&repo.to_ascii_lowercase()).cloned().unwrap_or_default()
+    }
+
+    /// Records GitHub's last delivery to hook `id` of `repo` (what the hook's page shows).
+    pub fn set_hook_last_response(&self, repo: &str, id: i64, code: i64, status: &str, message: &str) {
+        let mut s = self.state.lock().unwrap();
+        for (hook, _) in s.hooks.entry(repo.to_ascii_lowercase()).or_default() {
+            if hook["id"] == id {
+                hook["last_response"] = json!({ "code": code, "status": status, "message": message });
+            }
+        }
     }
 
     /// The requests that changed something (`PATCH`, `POST`).
@@ -850,6 +881,134 @@ async fn create_issue(
     .await
 }
 
+/// Answers a hooks request: refused (404) for a token denied hooks, else `serve`.
+async fn hooks_answer(
+    state: &Mutex<GhState>,
+    method: &'static str,
+    headers: &HeaderMap,
+    owner: &str,
+    repo: &str,
+    path: String,
+    serve: impl FnOnce(&mut GhState, &str) -> Response,
+) -> Response {
+    let key = key_of(owner, repo);
+    let denied = bearer(headers).is_some_and(|t| state.lock().unwrap().no_hooks.contains(t));
+    answer(
+        state,
+        method,
+        headers,
+        path,
+        String::new(),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        move |s, key| if denied { github_error(StatusCode::NOT_FOUND, "Not Found") } else { serve(s, key) },
+    )
+    .await
+}
+
+/// A hook as GitHub shows it: the secret masked.
+fn shown_hook(hook: &Value) -> Value {
+    let mut shown = hook.clone();
+    shown["config"]["secret"] = json!("********");
+    shown
+}
+
+/// A hook from a `POST`/`PATCH` body (name `web`; the config's secret kept aside).
+fn hook_from(id: i64, body: &Value, old: Option<&Value>) -> (Value, Option<String>) {
+    let config = &body["config"];
+    let secret = config["secret"].as_str().map(str::to_string);
+    let mut hook = old.cloned().unwrap_or_else(|| {
+        json!({ "type": "Repository", "id": id, "name": "web", "active": true, "events": ["push"],
+                "config": {}, "last_response": { "code": null, "status": "unused", "message": null } })
+    });
+    if let Some(active) = body.get("active") {
+        hook["active"] = active.clone();
+    }
+    if let Some(events) = body.get("events") {
+        hook["events"] = events.clone();
+    }
+    if let Some(fields) = config.as_object() {
+        for (k, v) in fields {
+            if k != "secret" {
+                hook["config"][k] = v.clone();
+            }
+        }
+    }
+    (hook, secret)
+}
+
+async fn list_hooks(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/repos/{owner}/{repo}/hooks");
+    hooks_answer(&state, "GET", &headers, &owner, &repo, path, |s, key| {
+        let hooks: Vec<Value> = s.hooks.get(key).into_iter().flatten().map(|(h, _)| shown_hook(h)).collect();
+        Json(hooks).into_response()
+    })
+    .await
+}
+
+async fn create_hook(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let path = format!("/repos/{owner}/{repo}/hooks");
+    hooks_answer(&state, "POST", &headers, &owner, &repo, path, |s, key| {
+        if body["config"]["url"].as_str().is_none_or(str::is_empty) {
+            return validation_failed("config.url");
+        }
+        s.next_hook_id += 1;
+        let (hook, secret) = hook_from(s.next_hook_id, &body, None);
+        s.hooks.entry(key.to_string()).or_default().push((hook.clone(), secret.unwrap_or_default()));
+        (StatusCode::CREATED, Json(shown_hook(&hook))).into_response()
+    })
+    .await
+}
+
+async fn update_hook(
+    State(state): Shared,
+    Path((owner, repo, id)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let path = format!("/repos/{owner}/{repo}/hooks/{id}");
+    hooks_answer(&state, "PATCH", &headers, &owner, &repo, path, |s, key| {
+        let hooks = s.hooks.entry(key.to_string()).or_default();
+        let Some((hook, secret)) = hooks.iter_mut().find(|(h, _)| h["id"] == id) else {
+            return github_error(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let (updated, new_secret) = hook_from(id, &body, Some(hook));
+        *hook = updated;
+        if let Some(new_secret) = new_secret {
+            *secret = new_secret;
+        }
+        Json(shown_hook(hook)).into_response()
+    })
+    .await
+}
+
+async fn delete_hook(
+    State(state): Shared,
+    Path((owner, repo, id)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/repos/{owner}/{repo}/hooks/{id}");
+    hooks_answer(&state, "DELETE", &headers, &owner, &repo, path, |s, key| {
+        let hooks = s.hooks.entry(key.to_string()).or_default();
+        let before = hooks.len();
+        hooks.retain(|(h, _)| h["id"] != id);
+        if hooks.len() == before {
+            github_error(StatusCode::NOT_FOUND, "Not Found")
+        } else {
+            StatusCode::NO_CONTENT.into_response()
+        }
+    })
+    .await
+}
+
 /// GitHub's `422 Validation Failed` for a missing or invalid field.
 fn validation_failed(field: &str) -> Response {
     let body = json!({
@@ -869,11 +1028,11 @@ mod tests {
     async fn an_unknown_route_is_a_loud_500_not_a_404() {
         let gh = FakeGitHub::start().await;
         gh.add_repo("acme/widgets", "t");
-        let url = format!("{}/repos/acme/widgets/hooks", gh.url);
+        let url = format!("{}/repos/acme/widgets/labels", gh.url);
         let reply =
             crate::http::send(axum::http::Method::POST, &url, &[("authorization", "Bearer t")], "{}").await;
         assert_eq!(reply.status.as_u16(), 500);
-        assert!(reply.text().contains("no route for POST /repos/acme/widgets/hooks"), "{}", reply.text());
+        assert!(reply.text().contains("no route for POST /repos/acme/widgets/labels"), "{}", reply.text());
         assert_eq!(gh.requests().last().unwrap().status, 500);
     }
 }

@@ -112,6 +112,10 @@ impl From<ManageError> for ApiError {
                 field: Some("pat"),
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "pat_refused", e.to_string())
             },
+            ManageError::StoredPatUnreadable(_) => {
+                tracing::warn!(error = %ErrorChain(&e), "a stored PAT does not decrypt");
+                Self::new(StatusCode::CONFLICT, "stored_pat_unreadable", e.to_string())
+            }
             ManageError::GitHubRefused(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "github_refused", e.to_string())
             }

@@ -68,7 +68,12 @@ pub async fn target() -> Result<Target, StoreError> {
         .with_retries(Retries { attempts: 1, base: std::time::Duration::from_millis(1) });
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"0f".repeat(32)).expect("a key"));
     let services = Services { store, keys, github };
-    let app = router(ApiState { services, token: ApiToken::new(TOKEN), runs: Default::default() });
+    let app = router(ApiState {
+        services,
+        token: ApiToken::new(TOKEN),
+        runs: Default::default(),
+        hooks: Default::default(),
+    });
     Ok(Target { app, project, task, conflict })
 }
 

@@ -22,6 +22,7 @@ use ghsync_shared::domain::{
     ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Project, Resolution, SyncHistorySummary,
     Task, TaskPatch, TaskStatus, ValidationError,
 };
+use ghsync_shared::hooks::{HookSettings, WebhookSetup};
 use ghsync_shared::manage::{PutSyncConfig, Services, StartupError};
 use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskPage};
 use ghsync_shared::reconcile::RunQueue;
@@ -50,6 +51,8 @@ pub struct ApiState {
     pub token: Option<ApiToken>,
     /// How `POST …/github-sync/run` hands its run to the reconcile worker.
     pub runs: RunQueue,
+    /// What each config's own webhook needs: the deployment secret and the public URL.
+    pub hooks: HookSettings,
 }
 
 impl ApiState {
@@ -64,6 +67,7 @@ impl ApiState {
         };
         Ok(Self {
             services: Services::connect(&config, &options, None).await?,
+            hooks: HookSettings::from_config(&config),
             token: config.api_token,
             runs,
         })
@@ -82,6 +86,7 @@ pub fn router(state: ApiState) -> Router {
             get(get_sync_config).put(put_sync_config).delete(delete_sync_config),
         )
         .route("/projects/{id}/github-sync/run", post(run_sync))
+        .route("/projects/{id}/github-sync/webhook", get(get_webhook).post(install_webhook))
         .route("/projects/{id}/sync-history", get(sync_history))
         .route("/projects/{id}/sync-history/runs", get(sync_runs))
         .route("/projects/{id}/tasks", get(list_tasks).post(create_task))
@@ -147,7 +152,47 @@ async fn put_sync_config(
     Id(project_id): Id,
     Body(body): Body<PutSyncConfig>,
 ) -> Result<Json<GitHubSyncConfig>, ApiError> {
-    Ok(Json(state.services.put_sync_config(project_id, body).await?))
+    let before = state.services.store.find_config(project_id).await?;
+    let mut config = state.services.put_sync_config(project_id, body).await?;
+    let moved = before.as_ref().filter(|old| {
+        !(old.repo_owner.eq_ignore_ascii_case(&config.repo_owner)
+            && old.repo_name.eq_ignore_ascii_case(&config.repo_name))
+    });
+    if let Some(old) = moved {
+        // The old repository's hook would deliver to a config that no longer follows it.
+        state.services.remove_hook(old).await;
+    }
+    if state.hooks.public_url.is_some() && (before.is_none() || moved.is_some() || config.hook_id.is_none()) {
+        // ghsync installs the config's webhook itself; a refusal is recorded on the config
+        // (`hook_error`), the save stands.
+        match state.services.install_hook(&state.hooks, project_id).await {
+            Ok(_) => config = state.services.store.get_config(project_id).await?,
+            Err(e) => tracing::warn!(error = %ErrorChain(&e), "installing the webhook failed"),
+        }
+    }
+    Ok(Json(config))
+}
+
+/// What to give GitHub for the config's own webhook (URL, secret, events, content type), and
+/// the state of the hook ghsync installed (with GitHub's last delivery when readable).
+#[utoipa::path(get, path = "/api/projects/{id}/github-sync/webhook", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    responses((status = 200, body = WebhookSetup), (status = 404, body = ErrorBody),
+        (status = 409, description = "no webhook secret configured", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn get_webhook(State(state): AppState, Id(project_id): Id) -> Result<Json<WebhookSetup>, ApiError> {
+    Ok(Json(state.services.webhook_setup(&state.hooks, project_id).await?))
+}
+
+/// Installs the config's webhook on GitHub, or repairs the one ghsync installed. Without the
+/// right to manage hooks: 200 with the values to add by hand and a message naming the
+/// permission.
+#[utoipa::path(post, path = "/api/projects/{id}/github-sync/webhook", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    responses((status = 200, body = WebhookSetup), (status = 404, body = ErrorBody),
+        (status = 409, description = "GHSYNC_PUBLIC_URL or the webhook secret is not set", body = ErrorBody),
+        (status = 502, description = "GitHub unreachable", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn install_webhook(State(state): AppState, Id(project_id): Id) -> Result<Json<WebhookSetup>, ApiError> {
+    Ok(Json(state.services.install_hook(&state.hooks, project_id).await?))
 }
 
 /// The project's GitHub sync config (never the PAT).
@@ -164,6 +209,9 @@ async fn get_sync_config(
 #[utoipa::path(delete, path = "/api/projects/{id}/github-sync", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn delete_sync_config(State(state): AppState, Id(project_id): Id) -> Result<StatusCode, ApiError> {
+    if let Some(config) = state.services.store.find_config(project_id).await? {
+        state.services.remove_hook(&config).await;
+    }
     state.services.store.delete_config(project_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -388,6 +436,7 @@ async fn resolve_conflict(
     info(title = "ghsync management API", description = "Projects, GitHub sync configs, tasks, conflicts and sync history."),
     paths(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
+        get_webhook, install_webhook,
         sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, list_conflicts, resolve_conflict, openapi
     ),
     modifiers(&BearerAuth),

@@ -31,6 +31,8 @@ both_backends!(
     two_way_needs_a_token_that_can_write_issues,
     a_two_way_edit_is_on_github_when_the_api_answers,
     a_task_is_published_through_the_api,
+    the_configs_webhook_is_installed_repaired_and_removed,
+    without_hook_permission_or_a_public_url_the_manual_values_are_given,
 );
 
 /// A project with a config, one synced task and one pending conflict on it.
@@ -247,6 +249,8 @@ async fn every_route_refuses_a_missing_or_wrong_token(store: Store) {
         (Method::DELETE, format!("/api/projects/{id}/github-sync")),
         (Method::GET, "/api/no-such-route".to_string()),
         (Method::POST, format!("/api/projects/{id}/github-sync/run")),
+        (Method::GET, format!("/api/projects/{id}/github-sync/webhook")),
+        (Method::POST, format!("/api/projects/{id}/github-sync/webhook")),
         (Method::GET, format!("/api/projects/{id}/sync-history")),
         (Method::GET, format!("/api/projects/{id}/sync-history/runs")),
         (Method::GET, format!("/api/projects/{id}/tasks")),
@@ -522,6 +526,8 @@ async fn the_openapi_document_lists_every_route() {
         "GET /api/projects/{id}/github-sync",
         "DELETE /api/projects/{id}/github-sync",
         "POST /api/projects/{id}/github-sync/run",
+        "GET /api/projects/{id}/github-sync/webhook",
+        "POST /api/projects/{id}/github-sync/webhook",
         "GET /api/projects/{id}/sync-history",
         "GET /api/projects/{id}/sync-history/runs",
         "GET /api/projects/{id}/tasks",
@@ -757,4 +763,98 @@ async fn a_task_is_published_through_the_api(store: Store) {
     let unknown =
         app.call(Method::POST, &format!("/api/tasks/{}/github-issue", uuid::Uuid::nil()), None).await;
     assert_eq!(unknown.status, 404);
+}
+
+/// The config's own secret, as GitHub must be given it.
+fn own_secret(config_id: &str) -> String {
+    use secrecy::ExposeSecret;
+    let secrets = ghsync_shared::config::WebhookSecrets::parse(common::DEPLOY_SECRET).unwrap();
+    secrets.for_config(config_id.parse().unwrap()).current().expose_secret().to_string()
+}
+
+async fn the_configs_webhook_is_installed_repaired_and_removed(store: Store) {
+    let app = common::spawn_app_hooked(store, "https://ghsync.example").await;
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    let config = app.call(Method::PUT, &path, Some(body)).await.json();
+    let config_id = config["id"].as_str().unwrap().to_string();
+    let hook_id = config["hook_id"].as_i64().expect("installed on save");
+    let hooks = app.github.hooks("acme/widgets");
+    assert_eq!(hooks.len(), 1);
+    let (hook, secret) = &hooks[0];
+    assert_eq!(hook["id"], hook_id);
+    assert_eq!(hook["config"]["url"], format!("https://ghsync.example/webhooks/github/{config_id}"));
+    assert_eq!(
+        (hook["config"]["content_type"].as_str(), hook["events"].clone()),
+        (Some("json"), json!(["issues"]))
+    );
+    assert_eq!(secret, &own_secret(&config_id), "the config's own secret, not the deployment's");
+
+    // What to give GitHub, and GitHub's last delivery.
+    app.github.set_hook_last_response("acme/widgets", hook_id, 200, "active", "OK");
+    let setup = app.call(Method::GET, &format!("{path}/webhook"), None).await.json();
+    assert_eq!(setup["url"], format!("https://ghsync.example/webhooks/github/{config_id}"));
+    assert_eq!(setup["secret"], own_secret(&config_id));
+    assert_eq!((setup["events"].clone(), setup["content_type"].clone()), (json!(["issues"]), json!("json")));
+    assert_eq!(setup["hook_id"], hook_id);
+    assert_eq!(setup["last_delivery"]["code"], 200);
+    assert_eq!(setup["message"], Value::Null);
+
+    // Someone deletes it on GitHub: ghsync says so, and repairs it.
+    let delete = format!("{}/repos/acme/widgets/hooks/{hook_id}", app.github.url);
+    let auth = format!("Bearer {GOOD_PAT}");
+    assert_eq!(send(Method::DELETE, &delete, &[("authorization", auth.as_str())], "").await.status, 204);
+    let setup = app.call(Method::GET, &format!("{path}/webhook"), None).await.json();
+    assert!(setup["message"].as_str().unwrap().contains("gone from GitHub"), "{setup}");
+    let repaired = app.call(Method::POST, &format!("{path}/webhook"), None).await;
+    assert_eq!(repaired.status, 200, "{}", repaired.text());
+    let hooks = app.github.hooks("acme/widgets");
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(repaired.json()["hook_id"], hooks[0].0["id"]);
+    // Repairing again changes the same hook, adds none.
+    app.call(Method::POST, &format!("{path}/webhook"), None).await;
+    assert_eq!(app.github.hooks("acme/widgets").len(), 1);
+
+    // Deleting the config removes its hook.
+    assert_eq!(app.call(Method::DELETE, &path, None).await.status, 204);
+    assert!(app.github.hooks("acme/widgets").is_empty());
+}
+
+async fn without_hook_permission_or_a_public_url_the_manual_values_are_given(store: Store) {
+    let app = common::spawn_app_hooked(store.clone(), "https://ghsync.example").await;
+    app.github.deny_hooks(GOOD_PAT);
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    let r = app.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!(r.status, 200, "the config is stored all the same: {}", r.text());
+    assert_eq!(r.json()["hook_id"], Value::Null);
+    assert!(r.json()["hook_error"].as_str().unwrap().contains("admin:repo_hook"), "{}", r.text());
+    let config_id = r.json()["id"].as_str().unwrap().to_string();
+    for (method, what) in [(Method::GET, "read"), (Method::POST, "repair")] {
+        let setup = app.call(method, &format!("{path}/webhook"), None).await;
+        assert_eq!(setup.status, 200, "{what}: {}", setup.text());
+        let setup = setup.json();
+        let message = setup["message"].as_str().unwrap();
+        assert!(
+            message.contains("admin:repo_hook") && message.contains("Webhooks: read and write"),
+            "{message}"
+        );
+        assert_eq!(setup["url"], format!("https://ghsync.example/webhooks/github/{config_id}"));
+        assert_eq!(setup["secret"], own_secret(&config_id));
+    }
+    assert!(app.github.hooks("acme/widgets").is_empty());
+
+    // Without a public URL: nothing is installed; the path and the secret are given.
+    let plain = spawn_app(store).await;
+    let id = plain.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    assert_eq!(plain.call(Method::PUT, &path, Some(body)).await.json()["hook_id"], Value::Null);
+    let setup = plain.call(Method::GET, &format!("{path}/webhook"), None).await.json();
+    assert!(setup["url"].as_str().unwrap().starts_with("/webhooks/github/"), "{setup}");
+    assert!(setup["message"].as_str().unwrap().contains("GHSYNC_PUBLIC_URL"), "{setup}");
+    assert_eq!(plain.call(Method::POST, &format!("{path}/webhook"), None).await.status, 409);
+    assert!(plain.github.writes().is_empty());
 }

@@ -39,7 +39,12 @@ async fn the_sample_api_events_are_answered() {
         keys: KeyProvider::Local(LocalKeys::from_hex(&"11".repeat(32)).unwrap()),
         github: GitHub::new("http://127.0.0.1:9", std::time::Duration::from_secs(1)).unwrap(),
     };
-    let app = router(ApiState { services, token: ApiToken::new(API_TOKEN), runs: Default::default() });
+    let app = router(ApiState {
+        services,
+        token: ApiToken::new(API_TOKEN),
+        runs: Default::default(),
+        hooks: Default::default(),
+    });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
 
     for (name, status, check) in [

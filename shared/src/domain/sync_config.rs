@@ -85,6 +85,10 @@ pub struct GitHubSyncConfig {
     pub updated_at: Timestamp,
     /// Local edits of linked tasks are pushed to GitHub (off by default).
     pub two_way: bool,
+    /// GitHub's id of the repository webhook ghsync installed for this config, if it did.
+    pub hook_id: Option<i64>,
+    /// Why installing that webhook failed last (the person adds it by hand then).
+    pub hook_error: Option<String>,
 }
 
 impl fmt::Debug for GitHubSyncConfig {

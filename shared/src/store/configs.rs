@@ -131,6 +131,8 @@ impl Store {
                      last_full_pass_at = CASE WHEN $9 = 1 THEN NULL ELSE last_full_pass_at END, \
                      full_pass_started_at = CASE WHEN $9 = 1 THEN NULL ELSE full_pass_started_at END, \
                      full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END, \
+                     hook_id = CASE WHEN $9 = 1 THEN NULL ELSE hook_id END, \
+                     hook_error = CASE WHEN $9 = 1 THEN NULL ELSE hook_error END, \
                      two_way = $11 WHERE project_id = $1 RETURNING ",
                     config_columns!()
                 ))
@@ -169,6 +171,28 @@ impl Store {
         ))
         .bind(project_id.to_string())
         .bind(i64::from(enabled))
+        .bind(Timestamp::now().to_sql())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or(StoreError::NotFound("sync config"))?.try_into()
+    }
+
+    /// Records the repository webhook ghsync installed for the project's config (`hook_id`),
+    /// or why it could not (`error`).
+    pub async fn set_hook(
+        &self,
+        project_id: Uuid,
+        hook_id: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<GitHubSyncConfig, StoreError> {
+        let row: Option<ConfigRow> = sqlx::query_as(concat!(
+            "UPDATE github_sync_config SET hook_id = $2, hook_error = $3, updated_at = $4 \
+             WHERE project_id = $1 RETURNING ",
+            config_columns!()
+        ))
+        .bind(project_id.to_string())
+        .bind(hook_id)
+        .bind(error)
         .bind(Timestamp::now().to_sql())
         .fetch_optional(&self.pool)
         .await?;

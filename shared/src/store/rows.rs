@@ -337,7 +337,7 @@ macro_rules! config_columns {
     () => {
         "id, project_id, repo_owner, repo_name, encrypted_pat, \
      last_sync_at, next_sync_at, sync_enabled, sync_interval_seconds, sync_error, created_at, updated_at, \
-     two_way"
+     two_way, hook_id, hook_error"
     };
 }
 
@@ -356,6 +356,8 @@ pub(crate) struct ConfigRow {
     created_at: String,
     updated_at: String,
     two_way: i64,
+    hook_id: Option<i64>,
+    hook_error: Option<String>,
 }
 
 impl TryFrom<ConfigRow> for GitHubSyncConfig {
@@ -375,6 +377,8 @@ impl TryFrom<ConfigRow> for GitHubSyncConfig {
             created_at: ts("github_sync_config.created_at", &r.created_at)?,
             updated_at: ts("github_sync_config.updated_at", &r.updated_at)?,
             two_way: r.two_way != 0,
+            hook_id: r.hook_id,
+            hook_error: r.hook_error,
         })
     }
 }

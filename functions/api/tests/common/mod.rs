@@ -35,6 +35,25 @@ pub async fn spawn_app_with_keys(
     github_url: Option<String>,
     keys: KeyProvider,
 ) -> App {
+    spawn(store, token, github_url, keys, None).await
+}
+
+/// The deployment webhook secret of [`spawn_app_hooked`].
+pub const DEPLOY_SECRET: &str = "deployment-webhook-secret";
+
+/// An app that knows its public URL (`public_url`) and its webhook secret: it installs hooks.
+pub async fn spawn_app_hooked(store: Store, public_url: &str) -> App {
+    let keys = KeyProvider::Local(LocalKeys::from_hex(&"42".repeat(32)).unwrap());
+    spawn(store, Some(TOKEN), None, keys, Some(public_url.parse().unwrap())).await
+}
+
+async fn spawn(
+    store: Store,
+    token: Option<&str>,
+    github_url: Option<String>,
+    keys: KeyProvider,
+    public_url: Option<url::Url>,
+) -> App {
     let github = FakeGitHub::start().await;
     github.add_repo("acme/widgets", GOOD_PAT);
     github.add_repo("acme/widgets", OTHER_PAT);
@@ -43,7 +62,12 @@ pub async fn spawn_app_with_keys(
     let gh_client =
         GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5)).unwrap();
     let services = Services { store: store.clone(), keys: keys.clone(), github: gh_client };
-    let app = router(ApiState { services, token: token.and_then(ApiToken::new), runs: Default::default() });
+    let hooks = ghsync_shared::hooks::HookSettings {
+        secrets: ghsync_shared::config::WebhookSecrets::parse(DEPLOY_SECRET),
+        public_url,
+    };
+    let app =
+        router(ApiState { services, token: token.and_then(ApiToken::new), runs: Default::default(), hooks });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

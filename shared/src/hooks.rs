@@ -1,0 +1,197 @@
+//! Each config's own repository webhook (SPEC.md "Tenants"): what to give GitHub (its URL
+//! `/webhooks/github/{config_id}` and its own secret), and, with `GHSYNC_PUBLIC_URL` and a
+//! token allowed to manage hooks, installing, repairing and removing it on GitHub.
+
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::config::WebhookSecrets;
+use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, RepoRef};
+use crate::github::{GhHookResponse, GitHubError};
+use crate::manage::{ManageError, Services};
+
+/// What ghsync needs to hand out and install hooks.
+#[derive(Clone, Debug, Default)]
+pub struct HookSettings {
+    /// The deployment's webhook secrets (each config's secret derives from the first).
+    pub secrets: Option<WebhookSecrets>,
+    /// Where GitHub reaches ghsync; without it ghsync installs nothing.
+    pub public_url: Option<url::Url>,
+}
+
+impl HookSettings {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self { secrets: config.webhook_secrets.clone(), public_url: config.public_url.clone() }
+    }
+
+    /// The hook's URL: absolute with a public URL, else the path on ghsync's host.
+    fn url(&self, config_id: Uuid) -> String {
+        let path = format!("/webhooks/github/{config_id}");
+        match &self.public_url {
+            Some(base) => format!("{}{path}", base.as_str().trim_end_matches('/')),
+            None => path,
+        }
+    }
+}
+
+/// `GET /api/projects/{id}/github-sync/webhook`: what to give GitHub for the config, and
+/// the state of the hook ghsync installed.
+#[derive(Clone, Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct WebhookSetup {
+    /// Payload URL (a path when ghsync does not know its public URL).
+    pub url: String,
+    /// The config's own secret: only this config's deliveries verify with it.
+    pub secret: String,
+    /// The events to send.
+    pub events: Vec<String>,
+    /// Content type: `json` (GitHub's default, form-encoded, is refused).
+    pub content_type: String,
+    /// ghsync installed the hook and keeps it (its GitHub id).
+    pub hook_id: Option<i64>,
+    /// Why ghsync did not install it (the values above are then added by hand).
+    pub message: Option<String>,
+    /// GitHub's record of the hook's last delivery, when the token can read it.
+    pub last_delivery: Option<GhHookResponse>,
+}
+
+/// What a token lacking the right to manage hooks is told.
+const NO_HOOK_PERMISSION: &str = "the token may not manage this repository's webhooks (a classic token needs the \
+     admin:repo_hook scope, a fine-grained one Webhooks: read and write): add the webhook by hand with these values";
+
+impl Services {
+    /// What to give GitHub for the project's config, with the installed hook's last delivery
+    /// when the token can read it.
+    pub async fn webhook_setup(
+        &self,
+        settings: &HookSettings,
+        project_id: Uuid,
+    ) -> Result<WebhookSetup, ManageError> {
+        let config = self.store.get_config(project_id).await?;
+        let mut setup = setup_of(settings, &config)?;
+        if let Some(id) = config.hook_id {
+            let (repo, pat) = self.repo_and_pat(&config).await?;
+            match self.github.list_hooks(&repo, &pat).await {
+                Ok(hooks) => match hooks.into_iter().find(|h| h.id == id) {
+                    Some(hook) => setup.last_delivery = hook.last_response,
+                    None => {
+                        setup.message =
+                            Some("the webhook ghsync installed is gone from GitHub: repair it".into())
+                    }
+                },
+                Err(e) => {
+                    tracing::info!(error = %crate::telemetry::ErrorChain(&e), "cannot read the webhook's state")
+                }
+            }
+        }
+        Ok(setup)
+    }
+
+    /// Installs the config's webhook on GitHub, or repairs the one ghsync installed (URL,
+    /// secret, events, content type, active). Without the right to manage hooks the refusal
+    /// is recorded and the answer says what to add by hand. Needs `GHSYNC_PUBLIC_URL`.
+    pub async fn install_hook(
+        &self,
+        settings: &HookSettings,
+        project_id: Uuid,
+    ) -> Result<WebhookSetup, ManageError> {
+        let config = self.store.get_config(project_id).await?;
+        if settings.public_url.is_none() {
+            return Err(crate::store::StoreError::StateConflict(
+                "ghsync does not know the address GitHub reaches it at: set GHSYNC_PUBLIC_URL to let it install \
+                 webhooks, or add this one by hand"
+                    .into(),
+            )
+            .into());
+        }
+        let mut setup = setup_of(settings, &config)?;
+        let (repo, pat) = self.repo_and_pat(&config).await?;
+        let result = async {
+            let hooks = self.github.list_hooks(&repo, &pat).await?;
+            // The one ghsync installed, or one already pointing at this config's URL.
+            let existing = hooks
+                .iter()
+                .find(|h| Some(h.id) == config.hook_id)
+                .or_else(|| hooks.iter().find(|h| h.config.url.as_deref() == Some(setup.url.as_str())));
+            let id = existing.map(|h| h.id);
+            self.github.put_hook(&repo, &pat, id, &setup.url, &setup.secret).await
+        }
+        .await;
+        match result {
+            Ok(hook) => {
+                self.store.set_hook(project_id, Some(hook.id), None).await?;
+                setup.hook_id = Some(hook.id);
+                setup.last_delivery = hook.last_response;
+                tracing::info!(repo = %repo, hook_id = hook.id, "repository webhook installed");
+            }
+            Err(GitHubError::Refused { status: 403 | 404, .. }) => {
+                self.store.set_hook(project_id, None, Some(NO_HOOK_PERMISSION)).await?;
+                setup.hook_id = None;
+                setup.message = Some(NO_HOOK_PERMISSION.into());
+            }
+            Err(e @ (GitHubError::Refused { .. } | GitHubError::BadCredentials)) => {
+                let message = format!("GitHub refused the webhook: {e}");
+                self.store.set_hook(project_id, None, Some(&message)).await?;
+                setup.message = Some(message);
+            }
+            Err(e) => return Err(ManageError::GitHubUnavailable(e)),
+        }
+        Ok(setup)
+    }
+
+    /// Removes the webhook ghsync installed for the project's config (before the config is
+    /// deleted or moved to another repository). Best effort: a failure is logged, and the
+    /// hook then only delivers to a URL that refuses it.
+    pub async fn remove_hook(&self, config: &GitHubSyncConfig) {
+        let Some(id) = config.hook_id else { return };
+        let removed = async {
+            let (repo, pat) = self.repo_and_pat(config).await?;
+            self.github.delete_hook(&repo, &pat, id).await.map_err(ManageError::GitHubUnavailable)
+        }
+        .await;
+        match removed {
+            Ok(()) => tracing::info!(hook_id = id, "repository webhook removed"),
+            Err(e) => {
+                tracing::warn!(hook_id = id, error = %crate::telemetry::ErrorChain(&e), "removing the webhook failed")
+            }
+        }
+    }
+
+    async fn repo_and_pat(
+        &self,
+        config: &GitHubSyncConfig,
+    ) -> Result<(RepoRef, crate::crypto::Pat), ManageError> {
+        let repo = RepoRef {
+            owner: RepoOwner::parse(config.repo_owner.clone())?,
+            name: RepoName::parse(config.repo_name.clone())?,
+        };
+        let pat = self.open_stored_pat(config.project_id, &config.encrypted_pat).await?;
+        Ok((repo, pat))
+    }
+}
+
+/// The values to give GitHub for `config`.
+fn setup_of(settings: &HookSettings, config: &GitHubSyncConfig) -> Result<WebhookSetup, ManageError> {
+    let secrets = settings.secrets.as_ref().ok_or_else(|| {
+        crate::store::StoreError::StateConflict(
+            "no webhook secret is configured (GHSYNC_WEBHOOK_SECRET): every delivery would be refused".into(),
+        )
+    })?;
+    let secret = secrets.for_config(config.id).current().expose_secret().to_string();
+    let message = match (&settings.public_url, config.hook_id, &config.hook_error) {
+        (_, None, Some(error)) => Some(error.clone()),
+        (None, _, _) => Some(
+            "ghsync does not know the address GitHub reaches it at (GHSYNC_PUBLIC_URL): put it before this path".into(),
+        ),
+        _ => None,
+    };
+    Ok(WebhookSetup {
+        url: settings.url(config.id),
+        secret,
+        events: vec!["issues".into()],
+        content_type: "json".into(),
+        hook_id: config.hook_id,
+        message,
+        last_delivery: None,
+    })
+}
