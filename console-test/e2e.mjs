@@ -254,6 +254,17 @@ describe('ghsync web console', () => {
     await page.locator('#history-h').locator('..').screenshot({ path: path.join(ARTIFACTS, '03-sync-history.png') });
   });
 
+  test('the webhook panel gives the config\'s own URL and secret', async () => {
+    await page.getByText('GitHub webhook:').click();
+    await assertText('#hook-url', /^\/webhooks\/github\/[0-9a-f-]{36}$/);
+    await assertText('#hook-type', /^application\/json$/);
+    await assertText('#hook-message', /GHSYNC_PUBLIC_URL/);
+    assert.equal(await page.locator('#hook-secret').textContent(), '••••••••', 'hidden until asked');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await assertText('#hook-secret', /^[0-9a-f]{64}$/);
+    await page.getByText('GitHub webhook:').click();
+  });
+
   test('"Sync now" runs a sync and shows its result', async () => {
     // GitHub answers slowly: the console shows the queued run while the worker waits on it.
     const slow = await call('POST', `${fakeUrl}/_fake/latency`, { ms: 600 });

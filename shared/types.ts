@@ -98,6 +98,46 @@ pat?: string, sync_enabled?: boolean, sync_interval_seconds?: number,
  */
 two_way?: boolean, };
 
+export type GhHookResponse = { 
+/**
+ * The HTTP status the receiver answered (none before the first delivery).
+ */
+code: number | null, 
+/**
+ * `active`, `unused`, or what went wrong.
+ */
+status: string | null, message: string | null, };
+
+export type WebhookSetup = { 
+/**
+ * Payload URL (a path when ghsync does not know its public URL).
+ */
+url: string, 
+/**
+ * The config's own secret: only this config's deliveries verify with it.
+ */
+secret: string, 
+/**
+ * The events to send.
+ */
+events: Array<string>, 
+/**
+ * Content type: `json` (GitHub's default, form-encoded, is refused).
+ */
+content_type: string, 
+/**
+ * ghsync installed the hook and keeps it (its GitHub id).
+ */
+hook_id: number | null, 
+/**
+ * Why ghsync did not install it (the values above are then added by hand).
+ */
+message: string | null, 
+/**
+ * GitHub's record of the hook's last delivery, when the token can read it.
+ */
+last_delivery: GhHookResponse | null, };
+
 export type SyncHistory = { id: string, project_id: string, sync_config_id: string, started_at: string, completed_at: string | null, duration_ms: number | null, issues_fetched: number, tasks_created: number, tasks_updated: number, conflicts_detected: number, 
 /**
  * Issues left out as malformed (named in `error_message`).

@@ -96,6 +96,8 @@ pub fn typescript() -> String {
         TaskPatch::decl(&cfg),
         GitHubSyncConfig::decl(&cfg),
         PutSyncConfig::decl(&cfg),
+        crate::github::GhHookResponse::decl(&cfg),
+        crate::hooks::WebhookSetup::decl(&cfg),
         SyncHistory::decl(&cfg),
         SyncHistorySummary::decl(&cfg),
         crate::paging::TaskPage::decl(&cfg),

@@ -19,7 +19,7 @@ const PROJECT_KEY = 'ghsync.project';
 const state = {
   token: null, projects: [], projectId: null, config: null, history: null,
   tasks: [], tasksCursor: null, taskQuery: '', taskLabel: '', conflicts: [], filter: 'pending', conflict: null, opener: null,
-  following: null,
+  following: null, hook: null,
 };
 
 /** Tasks per page the console asks for (the API pages every list). */
@@ -246,6 +246,41 @@ async function createProject(event) {
 }
 
 // ---- 5. sync config -------------------------------------------------------------------
+/** The config's own webhook: what to give GitHub, and the hook ghsync installed. */
+async function loadHook() {
+  const pid = state.projectId;
+  const setup = await guard('webhook', () => api('GET', `/projects/${pid}/github-sync/webhook`));
+  if (setup && pid === state.projectId) renderHook(setup);
+}
+
+function renderHook(setup) {
+  state.hook = setup;
+  $('hook-state').textContent = setup.hook_id ? 'installed by ghsync' : 'not installed by ghsync';
+  $('hook-url').textContent = setup.url;
+  $('hook-type').textContent = `application/${setup.content_type}`;
+  $('hook-secret').textContent = '••••••••';
+  $('hook-reveal').textContent = 'Show';
+  $('hook-events').textContent = setup.events.join(', ');
+  const last = setup.last_delivery;
+  $('hook-last').textContent = !last ? 'unknown'
+    : last.code ? `HTTP ${last.code} (${last.status || 'no status'})${last.message ? `: ${last.message}` : ''}` : (last.status || 'none yet');
+  $('hook-message').textContent = setup.message || '';
+  show($('hook-message'), Boolean(setup.message));
+}
+
+function revealSecret() {
+  const shown = $('hook-reveal').textContent === 'Hide';
+  $('hook-secret').textContent = shown ? '••••••••' : state.hook.secret;
+  $('hook-reveal').textContent = shown ? 'Show' : 'Hide';
+}
+
+async function installHook() {
+  const setup = await guard('webhook', () => api('POST', `/projects/${state.projectId}/github-sync/webhook`));
+  if (!setup) return;
+  renderHook(setup);
+  notify(setup.hook_id ? 'Webhook installed on GitHub.' : 'ghsync could not install the webhook: add it by hand with these values.', setup.hook_id ? 'ok' : 'error');
+}
+
 async function loadConfig() {
   const pid = state.projectId;
   try {
@@ -276,6 +311,7 @@ function renderConfig() {
   $('cfg-error').textContent = c.sync_error || 'none';
   $('cfg-error').className = c.sync_error ? 'error-text' : '';
   $('sync-toggle').textContent = c.sync_enabled ? 'Disable automatic sync' : 'Enable automatic sync';
+  loadHook();
 }
 
 /** Changes one setting of the config, then shows it and says what changed. */
@@ -850,6 +886,8 @@ function wire() {
   $('sync-toggle').addEventListener('click', toggleSync);
   $('two-way-toggle').addEventListener('click', toggleTwoWay);
   $('task-form').addEventListener('submit', createTask);
+  $('hook-reveal').addEventListener('click', revealSecret);
+  $('hook-install').addEventListener('click', installHook);
   $('show-pending').addEventListener('click', () => setFilter('pending'));
   $('show-resolved').addEventListener('click', () => setFilter('resolved'));
   $('task-search-form').addEventListener('submit', searchTasks);
