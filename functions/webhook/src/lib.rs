@@ -51,14 +51,28 @@ impl WebhookState {
     }
 }
 
+/// Webhook bodies read at once by one process: each may be up to 25 MiB before its
+/// signature can be checked, so this bounds what senders with a well-formed but wrong
+/// signature can make a process hold (GitHub's own deliveries are a few KB and quick).
+pub const MAX_BODIES_READ: usize = 16;
+
+/// How long a delivery waits for one of the [`MAX_BODIES_READ`] slots before a 503.
+const WAIT_FOR_READ: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// `POST /webhooks/github` and `POST /webhooks/github/{config_id}`.
 pub fn router(state: WebhookState) -> Router {
+    router_with(state, MAX_BODIES_READ)
+}
+
+/// [`router`] reading at most `bodies` webhook bodies at once.
+pub fn router_with(state: WebhookState, bodies: usize) -> Router {
+    let reads = Arc::new(tokio::sync::Semaphore::new(bodies));
     Router::new()
         .route("/webhooks/github", post(receive))
         .route("/webhooks/github/{config_id}", post(receive_for_config))
         // One byte over GitHub's cap still reaches the handler, which answers 413 itself.
         .layer(DefaultBodyLimit::max(webhook::MAX_BODY_BYTES + 1))
-        .layer(middleware::from_fn(before_the_body))
+        .layer(middleware::from_fn_with_state(reads, before_the_body))
         .with_state(Arc::new(state))
 }
 
@@ -66,7 +80,11 @@ pub fn router(state: WebhookState) -> Router {
 /// delivery (400: the hook must send JSON) and one without a well-formed
 /// `X-Hub-Signature-256` (401). An attacker without the secret cannot make ghsync read,
 /// buffer or hash an upload.
-async fn before_the_body(request: Request, next: Next) -> Response {
+async fn before_the_body(
+    State(reads): State<Arc<tokio::sync::Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers();
     let form = header(headers, header::CONTENT_TYPE.as_str()).is_some_and(|t| {
         t.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
@@ -86,6 +104,15 @@ async fn before_the_body(request: Request, next: Next) -> Response {
         };
         return refuse(&missing);
     }
+    // Over the bound a delivery waits (its body stays unread in the socket) for a while,
+    // then is turned away for GitHub to redeliver.
+    let Ok(Ok(_reading)) = tokio::time::timeout(WAIT_FOR_READ, reads.acquire_owned()).await else {
+        tracing::warn!("webhook refused: too many bodies being read at once");
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": {"code": "busy", "message": "too many deliveries at once; redeliver it later"}}),
+        );
+    };
     next.run(request).await
 }
 

@@ -260,3 +260,50 @@ async fn a_configs_own_url_over_http() {
     assert_eq!(store.list_tasks(a).await.unwrap().len(), 1);
     assert!(store.list_tasks(b).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn bodies_read_at_once_are_bounded() {
+    let store = testkit::sqlite().await;
+    following(&store, "acme/widgets").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let app = ghsync_webhook::router_with(state(&store, "s3cret"), 1);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // One sender with a well-formed (wrong) signature stalls half-way through its body.
+    let wrong = format!("sha256={}", "0".repeat(64));
+    let head = format!(
+        "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         X-GitHub-Event: issues\r\nX-GitHub-Delivery: d-stall\r\nX-Hub-Signature-256: {wrong}\r\n\
+         Content-Length: 1000\r\n\r\n0123456789"
+    );
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    // Another delivery meanwhile waits for the slot, then is turned away (503: GitHub
+    // redelivers) instead of read.
+    let url = format!("http://{addr}/webhooks/github");
+    let h = [
+        ("x-github-event", "ping"),
+        ("x-github-delivery", "d-next"),
+        ("x-hub-signature-256", wrong.as_str()),
+    ];
+    let mut status = 0;
+    for _ in 0..200 {
+        status = send(Method::POST, &url, &h, r#"{"zen":"x"}"#).await.status.as_u16();
+        if status == 503 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(status, 503, "the one slot is taken by the stalled body");
+    drop(stalled);
+    // The slot comes back once the stalled sender is gone.
+    let mut freed = 0;
+    for _ in 0..200 {
+        freed = send(Method::POST, &url, &h, r#"{"zen":"x"}"#).await.status.as_u16();
+        if freed != 503 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(freed, 401, "read and verified again");
+}
