@@ -209,3 +209,65 @@ async fn a_conflict_is_raised_once_and_each_resolution_settles_it() {
     assert_eq!(history["last_100_syncs"].as_array().unwrap().len(), 3);
     assert_eq!(history["success_rate"], 100.0);
 }
+
+/// Starts `ghsync serve` on its defaults in `dir` (no secrets given) and returns it with what
+/// it printed before listening.
+async fn serve_on_defaults(dir: &std::path::Path) -> (tokio::process::Child, Vec<String>) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ghsync"))
+        .arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("GHSYNC_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    loop {
+        let line = lines.next_line().await.unwrap().expect("ghsync serve exited before listening");
+        if line.starts_with("ghsync listening on ") {
+            break;
+        }
+        printed.push(line);
+    }
+    (child, printed)
+}
+
+#[tokio::test]
+async fn generated_secrets_are_printed_once_and_every_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("ghsync-defaults-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut first, printed) = serve_on_defaults(&dir).await;
+    let secret = std::fs::read_to_string(dir.join("ghsync.webhook-secret")).unwrap();
+    let token = std::fs::read_to_string(dir.join("ghsync.api-token")).unwrap();
+    let text = printed.join("\n");
+    assert!(text.contains(secret.trim()) && text.contains(token.trim()), "printed when generated: {text}");
+    for file in [
+        "ghsync.db",
+        "ghsync.db-wal",
+        "ghsync.db-shm",
+        "ghsync.webhook-secret",
+        "ghsync.api-token",
+        "ghsync.key",
+    ] {
+        let mode = std::fs::metadata(dir.join(file)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    first.kill().await.unwrap();
+    first.wait().await.unwrap();
+
+    // A later start says where they are kept, and prints neither.
+    std::fs::set_permissions(dir.join("ghsync.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (mut again, printed) = serve_on_defaults(&dir).await;
+    let text = printed.join("\n");
+    assert!(text.contains("kept in"), "{text}");
+    assert!(!text.contains(secret.trim()) && !text.contains(token.trim()), "printed again: {text}");
+    let mode = std::fs::metadata(dir.join("ghsync.db")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a widened database is narrowed again");
+    again.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
