@@ -25,23 +25,18 @@ if mode=="signed":
         except OSError: pass
 time.sleep(2)
 peak=rss()
-closed=0
-for s in socks:
-    s.settimeout(0.1)
-    try:
-        d=s.recv(100)
-        if d==b"" or d.startswith(b"HTTP/1.1 4"): closed+=1
-    except socket.timeout: pass
-    except OSError: closed+=1
-print(f"{mode}: rss before {base} MB, with {N} uploads {peak} MB; answered/closed at once: {closed}/{N}")
-if mode=="signed":
-    time.sleep(32)
-    closed=0
+def closed(wait):
+    """How many of the connections the server answered or closed."""
+    n=0
     for s in socks:
-        s.settimeout(0.5)
+        s.settimeout(wait)
         try:
             d=s.recv(100)
-            if d==b"" or d.startswith(b"HTTP/1.1"): closed+=1
+            if d==b"" or d.startswith(b"HTTP/1.1"): n+=1
         except socket.timeout: pass
-        except OSError: closed+=1
-    print(f"signed: after the 30 s body deadline: rss {rss()} MB; closed {closed}/{N}")
+        except OSError: n+=1
+    return n
+print(f"{mode}: rss before {base} MB, with {N} uploads {peak} MB; answered/closed at once: {closed(0.1)}/{N}")
+if mode=="signed":
+    time.sleep(32)
+    print(f"signed: after the 30 s body deadline: rss {rss()} MB; closed {closed(0.5)}/{N}")

@@ -33,28 +33,15 @@ async fn serve() -> Serve {
     github.add_repo(REPO, PAT);
     let dir = std::env::temp_dir().join(format!("ghsync-e2e-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ghsync"))
-        .arg("serve")
-        .current_dir(&dir)
-        .env_clear()
-        .env("GHSYNC_LISTEN", "127.0.0.1:0")
-        .env("GHSYNC_API_TOKEN", TOKEN)
-        .env("GHSYNC_WEBHOOK_SECRET", SECRET)
-        .env("GHSYNC_LOCAL_KEY", "ab".repeat(32))
-        .env("GITHUB_API_URL", &github.url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next_line().await.unwrap().expect("ghsync serve exited before listening");
-        if let Some(url) = line.strip_prefix("ghsync listening on ") {
-            break url.to_string();
-        }
-    };
+    let local_key = "ab".repeat(32);
+    let env = [
+        ("GHSYNC_API_TOKEN", TOKEN),
+        ("GHSYNC_WEBHOOK_SECRET", SECRET),
+        ("GHSYNC_LOCAL_KEY", local_key.as_str()),
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("RUST_LOG", "warn"),
+    ];
+    let (child, url, _) = spawn_serve(&dir, &env).await;
     Serve { url, github, _child: child, dir }
 }
 
@@ -213,12 +200,22 @@ async fn a_conflict_is_raised_once_and_each_resolution_settles_it() {
 /// Starts `ghsync serve` on its defaults in `dir` (no secrets given) and returns it with what
 /// it printed before listening.
 async fn serve_on_defaults(dir: &std::path::Path) -> (tokio::process::Child, Vec<String>) {
+    let (child, _, printed) = spawn_serve(dir, &[("RUST_LOG", "error")]).await;
+    (child, printed)
+}
+
+/// Starts `ghsync serve` in `dir` with only `env` (and a free loopback port); returns it, its
+/// URL and what it printed before listening.
+async fn spawn_serve(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, Vec<String>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ghsync"))
         .arg("serve")
         .current_dir(dir)
         .env_clear()
         .env("GHSYNC_LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "error")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -228,12 +225,11 @@ async fn serve_on_defaults(dir: &std::path::Path) -> (tokio::process::Child, Vec
     let mut printed = Vec::new();
     loop {
         let line = lines.next_line().await.unwrap().expect("ghsync serve exited before listening");
-        if line.starts_with("ghsync listening on ") {
-            break;
+        if let Some(url) = line.strip_prefix("ghsync listening on ") {
+            return (child, url.to_string(), printed);
         }
         printed.push(line);
     }
-    (child, printed)
 }
 
 #[tokio::test]

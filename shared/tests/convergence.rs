@@ -161,6 +161,18 @@ impl World {
         tasks.into_iter().map(|t| (t.github.unwrap().issue_number, t.task.id)).collect()
     }
 
+    /// A second reconcile after convergence changes nothing on the board.
+    async fn reconcile_changes_nothing(&self, board: &[ghsync_shared::domain::TaskWithLink], seed: u64) {
+        let again = self.reconcile().await;
+        let changed = (again.tasks_created, again.tasks_updated, again.conflicts_detected);
+        assert_eq!(changed, (0, 0, 0), "seed {seed}");
+        assert_eq!(
+            self.store.list_tasks(self.project).await.unwrap(),
+            board,
+            "seed {seed}: second reconcile"
+        );
+    }
+
     async fn reconcile(&self) -> ghsync_shared::domain::SyncHistory {
         let report = self.reconciler.run_project(self.project).await.unwrap();
         let history = report.history.unwrap();
@@ -359,14 +371,7 @@ async fn one_history(store: Store, seed: u64) {
         }
     }
 
-    // A second reconcile changes nothing.
-    let again = w.reconcile().await;
-    assert_eq!(
-        (again.tasks_created, again.tasks_updated, again.conflicts_detected),
-        (0, 0, 0),
-        "seed {seed}"
-    );
-    assert_eq!(w.store.list_tasks(project).await.unwrap(), board, "seed {seed}: second reconcile");
+    w.reconcile_changes_nothing(&board, seed).await;
 }
 
 async fn random_two_way_histories_converge(store: Store) {
@@ -556,12 +561,6 @@ async fn two_way_history(store: Store, seed: u64) {
 
     // Nothing is left to do: a second reconcile changes and writes nothing.
     w.gh.clear_requests();
-    let again = w.reconcile().await;
-    assert_eq!(
-        (again.tasks_created, again.tasks_updated, again.conflicts_detected),
-        (0, 0, 0),
-        "seed {seed}"
-    );
-    assert_eq!(w.store.list_tasks(project).await.unwrap(), board, "seed {seed}: second reconcile");
+    w.reconcile_changes_nothing(&board, seed).await;
     assert!(w.gh.writes().is_empty(), "seed {seed}: no write after convergence");
 }
