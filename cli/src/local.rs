@@ -90,17 +90,11 @@ fn keep_private(path: &Path) -> Result<()> {
 
 /// The folder of a `sqlite:` database file (the working directory for other URLs).
 pub fn state_dir(database_url: &str) -> PathBuf {
-    let path = database_url
-        .strip_prefix("sqlite://")
-        .or_else(|| database_url.strip_prefix("sqlite:"))
-        .map(|rest| rest.split('?').next().unwrap_or(rest));
-    match path {
-        Some(p) if !p.is_empty() && !p.contains(":memory:") => Path::new(p)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-        _ => PathBuf::from("."),
-    }
+    sqlite_file(database_url)
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Reads the secret kept in `dir/name`, or generates one into it (mode 0600).

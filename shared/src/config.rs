@@ -162,10 +162,7 @@ impl Config {
                     |reason: &str| ConfigError::Invalid { name: "GHSYNC_PUBLIC_URL", reason: reason.into() };
                 let url = url::Url::parse(text.trim().trim_end_matches('/'))
                     .map_err(|e| invalid(&format!("must be a URL: {e}")))?;
-                let https = url.scheme() == "https";
-                if !(https || (url.scheme() == "http" && crate::domain::is_loopback(&url)))
-                    || url.host().is_none()
-                {
+                if !crate::domain::is_https_or_loopback(&url) {
                     return Err(invalid("must be https (plain http only on loopback, for tests)"));
                 }
                 Some(url)

@@ -178,7 +178,7 @@ impl GitHub {
             return Err(bad("must be an http(s) URL with a host".into()));
         }
         // The token travels with every request: plain HTTP only to a test server on this machine.
-        if base.scheme() == "http" && !crate::domain::is_loopback(&base) {
+        if !crate::domain::is_https_or_loopback(&base) {
             return Err(bad("must be https (plain http is accepted only for a loopback test server)".into()));
         }
         let octo = Octocrab::builder()
@@ -433,7 +433,7 @@ impl GitHub {
         let url = self.repo_url(repo, &["issues", &number.to_string()]);
         let body = serde_json::to_value(change).map_err(GitHubError::BadJson)?;
         let r = self.send(Method::PATCH, &url, pat, None, Some(&body), requests).await?;
-        expect_written(&r)?;
+        expect_success(&r)?;
         r.json()
     }
 
@@ -452,7 +452,7 @@ impl GitHub {
             "body": content.description.as_deref().unwrap_or(""),
         });
         let r = self.send(Method::POST, &url, pat, None, Some(&body), requests).await?;
-        expect_written(&r)?;
+        expect_success(&r)?;
         r.json()
     }
 }
@@ -461,10 +461,6 @@ impl GitHub {
 #[derive(Clone, Debug, Deserialize)]
 pub struct GhHook {
     pub id: i64,
-    #[serde(default)]
-    pub active: bool,
-    #[serde(default)]
-    pub events: Vec<String>,
     pub config: GhHookConfig,
     pub last_response: Option<GhHookResponse>,
 }
@@ -473,7 +469,6 @@ pub struct GhHook {
 #[derive(Clone, Debug, Deserialize)]
 pub struct GhHookConfig {
     pub url: Option<String>,
-    pub content_type: Option<String>,
 }
 
 /// GitHub's record of a hook's last delivery.
@@ -490,7 +485,7 @@ impl GitHub {
     /// The repository's webhooks (`GET /repos/{o}/{r}/hooks`; needs the right to manage them).
     pub async fn list_hooks(&self, repo: &RepoRef, pat: &Pat) -> Result<Vec<GhHook>, GitHubError> {
         let r = self.get(&self.repo_url(repo, &["hooks"]), pat, None, &mut 0).await?;
-        expect_written(&r)?;
+        expect_success(&r)?;
         r.json()
     }
 
@@ -520,7 +515,7 @@ impl GitHub {
                     .await?
             }
         };
-        expect_written(&r)?;
+        expect_success(&r)?;
         r.json()
     }
 
@@ -531,7 +526,7 @@ impl GitHub {
         if r.status == StatusCode::NOT_FOUND {
             return Ok(());
         }
-        expect_written(&r)
+        expect_success(&r)
     }
 }
 
@@ -569,8 +564,9 @@ impl<'a> IssueChange<'a> {
     }
 }
 
-/// A write's answer: a success, or GitHub's refusal with its message.
-fn expect_written(r: &Response) -> Result<(), GitHubError> {
+/// A success, or GitHub's refusal with its message (writes, and reads of what only a token
+/// with the right may see, such as hooks).
+fn expect_success(r: &Response) -> Result<(), GitHubError> {
     if r.status.is_success() {
         return Ok(());
     }

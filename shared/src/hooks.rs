@@ -7,7 +7,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::WebhookSecrets;
-use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, RepoRef};
+use crate::domain::GitHubSyncConfig;
 use crate::github::{GhHookResponse, GitHubError};
 use crate::manage::{ManageError, Services};
 
@@ -155,18 +155,6 @@ impl Services {
                 tracing::warn!(hook_id = id, error = %crate::telemetry::ErrorChain(&e), "removing the webhook failed")
             }
         }
-    }
-
-    async fn repo_and_pat(
-        &self,
-        config: &GitHubSyncConfig,
-    ) -> Result<(RepoRef, crate::crypto::Pat), ManageError> {
-        let repo = RepoRef {
-            owner: RepoOwner::parse(config.repo_owner.clone())?,
-            name: RepoName::parse(config.repo_name.clone())?,
-        };
-        let pat = self.open_stored_pat(config.project_id, &config.encrypted_pat).await?;
-        Ok((repo, pat))
     }
 }
 

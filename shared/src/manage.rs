@@ -137,6 +137,20 @@ impl Services {
         })
     }
 
+    /// The repository a stored config follows, and its PAT opened (see
+    /// [`Services::open_stored_pat`]).
+    pub(crate) async fn repo_and_pat(
+        &self,
+        config: &GitHubSyncConfig,
+    ) -> Result<(RepoRef, Pat), ManageError> {
+        let repo = RepoRef {
+            owner: RepoOwner::parse(config.repo_owner.clone())?,
+            name: RepoName::parse(config.repo_name.clone())?,
+        };
+        let pat = self.open_stored_pat(config.project_id, &config.encrypted_pat).await?;
+        Ok((repo, pat))
+    }
+
     /// Checks the token with GitHub: it must read `repo`, and write its issues for two-way sync.
     async fn check_access(&self, repo: &RepoRef, pat: &Pat, two_way: bool) -> Result<(), ManageError> {
         match self.github.check_repo(repo, pat).await {

@@ -142,15 +142,12 @@ impl Services {
             Err(Idle::Hold) => return Ok((job, Outcome::Dropped(Pushed::Held))),
             Ok(_) => {}
         }
-        let retry = |error: String, job: &PushJob, after: Option<Timestamp>| Outcome::Retry {
-            at: after.unwrap_or_else(|| backoff(job.attempts)),
-            error,
-        };
         let pat = match self.keys.open(job.project_id, &config.encrypted_pat).await {
             Ok(pat) => pat,
             Err(e) => {
-                let message = crate::telemetry::ErrorChain(&e).to_string();
-                return Ok((job.clone(), retry(message, &job, None)));
+                let error = crate::telemetry::ErrorChain(&e).to_string();
+                let at = backoff(job.attempts);
+                return Ok((job, Outcome::Retry { error, at }));
             }
         };
         let repo = &config.repo;
@@ -259,11 +256,7 @@ impl Services {
         task: &Task,
         config: &crate::domain::GitHubSyncConfig,
     ) -> Result<Task, ManageError> {
-        let repo = crate::domain::RepoRef {
-            owner: crate::domain::RepoOwner::parse(config.repo_owner.clone())?,
-            name: crate::domain::RepoName::parse(config.repo_name.clone())?,
-        };
-        let pat = self.open_stored_pat(task.project_id, &config.encrypted_pat).await?;
+        let (repo, pat) = self.repo_and_pat(config).await?;
         let created =
             self.github.create_issue(&repo, &task.content(), &pat, &mut 0).await.map_err(|e| match e {
                 GitHubError::Refused { .. } | GitHubError::BadCredentials => ManageError::GitHubRefused(e),

@@ -194,43 +194,37 @@ pub async fn project_with_pat(
     project
 }
 
-/// Turns two-way sync of the project's config on or off (the store's write: no token check).
-pub async fn set_two_way(store: &Store, project: uuid::Uuid, on: bool) {
-    let config = store.get_config(project).await.expect("the project has a config");
-    let write = ghsync_shared::store::ConfigWrite {
-        repo_owner: ghsync_shared::domain::RepoOwner::parse(config.repo_owner).expect("owner"),
-        repo_name: ghsync_shared::domain::RepoName::parse(config.repo_name).expect("name"),
+/// A config write for `repo` (`owner/name`) that keeps everything else as stored.
+fn write_for(repo: &str) -> ghsync_shared::store::ConfigWrite {
+    let (owner, name) = repo.split_once('/').expect("owner/name");
+    ghsync_shared::store::ConfigWrite {
+        repo_owner: ghsync_shared::domain::RepoOwner::parse(owner).expect("owner"),
+        repo_name: ghsync_shared::domain::RepoName::parse(name).expect("name"),
         encrypted_pat: None,
         sync_enabled: None,
         sync_interval: None,
-        two_way: Some(on),
-    };
+        two_way: None,
+    }
+}
+
+/// Turns two-way sync of the project's config on or off (the store's write: no token check).
+pub async fn set_two_way(store: &Store, project: uuid::Uuid, on: bool) {
+    let config = store.get_config(project).await.expect("the project has a config");
+    let repo = format!("{}/{}", config.repo_owner, config.repo_name);
+    let write = ghsync_shared::store::ConfigWrite { two_way: Some(on), ..write_for(&repo) };
     store.put_config(project, &write).await.expect("set two-way");
 }
 
 /// Points the project's config at another repository (`owner/name`), keeping its PAT.
 pub async fn switch_repo(store: &Store, project: uuid::Uuid, repo: &str) {
-    let (owner, name) = repo.split_once('/').expect("owner/name");
-    let write = ghsync_shared::store::ConfigWrite {
-        repo_owner: ghsync_shared::domain::RepoOwner::parse(owner).expect("owner"),
-        repo_name: ghsync_shared::domain::RepoName::parse(name).expect("name"),
-        encrypted_pat: None,
-        sync_enabled: None,
-        sync_interval: None,
-        two_way: None,
-    };
-    store.put_config(project, &write).await.expect("switch the repository");
+    store.put_config(project, &write_for(repo)).await.expect("switch the repository");
 }
 
 async fn put_config(store: &Store, project: uuid::Uuid, repo: &str, encrypted_pat: Vec<u8>) {
-    let (owner, name) = repo.split_once('/').expect("owner/name");
     let write = ghsync_shared::store::ConfigWrite {
-        repo_owner: ghsync_shared::domain::RepoOwner::parse(owner).expect("owner"),
-        repo_name: ghsync_shared::domain::RepoName::parse(name).expect("name"),
         encrypted_pat: Some(encrypted_pat),
         sync_enabled: Some(true),
-        sync_interval: None,
-        two_way: None,
+        ..write_for(repo)
     };
     store.put_config(project, &write).await.expect("put config");
 }

@@ -154,10 +154,7 @@ async fn put_sync_config(
 ) -> Result<Json<GitHubSyncConfig>, ApiError> {
     let before = state.services.store.find_config(project_id).await?;
     let mut config = state.services.put_sync_config(project_id, body).await?;
-    let moved = before.as_ref().filter(|old| {
-        !(old.repo_owner.eq_ignore_ascii_case(&config.repo_owner)
-            && old.repo_name.eq_ignore_ascii_case(&config.repo_name))
-    });
+    let moved = before.as_ref().filter(|old| !old.follows(&config.repo_owner, &config.repo_name));
     if let Some(old) = moved {
         // The old repository's hook would deliver to a config that no longer follows it.
         state.services.remove_hook(old).await;

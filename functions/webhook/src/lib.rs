@@ -96,13 +96,8 @@ async fn before_the_body(
                 edit the webhook on GitHub and choose Content type: application/json"}}),
         );
     }
-    if !webhook::is_well_formed_signature(header(headers, "x-hub-signature-256")) {
-        let missing = if header(headers, "x-hub-signature-256").is_none() {
-            WebhookError::MissingSignature
-        } else {
-            WebhookError::MalformedSignature
-        };
-        return refuse(&missing);
+    if let Err(e) = webhook::parse_signature(header(headers, "x-hub-signature-256")) {
+        return refuse(&e);
     }
     // Over the bound a delivery waits (its body stays unread in the socket) for a while,
     // then is turned away for GitHub to redeliver.

@@ -305,6 +305,11 @@ pub fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// Whether a secret may travel to `url`: https, or plain http to this machine (tests).
+pub fn is_https_or_loopback(url: &url::Url) -> bool {
+    url.host().is_some() && (url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url)))
+}
+
 /// The web host of the GitHub ghsync talks to: every issue URL must be on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebHost(String);

@@ -91,6 +91,13 @@ pub struct GitHubSyncConfig {
     pub hook_error: Option<String>,
 }
 
+impl GitHubSyncConfig {
+    /// Whether the config follows `owner/name`, compared as GitHub compares names.
+    pub fn follows(&self, owner: &str, name: &str) -> bool {
+        self.repo_owner.eq_ignore_ascii_case(owner) && self.repo_name.eq_ignore_ascii_case(name)
+    }
+}
+
 impl fmt::Debug for GitHubSyncConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GitHubSyncConfig")

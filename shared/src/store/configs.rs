@@ -21,12 +21,6 @@ pub struct ConfigWrite {
     pub two_way: Option<bool>,
 }
 
-/// Whether `write` points the config at another repository (names compared as GitHub does).
-fn repo_changed_of(old: &GitHubSyncConfig, write: &ConfigWrite) -> bool {
-    !(old.repo_owner.eq_ignore_ascii_case(write.repo_owner.as_str())
-        && old.repo_name.eq_ignore_ascii_case(write.repo_name.as_str()))
-}
-
 impl Store {
     /// The project's config, or `None`.
     pub async fn find_config(&self, project_id: Uuid) -> Result<Option<GitHubSyncConfig>, StoreError> {
@@ -94,7 +88,8 @@ impl Store {
             Some(old) => {
                 let enabled = write.sync_enabled.unwrap_or(old.sync_enabled);
                 let two_way = write.two_way.unwrap_or(old.two_way);
-                if !two_way || repo_changed_of(&old, write) {
+                let repo_changed = !old.follows(write.repo_owner.as_str(), write.repo_name.as_str());
+                if !two_way || repo_changed {
                     // A one-way config never writes to GitHub, and edits meant for the old
                     // repository's issues are not sent to the new one.
                     sqlx::query("DELETE FROM sync_outbox WHERE project_id = $1")
@@ -102,7 +97,6 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let repo_changed = repo_changed_of(&old, write);
                 let due_now = repo_changed || (enabled && !old.sync_enabled) || write.encrypted_pat.is_some();
                 let next_sync_at =
                     if due_now { Some(now.clone()) } else { old.next_sync_at.map(|t| t.to_sql()) };

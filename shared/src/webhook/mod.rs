@@ -26,7 +26,7 @@ use apply::{Received, apply_alone, record_alone};
 use group_commit::{Job, QUEUE_CAPACITY, write_batches};
 pub use payload::PayloadError;
 use payload::{Change, Envelope, IssuesPayload};
-pub use signature::{is_well_formed_signature, sign, verify_signature};
+pub use signature::{parse_signature, sign, verify_signature};
 
 /// GitHub's cap on a webhook payload: larger deliveries are refused (413).
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;

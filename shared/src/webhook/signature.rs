@@ -15,12 +15,7 @@ pub fn verify_signature(
     body: &[u8],
 ) -> Result<(), WebhookError> {
     let secrets = secrets.ok_or(WebhookError::NoSecret)?;
-    let header = signature_256.ok_or(WebhookError::MissingSignature)?;
-    let hex_mac = header.trim().strip_prefix("sha256=").ok_or(WebhookError::MalformedSignature)?;
-    if hex_mac.len() != 64 {
-        return Err(WebhookError::MalformedSignature);
-    }
-    let mac = hex::decode(hex_mac).map_err(|_| WebhookError::MalformedSignature)?;
+    let mac = parse_signature(signature_256)?;
     for secret in secrets.iter() {
         let mut h = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
             .expect("HMAC accepts keys of any length");
@@ -32,12 +27,16 @@ pub fn verify_signature(
     Err(WebhookError::BadSignature)
 }
 
-/// Whether an `X-Hub-Signature-256` value has the form of one (`sha256=` and 64 hex digits):
-/// checked before the body is read, so a request that can never verify costs nothing.
-pub fn is_well_formed_signature(signature_256: Option<&str>) -> bool {
-    signature_256
-        .and_then(|h| h.trim().strip_prefix("sha256="))
-        .is_some_and(|mac| mac.len() == 64 && mac.bytes().all(|b| b.is_ascii_hexdigit()))
+/// The MAC an `X-Hub-Signature-256` value carries (`sha256=` and 64 hex digits), or why it
+/// cannot be one. Checked again before a body is read, so a request that can never verify
+/// costs nothing.
+pub fn parse_signature(signature_256: Option<&str>) -> Result<Vec<u8>, WebhookError> {
+    let header = signature_256.ok_or(WebhookError::MissingSignature)?;
+    let hex_mac = header.trim().strip_prefix("sha256=").ok_or(WebhookError::MalformedSignature)?;
+    if hex_mac.len() != 64 {
+        return Err(WebhookError::MalformedSignature);
+    }
+    hex::decode(hex_mac).map_err(|_| WebhookError::MalformedSignature)
 }
 
 /// `sha256=` + hex HMAC-SHA256 of `body`: what GitHub sends (tests and tools sign with it).
