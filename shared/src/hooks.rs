@@ -121,6 +121,8 @@ impl Services {
             Ok(hook) => {
                 self.store.set_hook(project_id, Some(hook.id), None).await?;
                 setup.hook_id = Some(hook.id);
+                // The last attempt's refusal, if any, no longer holds.
+                setup.message = None;
                 setup.last_delivery = hook.last_response;
                 tracing::info!(repo = %repo, hook_id = hook.id, "repository webhook installed");
             }

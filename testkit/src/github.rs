@@ -292,6 +292,11 @@ impl FakeGitHub {
         self.state.lock().unwrap().no_hooks.insert(token.to_string());
     }
 
+    /// Lets `token` manage hooks again.
+    pub fn allow_hooks(&self, token: &str) {
+        self.state.lock().unwrap().no_hooks.remove(token);
+    }
+
     /// The hooks of `repo`, each with the secret it was given.
     pub fn hooks(&self, repo: &str) -> Vec<(Value, String)> {
         self.state.lock().unwrap().hooks.get(&repo.to_ascii_lowercase()).cloned().unwrap_or_default()

@@ -846,6 +846,13 @@ async fn without_hook_permission_or_a_public_url_the_manual_values_are_given(sto
     }
     assert!(app.github.hooks("acme/widgets").is_empty());
 
+    // Once the token may, a repair installs it and the old refusal is gone.
+    app.github.allow_hooks(GOOD_PAT);
+    let setup = app.call(Method::POST, &format!("{path}/webhook"), None).await.json();
+    assert!(setup["hook_id"].is_i64(), "{setup}");
+    assert_eq!(setup["message"], Value::Null, "{setup}");
+    assert_eq!(app.call(Method::GET, &path, None).await.json()["hook_error"], Value::Null);
+
     // Without a public URL: nothing is installed; the path and the secret are given.
     let plain = spawn_app(store).await;
     let id = plain.project().await;
