@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use ghsync_shared::config::Config;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::manage::Services;
-use ghsync_shared::secret::random_hex;
+use ghsync_shared::secrets::random_hex;
 use ghsync_shared::store::StoreOptions;
 
 /// The services on the configured database; without `GHSYNC_KMS_KEY_ID` or

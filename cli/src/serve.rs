@@ -10,6 +10,7 @@ use ghsync_api::ApiState;
 use ghsync_shared::config::{ApiToken, Config, WebhookSecrets};
 use ghsync_shared::hooks::HookSettings;
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler, RunQueue};
+use ghsync_shared::secrets::Secrets;
 use ghsync_shared::webhook::WebhookConfig;
 use ghsync_webhook::WebhookState;
 
@@ -31,16 +32,17 @@ pub async fn run(config: Config) -> Result<()> {
         None => ApiToken::new(kept_and_printed(&dir, "ghsync.api-token", "API token")?)
             .context("empty API token file")?,
     };
-    let hooks = HookSettings { secrets: Some(secrets.clone()), public_url: config.public_url.clone() };
+    let secrets = Secrets::fixed(Some(secrets), Some(token));
+    let hooks = HookSettings::new(secrets.clone(), &config);
     let webhook = WebhookState::new(
         services.store.clone(),
-        WebhookConfig { secrets: Some(secrets), web_host: services.github.web_host().clone() },
+        WebhookConfig { secrets: secrets.clone(), web_host: services.github.web_host().clone() },
     );
     // "Sync now" in the API queues a run and wakes this worker at once.
     let (runs, wake) = RunQueue::local();
     let reconciler = Reconciler::new(services.clone(), ReconcileOptions::for_config(&config));
     let background = tokio::spawn(ghsync_shared::reconcile::work(reconciler, wake, RECONCILE_EVERY));
-    let app = router(ApiState { services, token: Some(token), runs, hooks }, webhook);
+    let app = router(ApiState { services, secrets, runs, hooks }, webhook);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (GHSYNC_LISTEN)", config.listen))?;

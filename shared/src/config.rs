@@ -182,14 +182,9 @@ impl Config {
         })
     }
 
-    /// Reads the process environment of a deployed (Lambda) function: as
-    /// [`Config::from_env`], but with no local database to fall back on.
-    pub fn lambda_from_env() -> Result<Self, ConfigError> {
-        Self::lambda_from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// [`Config::lambda_from_env`] through `get`: `GHSYNC_DATABASE_URL` is required (a
-    /// Lambda instance has no disk worth a database on).
+    /// A deployed (Lambda) function's settings through `get` (see
+    /// [`crate::secrets::deployed_config`]): as [`Config::from_lookup`], but
+    /// `GHSYNC_DATABASE_URL` is required (a Lambda instance has no disk worth a database on).
     pub fn lambda_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         if get("GHSYNC_DATABASE_URL").is_none_or(|v| v.trim().is_empty()) {
             return Err(ConfigError::Missing("GHSYNC_DATABASE_URL"));

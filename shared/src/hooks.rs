@@ -6,23 +6,24 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::config::WebhookSecrets;
 use crate::domain::GitHubSyncConfig;
 use crate::github::{GhHookResponse, GitHubError};
 use crate::manage::{ManageError, Services};
+use crate::secrets::Secrets;
 
 /// What ghsync needs to hand out and install hooks.
 #[derive(Clone, Debug, Default)]
 pub struct HookSettings {
-    /// The deployment's webhook secrets (each config's secret derives from the first).
-    pub secrets: Option<WebhookSecrets>,
+    /// The deployment's secrets (each config's webhook secret derives from the first
+    /// webhook secret).
+    pub secrets: Secrets,
     /// Where GitHub reaches ghsync; without it ghsync installs nothing.
     pub public_url: Option<url::Url>,
 }
 
 impl HookSettings {
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        Self { secrets: config.webhook_secrets.clone(), public_url: config.public_url.clone() }
+    pub fn new(secrets: Secrets, config: &crate::config::Config) -> Self {
+        Self { secrets, public_url: config.public_url.clone() }
     }
 
     /// The hook's URL: absolute with a public URL, else the path on ghsync's host.
@@ -162,7 +163,7 @@ impl Services {
 
 /// The values to give GitHub for `config`.
 fn setup_of(settings: &HookSettings, config: &GitHubSyncConfig) -> Result<WebhookSetup, ManageError> {
-    let secrets = settings.secrets.as_ref().ok_or_else(|| {
+    let secrets = settings.secrets.webhook().ok_or_else(|| {
         crate::store::StoreError::StateConflict(
             "no webhook secret is configured (GHSYNC_WEBHOOK_SECRET): every delivery would be refused".into(),
         )

@@ -46,7 +46,7 @@ pub mod manage;
 pub mod paging;
 pub mod push;
 pub mod reconcile;
-pub mod secret;
+pub mod secrets;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::crypto::{CryptoError, KeyProvider, Pat};
 use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, RepoRef, SyncInterval, ValidationError};
 use crate::github::{GitHub, GitHubError};
-use crate::store::{ConfigWrite, Store, StoreError};
+use crate::store::{AtStart, ConfigWrite, Store, StoreError};
 
 /// `PUT /api/projects/{id}/github-sync`: the config as a user sends it.
 #[derive(Clone, Debug, Deserialize, ts_rs::TS, utoipa::ToSchema)]
@@ -183,19 +183,31 @@ pub enum StartupError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
+    #[error(transparent)]
+    SchemaBehind(#[from] crate::store::SchemaBehind),
 }
 
 /// How long a GitHub request may take to connect, and between reads.
 pub const GITHUB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Opens the configured database and applies its pending migrations: how every process
-/// gets its store at start.
+/// Opens the configured database and applies its pending migrations, or with
+/// [`AtStart::CheckSchema`] refuses a schema older than this build: how every process gets
+/// its store at start.
 pub async fn open_store(
     config: &crate::config::Config,
     options: &crate::store::StoreOptions,
 ) -> Result<Store, StartupError> {
     let store = Store::connect(&config.database_url, options).await?;
-    store.migrate().await?;
+    match options.at_start {
+        AtStart::Migrate => store.migrate().await?,
+        AtStart::CheckSchema => {
+            if let Some(missing) = store.missing_migration().await? {
+                return Err(missing.into());
+            }
+        }
+    }
     Ok(store)
 }
 

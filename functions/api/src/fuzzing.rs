@@ -70,7 +70,7 @@ pub async fn target() -> Result<Target, StoreError> {
     let services = Services { store, keys, github };
     let app = router(ApiState {
         services,
-        token: ApiToken::new(TOKEN),
+        secrets: ghsync_shared::secrets::Secrets::fixed(None, ApiToken::new(TOKEN)),
         runs: Default::default(),
         hooks: Default::default(),
     });

@@ -16,7 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use ghsync_shared::config::{ApiToken, Config};
+use ghsync_shared::config::ApiToken;
 use ghsync_shared::contract::{CreateProject, CreateTask, ErrorBody, ResolveRequest, RunAccepted};
 use ghsync_shared::domain::{
     ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Project, Resolution, SyncHistorySummary,
@@ -26,6 +26,7 @@ use ghsync_shared::hooks::{HookSettings, WebhookSetup};
 use ghsync_shared::manage::{PutSyncConfig, Services, StartupError};
 use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskPage};
 use ghsync_shared::reconcile::RunQueue;
+use ghsync_shared::secrets::Secrets;
 use ghsync_shared::store::StoreOptions;
 use ghsync_shared::store::TaskFilter;
 use ghsync_shared::telemetry::ErrorChain;
@@ -47,8 +48,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct ApiState {
     pub services: Services,
-    /// `None`: no token configured: every request is refused.
-    pub token: Option<ApiToken>,
+    /// The deployment's secrets: no API token configured, every request is refused; read
+    /// again when a token matches nothing.
+    pub secrets: Secrets,
     /// How `POST …/github-sync/run` hands its run to the reconcile worker.
     pub runs: RunQueue,
     /// What each config's own webhook needs: the deployment secret and the public URL.
@@ -58,19 +60,16 @@ pub struct ApiState {
 impl ApiState {
     /// From the environment, at cold start.
     pub async fn from_env() -> Result<Self, StartupError> {
-        let config = Config::lambda_from_env()?;
-        let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
+        let (config, secrets) = ghsync_shared::secrets::deployed_config_from_env().await?;
+        let options = StoreOptions::deployed(2);
         // With the reconcile queue (AWS) "Sync now" reaches the reconcile function at once.
         let runs = match &config.reconcile_queue_url {
             Some(url) => RunQueue::Queue(ghsync_shared::fanout::Fanout::from_env(url.clone()).await),
             None => RunQueue::NextTick,
         };
-        Ok(Self {
-            services: Services::connect(&config, &options, None).await?,
-            hooks: HookSettings::from_config(&config),
-            token: config.api_token,
-            runs,
-        })
+        let services = Services::connect(&config, &options, None).await?;
+        secrets.watch_store(&services.store);
+        Ok(Self { services, hooks: HookSettings::new(secrets.clone(), &config), secrets, runs })
     }
 }
 
@@ -110,13 +109,16 @@ async fn require_token(State(state): AppState, request: Request, next: Next) -> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let accepted = match (&state.token, given) {
+    let accepted = |token: Option<ApiToken>| match (token, given) {
         (Some(expected), Some(given)) => {
             let (a, b) = (Sha256::digest(expected.expose().as_bytes()), Sha256::digest(given.as_bytes()));
             bool::from(a.ct_eq(&b))
         }
         _ => false,
     };
+    // A token that matches nothing may be one rotated since this process read the secret.
+    let accepted = accepted(state.secrets.api_token())
+        || (given.is_some() && state.secrets.reread().await && accepted(state.secrets.api_token()));
     if !accepted {
         let mut response = ApiError::unauthenticated().into_response();
         response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));

@@ -41,7 +41,7 @@ async fn the_sample_api_events_are_answered() {
     };
     let app = router(ApiState {
         services,
-        token: ApiToken::new(API_TOKEN),
+        secrets: ghsync_shared::secrets::Secrets::fixed(None, ApiToken::new(API_TOKEN)),
         runs: Default::default(),
         hooks: Default::default(),
     });

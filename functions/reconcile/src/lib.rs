@@ -8,10 +8,10 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use ghsync_shared::StoreError;
-use ghsync_shared::config::Config;
 use ghsync_shared::fanout::{Consumed, Fanout, FanoutError, QueueMessage};
 use ghsync_shared::manage::{Services, StartupError};
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler, RunSummary};
+use ghsync_shared::secrets::Secrets;
 use ghsync_shared::store::StoreOptions;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
@@ -24,22 +24,43 @@ pub struct Worker {
     pub reconciler: Reconciler,
     /// The reconcile queue (AWS); `None`: a tick syncs the due configs itself.
     pub fanout: Option<Fanout>,
+    /// Read again when the database stops answering (perhaps a rotated password).
+    pub secrets: Secrets,
 }
 
 /// Connects everything at cold start.
 pub async fn worker_from_env() -> Result<Worker, StartupError> {
-    let config = Config::lambda_from_env()?;
-    let options = StoreOptions { max_connections: 4, ..Default::default() };
-    let services = Services::connect(&config, &options, None).await?;
+    let (config, secrets) = ghsync_shared::secrets::deployed_config_from_env().await?;
+    let services = Services::connect(&config, &StoreOptions::deployed(4), None).await?;
+    secrets.watch_store(&services.store);
     let fanout = match &config.reconcile_queue_url {
         Some(url) => Some(Fanout::from_env(url.clone()).await),
         None => None,
     };
-    Ok(Worker { reconciler: Reconciler::new(services, ReconcileOptions::for_config(&config)), fanout })
+    let reconciler = Reconciler::new(services, ReconcileOptions::for_config(&config));
+    Ok(Worker { reconciler, fanout, secrets })
 }
 
 /// One invocation: an SQS batch of claimed configs, or a scheduled tick.
 pub async fn handle_any(
+    event: LambdaEvent<serde_json::Value>,
+    worker: &Worker,
+) -> Result<serde_json::Value, TickError> {
+    let answer = dispatch(event, worker).await;
+    let database_failed = match &answer {
+        Err(TickError::Store(StoreError::Unavailable(_))) => true,
+        Ok(answer) => {
+            answer.get("batchItemFailures").and_then(|f| f.as_array()).is_some_and(|f| !f.is_empty())
+        }
+        Err(_) => false,
+    };
+    if database_failed {
+        worker.secrets.reread().await;
+    }
+    answer
+}
+
+async fn dispatch(
     event: LambdaEvent<serde_json::Value>,
     worker: &Worker,
 ) -> Result<serde_json::Value, TickError> {

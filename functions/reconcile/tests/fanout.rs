@@ -129,7 +129,11 @@ async fn each_due_config_is_claimed_once_sent_once_and_synced_once(store: Store)
     assert_eq!(ghsync_reconcile::handle_fanout(tick(), &reconciler, &fanout).await.unwrap().sent, 0);
 
     // The adapter tells the two kinds of event apart.
-    let worker = ghsync_reconcile::Worker { reconciler: reconciler.clone(), fanout: Some(fanout) };
+    let worker = ghsync_reconcile::Worker {
+        reconciler: reconciler.clone(),
+        fanout: Some(fanout),
+        secrets: Default::default(),
+    };
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../events/reconcile-scheduled.json"

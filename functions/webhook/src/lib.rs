@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use ghsync_shared::config::{Config, WebhookSecrets};
+use ghsync_shared::config::WebhookSecrets;
 use ghsync_shared::manage::{StartupError, open_store};
 use ghsync_shared::store::StoreOptions;
 use ghsync_shared::webhook::{self, Delivery, WebhookConfig, WebhookError};
@@ -41,13 +41,14 @@ impl WebhookState {
 
     /// From the environment, at cold start.
     pub async fn from_env() -> Result<Self, StartupError> {
-        let config = Config::lambda_from_env()?;
-        let store = open_store(&config, &StoreOptions { max_connections: 2, ..Default::default() }).await?;
-        if config.webhook_secrets.is_none() {
-            tracing::error!("GHSYNC_WEBHOOK_SECRET is not set: every delivery will be refused");
+        let (config, secrets) = ghsync_shared::secrets::deployed_config_from_env().await?;
+        let store = open_store(&config, &StoreOptions::deployed(2)).await?;
+        secrets.watch_store(&store);
+        if secrets.webhook().is_none() {
+            tracing::error!("no webhook secret is configured: every delivery will be refused");
         }
         let web_host = config.github_web_host();
-        Ok(Self::new(store, WebhookConfig { secrets: config.webhook_secrets, web_host }))
+        Ok(Self::new(store, WebhookConfig { secrets, web_host }))
     }
 }
 

@@ -100,10 +100,18 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// PostgreSQL: connection exceptions (08…), shutting down (57P…), too many connections;
+/// PostgreSQL: connection exceptions (08…), credentials refused (28…: a rotated password;
+/// see [`crate::secrets::Secrets::reread`]), shutting down (57P…), too many connections;
 /// SQLite: busy (5) and locked (6) after the busy timeout.
 fn is_unavailable_code(code: Option<&str>) -> bool {
-    code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300" || c == "5" || c == "6")
+    code.is_some_and(|c| {
+        c.starts_with("08")
+            || c.starts_with("28")
+            || c.starts_with("57P")
+            || c == "53300"
+            || c == "5"
+            || c == "6"
+    })
 }
 
 impl StoreError {
@@ -163,12 +171,44 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long an operation waits for a connection before answering "unavailable".
     pub acquire_timeout: Duration,
+    /// What opening the store does with the schema.
+    pub at_start: AtStart,
+}
+
+/// What a process does with the database schema when it opens the store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AtStart {
+    /// Applies the pending migrations (local runs, tests, the migration step of a deploy).
+    #[default]
+    Migrate,
+    /// Only checks that every migration this build knows is applied, and refuses to start
+    /// otherwise (deployed functions: migrations run once per deploy, and their database
+    /// user needs no DDL rights).
+    CheckSchema,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5), at_start: AtStart::Migrate }
     }
+}
+
+impl StoreOptions {
+    /// A deployed function's pool: `max_connections` connections, schema checked only.
+    pub fn deployed(max_connections: u32) -> Self {
+        Self { max_connections, at_start: AtStart::CheckSchema, ..Self::default() }
+    }
+}
+
+/// The database lacks a migration this build needs.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database schema is older than this build: migration {version} ({description}) is not applied; \
+     run the migrations first (the stack's Migration step, or `ghsync migrate` with GHSYNC_DATABASE_URL)"
+)]
+pub struct SchemaBehind {
+    pub version: i64,
+    pub description: String,
 }
 
 /// The database, shared by every operation of a process.
@@ -232,14 +272,46 @@ impl Store {
 
     /// Applies the backend's pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATOR,
-            Backend::Postgres => &POSTGRES_MIGRATOR,
-        };
-        migrator.run(&self.pool).await.map_err(|e| match e {
+        self.migrator().run(&self.pool).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
             other => StoreError::Database(sqlx::Error::Migrate(Box::new(other))),
         })
+    }
+
+    /// Connects from now on with `url` (a rotated password; the host and database stay).
+    pub fn set_database_url(&self, url: &str) -> Result<(), StoreError> {
+        let options = AnyConnectOptions::from_str(url).map_err(StoreError::Unavailable)?;
+        self.pool.set_connect_options(options);
+        Ok(())
+    }
+
+    /// The first migration this build knows that the database lacks, if any.
+    pub async fn missing_migration(&self) -> Result<Option<SchemaBehind>, StoreError> {
+        let applied: Vec<i64> = match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&self.pool)
+            .await
+        {
+            Ok(applied) => applied,
+            // No migration table: nothing was ever applied.
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("42P01") || e.message().contains("no such table") =>
+            {
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(self
+            .migrator()
+            .iter()
+            .find(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+            .map(|m| SchemaBehind { version: m.version, description: m.description.to_string() }))
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::config::WebhookSecrets;
 use crate::domain::WebHost;
+use crate::secrets::Secrets;
 use crate::store::{ApplyOutcome, Backend, MayBeRace, Store, StoreError};
 use crate::time::Timestamp;
 use apply::{Received, apply_alone, record_alone};
@@ -134,8 +135,9 @@ impl Handled {
 /// What verifying and applying deliveries needs besides the store.
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
-    /// `None`: no secret configured: every delivery is refused, never accepted.
-    pub secrets: Option<WebhookSecrets>,
+    /// The deployment's secrets (no webhook secret: every delivery is refused, never
+    /// accepted); read again when a signature matches none of them.
+    pub secrets: Secrets,
     /// The GitHub web host every issue URL must be on.
     pub web_host: WebHost,
 }
@@ -143,7 +145,7 @@ pub struct WebhookConfig {
 impl WebhookConfig {
     /// For github.com.
     pub fn github_com(secrets: Option<WebhookSecrets>) -> Self {
-        Self { secrets, web_host: WebHost::github_com() }
+        Self { secrets: Secrets::fixed(secrets, None), web_host: WebHost::github_com() }
     }
 }
 
@@ -242,12 +244,18 @@ async fn handle_inner(
     }
     // Verification comes first: nothing about an unverified body is believed or parsed. A
     // config's own URL takes only that config's secret.
-    let tenant_secrets = match (delivery.tenant, config.secrets.as_ref()) {
-        (Some(config_id), Some(secrets)) => Some(secrets.for_config(config_id)),
-        _ => None,
+    let verify = |secrets: Option<WebhookSecrets>| {
+        let secrets = match delivery.tenant {
+            Some(config_id) => secrets.map(|s| s.for_config(config_id)),
+            None => secrets,
+        };
+        verify_signature(secrets.as_ref(), delivery.signature_256, delivery.body)
     };
-    let secrets = if delivery.tenant.is_some() { tenant_secrets.as_ref() } else { config.secrets.as_ref() };
-    verify_signature(secrets, delivery.signature_256, delivery.body)?;
+    match verify(config.secrets.webhook()) {
+        // Perhaps the secret was rotated since this process read it.
+        Err(WebhookError::BadSignature) if config.secrets.reread().await => verify(config.secrets.webhook())?,
+        other => other?,
+    }
     let event =
         delivery.event.filter(|e| !e.is_empty()).ok_or(WebhookError::MissingHeader("X-GitHub-Event"))?;
     let delivery_id = delivery

@@ -62,12 +62,12 @@ async fn spawn(
     let gh_client =
         GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5)).unwrap();
     let services = Services { store: store.clone(), keys: keys.clone(), github: gh_client };
-    let hooks = ghsync_shared::hooks::HookSettings {
-        secrets: ghsync_shared::config::WebhookSecrets::parse(DEPLOY_SECRET),
-        public_url,
-    };
-    let app =
-        router(ApiState { services, token: token.and_then(ApiToken::new), runs: Default::default(), hooks });
+    let secrets = ghsync_shared::secrets::Secrets::fixed(
+        ghsync_shared::config::WebhookSecrets::parse(DEPLOY_SECRET),
+        token.and_then(ApiToken::new),
+    );
+    let hooks = ghsync_shared::hooks::HookSettings { secrets: secrets.clone(), public_url };
+    let app = router(ApiState { services, secrets, runs: Default::default(), hooks });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
