@@ -21,6 +21,13 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// A function that cannot start: logs why (one line an operator can act on, such as the
+/// migration the database lacks) and exits, so Lambda reports an init failure.
+pub fn cannot_start(error: &dyn std::error::Error) -> ! {
+    tracing::error!(error = %ErrorChain(error), "cannot start");
+    std::process::exit(1)
+}
+
 /// Installs the global subscriber once; later calls do nothing.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

@@ -11,6 +11,7 @@ pub mod github;
 pub mod http;
 pub mod kms;
 pub mod logs;
+pub mod schema;
 pub mod secrets;
 
 use ghsync_shared::domain::{Content, IssueState, RemoteIssue};

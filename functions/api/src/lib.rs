@@ -124,7 +124,12 @@ async fn require_token(State(state): AppState, request: Request, next: Next) -> 
         response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         return response;
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        // Perhaps the database credentials were rotated: the next request uses new ones.
+        state.secrets.reread().await;
+    }
+    response
 }
 
 /// Creates a project.

@@ -3,6 +3,8 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     ghsync_shared::telemetry::init();
-    let state = ghsync_webhook::WebhookState::from_env().await?;
+    let state = ghsync_webhook::WebhookState::from_env()
+        .await
+        .unwrap_or_else(|e| ghsync_shared::telemetry::cannot_start(&e));
     lambda_http::run(ghsync_webhook::router(state)).await
 }

@@ -207,6 +207,10 @@ async fn handle_with(
 ) -> Result<Handled, WebhookError> {
     let started = Instant::now();
     let result = handle_inner(store, config, queue, delivery).await;
+    if let Err(WebhookError::Store(StoreError::Unavailable(_))) = &result {
+        // Perhaps the database credentials were rotated: the next delivery uses new ones.
+        config.secrets.reread().await;
+    }
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let event = delivery.event.unwrap_or("-");
     let delivery_id = delivery.delivery_id.unwrap_or("-");

@@ -1,0 +1,60 @@
+//! A deployed function against a database whose schema is behind: it must refuse to start
+//! and name the migration it lacks.
+
+use ghsync_shared::{Store, StoreOptions};
+
+/// A fresh database of `backend` ("sqlite" or "postgres") with every migration but the last
+/// applied; returns its URL and what the function must name (`migration N (description)`).
+pub async fn one_migration_behind(backend: &str, dir: &std::path::Path) -> (String, String) {
+    let url = match backend {
+        "sqlite" => format!("sqlite://{}?mode=rwc", dir.join("behind.db").display()),
+        _ => crate::postgres_url().await,
+    };
+    let store = Store::connect(&url, &StoreOptions::default()).await.expect("open the database");
+    store.migrate().await.expect("migrate");
+    let (version, description): (i64, String) =
+        sqlx::query_as("SELECT version, description FROM _sqlx_migrations ORDER BY version DESC LIMIT 1")
+            .fetch_one(store.pool())
+            .await
+            .expect("the last migration");
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
+        .bind(version)
+        .execute(store.pool())
+        .await
+        .expect("forget the last migration");
+    store.close().await;
+    (url, format!("migration {version} ({description})"))
+}
+
+/// Runs a function's binary against a database one migration behind, on each backend, and
+/// checks that it exits at once naming the missing migration. `env` adds what the function
+/// needs besides its database (keys, secrets).
+pub async fn assert_refuses_to_start(binary: &str, env: &[(&str, &str)]) {
+    for backend in ["sqlite", "postgres"] {
+        let dir = tempdir();
+        let (url, missing) = one_migration_behind(backend, &dir).await;
+        let output = tokio::process::Command::new(binary)
+            .env_clear()
+            .env("GHSYNC_DATABASE_URL", &url)
+            .env("RUST_LOG", "info")
+            // Where a Lambda runtime API would be: the function must stop before using it.
+            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+            .envs(env.iter().copied())
+            .output()
+            .await
+            .expect("run the function");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{backend}: {binary} started on a schema behind: {stderr}");
+        assert!(
+            stderr.contains(&missing) && stderr.contains("cannot start"),
+            "{backend}: expected {missing:?} in: {stderr}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ghsync-schema-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
