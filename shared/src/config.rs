@@ -98,10 +98,14 @@ impl fmt::Debug for ApiToken {
     }
 }
 
-/// Everything ghsync reads from the environment.
-#[derive(Clone, Debug)]
+/// Everything ghsync reads from the environment. `Debug` hides the secrets and the
+/// database passwords.
+#[derive(Clone)]
 pub struct Config {
     pub database_url: String,
+    /// The migration step's own database user (`GHSYNC_MIGRATE_DATABASE_URL`, with DDL
+    /// rights); `None`: migrations run as `database_url`'s user.
+    pub migrate_database_url: Option<String>,
     /// `None`: no secret configured: every delivery is refused.
     pub webhook_secrets: Option<WebhookSecrets>,
     /// AWS KMS key for PAT envelope encryption; `None` selects the local key provider.
@@ -120,6 +124,37 @@ pub struct Config {
     /// Where GitHub reaches ghsync (`GHSYNC_PUBLIC_URL`, https, or http on loopback for
     /// tests): with it ghsync installs each config's repository webhook itself.
     pub public_url: Option<url::Url>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &without_password(&self.database_url))
+            .field("migrate_database_url", &self.migrate_database_url.as_deref().map(without_password))
+            .field("webhook_secrets", &self.webhook_secrets)
+            .field("kms_key_id", &self.kms_key_id)
+            .field("local_key_hex", &self.local_key_hex.as_ref().map(|_| "[redacted]"))
+            .field("api_token", &self.api_token)
+            .field("listen", &self.listen)
+            .field("github_api_url", &self.github_api_url)
+            .field("reconcile_concurrency", &self.reconcile_concurrency)
+            .field("reconcile_queue_url", &self.reconcile_queue_url)
+            .field("public_url", &self.public_url)
+            .finish()
+    }
+}
+
+/// A database URL with its password masked (and nothing at all if it does not parse).
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("redacted"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "[unparsable URL]".to_string(),
+    }
 }
 
 /// Configs synced at once by one process unless `GHSYNC_RECONCILE_CONCURRENCY` says otherwise.
@@ -173,6 +208,7 @@ impl Config {
             reconcile_concurrency,
             reconcile_queue_url: get("GHSYNC_RECONCILE_QUEUE_URL"),
             database_url: get("GHSYNC_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            migrate_database_url: get("GHSYNC_MIGRATE_DATABASE_URL"),
             webhook_secrets: get("GHSYNC_WEBHOOK_SECRET").and_then(|s| WebhookSecrets::parse(&s)),
             kms_key_id: get("GHSYNC_KMS_KEY_ID"),
             local_key_hex: get("GHSYNC_LOCAL_KEY").map(SecretString::from),
@@ -220,14 +256,21 @@ mod tests {
 
     #[test]
     fn secrets_are_a_list_and_never_shown() {
-        let c =
-            config(&[("GHSYNC_WEBHOOK_SECRET", "old-secret, new-secret,"), ("GHSYNC_API_TOKEN", "tok-123")])
-                .unwrap();
+        let c = config(&[
+            ("GHSYNC_WEBHOOK_SECRET", "old-secret, new-secret,"),
+            ("GHSYNC_API_TOKEN", "tok-123"),
+            ("GHSYNC_DATABASE_URL", "postgres://app:db-pass-9@db/x"),
+            ("GHSYNC_MIGRATE_DATABASE_URL", "postgres://owner:owner-pass-9@db/x"),
+            ("GHSYNC_LOCAL_KEY", "local-key-hex-9"),
+        ])
+        .unwrap();
         let secrets: Vec<&str> =
             c.webhook_secrets.as_ref().unwrap().iter().map(|s| s.expose_secret()).collect();
         assert_eq!(secrets, ["old-secret", "new-secret"]);
         let shown = format!("{c:?}");
-        for secret in ["old-secret", "new-secret", "tok-123"] {
+        assert!(shown.contains("postgres://app:redacted@db/x"), "{shown}");
+        for secret in ["old-secret", "new-secret", "tok-123", "db-pass-9", "owner-pass-9", "local-key-hex-9"]
+        {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(config(&[("GHSYNC_WEBHOOK_SECRET", " , ")]).unwrap().webhook_secrets.is_none());

@@ -4,24 +4,24 @@
 use ghsync_shared::{Store, StoreOptions};
 
 /// A fresh database of `backend` ("sqlite" or "postgres") with every migration but the last
-/// applied; returns its URL and what the function must name (`migration N (description)`).
+/// applied, as an older build left it; returns its URL and what the function must name (`migration N (description)`).
 pub async fn one_migration_behind(backend: &str, dir: &std::path::Path) -> (String, String) {
     let url = match backend {
         "sqlite" => format!("sqlite://{}?mode=rwc", dir.join("behind.db").display()),
         _ => crate::postgres_url().await,
     };
     let store = Store::connect(&url, &StoreOptions::default()).await.expect("open the database");
-    store.migrate().await.expect("migrate");
-    let (version, description): (i64, String) =
-        sqlx::query_as("SELECT version, description FROM _sqlx_migrations ORDER BY version DESC LIMIT 1")
-            .fetch_one(store.pool())
-            .await
-            .expect("the last migration");
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
-        .bind(version)
-        .execute(store.pool())
+    let every = match backend {
+        "sqlite" => sqlx::migrate!("../migrations/sqlite"),
+        _ => sqlx::migrate!("../migrations/postgres"),
+    };
+    let mut migrations = every.iter().cloned().collect::<Vec<_>>();
+    let last = migrations.pop().expect("a migration");
+    let (version, description) = (last.version, last.description.to_string());
+    sqlx::migrate::Migrator::with_migrations(migrations)
+        .run(store.pool())
         .await
-        .expect("forget the last migration");
+        .expect("migrate all but the last");
     store.close().await;
     (url, format!("migration {version} ({description})"))
 }

@@ -307,6 +307,11 @@ impl Store {
             .map(|m| SchemaBehind { version: m.version, description: m.description.to_string() }))
     }
 
+    /// The newest migration this build knows: the schema version it needs.
+    pub fn schema_version(&self) -> i64 {
+        self.migrator().iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
         match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATOR,
