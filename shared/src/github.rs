@@ -149,6 +149,22 @@ impl Response {
 pub struct Budget {
     pub remaining: u32,
     pub reset_at: Timestamp,
+    /// When the token expires (`github-authentication-token-expiration`; tokens without an
+    /// expiry, and GitHub Apps, send none).
+    pub token_expires_at: Option<Timestamp>,
+}
+
+/// GitHub's `github-authentication-token-expiration` value: `2026-12-31 00:00:00 UTC` or
+/// with a numeric offset (`2026-12-31 09:00:00 +0900`).
+pub fn parse_token_expiration(value: &str) -> Option<Timestamp> {
+    let value = value.trim();
+    let parsed = match value.strip_suffix(" UTC") {
+        Some(utc) => {
+            chrono::NaiveDateTime::parse_from_str(utc, "%Y-%m-%d %H:%M:%S").ok().map(|t| t.and_utc())
+        }
+        None => chrono::DateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S %z").ok().map(|t| t.to_utc()),
+    };
+    parsed.map(Timestamp::from)
 }
 
 /// The budgets of the tokens this client has used, by the SHA-256 of the token (the map
@@ -319,8 +335,11 @@ impl GitHub {
             .and_then(|v| v.trim().parse::<i64>().ok())
             .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
             .map(Timestamp::from);
+        let token_expires_at =
+            r.header("github-authentication-token-expiration").and_then(parse_token_expiration);
         if let (Some(remaining), Some(reset_at)) = (remaining, reset_at) {
-            self.budgets.lock().expect("budgets lock").insert(token_key(pat), Budget { remaining, reset_at });
+            let budget = Budget { remaining, reset_at, token_expires_at };
+            self.budgets.lock().expect("budgets lock").insert(token_key(pat), budget);
         }
     }
 
@@ -715,6 +734,20 @@ mod tests {
             map.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         Response { status: StatusCode::from_u16(status).unwrap(), headers: map, body: Bytes::new() }
+    }
+
+    #[test]
+    fn token_expirations_parse_in_both_of_githubs_forms() {
+        for (text, expected) in [
+            ("2026-12-31 00:00:00 UTC", Some("2026-12-31T00:00:00Z")),
+            ("2026-12-31 09:00:00 +0900", Some("2026-12-31T00:00:00Z")),
+            (" 2026-12-30 17:00:00 -0700 ", Some("2026-12-31T00:00:00Z")),
+            ("2026-12-31", None),
+            ("never", None),
+        ] {
+            let parsed = parse_token_expiration(text);
+            assert_eq!(parsed, expected.map(|e| e.parse().unwrap()), "{text}");
+        }
     }
 
     #[test]

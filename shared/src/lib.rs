@@ -43,6 +43,7 @@ pub mod fanout;
 pub mod github;
 pub mod hooks;
 pub mod manage;
+pub mod metrics;
 pub mod paging;
 pub mod push;
 pub mod reconcile;

@@ -90,6 +90,31 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
 }
 
+/// A run's metrics (see [`crate::metrics`]): counted by status, with its duration, what it
+/// fetched and found, and the token's remaining budget and days to expiry when GitHub said.
+fn sync_metrics(report: &ConfigReport, status: SyncStatus, tally: &Tally, duration_ms: i64) {
+    use crate::metrics::{Line, Unit};
+    let mut line = Line::new()
+        .dimension("status", status.as_str())
+        .metric("SyncRuns", Unit::Count, 1.0)
+        .metric("SyncDuration", Unit::Milliseconds, duration_ms as f64)
+        .metric("IssuesFetched", Unit::Count, tally.counts.issues_fetched as f64)
+        .metric("TasksChanged", Unit::Count, (tally.counts.tasks_created + tally.counts.tasks_updated) as f64)
+        .metric("Conflicts", Unit::Count, tally.counts.conflicts_detected as f64)
+        .metric("GitHubRequests", Unit::Count, f64::from(tally.requests))
+        .property("project_id", report.project_id.to_string())
+        .property("repo", report.repo.as_str())
+        .property("complete", report.complete);
+    if let Some(budget) = tally.budget {
+        line = line.metric("RateLimitRemaining", Unit::Count, f64::from(budget.remaining));
+        if let Some(expires) = budget.token_expires_at {
+            let days = (expires.millis_since(Timestamp::now())) as f64 / 86_400_000.0;
+            line = line.metric("TokenExpiresInDays", Unit::None, (days * 10.0).round() / 10.0);
+        }
+    }
+    line.emit();
+}
+
 /// One config's run, as reported.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConfigReport {
@@ -174,6 +199,8 @@ enum Pulled {
 #[derive(Default)]
 struct Tally {
     requests: u32,
+    /// The token's budget (and expiry) as GitHub last told it, for the run's metrics.
+    budget: Option<crate::github::Budget>,
     counts: SyncCounts,
     /// Issues GitHub listed that are not valid snapshots (blank title, foreign URL…).
     skipped: Vec<String>,
@@ -468,6 +495,7 @@ impl Reconciler {
             duration_ms = finished.millis_since(started),
             "config synced"
         );
+        sync_metrics(&report, status, &tally, finished.millis_since(started));
         report
     }
 
@@ -506,11 +534,24 @@ impl Reconciler {
         tally: &mut Tally,
         limits: Limits,
     ) -> Result<Pulled, ReconcileError> {
-        let Services { store, keys, github } = &self.services;
+        let pat = self.services.keys.open(c.config.project_id, &c.config.encrypted_pat).await?;
+        let pulled = self.pull_with(c, &pat, run_id, tally, limits).await;
+        tally.budget = self.services.github.budget(&pat);
+        pulled
+    }
+
+    async fn pull_with(
+        &self,
+        c: &Claimed,
+        pat: &Pat,
+        run_id: Uuid,
+        tally: &mut Tally,
+        limits: Limits,
+    ) -> Result<Pulled, ReconcileError> {
+        let Services { store, github, .. } = &self.services;
         let config = &c.config;
         let repo = RepoRef::parse(&format!("{}/{}", config.repo_owner, config.repo_name))
             .map_err(|e| ReconcileError::Store(e.into()))?;
-        let pat = keys.open(config.project_id, &config.encrypted_pat).await?;
         let now = Timestamp::now();
 
         // A full pass lists everything to find deleted and transferred issues; it may span
@@ -526,10 +567,10 @@ impl Reconciler {
         if let Some(pass) = pass
             && c.full_pass_listed
         {
-            return self.look_up_unseen(c, &repo, &pat, pass, run_id, tally, limits).await;
+            return self.look_up_unseen(c, &repo, pat, pass, run_id, tally, limits).await;
         }
 
-        if let Some(reset) = self.waits_for_budget(&pat, limits) {
+        if let Some(reset) = self.waits_for_budget(pat, limits) {
             // The token's budget is nearly spent (by this config or another of the same
             // token): wait for GitHub's reset rather than run into the limit.
             return Ok(Pulled::Cut { probe: None, resume_at: Some(reset) });
@@ -541,7 +582,7 @@ impl Reconciler {
             if let Ok(url) = Url::parse(&probe.url)
                 && github.is_own_url(&url)
                 && let Page::NotModified =
-                    github.list_page(&repo, &url, &pat, Some(&probe.etag), &mut tally.requests).await?
+                    github.list_page(&repo, &url, pat, Some(&probe.etag), &mut tally.requests).await?
             {
                 return Ok(Pulled::NotModified);
             }
@@ -550,7 +591,7 @@ impl Reconciler {
         // Every run applies at least one page, so a repository of any size finishes.
         let mut url = github.issues_listing(&repo, since);
         let mut listing = Listing::default();
-        let mut fetched = github.list_page(&repo, &url, &pat, None, &mut tally.requests).await;
+        let mut fetched = github.list_page(&repo, &url, pat, None, &mut tally.requests).await;
         let last_page = loop {
             let Page::Listed { items, next, etag } = fetched? else {
                 return Err(
@@ -573,7 +614,7 @@ impl Reconciler {
                 tally.count(applying.await?);
                 break (url, etag, page_len);
             };
-            let budget_reset = self.waits_for_budget(&pat, limits);
+            let budget_reset = self.waits_for_budget(pat, limits);
             if deadline_near(limits.deadline) || budget_reset.is_some() {
                 tally.count(applying.await?);
                 return Ok(Pulled::Cut { probe: Some(None), resume_at: budget_reset });
@@ -582,7 +623,7 @@ impl Reconciler {
             // whole or not at all, in order, and a failed page stops the run before the next.
             let mut requests = 0;
             let (applied, next_page) =
-                tokio::join!(applying, github.list_page(&repo, &next, &pat, None, &mut requests));
+                tokio::join!(applying, github.list_page(&repo, &next, pat, None, &mut requests));
             tally.requests += requests;
             tally.count(applied?);
             (url, fetched) = (next, next_page);
@@ -600,7 +641,7 @@ impl Reconciler {
         };
         // What the listing found is kept now: look-ups cut by the deadline continue next run.
         store.full_pass_listed(c, watermark, probe.as_ref()).await?;
-        self.look_up_unseen(c, &repo, &pat, pass, run_id, tally, limits).await
+        self.look_up_unseen(c, &repo, pat, pass, run_id, tally, limits).await
     }
 
     /// Looks up each issue linked before the full pass started that its listing did not

@@ -161,6 +161,8 @@ struct GhState {
     /// token → (requests left this hour, when the hour resets, in seconds since the epoch);
     /// tokens without one answer the fixed headers of a fresh budget.
     budgets: HashMap<String, (u32, i64)>,
+    /// `github-authentication-token-expiration` by token.
+    expiries: HashMap<String, String>,
     /// Tokens that may read but not write (`permissions.push` false, writes refused).
     read_only: HashSet<String>,
     /// Tokens that may not manage hooks.
@@ -270,6 +272,12 @@ impl FakeGitHub {
     /// budget answers 403 as GitHub's primary rate limit does.
     pub fn set_rate_budget(&self, token: &str, remaining: u32, reset: i64) {
         self.state.lock().unwrap().budgets.insert(token.to_string(), (remaining, reset));
+    }
+
+    /// Makes every answer to `token` carry `github-authentication-token-expiration: value`
+    /// (as GitHub does for tokens that expire).
+    pub fn set_token_expiry(&self, token: &str, value: &str) {
+        self.state.lock().unwrap().expiries.insert(token.to_string(), value.to_string());
     }
 
     /// Adds a repository `owner/name` that `token` can read.
@@ -506,6 +514,11 @@ async fn answer(
                 _ => github_error(StatusCode::NOT_FOUND, "Not Found"),
             };
             let mut response = with_rate_headers(response);
+            if let Some(expiry) = token.and_then(|t| s.expiries.get(t)) {
+                response
+                    .headers_mut()
+                    .insert("github-authentication-token-expiration", expiry.parse().unwrap());
+            }
             if let Some((_, (remaining, reset))) = budget {
                 let h = response.headers_mut();
                 h.insert("x-ratelimit-remaining", remaining.to_string().parse().unwrap());

@@ -75,6 +75,7 @@ async fn dispatch(
     }
     let tick: EventBridgeEvent = serde_json::from_value(payload).map_err(TickError::BadEvent)?;
     let event = LambdaEvent::new(tick, context);
+    ghsync_shared::metrics::failing_configs(&worker.reconciler.services.store).await;
     match &worker.fanout {
         Some(fanout) => Ok(to_json(&handle_fanout(event, &worker.reconciler, fanout).await?)),
         None => Ok(to_json(&handle(event, &worker.reconciler).await?)),

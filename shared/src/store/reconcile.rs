@@ -275,6 +275,7 @@ impl Store {
         };
         let done = sqlx::query(
             "UPDATE github_sync_config SET last_sync_at = $3, next_sync_at = $4, sync_error = $5, \
+             failing_since = CASE WHEN $5 IS NULL THEN NULL ELSE COALESCE(failing_since, $3) END, \
              list_watermark = COALESCE($6, list_watermark), \
              probe_url = CASE WHEN $7 = 1 THEN probe_url ELSE $8 END, \
              probe_etag = CASE WHEN $7 = 1 THEN probe_etag ELSE $9 END, \
@@ -300,6 +301,17 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Enabled configs whose syncs have failed without a success since `before` or earlier
+    /// (the reconcile tick's gauge behind the "config failing for an hour" alarm).
+    pub async fn configs_failing_since(&self, before: Timestamp) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM github_sync_config WHERE sync_enabled = 1 AND failing_since <= $1",
+        )
+        .bind(before.to_sql())
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Closes as failed the runs of a claimed config left `in_progress` by a run that died

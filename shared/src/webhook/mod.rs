@@ -228,6 +228,13 @@ async fn handle_with(
             tracing::warn!(delivery_id, event, outcome = "refused", error = %e, duration_ms, "webhook delivery")
         }
     }
+    let outcome = match &result {
+        Ok((handled, _)) => handled.log_outcome(),
+        Err(WebhookError::Store(StoreError::Unavailable(_))) => "unavailable",
+        Err(WebhookError::Store(_)) => "error",
+        Err(_) => "refused",
+    };
+    crate::metrics::delivery(outcome, duration_ms, event, delivery_id);
     result.map(|(handled, _)| handled)
 }
 
