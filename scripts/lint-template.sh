@@ -54,6 +54,40 @@ expect_refused bad-runtime "$tmp/bad-runtime.yaml" \
 sed 's/TargetKeyId: !Ref PatKey$/TargetKeyId: !Ref NoSuchResource/' template.yaml >"$tmp/missing-ref.yaml"
 expect_refused missing-ref "$tmp/missing-ref.yaml"
 
+# 3. What the template promises an operator (scripts/template_test.py): no secret in an
+#    environment, alarms, tracing, access logs, throttling, least-privilege roles. It too
+#    must refuse copies that break a promise.
+python=.venv/bin/python
+[ -x "$python" ] || python=python3
+if "$python" scripts/template_test.py template.yaml; then :; else
+  echo "FAIL template.yaml breaks a promise (above)" >&2
+  exit 1
+fi
+promise_refused() {
+  local name=$1 file=$2
+  if cmp -s template.yaml "$file"; then
+    echo "FAIL promise canary '$name': the edit did not apply; fix this script" >&2
+    failures=$((failures + 1))
+  elif "$python" scripts/template_test.py "$file" >"$tmp/$name.out" 2>&1; then
+    echo "FAIL promise canary '$name': the template test accepted it" >&2
+    failures=$((failures + 1))
+  else
+    echo "ok   promise canary '$name' refused: $(head -1 "$tmp/$name.out" | cut -c1-100)"
+  fi
+}
+sed 's|GHSYNC_API_TOKEN: ""|GHSYNC_API_TOKEN: !Sub "{{resolve:secretsmanager:${SecretsArn}:SecretString:api_token}}"|' \
+  template.yaml >"$tmp/secret-in-env.yaml"
+promise_refused secret-in-env "$tmp/secret-in-env.yaml"
+sed 's/^    Tracing: Active$/    Tracing: PassThrough/' template.yaml >"$tmp/no-tracing.yaml"
+promise_refused no-tracing "$tmp/no-tracing.yaml"
+sed 's/Action: sqs:SendMessage, Resource: !GetAtt ReconcileQueue.Arn}/Action: sqs:SendMessage, Resource: "*"}/' \
+  template.yaml >"$tmp/wide-role.yaml"
+promise_refused wide-role "$tmp/wide-role.yaml"
+sed '/^  FailureQueueAlarm:$/,/^$/d' template.yaml >"$tmp/no-queue-alarm.yaml"
+promise_refused no-queue-alarm "$tmp/no-queue-alarm.yaml"
+sed '/ThrottlingBurstLimit/d' template.yaml >"$tmp/no-throttling.yaml"
+promise_refused no-throttling "$tmp/no-throttling.yaml"
+
 if [ "$failures" -ne 0 ]; then
   echo "FAIL $failures canary check(s) failed" >&2
   exit 1

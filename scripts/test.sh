@@ -8,7 +8,8 @@
 #                             a PostgreSQL server the fault tests may stop and start, and the
 #                             command that does it (`… stop`, `… start`); else a second
 #                             private cluster is started for them
-# Then the OpenAPI document is validated and the web console's browser test runs (it
+# Then the OpenAPI document is validated, the SAM template is linted and its promises checked
+# (scripts/lint-template.sh), and the web console's browser test runs (it
 # installs Debian's chromium and playwright-core from npm on first use;
 # GHSYNC_SKIP_BROWSER=1 skips it). Extra arguments go to `cargo test`.
 set -euo pipefail
@@ -38,6 +39,9 @@ if [ -s "$GHSYNC_OPENAPI_OUT" ]; then
   "$venv/bin/openapi-spec-validator" "$GHSYNC_OPENAPI_OUT"
 fi
 rm -f "$GHSYNC_OPENAPI_OUT"
+
+ensure_python_tools
+scripts/lint-template.sh
 
 # The web console in a real headless browser (Debian's chromium, driven by playwright-core)
 # against `ghsync serve` and the GitHub-speaking test server. GHSYNC_SKIP_BROWSER=1 skips it.

@@ -3,7 +3,7 @@
 //! request path. Deployed functions switch them on at start ([`emit_to_stdout`]); local runs
 //! and tests print none unless they ask.
 //!
-//! Every metric has the dimension `function` (webhook, api, reconcile); deliveries and sync
+//! Every metric has the dimension `function` (the Lambda function's name); deliveries and sync
 //! runs are also counted by outcome and status. Projects and repositories are properties,
 //! not dimensions: a deployment with thousands of them would pay for a metric each, and
 //! CloudWatch Logs Insights finds them in the lines anyway. No line carries a secret: only
@@ -42,21 +42,23 @@ enum Sink {
 }
 
 struct Emitter {
-    function: &'static str,
+    function: String,
     sink: Sink,
 }
 
 static EMITTER: OnceLock<Emitter> = OnceLock::new();
 
-/// Deployed functions: every metric from now on goes to stdout with `function` as its
-/// dimension. The first call wins.
-pub fn emit_to_stdout(function: &'static str) {
+/// Deployed functions: every metric from now on goes to stdout, its `function` dimension
+/// the Lambda function's name (unique per stack, so two stacks in one account never mix
+/// their metrics; the template's alarms name it), else `role`. The first call wins.
+pub fn emit_to_stdout(role: &str) {
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| role.to_string());
     let _ = EMITTER.set(Emitter { function, sink: Sink::Stdout });
 }
 
-/// Tests: metrics are kept in memory for [`captured`].
-pub fn capture(function: &'static str) {
-    let _ = EMITTER.set(Emitter { function, sink: Sink::Memory(Mutex::default()) });
+/// Tests: metrics are kept in memory for [`captured`], with `function` as their dimension.
+pub fn capture(function: &str) {
+    let _ = EMITTER.set(Emitter { function: function.to_string(), sink: Sink::Memory(Mutex::default()) });
 }
 
 /// The lines kept since [`capture`].
@@ -124,7 +126,7 @@ impl Line {
     /// Writes the line where metrics go (nowhere unless the process said where).
     pub fn emit(self) {
         let Some(emitter) = EMITTER.get() else { return };
-        let line = self.to_json(emitter.function, chrono::Utc::now().timestamp_millis()).to_string();
+        let line = self.to_json(&emitter.function, chrono::Utc::now().timestamp_millis()).to_string();
         match &emitter.sink {
             Sink::Stdout => {
                 use std::io::Write;
