@@ -5,14 +5,23 @@ it (decoded and put through the SAM transform by cfn-lint's own code):
 - the alarms exist: each function's errors, the failure queue's depth, a config failing for
   an hour, the webhook's 5xx rate; tracing, JSON access logs, webhook throttling and
   reserved concurrency are on;
-- each role names only the resources its function needs.
+- each role names only the resources its function needs;
+- events/env.json sets only variables the template declares (the only ones `sam local
+  invoke` overrides), with the secret and token the sample events are signed with, and
+  samconfig.toml turns on the beta feature `sam build` needs.
 
 Usage: .venv/bin/python scripts/template_test.py [template.yaml]; exits 1 naming each
 broken promise. scripts/lint-template.sh runs it, and proves it can fail.
 """
 
+import base64
 import copy
+import hashlib
+import hmac
+import json
+import os
 import sys
+import tomllib
 
 from cfnlint.decode import decode
 from cfnlint.template.transforms._sam import Transform
@@ -163,6 +172,32 @@ def main(path):
         check(named == allowed, f"{role_name} names {sorted(named)}, expected {sorted(allowed)}")
     for name in roles:
         check(name in {"WebhookRole", "ApiRole", "ReconcileRole", "MigrateRole"}, f"an unexpected role {name}")
+
+    # --- sam local invoke and sam build, as they are
+    root = os.path.dirname(os.path.abspath(path))
+    events = os.path.join(root, "events")
+    with open(os.path.join(events, "env.json")) as f:
+        env = json.load(f)
+    for section, variables in env.items():
+        check(section == "Parameters" or section in functions, f"events/env.json: {section} is not a function")
+        declared = set(environments["Globals"]) | set(environments.get(section, {}))
+        if section == "Parameters":
+            declared = set(environments["Globals"])
+        for variable in variables:
+            check(variable in declared, f"events/env.json: {section}.{variable} is not declared in the template, so sam local ignores it")
+    params = env.get("Parameters", {})
+    with open(os.path.join(events, "webhook-issues-opened.json")) as f:
+        opened = json.load(f)
+    body = base64.b64decode(opened["body"]) if opened.get("isBase64Encoded") else opened["body"].encode()
+    mac = "sha256=" + hmac.new(params.get("GHSYNC_WEBHOOK_SECRET", "").encode(), body, hashlib.sha256).hexdigest()
+    check(opened["headers"].get("x-hub-signature-256") == mac, "events/env.json's webhook secret signs the sample deliveries")
+    with open(os.path.join(events, "api-list-tasks.json")) as f:
+        bearer = json.load(f)["headers"].get("authorization")
+    check(bearer == f"Bearer {params.get('GHSYNC_API_TOKEN')}", "events/env.json's API token is the sample requests'")
+    with open(os.path.join(root, "samconfig.toml"), "rb") as f:
+        samconfig = tomllib.load(f)
+    check(samconfig["default"]["build"]["parameters"].get("beta_features") is True, "samconfig.toml: sam build's beta features are on")
+    check("CAPABILITY_IAM" in samconfig["default"]["deploy"]["parameters"].get("capabilities", ""), "samconfig.toml: the deploy may create the roles")
 
     if problems:
         for problem in problems:

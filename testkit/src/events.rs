@@ -207,6 +207,9 @@ pub fn all() -> Vec<(&'static str, Value)> {
             ),
         ),
         ("reconcile-scheduled.json", scheduled_event()),
+        // The migrate function by hand (`aws lambda invoke`), and as the Migration resource.
+        ("migrate.json", json!({})),
+        ("migrate-custom-resource-create.json", custom_resource_event("Create")),
         ("reconcile-queue.json", queue_event()),
         ("api-list-tasks.json", api_event("GET", &format!("/api/projects/{PROJECT_ID}/tasks"), None)),
         (
@@ -233,7 +236,10 @@ pub fn expected_status(name: &str) -> u16 {
     match name {
         "webhook-pull-request.json" => 202,
         "webhook-bad-signature.json" => 401,
-        "reconcile-scheduled.json" | "reconcile-queue.json" => 0,
+        "reconcile-scheduled.json"
+        | "reconcile-queue.json"
+        | "migrate.json"
+        | "migrate-custom-resource-create.json" => 0,
         _ => 200,
     }
 }
@@ -263,6 +269,30 @@ pub fn queue_event() -> Value {
             "awsRegion": "eu-west-1"
         }]
     })
+}
+
+/// What CloudFormation sends the migrate function for the `Migration` resource; its
+/// `ResponseURL` is a presigned S3 URL (replace it to catch the answer).
+pub fn custom_resource_event(request_type: &str) -> Value {
+    let mut event = json!({
+        "RequestType": request_type,
+        "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:ghsync-MigrateFunction-AbCdEf123456",
+        "ResponseURL": "https://cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com/arn%3Aaws%3Acloudformation%3Aeu-west-1%3A123456789012%3Astack/ghsync/1a2b3c4d%7CMigration%7C5e6f7a8b?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=0123abcd",
+        "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/ghsync/1a2b3c4d-0000-11f0-8000-000000000001",
+        "RequestId": "5e6f7a8b-0000-11f0-8000-000000000002",
+        "ResourceType": "AWS::CloudFormation::CustomResource",
+        "LogicalResourceId": "Migration",
+        "ResourceProperties": {
+            "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:ghsync-MigrateFunction-AbCdEf123456",
+            "ServiceTimeout": "300",
+            "CodeVersion": "arn:aws:lambda:eu-west-1:123456789012:function:ghsync-MigrateFunction-AbCdEf123456:2"
+        }
+    });
+    if request_type != "Create" {
+        event["PhysicalResourceId"] = json!("ghsync-schema");
+        event["OldResourceProperties"] = json!({"CodeVersion": "arn:aws:lambda:eu-west-1:123456789012:function:ghsync-MigrateFunction-AbCdEf123456:1"});
+    }
+    event
 }
 
 /// An EventBridge scheduled event (what `rate(1 minute)` sends).

@@ -36,21 +36,12 @@ async fn answering_server() -> (String, Answers) {
     (url, answers)
 }
 
+/// The sample event of `events/` (checked current by the webhook's adapter test) for
+/// `kind`, answered at `response_url`.
 fn request(kind: &str, response_url: &str) -> Value {
-    let mut request = json!({
-        "RequestType": kind,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:stack-MigrateFunction",
-        "ResponseURL": response_url,
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/ghsync/1",
-        "RequestId": format!("req-{kind}"),
-        "ResourceType": "Custom::Schema",
-        "LogicalResourceId": "Migration",
-        "ResourceProperties": {"ServiceToken": "x", "CodeVersion": "2"},
-    });
-    if kind != "Create" {
-        request["PhysicalResourceId"] = json!("ghsync-schema");
-        request["OldResourceProperties"] = json!({"ServiceToken": "x", "CodeVersion": "1"});
-    }
+    let mut request = testkit::events::custom_resource_event(kind);
+    request["ResponseURL"] = json!(response_url);
+    request["RequestId"] = json!(format!("req-{kind}"));
     request
 }
 
@@ -100,7 +91,7 @@ async fn create_migrates_an_empty_database_and_answers_success() {
         assert_eq!(answer["PhysicalResourceId"], "ghsync-schema");
         assert_eq!(answer["RequestId"], "req-Create");
         assert_eq!(answer["LogicalResourceId"], "Migration");
-        assert_eq!(answer["StackId"], "arn:aws:cloudformation:us-east-1:123456789012:stack/ghsync/1");
+        assert_eq!(answer["StackId"], testkit::events::custom_resource_event("Create")["StackId"]);
         let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
         assert_eq!(answer["Data"]["SchemaVersion"], store.schema_version().to_string());
         assert_eq!(store.missing_migration().await.unwrap().map(|m| m.version), None);
@@ -169,7 +160,10 @@ async fn a_failure_is_answered_failed_with_its_reason_and_no_password() {
 #[tokio::test]
 async fn invoked_by_hand_it_migrates_and_returns_the_schema_version() {
     let (url, _) = backends().await.remove(0);
-    let result = ghsync_migrate::handle(json!({}), settings(url.clone())).await.unwrap();
+    let by_hand =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/migrate.json")).unwrap();
+    let result =
+        ghsync_migrate::handle(serde_json::from_str(&by_hand).unwrap(), settings(url.clone())).await.unwrap();
     let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
     assert_eq!(result, json!({"schema_version": store.schema_version()}));
     assert_eq!(migrations_missing(&url).await, None);
