@@ -33,9 +33,9 @@ pub async fn services(config: &Config) -> Result<Services> {
     if let Some(db) = sqlite_file(&config.database_url) {
         keep_private_database(&db)?;
     }
-    Services::connect(config, &StoreOptions::default(), fallback)
-        .await
-        .with_context(|| format!("cannot start ({})", redact_url(&config.database_url)))
+    Services::connect(config, &StoreOptions::default(), fallback).await.with_context(|| {
+        format!("cannot start ({})", ghsync_shared::config::redact_url(&config.database_url))
+    })
 }
 
 /// The file of a `sqlite:` database URL (`None` for other URLs and in-memory databases).
@@ -120,18 +120,6 @@ pub fn kept_secret(dir: &Path, name: &str, bytes: usize) -> Result<(String, bool
     Ok((secret.to_string(), true))
 }
 
-/// The URL without its password, for error messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,11 +171,5 @@ mod tests {
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://h/db"), None);
         fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn passwords_are_redacted_from_urls() {
-        assert_eq!(redact_url("postgres://app:hunter2@db:5432/x"), "postgres://app:***@db:5432/x");
-        assert_eq!(redact_url("sqlite://ghsync.db"), "sqlite://ghsync.db");
     }
 }

@@ -1,5 +1,7 @@
 //! `ghsync`: runs the whole system on one machine (`serve`) and does an operator's work
-//! without the API. Configuration comes from the environment (README.md, "Configuration").
+//! without the API. Settings come from flags or their environment variables (clap reads
+//! both; README.md, "Configuration"); secrets only from the environment, never a flag that
+//! `ps` would show.
 
 mod local;
 mod progress;
@@ -22,10 +24,61 @@ use uuid::Uuid;
 use zeroize::Zeroize;
 
 #[derive(Parser)]
-#[command(name = "ghsync", version, about = "Keeps a task board in sync with GitHub Issues")]
+#[command(
+    name = "ghsync",
+    version,
+    about = "Keeps a task board in sync with GitHub Issues",
+    after_help = "Secrets come only from the environment: GHSYNC_WEBHOOK_SECRET (comma-separated \
+                  during a rotation), GHSYNC_API_TOKEN and GHSYNC_LOCAL_KEY; `ghsync serve` generates \
+                  and keeps any that is unset beside the SQLite database."
+)]
 struct Cli {
+    #[command(flatten)]
+    settings: Settings,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The settings every command shares; each flag also reads its environment variable (the
+/// same names the Lambda functions use).
+#[derive(clap::Args, Debug)]
+struct Settings {
+    /// The database: sqlite://FILE?mode=rwc (local) or postgres://USER:PASSWORD@HOST:PORT/DB.
+    #[arg(long, global = true, env = "GHSYNC_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// The address `ghsync serve` listens on [default: 127.0.0.1:3000].
+    #[arg(long, global = true, env = "GHSYNC_LISTEN", value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// GitHub's REST API (GitHub Enterprise Server: https://HOST/api/v3) [default: https://api.github.com].
+    #[arg(long, global = true, env = "GITHUB_API_URL", value_name = "URL")]
+    github_api_url: Option<String>,
+    /// The AWS KMS key (id, ARN or alias) that wraps each PAT; unset: the local key
+    /// (GHSYNC_LOCAL_KEY, or a generated ghsync.key beside the database).
+    #[arg(long, global = true, env = "GHSYNC_KMS_KEY_ID", value_name = "KEY")]
+    kms_key_id: Option<String>,
+    /// Where GitHub reaches this ghsync (https); with it ghsync installs each repository's
+    /// webhook itself.
+    #[arg(long, global = true, env = "GHSYNC_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// Configs one process syncs at once (1–1024) [default: 16].
+    #[arg(long, global = true, env = "GHSYNC_RECONCILE_CONCURRENCY", value_name = "N")]
+    reconcile_concurrency: Option<String>,
+}
+
+impl Settings {
+    /// The configuration: these settings, and the secrets from the environment.
+    fn config(&self) -> Result<Config> {
+        let flag = |name: &str| match name {
+            "GHSYNC_DATABASE_URL" => self.database_url.clone(),
+            "GHSYNC_LISTEN" => self.listen.clone(),
+            "GITHUB_API_URL" => self.github_api_url.clone(),
+            "GHSYNC_KMS_KEY_ID" => self.kms_key_id.clone(),
+            "GHSYNC_PUBLIC_URL" => self.public_url.clone(),
+            "GHSYNC_RECONCILE_CONCURRENCY" => self.reconcile_concurrency.clone(),
+            _ => None,
+        };
+        Ok(Config::from_lookup(|name| flag(name).or_else(|| std::env::var(name).ok()))?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -43,6 +96,7 @@ enum Command {
     /// Lists a project's conflicts as JSON, newest first (pending ones unless --status says
     /// otherwise): all of them as an array, or one page with --limit.
     Conflicts {
+        /// The project's id.
         #[arg(long)]
         project: Uuid,
         /// pending, resolved or all.
@@ -56,8 +110,10 @@ enum Command {
     Resolve {
         /// The conflict id.
         id: Uuid,
+        /// Keep the task as it is on the board (two-way configs send it to GitHub).
         #[arg(long)]
         keep_local: bool,
+        /// Take the issue as GitHub has it.
         #[arg(long)]
         accept_github: bool,
         /// A JSON file `{"title": …, "description": …}` with the merged content (`-`: stdin).
@@ -66,12 +122,14 @@ enum Command {
     },
     /// Prints a project's sync history summary as JSON.
     History {
+        /// The project's id.
         #[arg(long)]
         project: Uuid,
     },
     /// Lists a project's tasks with their GitHub links as JSON, oldest first: all of them as
     /// an array, or one page with --limit.
     Tasks {
+        /// The project's id.
         #[arg(long)]
         project: Uuid,
         /// Only tasks in this column (todo, inprogress, inreview, done, cancelled).
@@ -131,9 +189,11 @@ impl PageArgs {
 
 #[derive(Subcommand)]
 enum ConfigCommand {
-    /// Creates or changes the config; the PAT is read from standard input (empty input
-    /// keeps the stored PAT). Checked against GitHub, encrypted, then stored.
+    /// Creates or changes the config. The PAT is asked for (hidden) on a terminal, else read
+    /// from standard input; empty keeps the stored PAT. Checked against GitHub, encrypted,
+    /// then stored.
     Set {
+        /// The project's id.
         #[arg(long)]
         project: Uuid,
         /// The repository as owner/name.
@@ -149,16 +209,19 @@ enum ConfigCommand {
     },
     /// Prints the config as JSON (never the PAT).
     Show {
+        /// The project's id.
         #[arg(long)]
         project: Uuid,
     },
     /// Stops syncing the project.
     Disable {
+        /// The project's id.
         #[arg(long)]
         project: Uuid,
     },
     /// Resumes syncing the project (due at once).
     Enable {
+        /// The project's id.
         #[arg(long)]
         project: Uuid,
     },
@@ -168,6 +231,7 @@ enum ConfigCommand {
 enum ProjectCommand {
     /// Creates a project and prints it as JSON.
     Create {
+        /// The project's name (1–255 characters).
         #[arg(long)]
         name: String,
     },
@@ -179,7 +243,7 @@ enum ProjectCommand {
 async fn main() -> Result<()> {
     ghsync_shared::telemetry::init();
     let cli = Cli::parse();
-    let config = Config::from_env()?;
+    let config = cli.settings.config()?;
     match cli.command {
         Command::Serve => serve::run(config).await,
         Command::Migrate => {
@@ -272,10 +336,7 @@ async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
         ConfigCommand::Set { project, repo, interval, two_way } => {
             let repo = RepoRef::parse(&repo)?;
             let services = local::services(config).await?;
-            let mut input = String::new();
-            std::io::stdin().read_to_string(&mut input).context("cannot read the PAT from standard input")?;
-            let pat = Some(input.trim()).filter(|p| !p.is_empty()).map(Pat::new);
-            input.zeroize();
+            let pat = read_pat()?;
             let request = PutSyncConfig {
                 repo_owner: repo.owner.to_string(),
                 repo_name: repo.name.to_string(),
@@ -296,6 +357,23 @@ async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
     }
 }
 
+/// The PAT: asked for without echo when a person is at a terminal, else all of standard
+/// input (a pipe, a file). `None` (empty) keeps the stored one.
+fn read_pat() -> Result<Option<Pat>> {
+    use std::io::IsTerminal;
+    let mut input = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("GitHub token (input hidden; empty keeps the stored one): ")
+            .context("cannot read the PAT from the terminal")?
+    } else {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input).context("cannot read the PAT from standard input")?;
+        input
+    };
+    let pat = Some(input.trim()).filter(|p| !p.is_empty()).map(Pat::new);
+    input.zeroize();
+    Ok(pat)
+}
+
 /// Reads merged content from a JSON file (or stdin for `-`).
 fn read_merged(file: &str) -> Result<Content> {
     let text = if file == "-" {
@@ -312,12 +390,77 @@ fn read_merged(file: &str) -> Result<Content> {
 
 /// Connects to the configured database and brings its schema up to date.
 async fn open_store(config: &Config) -> Result<Store> {
-    ghsync_shared::manage::open_store(config, &StoreOptions::default())
-        .await
-        .with_context(|| format!("cannot open the database ({})", local::redact_url(&config.database_url)))
+    ghsync_shared::manage::open_store(config, &StoreOptions::default()).await.with_context(|| {
+        format!("cannot open the database ({})", ghsync_shared::config::redact_url(&config.database_url))
+    })
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of every command, with the path to it.
+    fn arguments(command: &clap::Command, path: String, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in command.get_arguments() {
+            out.push((format!("{path} {}", arg.get_id()), arg.clone()));
+        }
+        for sub in command.get_subcommands() {
+            arguments(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_and_command_has_help() {
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let mut all = Vec::new();
+        arguments(&command, "ghsync".into(), &mut all);
+        let missing: Vec<&str> =
+            all.iter().filter(|(_, a)| a.get_help().is_none()).map(|(path, _)| path.as_str()).collect();
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+        fn commands(c: &clap::Command, out: &mut Vec<String>) {
+            for sub in c.get_subcommands() {
+                if sub.get_about().is_none() {
+                    out.push(sub.get_name().to_string());
+                }
+                commands(sub, out);
+            }
+        }
+        let mut bare = Vec::new();
+        commands(&command, &mut bare);
+        assert!(bare.is_empty(), "commands without help: {bare:?}");
+    }
+
+    #[test]
+    fn settings_come_from_flags_before_the_environment() {
+        let cli = Cli::try_parse_from([
+            "ghsync",
+            "migrate",
+            "--database-url",
+            "sqlite://elsewhere.db",
+            "--listen",
+            "127.0.0.1:4000",
+            "--reconcile-concurrency",
+            "3",
+        ])
+        .unwrap();
+        let config = cli.settings.config().unwrap();
+        assert_eq!(config.database_url, "sqlite://elsewhere.db");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:4000");
+        assert_eq!(config.reconcile_concurrency, 3);
+        let bad = Cli::try_parse_from(["ghsync", "migrate", "--reconcile-concurrency", "0"]).unwrap();
+        assert!(
+            bad.settings
+                .config()
+                .unwrap_err()
+                .to_string()
+                .starts_with("GHSYNC_RECONCILE_CONCURRENCY is invalid")
+        );
+    }
 }

@@ -201,3 +201,64 @@ async fn an_operator_lists_and_resolves_conflicts() {
     let history = json(&env.ghsync(&["history", "--project", &id], "").await);
     assert_eq!(history["last_100_syncs"].as_array().unwrap().len(), 0);
 }
+
+/// Runs `ghsync args` on a pseudo-terminal (Python's `pty`, as a person's shell would),
+/// answers its PAT prompt with `answer`, and returns everything the terminal showed and
+/// whether it succeeded.
+async fn on_a_terminal(env: &Env, args: &[&str], answer: &str) -> (bool, String) {
+    const DRIVER: &str = r#"
+import json, os, pty, select, sys
+binary, answer, env, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execve(binary, [binary] + args, env)
+shown = b""
+def read(until):
+    global shown
+    while until not in shown:
+        ready, _, _ = select.select([fd], [], [], 20)
+        if not ready:
+            raise SystemExit("no " + repr(until) + " on the terminal; it showed: " + repr(shown))
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        shown += chunk
+read(b"GitHub token")
+os.write(fd, answer.encode() + b"\n")
+read(b"\x00never")
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"ok": os.waitstatus_to_exitcode(status) == 0, "shown": shown.decode(errors="replace")}))
+"#;
+    let vars = serde_json::json!({"GITHUB_API_URL": env.github.url, "RUST_LOG": "warn", "HOME": env.dir});
+    let output = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(DRIVER)
+        .arg(env!("CARGO_BIN_EXE_ghsync"))
+        .arg(answer)
+        .arg(vars.to_string())
+        .args(args)
+        .current_dir(&env.dir)
+        .output()
+        .await
+        .expect("python3 runs the terminal driver");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    (result["ok"].as_bool().unwrap(), result["shown"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn on_a_terminal_config_set_asks_for_the_pat_without_echoing_it() {
+    let env = Env::new().await;
+    let project = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await);
+    let id = project["id"].as_str().unwrap();
+    let (ok, shown) =
+        on_a_terminal(&env, &["config", "set", "--project", id, "--repo", "acme/widgets"], PAT).await;
+    assert!(ok, "{shown}");
+    assert!(shown.contains("GitHub token (input hidden"), "{shown}");
+    assert!(!shown.contains(PAT), "the PAT was echoed: {shown}");
+    let config = json(&env.ghsync(&["config", "show", "--project", id], "").await);
+    assert_eq!(config["repo_name"], "widgets");
+}

@@ -129,8 +129,8 @@ pub struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("database_url", &without_password(&self.database_url))
-            .field("migrate_database_url", &self.migrate_database_url.as_deref().map(without_password))
+            .field("database_url", &redact_url(&self.database_url))
+            .field("migrate_database_url", &self.migrate_database_url.as_deref().map(redact_url))
             .field("webhook_secrets", &self.webhook_secrets)
             .field("kms_key_id", &self.kms_key_id)
             .field("local_key_hex", &self.local_key_hex.as_ref().map(|_| "[redacted]"))
@@ -144,16 +144,15 @@ impl fmt::Debug for Config {
     }
 }
 
-/// A database URL with its password masked (and nothing at all if it does not parse).
-pub fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("redacted"));
-            }
-            parsed.to_string()
+/// A database URL without its password, for logs, errors and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
         }
-        Err(_) => "[unparsable URL]".to_string(),
+        _ => url.to_string(),
     }
 }
 
@@ -268,7 +267,9 @@ mod tests {
             c.webhook_secrets.as_ref().unwrap().iter().map(|s| s.expose_secret()).collect();
         assert_eq!(secrets, ["old-secret", "new-secret"]);
         let shown = format!("{c:?}");
-        assert!(shown.contains("postgres://app:redacted@db/x"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db/x"), "{shown}");
+        assert_eq!(redact_url("postgres://app:hunter2@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact_url("sqlite://ghsync.db"), "sqlite://ghsync.db");
         for secret in ["old-secret", "new-secret", "tok-123", "db-pass-9", "owner-pass-9", "local-key-hex-9"]
         {
             assert!(!shown.contains(secret), "{shown}");
