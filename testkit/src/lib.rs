@@ -50,7 +50,7 @@ pub async fn postgres_url() -> String {
 }
 
 /// A fresh, empty database on the server of `admin` (an admin URL); returns its URL.
-async fn database_on(admin: &str) -> String {
+pub async fn database_on(admin: &str) -> String {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to the test PostgreSQL");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))

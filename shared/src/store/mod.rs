@@ -211,6 +211,9 @@ pub struct SchemaBehind {
     pub description: String,
 }
 
+/// A PostgreSQL connection idle this long is checked before it is used again.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(10);
+
 /// The database, shared by every operation of a process.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -235,9 +238,8 @@ impl Store {
             );
         };
         let connect_options = AnyConnectOptions::from_str(url).map_err(StoreError::Unavailable)?;
-        let pool_options = AnyPoolOptions::new()
-            .acquire_timeout(options.acquire_timeout)
-            .test_before_acquire(backend == Backend::Postgres);
+        let pool_options =
+            AnyPoolOptions::new().acquire_timeout(options.acquire_timeout).test_before_acquire(false);
         let pool = match backend {
             Backend::Sqlite => {
                 let in_memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -264,7 +266,22 @@ impl Store {
                     .await?
             }
             Backend::Postgres => {
-                pool_options.max_connections(options.max_connections).connect_with(connect_options).await?
+                pool_options
+                    .max_connections(options.max_connections)
+                    // sqlx checks each connection as it comes back to the pool; one that has
+                    // sat idle since (a frozen Lambda instance, a proxy's idle cut) is checked
+                    // again before use. A busy one goes straight to work: one round trip less
+                    // per delivery.
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= CHECK_AFTER_IDLE {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
+                    .connect_with(connect_options)
+                    .await?
             }
         };
         Ok(Self { pool, backend })

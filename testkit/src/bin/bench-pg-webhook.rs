@@ -32,6 +32,9 @@ async fn relay(listener: tokio::net::TcpListener, upstream: String, turns: Arc<T
     loop {
         let (client, _) = listener.accept().await.expect("accept");
         let server = tokio::net::TcpStream::connect(&upstream).await.expect("reach PostgreSQL");
+        // As sqlx does on its own sockets: the relay must not add Nagle's delays.
+        client.set_nodelay(true).expect("nodelay");
+        server.set_nodelay(true).expect("nodelay");
         let turns = turns.clone();
         tokio::spawn(async move {
             let (mut cr, mut cw) = client.into_split();
@@ -99,44 +102,44 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), StoreError> {
     let args: Vec<String> = std::env::args().collect();
-    let admin = args.get(1).expect("usage: bench-pg-webhook ADMIN_URL [DELIVERIES]").clone();
+    let server = args.get(1).expect("usage: bench-pg-webhook ADMIN_URL [DELIVERIES]").clone();
+    // A database of its own: one project follows the repository, as in one tenant's stack.
+    let admin = testkit::database_on(&server).await;
     let deliveries: i64 = args.get(2).map_or(2000, |n| n.parse().expect("a number"));
     let (host_port, rest) = admin
         .strip_prefix("postgres://postgres@")
         .and_then(|r| r.split_once('/'))
         .expect("postgres://postgres@HOST:PORT/DB");
+    let server_admin = server.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let relayed = format!("postgres://postgres@{}/{rest}", listener.local_addr().expect("address"));
     let turns = Arc::new(Turns::default());
     tokio::spawn(relay(listener, host_port.to_string(), turns.clone()));
 
-    let store = Store::connect(&relayed, &StoreOptions::default()).await?;
+    let store = Store::connect(&admin, &StoreOptions::default()).await?;
     store.migrate().await?;
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"42".repeat(32)).expect("a key"));
     testkit::project_with_pat(&store, REPO, &keys, "ghp_benchToken").await;
     store.close().await;
-    // The webhook function's pool: two connections, schema checked, not migrated.
-    let store = Store::connect(&relayed, &StoreOptions::deployed(2)).await?;
-    let receiver = Receiver::new(store.clone(), WebhookConfig::github_com(WebhookSecrets::parse(SECRET)));
+    // The webhook function's pool: two connections, schema checked, not migrated. The timed
+    // pass connects directly; the counting pass goes through the relay.
+    let config = || WebhookConfig::github_com(WebhookSecrets::parse(SECRET));
+    let direct = Receiver::new(Store::connect(&admin, &StoreOptions::deployed(2)).await?, config());
+    let relayed = Receiver::new(Store::connect(&relayed, &StoreOptions::deployed(2)).await?, config());
 
     let mut report = Vec::new();
-    for (kind, body_of) in [
-        ("opened", Box::new(|n: i64| testkit::fixtures::realistic_opened_delivery(REPO, n)) as Box<dyn Fn(i64) -> String>),
-        ("edited", Box::new(|n: i64| testkit::fixtures::versioned_edit(REPO, n, 2))),
-    ] {
-        let bodies: Vec<(String, String)> =
-            (1..=deliveries).map(|n| (body_of(n), format!("{kind}-{n}"))).collect();
-        let warm = deliveries / 10;
-        let mut latencies = Vec::new();
-        let (mut trips_before, mut measured) = (0, 0u64);
-        for (i, (body, id)) in bodies.iter().enumerate() {
-            if i as i64 == warm {
-                trips_before = turns.round_trips.load(Ordering::SeqCst);
-            }
+    type Body = Box<dyn Fn(i64) -> String>;
+    let kinds: [(&str, Body); 2] = [
+        ("opened", Box::new(|n| testkit::fixtures::realistic_opened_delivery(REPO, n))),
+        ("edited", Box::new(|n| testkit::fixtures::versioned_edit(REPO, n, 2))),
+    ];
+    for (kind, body_of) in kinds {
+        let deliver = async |receiver: &Receiver, n: i64, id: String| {
+            let body = body_of(n);
             let signature = sign(SECRET, body.as_bytes());
             let delivery = Delivery {
                 event: Some("issues"),
-                delivery_id: Some(id),
+                delivery_id: Some(&id),
                 signature_256: Some(&signature),
                 signature_sha1: None,
                 body: body.as_bytes(),
@@ -144,43 +147,46 @@ async fn main() -> Result<(), StoreError> {
             };
             let started = Instant::now();
             receiver.handle(delivery).await.expect("applied");
-            if i as i64 >= warm {
-                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-                measured += 1;
+            started.elapsed().as_secs_f64() * 1000.0
+        };
+        let warm = deliveries / 10;
+        let mut latencies = Vec::new();
+        for n in 1..=deliveries {
+            let ms = deliver(&direct, n, format!("{kind}-{n}")).await;
+            if n > warm {
+                latencies.push(ms);
             }
         }
-        let trips = turns.round_trips.load(Ordering::SeqCst) - trips_before;
         latencies.sort_by(f64::total_cmp);
-        // Statements, counted apart (logging every statement would slow the timed pass).
-        let statements = match std::env::var("PG_LOG") {
-            Ok(log) => {
-                log_statements(&admin, true).await;
-                let from = std::fs::metadata(&log).expect("the server log").len();
-                const COUNTED: i64 = 100;
-                for n in 0..COUNTED {
-                    let body = body_of(deliveries + 1 + n);
-                    let id = format!("{kind}-counted-{n}");
-                    let signature = sign(SECRET, body.as_bytes());
-                    let delivery = Delivery {
-                        event: Some("issues"),
-                        delivery_id: Some(&id),
-                        signature_256: Some(&signature),
-                        signature_sha1: None,
-                        body: body.as_bytes(),
-                        tenant: None,
-                    };
-                    receiver.handle(delivery).await.expect("applied");
-                }
-                log_statements(&admin, false).await;
-                format!("{:.2}", statements_logged(&log, from) as f64 / COUNTED as f64)
+
+        // Statements (logged by the server while counting) and round trips (the relay's).
+        const COUNTED: i64 = 100;
+        for n in 0..10 {
+            deliver(&relayed, deliveries + 1 + n, format!("{kind}-relay-warm-{n}")).await;
+        }
+        let log = std::env::var("PG_LOG").ok();
+        if log.is_some() {
+            log_statements(&server_admin, true).await;
+        }
+        let from = log.as_ref().map_or(0, |l| std::fs::metadata(l).expect("the server log").len());
+        let trips_before = turns.round_trips.load(Ordering::SeqCst);
+        for n in 0..COUNTED {
+            deliver(&relayed, deliveries + 11 + n, format!("{kind}-counted-{n}")).await;
+        }
+        let trips = turns.round_trips.load(Ordering::SeqCst) - trips_before;
+        let statements = match &log {
+            Some(log) => {
+                log_statements(&server_admin, false).await;
+                format!("{:.2}", statements_logged(log, from) as f64 / COUNTED as f64)
             }
-            Err(_) => "-".into(),
+            None => "-".into(),
         };
         report.push(format!(
-            "{kind:<7} deliveries {measured:>5}  statements/delivery {statements:>5}  round trips/delivery {:>5.2}  handler p50 {:>6.2} ms  p99 {:>6.2} ms",
-            trips as f64 / measured as f64,
+            "{kind:<7} statements/delivery {statements:>5}  round trips/delivery {:>5.2}  handler p50 {:>6.2} ms  p99 {:>6.2} ms  ({} timed)",
+            trips as f64 / COUNTED as f64,
             percentile(&latencies, 0.50),
             percentile(&latencies, 0.99),
+            latencies.len(),
         ));
     }
     for line in report {
