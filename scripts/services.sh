@@ -5,6 +5,22 @@ _cleanup=()
 _on_exit() { local i; for ((i=${#_cleanup[@]}-1; i>=0; i--)); do eval "${_cleanup[$i]}" || true; done; }
 trap _on_exit EXIT
 
+# rust-toolchain.toml pins the Rust the project is tested with. Where rustup cannot download
+# it (an offline machine) but the installed stable toolchain is that very version, the stable
+# toolchain is given the pinned name too (`rustup toolchain link` refuses official names,
+# so a link in rustup's own folder).
+ensure_toolchain() {
+  local pinned host toolchains
+  pinned=$(sed -n 's/^channel = "\(.*\)"/\1/p' "$root/rust-toolchain.toml")
+  (cd / && rustup toolchain list) | grep -q "^$pinned-" && return 0
+  if (cd / && rustc +stable --version 2>/dev/null) | grep -q "^rustc $pinned "; then
+    host=$(cd / && rustc +stable -vV | sed -n 's/^host: //p')
+    toolchains="${RUSTUP_HOME:-$HOME/.rustup}/toolchains"
+    ln -s "$toolchains/stable-$host" "$toolchains/$pinned-$host"
+    echo "the installed stable toolchain ($pinned) now answers to rust-toolchain.toml's $pinned"
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

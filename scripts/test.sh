@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 . scripts/services.sh
+ensure_toolchain
 
 if [ -z "${GHSYNC_TEST_POSTGRES_URL:-}" ]; then
   start_postgres

@@ -43,7 +43,8 @@ struct Cli {
 /// same names the Lambda functions use).
 #[derive(clap::Args, Debug)]
 struct Settings {
-    /// The database: sqlite://FILE?mode=rwc (local) or postgres://USER:PASSWORD@HOST:PORT/DB.
+    /// The database: sqlite://FILE?mode=rwc (local) or postgres://USER:PASSWORD@HOST:PORT/DB
+    /// (with a password, prefer the variable: a flag shows in `ps`).
     #[arg(long, global = true, env = "GHSYNC_DATABASE_URL", hide_env_values = true, value_name = "URL")]
     database_url: Option<String>,
     /// The address `ghsync serve` listens on [default: 127.0.0.1:3000].

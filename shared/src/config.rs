@@ -160,11 +160,6 @@ pub fn redact_url(url: &str) -> String {
 pub const DEFAULT_RECONCILE_CONCURRENCY: usize = 16;
 
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Reads variables through `get` (a map in tests), with the local defaults.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());

@@ -4,8 +4,10 @@
 //! other functions, which only check the schema at cold start, are updated after it. Invoked
 //! by hand (any other event) it migrates and returns the schema version.
 //!
-//! It always answers CloudFormation, failure included: a custom resource left without an
-//! answer holds the stack until its timeout.
+//! It always answers CloudFormation, failure included (and before the function's own
+//! timeout): a custom resource left without an answer holds the stack until its timeout. A
+//! rollback (an Update back to an older build) migrates nothing: migrations only go forward,
+//! and the older functions run on the newer schema.
 
 use aws_lambda_events::cloudformation::{
     CloudFormationCustomResourceRequest as Request, CloudFormationCustomResourceResponse as Response,
@@ -21,11 +23,17 @@ use serde_json::{Value, json};
 /// The physical id of the one schema a stack has.
 pub const PHYSICAL_ID: &str = "ghsync-schema";
 
+/// How long the migrations may run before CloudFormation is told they failed: well inside
+/// the function's 300 s timeout, so the answer always goes out.
+pub const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(240);
+
 /// Why an invocation failed (a custom resource hears it as `FAILED` with this reason).
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error(transparent)]
     Startup(#[from] StartupError),
+    #[error("the migrations did not finish within {} s", TIME_LIMIT.as_secs())]
+    TimedOut,
     #[error("cannot answer CloudFormation at its response URL")]
     Answer(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -40,13 +48,23 @@ pub async fn handle(
         let version = migrate(settings().await?).await?;
         return Ok(json!({ "schema_version": version }));
     }
-    let request: Request = serde_json::from_value(event).map_err(|e| MigrateError::Answer(e.into()))?;
+    let request: Request = match serde_json::from_value(event.clone()) {
+        Ok(request) => request,
+        Err(e) => return answer_unreadable(&event, e).await,
+    };
     let (response_url, response) = match request {
         Request::Create(r) => {
             let outcome = migrate_with(settings).await;
             (
                 r.response_url,
                 answer(outcome, PHYSICAL_ID.to_string(), r.stack_id, r.request_id, r.logical_resource_id),
+            )
+        }
+        Request::Update(r) if is_rollback(&r.old_resource_properties, &r.resource_properties) => {
+            tracing::info!("a rollback to an older build: the schema stays as it is");
+            (
+                r.response_url,
+                answer(Ok(None), r.physical_resource_id, r.stack_id, r.request_id, r.logical_resource_id),
             )
         }
         Request::Update(r) => {
@@ -70,8 +88,41 @@ pub async fn handle(
 
 async fn migrate_with(
     settings: impl AsyncFnOnce() -> Result<Config, StartupError>,
-) -> Result<Option<i64>, StartupError> {
-    Ok(Some(migrate(settings().await?).await?))
+) -> Result<Option<i64>, MigrateError> {
+    let run = async { Ok::<_, StartupError>(Some(migrate(settings().await?).await?)) };
+    match tokio::time::timeout(TIME_LIMIT, run).await {
+        Ok(outcome) => Ok(outcome?),
+        Err(_) => Err(MigrateError::TimedOut),
+    }
+}
+
+/// The function version a `CodeVersion` property names (`arn:…:function:NAME:7` → 7).
+fn code_version(properties: &Value) -> Option<u64> {
+    properties.get("CodeVersion")?.as_str()?.rsplit(':').next()?.parse().ok()
+}
+
+/// An Update that goes back to an older build of the migrate function: a rollback.
+fn is_rollback(old: &Value, new: &Value) -> bool {
+    matches!((code_version(old), code_version(new)), (Some(old), Some(new)) if new < old)
+}
+
+/// A request that does not parse still gets an answer when it names where to send one.
+async fn answer_unreadable(event: &Value, e: serde_json::Error) -> Result<Value, MigrateError> {
+    let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+    let url = field("ResponseURL");
+    if url.is_empty() {
+        return Err(MigrateError::Answer(e.into()));
+    }
+    let mut response = Response::default();
+    response.status = Status::Failed;
+    response.reason = Some(format!("ghsync's migrate function cannot read the request: {e}"));
+    let physical = field("PhysicalResourceId");
+    response.physical_resource_id = if physical.is_empty() { PHYSICAL_ID.to_string() } else { physical };
+    response.stack_id = field("StackId");
+    response.request_id = field("RequestId");
+    response.logical_resource_id = field("LogicalResourceId");
+    put_response(&url, &response).await?;
+    Ok(json!({ "status": Status::Failed }))
 }
 
 /// Applies the pending migrations as the migration user (`migrate_database_url`, else the
@@ -88,7 +139,7 @@ pub async fn migrate(config: Config) -> Result<i64, StartupError> {
 }
 
 fn answer(
-    outcome: Result<Option<i64>, StartupError>,
+    outcome: Result<Option<i64>, MigrateError>,
     physical_resource_id: String,
     stack_id: String,
     request_id: String,

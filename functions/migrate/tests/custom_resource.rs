@@ -168,3 +168,54 @@ async fn invoked_by_hand_it_migrates_and_returns_the_schema_version() {
     assert_eq!(result, json!({"schema_version": store.schema_version()}));
     assert_eq!(migrations_missing(&url).await, None);
 }
+
+#[tokio::test]
+async fn a_rollback_to_an_older_build_migrates_nothing_and_answers_success() {
+    let dir = std::env::temp_dir().join(format!("ghsync-migrate-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (url, _) = testkit::schema::one_migration_behind("sqlite", &dir).await;
+    let (response_url, answers) = answering_server().await;
+    let mut rollback = request("Update", &response_url);
+    // CloudFormation puts back the older version: the new properties name a lower one.
+    let (older, newer) = (
+        rollback["OldResourceProperties"]["CodeVersion"].clone(),
+        rollback["ResourceProperties"]["CodeVersion"].clone(),
+    );
+    rollback["ResourceProperties"]["CodeVersion"] = older;
+    rollback["OldResourceProperties"]["CodeVersion"] = newer;
+    ghsync_migrate::handle(rollback, settings(url.clone())).await.unwrap();
+    assert_eq!(answered(&answers).await.1["Status"], "SUCCESS");
+    assert!(migrations_missing(&url).await.is_some(), "a rollback applies no migration");
+}
+
+#[tokio::test]
+async fn a_request_that_does_not_parse_is_still_answered() {
+    let (response_url, answers) = answering_server().await;
+    let mut broken = request("Create", &response_url);
+    broken["RequestType"] = json!("Replace");
+    let result = ghsync_migrate::handle(broken, settings("sqlite::memory:".into())).await.unwrap();
+    assert_eq!(result, json!({"status": "FAILED"}));
+    let answer = answered(&answers).await.1;
+    assert_eq!(answer["Status"], "FAILED");
+    assert_eq!(answer["LogicalResourceId"], "Migration");
+}
+
+#[tokio::test]
+async fn an_older_build_migrating_a_newer_database_leaves_the_newer_migrations() {
+    // A database a newer build migrated: one more migration than this build knows.
+    let dir = std::env::temp_dir().join(format!("ghsync-migrate-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("newer.db").display());
+    let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
+    store.migrate().await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+         VALUES (29991231000000, 'from the future', '2099-01-01', 1, x'00', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+    let result = ghsync_migrate::handle(json!({}), settings(url.clone())).await.unwrap();
+    assert!(result["schema_version"].as_i64().is_some(), "{result}");
+}

@@ -287,9 +287,13 @@ impl Store {
         Ok(Self { pool, backend })
     }
 
-    /// Applies the backend's pending migrations.
+    /// Applies the backend's pending migrations. Migrations newer than this build (a newer
+    /// build ran before) are left alone: an older build still runs on the newer schema.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.migrator().run(&self.pool).await.map_err(|e| match e {
+        let mut migrator =
+            sqlx::migrate::Migrator::with_migrations(self.migrator().iter().cloned().collect());
+        migrator.set_ignore_missing(true);
+        migrator.run(&self.pool).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
             other => StoreError::Database(sqlx::Error::Migrate(Box::new(other))),
         })
