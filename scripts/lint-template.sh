@@ -72,7 +72,13 @@ promise_refused() {
     echo "FAIL promise canary '$name': the template test accepted it" >&2
     failures=$((failures + 1))
   else
-    echo "ok   promise canary '$name' refused: $(head -1 "$tmp/$name.out" | cut -c1-100)"
+    if grep -q '^Traceback' "$tmp/$name.out"; then
+      echo "FAIL promise canary '$name': the template test crashed instead of naming the broken promise:" >&2
+      cat "$tmp/$name.out" >&2
+      failures=$((failures + 1))
+    else
+      echo "ok   promise canary '$name' refused: $(head -1 "$tmp/$name.out" | cut -c1-100)"
+    fi
   fi
 }
 sed 's|GHSYNC_API_TOKEN: ""|GHSYNC_API_TOKEN: !Sub "{{resolve:secretsmanager:${SecretsArn}:SecretString:api_token}}"|' \

@@ -174,7 +174,8 @@ def main(path):
         check(name in {"WebhookRole", "ApiRole", "ReconcileRole", "MigrateRole"}, f"an unexpected role {name}")
 
     # --- sam local invoke and sam build, as they are
-    root = os.path.dirname(os.path.abspath(path))
+    # The repository's own files (a broken copy of the template may sit elsewhere).
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     events = os.path.join(root, "events")
     with open(os.path.join(events, "env.json")) as f:
         env = json.load(f)

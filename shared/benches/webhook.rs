@@ -45,20 +45,9 @@ fn deliveries(c: &mut Criterion) {
                     REPO,
                     numbers.fetch_add(1, Ordering::Relaxed),
                 );
-                let sig = sign(SECRET, body.as_bytes());
-                (body, sig, fresh_id())
+                testkit::fixtures::Signed::new("issues", fresh_id(), body, SECRET)
             },
-            |(body, sig, id)| async move {
-                let d = Delivery {
-                    event: Some("issues"),
-                    delivery_id: Some(&id),
-                    signature_256: Some(&sig),
-                    signature_sha1: None,
-                    body: body.as_bytes(),
-                    tenant: None,
-                };
-                webhook::handle(store, config, d).await.unwrap()
-            },
+            |signed| async move { webhook::handle(store, config, signed.delivery()).await.unwrap() },
             BatchSize::SmallInput,
         )
     });

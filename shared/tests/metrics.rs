@@ -9,9 +9,9 @@ use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::github::GitHub;
 use ghsync_shared::manage::Services;
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
-use ghsync_shared::webhook::{Delivery, WebhookConfig, handle, sign};
+use ghsync_shared::webhook::{WebhookConfig, handle};
 use serde_json::Value;
-use testkit::fixtures::{issue, issues_event};
+use testkit::fixtures::{Signed, issue, issues_event};
 use testkit::github::FakeGitHub;
 
 const REPO: &str = "acme/widgets";
@@ -85,21 +85,12 @@ async fn deliveries_and_sync_runs_are_valid_emf_and_carry_no_secret() {
         Value::Null,
     )
     .to_string();
-    let signature = sign(WEBHOOK_SECRET, body.as_bytes());
-    let delivery = Delivery {
-        event: Some("issues"),
-        delivery_id: Some("metrics-delivery-1"),
-        signature_256: Some(&signature),
-        signature_sha1: None,
-        body: body.as_bytes(),
-        tenant: None,
-    };
     let config = WebhookConfig::github_com(WebhookSecrets::parse(WEBHOOK_SECRET));
-    handle(&store, &config, delivery).await.unwrap();
+    let signed = Signed::new("issues", "metrics-delivery-1", body.clone(), WEBHOOK_SECRET);
+    handle(&store, &config, signed.delivery()).await.unwrap();
     // And one refused for its signature.
-    handle(&store, &config, Delivery { signature_256: Some(&sign("wrong", body.as_bytes())), ..delivery })
-        .await
-        .unwrap_err();
+    let forged = Signed::new("issues", "metrics-delivery-1", body, "wrong");
+    handle(&store, &config, forged.delivery()).await.unwrap_err();
 
     let lines = ghsync_shared::metrics::captured();
     for line in &lines {

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use ghsync_shared::secrets::{Secrets, deployed_config};
 use ghsync_shared::store::{StoreOptions, Table};
-use ghsync_shared::webhook::{Delivery, Receiver, WebhookConfig, WebhookError, sign};
+use ghsync_shared::webhook::{Receiver, WebhookConfig, WebhookError};
 use ghsync_shared::{Store, StoreError};
 use serde_json::json;
+use testkit::fixtures::Signed;
 
 fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -77,19 +78,10 @@ async fn a_secret_that_cannot_be_used_stops_the_start_and_names_it() {
     assert_eq!(e.to_string(), "GHSYNC_DATABASE_URL is not set");
 }
 
-const BODY: &[u8] = br#"{"zen":"Keep it logically awesome.","hook_id":1}"#;
+const BODY: &str = r#"{"zen":"Keep it logically awesome.","hook_id":1}"#;
 
 async fn deliver(receiver: &Receiver, secret: &str, id: &str) -> Result<(), WebhookError> {
-    let signature = sign(secret, BODY);
-    let delivery = Delivery {
-        event: Some("ping"),
-        delivery_id: Some(id),
-        signature_256: Some(&signature),
-        signature_sha1: None,
-        body: BODY,
-        tenant: None,
-    };
-    receiver.handle(delivery).await.map(|_| ())
+    receiver.handle(Signed::new("ping", id, BODY, secret).delivery()).await.map(|_| ())
 }
 
 async fn receiver_reading(arn: &str, every: Duration) -> Receiver {

@@ -222,3 +222,32 @@ pub fn versioned_edit(repo: &str, number: i64, version: usize) -> String {
     let issue = issue(repo, number, &format!("Issue {number} v{version}"), None, "open", &t);
     issues_event("edited", issue, repo, json!({})).to_string()
 }
+
+/// A delivery signed with a secret, owning what a [`Delivery`] borrows (tests and benches
+/// that hand the handler many deliveries).
+pub struct Signed {
+    event: &'static str,
+    id: String,
+    body: String,
+    signature: String,
+}
+
+impl Signed {
+    pub fn new(event: &'static str, id: impl Into<String>, body: impl Into<String>, secret: &str) -> Self {
+        let body = body.into();
+        let signature = ghsync_shared::webhook::sign(secret, body.as_bytes());
+        Self { event, id: id.into(), body, signature }
+    }
+
+    /// The delivery as the receiver takes it, on the deployment-wide route.
+    pub fn delivery(&self) -> ghsync_shared::webhook::Delivery<'_> {
+        ghsync_shared::webhook::Delivery {
+            event: Some(self.event),
+            delivery_id: Some(&self.id),
+            signature_256: Some(&self.signature),
+            signature_sha1: None,
+            body: self.body.as_bytes(),
+            tenant: None,
+        }
+    }
+}

@@ -14,8 +14,9 @@ use std::time::Instant;
 use ghsync_shared::config::WebhookSecrets;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::store::StoreOptions;
-use ghsync_shared::webhook::{Delivery, Receiver, WebhookConfig, sign};
+use ghsync_shared::webhook::{Receiver, WebhookConfig};
 use ghsync_shared::{Store, StoreError};
+use testkit::fixtures::Signed;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SECRET: &str = "bench-secret";
@@ -135,18 +136,9 @@ async fn main() -> Result<(), StoreError> {
     ];
     for (kind, body_of) in kinds {
         let deliver = async |receiver: &Receiver, n: i64, id: String| {
-            let body = body_of(n);
-            let signature = sign(SECRET, body.as_bytes());
-            let delivery = Delivery {
-                event: Some("issues"),
-                delivery_id: Some(&id),
-                signature_256: Some(&signature),
-                signature_sha1: None,
-                body: body.as_bytes(),
-                tenant: None,
-            };
+            let signed = Signed::new("issues", id, body_of(n), SECRET);
             let started = Instant::now();
-            receiver.handle(delivery).await.expect("applied");
+            receiver.handle(signed.delivery()).await.expect("applied");
             started.elapsed().as_secs_f64() * 1000.0
         };
         let warm = deliveries / 10;
