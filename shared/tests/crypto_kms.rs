@@ -68,7 +68,7 @@ async fn a_local_blob_is_not_opened_by_kms() {
 
 #[tokio::test]
 async fn an_unreachable_kms_is_a_clear_retryable_error() {
-    let dead = format!("http://127.0.0.1:{}", testkit::free_port());
+    let dead = testkit::UNREACHABLE.to_string();
     let keys = KeyProvider::Kms(testkit::kms::keys_at(&dead, "alias/ghsync").await);
     let err = keys.seal(Uuid::new_v4(), &Pat::new("ghp_x")).await.unwrap_err();
     assert!(matches!(err, CryptoError::KmsUnavailable(_)), "{err:?}");

@@ -169,10 +169,10 @@ pub async fn row_counts(store: &Store) -> Vec<(Table, i64)> {
     counts
 }
 
-/// A loopback port nothing listens on (bound once, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+/// A loopback address nothing listens on: the privileged discard port, which no test server
+/// binds (they take ephemeral ports), so a connection is refused at once. (A port picked free
+/// and released could be taken meanwhile by another test's server running in parallel.)
+pub const UNREACHABLE: &str = "http://127.0.0.1:9";
 
 /// A new project whose enabled sync config follows `repo` (`owner/name`), with
 /// `encrypted_pat` stored as its PAT blob (tests that never decrypt pass any bytes).

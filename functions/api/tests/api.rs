@@ -369,7 +369,7 @@ async fn a_refused_pat_is_422_and_stores_nothing(store: Store) {
 }
 
 async fn an_unreachable_github_is_502_and_stores_nothing(store: Store) {
-    let dead = format!("http://127.0.0.1:{}", testkit::free_port());
+    let dead = testkit::UNREACHABLE.to_string();
     let app = spawn_app_with(store.clone(), Some(TOKEN), Some(dead)).await;
     let id = app.project().await;
     let before = row_counts(&store).await;
@@ -560,7 +560,7 @@ async fn a_config_is_sealed_with_kms_when_kms_is_configured() {
 
 #[tokio::test]
 async fn an_unreachable_kms_is_502_and_stores_nothing() {
-    let dead = format!("http://127.0.0.1:{}", testkit::free_port());
+    let dead = testkit::UNREACHABLE.to_string();
     let keys = KeyProvider::Kms(testkit::kms::keys_at(&dead, "alias/ghsync").await);
     let store = testkit::sqlite().await;
     let app = spawn_app_with_keys(store.clone(), Some(TOKEN), None, keys).await;
