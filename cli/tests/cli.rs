@@ -207,7 +207,7 @@ async fn an_operator_lists_and_resolves_conflicts() {
 /// whether it succeeded.
 async fn on_a_terminal(env: &Env, args: &[&str], answer: &str) -> (bool, String) {
     const DRIVER: &str = r#"
-import json, os, pty, select, sys
+import json, os, pty, select, sys, termios
 binary, answer, env, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4:]
 pid, fd = pty.fork()
 if pid == 0:
@@ -227,6 +227,14 @@ def read(until):
             return
         shown += chunk
 read(b"GitHub token")
+# The prompt is printed before echo is turned off: answer once it is off, as a person (who
+# takes longer than that to type) would. Bounded, like every read here.
+for _ in range(4000):
+    if not termios.tcgetattr(fd)[3] & termios.ECHO:
+        break
+    select.select([], [], [], 0.005)
+else:
+    raise SystemExit("echo was never turned off")
 os.write(fd, answer.encode() + b"\n")
 read(b"\x00never")
 _, status = os.waitpid(pid, 0)
