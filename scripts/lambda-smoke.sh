@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 . scripts/services.sh
+ensure_toolchain
 ensure_python_tools
 export PATH="$venv/bin:$PATH"
 
