@@ -32,24 +32,25 @@ else
   exit 1
 fi
 # A target folder of its own: another compiler must not invalidate the host builds.
-export CARGO_TARGET_DIR=$root/target/arm64
-cargo lambda build --release --arm64 --locked $(printf -- '-p %s ' "${functions[@]}")
+arm64_target=$root/target/arm64
+CARGO_TARGET_DIR=$arm64_target cargo lambda build --release --arm64 --locked $(printf -- '-p %s ' "${functions[@]}")
 for f in "${functions[@]}"; do
-  bin="$CARGO_TARGET_DIR/lambda/$f/bootstrap"
+  bin="$arm64_target/lambda/$f/bootstrap"
   file "$bin" | grep -q 'ARM aarch64' || { echo "FAIL $bin is not an arm64 binary" >&2; exit 1; }
   python3 -c 'import os,sys; print(f"{sys.argv[1]:<18} {os.path.getsize(sys.argv[2]) / 1048576:7.2f} MiB  arm64  {sys.argv[2]}")' "$f" "$bin"
 done
-unset CARGO_TARGET_DIR RUSTC
+unset RUSTC
 run_arm64=()
 [ "$(uname -m)" = aarch64 ] || run_arm64=(qemu-aarch64)
 command -v "${run_arm64[@]:-true}" >/dev/null || { echo "FAIL qemu-aarch64 not found: apt-get install qemu-user" >&2; exit 1; }
 
 step "the arm64 binaries on cargo lambda's runtime API"
 cargo build -q --locked -p ghsync -p testkit --bins
+host_bin=${CARGO_TARGET_DIR:-$root/target}/debug
 work=$(mktemp -d /tmp/ghsync-smoke.XXXXXX)
 _cleanup+=("rm -rf $work")
 gh_port=$(free_port)
-target/debug/fake-github --port "$gh_port" --repo acme/widgets --token ghp_smoke_token --issues 3 --prs 1 >"$work/gh.log" 2>&1 &
+"$host_bin/fake-github" --port "$gh_port" --repo acme/widgets --token ghp_smoke_token --issues 3 --prs 1 >"$work/gh.log" 2>&1 &
 _cleanup+=("kill $!")
 wait_port "$gh_port" "fake-github"
 
@@ -71,7 +72,7 @@ wait_port "$port" "cargo lambda watch" || { cat "$work/watch.log"; exit 1; }
 start() { # function: runs its arm64 binary against the runtime API
   AWS_LAMBDA_FUNCTION_NAME="$1" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 \
     AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$port/.rt/$1" \
-    "${run_arm64[@]}" "target/arm64/lambda/$1/bootstrap" >"$work/$1.log" 2>&1 &
+    "${run_arm64[@]}" "$arm64_target/lambda/$1/bootstrap" >"$work/$1.log" 2>&1 &
   _cleanup+=("kill $!")
 }
 
@@ -110,8 +111,8 @@ python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert a["Status"]=
   && echo "ok   CloudFormation heard SUCCESS" || { echo "FAIL the custom resource's answer: $(cat "$work/cfn-answer.json" 2>/dev/null)"; failures=$((failures + 1)); }
 
 # 2. A project and its config (the CLI finds the schema in place), then the other functions.
-project=$(target/debug/ghsync project create --name Smoke | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-echo -n ghp_smoke_token | target/debug/ghsync config set --project "$project" --repo acme/widgets >/dev/null
+project=$("$host_bin/ghsync" project create --name Smoke | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo -n ghp_smoke_token | "$host_bin/ghsync" config set --project "$project" --repo acme/widgets >/dev/null
 for f in ghsync-webhook ghsync-reconcile ghsync-api; do start "$f"; done
 invoke ghsync-webhook events/webhook-ping.json 'r["statusCode"] == 200'
 invoke ghsync-webhook events/webhook-issues-opened.json 'r["statusCode"] == 200 and "applied" in r["body"]'
@@ -122,7 +123,7 @@ invoke ghsync-reconcile events/reconcile-scheduled.json 'r["configs"][0]["histor
 invoke ghsync-reconcile events/reconcile-scheduled.json 'r["configs"] == []'
 invoke ghsync-reconcile events/reconcile-queue.json 'r["batchItemFailures"] == []'
 invoke ghsync-api events/api-list-tasks.json 'r["statusCode"] in (200, 404)'
-tasks=$(target/debug/ghsync tasks --project "$project" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+tasks=$("$host_bin/ghsync" tasks --project "$project" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$tasks" = 4 ] && echo "ok   4 tasks: 1 from the webhook event, 3 from the reconcile" || { echo "FAIL expected 4 tasks, found $tasks"; failures=$((failures + 1)); }
 grep -q '"_aws"' "$work/ghsync-webhook.log" && echo "ok   the webhook wrote EMF metric lines" || { echo "FAIL no EMF line from the webhook"; failures=$((failures + 1)); }
 if [ "$failures" -ne 0 ]; then
