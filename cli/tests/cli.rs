@@ -22,8 +22,7 @@ struct Env {
 
 impl Env {
     async fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("ghsync-cli-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = testkit::temp_dir("ghsync-cli");
         let github = FakeGitHub::start().await;
         github.add_repo("acme/widgets", PAT);
         Self { dir, github }

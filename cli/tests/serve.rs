@@ -31,8 +31,7 @@ impl Drop for Serve {
 async fn serve() -> Serve {
     let github = FakeGitHub::start().await;
     github.add_repo(REPO, PAT);
-    let dir = std::env::temp_dir().join(format!("ghsync-e2e-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::temp_dir("ghsync-e2e");
     let local_key = "ab".repeat(32);
     let env = [
         ("GHSYNC_API_TOKEN", TOKEN),
@@ -235,8 +234,7 @@ async fn spawn_serve(
 #[tokio::test]
 async fn generated_secrets_are_printed_once_and_every_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("ghsync-defaults-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::temp_dir("ghsync-defaults");
     let (mut first, printed) = serve_on_defaults(&dir).await;
     let secret = std::fs::read_to_string(dir.join("ghsync.webhook-secret")).unwrap();
     let token = std::fs::read_to_string(dir.join("ghsync.api-token")).unwrap();

@@ -169,6 +169,13 @@ pub async fn row_counts(store: &Store) -> Vec<(Table, i64)> {
     counts
 }
 
+/// A new, empty folder of its own under the system's temporary folder, named `prefix-…`.
+pub fn temp_dir(prefix: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
+
 /// A loopback address nothing listens on: the privileged discard port, which no test server
 /// binds (they take ephemeral ports), so a connection is refused at once. (A port picked free
 /// and released could be taken meanwhile by another test's server running in parallel.)

@@ -5,9 +5,11 @@ use ghsync_shared::{Store, StoreOptions};
 
 /// A fresh database of `backend` ("sqlite" or "postgres") with every migration but the last
 /// applied, as an older build left it; returns its URL and what the function must name (`migration N (description)`).
-pub async fn one_migration_behind(backend: &str, dir: &std::path::Path) -> (String, String) {
+pub async fn one_migration_behind(backend: &str) -> (String, String) {
     let url = match backend {
-        "sqlite" => format!("sqlite://{}?mode=rwc", dir.join("behind.db").display()),
+        "sqlite" => {
+            format!("sqlite://{}?mode=rwc", crate::temp_dir("ghsync-schema").join("behind.db").display())
+        }
         _ => crate::postgres_url().await,
     };
     let store = Store::connect(&url, &StoreOptions::default()).await.expect("open the database");
@@ -31,8 +33,7 @@ pub async fn one_migration_behind(backend: &str, dir: &std::path::Path) -> (Stri
 /// needs besides its database (keys, secrets).
 pub async fn assert_refuses_to_start(binary: &str, env: &[(&str, &str)]) {
     for backend in ["sqlite", "postgres"] {
-        let dir = tempdir();
-        let (url, missing) = one_migration_behind(backend, &dir).await;
+        let (url, missing) = one_migration_behind(backend).await;
         let output = tokio::process::Command::new(binary)
             .env_clear()
             .env("GHSYNC_DATABASE_URL", &url)
@@ -49,12 +50,5 @@ pub async fn assert_refuses_to_start(binary: &str, env: &[(&str, &str)]) {
             stderr.contains(&missing) && stderr.contains("cannot start"),
             "{backend}: expected {missing:?} in: {stderr}"
         );
-        let _ = std::fs::remove_dir_all(dir);
     }
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ghsync-schema-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a temporary folder");
-    dir
 }

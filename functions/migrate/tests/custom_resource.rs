@@ -64,22 +64,15 @@ async fn migrations_missing(url: &str) -> Option<i64> {
     missing
 }
 
-async fn backends() -> Vec<(String, std::path::PathBuf)> {
-    let dir = std::env::temp_dir().join(format!("ghsync-migrate-{}", uuid_like()));
-    std::fs::create_dir_all(&dir).unwrap();
-    vec![
-        (format!("sqlite://{}?mode=rwc", dir.join("fresh.db").display()), dir.clone()),
-        (testkit::postgres_url().await, dir),
-    ]
-}
-
-fn uuid_like() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+/// A fresh, empty database on each backend.
+async fn backends() -> Vec<String> {
+    let dir = testkit::temp_dir("ghsync-migrate");
+    vec![format!("sqlite://{}?mode=rwc", dir.join("fresh.db").display()), testkit::postgres_url().await]
 }
 
 #[tokio::test]
 async fn create_migrates_an_empty_database_and_answers_success() {
-    for (url, _) in backends().await {
+    for url in backends().await {
         assert!(migrations_missing(&url).await.is_some());
         let (response_url, answers) = answering_server().await;
         let result =
@@ -101,9 +94,7 @@ async fn create_migrates_an_empty_database_and_answers_success() {
 #[tokio::test]
 async fn update_applies_the_migration_a_new_build_brings() {
     for backend in ["sqlite", "postgres"] {
-        let dir = std::env::temp_dir().join(format!("ghsync-migrate-{}", uuid_like()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (url, _) = testkit::schema::one_migration_behind(backend, &dir).await;
+        let (url, _) = testkit::schema::one_migration_behind(backend).await;
         assert!(migrations_missing(&url).await.is_some());
         let (response_url, answers) = answering_server().await;
         ghsync_migrate::handle(request("Update", &response_url), settings(url.clone())).await.unwrap();
@@ -114,7 +105,7 @@ async fn update_applies_the_migration_a_new_build_brings() {
 
 #[tokio::test]
 async fn delete_answers_success_and_leaves_the_data() {
-    for (url, _) in backends().await {
+    for url in backends().await {
         let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
         store.migrate().await.unwrap();
         store.create_project("Kept").await.unwrap();
@@ -159,7 +150,7 @@ async fn a_failure_is_answered_failed_with_its_reason_and_no_password() {
 
 #[tokio::test]
 async fn invoked_by_hand_it_migrates_and_returns_the_schema_version() {
-    let (url, _) = backends().await.remove(0);
+    let url = backends().await.remove(0);
     let by_hand =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/migrate.json")).unwrap();
     let result =
@@ -171,9 +162,7 @@ async fn invoked_by_hand_it_migrates_and_returns_the_schema_version() {
 
 #[tokio::test]
 async fn a_rollback_to_an_older_build_migrates_nothing_and_answers_success() {
-    let dir = std::env::temp_dir().join(format!("ghsync-migrate-{}", uuid_like()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (url, _) = testkit::schema::one_migration_behind("sqlite", &dir).await;
+    let (url, _) = testkit::schema::one_migration_behind("sqlite").await;
     let (response_url, answers) = answering_server().await;
     let mut rollback = request("Update", &response_url);
     // CloudFormation puts back the older version: the new properties name a lower one.
@@ -203,9 +192,7 @@ async fn a_request_that_does_not_parse_is_still_answered() {
 #[tokio::test]
 async fn an_older_build_migrating_a_newer_database_leaves_the_newer_migrations() {
     // A database a newer build migrated: one more migration than this build knows.
-    let dir = std::env::temp_dir().join(format!("ghsync-migrate-{}", uuid_like()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("newer.db").display());
+    let url = format!("sqlite://{}?mode=rwc", testkit::temp_dir("ghsync-migrate").join("newer.db").display());
     let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
     store.migrate().await.unwrap();
     sqlx::query(
