@@ -70,6 +70,7 @@ pub fn captured() -> Vec<String> {
 }
 
 /// One EMF line in the making: metrics, an optional extra dimension, and properties.
+#[derive(Default)]
 pub struct Line {
     /// The dimension besides `function` (`outcome`, `status`): the metrics are published
     /// both per function and per function and this.
@@ -80,7 +81,7 @@ pub struct Line {
 
 impl Line {
     pub fn new() -> Self {
-        Self { dimension: None, metrics: Vec::new(), properties: Map::new() }
+        Self::default()
     }
 
     pub fn dimension(mut self, name: &'static str, value: &str) -> Self {
@@ -137,12 +138,6 @@ impl Line {
             }
             Sink::Memory(lines) => lines.lock().expect("metrics lock").push(line),
         }
-    }
-}
-
-impl Default for Line {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

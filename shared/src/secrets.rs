@@ -91,8 +91,11 @@ struct Remote {
 impl Secrets {
     /// Fixed values (local runs, tests, a function configured by its environment).
     pub fn fixed(webhook: Option<WebhookSecrets>, api_token: Option<ApiToken>) -> Self {
-        let current = Current { webhook, api_token, database_url: None };
-        Self(Arc::new(Inner { current: RwLock::new(current), remote: None, store: Default::default() }))
+        Self::holding(Current { webhook, api_token, database_url: None }, None)
+    }
+
+    fn holding(current: Current, remote: Option<Remote>) -> Self {
+        Self(Arc::new(Inner { current: RwLock::new(current), remote, store: Default::default() }))
     }
 
     /// Reads `secret_id` once, with `env` (the variables of [`SECRET_KEYS`] the environment
@@ -122,12 +125,7 @@ impl Secrets {
             reread_after,
             env,
         };
-        let current = remote.current();
-        Ok(Self(Arc::new(Inner {
-            current: RwLock::new(current),
-            remote: Some(remote),
-            store: Default::default(),
-        })))
+        Ok(Self::holding(remote.current(), Some(remote)))
     }
 
     /// The value standing for `variable` (one of [`SECRET_KEYS`]): the environment's, else

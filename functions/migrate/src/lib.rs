@@ -34,6 +34,8 @@ pub enum MigrateError {
     Startup(#[from] StartupError),
     #[error("the migrations did not finish within {} s", TIME_LIMIT.as_secs())]
     TimedOut,
+    #[error("ghsync's migrate function cannot read the request")]
+    Unreadable(#[source] serde_json::Error),
     #[error("cannot answer CloudFormation at its response URL")]
     Answer(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -48,26 +50,24 @@ pub async fn handle(
         let version = migrate(settings().await?).await?;
         return Ok(json!({ "schema_version": version }));
     }
-    let request: Request = match serde_json::from_value(event.clone()) {
-        Ok(request) => request,
-        Err(e) => return answer_unreadable(&event, e).await,
-    };
+    let request = serde_json::from_value::<Request>(event.clone());
     let (response_url, response) = match request {
-        Request::Create(r) => {
+        Err(e) => unreadable(&event, e)?,
+        Ok(Request::Create(r)) => {
             let outcome = migrate_with(settings).await;
             (
                 r.response_url,
                 answer(outcome, PHYSICAL_ID.to_string(), r.stack_id, r.request_id, r.logical_resource_id),
             )
         }
-        Request::Update(r) if is_rollback(&r.old_resource_properties, &r.resource_properties) => {
+        Ok(Request::Update(r)) if is_rollback(&r.old_resource_properties, &r.resource_properties) => {
             tracing::info!("a rollback to an older build: the schema stays as it is");
             (
                 r.response_url,
                 answer(Ok(None), r.physical_resource_id, r.stack_id, r.request_id, r.logical_resource_id),
             )
         }
-        Request::Update(r) => {
+        Ok(Request::Update(r)) => {
             let outcome = migrate_with(settings).await;
             (
                 r.response_url,
@@ -75,11 +75,11 @@ pub async fn handle(
             )
         }
         // Deleting the stack (or the resource) leaves the data and its schema alone.
-        Request::Delete(r) => (
+        Ok(Request::Delete(r)) => (
             r.response_url,
             answer(Ok(None), r.physical_resource_id, r.stack_id, r.request_id, r.logical_resource_id),
         ),
-        _ => return Err(MigrateError::Answer("unknown RequestType".into())),
+        Ok(_) => return Err(MigrateError::Answer("unknown RequestType".into())),
     };
     let status = response.status.clone();
     put_response(&response_url, &response).await?;
@@ -106,23 +106,22 @@ fn is_rollback(old: &Value, new: &Value) -> bool {
     matches!((code_version(old), code_version(new)), (Some(old), Some(new)) if new < old)
 }
 
-/// A request that does not parse still gets an answer when it names where to send one.
-async fn answer_unreadable(event: &Value, e: serde_json::Error) -> Result<Value, MigrateError> {
+/// A request that does not parse is still answered (FAILED) when it names where to.
+fn unreadable(event: &Value, e: serde_json::Error) -> Result<(String, Response), MigrateError> {
     let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
     let url = field("ResponseURL");
     if url.is_empty() {
         return Err(MigrateError::Answer(e.into()));
     }
-    let mut response = Response::default();
-    response.status = Status::Failed;
-    response.reason = Some(format!("ghsync's migrate function cannot read the request: {e}"));
-    let physical = field("PhysicalResourceId");
-    response.physical_resource_id = if physical.is_empty() { PHYSICAL_ID.to_string() } else { physical };
-    response.stack_id = field("StackId");
-    response.request_id = field("RequestId");
-    response.logical_resource_id = field("LogicalResourceId");
-    put_response(&url, &response).await?;
-    Ok(json!({ "status": Status::Failed }))
+    let physical = Some(field("PhysicalResourceId")).filter(|p| !p.is_empty());
+    let response = answer(
+        Err(MigrateError::Unreadable(e)),
+        physical.unwrap_or_else(|| PHYSICAL_ID.to_string()),
+        field("StackId"),
+        field("RequestId"),
+        field("LogicalResourceId"),
+    );
+    Ok((url, response))
 }
 
 /// Applies the pending migrations as the migration user (`migrate_database_url`, else the

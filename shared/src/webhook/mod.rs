@@ -207,34 +207,36 @@ async fn handle_with(
 ) -> Result<Handled, WebhookError> {
     let started = Instant::now();
     let result = handle_inner(store, config, queue, delivery).await;
-    if let Err(WebhookError::Store(StoreError::Unavailable(_))) = &result {
-        // Perhaps the database credentials were rotated: the next delivery uses new ones.
-        config.secrets.reread().await;
-    }
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let event = delivery.event.unwrap_or("-");
     let delivery_id = delivery.delivery_id.unwrap_or("-");
-    match &result {
-        Ok((handled, meta)) => tracing::info!(
-            delivery_id,
-            event,
-            action = meta.action.as_deref().unwrap_or("-"),
-            repo = meta.repo.as_deref().unwrap_or("-"),
-            outcome = handled.log_outcome(),
-            duration_ms,
-            "webhook delivery"
-        ),
-        Err(e) => {
-            tracing::warn!(delivery_id, event, outcome = "refused", error = %e, duration_ms, "webhook delivery")
-        }
-    }
     let outcome = match &result {
-        Ok((handled, _)) => handled.log_outcome(),
-        Err(WebhookError::Store(StoreError::Unavailable(_))) => "unavailable",
-        Err(WebhookError::Store(_)) => "error",
-        Err(_) => "refused",
+        Ok((handled, meta)) => {
+            tracing::info!(
+                delivery_id,
+                event,
+                action = meta.action.as_deref().unwrap_or("-"),
+                repo = meta.repo.as_deref().unwrap_or("-"),
+                outcome = handled.log_outcome(),
+                duration_ms,
+                "webhook delivery"
+            );
+            handled.log_outcome()
+        }
+        Err(e) => {
+            tracing::warn!(delivery_id, event, outcome = "refused", error = %e, duration_ms, "webhook delivery");
+            match e {
+                WebhookError::Store(StoreError::Unavailable(_)) => "unavailable",
+                WebhookError::Store(_) => "error",
+                _ => "refused",
+            }
+        }
     };
     crate::metrics::delivery(outcome, duration_ms, event, delivery_id);
+    if outcome == "unavailable" {
+        // Perhaps the database credentials were rotated: the next delivery uses new ones.
+        config.secrets.reread().await;
+    }
     result.map(|(handled, _)| handled)
 }
 
