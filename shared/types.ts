@@ -73,6 +73,16 @@ export type TaskPatch = { title?: string,
  */
 description?: string | null, status?: TaskStatus, };
 
+export type TokenSource = "classic" | "fine_grained" | "app";
+
+export type IssuesAccess = "read" | "write";
+
+export type TokenPermissions = { source: TokenSource, issues: IssuesAccess, 
+/**
+ * May manage the repository's webhooks.
+ */
+hooks: boolean, };
+
 export type GitHubSyncConfig = { id: string, project_id: string, repo_owner: string, repo_name: string, last_sync_at: string | null, next_sync_at: string | null, sync_enabled: boolean, sync_interval_seconds: number, sync_error: string | null, created_at: string, updated_at: string, 
 /**
  * Local edits of linked tasks are pushed to GitHub (off by default).
@@ -85,18 +95,70 @@ hook_id: number | null,
 /**
  * Why installing that webhook failed last (the person adds it by hand then).
  */
-hook_error: string | null, };
+hook_error: string | null, 
+/**
+ * The GitHub App installation the config works through instead of a PAT.
+ */
+installation_id: number | null, 
+/**
+ * The config's own REST API base (GitHub Enterprise Server); `None`: the deployment's.
+ */
+api_url: string | null, 
+/**
+ * When the PAT expires, as GitHub last said (`None`: it does not, or GitHub has not said).
+ */
+token_expires_at: string | null, 
+/**
+ * What the token may do, as checked when it was saved.
+ */
+token_permissions: TokenPermissions | null, 
+/**
+ * The token expires within [`TOKEN_WARNING_DAYS`] days, or has expired: what to do.
+ */
+token_warning: string | null, 
+/**
+ * Off because the repository left the App's installation (or the installation was
+ * deleted or suspended); its return turns the config on again.
+ */
+paused_by_github: boolean, };
 
 export type PutSyncConfig = { repo_owner: string, repo_name: string, 
 /**
- * Required to create; absent on an update keeps the stored PAT.
+ * A PAT (or `installation_id`) is required to create; neither on an update keeps the
+ * stored credential.
  */
-pat?: string, sync_enabled?: boolean, sync_interval_seconds?: number, 
+pat?: string, 
+/**
+ * The GitHub App installation to work through instead of a PAT (the deployment's App
+ * must be set: `PUT /api/github-app`).
+ */
+installation_id?: number, sync_enabled?: boolean, sync_interval_seconds?: number, 
 /**
  * Push local edits of linked tasks to GitHub (absent keeps the stored value; a new
  * config is one-way). Needs a token that can write issues.
  */
-two_way?: boolean, };
+two_way?: boolean, 
+/**
+ * The REST API of a GitHub Enterprise Server (`https://host/api/v3`); `""` returns to
+ * the deployment's; absent keeps the stored one.
+ */
+api_url?: string, };
+
+export type PutGitHubApp = { 
+/**
+ * The App's id ("App ID" on its settings page).
+ */
+app_id: number, 
+/**
+ * The App's private key: the PEM file GitHub generates (stored sealed, never returned).
+ */
+private_key: string, 
+/**
+ * The App's webhook secret (stored sealed, never returned).
+ */
+webhook_secret: string, };
+
+export type GitHubAppInfo = { app_id: number | null, configured: boolean, };
 
 export type GhHookResponse = { 
 /**

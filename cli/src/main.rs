@@ -94,6 +94,9 @@ enum Command {
     /// Manages a project's GitHub sync config.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manages the deployment's GitHub App (configs may work through its installations).
+    #[command(subcommand)]
+    App(AppCommand),
     /// Lists a project's conflicts as JSON, newest first (pending ones unless --status says
     /// otherwise): all of them as an array, or one page with --limit.
     Conflicts {
@@ -190,9 +193,9 @@ impl PageArgs {
 
 #[derive(Subcommand)]
 enum ConfigCommand {
-    /// Creates or changes the config. The PAT is asked for (hidden) on a terminal, else read
-    /// from standard input; empty keeps the stored PAT. Checked against GitHub, encrypted,
-    /// then stored.
+    /// Creates or changes the config. Without --installation-id the PAT is asked for (hidden)
+    /// on a terminal, else read from standard input; empty keeps the stored credential.
+    /// Checked against GitHub (what the token may do), encrypted, then stored.
     Set {
         /// The project's id.
         #[arg(long)]
@@ -200,6 +203,14 @@ enum ConfigCommand {
         /// The repository as owner/name.
         #[arg(long)]
         repo: String,
+        /// Work through this installation of the deployment's GitHub App instead of a PAT
+        /// (no PAT is read).
+        #[arg(long, value_name = "ID")]
+        installation_id: Option<i64>,
+        /// A GitHub Enterprise Server's REST API, https://HOST/api/v3 (`""`: back to the
+        /// deployment's GitHub).
+        #[arg(long, value_name = "URL")]
+        api_url: Option<String>,
         /// Seconds between scheduled syncs (30–3600).
         #[arg(long)]
         interval: Option<i64>,
@@ -226,6 +237,24 @@ enum ConfigCommand {
         #[arg(long)]
         project: Uuid,
     },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Sets the GitHub App: its id and private key; its webhook secret is read from standard
+    /// input (asked for, hidden, on a terminal). Both are stored sealed.
+    Set {
+        /// The App's id (its settings page, "App ID").
+        #[arg(long, value_name = "N")]
+        app_id: i64,
+        /// The App's private key, the PEM file GitHub generated.
+        #[arg(long, value_name = "PEM")]
+        key_file: std::path::PathBuf,
+    },
+    /// Prints whether an App is set, and its id, as JSON.
+    Show,
+    /// Removes the App (configs naming an installation fail until one is set again).
+    Remove,
 }
 
 #[derive(Subcommand)]
@@ -260,6 +289,7 @@ async fn main() -> Result<()> {
             print_json(&open_store(&config).await?.list_projects().await?)
         }
         Command::Config(command) => config_command(&config, command).await,
+        Command::App(command) => app_command(&config, command).await,
         Command::Conflicts { project, status, page } => {
             let status = match status.as_str() {
                 "all" => None,
@@ -334,19 +364,25 @@ async fn main() -> Result<()> {
 
 async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
     match command {
-        ConfigCommand::Set { project, repo, interval, two_way } => {
+        ConfigCommand::Set { project, repo, installation_id, api_url, interval, two_way } => {
             let repo = RepoRef::parse(&repo)?;
             let services = local::services(config).await?;
-            let pat = read_pat()?;
+            let pat = match installation_id {
+                Some(_) => None,
+                None => read_secret("GitHub token (input hidden; empty keeps the stored one): ")?,
+            };
             let request = PutSyncConfig {
                 repo_owner: repo.owner.to_string(),
                 repo_name: repo.name.to_string(),
                 pat,
+                installation_id,
                 sync_enabled: None,
                 sync_interval_seconds: interval,
                 two_way,
+                api_url,
             };
-            print_json(&services.put_sync_config(project, request).await?)
+            let installs_hook = config.public_url.is_some();
+            print_json(&services.put_sync_config(project, request, installs_hook).await?)
         }
         ConfigCommand::Show { project } => print_json(&open_store(config).await?.get_config(project).await?),
         ConfigCommand::Disable { project } => {
@@ -358,16 +394,37 @@ async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
     }
 }
 
-/// The PAT: asked for without echo when a person is at a terminal, else all of standard
-/// input (a pipe, a file). `None` (empty) keeps the stored one.
-fn read_pat() -> Result<Option<Pat>> {
+async fn app_command(config: &Config, command: AppCommand) -> Result<()> {
+    let services = local::services(config).await?;
+    match command {
+        AppCommand::Set { app_id, key_file } => {
+            let mut pem = std::fs::read_to_string(&key_file)
+                .with_context(|| format!("cannot read the private key {}", key_file.display()))?;
+            let private_key = Pat::new(pem.as_str());
+            pem.zeroize();
+            let webhook_secret = read_secret("The App's webhook secret (input hidden): ")?
+                .context("the App's webhook secret is empty")?;
+            let request = ghsync_shared::app::PutGitHubApp { app_id, private_key, webhook_secret };
+            print_json(&services.put_github_app(request).await?)
+        }
+        AppCommand::Show => print_json(&services.github_app_info().await?),
+        AppCommand::Remove => {
+            services.delete_github_app().await?;
+            println!("GitHub App removed");
+            Ok(())
+        }
+    }
+}
+
+/// A secret: asked for without echo when a person is at a terminal, else all of standard
+/// input (a pipe, a file). `None` when empty.
+fn read_secret(prompt: &str) -> Result<Option<Pat>> {
     use std::io::IsTerminal;
     let mut input = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("GitHub token (input hidden; empty keeps the stored one): ")
-            .context("cannot read the PAT from the terminal")?
+        rpassword::prompt_password(prompt).context("cannot read the secret from the terminal")?
     } else {
         let mut input = String::new();
-        std::io::stdin().read_to_string(&mut input).context("cannot read the PAT from standard input")?;
+        std::io::stdin().read_to_string(&mut input).context("cannot read the secret from standard input")?;
         input
     };
     let pat = Some(input.trim()).filter(|p| !p.is_empty()).map(Pat::new);

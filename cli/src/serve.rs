@@ -36,7 +36,11 @@ pub async fn run(config: Config) -> Result<()> {
     let hooks = HookSettings::new(secrets.clone(), &config);
     let webhook = WebhookState::new(
         services.store.clone(),
-        WebhookConfig { secrets: secrets.clone(), web_host: services.github.web_host().clone() },
+        WebhookConfig {
+            secrets: secrets.clone(),
+            web_host: services.github.web_host().clone(),
+            app_secret: ghsync_shared::app::AppSecret::new(services.store.clone(), services.keys.clone()),
+        },
     );
     // "Sync now" in the API queues a run and wakes this worker at once.
     let (runs, wake) = RunQueue::local();

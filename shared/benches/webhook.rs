@@ -61,6 +61,7 @@ fn deliveries(c: &mut Criterion) {
                 signature_sha1: None,
                 body: body.as_bytes(),
                 tenant: None,
+                app: false,
             };
             let handled = webhook::handle(store, config, d).await.unwrap();
             assert!(matches!(handled, Handled::Applied { .. }));

@@ -40,6 +40,11 @@ impl WebhookSecrets {
         (!secrets.is_empty()).then_some(Self(secrets))
     }
 
+    /// Exactly one secret, taken whole (a GitHub App's webhook secret may hold commas).
+    pub fn one(secret: SecretString) -> Self {
+        Self(vec![secret])
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &SecretString> {
         self.0.iter()
     }

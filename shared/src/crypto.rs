@@ -10,6 +10,9 @@
 //! [..]       AES-256-GCM ciphertext of the PAT, then its 16-byte tag
 //! ```
 //!
+//! The same envelope seals the deployment's GitHub App key and webhook secret, with the
+//! context `{"purpose": "github_app"}` instead ([`SealedFor`]).
+//!
 //! The encryption context `{"project_id": …}` binds a blob to its project twice: KMS (or the
 //! local provider) will not unwrap the data key for another project, and the same context
 //! (with the format byte) is the GCM associated data of the PAT itself. Plaintext data keys
@@ -185,9 +188,34 @@ pub fn sdk_config() -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
 }
 
+/// Whose secret a blob holds: its encryption context. A project's PAT is bound to the
+/// project; the deployment's GitHub App key and webhook secret to the App.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealedFor {
+    Project(Uuid),
+    GitHubApp,
+}
+
+impl From<Uuid> for SealedFor {
+    fn from(project_id: Uuid) -> Self {
+        SealedFor::Project(project_id)
+    }
+}
+
+impl SealedFor {
+    /// The KMS encryption context's one pair.
+    fn context(self) -> (&'static str, String) {
+        match self {
+            SealedFor::Project(id) => ("project_id", id.to_string()),
+            SealedFor::GitHubApp => ("purpose", "github_app".to_string()),
+        }
+    }
+}
+
 /// The AES-GCM associated data: the format and the encryption context.
-fn aad(format: u8, project_id: Uuid) -> Vec<u8> {
-    format!("ghsync-pat\0format={format}\0project_id={project_id}").into_bytes()
+fn aad(format: u8, owner: SealedFor) -> Vec<u8> {
+    let (key, value) = owner.context();
+    format!("ghsync-pat\0format={format}\0{key}={value}").into_bytes()
 }
 
 impl KeyProvider {
@@ -205,14 +233,16 @@ impl KeyProvider {
         }
     }
 
-    /// Encrypts `pat` for `project_id` under a fresh data key.
-    pub async fn seal(&self, project_id: Uuid, pat: &Pat) -> Result<Vec<u8>, CryptoError> {
-        let (data_key, wrapped) = self.new_data_key(project_id).await?;
+    /// Encrypts `pat` (or another secret) for its owner (a project id, or the App) under a
+    /// fresh data key.
+    pub async fn seal(&self, owner: impl Into<SealedFor>, pat: &Pat) -> Result<Vec<u8>, CryptoError> {
+        let owner = owner.into();
+        let (data_key, wrapped) = self.new_data_key(owner).await?;
         let format = self.format();
         let nonce = Nonce::generate();
         let cipher = cipher(&data_key)?;
         let ciphertext = cipher
-            .encrypt(&nonce, Payload { msg: pat.expose().as_bytes(), aad: &aad(format, project_id) })
+            .encrypt(&nonce, Payload { msg: pat.expose().as_bytes(), aad: &aad(format, owner) })
             .map_err(|_| CryptoError::Decrypt)?;
         let wrapped_len =
             u16::try_from(wrapped.len()).map_err(|_| CryptoError::Malformed("wrapped key too long"))?;
@@ -225,8 +255,9 @@ impl KeyProvider {
         Ok(blob)
     }
 
-    /// Decrypts a blob sealed for `project_id`.
-    pub async fn open(&self, project_id: Uuid, blob: &[u8]) -> Result<Pat, CryptoError> {
+    /// Decrypts a blob sealed for `owner`.
+    pub async fn open(&self, owner: impl Into<SealedFor>, blob: &[u8]) -> Result<Pat, CryptoError> {
+        let owner = owner.into();
         let (&format, rest) = blob.split_first().ok_or(CryptoError::Malformed("empty"))?;
         if format != FORMAT_KMS && format != FORMAT_LOCAL {
             return Err(CryptoError::Malformed("unknown format byte"));
@@ -245,11 +276,11 @@ impl KeyProvider {
         }
         let (wrapped, rest) = rest.split_at(wrapped_len);
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let data_key = self.unwrap_data_key(project_id, wrapped).await?;
+        let data_key = self.unwrap_data_key(owner, wrapped).await?;
         let cipher = cipher(&data_key)?;
         let plaintext = Zeroizing::new(
             cipher
-                .decrypt(&nonce_from(nonce)?, Payload { msg: ciphertext, aad: &aad(format, project_id) })
+                .decrypt(&nonce_from(nonce)?, Payload { msg: ciphertext, aad: &aad(format, owner) })
                 .map_err(|_| CryptoError::Decrypt)?,
         );
         let text = std::str::from_utf8(&plaintext).map_err(|_| CryptoError::Malformed("PAT is not UTF-8"))?;
@@ -257,7 +288,8 @@ impl KeyProvider {
     }
 
     /// A fresh data key: (plaintext, wrapped).
-    async fn new_data_key(&self, project_id: Uuid) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), CryptoError> {
+    async fn new_data_key(&self, owner: SealedFor) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), CryptoError> {
+        let (context_key, context_value) = owner.context();
         match self {
             KeyProvider::Kms(kms) => {
                 let out = kms
@@ -265,7 +297,7 @@ impl KeyProvider {
                     .generate_data_key()
                     .key_id(&kms.key_id)
                     .key_spec(DataKeySpec::Aes256)
-                    .encryption_context("project_id", project_id.to_string())
+                    .encryption_context(context_key, context_value)
                     .send()
                     .await
                     .map_err(kms_error)?;
@@ -281,7 +313,7 @@ impl KeyProvider {
                 let nonce = Nonce::generate();
                 let sealed = local
                     .cipher()
-                    .encrypt(&nonce, Payload { msg: &data_key, aad: &local_wrap_aad(project_id) })
+                    .encrypt(&nonce, Payload { msg: &data_key, aad: &local_wrap_aad(owner) })
                     .map_err(|_| CryptoError::Decrypt)?;
                 let mut wrapped = nonce.to_vec();
                 wrapped.extend_from_slice(&sealed);
@@ -292,9 +324,10 @@ impl KeyProvider {
 
     async fn unwrap_data_key(
         &self,
-        project_id: Uuid,
+        owner: SealedFor,
         wrapped: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let (context_key, context_value) = owner.context();
         let key = match self {
             KeyProvider::Kms(kms) => {
                 let out = kms
@@ -302,7 +335,7 @@ impl KeyProvider {
                     .decrypt()
                     .key_id(&kms.key_id)
                     .ciphertext_blob(Blob::new(wrapped))
-                    .encryption_context("project_id", project_id.to_string())
+                    .encryption_context(context_key, context_value)
                     .send()
                     .await
                     .map_err(kms_error)?;
@@ -316,10 +349,7 @@ impl KeyProvider {
                 Zeroizing::new(
                     local
                         .cipher()
-                        .decrypt(
-                            &nonce_from(nonce)?,
-                            Payload { msg: sealed, aad: &local_wrap_aad(project_id) },
-                        )
+                        .decrypt(&nonce_from(nonce)?, Payload { msg: sealed, aad: &local_wrap_aad(owner) })
                         .map_err(|_| CryptoError::Decrypt)?,
                 )
             }
@@ -339,8 +369,9 @@ fn nonce_from(bytes: &[u8]) -> Result<aes_gcm::Nonce<aes_gcm::aead::consts::U12>
     Nonce::try_from(bytes).map_err(|_| CryptoError::Malformed("bad nonce"))
 }
 
-fn local_wrap_aad(project_id: Uuid) -> Vec<u8> {
-    format!("ghsync-data-key\0project_id={project_id}").into_bytes()
+fn local_wrap_aad(owner: SealedFor) -> Vec<u8> {
+    let (key, value) = owner.context();
+    format!("ghsync-data-key\0{key}={value}").into_bytes()
 }
 
 /// Sorts KMS failures into what a caller can act on. Messages carry the service's error code
@@ -390,6 +421,10 @@ mod tests {
         let blob = keys.seal(p, &Pat::new("ghp_local")).await.unwrap();
         assert_eq!(keys.open(p, &blob).await.unwrap().expose(), "ghp_local");
         assert!(matches!(keys.open(q, &blob).await, Err(CryptoError::Decrypt)));
+        assert!(matches!(keys.open(SealedFor::GitHubApp, &blob).await, Err(CryptoError::Decrypt)));
+        let app = keys.seal(SealedFor::GitHubApp, &Pat::new("app key")).await.unwrap();
+        assert_eq!(keys.open(SealedFor::GitHubApp, &app).await.unwrap().expose(), "app key");
+        assert!(matches!(keys.open(p, &app).await, Err(CryptoError::Decrypt)));
         let other = KeyProvider::Local(LocalKeys::from_hex(&"cd".repeat(32)).unwrap());
         assert!(matches!(other.open(p, &blob).await, Err(CryptoError::Decrypt)));
     }

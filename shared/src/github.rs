@@ -20,7 +20,8 @@ use url::Url;
 
 use crate::crypto::Pat;
 use crate::domain::{
-    Content, IssueExtras, IssueState, Label, RemoteIssue, RepoRef, ValidationError, WebHost,
+    Content, IssueExtras, IssueState, IssuesAccess, Label, RemoteIssue, RepoRef, TokenSource,
+    ValidationError, WebHost,
 };
 use crate::time::Timestamp;
 
@@ -52,6 +53,9 @@ pub enum GitHubError {
     Refused { status: u16, message: String },
     #[error("the GitHub API URL {url:?} is not usable: {reason}")]
     BadApiUrl { url: String, reason: String },
+    /// The App is not installed there (any more), or may not mint its tokens.
+    #[error("the GitHub App has no installation {installation} (GitHub answered {status})")]
+    NoInstallation { installation: i64, status: u16 },
 }
 
 impl GitHubError {
@@ -108,11 +112,46 @@ pub struct MalformedItem {
     pub reason: String,
 }
 
-/// What a token may do in a repository, as `GET /repos/{owner}/{repo}` tells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RepoAccess {
-    /// `permissions.push`: issues can be edited, closed and opened (two-way sync needs it).
-    pub can_write_issues: bool,
+/// What GitHub says a token may do in a repository: from `GET /repos/{owner}/{repo}` and
+/// its headers (`x-oauth-scopes` lists a classic token's scopes), and for a fine-grained or
+/// installation token from probes of the endpoints themselves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenReport {
+    pub source: TokenSource,
+    /// `None`: the token cannot read the repository's issues.
+    pub issues: Option<IssuesAccess>,
+    /// May manage the repository's webhooks.
+    pub hooks: bool,
+    /// `github-authentication-token-expiration`, when the token expires.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What a token check must find out (each probe costs a request).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Probe {
+    /// Whether the token may write issues (two-way sync).
+    pub write: bool,
+    /// Whether the token may manage hooks (ghsync is to install the hook).
+    pub hooks: bool,
+}
+
+/// A classic token's scopes, as `x-oauth-scopes` lists them, and what they allow in a
+/// repository that is `private` or not, where the person's role allows `push` and `admin`.
+fn classic_report(scopes: &str, private: bool, push: bool, admin: bool) -> (IssuesAccess, bool) {
+    let has = |scope: &str| scopes.split(',').any(|s| s.trim() == scope);
+    let repo_write = has("repo") || (!private && has("public_repo"));
+    let issues = if push && repo_write { IssuesAccess::Write } else { IssuesAccess::Read };
+    let hooks = admin && (has("repo") || has("admin:repo_hook") || has("write:repo_hook"));
+    (issues, hooks)
+}
+
+/// An installation token GitHub minted for a GitHub App installation.
+#[derive(Clone, Debug)]
+pub struct InstallationToken {
+    pub token: Pat,
+    pub expires_at: Timestamp,
+    /// What the installation may do (`{"issues": "write", …}`).
+    pub permissions: std::collections::BTreeMap<String, String>,
 }
 
 /// What reading one issue by number found.
@@ -167,6 +206,25 @@ pub fn parse_token_expiration(value: &str) -> Option<Timestamp> {
     parsed.map(Timestamp::from)
 }
 
+/// A REST API base URL, checked: http(s) with a host, https unless on this machine (the
+/// token travels with every request), kept with a trailing slash so that `join` keeps the
+/// whole path (`/api/v3/` + `repos/…`).
+pub fn api_base(url: &str) -> Result<Url, GitHubError> {
+    let bad = |reason: String| GitHubError::BadApiUrl { url: url.to_string(), reason };
+    let base =
+        Url::parse(&format!("{}/", url.trim().trim_end_matches('/'))).map_err(|e| bad(e.to_string()))?;
+    if !matches!(base.scheme(), "https" | "http") || base.host_str().is_none() {
+        return Err(bad("must be an http(s) URL with a host".into()));
+    }
+    if !crate::domain::is_https_or_loopback(&base) {
+        return Err(bad("must be https (plain http is accepted only for a loopback test server)".into()));
+    }
+    if base.query().is_some() || base.fragment().is_some() || !base.username().is_empty() {
+        return Err(bad("must have no query, fragment or credentials".into()));
+    }
+    Ok(base)
+}
+
 /// The budgets of the tokens this client has used, by the SHA-256 of the token (the map
 /// never holds a token). GitHub's headers are the shared truth: every process that uses a
 /// token learns what all of them have left from its own next answer.
@@ -187,16 +245,8 @@ impl GitHub {
     /// local server in tests) with connect and read timeouts of `timeout`.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, GitHubError> {
         let bad = |reason: String| GitHubError::BadApiUrl { url: base_url.to_string(), reason };
+        let base = api_base(base_url)?;
         let trimmed = base_url.trim_end_matches('/');
-        // A trailing slash makes `join` keep the whole path (`/api/v3/` + `repos/…`).
-        let base = Url::parse(&format!("{trimmed}/")).map_err(|e| bad(e.to_string()))?;
-        if !matches!(base.scheme(), "https" | "http") || base.host_str().is_none() {
-            return Err(bad("must be an http(s) URL with a host".into()));
-        }
-        // The token travels with every request: plain HTTP only to a test server on this machine.
-        if !crate::domain::is_https_or_loopback(&base) {
-            return Err(bad("must be https (plain http is accepted only for a loopback test server)".into()));
-        }
         let octo = Octocrab::builder()
             .base_uri(trimmed)
             .map_err(|e| bad(e.to_string()))?
@@ -206,6 +256,16 @@ impl GitHub {
             .map_err(|e| bad(format!("cannot build the HTTP client: {e}")))?;
         let web = WebHost::of_api(&base);
         Ok(Self { octo, base, web, retries: Retries::default(), budgets: Budgets::default() })
+    }
+
+    /// The same client (connections, budgets, retries) for another API base: a config's own
+    /// GitHub Enterprise Server. `None` or the same base: this client.
+    pub fn at(&self, api_url: Option<&str>) -> Result<Self, GitHubError> {
+        let Some(api_url) = api_url.filter(|u| u.trim_end_matches('/') != self.base_url()) else {
+            return Ok(self.clone());
+        };
+        let base = api_base(api_url)?;
+        Ok(Self { octo: self.octo.clone(), web: WebHost::of_api(&base), base, ..self.clone() })
     }
 
     /// The same client with another retry policy.
@@ -304,23 +364,105 @@ impl GitHub {
         }
     }
 
-    /// Checks that `pat` can read `repo` (`GET /repos/{owner}/{repo}`), and tells what it may
-    /// do there.
-    #[tracing::instrument(skip(self, pat), fields(repo = %repo))]
-    pub async fn check_repo(&self, repo: &RepoRef, pat: &Pat) -> Result<RepoAccess, GitHubError> {
-        let response = self.get(&self.repo_url(repo, &[]), pat, None, &mut 0).await?;
+    /// What `token` may do in `repo`: it must read the repository (else an error); the rest
+    /// is reported. A classic token's scopes come with any answer (`x-oauth-scopes`); a
+    /// fine-grained or installation token lists none, so its access to issues (and, when
+    /// `probe` asks, to write them and to manage hooks) is tried on the endpoints themselves:
+    /// a listing of one issue, an issue creation without a title (which GitHub refuses with
+    /// 422 to a token that may write, 403 to one that may not; nothing is created) and the
+    /// hooks listing. Installation tokens (`installation`) are reported from their
+    /// permissions instead.
+    #[tracing::instrument(skip(self, token, installation), fields(repo = %repo))]
+    pub async fn check_token(
+        &self,
+        repo: &RepoRef,
+        token: &Pat,
+        probe: Probe,
+        installation: Option<&InstallationToken>,
+    ) -> Result<TokenReport, GitHubError> {
+        let response = self.get(&self.repo_url(repo, &[]), token, None, &mut 0).await?;
         expect_readable(&response, repo)?;
         #[derive(Deserialize)]
         struct Permissions {
             #[serde(default)]
             push: bool,
+            #[serde(default)]
+            admin: bool,
         }
         #[derive(Deserialize)]
         struct Repository {
+            #[serde(default)]
+            private: bool,
             permissions: Option<Permissions>,
         }
         let repository: Repository = response.json()?;
-        Ok(RepoAccess { can_write_issues: repository.permissions.is_some_and(|p| p.push) })
+        let (push, admin) = repository.permissions.map_or((false, false), |p| (p.push, p.admin));
+        let expires_at =
+            response.header("github-authentication-token-expiration").and_then(parse_token_expiration);
+        if let Some(installation) = installation {
+            let level = |name: &str| installation.permissions.get(name).map(String::as_str);
+            let issues = match level("issues") {
+                Some("write") => Some(IssuesAccess::Write),
+                Some("read") => Some(IssuesAccess::Read),
+                _ => None,
+            };
+            let hooks = level("repository_hooks") == Some("write");
+            return Ok(TokenReport { source: TokenSource::App, issues, hooks, expires_at: None });
+        }
+        if let Some(scopes) = response.header("x-oauth-scopes") {
+            let (issues, hooks) = classic_report(scopes, repository.private, push, admin);
+            return Ok(TokenReport { source: TokenSource::Classic, issues: Some(issues), hooks, expires_at });
+        }
+        // Fine-grained: ask the endpoints.
+        let mut listing = self.repo_url(repo, &["issues"]);
+        listing.query_pairs_mut().append_pair("per_page", "1");
+        let read = self.get(&listing, token, None, &mut 0).await?;
+        let mut issues = read.status.is_success().then_some(IssuesAccess::Read);
+        if issues.is_some() && probe.write {
+            let body = serde_json::json!({});
+            let url = self.repo_url(repo, &["issues"]);
+            let tried = self.send(Method::POST, &url, token, None, Some(&body), &mut 0).await?;
+            if tried.status == StatusCode::UNPROCESSABLE_ENTITY {
+                issues = Some(IssuesAccess::Write);
+            }
+        }
+        let hooks = probe.hooks
+            && self.get(&self.repo_url(repo, &["hooks"]), token, None, &mut 0).await?.status.is_success();
+        Ok(TokenReport { source: TokenSource::FineGrained, issues, hooks, expires_at })
+    }
+
+    /// Mints an installation token for GitHub App installation `installation`
+    /// (`POST /app/installations/{id}/access_tokens`), authenticated by the App's `jwt`.
+    pub async fn mint_installation_token(
+        &self,
+        jwt: &Pat,
+        installation: i64,
+    ) -> Result<InstallationToken, GitHubError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut().expect("an http(s) base URL has a path").pop_if_empty().extend([
+            "app",
+            "installations",
+            &installation.to_string(),
+            "access_tokens",
+        ]);
+        let r = self.send(Method::POST, &url, jwt, None, None, &mut 0).await?;
+        if matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) {
+            return Err(GitHubError::NoInstallation { installation, status: r.status.as_u16() });
+        }
+        expect_success(&r)?;
+        #[derive(Deserialize)]
+        struct Minted {
+            token: String,
+            expires_at: String,
+            #[serde(default)]
+            permissions: std::collections::BTreeMap<String, String>,
+        }
+        let minted: Minted = r.json()?;
+        let expires_at = minted
+            .expires_at
+            .parse()
+            .map_err(|_| GitHubError::Malformed("an installation token's expires_at is not a time".into()))?;
+        Ok(InstallationToken { token: Pat::new(minted.token), expires_at, permissions: minted.permissions })
     }
 
     /// The token's budget as GitHub last told it, if it has told.

@@ -56,6 +56,10 @@ pub struct WebhookSetup {
     pub last_delivery: Option<GhHookResponse>,
 }
 
+/// Why an App config has no repository webhook.
+const APP_NEEDS_NO_HOOK: &str = "this config works through the GitHub App: GitHub sends its deliveries to the App's \
+     webhook (/webhooks/github/app), so the repository needs no webhook of its own";
+
 /// What a token lacking the right to manage hooks is told.
 const NO_HOOK_PERMISSION: &str = "the token may not manage this repository's webhooks (a classic token needs the \
      admin:repo_hook scope, a fine-grained one Webhooks: read and write): add the webhook by hand with these values";
@@ -71,8 +75,8 @@ impl Services {
         let config = self.store.get_config(project_id).await?;
         let mut setup = setup_of(settings, &config)?;
         if let Some(id) = config.hook_id {
-            let (repo, pat) = self.repo_and_pat(&config).await?;
-            match self.github.list_hooks(&repo, &pat).await {
+            let (repo, c) = self.repo_and_connection(&config).await?;
+            match c.github.list_hooks(&repo, &c.token).await {
                 Ok(hooks) => match hooks.into_iter().find(|h| h.id == id) {
                     Some(hook) => setup.last_delivery = hook.last_response,
                     None => {
@@ -97,6 +101,9 @@ impl Services {
         project_id: Uuid,
     ) -> Result<WebhookSetup, ManageError> {
         let config = self.store.get_config(project_id).await?;
+        if config.installation_id.is_some() {
+            return Err(crate::store::StoreError::StateConflict(APP_NEEDS_NO_HOOK.into()).into());
+        }
         if settings.public_url.is_none() {
             return Err(crate::store::StoreError::StateConflict(
                 "ghsync does not know the address GitHub reaches it at: set GHSYNC_PUBLIC_URL to let it install \
@@ -106,16 +113,16 @@ impl Services {
             .into());
         }
         let mut setup = setup_of(settings, &config)?;
-        let (repo, pat) = self.repo_and_pat(&config).await?;
+        let (repo, c) = self.repo_and_connection(&config).await?;
         let result = async {
-            let hooks = self.github.list_hooks(&repo, &pat).await?;
+            let hooks = c.github.list_hooks(&repo, &c.token).await?;
             // The one ghsync installed, or one already pointing at this config's URL.
             let existing = hooks
                 .iter()
                 .find(|h| Some(h.id) == config.hook_id)
                 .or_else(|| hooks.iter().find(|h| h.config.url.as_deref() == Some(setup.url.as_str())));
             let id = existing.map(|h| h.id);
-            self.github.put_hook(&repo, &pat, id, &setup.url, &setup.secret).await
+            c.github.put_hook(&repo, &c.token, id, &setup.url, &setup.secret).await
         }
         .await;
         match result {
@@ -148,8 +155,8 @@ impl Services {
     pub async fn remove_hook(&self, config: &GitHubSyncConfig) {
         let Some(id) = config.hook_id else { return };
         let removed = async {
-            let (repo, pat) = self.repo_and_pat(config).await?;
-            self.github.delete_hook(&repo, &pat, id).await.map_err(ManageError::GitHubUnavailable)
+            let (repo, c) = self.repo_and_connection(config).await?;
+            c.github.delete_hook(&repo, &c.token, id).await.map_err(ManageError::GitHubUnavailable)
         }
         .await;
         match removed {
@@ -170,6 +177,7 @@ fn setup_of(settings: &HookSettings, config: &GitHubSyncConfig) -> Result<Webhoo
     })?;
     let secret = secrets.for_config(config.id).current().expose_secret().to_string();
     let message = match (&settings.public_url, config.hook_id, &config.hook_error) {
+        _ if config.installation_id.is_some() => Some(APP_NEEDS_NO_HOOK.into()),
         (_, None, Some(error)) => Some(error.clone()),
         (None, _, _) => Some(
             "ghsync does not know the address GitHub reaches it at (GHSYNC_PUBLIC_URL): put it before this path".into(),

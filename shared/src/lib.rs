@@ -35,6 +35,7 @@ macro_rules! string_in_contract {
     };
 }
 
+pub mod app;
 pub mod config;
 pub mod contract;
 pub mod crypto;

@@ -5,9 +5,13 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::crypto::{CryptoError, KeyProvider, Pat};
-use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, RepoRef, SyncInterval, ValidationError};
-use crate::github::{GitHub, GitHubError};
-use crate::store::{AtStart, ConfigWrite, Store, StoreError};
+use crate::domain::{
+    GitHubSyncConfig, IssuesAccess, Reach, RepoName, RepoOwner, RepoRef, SyncInterval, TokenPermissions,
+    ValidationError,
+};
+use crate::github::{GitHub, GitHubError, InstallationToken, Probe, TokenReport};
+use crate::store::{AtStart, ConfigWrite, Credential, Store, StoreError, TokenChecked};
+use crate::time::Timestamp;
 
 /// `PUT /api/projects/{id}/github-sync`: the config as a user sends it.
 #[derive(Clone, Debug, Deserialize, ts_rs::TS, utoipa::ToSchema)]
@@ -16,9 +20,14 @@ use crate::store::{AtStart, ConfigWrite, Store, StoreError};
 pub struct PutSyncConfig {
     pub repo_owner: String,
     pub repo_name: String,
-    /// Required to create; absent on an update keeps the stored PAT.
+    /// A PAT (or `installation_id`) is required to create; neither on an update keeps the
+    /// stored credential.
     #[serde(default)]
     pub pat: Option<Pat>,
+    /// The GitHub App installation to work through instead of a PAT (the deployment's App
+    /// must be set: `PUT /api/github-app`).
+    #[serde(default)]
+    pub installation_id: Option<i64>,
     #[serde(default)]
     pub sync_enabled: Option<bool>,
     #[serde(default)]
@@ -27,9 +36,14 @@ pub struct PutSyncConfig {
     /// config is one-way). Needs a token that can write issues.
     #[serde(default)]
     pub two_way: Option<bool>,
+    /// The REST API of a GitHub Enterprise Server (`https://host/api/v3`); `""` returns to
+    /// the deployment's; absent keeps the stored one.
+    #[serde(default)]
+    pub api_url: Option<String>,
 }
 
-/// Why a config was not stored. Nothing is written in any case.
+/// Why a config was not stored, or a config cannot reach GitHub. Nothing is written in any
+/// case.
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
     #[error(transparent)]
@@ -53,6 +67,17 @@ pub enum ManageError {
         "the stored PAT cannot be decrypted (it was sealed with another key, or altered): send the PAT again"
     )]
     StoredPatUnreadable(#[source] CryptoError),
+    /// The config's PAT has expired (GitHub said when): nothing is sent with it (HTTP 409).
+    #[error("{0}")]
+    TokenExpired(String),
+    /// A config names an installation, and no App is set (HTTP 409).
+    #[error(
+        "no GitHub App is set for this deployment: set it first (PUT /api/github-app, or `ghsync app set`)"
+    )]
+    NoApp,
+    /// GitHub refused the App's JWT: the App id and the private key do not go together (HTTP 422).
+    #[error("GitHub refused the GitHub App's credentials: check the App id and its private key")]
+    AppRefused,
 }
 
 /// Everything a management operation needs.
@@ -60,17 +85,35 @@ pub enum ManageError {
 pub struct Services {
     pub store: Store,
     pub keys: KeyProvider,
+    /// The deployment's GitHub client (a config's own API: [`GitHub::at`]).
     pub github: GitHub,
+    /// Installation tokens of the deployment's GitHub App, while they last.
+    pub installation_tokens: crate::app::InstallationTokens,
+}
+
+/// A config's way in: the client for its API and the token to send.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub github: GitHub,
+    pub token: Pat,
+    /// The installation token's details, for an App config.
+    pub installation: Option<InstallationToken>,
 }
 
 impl Services {
-    /// Creates or changes a project's sync config: validates it, checks the PAT against
-    /// GitHub, encrypts it, proves the blob decrypts, and only then stores it.
+    pub fn new(store: Store, keys: KeyProvider, github: GitHub) -> Self {
+        Self { store, keys, github, installation_tokens: Default::default() }
+    }
+
+    /// Creates or changes a project's sync config: validates it, checks the token against
+    /// GitHub (what it may do, and until when), seals a PAT and proves the blob opens, and
+    /// only then stores it.
     #[instrument(skip(self, request), fields(project_id = %project_id))]
     pub async fn put_sync_config(
         &self,
         project_id: Uuid,
         request: PutSyncConfig,
+        installs_hook: bool,
     ) -> Result<GitHubSyncConfig, ManageError> {
         let repo = RepoRef {
             owner: RepoOwner::parse(request.repo_owner)?,
@@ -80,52 +123,124 @@ impl Services {
         if request.pat.as_ref().is_some_and(|p| p.expose().trim().is_empty()) {
             return Err(ValidationError::new("pat", "must not be empty").into());
         }
+        if request.pat.is_some() && request.installation_id.is_some() {
+            return Err(ValidationError::new(
+                "installation_id",
+                "give either a PAT or an installation_id, not both",
+            )
+            .into());
+        }
+        if request.installation_id.is_some_and(|id| id <= 0) {
+            return Err(ValidationError::new("installation_id", "must be a positive number").into());
+        }
+        let api_url = match request.api_url.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(url) => Some(Some(enterprise_api_url(url)?)),
+        };
         let existing = self.store.find_config(project_id).await?;
         if existing.is_none() {
             self.store.get_project(project_id).await?;
-            if request.pat.is_none() {
-                return Err(ValidationError::new("pat", "is required to create a sync config").into());
+            if request.pat.is_none() && request.installation_id.is_none() {
+                return Err(ValidationError::new(
+                    "pat",
+                    "a PAT or an installation_id is required to create a sync config",
+                )
+                .into());
             }
         }
-        let repo_changed = existing.as_ref().is_some_and(|c| !repo.is(&c.repo_owner, &c.repo_name));
         let was_two_way = existing.as_ref().is_some_and(|c| c.two_way);
         let two_way = request.two_way.unwrap_or(was_two_way);
+        let old_api_url = existing.as_ref().and_then(|c| c.api_url.clone());
+        let new_api_url = api_url.clone().unwrap_or(old_api_url.clone());
+        let moved = existing.as_ref().is_some_and(|c| !repo.is(&c.repo_owner, &c.repo_name))
+            || new_api_url != old_api_url;
+        let credential_changed = request.pat.is_some() || request.installation_id.is_some();
 
-        let encrypted_pat = match (&request.pat, &existing) {
+        // The token is checked whenever it, the repository, or what it must do changes.
+        let must_check = credential_changed || moved || (two_way && !was_two_way) || existing.is_none();
+        let mut reach = match &existing {
+            Some(old) => old.reach(),
+            None => Reach {
+                project_id,
+                encrypted_pat: Vec::new(),
+                installation_id: None,
+                api_url: None,
+                token_expires_at: None,
+            },
+        };
+        reach.api_url = new_api_url;
+        let credential = match (&request.pat, request.installation_id) {
             (Some(pat), _) => {
-                self.check_access(&repo, pat, two_way).await?;
                 let blob = self.keys.seal(project_id, pat).await?;
                 // Prove it before storing it.
                 let reopened = self.keys.open(project_id, &blob).await?;
                 if reopened.expose() != pat.expose() {
                     return Err(CryptoError::Decrypt.into());
                 }
-                Some(blob)
+                reach.encrypted_pat = blob.clone();
+                reach.installation_id = None;
+                reach.token_expires_at = None;
+                Some(Credential::Pat(blob))
             }
-            (None, Some(old)) if repo_changed || (two_way && !was_two_way) => {
-                let pat = self.open_stored_pat(project_id, &old.encrypted_pat).await?;
-                self.check_access(&repo, &pat, two_way).await?;
-                None
+            (None, Some(id)) => {
+                reach.installation_id = Some(id);
+                Some(Credential::Installation(id))
             }
-            (None, _) => None,
+            (None, None) => None,
         };
-        let pat_changed = encrypted_pat.is_some();
+        let checked = if must_check {
+            let probe = Probe { write: two_way, hooks: installs_hook && reach.installation_id.is_none() };
+            let connection = match (&request.pat, &credential) {
+                // A new PAT is checked as sent (the sealed copy was proven above).
+                (Some(pat), _) => Connection {
+                    github: self.github.at(reach.api_url.as_deref()).map_err(invalid_api_url)?,
+                    token: pat.clone(),
+                    installation: None,
+                },
+                _ => self.reach_github(&reach).await?,
+            };
+            let report = self.check_token(&repo, &connection, probe).await?;
+            Some(require(&repo, &report, two_way)?)
+        } else {
+            None
+        };
+        let credential_kind = if reach.installation_id.is_some() { "installation" } else { "pat" };
         let write = ConfigWrite {
-            repo_owner: repo.owner,
-            repo_name: repo.name,
-            encrypted_pat,
+            credential,
             sync_enabled: request.sync_enabled,
             sync_interval,
             two_way: request.two_way,
+            api_url,
+            checked,
+            ..ConfigWrite::new(repo.owner, repo.name)
         };
         let config = self.store.put_config(project_id, &write).await?;
         tracing::info!(
             repo = %format_args!("{}/{}", config.repo_owner, config.repo_name),
-            pat_changed,
+            credential = credential_kind,
+            credential_changed,
             created = existing.is_none(),
             "sync config stored"
         );
         Ok(config)
+    }
+
+    /// The client and token a config reaches GitHub with: its App installation's token
+    /// (minted or cached), or its PAT opened, unless GitHub said the PAT has expired.
+    pub async fn reach_github(&self, reach: &Reach) -> Result<Connection, ManageError> {
+        let github = self.github.at(reach.api_url.as_deref()).map_err(invalid_api_url)?;
+        if let Some(installation) = reach.installation_id {
+            let minted = self.installation_token(&github, installation).await?;
+            return Ok(Connection { github, token: minted.token.clone(), installation: Some(minted) });
+        }
+        let now = Timestamp::now();
+        if reach.token_expires_at.is_some_and(|at| at <= now) {
+            let warning = crate::domain::token_warning(reach.token_expires_at, now).unwrap_or_default();
+            return Err(ManageError::TokenExpired(warning));
+        }
+        let token = self.open_stored_pat(reach.project_id, &reach.encrypted_pat).await?;
+        Ok(Connection { github, token, installation: None })
     }
 
     /// Opens a config's stored PAT; one that does not open (another key, altered) is
@@ -137,39 +252,89 @@ impl Services {
         })
     }
 
-    /// The repository a stored config follows, and its PAT opened (see
-    /// [`Services::open_stored_pat`]).
-    pub(crate) async fn repo_and_pat(
+    /// The repository a stored config follows, and its connection (see
+    /// [`Services::reach_github`]).
+    pub(crate) async fn repo_and_connection(
         &self,
         config: &GitHubSyncConfig,
-    ) -> Result<(RepoRef, Pat), ManageError> {
+    ) -> Result<(RepoRef, Connection), ManageError> {
         let repo = RepoRef {
             owner: RepoOwner::parse(config.repo_owner.clone())?,
             name: RepoName::parse(config.repo_name.clone())?,
         };
-        let pat = self.open_stored_pat(config.project_id, &config.encrypted_pat).await?;
-        Ok((repo, pat))
+        Ok((repo, self.reach_github(&config.reach()).await?))
     }
 
-    /// Checks the token with GitHub: it must read `repo`, and write its issues for two-way sync.
-    async fn check_access(&self, repo: &RepoRef, pat: &Pat, two_way: bool) -> Result<(), ManageError> {
-        match self.github.check_repo(repo, pat).await {
-            Ok(access) if two_way && !access.can_write_issues => Err(ValidationError::new(
-                "two_way",
-                format!(
-                    "the token cannot write the issues of {repo}: two-way sync needs write access \
-                     (a classic token with the repo scope on a repository you can push to, or a \
-                     fine-grained token with Issues: read and write)"
-                ),
-            )
-            .into()),
-            Ok(_) => Ok(()),
+    /// Asks GitHub what the token may do in `repo`.
+    async fn check_token(
+        &self,
+        repo: &RepoRef,
+        c: &Connection,
+        probe: Probe,
+    ) -> Result<TokenReport, ManageError> {
+        match c.github.check_token(repo, &c.token, probe, c.installation.as_ref()).await {
+            Ok(report) => Ok(report),
             Err(e @ (GitHubError::BadCredentials | GitHubError::NoAccess { .. })) => {
                 Err(ManageError::PatRefused { repo: repo.to_string(), source: e })
             }
             Err(e) => Err(ManageError::GitHubUnavailable(e)),
         }
     }
+}
+
+/// A config's own API base: https (or a loopback test server), GitHub Enterprise Server's
+/// `/api/v3` form.
+fn enterprise_api_url(url: &str) -> Result<String, ValidationError> {
+    let base = crate::github::api_base(url).map_err(|e| ValidationError::new("api_url", e.to_string()))?;
+    if !base.path().trim_end_matches('/').ends_with("/api/v3") {
+        return Err(ValidationError::new(
+            "api_url",
+            "must be a GitHub Enterprise Server's REST API, https://HOST/api/v3",
+        ));
+    }
+    Ok(base.as_str().trim_end_matches('/').to_string())
+}
+
+fn invalid_api_url(e: GitHubError) -> ManageError {
+    ValidationError::new("api_url", e.to_string()).into()
+}
+
+/// What the config needs of the token, from what GitHub said: to read the issues, and for
+/// two-way sync to write them. Hooks are reported, not required (without them the person
+/// adds the webhook by hand, SPEC.md "Tenants").
+fn require(repo: &RepoRef, report: &TokenReport, two_way: bool) -> Result<TokenChecked, ValidationError> {
+    use crate::domain::TokenSource;
+    let field = if report.source == TokenSource::App { "installation_id" } else { "pat" };
+    let needs = |access: &str| match report.source {
+        TokenSource::Classic => format!(
+            "a classic token needs the repo scope (public_repo for a public repository) and {access} access to {repo}"
+        ),
+        TokenSource::FineGrained => {
+            format!("a fine-grained token needs the repository permission Issues: {access}")
+        }
+        TokenSource::App => format!(
+            "the GitHub App needs the repository permission Issues: {access}, and {repo} among its installation's repositories"
+        ),
+    };
+    let Some(issues) = report.issues else {
+        return Err(ValidationError::new(
+            field,
+            format!("the token cannot read the issues of {repo}: {}", needs("read-only")),
+        ));
+    };
+    if two_way && issues != IssuesAccess::Write {
+        return Err(ValidationError::new(
+            "two_way",
+            format!(
+                "the token cannot write the issues of {repo}, and two-way sync must: {}",
+                needs("read and write")
+            ),
+        ));
+    }
+    Ok(TokenChecked {
+        expires_at: report.expires_at,
+        permissions: TokenPermissions { source: report.source, issues, hooks: report.hooks },
+    })
 }
 
 /// Why a function could not start.
@@ -228,7 +393,7 @@ impl Services {
             (Err(e), _) => return Err(e),
         };
         let github = GitHub::new(&config.github_api_url, GITHUB_TIMEOUT)?;
-        Ok(Self { store, keys, github })
+        Ok(Self::new(store, keys, github))
     }
 }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::domain::{RemoteIssue, Task};
 use crate::github::{GitHubError, IssueChange, Lookup};
-use crate::manage::{ManageError, Services};
+use crate::manage::{Connection, ManageError, Services};
 use crate::store::{Backoff, PushEnd, PushJob, StoreError};
 use crate::sync::{Idle, PushPlan, push};
 use crate::time::Timestamp;
@@ -142,8 +142,8 @@ impl Services {
             Err(Idle::Hold) => return Ok((job, Outcome::Dropped(Pushed::Held))),
             Ok(_) => {}
         }
-        let pat = match self.keys.open(job.project_id, &config.encrypted_pat).await {
-            Ok(pat) => pat,
+        let Connection { github, token: pat, .. } = match self.reach_github(&config.reach).await {
+            Ok(connection) => connection,
             Err(e) => {
                 let error = crate::telemetry::ErrorChain(&e).to_string();
                 let at = backoff(job.attempts);
@@ -151,7 +151,7 @@ impl Services {
             }
         };
         let repo = &config.repo;
-        let read = match self.github.get_issue(repo, number, &pat, requests).await {
+        let read = match github.get_issue(repo, number, &pat, requests).await {
             Ok(Lookup::Found(issue)) => issue,
             Ok(Lookup::Gone) => {
                 let message = "GitHub: the issue is gone (deleted, or no longer visible to the token)";
@@ -163,7 +163,7 @@ impl Services {
             }
             Err(e) => return Ok(failed(job, e)),
         };
-        let remote = match read.into_remote(self.github.web_host(), repo) {
+        let remote = match read.into_remote(github.web_host(), repo) {
             Ok(Some(remote)) => remote,
             Ok(None) => return Ok((job, Outcome::Dropped(Pushed::Nothing))),
             Err(e) => {
@@ -202,8 +202,8 @@ impl Services {
             }
         };
         let change = IssueChange::of(out.0.as_ref(), out.1);
-        match self.github.update_issue(repo, number, &pat, &change, requests).await {
-            Ok(answer) => match answer.into_remote(self.github.web_host(), repo) {
+        match github.update_issue(repo, number, &pat, &change, requests).await {
+            Ok(answer) => match answer.into_remote(github.web_host(), repo) {
                 Ok(Some(issue)) => Ok((job, Outcome::Sent { sent: out.0, issue: Box::new(issue) })),
                 Ok(None) => Ok((job, Outcome::Dropped(Pushed::Nothing))),
                 Err(e) => Ok((
@@ -256,13 +256,13 @@ impl Services {
         task: &Task,
         config: &crate::domain::GitHubSyncConfig,
     ) -> Result<Task, ManageError> {
-        let (repo, pat) = self.repo_and_pat(config).await?;
+        let (repo, c) = self.repo_and_connection(config).await?;
         let created =
-            self.github.create_issue(&repo, &task.content(), &pat, &mut 0).await.map_err(|e| match e {
+            c.github.create_issue(&repo, &task.content(), &c.token, &mut 0).await.map_err(|e| match e {
                 GitHubError::Refused { .. } | GitHubError::BadCredentials => ManageError::GitHubRefused(e),
                 e => ManageError::GitHubUnavailable(e),
             })?;
-        let issue = created.into_remote(self.github.web_host(), &repo)?.ok_or_else(|| {
+        let issue = created.into_remote(c.github.web_host(), &repo)?.ok_or_else(|| {
             crate::domain::ValidationError::new("issue", "GitHub answered with a pull request")
         })?;
         Ok(self.store.link_published(task.id, &issue).await?)

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::crypto::{CryptoError, Pat};
 use crate::domain::{RemoteIssue, RepoRef, SyncCounts, SyncHistory, SyncStatus, WebHost};
 use crate::github::{GhIssue, GitHubError, Lookup, MalformedItem, PER_PAGE, Page, Retries};
-use crate::manage::Services;
+use crate::manage::{Connection, Services};
 use crate::store::{ApplyOutcome, Checkpoint, Claimed, GoneOutcome, Probe, RunEnd, StoreError};
 use crate::sync::{self, Disappearance};
 use crate::time::Timestamp;
@@ -84,6 +84,10 @@ impl ReconcileOptions {
 pub enum ReconcileError {
     #[error("cannot decrypt the PAT")]
     Crypto(#[from] CryptoError),
+    /// The config cannot reach GitHub: its PAT expired or does not open, or its App
+    /// installation has no token.
+    #[error(transparent)]
+    Reach(#[from] crate::manage::ManageError),
     #[error(transparent)]
     GitHub(#[from] GitHubError),
     #[error(transparent)]
@@ -534,21 +538,27 @@ impl Reconciler {
         tally: &mut Tally,
         limits: Limits,
     ) -> Result<Pulled, ReconcileError> {
-        let pat = self.services.keys.open(c.config.project_id, &c.config.encrypted_pat).await?;
-        let pulled = self.pull_with(c, &pat, run_id, tally, limits).await;
-        tally.budget = self.services.github.budget(&pat);
+        let conn = self.services.reach_github(&c.config.reach()).await?;
+        let pulled = self.pull_with(c, &conn, run_id, tally, limits).await;
+        tally.budget = self.services.github.budget(&conn.token);
+        let told = tally.budget.and_then(|b| b.token_expires_at);
+        if told.is_some() && told != c.config.token_expires_at {
+            // GitHub says when the PAT expires (it may have been renewed, or never told before).
+            self.services.store.set_token_expiry(c.config.project_id, told).await?;
+        }
         pulled
     }
 
     async fn pull_with(
         &self,
         c: &Claimed,
-        pat: &Pat,
+        conn: &Connection,
         run_id: Uuid,
         tally: &mut Tally,
         limits: Limits,
     ) -> Result<Pulled, ReconcileError> {
-        let Services { store, github, .. } = &self.services;
+        let store = &self.services.store;
+        let (github, pat) = (&conn.github, &conn.token);
         let config = &c.config;
         let repo = RepoRef::parse(&format!("{}/{}", config.repo_owner, config.repo_name))
             .map_err(|e| ReconcileError::Store(e.into()))?;
@@ -567,7 +577,7 @@ impl Reconciler {
         if let Some(pass) = pass
             && c.full_pass_listed
         {
-            return self.look_up_unseen(c, &repo, pat, pass, run_id, tally, limits).await;
+            return self.look_up_unseen(c, &repo, conn, pass, run_id, tally, limits).await;
         }
 
         if let Some(reset) = self.waits_for_budget(pat, limits) {
@@ -641,7 +651,7 @@ impl Reconciler {
         };
         // What the listing found is kept now: look-ups cut by the deadline continue next run.
         store.full_pass_listed(c, watermark, probe.as_ref()).await?;
-        self.look_up_unseen(c, &repo, pat, pass, run_id, tally, limits).await
+        self.look_up_unseen(c, &repo, conn, pass, run_id, tally, limits).await
     }
 
     /// Looks up each issue linked before the full pass started that its listing did not
@@ -653,13 +663,14 @@ impl Reconciler {
         &self,
         c: &Claimed,
         repo: &RepoRef,
-        pat: &Pat,
+        conn: &Connection,
         pass: Timestamp,
         run_id: Uuid,
         tally: &mut Tally,
         limits: Limits,
     ) -> Result<Pulled, ReconcileError> {
-        let Services { store, github, .. } = &self.services;
+        let store = &self.services.store;
+        let (github, pat) = (&conn.github, &conn.token);
         let project = c.config.project_id;
         for (i, (node_id, number)) in store.links_unseen_by_pass(project, pass).await?.into_iter().enumerate()
         {

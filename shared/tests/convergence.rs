@@ -123,6 +123,7 @@ impl World {
             signature_sha1: None,
             body: &body,
             tenant: None,
+            app: false,
         };
         handle(&self.store, &WebhookConfig::github_com(Some(secrets)), d).await.unwrap();
     }
@@ -215,7 +216,7 @@ async fn one_history(store: Store, seed: u64) {
         .unwrap();
     let github = GitHub::new(&gh.url, Duration::from_secs(5)).unwrap();
     let options = ReconcileOptions { retry_base: Duration::from_millis(1), ..full_passes() };
-    let reconciler = Reconciler::new(Services { store: store.clone(), keys, github }, options);
+    let reconciler = Reconciler::new(Services::new(store.clone(), keys, github), options);
     let mut w =
         World { store, gh, reconciler, project, issues: BTreeMap::new(), clock: 0, deliveries: Vec::new() };
 
@@ -418,7 +419,7 @@ async fn two_way_history(store: Store, seed: u64) {
     let github = GitHub::new(&gh.url, Duration::from_secs(5))
         .unwrap()
         .with_retries(ghsync_shared::github::Retries { attempts: 1, base: Duration::from_millis(1) });
-    let services = Services { store: store.clone(), keys, github };
+    let services = Services::new(store.clone(), keys, github);
     let options = ReconcileOptions { attempts: 1, retry_base: Duration::from_millis(1), ..full_passes() };
     let reconciler = Reconciler::new(services.clone(), options);
     let mut w =

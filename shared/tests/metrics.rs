@@ -73,8 +73,7 @@ async fn deliveries_and_sync_runs_are_valid_emf_and_carry_no_secret() {
     let keys = KeyProvider::Local(LocalKeys::from_hex(LOCAL_KEY).unwrap());
     let project = testkit::project_with_pat(&store, REPO, &keys, PAT).await;
     let github = GitHub::new(&gh.url, Duration::from_secs(5)).unwrap();
-    let reconciler =
-        Reconciler::new(Services { store: store.clone(), keys, github }, ReconcileOptions::default());
+    let reconciler = Reconciler::new(Services::new(store.clone(), keys, github), ReconcileOptions::default());
     reconciler.run_project(project).await.unwrap();
 
     // A delivery: an issue opened.

@@ -47,11 +47,7 @@ async fn a_reconcile_cut_off_by_a_stopped_database_is_completed_by_the_next_run(
     }
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"5a".repeat(32)).unwrap());
     let project = testkit::project_with_pat(&store, REPO, &keys, PAT).await;
-    let services = Services {
-        store: store.clone(),
-        keys,
-        github: GitHub::new(&gh.url, Duration::from_secs(10)).unwrap(),
-    };
+    let services = Services::new(store.clone(), keys, GitHub::new(&gh.url, Duration::from_secs(10)).unwrap());
     // A short claim, so the run that died does not keep the config locked for long.
     let lease = chrono::Duration::seconds(2);
     let options = ReconcileOptions { lease, retry_base: Duration::from_millis(5), ..Default::default() };

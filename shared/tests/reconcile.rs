@@ -41,7 +41,7 @@ async fn world_with(store: Store, keys: KeyProvider) -> World {
     let gh = FakeGitHub::start().await;
     gh.add_repo(REPO, PAT);
     let github = GitHub::new(&gh.url, Duration::from_millis(700)).unwrap();
-    let services = Services { store: store.clone(), keys: keys.clone(), github };
+    let services = Services::new(store.clone(), keys.clone(), github);
     let options = ReconcileOptions { retry_base: Duration::from_millis(5), ..Default::default() };
     let project = testkit::project_with_pat(&store, REPO, &keys, PAT).await;
     World { store, gh, rec: Reconciler::new(services, options), project }
@@ -623,6 +623,7 @@ async fn an_ambiguous_delivery_is_settled_by_the_next_run(store: Store) {
         signature_sha1: None,
         body: &body,
         tenant: None,
+        app: false,
     };
     handle(&w.store, &WebhookConfig::github_com(WebhookSecrets::parse("s")), delivery).await.unwrap();
     assert_eq!(w.titles().await[&2], "Final", "the delivery changed nothing");

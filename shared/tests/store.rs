@@ -541,12 +541,11 @@ async fn a_new_accepted_pat_clears_the_last_sync_error(store: Store) {
         .unwrap();
     };
     let write = |pat: Option<Vec<u8>>| ghsync_shared::store::ConfigWrite {
-        repo_owner: ghsync_shared::domain::RepoOwner::parse("acme").unwrap(),
-        repo_name: ghsync_shared::domain::RepoName::parse("widgets").unwrap(),
-        encrypted_pat: pat,
-        sync_enabled: None,
-        sync_interval: None,
-        two_way: None,
+        credential: pat.map(ghsync_shared::store::Credential::Pat),
+        ..ghsync_shared::store::ConfigWrite::new(
+            ghsync_shared::domain::RepoOwner::parse("acme").unwrap(),
+            ghsync_shared::domain::RepoName::parse("widgets").unwrap(),
+        )
     };
     failed().await;
     // A change that does not touch the PAT leaves the last run's error as it was.

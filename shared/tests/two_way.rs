@@ -52,7 +52,7 @@ async fn world(store: Store, issues: i64, two_way: bool) -> World {
     let github = GitHub::new(&gh.url, Duration::from_secs(5))
         .unwrap()
         .with_retries(Retries { attempts: 1, base: Duration::from_millis(1) });
-    let services = Services { store: store.clone(), keys: keys.clone(), github };
+    let services = Services::new(store.clone(), keys.clone(), github);
     let options =
         ReconcileOptions { attempts: 1, retry_base: Duration::from_millis(1), ..Default::default() };
     let project = testkit::project_with_pat(&store, REPO, &keys, PAT).await;
@@ -107,6 +107,7 @@ impl World {
             signature_sha1: None,
             body: &body,
             tenant: None,
+            app: false,
         };
         let config = WebhookConfig::github_com(Some(WebhookSecrets::parse(SECRET).unwrap()));
         handle(&self.store, &config, d).await.unwrap();

@@ -51,6 +51,7 @@ async fn deliver(store: &Store, event: &str, id: &str, payload: &Value) -> Resul
         signature_sha1: None,
         body: &body,
         tenant: None,
+        app: false,
     };
     handle(store, &WebhookConfig::github_com(Some(secrets())), delivery).await
 }
@@ -278,6 +279,7 @@ async fn invalid_deliveries_are_refused_and_write_nothing(store: Store) {
         signature_sha1: None,
         body: &body,
         tenant: None,
+        app: false,
     };
     let cases = [
         Case {
@@ -607,6 +609,7 @@ async fn deliver_to(
         signature_sha1: None,
         body: &body,
         tenant: Some(tenant),
+        app: false,
     };
     handle(store, &WebhookConfig::github_com(Some(secrets.clone())), delivery).await
 }

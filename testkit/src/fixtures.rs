@@ -248,6 +248,7 @@ impl Signed {
             signature_sha1: None,
             body: self.body.as_bytes(),
             tenant: None,
+            app: false,
         }
     }
 }

@@ -44,6 +44,7 @@ pub async fn run_one(store: &Store, data: &[u8]) -> Result<Handled, WebhookError
         signature_sha1: (flags & 2 == 2).then_some("sha1=0000000000000000000000000000000000000000"),
         body,
         tenant,
+        app: false,
     };
     let result = handle(store, &WebhookConfig::github_com(Some(secrets)), delivery).await;
     if tenant.is_some() && flags & 16 == 16 {

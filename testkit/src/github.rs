@@ -16,7 +16,18 @@
 //!   `403` for writes;
 //! - `GET`/`POST /repos/{owner}/{repo}/hooks`, `PATCH`/`DELETE /repos/{owner}/{repo}/hooks/{id}`
 //!   (the secret is kept, never shown back; a token denied hooks gets GitHub's `404`, as a
-//!   classic token without `admin:repo_hook` does).
+//!   classic token without `admin:repo_hook` does);
+//! - token kinds and the headers GitHub sends with them: a classic token's `x-oauth-scopes`
+//!   ([`FakeGitHub::set_classic_scopes`]); a fine-grained token's
+//!   `x-accepted-github-permissions` (what the endpoint needs, e.g. `issues=read`) and GitHub's
+//!   `403` when its permissions fall short ([`FakeGitHub::set_fine_grained`]);
+//! - a GitHub App: `POST /app/installations/{id}/access_tokens` with an RS256 App JWT
+//!   (checked against the App's public key: signature, `iss`, `iat`, `exp`, the 10-minute
+//!   cap) mints an installation token (`ghs_…`, `expires_at`) that acts with the
+//!   installation's current repositories and permissions until it expires
+//!   ([`FakeGitHub::set_app`], [`FakeGitHub::add_installation`]);
+//! - GitHub Enterprise Server ([`FakeGitHub::start_ghes`]): the same API under `/api/v3`,
+//!   `Link` and `Location` URLs under that prefix, issues' `html_url` on the server's web host.
 //!
 //! Every request is recorded; faults can be queued to answer the next requests, and
 //! mutations can be scheduled after the n-th list request (issues changing between pages).
@@ -42,6 +53,7 @@ use serde_json::{Value, json};
 pub struct Recorded {
     /// `GET`, `PATCH`, `POST`…
     pub method: String,
+    /// The API path, without a GHES server's `/api/v3` prefix (`/repos/acme/widgets/issues`).
     pub path: String,
     pub query: String,
     pub authorization: Option<String>,
@@ -56,9 +68,16 @@ impl Recorded {
         self.method == "GET" && self.path.ends_with("/issues")
     }
 
-    /// A request that changes something on GitHub.
+    /// A request that changes something on GitHub (minting an installation token does not).
     pub fn is_write(&self) -> bool {
-        self.method != "GET"
+        self.method != "GET" && !self.is_token_mint()
+    }
+
+    /// A request for an installation token (`POST /app/installations/{id}/access_tokens`).
+    pub fn is_token_mint(&self) -> bool {
+        self.method == "POST"
+            && self.path.starts_with("/app/installations/")
+            && self.path.ends_with("/access_tokens")
     }
 }
 
@@ -170,6 +189,43 @@ struct GhState {
     /// Repository (lower case) → its hooks, each with the secret it was given.
     hooks: HashMap<String, Vec<(Value, String)>>,
     next_hook_id: i64,
+    /// The path prefix of the API (`/api/v3` on a GHES stand-in, else empty).
+    prefix: String,
+    /// A GHES stand-in's web origin (`https://127.0.0.1:PORT/`): issues' `html_url` are shown
+    /// there instead of on `https://github.com/`.
+    web_origin: Option<String>,
+    /// Classic tokens → their `x-oauth-scopes`.
+    scopes: HashMap<String, String>,
+    /// Fine-grained tokens → their permissions (`issues` → `read`).
+    fine_grained: HashMap<String, HashMap<String, String>>,
+    /// The GitHub App whose JWTs mint installation tokens.
+    app: Option<App>,
+    /// The App's installations by id.
+    installations: HashMap<i64, Installation>,
+    /// Installation tokens minted so far.
+    installation_tokens: HashMap<String, Minted>,
+    /// How long the next installation tokens last (`None`: an hour, as on GitHub).
+    installation_token_lifetime: Option<Duration>,
+}
+
+/// A GitHub App: its id and public key (PEM).
+struct App {
+    id: i64,
+    public_key_pem: String,
+}
+
+/// An installation of the App: the repositories (lower case) and permissions its tokens get.
+struct Installation {
+    repos: HashSet<String>,
+    permissions: HashMap<String, String>,
+    /// Tokens minted for it so far.
+    minted: usize,
+}
+
+/// An installation token: its installation and when it expires (seconds since the epoch).
+struct Minted {
+    installation: i64,
+    expires: i64,
 }
 
 impl GhState {
@@ -239,8 +295,22 @@ impl FakeGitHub {
 
     /// Starts on `addr`.
     pub async fn start_on(addr: SocketAddr) -> Self {
+        Self::serve(addr, "").await
+    }
+
+    /// Starts a GitHub Enterprise Server stand-in on a free loopback port: the same API, served
+    /// only under `/api/v3` (`url` is `http://127.0.0.1:PORT/api/v3`; `Link` and `Location`
+    /// URLs carry the prefix), and the issues it shows have their `html_url` on the web host
+    /// `https://127.0.0.1:PORT/` instead of `https://github.com/` (what [`FakeGitHub::issue`]
+    /// returns stays as stored). Recorded paths leave the prefix out, as on `start`'s server.
+    pub async fn start_ghes() -> Self {
+        Self::serve(SocketAddr::from(([127, 0, 0, 1], 0)), GHES_PREFIX).await
+    }
+
+    /// Serves the API on `addr` under `prefix` (empty, or GHES's `/api/v3`).
+    async fn serve(addr: SocketAddr, prefix: &str) -> Self {
         let state = Arc::new(Mutex::new(GhState::default()));
-        let app = Router::new()
+        let routes = Router::new()
             .route("/repos/{owner}/{repo}", get(get_repo))
             .route("/repos/{owner}/{repo}/issues", get(list_by_name).post(create_issue))
             .route("/repositories/{id}/issues", get(list_by_id))
@@ -250,11 +320,20 @@ impl FakeGitHub {
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
             .route("/_fake/touch", axum::routing::post(touch))
             .route("/_fake/latency", axum::routing::post(latency))
-            .fallback(unknown_route)
-            .with_state(state.clone());
+            .route("/app/installations/{id}/access_tokens", axum::routing::post(mint_installation_token));
+        let app = if prefix.is_empty() { routes } else { Router::new().nest(prefix, routes) };
+        let app = app.fallback(unknown_route).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        state.lock().unwrap().base = url.clone();
+        let local = listener.local_addr().unwrap();
+        let url = format!("http://{local}{prefix}");
+        {
+            let mut s = state.lock().unwrap();
+            s.base = url.clone();
+            s.prefix = prefix.to_string();
+            if !prefix.is_empty() {
+                s.web_origin = Some(format!("https://{local}/"));
+            }
+        }
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -278,6 +357,74 @@ impl FakeGitHub {
     /// (as GitHub does for tokens that expire).
     pub fn set_token_expiry(&self, token: &str, value: &str) {
         self.state.lock().unwrap().expiries.insert(token.to_string(), value.to_string());
+    }
+
+    /// Makes `token` a classic personal access token with `scopes` (`"repo, admin:repo_hook"`):
+    /// every answer to it carries `x-oauth-scopes: scopes`, as GitHub's do. What it may do is
+    /// unchanged (repositories through [`FakeGitHub::add_repo`]). Undoes
+    /// [`FakeGitHub::set_fine_grained`] for it.
+    pub fn set_classic_scopes(&self, token: &str, scopes: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.fine_grained.remove(token);
+        s.scopes.insert(token.to_string(), scopes.to_string());
+    }
+
+    /// Makes `token` a fine-grained personal access token with `permissions`
+    /// (`&[("issues", "read"), ("metadata", "read")]`): every answer to it carries
+    /// `x-accepted-github-permissions` (what the endpoint needs), and a request the permissions
+    /// do not cover (`write` covers `read`; a missing one covers nothing) gets GitHub's 403. It
+    /// still sees only the repositories given through [`FakeGitHub::add_repo`] (a token never
+    /// added is unknown: 401). Undoes [`FakeGitHub::set_classic_scopes`] for it.
+    pub fn set_fine_grained(&self, token: &str, permissions: &[(&str, &str)]) {
+        let mut s = self.state.lock().unwrap();
+        s.scopes.remove(token);
+        s.fine_grained.insert(token.to_string(), permission_map(permissions));
+    }
+
+    /// Registers the GitHub App `app_id`: its JWTs, signed with the private key of
+    /// `public_key_pem` (SPKI or PKCS#1 PEM), mint installation tokens.
+    pub fn set_app(&self, app_id: i64, public_key_pem: &str) {
+        let app = App { id: app_id, public_key_pem: public_key_pem.to_string() };
+        self.state.lock().unwrap().app = Some(app);
+    }
+
+    /// Installs the App as installation `id` on `repos` (`owner/name`, added if new) with
+    /// `permissions` (`&[("issues", "write"), ("metadata", "read")]`); replaces an installation
+    /// of that id (its count of minted tokens kept). Its tokens act with its current
+    /// repositories and permissions, looked up at each request.
+    pub fn add_installation(&self, id: i64, repos: &[&str], permissions: &[(&str, &str)]) {
+        let mut s = self.state.lock().unwrap();
+        for repo in repos {
+            s.repo_mut(repo);
+        }
+        let minted = s.installations.get(&id).map_or(0, |i| i.minted);
+        let repos = repos.iter().map(|r| r.to_ascii_lowercase()).collect();
+        s.installations.insert(id, Installation { repos, permissions: permission_map(permissions), minted });
+    }
+
+    /// Takes `repo` out of installation `id`: its tokens get 404 there from the next request.
+    pub fn remove_installation_repo(&self, id: i64, repo: &str) {
+        let mut s = self.state.lock().unwrap();
+        let installation = s.installations.get_mut(&id).unwrap_or_else(|| panic!("no installation {id}"));
+        installation.repos.remove(&repo.to_ascii_lowercase());
+    }
+
+    /// Adds `repo` (`owner/name`, added if new) to installation `id`.
+    pub fn add_installation_repo(&self, id: i64, repo: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.repo_mut(repo);
+        let installation = s.installations.get_mut(&id).unwrap_or_else(|| panic!("no installation {id}"));
+        installation.repos.insert(repo.to_ascii_lowercase());
+    }
+
+    /// How long the installation tokens minted from now on last (an hour unless set).
+    pub fn set_installation_token_lifetime(&self, lifetime: Duration) {
+        self.state.lock().unwrap().installation_token_lifetime = Some(lifetime);
+    }
+
+    /// How many tokens were minted for installation `installation`.
+    pub fn tokens_minted(&self, installation: i64) -> usize {
+        self.state.lock().unwrap().installations.get(&installation).map_or(0, |i| i.minted)
     }
 
     /// Adds a repository `owner/name` that `token` can read.
@@ -397,6 +544,116 @@ impl FakeGitHub {
     }
 }
 
+/// The path prefix of GitHub Enterprise Server's REST API.
+const GHES_PREFIX: &str = "/api/v3";
+
+/// The private key (PKCS#1 PEM) of the test GitHub App. For tests only: it is public.
+pub fn app_private_key() -> &'static str {
+    include_str!("../fixtures/github-app.pem")
+}
+
+/// The public key (SPKI PEM) of the test GitHub App, for [`FakeGitHub::set_app`]. For tests
+/// only.
+pub fn app_public_key() -> &'static str {
+    include_str!("../fixtures/github-app.pub.pem")
+}
+
+/// Another private key (PKCS#1 PEM), not the App's: JWTs it signs are forged. For tests only.
+pub fn forged_app_key() -> &'static str {
+    include_str!("../fixtures/forged-app.pem")
+}
+
+/// Permissions as a test lists them (`("issues", "read")`) → a map.
+fn permission_map(permissions: &[(&str, &str)]) -> HashMap<String, String> {
+    permissions.iter().map(|(name, level)| (name.to_string(), level.to_string())).collect()
+}
+
+/// The permission a fine-grained token needs for `method` on `path` (without prefix), as
+/// GitHub names it in `x-accepted-github-permissions`: (`issues`, `read`).
+fn needs(method: &str, path: &str) -> (&'static str, &'static str) {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let rest = match segments.first() {
+        Some(&"repos") => segments.get(3..),
+        Some(&"repositories") => segments.get(2..),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let level = if method == "GET" { "read" } else { "write" };
+    match rest.first() {
+        Some(&"issues") => ("issues", level),
+        Some(&"hooks") => ("repository_hooks", level),
+        _ => ("metadata", "read"),
+    }
+}
+
+/// Whether `permissions` cover `level` of `name` (`write` and `admin` cover `read`).
+fn grants(permissions: &HashMap<String, String>, name: &str, level: &str) -> bool {
+    let rank = |level: &str| match level {
+        "read" => 1,
+        "write" => 2,
+        "admin" => 3,
+        _ => 0,
+    };
+    permissions.get(name).is_some_and(|has| rank(has) >= rank(level).max(1))
+}
+
+/// Checks a GitHub App JWT as GitHub does: RS256 signed by the key of `public_key_pem`,
+/// `iss` the App's id (a number or a numeric string), `exp` in the future, `iat` at most 60 s
+/// ahead, and at most 10 minutes between them. `Err` tells why not.
+fn verify_app_jwt(jwt: &str, app_id: i64, public_key_pem: &str) -> Result<(), String> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let key = DecodingKey::from_rsa_pem(public_key_pem.as_bytes()).map_err(|e| format!("public key: {e}"))?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = 0;
+    validation.validate_aud = false;
+    let claims = jsonwebtoken::decode::<Value>(jwt, &key, &validation).map_err(|e| e.to_string())?.claims;
+    let iss = match &claims["iss"] {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    if iss != Some(app_id) {
+        return Err(format!("iss {} is not the App {app_id}", claims["iss"]));
+    }
+    let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
+        return Err("iat or exp is not a whole number".into());
+    };
+    let now = chrono::Utc::now().timestamp();
+    if exp <= now {
+        return Err("expired".into());
+    }
+    if iat > now + 60 {
+        return Err("iat is in the future".into());
+    }
+    if exp - iat > 600 {
+        return Err("exp is more than 10 minutes after iat".into());
+    }
+    Ok(())
+}
+
+/// An issue as this server shows it: on a GHES stand-in (`web_origin`), its `html_url` moved
+/// from `https://github.com/` to the web host.
+fn on_web_host(mut item: Value, web_origin: Option<&str>) -> Value {
+    if let Some(origin) = web_origin
+        && let Some(rest) = item["html_url"].as_str().and_then(|u| u.strip_prefix("https://github.com/"))
+    {
+        item["html_url"] = json!(format!("{origin}{rest}"));
+    }
+    item
+}
+
+/// A queued fault's answer, after its delay.
+async fn fault_response(f: Fault) -> Response {
+    tokio::time::sleep(f.delay).await;
+    let mut r = (StatusCode::from_u16(f.status).unwrap(), f.body).into_response();
+    r.headers_mut().insert("content-type", "application/json; charset=utf-8".parse().unwrap());
+    for (k, v) in f.headers {
+        r.headers_mut().insert(k, v.parse().unwrap());
+    }
+    r
+}
+
+/// GitHub's error body for `status`.
 fn github_error(status: StatusCode, message: &str) -> Response {
     let body = json!({
         "message": message,
@@ -406,6 +663,7 @@ fn github_error(status: StatusCode, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// Adds the rate-limit headers of a fresh budget (and the API version GitHub picked).
 fn with_rate_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert("x-ratelimit-limit", "5000".parse().unwrap());
@@ -438,13 +696,19 @@ impl Held {
 }
 
 /// A route this stand-in does not speak: a loud 500 (a 404 would read as "deleted" to the
-/// reconciler and hide the gap), recorded like any other request.
+/// reconciler and hide the gap), recorded like any other request (a GHES server's prefix left
+/// out of the recorded path: the outer router's fallback sees the whole path).
 async fn unknown_route(State(state): Shared, method: axum::http::Method, uri: axum::http::Uri) -> Response {
     let message = format!("the GitHub stand-in has no route for {method} {}", uri.path());
     eprintln!("{message}");
-    state.lock().unwrap().requests.push(Recorded {
+    let mut s = state.lock().unwrap();
+    let path = match uri.path().strip_prefix(s.prefix.as_str()) {
+        Some(rest) if !s.prefix.is_empty() && rest.starts_with('/') => rest.to_string(),
+        _ => uri.path().to_string(),
+    };
+    s.requests.push(Recorded {
         method: method.to_string(),
-        path: uri.path().to_string(),
+        path,
         query: uri.query().unwrap_or_default().to_string(),
         authorization: None,
         if_none_match: None,
@@ -502,7 +766,8 @@ async fn answer(
                 b.0 = b.0.saturating_sub(1);
                 (before, *b)
             });
-            let response = match (token.and_then(|t| s.tokens.get(t)), repo_key) {
+            let access = token.and_then(|t| access(&s, t, repo_key.as_deref(), method, &path));
+            let response = match (&access, repo_key) {
                 (None, _) => github_error(StatusCode::UNAUTHORIZED, "Bad credentials"),
                 _ if budget.is_some_and(|(before, _)| before == 0) => {
                     github_error(StatusCode::FORBIDDEN, "API rate limit exceeded")
@@ -510,10 +775,27 @@ async fn answer(
                 (Some(_), Some(_)) if method != "GET" && token.is_some_and(|t| s.read_only.contains(t)) => {
                     github_error(StatusCode::FORBIDDEN, "Resource not accessible by personal access token")
                 }
-                (Some(readable), Some(key)) if readable.contains(&key) => serve(&mut s, &key),
+                (Some(a), Some(key)) if a.sees => match &a.grant {
+                    Some((_, false)) if a.installation => {
+                        github_error(StatusCode::FORBIDDEN, "Resource not accessible by integration")
+                    }
+                    Some((_, false)) => github_error(
+                        StatusCode::FORBIDDEN,
+                        "Resource not accessible by personal access token",
+                    ),
+                    _ => serve(&mut s, &key),
+                },
                 _ => github_error(StatusCode::NOT_FOUND, "Not Found"),
             };
             let mut response = with_rate_headers(response);
+            if let Some(a) = &access {
+                let h = response.headers_mut();
+                if let Some((accepted, _)) = &a.grant {
+                    h.insert("x-accepted-github-permissions", accepted.parse().unwrap());
+                } else if let Some(scopes) = token.and_then(|t| s.scopes.get(t)) {
+                    h.insert("x-oauth-scopes", scopes.parse().unwrap());
+                }
+            }
             if let Some(expiry) = token.and_then(|t| s.expiries.get(t)) {
                 response
                     .headers_mut()
@@ -529,15 +811,7 @@ async fn answer(
     };
     let response = match outcome {
         Answer::Ok(r) => r,
-        Answer::Fault(f) => {
-            tokio::time::sleep(f.delay).await;
-            let mut r = (StatusCode::from_u16(f.status).unwrap(), f.body).into_response();
-            r.headers_mut().insert("content-type", "application/json; charset=utf-8".parse().unwrap());
-            for (k, v) in f.headers {
-                r.headers_mut().insert(k, v.parse().unwrap());
-            }
-            r
-        }
+        Answer::Fault(f) => fault_response(f).await,
     };
     let mut s = state.lock().unwrap();
     s.requests.push(Recorded {
@@ -561,6 +835,93 @@ async fn answer(
     response
 }
 
+/// What a known token may do with the repository a request names.
+struct Access {
+    /// It can see the repository.
+    sees: bool,
+    /// For a fine-grained or installation token: what the endpoint needs (`issues=read`) and
+    /// whether the token has it.
+    grant: Option<(String, bool)>,
+    /// An installation token.
+    installation: bool,
+}
+
+/// The access of `token` to `repo` (lower case) for `method` on `path`; `None` for a token
+/// GitHub does not know (or an expired installation token).
+fn access(s: &GhState, token: &str, repo: Option<&str>, method: &str, path: &str) -> Option<Access> {
+    let (readable, permissions, installation) = match s.installation_tokens.get(token) {
+        Some(minted) => {
+            if chrono::Utc::now().timestamp() >= minted.expires {
+                return None;
+            }
+            let installation = s.installations.get(&minted.installation)?;
+            (&installation.repos, Some(&installation.permissions), true)
+        }
+        None => (s.tokens.get(token)?, s.fine_grained.get(token), false),
+    };
+    let grant = permissions.map(|p| {
+        let (name, level) = needs(method, path);
+        (format!("{name}={level}"), grants(p, name, level))
+    });
+    Some(Access { sees: repo.is_some_and(|r| readable.contains(r)), grant, installation })
+}
+
+/// `POST /app/installations/{id}/access_tokens`: mints an installation token for a valid App
+/// JWT (`401` for any fault in it, `404` for an unknown installation). Recorded, and answered by
+/// a queued fault, like other requests (write faults pass it: it changes nothing).
+async fn mint_installation_token(State(state): Shared, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+    let latency = state.lock().unwrap().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let fault = state.lock().unwrap().faults.pop_front();
+    let response = match fault {
+        Some(f) => fault_response(f).await,
+        None => with_rate_headers(mint(&mut state.lock().unwrap(), id, bearer(&headers))),
+    };
+    state.lock().unwrap().requests.push(Recorded {
+        method: "POST".to_string(),
+        path: format!("/app/installations/{id}/access_tokens"),
+        query: String::new(),
+        authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string),
+        if_none_match: headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string),
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+/// Mints a token for installation `id` if `jwt` is a valid JWT of the App.
+fn mint(s: &mut GhState, id: i64, jwt: Option<&str>) -> Response {
+    let verified = match (&s.app, jwt) {
+        (Some(app), Some(jwt)) => verify_app_jwt(jwt, app.id, &app.public_key_pem),
+        _ => Err("no App, or no JWT".to_string()),
+    };
+    if verified.is_err() {
+        return github_error(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded");
+    }
+    let lifetime = s.installation_token_lifetime.unwrap_or(Duration::from_secs(3600));
+    let Some(installation) = s.installations.get_mut(&id) else {
+        return github_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    installation.minted += 1;
+    let permissions = json!(installation.permissions);
+    let lifetime = i64::try_from(lifetime.as_secs().min(100 * 365 * 86_400)).expect("a century fits");
+    let expires = chrono::Utc::now().timestamp() + lifetime;
+    let expires_at = chrono::DateTime::from_timestamp(expires, 0)
+        .expect("a representable time")
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let token = format!("ghs_{}", uuid::Uuid::new_v4().simple());
+    s.installation_tokens.insert(token.clone(), Minted { installation: id, expires });
+    let body = json!({
+        "token": token,
+        "expires_at": expires_at,
+        "permissions": permissions,
+        "repository_selection": "selected",
+    });
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// A repository's state key: `owner/name` in lower case.
 fn key_of(owner: &str, repo: &str) -> String {
     format!("{owner}/{repo}").to_ascii_lowercase()
 }
@@ -585,7 +946,9 @@ async fn get_repo(
         |s, _| {
             let token = bearer(&headers);
             let push = token.is_some_and(|t| !s.read_only.contains(t));
-            Json(repo_json(&owner, &repo, push)).into_response()
+            // The token's person administers the repository unless the test denied it hooks.
+            let admin = push && token.is_some_and(|t| !s.no_hooks.contains(t));
+            Json(repo_json(&owner, &repo, push, admin)).into_response()
         },
     )
     .await
@@ -659,7 +1022,13 @@ fn list(s: &GhState, key: &str, q: &HashMap<String, String>, if_none_match: Opti
     } else {
         items[from..to].iter().collect()
     };
-    let text = serde_json::to_string(&body).unwrap();
+    let text = match s.web_origin.as_deref() {
+        None => serde_json::to_string(&body),
+        Some(origin) => serde_json::to_string(
+            &body.into_iter().map(|i| on_web_host(i.clone(), Some(origin))).collect::<Vec<_>>(),
+        ),
+    }
+    .unwrap();
     let mut hasher = DefaultHasher::new();
     text.hash(&mut hasher);
     let etag = format!("W/\"{:016x}\"", hasher.finish());
@@ -761,7 +1130,7 @@ async fn latency(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
 fn one_issue(s: &GhState, key: &str, number: i64) -> Response {
     let repo = &s.repos[key];
     if let Some(item) = repo.items.iter().find(|i| i["number"].as_i64() == Some(number)) {
-        return Json(item.clone()).into_response();
+        return Json(on_web_host(item.clone(), s.web_origin.as_deref())).into_response();
     }
     match repo.gone.get(&number) {
         Some(Gone::Deleted) => github_error(StatusCode::GONE, "This issue was deleted"),
@@ -781,10 +1150,10 @@ fn one_issue(s: &GhState, key: &str, number: i64) -> Response {
 
 /// A repository as `GET /repos/{owner}/{repo}` shows it (the commonly read fields).
 /// `push`: the token may write (a read-only token's repository shows `false`).
-pub fn repo_json(owner: &str, repo: &str, push: bool) -> Value {
+pub fn repo_json(owner: &str, repo: &str, push: bool, admin: bool) -> Value {
     let mut r = crate::fixtures::repository(&format!("{owner}/{repo}"));
     r["permissions"] =
-        json!({ "admin": false, "maintain": false, "push": push, "triage": push, "pull": true });
+        json!({ "admin": admin, "maintain": admin, "push": push, "triage": push, "pull": true });
     r
 }
 
@@ -858,7 +1227,7 @@ async fn update_issue(
             }
             item["updated_at"] = json!(at);
             repo.upsert(item.clone());
-            Json(item).into_response()
+            Json(on_web_host(item, s.web_origin.as_deref())).into_response()
         },
     )
     .await
@@ -893,7 +1262,7 @@ async fn create_issue(
             let mut item = item;
             item["labels"] = json!([]);
             repo.upsert(item.clone());
-            (StatusCode::CREATED, Json(item)).into_response()
+            (StatusCode::CREATED, Json(on_web_host(item, s.web_origin.as_deref()))).into_response()
         },
     )
     .await
@@ -1052,5 +1421,217 @@ mod tests {
         assert_eq!(reply.status.as_u16(), 500);
         assert!(reply.text().contains("no route for POST /repos/acme/widgets/labels"), "{}", reply.text());
         assert_eq!(gh.requests().last().unwrap().status, 500);
+    }
+
+    #[test]
+    fn each_endpoint_needs_the_permission_github_names() {
+        let table = [
+            ("GET", "/repos/acme/widgets", ("metadata", "read")),
+            ("GET", "/repos/acme/widgets/issues", ("issues", "read")),
+            ("GET", "/repositories/1000/issues", ("issues", "read")),
+            ("GET", "/repos/acme/widgets/issues/7", ("issues", "read")),
+            ("GET", "/repositories/1000/issues/7", ("issues", "read")),
+            ("PATCH", "/repos/acme/widgets/issues/7", ("issues", "write")),
+            ("POST", "/repos/acme/widgets/issues", ("issues", "write")),
+            ("GET", "/repos/acme/widgets/hooks", ("repository_hooks", "read")),
+            ("POST", "/repos/acme/widgets/hooks", ("repository_hooks", "write")),
+            ("PATCH", "/repos/acme/widgets/hooks/3", ("repository_hooks", "write")),
+            ("DELETE", "/repos/acme/widgets/hooks/3", ("repository_hooks", "write")),
+            // An owner or repository named like an endpoint is still the repository.
+            ("GET", "/repos/issues/hooks", ("metadata", "read")),
+        ];
+        for (method, path, need) in table {
+            assert_eq!(needs(method, path), need, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn write_covers_read_and_a_missing_permission_covers_nothing() {
+        let p = permission_map(&[("issues", "write"), ("metadata", "read")]);
+        assert!(grants(&p, "issues", "read"));
+        assert!(grants(&p, "issues", "write"));
+        assert!(grants(&p, "metadata", "read"));
+        assert!(!grants(&p, "metadata", "write"));
+        assert!(!grants(&p, "repository_hooks", "read"));
+    }
+
+    /// An App JWT with these claims, signed (RS256) with `key`.
+    fn jwt(key: &str, claims: Value) -> String {
+        use jsonwebtoken::{Algorithm, EncodingKey, Header};
+        let key = EncodingKey::from_rsa_pem(key.as_bytes()).expect("a PKCS#1 PEM key");
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).expect("sign")
+    }
+
+    #[test]
+    fn an_app_jwt_is_checked_as_github_does() {
+        let now = chrono::Utc::now().timestamp();
+        let verify = |token: String| verify_app_jwt(&token, 42, app_public_key());
+        let good = json!({ "iss": 42, "iat": now - 60, "exp": now + 540 });
+        assert_eq!(verify(jwt(app_private_key(), good.clone())), Ok(()));
+        assert_eq!(
+            verify(jwt(app_private_key(), json!({ "iss": "42", "iat": now, "exp": now + 600 }))),
+            Ok(())
+        );
+        assert!(verify(jwt(forged_app_key(), good)).is_err(), "forged key");
+        let too_long = json!({ "iss": 42, "iat": now - 60, "exp": now + 541 });
+        assert!(verify(jwt(app_private_key(), too_long)).is_err(), "exp - iat > 600");
+        assert!(verify(jwt(app_private_key(), json!({ "iss": 43, "iat": now, "exp": now + 60 }))).is_err());
+        assert!(verify(jwt(app_private_key(), json!({ "iss": "x", "iat": now, "exp": now + 60 }))).is_err());
+        assert!(verify(jwt(app_private_key(), json!({ "iat": now, "exp": now + 60 }))).is_err(), "no iss");
+        let expired = json!({ "iss": 42, "iat": now - 600, "exp": now - 1 });
+        assert!(verify(jwt(app_private_key(), expired)).is_err(), "expired");
+        let early = json!({ "iss": 42, "iat": now + 120, "exp": now + 300 });
+        assert!(verify(jwt(app_private_key(), early)).is_err(), "iat ahead");
+        assert!(verify(jwt(app_private_key(), json!({ "iss": 42, "iat": now }))).is_err(), "no exp");
+        assert!(verify("not.a.jwt".to_string()).is_err(), "malformed");
+        let hs256 = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &json!({ "iss": 42, "iat": now, "exp": now + 60 }),
+            &jsonwebtoken::EncodingKey::from_secret(app_public_key().as_bytes()),
+        )
+        .unwrap();
+        assert!(verify(hs256).is_err(), "HS256 with the public key as secret");
+    }
+
+    /// Sends `method url` with `token` and a JSON body.
+    async fn call(method: &str, url: &str, token: &str, body: &str) -> crate::http::Reply {
+        let auth = format!("Bearer {token}");
+        let method = axum::http::Method::from_bytes(method.as_bytes()).unwrap();
+        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+        crate::http::send(method, url, &headers, body.to_string()).await
+    }
+
+    #[tokio::test]
+    async fn a_ghes_server_speaks_under_its_prefix() {
+        let gh = FakeGitHub::start_ghes().await;
+        let port = gh.url.strip_prefix("http://127.0.0.1:").unwrap().strip_suffix("/api/v3").unwrap();
+        gh.add_repo("acme/widgets", "t");
+        for n in 1..=3 {
+            let at = format!("2026-01-0{n}T00:00:00Z");
+            gh.upsert("acme/widgets", crate::fixtures::issue("acme/widgets", n, "T", None, "open", &at));
+        }
+        let list = call("GET", &format!("{}/repos/acme/widgets/issues?per_page=2", gh.url), "t", "").await;
+        assert_eq!(list.status, 200);
+        let link = list.headers["link"].to_str().unwrap();
+        assert!(link.contains(&format!("<{}/repositories/", gh.url)), "{link}");
+        let web = format!("https://127.0.0.1:{port}/acme/widgets/issues/1");
+        assert_eq!(list.json()[0]["html_url"], json!(web));
+        let one = call("GET", &format!("{}/repos/acme/widgets/issues/1", gh.url), "t", "").await;
+        assert_eq!(one.json()["html_url"], json!(web));
+        let patched =
+            call("PATCH", &format!("{}/repos/acme/widgets/issues/1", gh.url), "t", r#"{"title":"U"}"#).await;
+        assert_eq!(patched.json()["html_url"], json!(web));
+        assert_eq!(
+            gh.issue("acme/widgets", 1).unwrap()["html_url"],
+            "https://github.com/acme/widgets/issues/1"
+        );
+        gh.mutate(Mutation::Transfer {
+            repo: "acme/widgets".into(),
+            number: 2,
+            to_repo: "acme/gadgets".into(),
+            to_number: 9,
+            updated_at: "2026-01-05T00:00:00Z".into(),
+        });
+        gh.add_repo("acme/gadgets", "t");
+        let moved = call("GET", &format!("{}/repos/acme/widgets/issues/2", gh.url), "t", "").await;
+        assert_eq!(moved.status, 301);
+        let location = moved.headers["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with(&format!("{}/repositories/", gh.url)), "{location}");
+        let target = call("GET", &location, "t", "").await;
+        assert_eq!(
+            target.json()["html_url"],
+            json!(format!("https://127.0.0.1:{port}/acme/gadgets/issues/9"))
+        );
+        let unprefixed = call("GET", &format!("http://127.0.0.1:{port}/repos/acme/widgets"), "t", "").await;
+        assert_eq!(unprefixed.status, 500);
+        let paths: Vec<String> = gh.requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            paths[..3],
+            ["/repos/acme/widgets/issues", "/repos/acme/widgets/issues/1", "/repos/acme/widgets/issues/1"]
+        );
+    }
+
+    #[tokio::test]
+    async fn token_kinds_get_githubs_headers() {
+        let gh = FakeGitHub::start().await;
+        gh.add_repo("acme/widgets", "classic");
+        gh.add_repo("acme/widgets", "fine");
+        gh.set_classic_scopes("classic", "repo, admin:repo_hook");
+        gh.set_fine_grained("fine", &[("issues", "read"), ("metadata", "read")]);
+        let repo = format!("{}/repos/acme/widgets", gh.url);
+        let classic = call("GET", &repo, "classic", "").await;
+        assert_eq!(classic.headers["x-oauth-scopes"], "repo, admin:repo_hook");
+        assert!(classic.headers.get("x-accepted-github-permissions").is_none());
+        let fine = call("GET", &format!("{repo}/issues"), "fine", "").await;
+        assert_eq!(fine.status, 200);
+        assert_eq!(fine.headers["x-accepted-github-permissions"], "issues=read");
+        assert!(fine.headers.get("x-oauth-scopes").is_none());
+        let write = call("POST", &format!("{repo}/issues"), "fine", r#"{"title":"New"}"#).await;
+        assert_eq!(write.status, 403);
+        assert_eq!(write.headers["x-accepted-github-permissions"], "issues=write");
+        assert_eq!(write.json()["message"], "Resource not accessible by personal access token");
+        let hooks = call("GET", &format!("{repo}/hooks"), "fine", "").await;
+        assert_eq!(hooks.status, 403);
+        assert_eq!(hooks.headers["x-accepted-github-permissions"], "repository_hooks=read");
+        gh.add_repo("acme/widgets", "plain");
+        let plain = call("GET", &repo, "plain", "").await;
+        assert_eq!(plain.status, 200);
+        assert!(plain.headers.get("x-oauth-scopes").is_none());
+        assert!(plain.headers.get("x-accepted-github-permissions").is_none());
+    }
+
+    #[tokio::test]
+    async fn an_installation_token_follows_its_installation_until_it_expires() {
+        let gh = FakeGitHub::start_ghes().await;
+        gh.set_app(42, app_public_key());
+        gh.add_installation(7, &["acme/widgets"], &[("issues", "write"), ("metadata", "read")]);
+        let now = chrono::Utc::now().timestamp();
+        let app_jwt = jwt(app_private_key(), json!({ "iss": 42, "iat": now - 60, "exp": now + 540 }));
+        let mint_url = format!("{}/app/installations/7/access_tokens", gh.url);
+        let forged = jwt(forged_app_key(), json!({ "iss": 42, "iat": now - 60, "exp": now + 540 }));
+        let refused = call("POST", &mint_url, &forged, "").await;
+        assert_eq!(refused.status, 401);
+        assert_eq!(refused.json()["message"], "A JSON web token could not be decoded");
+        let unknown =
+            call("POST", &format!("{}/app/installations/8/access_tokens", gh.url), &app_jwt, "").await;
+        assert_eq!(unknown.status, 404);
+        let minted = call("POST", &mint_url, &app_jwt, "").await;
+        assert_eq!(minted.status, 201, "{}", minted.text());
+        let body = minted.json();
+        let token = body["token"].as_str().unwrap().to_string();
+        assert!(token.starts_with("ghs_"), "{token}");
+        assert_eq!(body["permissions"], json!({ "issues": "write", "metadata": "read" }));
+        assert_eq!(body["repository_selection"], "selected");
+        let expires = chrono::DateTime::parse_from_rfc3339(body["expires_at"].as_str().unwrap()).unwrap();
+        assert!((expires.timestamp() - now - 3600).abs() <= 5, "{expires}");
+        assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(gh.tokens_minted(7), 1);
+        assert!(
+            gh.requests().iter().any(|r| r.path == "/app/installations/7/access_tokens" && r.status == 201)
+        );
+        assert!(gh.writes().is_empty());
+
+        let repo = format!("{}/repos/acme/widgets", gh.url);
+        let read = call("GET", &repo, &token, "").await;
+        assert_eq!(read.status, 200);
+        assert_eq!(read.headers["x-accepted-github-permissions"], "metadata=read");
+        assert!(read.headers.get("github-authentication-token-expiration").is_none());
+        assert!(read.headers.get("x-oauth-scopes").is_none());
+        let hooks = call("GET", &format!("{repo}/hooks"), &token, "").await;
+        assert_eq!(hooks.status, 403);
+        assert_eq!(call("GET", &repo, &app_jwt, "").await.status, 401, "the JWT is no repository token");
+        gh.remove_installation_repo(7, "acme/widgets");
+        assert_eq!(call("GET", &repo, &token, "").await.status, 404);
+        gh.add_installation_repo(7, "acme/widgets");
+        assert_eq!(call("GET", &repo, &token, "").await.status, 200);
+
+        gh.set_installation_token_lifetime(Duration::ZERO);
+        let short = call("POST", &mint_url, &app_jwt, "").await.json()["token"].as_str().unwrap().to_string();
+        let expired = call("GET", &repo, &short, "").await;
+        assert_eq!(
+            (expired.status.as_u16(), expired.json()["message"].clone()),
+            (401, json!("Bad credentials"))
+        );
+        assert_eq!(gh.tokens_minted(7), 2);
     }
 }

@@ -206,14 +206,10 @@ pub async fn project_with_pat(
 /// A config write for `repo` (`owner/name`) that keeps everything else as stored.
 fn write_for(repo: &str) -> ghsync_shared::store::ConfigWrite {
     let (owner, name) = repo.split_once('/').expect("owner/name");
-    ghsync_shared::store::ConfigWrite {
-        repo_owner: ghsync_shared::domain::RepoOwner::parse(owner).expect("owner"),
-        repo_name: ghsync_shared::domain::RepoName::parse(name).expect("name"),
-        encrypted_pat: None,
-        sync_enabled: None,
-        sync_interval: None,
-        two_way: None,
-    }
+    ghsync_shared::store::ConfigWrite::new(
+        ghsync_shared::domain::RepoOwner::parse(owner).expect("owner"),
+        ghsync_shared::domain::RepoName::parse(name).expect("name"),
+    )
 }
 
 /// Turns two-way sync of the project's config on or off (the store's write: no token check).
@@ -231,7 +227,7 @@ pub async fn switch_repo(store: &Store, project: uuid::Uuid, repo: &str) {
 
 async fn put_config(store: &Store, project: uuid::Uuid, repo: &str, encrypted_pat: Vec<u8>) {
     let write = ghsync_shared::store::ConfigWrite {
-        encrypted_pat: Some(encrypted_pat),
+        credential: Some(ghsync_shared::store::Credential::Pat(encrypted_pat)),
         sync_enabled: Some(true),
         ..write_for(repo)
     };

@@ -119,6 +119,14 @@ impl From<ManageError> for ApiError {
             ManageError::GitHubRefused(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "github_refused", e.to_string())
             }
+            ManageError::TokenExpired(_) => {
+                Self { field: Some("pat"), ..Self::new(StatusCode::CONFLICT, "token_expired", e.to_string()) }
+            }
+            ManageError::NoApp => Self::new(StatusCode::CONFLICT, "no_github_app", e.to_string()),
+            ManageError::AppRefused => Self {
+                field: Some("private_key"),
+                ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "github_app_refused", e.to_string())
+            },
             ManageError::GitHubUnavailable(_) => {
                 tracing::warn!(error = %ErrorChain(&e), "GitHub unavailable");
                 Self::new(StatusCode::BAD_GATEWAY, "github_unavailable", GITHUB_UNAVAILABLE)

@@ -39,12 +39,12 @@ pub async fn target() -> Result<Target, StoreError> {
     store.migrate().await?;
     let project = store.create_project("Fuzzed").await?.id;
     let write = ConfigWrite {
-        repo_owner: ghsync_shared::domain::RepoOwner::parse("acme").expect("owner"),
-        repo_name: ghsync_shared::domain::RepoName::parse("widgets").expect("name"),
-        encrypted_pat: Some(vec![2, 0, 0]),
+        credential: Some(ghsync_shared::store::Credential::Pat(vec![2, 0, 0])),
         sync_enabled: Some(true),
-        sync_interval: None,
-        two_way: None,
+        ..ConfigWrite::new(
+            ghsync_shared::domain::RepoOwner::parse("acme").expect("owner"),
+            ghsync_shared::domain::RepoName::parse("widgets").expect("name"),
+        )
     };
     store.put_config(project, &write).await?;
     let issue = |title: &str, at: &str| ghsync_shared::domain::RemoteIssue {
@@ -67,7 +67,7 @@ pub async fn target() -> Result<Target, StoreError> {
         .expect("a GitHub URL")
         .with_retries(Retries { attempts: 1, base: std::time::Duration::from_millis(1) });
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"0f".repeat(32)).expect("a key"));
-    let services = Services { store, keys, github };
+    let services = Services::new(store, keys, github);
     let app = router(ApiState {
         services,
         secrets: ghsync_shared::secrets::Secrets::fixed(None, ApiToken::new(TOKEN)),

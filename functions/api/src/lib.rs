@@ -16,6 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
+use ghsync_shared::app::{GitHubAppInfo, PutGitHubApp};
 use ghsync_shared::config::ApiToken;
 use ghsync_shared::contract::{CreateProject, CreateTask, ErrorBody, ResolveRequest, RunAccepted};
 use ghsync_shared::domain::{
@@ -93,6 +94,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/{id}", patch(update_task))
         .route("/tasks/{id}/github-issue", post(publish_task))
         .route("/conflicts/{id}/resolve", post(resolve_conflict))
+        .route("/github-app", get(get_github_app).put(put_github_app).delete(delete_github_app))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
@@ -160,13 +162,19 @@ async fn put_sync_config(
     Body(body): Body<PutSyncConfig>,
 ) -> Result<Json<GitHubSyncConfig>, ApiError> {
     let before = state.services.store.find_config(project_id).await?;
-    let mut config = state.services.put_sync_config(project_id, body).await?;
+    // ghsync installs the webhook of a PAT config when it knows its public URL; an App
+    // config's deliveries come to the App's URL.
+    let installs_hook = state.hooks.public_url.is_some();
+    let mut config = state.services.put_sync_config(project_id, body, installs_hook).await?;
     let moved = before.as_ref().filter(|old| !old.follows(&config.repo_owner, &config.repo_name));
     if let Some(old) = moved {
         // The old repository's hook would deliver to a config that no longer follows it.
         state.services.remove_hook(old).await;
     }
-    if state.hooks.public_url.is_some() && (before.is_none() || moved.is_some() || config.hook_id.is_none()) {
+    if installs_hook
+        && config.installation_id.is_none()
+        && (before.is_none() || moved.is_some() || config.hook_id.is_none())
+    {
         // ghsync installs the config's webhook itself; a refusal is recorded on the config
         // (`hook_error`), the save stands.
         match state.services.install_hook(&state.hooks, project_id).await {
@@ -175,6 +183,35 @@ async fn put_sync_config(
         }
     }
     Ok(Json(config))
+}
+
+/// Sets the deployment's GitHub App: its id, private key and webhook secret (both stored
+/// sealed, never returned).
+#[utoipa::path(put, path = "/api/github-app", tag = "sync", request_body = PutGitHubApp,
+    responses((status = 200, body = GitHubAppInfo),
+        (status = 422, description = "invalid id, or a private key that is not the App's PEM RSA key", body = ErrorBody),
+        (status = 502, description = "KMS unreachable", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn put_github_app(
+    State(state): AppState,
+    Body(body): Body<PutGitHubApp>,
+) -> Result<Json<GitHubAppInfo>, ApiError> {
+    Ok(Json(state.services.put_github_app(body).await?))
+}
+
+/// Whether a GitHub App is set, and its id.
+#[utoipa::path(get, path = "/api/github-app", tag = "sync",
+    responses((status = 200, body = GitHubAppInfo), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn get_github_app(State(state): AppState) -> Result<Json<GitHubAppInfo>, ApiError> {
+    Ok(Json(state.services.github_app_info().await?))
+}
+
+/// Removes the deployment's GitHub App (configs naming an installation fail until one is set again).
+#[utoipa::path(delete, path = "/api/github-app", tag = "sync",
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn delete_github_app(State(state): AppState) -> Result<StatusCode, ApiError> {
+    state.services.delete_github_app().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// What to give GitHub for the config's own webhook (URL, secret, events, content type), and
@@ -440,6 +477,7 @@ async fn resolve_conflict(
     info(title = "ghsync management API", description = "Projects, GitHub sync configs, tasks, conflicts and sync history."),
     paths(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
+        put_github_app, get_github_app, delete_github_app,
         get_webhook, install_webhook,
         sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, list_conflicts, resolve_conflict, openapi
     ),

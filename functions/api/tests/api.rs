@@ -33,6 +33,12 @@ both_backends!(
     a_task_is_published_through_the_api,
     the_configs_webhook_is_installed_repaired_and_removed,
     without_hook_permission_or_a_public_url_the_manual_values_are_given,
+    a_token_must_be_allowed_what_the_config_needs,
+    an_expiring_token_is_shown_and_an_expired_one_fails_its_run,
+    an_app_config_syncs_with_installation_tokens,
+    an_app_config_pauses_and_resumes_with_its_installation,
+    a_forged_app_key_is_refused,
+    a_ghes_api_with_a_path_prefix_works_end_to_end,
 );
 
 /// A project with a config, one synced task and one pending conflict on it.
@@ -301,7 +307,7 @@ async fn a_config_is_stored_only_after_github_accepts_the_pat(store: Store) {
     assert_eq!(checks.len(), 1);
     assert_eq!(checks[0].authorization.as_deref(), Some(format!("Bearer {GOOD_PAT}").as_str()));
     let blob = app.stored_blob(&id).await;
-    assert_eq!(app.keys.open(id.parse().unwrap(), &blob).await.unwrap().expose(), GOOD_PAT);
+    assert_eq!(app.keys.open(id.parse::<uuid::Uuid>().unwrap(), &blob).await.unwrap().expose(), GOOD_PAT);
 }
 
 async fn updating_without_a_pat_keeps_it_and_with_one_reencrypts(store: Store) {
@@ -323,10 +329,13 @@ async fn updating_without_a_pat_keeps_it_and_with_one_reencrypts(store: Store) {
     assert_eq!(r.json()["sync_enabled"], false);
     assert_eq!(app.stored_blob(&id).await, first, "no PAT: the stored one is kept");
 
-    // Another repository without a PAT: the stored PAT is checked against it.
+    // Another repository without a PAT: the stored PAT is checked against it (the repository,
+    // then its issues).
+    app.github.clear_requests();
     let r = app.call(Method::PUT, &path, Some(json!({"repo_owner": "acme", "repo_name": "gadgets"}))).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(app.github.requests().last().unwrap().path, "/repos/acme/gadgets");
+    let paths: Vec<String> = app.github.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/repos/acme/gadgets", "/repos/acme/gadgets/issues"]);
 
     let r = app
         .call(
@@ -338,7 +347,7 @@ async fn updating_without_a_pat_keeps_it_and_with_one_reencrypts(store: Store) {
     assert_eq!(r.status, 200, "{}", r.text());
     let second = app.stored_blob(&id).await;
     assert_ne!(second, first);
-    assert_eq!(app.keys.open(id.parse().unwrap(), &second).await.unwrap().expose(), OTHER_PAT);
+    assert_eq!(app.keys.open(id.parse::<uuid::Uuid>().unwrap(), &second).await.unwrap().expose(), OTHER_PAT);
 }
 
 async fn a_refused_pat_is_422_and_stores_nothing(store: Store) {
@@ -537,6 +546,9 @@ async fn the_openapi_document_lists_every_route() {
         "GET /api/projects/{id}/conflicts",
         "POST /api/conflicts/{id}/resolve",
         "GET /api/openapi.json",
+        "PUT /api/github-app",
+        "GET /api/github-app",
+        "DELETE /api/github-app",
     ];
     routes.sort();
     assert_eq!(listed, routes);
@@ -555,7 +567,7 @@ async fn a_config_is_sealed_with_kms_when_kms_is_configured() {
     assert_eq!(r.status, 200, "{}", r.text());
     let blob = app.stored_blob(&id).await;
     assert_eq!(blob[0], 0x01, "a KMS-wrapped data key");
-    assert_eq!(app.keys.open(id.parse().unwrap(), &blob).await.unwrap().expose(), GOOD_PAT);
+    assert_eq!(app.keys.open(id.parse::<uuid::Uuid>().unwrap(), &blob).await.unwrap().expose(), GOOD_PAT);
 }
 
 #[tokio::test]
@@ -864,4 +876,375 @@ async fn without_hook_permission_or_a_public_url_the_manual_values_are_given(sto
     assert!(setup["message"].as_str().unwrap().contains("GHSYNC_PUBLIC_URL"), "{setup}");
     assert_eq!(plain.call(Method::POST, &format!("{path}/webhook"), None).await.status, 409);
     assert!(plain.github.writes().is_empty());
+}
+
+/// GitHub's form of the `github-authentication-token-expiration` header for `at`.
+fn expiry_header(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+async fn a_token_must_be_allowed_what_the_config_needs(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let put = |pat: &str, two_way: bool| json!({"repo_owner": "acme", "repo_name": "widgets", "pat": pat, "two_way": two_way});
+    // A fine-grained token that may see the repository, not its issues.
+    let metadata_only = "github_pat_metadataOnly0001";
+    app.github.add_repo("acme/widgets", metadata_only);
+    app.github.set_fine_grained(metadata_only, &[("metadata", "read")]);
+    let before = row_counts(&store).await;
+    let r = app.call(Method::PUT, &path, Some(put(metadata_only, false))).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"]["field"], "pat");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("cannot read the issues of acme/widgets") && message.contains("Issues: read"),
+        "{message}"
+    );
+    assert_eq!(row_counts(&store).await, before, "nothing stored");
+
+    // Issues read-only: enough one-way, refused for two-way; the write probe created nothing.
+    let read_only = "github_pat_issuesReadOnly01";
+    app.github.add_repo("acme/widgets", read_only);
+    app.github.set_fine_grained(read_only, &[("metadata", "read"), ("issues", "read")]);
+    let r = app.call(Method::PUT, &path, Some(put(read_only, true))).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"]["field"], "two_way");
+    assert!(
+        r.json()["error"]["message"].as_str().unwrap().contains("Issues: read and write"),
+        "{}",
+        r.text()
+    );
+    let r = app.call(Method::PUT, &path, Some(put(read_only, false))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["token_permissions"],
+        json!({"source": "fine_grained", "issues": "read", "hooks": false})
+    );
+
+    // Issues read and write: two-way is allowed.
+    let writer = "github_pat_issuesReadWrite1";
+    app.github.add_repo("acme/widgets", writer);
+    app.github.set_fine_grained(writer, &[("metadata", "read"), ("issues", "write")]);
+    let r = app.call(Method::PUT, &path, Some(put(writer, true))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["token_permissions"],
+        json!({"source": "fine_grained", "issues": "write", "hooks": false})
+    );
+    assert!(app.github.issue("acme/widgets", 1).is_none(), "probing for write access opened no issue");
+
+    // A classic token is read from its scopes.
+    app.github.set_classic_scopes(GOOD_PAT, "repo, admin:repo_hook");
+    let r = app.call(Method::PUT, &path, Some(put(GOOD_PAT, true))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["token_permissions"], json!({"source": "classic", "issues": "write", "hooks": true}));
+    app.github.set_classic_scopes(OTHER_PAT, "read:user");
+    let r = app.call(Method::PUT, &path, Some(put(OTHER_PAT, true))).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("the repo scope"), "{}", r.text());
+}
+
+async fn an_expiring_token_is_shown_and_an_expired_one_fails_its_run(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    app.github.upsert(
+        "acme/widgets",
+        testkit::fixtures::issue("acme/widgets", 1, "First", None, "open", "2026-01-05T10:00:00Z"),
+    );
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let soon = chrono::Utc::now() + chrono::Duration::days(3) + chrono::Duration::hours(1);
+    app.github.set_token_expiry(GOOD_PAT, &expiry_header(soon));
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    let r = app.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let config = app.call(Method::GET, &path, None).await.json();
+    let expires_at: chrono::DateTime<chrono::Utc> =
+        config["token_expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expires_at.timestamp(), soon.timestamp());
+    let warning = config["token_warning"].as_str().unwrap_or_default().to_string();
+    assert!(warning.contains("expires in 3 days"), "{config}");
+
+    // GitHub now says it has expired (its header moved back): the run that learns it still
+    // syncs, the next is refused before a request is sent.
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    app.github.set_token_expiry(GOOD_PAT, &expiry_header(past));
+    let worker = app.worker();
+    let first = worker.run_project(id.parse().unwrap()).await.unwrap();
+    assert_eq!(first.error, None);
+    app.github.clear_requests();
+    let second = worker.run_project(id.parse().unwrap()).await.unwrap();
+    let error = second.error.expect("the run fails");
+    assert!(error.contains("the token expired on") && error.contains("send a new one"), "{error}");
+    assert!(app.github.requests().is_empty(), "nothing is sent with an expired token");
+    let config = app.call(Method::GET, &path, None).await.json();
+    assert_eq!(config["sync_error"].as_str(), Some(error.as_str()));
+    assert!(config["token_warning"].as_str().unwrap().contains("expired"), "{config}");
+    let history = app.call(Method::GET, &format!("/api/projects/{id}/sync-history"), None).await.json();
+    assert_eq!(history["last_100_syncs"][0]["status"], "failure");
+    assert_eq!(history["last_100_syncs"][0]["error_message"].as_str(), Some(error.as_str()));
+}
+
+/// A project following acme/widgets through the test App's installation, two-way, with
+/// issue 1 imported.
+async fn app_project(app: &App) -> String {
+    app.github.upsert(
+        "acme/widgets",
+        testkit::fixtures::issue("acme/widgets", 1, "First", Some("one"), "open", "2026-01-05T10:00:00Z"),
+    );
+    app.with_app().await;
+    let id = app.project().await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "installation_id": INSTALLATION, "two_way": true});
+    let r = app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (r.json()["installation_id"].clone(), r.json()["token_permissions"]["source"].clone()),
+        (json!(INSTALLATION), json!("app"))
+    );
+    id
+}
+
+async fn an_app_config_syncs_with_installation_tokens(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let info = app.call(Method::GET, "/api/github-app", None).await.json();
+    assert_eq!(info, json!({"app_id": null, "configured": false}));
+    let id = app_project(&app).await;
+    let info = app.call(Method::GET, "/api/github-app", None).await;
+    assert_eq!(info.json(), json!({"app_id": APP_ID, "configured": true}));
+    assert!(!info.text().contains("PRIVATE KEY") && !info.text().contains(APP_SECRET));
+    assert_eq!(app.github.tokens_minted(INSTALLATION), 1, "checked at save with a minted token");
+
+    // The API's services and one worker: each mints once, then reuses its token.
+    let worker = app.worker();
+    let import = worker.run_project(id.parse().unwrap()).await.unwrap();
+    assert_eq!(
+        (import.error.clone(), import.history.as_ref().unwrap().tasks_created),
+        (None, 1),
+        "{import:?}"
+    );
+    let again = worker.run_project(id.parse().unwrap()).await.unwrap();
+    assert!(again.not_modified, "one 304 when nothing changed: {again:?}");
+    let tasks = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    let task = tasks["items"][0]["id"].as_str().unwrap().to_string();
+    let r =
+        app.call(Method::PATCH, &format!("/api/tasks/{task}"), Some(json!({"title": "Edited here"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "Edited here");
+    assert_eq!(app.github.tokens_minted(INSTALLATION), 2, "one token for the API, one for the worker");
+    let requests = app.github.requests();
+    let repo_requests: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/repos/")).collect();
+    assert!(repo_requests.iter().any(|r| r.method == "PATCH"));
+    for r in repo_requests {
+        let auth = r.authorization.as_deref().unwrap_or_default();
+        assert!(
+            auth.starts_with("Bearer ghs_"),
+            "{} {} went with an installation token: {auth}",
+            r.method,
+            r.path
+        );
+    }
+
+    // A token with less than the refresh margin left is minted anew for each use.
+    app.github.set_installation_token_lifetime(std::time::Duration::from_secs(240));
+    let short = app.worker();
+    for _ in 0..2 {
+        let report = short.run_project(id.parse().unwrap()).await.unwrap();
+        assert_eq!(report.error, None);
+    }
+    assert_eq!(app.github.tokens_minted(INSTALLATION), 4);
+
+    // Exactly one of PAT and installation.
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "installation_id": INSTALLATION, "pat": GOOD_PAT});
+    let r = app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["error"]["field"].clone()),
+        (422, json!("installation_id")),
+        "{}",
+        r.text()
+    );
+    // An installation that cannot see the repository is refused at save.
+    app.github.add_installation(78, &["acme/gadgets"], &[("issues", "read")]);
+    let other = app.project().await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "installation_id": 78});
+    let r = app.call(Method::PUT, &format!("/api/projects/{other}/github-sync"), Some(body)).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+}
+
+async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app_project(&app).await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let repos = |list: &str| json!([{"id": 1001, "name": "widgets", "full_name": "acme/widgets", "private": false, "node_id": list}]);
+    let event = |action: &str, key: &str| {
+        let mut body = json!({"action": action, "installation": {"id": INSTALLATION}, "repository_selection": "selected",
+            "repositories_added": [], "repositories_removed": []});
+        body[key] = repos("R_1");
+        body
+    };
+
+    // Deliveries must be signed with the App's own secret.
+    let forged = app
+        .deliver_to_app("installation_repositories", &event("removed", "repositories_removed"), DEPLOY_SECRET)
+        .await;
+    assert_eq!(forged.status, 401, "{}", forged.text());
+    assert_eq!(app.call(Method::GET, &path, None).await.json()["sync_enabled"], true);
+
+    // An issue delivered to the App's URL reaches the configs of its installation only.
+    let issue = testkit::fixtures::issue("acme/widgets", 2, "Second", None, "open", "2026-01-05T11:00:00Z");
+    let mut opened = testkit::fixtures::issues_event("opened", issue, "acme/widgets", json!({}));
+    opened["installation"] = json!({"id": INSTALLATION});
+    let r = app.deliver_to_app("issues", &opened, APP_SECRET).await;
+    assert_eq!((r.status.as_u16(), r.json()["outcome"].clone()), (200, json!("applied")), "{}", r.text());
+    opened["installation"] = json!({"id": 78});
+    let r = app.deliver_to_app("issues", &opened, APP_SECRET).await;
+    assert_eq!(r.json()["outcome"], "ignored", "{}", r.text());
+
+    // The repository leaves the installation: the config pauses, saying why.
+    app.github.remove_installation_repo(INSTALLATION, "acme/widgets");
+    let r = app
+        .deliver_to_app("installation_repositories", &event("removed", "repositories_removed"), APP_SECRET)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()),
+        (200, json!({"outcome": "paused", "configs": 1})),
+        "{}",
+        r.text()
+    );
+    let config = app.call(Method::GET, &path, None).await.json();
+    assert_eq!(
+        (config["sync_enabled"].clone(), config["paused_by_github"].clone()),
+        (json!(false), json!(true))
+    );
+    assert!(
+        config["sync_error"]
+            .as_str()
+            .unwrap()
+            .contains("acme/widgets was removed from the GitHub App installation 77"),
+        "{config}"
+    );
+    let report = app.worker().run_due(None).await.unwrap();
+    assert!(report.configs.is_empty(), "a paused config is not synced");
+
+    // It comes back: the config resumes, due at once.
+    app.github.add_installation_repo(INSTALLATION, "acme/widgets");
+    let r = app
+        .deliver_to_app("installation_repositories", &event("added", "repositories_added"), APP_SECRET)
+        .await;
+    assert_eq!(r.json(), json!({"outcome": "resumed", "configs": 1}), "{}", r.text());
+    let config = app.call(Method::GET, &path, None).await.json();
+    assert_eq!(
+        (config["sync_enabled"].clone(), config["paused_by_github"].clone(), config["sync_error"].clone()),
+        (json!(true), json!(false), Value::Null)
+    );
+    let report = app.worker().run_due(None).await.unwrap();
+    assert_eq!(report.configs.len(), 1);
+    assert_eq!(report.configs[0].error, None);
+
+    // Suspending the installation pauses it; a person's own pause is left alone on resume.
+    let suspend = json!({"action": "suspend", "installation": {"id": INSTALLATION}});
+    assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 1);
+    let unsuspend = json!({"action": "unsuspend", "installation": {"id": INSTALLATION}});
+    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 1);
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "sync_enabled": false});
+    assert_eq!(app.call(Method::PUT, &path, Some(body)).await.status, 200);
+    assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 0);
+    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
+    assert_eq!(app.call(Method::GET, &path, None).await.json()["sync_enabled"], false);
+}
+
+async fn a_forged_app_key_is_refused(store: Store) {
+    let app = spawn_app(store).await;
+    app.github.set_app(APP_ID, testkit::github::app_public_key());
+    app.github.add_installation(INSTALLATION, &["acme/widgets"], &[("issues", "write")]);
+    // The stand-in checks the JWT's signature: the App's key passes, another key does not.
+    let mint = format!("{}/app/installations/{INSTALLATION}/access_tokens", app.github.url);
+    for (key, status) in [(testkit::github::app_private_key(), 201), (testkit::github::forged_app_key(), 401)]
+    {
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({"iss": APP_ID, "iat": now - 60, "exp": now + 540});
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key.as_bytes()).unwrap();
+        let jwt =
+            jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), &claims, &key)
+                .unwrap();
+        let auth = format!("Bearer {jwt}");
+        assert_eq!(send(Method::POST, &mint, &[("authorization", auth.as_str())], "").await.status, status);
+    }
+    // Set with a key that is not the App's, ghsync's JWT is refused and nothing is stored.
+    let body = json!({"app_id": APP_ID, "private_key": testkit::github::forged_app_key(), "webhook_secret": APP_SECRET});
+    assert_eq!(app.call(Method::PUT, "/api/github-app", Some(body)).await.status, 200);
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "installation_id": INSTALLATION});
+    let r = app.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["error"]["code"].clone()),
+        (422, json!("github_app_refused")),
+        "{}",
+        r.text()
+    );
+    assert_eq!(app.call(Method::GET, &path, None).await.status, 404);
+    // Not a key at all: refused before anything is sealed.
+    let body = json!({"app_id": APP_ID, "private_key": "not a key", "webhook_secret": APP_SECRET});
+    let r = app.call(Method::PUT, "/api/github-app", Some(body)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["error"]["field"].clone()),
+        (422, json!("private_key")),
+        "{}",
+        r.text()
+    );
+    assert_eq!(app.call(Method::DELETE, "/api/github-app", None).await.status, 204);
+    assert_eq!(app.call(Method::DELETE, "/api/github-app", None).await.status, 404);
+}
+
+async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
+    let app = spawn_app(store).await;
+    let ghes = testkit::github::FakeGitHub::start_ghes().await;
+    assert!(ghes.url.ends_with("/api/v3"), "{}", ghes.url);
+    let web = ghes.url.trim_end_matches("/api/v3").replace("http://", "https://");
+    let pat = "ghp_enterpriseToken000001";
+    ghes.add_repo("acme/widgets", pat);
+    ghes.upsert(
+        "acme/widgets",
+        testkit::fixtures::issue(
+            "acme/widgets",
+            1,
+            "On the enterprise",
+            None,
+            "open",
+            "2026-01-05T10:00:00Z",
+        ),
+    );
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    for (bad, why) in [("http://ghe.example/api/v3", "https"), ("https://ghe.example/", "/api/v3")] {
+        let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": pat, "api_url": bad});
+        let r = app.call(Method::PUT, &path, Some(body)).await;
+        assert_eq!(
+            (r.status.as_u16(), r.json()["error"]["field"].clone()),
+            (422, json!("api_url")),
+            "{bad}: {}",
+            r.text()
+        );
+        assert!(r.json()["error"]["message"].as_str().unwrap().contains(why), "{}", r.text());
+    }
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": pat, "api_url": ghes.url, "two_way": true});
+    let r = app.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["api_url"], ghes.url);
+    assert!(app.github.requests().is_empty(), "github.com is never asked");
+
+    let worker = app.worker();
+    let report = worker.run_project(id.parse().unwrap()).await.unwrap();
+    assert_eq!(report.error, None, "{report:?}");
+    let tasks = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    assert_eq!(tasks["items"][0]["title"], "On the enterprise");
+    assert_eq!(tasks["items"][0]["github_issue_url"], format!("{web}/acme/widgets/issues/1"));
+    assert!(worker.run_project(id.parse().unwrap()).await.unwrap().not_modified);
+    let task = tasks["items"][0]["id"].as_str().unwrap().to_string();
+    let r = app
+        .call(Method::PATCH, &format!("/api/tasks/{task}"), Some(json!({"title": "Edited on the board"})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(ghes.issue("acme/widgets", 1).unwrap()["title"], "Edited on the board");
+    assert!(app.github.requests().is_empty(), "github.com is never asked");
 }

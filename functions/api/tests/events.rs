@@ -34,11 +34,11 @@ async fn the_sample_api_events_are_answered() {
         .await
         .unwrap();
 
-    let services = Services {
-        store: store.clone(),
-        keys: KeyProvider::Local(LocalKeys::from_hex(&"11".repeat(32)).unwrap()),
-        github: GitHub::new("http://127.0.0.1:9", std::time::Duration::from_secs(1)).unwrap(),
-    };
+    let services = Services::new(
+        store.clone(),
+        KeyProvider::Local(LocalKeys::from_hex(&"11".repeat(32)).unwrap()),
+        GitHub::new("http://127.0.0.1:9", std::time::Duration::from_secs(1)).unwrap(),
+    );
     let app = router(ApiState {
         services,
         secrets: ghsync_shared::secrets::Secrets::fixed(None, ApiToken::new(API_TOKEN)),

@@ -95,8 +95,7 @@ async fn each_due_config_is_claimed_once_sent_once_and_synced_once(store: Store)
         testkit::project_with_pat(&store, &repo, &keys, PAT).await;
     }
     let github = GitHub::new(&gh.url, Duration::from_secs(5)).unwrap();
-    let reconciler =
-        Reconciler::new(Services { store: store.clone(), keys, github }, ReconcileOptions::default());
+    let reconciler = Reconciler::new(Services::new(store.clone(), keys, github), ReconcileOptions::default());
     let (client, url, fanout) = queue().await;
 
     let sent = ghsync_reconcile::handle_fanout(tick(), &reconciler, &fanout).await.unwrap();
@@ -162,8 +161,7 @@ async fn a_sync_now_reaches_the_reconcile_function_through_the_queue(store: Stor
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"66".repeat(32)).unwrap());
     let project = testkit::project_with_pat(&store, "acme/widgets", &keys, PAT).await;
     let github = GitHub::new(&gh.url, Duration::from_secs(5)).unwrap();
-    let reconciler =
-        Reconciler::new(Services { store: store.clone(), keys, github }, ReconcileOptions::default());
+    let reconciler = Reconciler::new(Services::new(store.clone(), keys, github), ReconcileOptions::default());
     let (client, url, fanout) = queue().await;
 
     // What the API does: queue the run in the store, then hand it to the queue.

@@ -24,7 +24,7 @@ async fn reconciler(gh: &FakeGitHub) -> Reconciler {
         .await
         .unwrap();
     let github = GitHub::new(&gh.url, Duration::from_secs(2)).unwrap();
-    Reconciler::new(Services { store, keys, github }, ReconcileOptions::default())
+    Reconciler::new(Services::new(store, keys, github), ReconcileOptions::default())
 }
 
 fn tick(deadline_in: Duration) -> LambdaEvent<EventBridgeEvent> {

@@ -1,6 +1,7 @@
 //! The webhook receiver: `POST /webhooks/github` (single-tenant: the deployment's secret, every
-//! config of the repository) and `POST /webhooks/github/{config_id}` (one config: its own
-//! secret, its project only) as an axum [`Router`] that `lambda_http` serves behind API
+//! config of the repository), `POST /webhooks/github/{config_id}` (one config: its own
+//! secret, its project only) and `POST /webhooks/github/app` (the GitHub App's secret, the
+//! configs of the delivery's installation) as an axum [`Router`] that `lambda_http` serves behind API
 //! Gateway (HTTP API, payload 2.0; base64 bodies arrive decoded) and `ghsync serve` mounts
 //! locally. It only translates HTTP to `ghsync_shared::webhook`; a request without a
 //! well-formed signature, or form-encoded, is refused before its body is read.
@@ -48,7 +49,12 @@ impl WebhookState {
             tracing::error!("no webhook secret is configured: every delivery will be refused");
         }
         let web_host = config.github_web_host();
-        Ok(Self::new(store, WebhookConfig { secrets, web_host }))
+        // The GitHub App's webhook secret is kept sealed in the database (KMS opens it).
+        let app_secret = match ghsync_shared::manage::key_provider(&config).await {
+            Ok(keys) => ghsync_shared::app::AppSecret::new(store.clone(), keys),
+            Err(_) => Default::default(),
+        };
+        Ok(Self::new(store, WebhookConfig { secrets, web_host, app_secret }))
     }
 }
 
@@ -70,6 +76,7 @@ pub fn router_with(state: WebhookState, bodies: usize) -> Router {
     let reads = Arc::new(tokio::sync::Semaphore::new(bodies));
     Router::new()
         .route("/webhooks/github", post(receive))
+        .route("/webhooks/github/app", post(receive_for_app))
         .route("/webhooks/github/{config_id}", post(receive_for_config))
         // One byte over GitHub's cap still reaches the handler, which answers 413 itself.
         .layer(DefaultBodyLimit::max(webhook::MAX_BODY_BYTES + 1))
@@ -125,7 +132,7 @@ async fn receive_for_config(
             json!({"error": {"code": "not_found", "message": "no such webhook"}}),
         );
     };
-    deliver(&state, &headers, body, Some(config_id)).await
+    deliver(&state, &headers, body, Some(config_id), false).await
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -138,7 +145,16 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    deliver(&state, &headers, body, None).await
+    deliver(&state, &headers, body, None, false).await
+}
+
+/// `POST /webhooks/github/app`: the GitHub App's deliveries.
+async fn receive_for_app(
+    State(state): State<Arc<WebhookState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    deliver(&state, &headers, body, None, true).await
 }
 
 async fn deliver(
@@ -146,6 +162,7 @@ async fn deliver(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     tenant: Option<uuid::Uuid>,
+    app: bool,
 ) -> Response {
     let body = match body {
         Ok(body) => body,
@@ -165,6 +182,7 @@ async fn deliver(
         signature_sha1: header(headers, "x-hub-signature"),
         body: &body,
         tenant,
+        app,
     };
     match state.receiver.handle(delivery).await {
         Ok(handled) => {
@@ -185,7 +203,9 @@ fn refuse(e: &WebhookError) -> Response {
             (StatusCode::BAD_REQUEST, "bad_request")
         }
         WebhookError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-        WebhookError::Store(StoreError::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        WebhookError::Store(StoreError::Unavailable(_)) | WebhookError::AppSecret(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
         WebhookError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
     // Store failures stay in the log (already written by `handle`); the answer is opaque.

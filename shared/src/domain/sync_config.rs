@@ -89,6 +89,71 @@ pub struct GitHubSyncConfig {
     pub hook_id: Option<i64>,
     /// Why installing that webhook failed last (the person adds it by hand then).
     pub hook_error: Option<String>,
+    /// The GitHub App installation the config works through instead of a PAT.
+    pub installation_id: Option<i64>,
+    /// The config's own REST API base (GitHub Enterprise Server); `None`: the deployment's.
+    pub api_url: Option<String>,
+    /// When the PAT expires, as GitHub last said (`None`: it does not, or GitHub has not said).
+    pub token_expires_at: Option<Timestamp>,
+    /// What the token may do, as checked when it was saved.
+    pub token_permissions: Option<TokenPermissions>,
+    /// The token expires within [`TOKEN_WARNING_DAYS`] days, or has expired: what to do.
+    pub token_warning: Option<String>,
+    /// Off because the repository left the App's installation (or the installation was
+    /// deleted or suspended); its return turns the config on again.
+    pub paused_by_github: bool,
+}
+
+text_enum!(
+    /// What kind of token a config uses.
+    TokenSource, "token_permissions.source" {
+        /// A classic PAT: GitHub lists its scopes (`x-oauth-scopes`).
+        Classic = "classic",
+        /// A fine-grained PAT: GitHub lists no scopes, each endpoint tells what it needs.
+        FineGrained = "fine_grained",
+        /// A GitHub App installation token.
+        App = "app",
+    }
+);
+
+text_enum!(
+    /// How far a token may go with a repository's issues.
+    IssuesAccess, "token_permissions.issues" {
+        Read = "read",
+        Write = "write",
+    }
+);
+
+/// What a token may do in its repository, as checked when it was saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct TokenPermissions {
+    pub source: TokenSource,
+    pub issues: IssuesAccess,
+    /// May manage the repository's webhooks.
+    pub hooks: bool,
+}
+
+/// From how many days before its expiry a token is warned about.
+pub const TOKEN_WARNING_DAYS: i64 = 7;
+
+/// What a person is told about a token expiring at `expires_at`, seen at `now`: nothing
+/// until [`TOKEN_WARNING_DAYS`] days before, then how soon, then that it has expired.
+pub fn token_warning(expires_at: Option<Timestamp>, now: Timestamp) -> Option<String> {
+    let expires_at = expires_at?;
+    let date = expires_at.as_datetime().format("%Y-%m-%d %H:%M UTC");
+    let left = expires_at.as_datetime() - now.as_datetime();
+    if left <= chrono::Duration::zero() {
+        return Some(format!("the token expired on {date}: send a new one to sync again"));
+    }
+    if left > chrono::Duration::days(TOKEN_WARNING_DAYS) {
+        return None;
+    }
+    let when = match left.num_days() {
+        0 => "within a day".to_string(),
+        1 => "in 1 day".to_string(),
+        n => format!("in {n} days"),
+    };
+    Some(format!("the token expires {when} ({date}): send a new one before then"))
 }
 
 impl GitHubSyncConfig {
@@ -108,9 +173,45 @@ impl fmt::Debug for GitHubSyncConfig {
             .field("sync_enabled", &self.sync_enabled)
             .field("sync_interval_seconds", &self.sync_interval_seconds)
             .field("two_way", &self.two_way)
+            .field("installation_id", &self.installation_id)
+            .field("api_url", &self.api_url)
             .field("next_sync_at", &self.next_sync_at)
             .field("sync_error", &self.sync_error)
             .finish_non_exhaustive()
+    }
+}
+
+/// How a config reaches GitHub: its credential and its API.
+#[derive(Clone)]
+pub struct Reach {
+    pub project_id: Uuid,
+    /// The sealed PAT (empty for an App config).
+    pub encrypted_pat: Vec<u8>,
+    pub installation_id: Option<i64>,
+    pub api_url: Option<String>,
+    pub token_expires_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for Reach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reach")
+            .field("project_id", &self.project_id)
+            .field("installation_id", &self.installation_id)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitHubSyncConfig {
+    /// How the config reaches GitHub.
+    pub fn reach(&self) -> Reach {
+        Reach {
+            project_id: self.project_id,
+            encrypted_pat: self.encrypted_pat.clone(),
+            installation_id: self.installation_id,
+            api_url: self.api_url.clone(),
+            token_expires_at: self.token_expires_at,
+        }
     }
 }
 
@@ -184,4 +285,34 @@ pub struct SyncHistorySummary {
     pub avg_duration_ms: f64,
     /// Successful runs among finished runs, in percent (0–100; 0 when none finished).
     pub success_rate: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_warned_about_from_seven_days_before_it_expires() {
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let at = |s: &str| Some(s.parse::<Timestamp>().unwrap());
+        for (expires, expected) in [
+            (None, None),
+            (at("2026-12-31T00:00:00Z"), None),
+            (at("2026-12-08T12:00:01Z"), None),
+            (at("2026-12-08T12:00:00Z"), Some("the token expires in 7 days (2026-12-08 12:00 UTC)")),
+            (at("2026-12-03T00:00:00Z"), Some("the token expires in 1 day (2026-12-03 00:00 UTC)")),
+            (at("2026-12-01T18:00:00Z"), Some("the token expires within a day (2026-12-01 18:00 UTC)")),
+            (at("2026-12-01T12:00:00Z"), Some("the token expired on 2026-12-01 12:00 UTC")),
+            (at("2026-11-01T00:00:00Z"), Some("the token expired on 2026-11-01 00:00 UTC")),
+        ] {
+            let warning = token_warning(expires, now);
+            match expected {
+                None => assert_eq!(warning, None, "{expires:?}"),
+                Some(start) => {
+                    let warning = warning.unwrap_or_default();
+                    assert!(warning.starts_with(start), "{expires:?}: {warning}");
+                }
+            }
+        }
+    }
 }

@@ -5,20 +5,72 @@ use uuid::Uuid;
 
 use super::rows::ConfigRow;
 use super::{Store, StoreError, new_id};
-use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, SyncInterval, ValidationError};
+use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, SyncInterval, TokenPermissions, ValidationError};
 use crate::time::Timestamp;
 
+/// How a config reaches GitHub.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A PAT, sealed.
+    Pat(Vec<u8>),
+    /// A GitHub App installation.
+    Installation(i64),
+}
+
+/// What GitHub said of a token when it was checked.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenChecked {
+    pub expires_at: Option<Timestamp>,
+    pub permissions: TokenPermissions,
+}
+
 /// A validated config write. Absent fields keep their stored value (or take the default
-/// when the config is new); a new config needs `encrypted_pat`.
+/// when the config is new); a new config needs a `credential`.
 #[derive(Clone, Debug)]
 pub struct ConfigWrite {
     pub repo_owner: RepoOwner,
     pub repo_name: RepoName,
-    pub encrypted_pat: Option<Vec<u8>>,
+    pub credential: Option<Credential>,
     pub sync_enabled: Option<bool>,
     pub sync_interval: Option<SyncInterval>,
     /// Push local edits to GitHub; absent keeps the stored value (off for a new config).
     pub two_way: Option<bool>,
+    /// The config's own API base: `Some(None)` returns to the deployment's; absent keeps it.
+    pub api_url: Option<Option<String>>,
+    /// The token was checked just now (it, the repository or what it must do changed).
+    pub checked: Option<TokenChecked>,
+}
+
+impl ConfigWrite {
+    /// A write for `owner/name` that keeps everything else as stored.
+    pub fn new(repo_owner: RepoOwner, repo_name: RepoName) -> Self {
+        Self {
+            repo_owner,
+            repo_name,
+            credential: None,
+            sync_enabled: None,
+            sync_interval: None,
+            two_way: None,
+            api_url: None,
+            checked: None,
+        }
+    }
+}
+
+impl Credential {
+    /// The columns `encrypted_pat` and `installation_id` (an App config keeps an empty blob).
+    fn columns(&self) -> (Vec<u8>, Option<i64>) {
+        match self {
+            Credential::Pat(blob) => (blob.clone(), None),
+            Credential::Installation(id) => (Vec::new(), Some(*id)),
+        }
+    }
+}
+
+impl TokenChecked {
+    fn permissions_json(&self) -> String {
+        serde_json::to_string(&self.permissions).expect("permissions serialise")
+    }
 }
 
 impl Store {
@@ -63,32 +115,46 @@ impl Store {
         .await?;
         let row: ConfigRow = match existing.map(GitHubSyncConfig::try_from).transpose()? {
             None => {
-                let pat = write
-                    .encrypted_pat
+                let (pat, installation_id) = write
+                    .credential
                     .as_ref()
-                    .ok_or_else(|| ValidationError::new("pat", "is required to create a sync config"))?;
+                    .ok_or_else(|| {
+                        ValidationError::new(
+                            "pat",
+                            "a PAT or an installation_id is required to create a sync config",
+                        )
+                    })?
+                    .columns();
                 sqlx::query_as(concat!(
                     "INSERT INTO github_sync_config (id, project_id, repo_owner, repo_name, encrypted_pat, \
-                     next_sync_at, sync_enabled, sync_interval_seconds, created_at, updated_at, two_way) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9) RETURNING ",
+                     next_sync_at, sync_enabled, sync_interval_seconds, created_at, updated_at, two_way, \
+                     installation_id, api_url, token_expires_at, token_permissions) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9, $10, $11, $12, $13) RETURNING ",
                     config_columns!()
                 ))
                 .bind(new_id())
                 .bind(project_id.to_string())
                 .bind(write.repo_owner.as_str())
                 .bind(write.repo_name.as_str())
-                .bind(pat.clone())
+                .bind(pat)
                 .bind(&now)
                 .bind(i64::from(write.sync_enabled.unwrap_or(true)))
                 .bind(write.sync_interval.unwrap_or(SyncInterval::DEFAULT).seconds())
                 .bind(i64::from(write.two_way.unwrap_or(false)))
+                .bind(installation_id)
+                .bind(write.api_url.clone().flatten())
+                .bind(write.checked.and_then(|c| c.expires_at).map(Timestamp::to_sql))
+                .bind(write.checked.map(|c| c.permissions_json()))
                 .fetch_one(&mut *tx)
                 .await?
             }
             Some(old) => {
                 let enabled = write.sync_enabled.unwrap_or(old.sync_enabled);
                 let two_way = write.two_way.unwrap_or(old.two_way);
-                let repo_changed = !old.follows(write.repo_owner.as_str(), write.repo_name.as_str());
+                let api_url = write.api_url.clone().unwrap_or_else(|| old.api_url.clone());
+                // Another host is another repository, whatever its name.
+                let repo_changed = !old.follows(write.repo_owner.as_str(), write.repo_name.as_str())
+                    || api_url != old.api_url;
                 if !two_way || repo_changed {
                     // A one-way config never writes to GitHub, and edits meant for the old
                     // repository's issues are not sent to the new one.
@@ -97,7 +163,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let due_now = repo_changed || (enabled && !old.sync_enabled) || write.encrypted_pat.is_some();
+                let due_now = repo_changed || (enabled && !old.sync_enabled) || write.credential.is_some();
                 let next_sync_at =
                     if due_now { Some(now.clone()) } else { old.next_sync_at.map(|t| t.to_sql()) };
                 if repo_changed {
@@ -113,7 +179,20 @@ impl Store {
                     .await?;
                 }
                 // Another repository starts from scratch: its own listing and probe. A new
-                // PAT was just accepted by GitHub: the last run's error no longer holds.
+                // token was just accepted by GitHub: the last run's error no longer holds, and
+                // a pause for a repository gone from the App's installation ends with it.
+                let (pat, installation_id) = match &write.credential {
+                    Some(credential) => credential.columns(),
+                    None => (old.encrypted_pat, old.installation_id),
+                };
+                let (expires_at, permissions) = match write.checked {
+                    Some(checked) => (checked.expires_at, Some(checked.permissions_json())),
+                    None => (
+                        old.token_expires_at,
+                        old.token_permissions
+                            .map(|p| serde_json::to_string(&p).expect("permissions serialise")),
+                    ),
+                };
                 sqlx::query_as(concat!(
                     "UPDATE github_sync_config SET repo_owner = $2, repo_name = $3, encrypted_pat = $4, \
                      sync_enabled = $5, sync_interval_seconds = $6, next_sync_at = $7, updated_at = $8, \
@@ -127,20 +206,26 @@ impl Store {
                      full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END, \
                      hook_id = CASE WHEN $9 = 1 THEN NULL ELSE hook_id END, \
                      hook_error = CASE WHEN $9 = 1 THEN NULL ELSE hook_error END, \
-                     two_way = $11 WHERE project_id = $1 RETURNING ",
+                     paused_by_github = CASE WHEN $10 = 1 THEN 0 ELSE paused_by_github END, \
+                     two_way = $11, installation_id = $12, api_url = $13, token_expires_at = $14, \
+                     token_permissions = $15 WHERE project_id = $1 RETURNING ",
                     config_columns!()
                 ))
                 .bind(project_id.to_string())
                 .bind(write.repo_owner.as_str())
                 .bind(write.repo_name.as_str())
-                .bind(write.encrypted_pat.clone().unwrap_or(old.encrypted_pat))
+                .bind(pat)
                 .bind(i64::from(enabled))
                 .bind(write.sync_interval.map_or(old.sync_interval_seconds, SyncInterval::seconds))
                 .bind(next_sync_at)
                 .bind(&now)
                 .bind(i64::from(repo_changed))
-                .bind(i64::from(write.encrypted_pat.is_some()))
+                .bind(i64::from(write.credential.is_some()))
                 .bind(i64::from(two_way))
+                .bind(installation_id)
+                .bind(api_url)
+                .bind(expires_at.map(Timestamp::to_sql))
+                .bind(permissions)
                 .fetch_one(&mut *tx)
                 .await?
             }
@@ -191,6 +276,20 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.ok_or(StoreError::NotFound("sync config"))?.try_into()
+    }
+
+    /// Records when the project's PAT expires, as GitHub last said.
+    pub async fn set_token_expiry(
+        &self,
+        project_id: Uuid,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE github_sync_config SET token_expires_at = $2 WHERE project_id = $1 AND installation_id IS NULL")
+            .bind(project_id.to_string())
+            .bind(expires_at.map(Timestamp::to_sql))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Removes the project's config (its history goes with it; tasks stay).

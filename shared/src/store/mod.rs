@@ -13,6 +13,7 @@ mod rows;
 mod configs;
 mod conflicts;
 mod deliveries;
+mod github_app;
 mod history;
 mod outbox;
 mod projects;
@@ -29,11 +30,13 @@ use uuid::Uuid;
 use crate::domain::ValidationError;
 
 pub use crate::sync::ApplyOutcome;
-pub use configs::ConfigWrite;
+pub use configs::{ConfigWrite, Credential, TokenChecked};
 pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
 pub(crate) use deliveries::{
     enabled_projects_for_repo_in, record_delivery_in, reread_soon_in, tenant_project_in,
 };
+pub use github_app::{InstallationScope, StoredApp};
+pub(crate) use github_app::{installation_projects_in, pause_installation_in, resume_installation_in};
 pub use outbox::{Backoff, PushConfig, PushEnd, PushJob, PushLink};
 pub use reconcile::{Checkpoint, Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
 pub use tasks::{GoneOutcome, TaskFilter};

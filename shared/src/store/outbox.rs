@@ -83,8 +83,8 @@ impl std::fmt::Debug for PushJob {
 #[derive(Clone)]
 pub struct PushConfig {
     pub repo: RepoRef,
-    /// The envelope-encrypted PAT.
-    pub encrypted_pat: Vec<u8>,
+    /// How it reaches GitHub.
+    pub reach: crate::domain::Reach,
     pub two_way: bool,
     pub sync_enabled: bool,
 }
@@ -129,6 +129,9 @@ struct PushRow {
     repo_owner: Option<String>,
     repo_name: Option<String>,
     encrypted_pat: Option<Vec<u8>>,
+    installation_id: Option<i64>,
+    api_url: Option<String>,
+    token_expires_at: Option<String>,
     two_way: Option<i64>,
     sync_enabled: Option<i64>,
     metadata_id: Option<String>,
@@ -150,7 +153,16 @@ impl TryFrom<PushRow> for PushJob {
                     owner: RepoOwner::parse(owner).map_err(|e| StoreError::corrupt("repo_owner", e))?,
                     name: RepoName::parse(name).map_err(|e| StoreError::corrupt("repo_name", e))?,
                 },
-                encrypted_pat,
+                reach: crate::domain::Reach {
+                    project_id: super::rows::uuid("sync_outbox.project_id", &r.project_id)?,
+                    encrypted_pat,
+                    installation_id: r.installation_id,
+                    api_url: r.api_url,
+                    token_expires_at: super::rows::opt_ts(
+                        "github_sync_config.token_expires_at",
+                        r.token_expires_at.as_deref(),
+                    )?,
+                },
                 two_way: r.two_way == Some(1),
                 sync_enabled: r.sync_enabled == Some(1),
             }),
@@ -240,7 +252,8 @@ impl Store {
     pub async fn read_push(&self, task_id: Uuid) -> Result<Option<PushJob>, StoreError> {
         let row: Option<PushRow> = sqlx::query_as(
             "SELECT o.task_id, o.project_id, o.version, o.attempts, t.title, t.description, t.status, \
-             c.repo_owner, c.repo_name, c.encrypted_pat, c.two_way, c.sync_enabled, \
+             c.repo_owner, c.repo_name, c.encrypted_pat, c.installation_id, c.api_url, c.token_expires_at, \
+             c.two_way, c.sync_enabled, \
              m.id AS metadata_id, m.github_issue_id, m.github_issue_number, m.last_synced_content, \
              m.synced_state, m.remote_state, m.unlinked_at, m.sync_conflict_status \
              FROM sync_outbox o JOIN tasks t ON t.id = o.task_id \

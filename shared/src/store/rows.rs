@@ -337,7 +337,8 @@ macro_rules! config_columns {
     () => {
         "id, project_id, repo_owner, repo_name, encrypted_pat, \
      last_sync_at, next_sync_at, sync_enabled, sync_interval_seconds, sync_error, created_at, updated_at, \
-     two_way, hook_id, hook_error"
+     two_way, hook_id, hook_error, installation_id, api_url, token_expires_at, token_permissions, \
+     paused_by_github"
     };
 }
 
@@ -358,11 +359,17 @@ pub(crate) struct ConfigRow {
     two_way: i64,
     hook_id: Option<i64>,
     hook_error: Option<String>,
+    installation_id: Option<i64>,
+    api_url: Option<String>,
+    token_expires_at: Option<String>,
+    token_permissions: Option<String>,
+    paused_by_github: i64,
 }
 
 impl TryFrom<ConfigRow> for GitHubSyncConfig {
     type Error = StoreError;
     fn try_from(r: ConfigRow) -> Result<Self, StoreError> {
+        let expires_at = opt_ts("github_sync_config.token_expires_at", r.token_expires_at.as_deref())?;
         Ok(GitHubSyncConfig {
             id: uuid("github_sync_config.id", &r.id)?,
             project_id: uuid("github_sync_config.project_id", &r.project_id)?,
@@ -379,6 +386,19 @@ impl TryFrom<ConfigRow> for GitHubSyncConfig {
             two_way: r.two_way != 0,
             hook_id: r.hook_id,
             hook_error: r.hook_error,
+            installation_id: r.installation_id,
+            api_url: r.api_url,
+            token_expires_at: expires_at,
+            token_permissions: r
+                .token_permissions
+                .as_deref()
+                .map(|json| {
+                    serde_json::from_str(json)
+                        .map_err(|e| StoreError::corrupt("github_sync_config.token_permissions", e))
+                })
+                .transpose()?,
+            token_warning: crate::domain::token_warning(expires_at, Timestamp::now()),
+            paused_by_github: r.paused_by_github != 0,
         })
     }
 }

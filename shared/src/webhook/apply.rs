@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::payload::{Change, ChangeKind, Gone};
-use super::{Handled, IssueResult, LogMeta, ProjectResult, WebhookError};
+use super::payload::{InstallationPayload, PayloadError};
+use super::{Handled, IssueResult, LogMeta, ProjectResult, Route, WebhookError};
 use crate::domain::RepoRef;
 use crate::store::{self, ApplyOutcome, Backend, GoneOutcome, Scope, Store, StoreError};
 use crate::sync::{self, Disappearance, Source};
@@ -26,13 +27,14 @@ pub(super) async fn apply_alone(
 }
 
 /// A verified delivery, as the delivery log records it.
+#[derive(Clone, Copy)]
 pub(super) struct Received<'a> {
     pub(super) id: &'a str,
     pub(super) event: &'a str,
     pub(super) meta: &'a LogMeta,
     pub(super) now: Timestamp,
-    /// The config whose own URL received it: only its project is touched.
-    pub(super) tenant: Option<Uuid>,
+    /// Whose configs it may touch.
+    pub(super) route: Route,
 }
 
 impl Received<'_> {
@@ -92,15 +94,19 @@ pub(super) async fn apply_in(
     received: &Received<'_>,
     change: &Change,
 ) -> Result<Handled, WebhookError> {
-    let mut projects = match received.tenant {
+    let mut projects = match received.route {
         // A config's own URL: its project, and only when the body is of its repository.
-        Some(config_id) => store::tenant_project_in(tx, config_id, &change.repo).await?.into_iter().collect(),
-        None => routes.projects(tx, &change.repo).await?,
+        Route::Config(config_id) => {
+            store::tenant_project_in(tx, config_id, &change.repo).await?.into_iter().collect()
+        }
+        // The App's URL: the configs of the delivery's installation that follow the repository.
+        Route::Installation(id) => store::installation_projects_in(tx, id, &change.repo).await?,
+        Route::Shared => routes.projects(tx, &change.repo).await?,
     };
     // A transfer also concerns projects that follow the issue's new repository: their task
     // of the old issue follows it there.
-    if let (None, ChangeKind::Gone { how: Gone::Transferred { new_repo: Some(new_repo), .. }, .. }) =
-        (received.tenant, &change.kind)
+    if let (Route::Shared, ChangeKind::Gone { how: Gone::Transferred { new_repo: Some(new_repo), .. }, .. }) =
+        (received.route, &change.kind)
     {
         for p in routes.projects(tx, new_repo).await? {
             if !projects.contains(&p) {
@@ -114,7 +120,11 @@ pub(super) async fn apply_in(
         // The repository is followed by no enabled config, or (on a config's own URL) the
         // config is disabled, gone, or follows another repository.
         Handled::Ignored {
-            reason: if received.tenant.is_some() { "not_this_config" } else { "no_enabled_config" },
+            reason: match received.route {
+                Route::Config(_) => "not_this_config",
+                Route::Installation(_) => "not_this_installation",
+                Route::Shared => "no_enabled_config",
+            },
         }
     } else {
         Handled::Applied { results: Vec::new() }
@@ -164,4 +174,73 @@ pub(super) async fn apply_in(
         results.push(ProjectResult { project_id, result });
     }
     Ok(Handled::Applied { results })
+}
+
+/// An `installation` or `installation_repositories` delivery to the App's URL: its configs
+/// pause when the installation is deleted or suspended or their repository leaves it, and
+/// resume when it is unsuspended or the repository comes back. Recorded and carried out in
+/// one transaction.
+pub(super) async fn installation_event(
+    store: &Store,
+    received: &Received<'_>,
+    body: &[u8],
+) -> Result<(Handled, LogMeta), WebhookError> {
+    let payload: InstallationPayload =
+        serde_json::from_slice(body).map_err(|e| WebhookError::InvalidPayload(PayloadError::Json(e)))?;
+    let id = payload.installation.id;
+    let repos = |list: &[super::payload::RepositoryRef]| -> Vec<RepoRef> {
+        list.iter().filter_map(|r| RepoRef::parse(&r.full_name).ok()).collect()
+    };
+    let (removed, added) = (repos(&payload.repositories_removed), repos(&payload.repositories_added));
+    let meta = LogMeta { action: Some(payload.action.clone()), repo: None };
+    let received = Received { meta: &meta, ..*received };
+    let result = store::retry_races(|| async {
+        let mut tx = store.begin().await?;
+        let now = received.now;
+        use store::InstallationScope::{All, Repos};
+        let handled = match (received.event, payload.action.as_str()) {
+            ("installation", "deleted") => {
+                let reason = format!(
+                    "the GitHub App installation {id} was deleted: install the App again and give this config \
+                     the new installation"
+                );
+                Handled::Paused { configs: store::pause_installation_in(&mut tx, id, All, &reason, now).await?.len() }
+            }
+            ("installation", "suspend") => {
+                let reason =
+                    format!("the GitHub App installation {id} is suspended: syncing resumes when it is unsuspended");
+                Handled::Paused { configs: store::pause_installation_in(&mut tx, id, All, &reason, now).await?.len() }
+            }
+            ("installation", "unsuspend") => {
+                Handled::Resumed { configs: store::resume_installation_in(&mut tx, id, All, now).await?.len() }
+            }
+            ("installation_repositories", "removed") => {
+                let mut paused = 0;
+                for repo in &removed {
+                    let reason = format!(
+                        "{repo} was removed from the GitHub App installation {id}: add it to the installation \
+                         again to resume syncing"
+                    );
+                    let one = std::slice::from_ref(repo);
+                    paused += store::pause_installation_in(&mut tx, id, Repos(one), &reason, now).await?.len();
+                }
+                Handled::Paused { configs: paused }
+            }
+            ("installation_repositories", "added") => {
+                Handled::Resumed { configs: store::resume_installation_in(&mut tx, id, Repos(&added), now).await?.len() }
+            }
+            _ => Handled::Ignored { reason: "event_ignored" },
+        };
+        if !received.record(&mut tx, handled.log_outcome()).await? {
+            // Seen before: what it did then stands (this transaction's changes roll back).
+            return Ok(Handled::Duplicate);
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok::<_, WebhookError>(handled)
+    })
+    .await?;
+    if let Handled::Paused { configs } | Handled::Resumed { configs } = result {
+        tracing::info!(installation = id, action = %payload.action, configs, "installation event");
+    }
+    Ok((result, meta))
 }

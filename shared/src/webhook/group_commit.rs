@@ -19,7 +19,7 @@ pub(super) struct Job {
     pub(super) delivery_id: String,
     pub(super) meta: LogMeta,
     pub(super) now: Timestamp,
-    pub(super) tenant: Option<uuid::Uuid>,
+    pub(super) route: super::Route,
     pub(super) change: Change,
     pub(super) reply: oneshot::Sender<Result<Handled, WebhookError>>,
 }
@@ -31,7 +31,7 @@ impl Job {
             event: "issues",
             meta: &self.meta,
             now: self.now,
-            tenant: self.tenant,
+            route: self.route,
         }
     }
 }
@@ -77,7 +77,7 @@ async fn apply_batch(store: &Store, jobs: &[Job]) -> Result<Vec<Handled>, Webhoo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ConfigWrite, StoreOptions, Table};
+    use crate::store::{ConfigWrite, Credential, StoreOptions, Table};
 
     /// A store following acme/widgets, where the database refuses any task titled "poison".
     async fn store_with_poison() -> Store {
@@ -85,12 +85,12 @@ mod tests {
         store.migrate().await.unwrap();
         let project = store.create_project("Widgets").await.unwrap();
         let write = ConfigWrite {
-            repo_owner: crate::domain::RepoOwner::parse("acme").unwrap(),
-            repo_name: crate::domain::RepoName::parse("widgets").unwrap(),
-            encrypted_pat: Some(vec![2, 0, 0]),
+            credential: Some(Credential::Pat(vec![2, 0, 0])),
             sync_enabled: Some(true),
-            sync_interval: None,
-            two_way: None,
+            ..ConfigWrite::new(
+                crate::domain::RepoOwner::parse("acme").unwrap(),
+                crate::domain::RepoName::parse("widgets").unwrap(),
+            )
         };
         store.put_config(project.id, &write).await.unwrap();
         sqlx::query(
@@ -114,7 +114,14 @@ mod tests {
         let (reply, answer) = oneshot::channel();
         let meta = LogMeta { action: Some("opened".into()), repo: Some("acme/widgets".into()) };
         (
-            Job { delivery_id: format!("d-{n}"), meta, now: Timestamp::now(), tenant: None, change, reply },
+            Job {
+                delivery_id: format!("d-{n}"),
+                meta,
+                now: Timestamp::now(),
+                route: crate::webhook::Route::Shared,
+                change,
+                reply,
+            },
             answer,
         )
     }

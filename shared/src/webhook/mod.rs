@@ -47,6 +47,20 @@ pub struct Delivery<'a> {
     /// The config whose own URL received it (`/webhooks/github/{config_id}`): verified with
     /// that config's secret, applied to its project only. `None`: the deployment-wide route.
     pub tenant: Option<Uuid>,
+    /// Received on the GitHub App's URL (`/webhooks/github/app`): verified with the App's
+    /// webhook secret, applied to the configs of the delivery's installation.
+    pub app: bool,
+}
+
+/// Whose configs a verified delivery may touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Every enabled config of the repository (the deployment-wide URL).
+    Shared,
+    /// One config (its own URL).
+    Config(Uuid),
+    /// The configs working through one installation of the App (the App's URL).
+    Installation(i64),
 }
 
 /// Why a delivery was refused. Nothing is written for any of them.
@@ -67,6 +81,9 @@ pub enum WebhookError {
     InvalidPayload(#[source] PayloadError),
     #[error("payload larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
+    /// The App's webhook secret cannot be read (KMS unavailable or refusing): try again (503).
+    #[error("the GitHub App's webhook secret cannot be read: {0}")]
+    AppSecret(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -89,6 +106,10 @@ pub enum Handled {
     Duplicate,
     /// Recorded and ignored: another event, a pull request, or no enabled config.
     Ignored { reason: &'static str },
+    /// The App's installation (or some of its repositories) went away: these configs paused.
+    Paused { configs: usize },
+    /// It came back: these configs, paused by its going, resumed.
+    Resumed { configs: usize },
 }
 
 /// What one delivery did to one project. The answer to GitHub leaves the project out (the
@@ -117,7 +138,11 @@ impl Handled {
     /// The HTTP status GitHub is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            Handled::Pong | Handled::Applied { .. } | Handled::Duplicate => 200,
+            Handled::Pong
+            | Handled::Applied { .. }
+            | Handled::Duplicate
+            | Handled::Paused { .. }
+            | Handled::Resumed { .. } => 200,
             Handled::Ignored { .. } => 202,
         }
     }
@@ -128,6 +153,8 @@ impl Handled {
             Handled::Applied { .. } => "applied",
             Handled::Duplicate => "duplicate",
             Handled::Ignored { reason } => reason,
+            Handled::Paused { .. } => "paused",
+            Handled::Resumed { .. } => "resumed",
         }
     }
 }
@@ -140,12 +167,18 @@ pub struct WebhookConfig {
     pub secrets: Secrets,
     /// The GitHub web host every issue URL must be on.
     pub web_host: WebHost,
+    /// The GitHub App's webhook secret (none: App deliveries are refused).
+    pub app_secret: crate::app::AppSecret,
 }
 
 impl WebhookConfig {
     /// For github.com.
     pub fn github_com(secrets: Option<WebhookSecrets>) -> Self {
-        Self { secrets: Secrets::fixed(secrets, None), web_host: WebHost::github_com() }
+        Self {
+            secrets: Secrets::fixed(secrets, None),
+            web_host: WebHost::github_com(),
+            app_secret: Default::default(),
+        }
     }
 }
 
@@ -256,7 +289,13 @@ async fn handle_inner(
         return Err(WebhookError::TooLarge);
     }
     // Verification comes first: nothing about an unverified body is believed or parsed. A
-    // config's own URL takes only that config's secret.
+    // config's own URL takes only that config's secret, the App's URL only the App's.
+    if delivery.app {
+        // Boxed: reading the App's secret (the store, KMS) makes a future deep enough for
+        // callers' own futures to hit the type-depth limit.
+        Box::pin(verify_app(config, delivery)).await?;
+        return handle_verified(store, config, queue, delivery).await;
+    }
     let verify = |secrets: Option<WebhookSecrets>| {
         let secrets = match delivery.tenant {
             Some(config_id) => secrets.map(|s| s.for_config(config_id)),
@@ -269,6 +308,34 @@ async fn handle_inner(
         Err(WebhookError::BadSignature) if config.secrets.reread().await => verify(config.secrets.webhook())?,
         other => other?,
     }
+    handle_verified(store, config, queue, delivery).await
+}
+
+/// Verifies a delivery to the App's URL with the App's webhook secret (read again once when
+/// it matches nothing: it may have been changed since).
+async fn verify_app(config: &WebhookConfig, delivery: Delivery<'_>) -> Result<(), WebhookError> {
+    let secret = |fresh: bool| async move {
+        let secret = config.app_secret.get(fresh).await.map_err(|e| match e {
+            crate::manage::ManageError::Store(e) => WebhookError::Store(e),
+            e => WebhookError::AppSecret(crate::telemetry::ErrorChain(&e).to_string()),
+        })?;
+        Ok::<_, WebhookError>(secret.map(WebhookSecrets::one))
+    };
+    match verify_signature(secret(false).await?.as_ref(), delivery.signature_256, delivery.body) {
+        Err(WebhookError::BadSignature) => {
+            verify_signature(secret(true).await?.as_ref(), delivery.signature_256, delivery.body)
+        }
+        other => other,
+    }
+}
+
+/// Handles a verified delivery.
+async fn handle_verified(
+    store: &Store,
+    config: &WebhookConfig,
+    queue: Option<&mpsc::Sender<Job>>,
+    delivery: Delivery<'_>,
+) -> Result<(Handled, LogMeta), WebhookError> {
     let event =
         delivery.event.filter(|e| !e.is_empty()).ok_or(WebhookError::MissingHeader("X-GitHub-Event"))?;
     let delivery_id = delivery
@@ -281,10 +348,27 @@ async fn handle_inner(
     let now = Timestamp::now();
     let parse_error = |e: serde_json::Error| WebhookError::InvalidPayload(PayloadError::Json(e));
 
+    let route = match (delivery.tenant, delivery.app) {
+        (Some(config_id), _) => Route::Config(config_id),
+        (None, false) => Route::Shared,
+        // An App delivery names its installation.
+        (None, true) => {
+            let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(parse_error)?;
+            let installation = envelope.installation.ok_or(WebhookError::InvalidPayload(
+                PayloadError::Shape("an App delivery must name its installation"),
+            ))?;
+            Route::Installation(installation.id)
+        }
+    };
+    if let (Route::Installation(_), "installation" | "installation_repositories") = (route, event) {
+        let received = Received { id: delivery_id, event, meta: &LogMeta::default(), now, route };
+        let (handled, meta) = apply::installation_event(store, &received, delivery.body).await?;
+        return Ok((handled, meta));
+    }
     if event != "issues" {
         let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(parse_error)?;
         let meta = LogMeta { action: envelope.action, repo: envelope.repository.map(|r| r.full_name) };
-        let received = Received { id: delivery_id, event, meta: &meta, now, tenant: delivery.tenant };
+        let received = Received { id: delivery_id, event, meta: &meta, now, route };
         let handled =
             if event == "ping" { Handled::Pong } else { Handled::Ignored { reason: "event_ignored" } };
         let fresh = record_alone(store, &received, handled.log_outcome()).await?;
@@ -299,21 +383,15 @@ async fn handle_inner(
     let handled = match queue {
         Some(queue) => {
             let (reply, answer) = oneshot::channel();
-            let job = Job {
-                delivery_id: delivery_id.to_owned(),
-                meta: meta.clone(),
-                now,
-                tenant: delivery.tenant,
-                change,
-                reply,
-            };
+            let job =
+                Job { delivery_id: delivery_id.to_owned(), meta: meta.clone(), now, route, change, reply };
             // The writer task only goes away with the runtime: answer as if the database had.
             let gone = || WebhookError::Store(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
             queue.send(job).await.map_err(|_| gone())?;
             answer.await.map_err(|_| gone())?
         }
         None => {
-            let received = Received { id: delivery_id, event, meta: &meta, now, tenant: delivery.tenant };
+            let received = Received { id: delivery_id, event, meta: &meta, now, route };
             apply_alone(store, &received, &change).await
         }
     };

@@ -27,11 +27,29 @@ pub(super) struct TransferChanges {
     pub(super) new_repository: Option<RepositoryRef>,
 }
 
-/// Just enough of any payload to log and record it.
+/// Just enough of any payload to log, record and route it.
 #[derive(Deserialize)]
 pub(super) struct Envelope {
     pub(super) action: Option<String>,
     pub(super) repository: Option<RepositoryRef>,
+    /// On deliveries to a GitHub App.
+    pub(super) installation: Option<InstallationRef>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct InstallationRef {
+    pub(super) id: i64,
+}
+
+/// An `installation` or `installation_repositories` delivery (to the App's URL).
+#[derive(Deserialize)]
+pub(super) struct InstallationPayload {
+    pub(super) action: String,
+    pub(super) installation: InstallationRef,
+    #[serde(default)]
+    pub(super) repositories_added: Vec<RepositoryRef>,
+    #[serde(default)]
+    pub(super) repositories_removed: Vec<RepositoryRef>,
 }
 
 /// Why a verified body is not a usable `issues` delivery.

@@ -42,7 +42,7 @@ async fn main() {
     }
     let github = GitHub::new(&gh.url, Duration::from_secs(10)).unwrap();
     let options = ReconcileOptions { concurrency, ..ReconcileOptions::default() };
-    let reconciler = Reconciler::new(Services { store: store.clone(), keys, github }, options);
+    let reconciler = Reconciler::new(Services::new(store.clone(), keys, github), options);
     // The first tick imports every repository (no latency: set-up, not measured).
     let first = reconciler.run_due(None).await.unwrap();
     assert_eq!(first.configs.len(), configs);

@@ -16,6 +16,10 @@ use testkit::http::{Reply, send};
 pub const TOKEN: &str = "test-api-token";
 pub const GOOD_PAT: &str = "ghp_goodTokenForWidgets0001";
 pub const OTHER_PAT: &str = "ghp_secondTokenForWidgets02";
+/// The stand-in's test GitHub App, its webhook secret, and its installation on acme/widgets.
+pub const APP_ID: i64 = 424242;
+pub const APP_SECRET: &str = "app-webhook-secret, with a comma";
+pub const INSTALLATION: i64 = 77;
 
 pub struct App {
     pub url: String,
@@ -61,13 +65,23 @@ async fn spawn(
     github.add_token("ghp_canSeeNothing");
     let gh_client =
         GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5)).unwrap();
-    let services = Services { store: store.clone(), keys: keys.clone(), github: gh_client };
+    let services = Services::new(store.clone(), keys.clone(), gh_client);
     let secrets = ghsync_shared::secrets::Secrets::fixed(
         ghsync_shared::config::WebhookSecrets::parse(DEPLOY_SECRET),
         token.and_then(ApiToken::new),
     );
     let hooks = ghsync_shared::hooks::HookSettings { secrets: secrets.clone(), public_url };
-    let app = router(ApiState { services, secrets, runs: Default::default(), hooks });
+    // The webhook receiver beside the API, as `ghsync serve` mounts them: App deliveries.
+    let webhook = ghsync_webhook::WebhookState::new(
+        store.clone(),
+        ghsync_shared::webhook::WebhookConfig {
+            secrets: secrets.clone(),
+            web_host: services.github.web_host().clone(),
+            app_secret: ghsync_shared::app::AppSecret::new(store.clone(), keys.clone()),
+        },
+    );
+    let app = router(ApiState { services, secrets, runs: Default::default(), hooks })
+        .merge(ghsync_webhook::router(webhook));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -108,8 +122,43 @@ impl App {
     /// The reconcile worker of this app's store and GitHub.
     pub fn worker(&self) -> ghsync_shared::reconcile::Reconciler {
         let github = GitHub::new(&self.github.url, std::time::Duration::from_secs(5)).unwrap();
-        let services = Services { store: self.store.clone(), keys: self.keys.clone(), github };
+        let services = Services::new(self.store.clone(), self.keys.clone(), github);
         ghsync_shared::reconcile::Reconciler::new(services, Default::default())
+    }
+
+    /// The reconcile worker of this app's store, with the deployment's GitHub at `api_url`.
+    pub fn worker_at(&self, api_url: &str) -> ghsync_shared::reconcile::Reconciler {
+        let github = GitHub::new(api_url, std::time::Duration::from_secs(5)).unwrap();
+        let services = Services::new(self.store.clone(), self.keys.clone(), github);
+        ghsync_shared::reconcile::Reconciler::new(services, Default::default())
+    }
+
+    /// Sets the GitHub App (the stand-in's test App, installation [`INSTALLATION`] on
+    /// acme/widgets with Issues: read and write) through the API.
+    pub async fn with_app(&self) {
+        self.github.set_app(APP_ID, testkit::github::app_public_key());
+        self.github.add_installation(
+            INSTALLATION,
+            &["acme/widgets"],
+            &[("issues", "write"), ("metadata", "read")],
+        );
+        let body = json!({"app_id": APP_ID, "private_key": testkit::github::app_private_key(), "webhook_secret": APP_SECRET});
+        let r = self.call(Method::PUT, "/api/github-app", Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    /// Delivers `body` as GitHub would to the App's URL, signed with `secret`.
+    pub async fn deliver_to_app(&self, event: &str, body: &Value, secret: &str) -> Reply {
+        let body = body.to_string();
+        let signature = ghsync_shared::webhook::sign(secret, body.as_bytes());
+        let delivery = uuid::Uuid::new_v4().to_string();
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-github-event", event),
+            ("x-github-delivery", delivery.as_str()),
+            ("x-hub-signature-256", signature.as_str()),
+        ];
+        send(Method::POST, &format!("{}/webhooks/github/app", self.url), &headers, body).await
     }
 
     pub async fn stored_blob(&self, project: &str) -> Vec<u8> {

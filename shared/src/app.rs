@@ -1,0 +1,201 @@
+//! GitHub App authentication (SPEC.md "GitHub authentication"): the deployment's one App
+//! (its id, and its private key and webhook secret sealed under the KMS envelope), the App's
+//! JWT (RS256, signed by octocrab's `create_jwt`), and installation tokens minted with it and
+//! cached until shortly before they expire.
+//!
+//! The cache lives in the process: a Lambda instance mints a token per installation at
+//! most once an hour (GitHub's tokens last an hour), and every instance may hold its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use octocrab::models::AppId;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{CryptoError, KeyProvider, Pat, SealedFor};
+use crate::github::{GitHub, GitHubError, InstallationToken};
+use crate::manage::{ManageError, Services};
+use crate::store::{Store, StoredApp};
+use crate::time::Timestamp;
+
+/// A cached installation token is replaced once it has less than this left.
+pub const TOKEN_REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
+/// `PUT /api/github-app`: the App as GitHub shows it on its settings page.
+#[derive(Clone, Debug, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutGitHubApp {
+    /// The App's id ("App ID" on its settings page).
+    pub app_id: i64,
+    /// The App's private key: the PEM file GitHub generates (stored sealed, never returned).
+    pub private_key: Pat,
+    /// The App's webhook secret (stored sealed, never returned).
+    pub webhook_secret: Pat,
+}
+
+/// `GET /api/github-app`: whether an App is set, and its id (never its secrets).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ts_rs::TS, utoipa::ToSchema)]
+pub struct GitHubAppInfo {
+    pub app_id: Option<i64>,
+    pub configured: bool,
+}
+
+/// Installation tokens by (API base, installation id). One lock for all: minting is rare,
+/// and holding it while minting makes concurrent runs of one installation share one token.
+#[derive(Clone, Default)]
+pub struct InstallationTokens(Arc<tokio::sync::Mutex<HashMap<(String, i64), InstallationToken>>>);
+
+impl std::fmt::Debug for InstallationTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstallationTokens([redacted])")
+    }
+}
+
+/// The App's private key as a signing key: a PEM RSA key (PKCS#1, as GitHub gives it, or
+/// PKCS#8).
+fn signing_key(pem: &str) -> Result<octocrab::auth::EncodingKey, ManageError> {
+    octocrab::auth::EncodingKey::from_rsa_pem(pem.trim().as_bytes()).map_err(|_| {
+        crate::domain::ValidationError::new(
+            "private_key",
+            "must be the App's private key as GitHub generates it (a PEM RSA private key)",
+        )
+        .into()
+    })
+}
+
+/// A JWT that authenticates as App `app_id` for a few minutes.
+fn app_jwt(app_id: i64, key: &octocrab::auth::EncodingKey) -> Result<Pat, ManageError> {
+    let id = u64::try_from(app_id)
+        .map_err(|_| crate::domain::ValidationError::new("app_id", "must be positive"))?;
+    let jwt = octocrab::auth::create_jwt(AppId(id), key)
+        .map_err(|_| crate::domain::ValidationError::new("private_key", "cannot sign with this key"))?;
+    Ok(Pat::new(jwt))
+}
+
+impl Services {
+    /// Sets the deployment's App: checks the key signs, seals key and secret, proves both
+    /// open, then stores them.
+    pub async fn put_github_app(&self, request: PutGitHubApp) -> Result<GitHubAppInfo, ManageError> {
+        if request.app_id <= 0 {
+            return Err(crate::domain::ValidationError::new("app_id", "must be a positive number").into());
+        }
+        if request.webhook_secret.expose().trim().is_empty() {
+            return Err(crate::domain::ValidationError::new("webhook_secret", "must not be empty").into());
+        }
+        app_jwt(request.app_id, &signing_key(request.private_key.expose())?)?;
+        let mut sealed = Vec::with_capacity(2);
+        for secret in [&request.private_key, &request.webhook_secret] {
+            let blob = self.keys.seal(SealedFor::GitHubApp, secret).await?;
+            if self.keys.open(SealedFor::GitHubApp, &blob).await?.expose() != secret.expose() {
+                return Err(CryptoError::Decrypt.into());
+            }
+            sealed.push(blob);
+        }
+        let [encrypted_private_key, encrypted_webhook_secret]: [Vec<u8>; 2] =
+            sealed.try_into().expect("two secrets sealed");
+        let app = StoredApp { app_id: request.app_id, encrypted_private_key, encrypted_webhook_secret };
+        self.store.put_github_app(&app).await?;
+        // Tokens minted for another App (or key) are not this one's.
+        self.installation_tokens.0.lock().await.clear();
+        tracing::info!(app_id = app.app_id, "GitHub App stored");
+        Ok(GitHubAppInfo { app_id: Some(app.app_id), configured: true })
+    }
+
+    /// Whether an App is set, and its id.
+    pub async fn github_app_info(&self) -> Result<GitHubAppInfo, ManageError> {
+        let app = self.store.github_app().await?;
+        Ok(GitHubAppInfo { app_id: app.as_ref().map(|a| a.app_id), configured: app.is_some() })
+    }
+
+    /// Removes the deployment's App (`NotFound` when none is set).
+    pub async fn delete_github_app(&self) -> Result<(), ManageError> {
+        if !self.store.delete_github_app().await? {
+            return Err(crate::store::StoreError::NotFound("GitHub App").into());
+        }
+        self.installation_tokens.0.lock().await.clear();
+        Ok(())
+    }
+
+    /// A token for `installation` on `github`'s API: the cached one while it has more than
+    /// [`TOKEN_REFRESH_MARGIN`] left, else a new one minted with the App's JWT.
+    pub async fn installation_token(
+        &self,
+        github: &GitHub,
+        installation: i64,
+    ) -> Result<InstallationToken, ManageError> {
+        let key = (github.base_url().to_string(), installation);
+        let mut cache = self.installation_tokens.0.lock().await;
+        if let Some(token) = cache.get(&key) {
+            if token.expires_at > Timestamp::now().plus(TOKEN_REFRESH_MARGIN) {
+                return Ok(token.clone());
+            }
+        }
+        let app = self.store.github_app().await?.ok_or(ManageError::NoApp)?;
+        let pem = open_app_secret(&self.keys, &app.encrypted_private_key).await?;
+        let jwt = app_jwt(app.app_id, &signing_key(pem.expose())?)?;
+        let minted = github.mint_installation_token(&jwt, installation).await.map_err(|e| match e {
+            GitHubError::BadCredentials => ManageError::AppRefused,
+            e @ GitHubError::NoInstallation { .. } => ManageError::GitHubRefused(e),
+            e => ManageError::GitHubUnavailable(e),
+        })?;
+        tracing::info!(installation, expires_at = %minted.expires_at, "installation token minted");
+        cache.insert(key, minted.clone());
+        Ok(minted)
+    }
+}
+
+/// Opens one of the App's sealed secrets.
+async fn open_app_secret(keys: &KeyProvider, blob: &[u8]) -> Result<Pat, ManageError> {
+    keys.open(SealedFor::GitHubApp, blob).await.map_err(|e| match e {
+        CryptoError::KmsUnavailable(_) => ManageError::Crypto(e),
+        e => ManageError::StoredPatUnreadable(e),
+    })
+}
+
+/// The App's webhook secret as the webhook receiver keeps it: read from the store and opened
+/// once, then again after [`AppSecret::MAX_AGE`], or when a delivery's signature matches
+/// nothing (at most every [`AppSecret::REREAD_EVERY`]: the secret may have changed).
+#[derive(Clone, Default)]
+pub struct AppSecret {
+    source: Option<(Store, KeyProvider)>,
+    cached: Arc<tokio::sync::Mutex<Option<(Option<SecretString>, std::time::Instant)>>>,
+}
+
+impl std::fmt::Debug for AppSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppSecret").field("enabled", &self.source.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl AppSecret {
+    pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+    pub const REREAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// Reads the App's secret from `store`, opened with `keys`.
+    pub fn new(store: Store, keys: KeyProvider) -> Self {
+        Self { source: Some((store, keys)), cached: Arc::default() }
+    }
+
+    /// The secret (`None`: no App is set, or this receiver takes no App deliveries). With
+    /// `fresh`, read again unless the last read is younger than [`AppSecret::REREAD_EVERY`].
+    pub async fn get(&self, fresh: bool) -> Result<Option<SecretString>, ManageError> {
+        let Some((store, keys)) = &self.source else { return Ok(None) };
+        let mut cached = self.cached.lock().await;
+        let max_age = if fresh { Self::REREAD_EVERY } else { Self::MAX_AGE };
+        if let Some((secret, at)) = cached.as_ref() {
+            if at.elapsed() < max_age {
+                return Ok(secret.clone());
+            }
+        }
+        let secret = match store.github_app().await? {
+            Some(app) => {
+                let secret = open_app_secret(keys, &app.encrypted_webhook_secret).await?;
+                Some(SecretString::from(secret.expose().to_string()))
+            }
+            None => None,
+        };
+        *cached = Some((secret.clone(), std::time::Instant::now()));
+        Ok(secret)
+    }
+}
