@@ -240,6 +240,30 @@ describe('ghsync web console', () => {
     await resize(DESKTOP);
   });
 
+  test('the sync card names the credential; the connect form switches to an App installation', async () => {
+    // The stand-in reports a plain token as fine-grained; the seed saved the config one-way, so
+    // only reading was checked (writing is checked when two-way is turned on, below).
+    await assertText('#cfg-credential', /^Personal access token \(fine-grained\)$/);
+    await assertText('#cfg-permissions', /^Issues: read-only, webhooks: (yes|no)$/);
+    assert.ok(await page.locator('#cfg-token-warning').isHidden(), 'a token without an expiry has no warning');
+    await page.locator('#sync-edit').click();
+    assert.equal(await page.locator('#f-owner').inputValue(), 'acme', 'the form opens with the stored config');
+    assert.ok(await page.locator('#f-mode-pat').isChecked(), 'a PAT config opens in PAT mode');
+    assert.ok(await page.locator('#f-installation').isHidden());
+    await page.getByLabel('GitHub App installation', { exact: true }).check();
+    const installation = page.getByLabel('Installation id', { exact: true });
+    await installation.waitFor();
+    assert.ok(await page.locator('#f-pat').isHidden(), 'the PAT field gives way to the installation id');
+    await assertText('#f-app-note', /GitHub App must be set first/);
+    await installation.fill('77');
+    await page.locator('#sync-submit').click();
+    await assertText('#sync-form-error', /No GitHub App is set for this deployment/);
+    await shot('02c-connect-form-installation');
+    await page.locator('#sync-cancel').click();
+    await page.locator('#sync-form').waitFor({ state: 'hidden' });
+    await assertText('#cfg-credential', /^Personal access token \(fine-grained\)$/);
+  });
+
   test('the sync history shows an accessible chart, the figures and a table', async () => {
     const chart = page.locator('#chart svg[role="img"]');
     await chart.waitFor();
@@ -338,6 +362,7 @@ describe('ghsync web console', () => {
   test('two-way: labels filter the list, a new task is published to GitHub', async () => {
     await page.getByRole('button', { name: 'Turn two-way sync on' }).click();
     await assertText('#cfg-two-way', /Two-way: local edits are pushed to GitHub/);
+    await assertText('#cfg-permissions', /^Issues: read and write\b/);
     assert.equal(await taskRow(1).getByRole('button', { name: 'bug', exact: true }).count(), 1, 'the label shows');
     const label = page.getByLabel('Label', { exact: true });
     await label.fill('nope');

@@ -93,6 +93,9 @@ sed '/^  FailureQueueAlarm:$/,/^$/d' template.yaml >"$tmp/no-queue-alarm.yaml"
 promise_refused no-queue-alarm "$tmp/no-queue-alarm.yaml"
 sed '/ThrottlingBurstLimit/d' template.yaml >"$tmp/no-throttling.yaml"
 promise_refused no-throttling "$tmp/no-throttling.yaml"
+sed '/^  WebhookRole:$/,/^  # ---/ s/Action: kms:Decrypt/Action: [kms:Decrypt, kms:GenerateDataKey]/' \
+  template.yaml >"$tmp/webhook-seals.yaml"
+promise_refused webhook-seals "$tmp/webhook-seals.yaml"
 
 if [ "$failures" -ne 0 ]; then
   echo "FAIL $failures canary check(s) failed" >&2

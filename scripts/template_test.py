@@ -39,7 +39,7 @@ SECRET_VARIABLES = {
 # The resources each function's role may name, and nothing else ("*" only for X-Ray, which
 # has no resource-level permissions).
 ROLE_RESOURCES = {
-    "WebhookFunction": {"SecretsArn", "WebhookLogGroup"},
+    "WebhookFunction": {"SecretsArn", "WebhookLogGroup", "PatKey"},
     "ApiFunction": {"SecretsArn", "ApiLogGroup", "ReconcileQueue", "PatKey"},
     "ReconcileFunction": {"SecretsArn", "ReconcileLogGroup", "ReconcileQueue", "ReconcileFailureQueue", "PatKey"},
     "MigrateFunction": {"SecretsArn", "MigrateLogGroup"},
@@ -169,6 +169,19 @@ def main(path):
                     check(all(a.startswith("xray:") for a in actions), f"{role_name}: '*' resource for {actions}")
                 else:
                     named |= references(statement["Resource"])
+                kms = [a for a in actions if a.startswith("kms:")]
+                if kms:
+                    # Every use of the key is bound to one encryption context: a project's
+                    # PAT, or the GitHub App's secrets. The webhook may only open the App's.
+                    condition = statement.get("Condition", {})
+                    contexts = json.dumps(condition)
+                    check("kms:EncryptionContextKeys" in contexts, f"{role_name}: {kms} bound to a context")
+                    if name == "WebhookFunction":
+                        check(
+                            kms == ["kms:Decrypt"]
+                            and condition.get("StringEquals", {}).get("kms:EncryptionContext:purpose") == "github_app",
+                            f"{role_name}: only Decrypt, only of the GitHub App's secrets",
+                        )
         check(named == allowed, f"{role_name} names {sorted(named)}, expected {sorted(allowed)}")
     for name in roles:
         check(name in {"WebhookRole", "ApiRole", "ReconcileRole", "MigrateRole"}, f"an unexpected role {name}")

@@ -98,6 +98,42 @@ async fn an_operator_configures_a_project_from_the_command_line() {
 }
 
 #[tokio::test]
+async fn an_operator_sets_the_github_app_and_a_config_works_through_it() {
+    let env = Env::new().await;
+    env.github.set_app(31337, testkit::github::app_public_key());
+    env.github.add_installation(5, &["acme/widgets"], &[("issues", "read"), ("metadata", "read")]);
+    let key_file = env.dir.join("app.pem");
+    std::fs::write(&key_file, testkit::github::app_private_key()).unwrap();
+    let secret = "the App's webhook secret";
+    let key = key_file.to_str().unwrap();
+    let set =
+        env.ghsync(&["app", "set", "--app-id", "31337", "--key-file", key], &format!("{secret}\n")).await;
+    assert_eq!(json(&set), serde_json::json!({"app_id": 31337, "configured": true}));
+    let id = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let args = ["config", "set", "--project", &id, "--repo", "acme/widgets", "--installation-id", "5"];
+    let config = env.ghsync(&args, "").await;
+    assert_eq!(json(&config)["token_permissions"]["source"], "app");
+    let once = env.ghsync(&["reconcile", "--once", "--project", &id], "").await;
+    assert!(once.ok, "{}", once.stderr);
+    assert_eq!(env.github.tokens_minted(5), 2, "one token per process");
+
+    // At debug level, no process printed the key, the secret, a JWT or a token.
+    let private_key_line = testkit::github::app_private_key().lines().nth(1).unwrap();
+    for run in [&set, &config, &once] {
+        let printed = format!("{}{}", run.stdout, run.stderr);
+        for shown in [private_key_line, secret, "ghs_", "eyJ"] {
+            assert!(!printed.contains(shown), "{shown:?} was printed:\n{printed}");
+        }
+    }
+    assert_eq!(json(&env.ghsync(&["app", "show"], "").await)["configured"], true);
+    assert!(env.ghsync(&["app", "remove"], "").await.ok);
+    assert_eq!(json(&env.ghsync(&["app", "show"], "").await)["configured"], false);
+}
+
+#[tokio::test]
 async fn a_refused_pat_fails_with_a_clear_message() {
     let env = Env::new().await;
     let id = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await)["id"]

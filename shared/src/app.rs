@@ -199,3 +199,43 @@ impl AppSecret {
         Ok(secret)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_apps_secrets() {
+        let request = PutGitHubApp {
+            app_id: 7,
+            private_key: Pat::new("-----BEGIN RSA PRIVATE KEY-----\nMIIsecret"),
+            webhook_secret: Pat::new("hook-secret"),
+        };
+        let stored =
+            StoredApp { app_id: 7, encrypted_private_key: vec![1, 2], encrypted_webhook_secret: vec![3] };
+        let token = InstallationToken {
+            token: Pat::new("ghs_installationToken"),
+            expires_at: Timestamp::now(),
+            permissions: Default::default(),
+        };
+        let shown = format!(
+            "{request:?} {stored:?} {token:?} {:?} {:?}",
+            InstallationTokens::default(),
+            AppSecret::default()
+        );
+        for secret in ["MIIsecret", "hook-secret", "ghs_installationToken"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("app_id: 7"), "{shown}");
+    }
+
+    #[test]
+    fn the_app_jwt_is_signed_with_the_apps_key() {
+        let key = signing_key(include_str!("../../testkit/fixtures/github-app.pem")).unwrap();
+        let jwt = app_jwt(42, &key).unwrap();
+        let header = jwt.expose().split('.').next().unwrap().to_string();
+        assert!(!header.is_empty());
+        assert!(matches!(signing_key("not a key"), Err(ManageError::Invalid(e)) if e.field == "private_key"));
+        assert!(matches!(app_jwt(-1, &key), Err(ManageError::Invalid(e)) if e.field == "app_id"));
+    }
+}

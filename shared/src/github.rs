@@ -879,6 +879,29 @@ mod tests {
     }
 
     #[test]
+    fn a_classic_tokens_scopes_say_what_it_may_do() {
+        use IssuesAccess::{Read, Write};
+        // (scopes, private, push, admin) → (issues, hooks)
+        for (scopes, private, push, admin, expected) in [
+            ("repo", true, true, true, (Write, true)),
+            ("repo, admin:repo_hook", false, true, false, (Write, false)),
+            ("public_repo", false, true, true, (Write, false)),
+            ("public_repo", true, true, true, (Read, false)),
+            ("public_repo, write:repo_hook", false, true, true, (Write, true)),
+            ("repo", false, false, false, (Read, false)),
+            ("read:user", false, true, true, (Read, false)),
+            ("", false, true, true, (Read, false)),
+            ("repository", false, true, true, (Read, false)),
+        ] {
+            assert_eq!(
+                classic_report(scopes, private, push, admin),
+                expected,
+                "{scopes:?} {private} {push} {admin}"
+            );
+        }
+    }
+
+    #[test]
     fn token_expirations_parse_in_both_of_githubs_forms() {
         for (text, expected) in [
             ("2026-12-31 00:00:00 UTC", Some("2026-12-31T00:00:00Z")),

@@ -6,7 +6,8 @@
 //   2. api(): fetch with the bearer token; ApiError; errorText() turns errors into sentences
 //   3. session: sign in / sign out (token in sessionStorage), 401 returns to sign-in
 //   4. projects: list, select, create
-//   5. sync config: details, enable/disable, "Sync now", the connect form
+//   5. sync config: details (credential, what the token may do, its expiry), enable/disable,
+//      "Sync now", the connect / edit form (a PAT or a GitHub App installation)
 //   6. sync history: summary figures, SVG chart (small multiples), table alternative
 //   7. tasks table
 //   8. conflicts: list, dialog with word diff, keep local / accept GitHub / merge
@@ -19,7 +20,7 @@ const PROJECT_KEY = 'ghsync.project';
 const state = {
   token: null, projects: [], projectId: null, config: null, history: null,
   tasks: [], tasksCursor: null, taskQuery: '', taskLabel: '', conflicts: [], filter: 'pending', conflict: null, opener: null,
-  following: null, hook: null,
+  following: null, hook: null, editing: false, app: null,
 };
 
 /** Tasks per page the console asks for (the API pages every list). */
@@ -73,6 +74,13 @@ function fmtInterval(seconds) {
   return `every ${seconds} s`;
 }
 
+/** The API's messages start in lower case, without a full stop (they also go to logs): a sentence. */
+function sentence(text) {
+  if (!text) return '';
+  const s = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+}
+
 function fmtMs(ms) {
   if (ms === null || ms === undefined) return '—';
   return ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
@@ -108,7 +116,11 @@ const FIELD_LABELS = {
   name: 'project name', repo_owner: 'repository owner', repo_name: 'repository name',
   pat: 'personal access token', sync_interval_seconds: 'interval', title: 'title',
   description: 'description', merged_content: 'merged content', action: 'action',
+  installation_id: 'installation id', api_url: 'GitHub Enterprise API URL', two_way: 'two-way sync',
 };
+
+/** 409 answers whose message says what to do (no App set, an expired or unreadable token). */
+const SELF_EXPLAINING_CONFLICTS = new Set(['no_github_app', 'token_expired', 'stored_pat_unreadable']);
 
 /** A sentence for an error; `what` says which request failed ("run", "resolve", …). */
 function errorText(err, what) {
@@ -118,6 +130,7 @@ function errorText(err, what) {
     case 401: return 'Your API token was refused: it is wrong or has expired. Sign in again.';
     case 404: return `Not found: ${err.message}`;
     case 409:
+      if (SELF_EXPLAINING_CONFLICTS.has(err.code)) return sentence(err.message);
       if (what === 'run') return 'A sync is already running for this project. Try again when it has finished.';
       if (what === 'resolve') return 'This conflict was already resolved (perhaps in another window). The lists have been refreshed.';
       return `Conflict: ${err.message}`;
@@ -231,6 +244,9 @@ async function selectProject(id) {
   show($('project-view'), true);
   $('project-name-h').textContent = project ? project.name : '';
   show($('sync-result'), false);
+  // The form is filled afresh for this project when its config has been read.
+  state.editing = false;
+  show($('sync-form'), false);
   await Promise.all([loadConfig(), loadHistory(), loadTasksAndConflicts()]);
 }
 
@@ -295,13 +311,46 @@ async function loadConfig() {
   return renderConfig();
 }
 
+const TOKEN_SOURCE = {
+  classic: 'Personal access token (classic)', fine_grained: 'Personal access token (fine-grained)', app: 'GitHub App installation',
+};
+
+/** How the config reaches GitHub: "Personal access token (fine-grained)", "GitHub App installation 77". */
+function credentialText(c) {
+  if (c.installation_id) return `GitHub App installation ${c.installation_id}`;
+  const p = c.token_permissions;
+  return (p && TOKEN_SOURCE[p.source]) || 'Personal access token';
+}
+
+/** What GitHub said the token may do when it was saved (webhooks matter only for PATs). */
+function permissionsText(c) {
+  const p = c.token_permissions;
+  if (!p) return 'not checked yet (it is checked when the token is saved again)';
+  const issues = p.issues === 'write' ? 'Issues: read and write' : 'Issues: read-only';
+  if (c.installation_id || p.source === 'app') return issues;
+  return `${issues}, webhooks: ${p.hooks ? 'yes' : 'no'}`;
+}
+
 function renderConfig() {
   const c = state.config;
+  if (!c) state.editing = false;
+  const form = $('sync-form');
+  const formWanted = !c || state.editing;
+  // Filled when it appears, never while the person types (a finished run re-renders the card).
+  if (formWanted && form.hidden) fillForm(state.editing ? c : null);
+  show(form, formWanted);
+  $('sync-edit').setAttribute('aria-expanded', String(Boolean(c) && state.editing));
   show($('sync-details'), Boolean(c));
-  show($('sync-form'), !c);
   if (!c) return;
   $('cfg-repo').textContent = `${c.repo_owner}/${c.repo_name}`;
-  $('cfg-enabled').replaceChildren(el('span', { class: `badge ${c.sync_enabled ? 'ok' : 'off'}`, text: c.sync_enabled ? 'Enabled' : 'Disabled' }));
+  $('cfg-enabled').replaceChildren(c.paused_by_github
+    ? el('span', { class: 'badge warn', text: 'Paused by GitHub' })
+    : el('span', { class: `badge ${c.sync_enabled ? 'ok' : 'off'}`, text: c.sync_enabled ? 'Enabled' : 'Disabled' }));
+  // sync_error says why (installation deleted, suspended, repository removed) and what to do.
+  $('cfg-paused').textContent = `Paused by GitHub: ${sentence(c.sync_error || 'the repository is no longer reachable through the GitHub App installation')}`;
+  show($('cfg-paused'), c.paused_by_github);
+  $('cfg-token-warning').textContent = sentence(c.token_warning);
+  show($('cfg-token-warning'), Boolean(c.token_warning));
   $('cfg-interval').textContent = fmtInterval(c.sync_interval_seconds);
   $('cfg-two-way').textContent = c.two_way ? 'Two-way: local edits are pushed to GitHub' : 'One-way: GitHub to the board';
   $('two-way-toggle').textContent = c.two_way ? 'Turn two-way sync off' : 'Turn two-way sync on';
@@ -310,6 +359,12 @@ function renderConfig() {
     : c.next_sync_at ? `${fmtTime(c.next_sync_at)} (${fmtRelative(c.next_sync_at)})` : 'as soon as possible';
   $('cfg-error').textContent = c.sync_error || 'none';
   $('cfg-error').className = c.sync_error ? 'error-text' : '';
+  $('cfg-credential').textContent = credentialText(c);
+  $('cfg-permissions').textContent = permissionsText(c);
+  $('cfg-expires').textContent = c.token_expires_at ? `${fmtTime(c.token_expires_at)} (${fmtRelative(c.token_expires_at)})` : '';
+  show($('cfg-expires-row'), Boolean(c.token_expires_at));
+  $('cfg-api-url').textContent = c.api_url || '';
+  show($('cfg-api-url-row'), Boolean(c.api_url));
   $('sync-toggle').textContent = c.sync_enabled ? 'Disable automatic sync' : 'Enable automatic sync';
   loadHook();
 }
@@ -321,6 +376,8 @@ async function changeConfig(change, message) {
   const updated = await guard('config', () => api('PUT', `/projects/${c.project_id}/github-sync`, body));
   if (updated) {
     state.config = updated;
+    // An open edit form follows the change, so saving it later does not undo it.
+    if (state.editing) { $('f-enabled').checked = updated.sync_enabled; $('f-two-way').checked = updated.two_way; }
     renderConfig();
     renderTasks();
     notify(message(updated), 'ok');
@@ -390,29 +447,151 @@ function showRunResult(row) {
   show(out, true);
 }
 
+// The connect form creates the config (no config yet) or edits it ("Edit connection"). Without a
+// new PAT or another installation id, an edit keeps the stored credential.
+function authMode() {
+  return $('f-mode-installation').checked ? 'installation' : 'pat';
+}
+
+/** Empties the form (c: null) or fills it with the config's values, in the config's mode. */
+function fillForm(c) {
+  $('sync-form').reset();
+  clearFormErrors();
+  $('sync-form-intro').textContent = c
+    ? 'Change the repository, how ghsync connects to GitHub, or the settings. The stored credential is kept unless you give a new one.'
+    : 'This project is not connected to a GitHub repository yet.';
+  $('sync-submit').textContent = c ? 'Save connection' : 'Connect repository';
+  show($('sync-cancel'), Boolean(c));
+  if (c) {
+    $('f-owner').value = c.repo_owner;
+    $('f-name').value = c.repo_name;
+    $('f-interval').value = String(c.sync_interval_seconds);
+    $('f-enabled').checked = c.sync_enabled;
+    $('f-two-way').checked = c.two_way;
+    $('f-api-url').value = c.api_url || '';
+    $('f-installation').value = c.installation_id ? String(c.installation_id) : '';
+    $(c.installation_id ? 'f-mode-installation' : 'f-mode-pat').checked = true;
+  }
+  $('f-pat').required = !c || Boolean(c.installation_id);
+  $('f-pat-hint').textContent = !c
+    ? 'A fine-grained token with the repository permission Issues: read-only (read and write for two-way sync), or a classic token with the repo scope.'
+    : c.installation_id ? 'Needed to switch from the GitHub App installation to a token.'
+      : 'Leave it empty to keep the stored token; a new one replaces it.';
+  showMode();
+}
+
+/** Shows the credential field of the chosen mode; an installation needs the deployment's App. */
+function showMode() {
+  const installation = authMode() === 'installation';
+  show($('f-pat-row'), !installation);
+  show($('f-installation-row'), installation);
+  showAppNote();
+  if (installation) loadAppInfo();
+}
+
+function showAppNote() {
+  show($('f-app-note'), authMode() === 'installation' && Boolean(state.app) && !state.app.configured);
+}
+
+/** Whether the deployment's GitHub App is set (the note stays hidden when this cannot be read). */
+async function loadAppInfo() {
+  try {
+    state.app = await api('GET', '/github-app');
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    state.app = null;
+  }
+  showAppNote();
+}
+
+function openEdit() {
+  state.editing = true;
+  fillForm(state.config);
+  show($('sync-form'), true);
+  $('sync-edit').setAttribute('aria-expanded', 'true');
+  $('f-owner').focus();
+}
+
+function closeEdit() {
+  state.editing = false;
+  clearFormErrors();
+  show($('sync-form'), false);
+  $('sync-edit').setAttribute('aria-expanded', 'false');
+  $('sync-edit').focus();
+}
+
+function clearFormErrors() {
+  for (const input of $('sync-form').querySelectorAll('input')) input.removeAttribute('aria-invalid');
+  show($('sync-form-error'), false);
+}
+
+/** Shows a message above the form, marks the field at fault and moves focus to it. */
+function formError(text, input) {
+  $('sync-form-error').textContent = text;
+  show($('sync-form-error'), true);
+  if (input && !input.closest('[hidden]')) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+}
+
+/**
+ * The credential part of the request: `pat` or `installation_id`, or neither to keep the stored
+ * one; a string when the form cannot be sent as it is.
+ */
+function credentialFields(stored) {
+  if (authMode() === 'pat') {
+    const pat = $('f-pat').value;
+    if (pat.trim()) return { pat };
+    if (!stored) return 'Enter the personal access token.';
+    if (stored.installation_id) return 'Enter a personal access token to connect with a token instead of the GitHub App installation.';
+    return {};
+  }
+  const raw = $('f-installation').value.trim();
+  if (!raw) {
+    return stored && stored.installation_id ? {} : 'Enter the installation id: the number at the end of the installation\'s settings page on GitHub.';
+  }
+  const id = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(id) || id < 1) return 'The installation id is a whole number greater than 0.';
+  return stored && stored.installation_id === id ? {} : { installation_id: id };
+}
+
 async function connectRepo(event) {
   event.preventDefault();
-  const form = $('sync-form');
-  for (const input of form.querySelectorAll('input')) input.removeAttribute('aria-invalid');
-  show($('sync-form-error'), false);
+  const stored = state.editing ? state.config : null;
+  const mode = authMode();
+  clearFormErrors();
+  const credential = credentialFields(stored);
+  if (typeof credential === 'string') return formError(credential, $(mode === 'pat' ? 'f-pat' : 'f-installation'));
   const body = {
-    repo_owner: $('f-owner').value.trim(), repo_name: $('f-name').value.trim(), pat: $('f-pat').value,
+    repo_owner: $('f-owner').value.trim(), repo_name: $('f-name').value.trim(), ...credential,
     sync_interval_seconds: Number($('f-interval').value), sync_enabled: $('f-enabled').checked,
     two_way: $('f-two-way').checked,
   };
+  // Sent only when changed: "" returns to the deployment's GitHub, absent keeps the stored URL.
+  const apiUrl = $('f-api-url').value.trim();
+  if (apiUrl !== ((stored && stored.api_url) || '')) body.api_url = apiUrl;
+  let saved;
   try {
-    state.config = await api('PUT', `/projects/${state.projectId}/github-sync`, body);
+    saved = await api('PUT', `/projects/${state.projectId}/github-sync`, body);
   } catch (err) {
-    if (err.status === 401) return;
-    $('sync-form-error').textContent = errorText(err, 'config');
-    show($('sync-form-error'), true);
-    const input = err.field && form.querySelector(`[name="${CSS.escape(err.field)}"]`);
-    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
-    return;
+    if (err.status === 401) return undefined;
+    if (err.code === 'no_github_app') { state.app = { app_id: null, configured: false }; showAppNote(); }
+    const text = err.code === 'pat_refused' && mode === 'installation'
+      ? `GitHub refused the installation's token for this repository. ${sentence(err.message)}` : errorText(err, 'config');
+    // A refusal names `pat` whatever the credential: point at the field in use.
+    const field = (err.field === 'pat' && mode === 'installation') || err.code === 'no_github_app' ? 'installation_id' : err.field;
+    return formError(text, field ? $('sync-form').querySelector(`[name="${CSS.escape(field)}"]`) : null);
   }
-  form.reset();
+  state.config = saved;
+  state.editing = false;
+  show($('sync-form'), false);
   renderConfig();
-  notify('Repository connected. Use “Sync now” to import its issues.', 'ok');
+  renderTasks();
+  if (stored) {
+    notify('Connection saved.', 'ok');
+    $('sync-edit').focus();
+  } else {
+    notify('Repository connected. Use “Sync now” to import its issues.', 'ok');
+  }
+  return undefined;
 }
 
 // ---- 6. sync history ------------------------------------------------------------------
@@ -882,6 +1061,9 @@ function wire() {
   $('notice-close').addEventListener('click', () => show($('notice'), false));
   $('project-form').addEventListener('submit', createProject);
   $('sync-form').addEventListener('submit', connectRepo);
+  for (const radio of $('sync-form').querySelectorAll('[name="auth_mode"]')) radio.addEventListener('change', showMode);
+  $('sync-edit').addEventListener('click', openEdit);
+  $('sync-cancel').addEventListener('click', closeEdit);
   $('sync-now').addEventListener('click', syncNow);
   $('sync-toggle').addEventListener('click', toggleSync);
   $('two-way-toggle').addEventListener('click', toggleTwoWay);

@@ -1231,6 +1231,7 @@ async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
     let r = app.call(Method::PUT, &path, Some(body)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["api_url"], ghes.url);
+    let config_id = r.json()["id"].as_str().unwrap().to_string();
     assert!(app.github.requests().is_empty(), "github.com is never asked");
 
     let worker = app.worker();
@@ -1246,5 +1247,19 @@ async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(ghes.issue("acme/widgets", 1).unwrap()["title"], "Edited on the board");
+
+    // The server's own webhook, on the config's own URL: issues on the server's host apply,
+    // the same issue claiming github.com does not.
+    let issue =
+        testkit::fixtures::issue("acme/widgets", 2, "From the hook", None, "open", "2026-01-05T11:00:00Z");
+    let event = testkit::fixtures::issues_event("opened", issue, "acme/widgets", json!({})).to_string();
+    let hook = format!("/webhooks/github/{config_id}");
+    let r = app.deliver_to(&hook, "issues", event.clone(), &own_secret(&config_id)).await;
+    assert_eq!(r.json()["outcome"], "ignored", "{}", r.text());
+    let on_server = event.replace("https://github.com/", &format!("{web}/"));
+    let r = app.deliver_to(&hook, "issues", on_server, &own_secret(&config_id)).await;
+    assert_eq!((r.status.as_u16(), r.json()["outcome"].clone()), (200, json!("applied")), "{}", r.text());
+    let tasks = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    assert_eq!(tasks["items"][1]["github_issue_url"], format!("{web}/acme/widgets/issues/2"));
     assert!(app.github.requests().is_empty(), "github.com is never asked");
 }

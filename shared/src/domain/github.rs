@@ -339,6 +339,16 @@ impl WebHost {
         if is_loopback(api) { Self::github_com() } else { Self(with_port) }
     }
 
+    /// The host (and port) of an https web URL such as a repository's `html_url`.
+    pub fn of_web_url(url: &str) -> Option<Self> {
+        let url = url::Url::parse(url).ok().filter(|u| u.scheme() == "https")?;
+        let host = url.host_str()?.to_ascii_lowercase();
+        Some(Self(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        }))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

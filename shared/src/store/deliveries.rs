@@ -56,14 +56,15 @@ pub(crate) async fn enabled_projects_for_repo_in(
 }
 
 /// The project of config `config_id` when the config is enabled and follows `repo` (names
-/// compared as GitHub does): where a delivery on that config's own URL may apply.
+/// compared as GitHub does), with the config's own API base: where a delivery on that
+/// config's own URL may apply.
 pub(crate) async fn tenant_project_in(
     conn: &mut AnyConnection,
     config_id: Uuid,
     repo: &crate::domain::RepoRef,
-) -> Result<Option<Uuid>, StoreError> {
-    let id: Option<String> = sqlx::query_scalar(
-        "SELECT project_id FROM github_sync_config WHERE id = $1 \
+) -> Result<Option<(Uuid, Option<String>)>, StoreError> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT project_id, api_url FROM github_sync_config WHERE id = $1 \
          AND lower(repo_owner) = lower($2) AND lower(repo_name) = lower($3) AND sync_enabled = 1",
     )
     .bind(config_id.to_string())
@@ -71,7 +72,7 @@ pub(crate) async fn tenant_project_in(
     .bind(repo.name.as_str())
     .fetch_optional(conn)
     .await?;
-    id.map(|id| uuid("github_sync_config.project_id", &id)).transpose()
+    row.map(|(id, api_url)| Ok((uuid("github_sync_config.project_id", &id)?, api_url))).transpose()
 }
 
 /// Has the next reconcile of the project read the issue last changed at `updated_at` again

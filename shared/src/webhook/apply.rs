@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::payload::{Change, ChangeKind, Gone};
 use super::payload::{InstallationPayload, PayloadError};
 use super::{Handled, IssueResult, LogMeta, ProjectResult, Route, WebhookError};
-use crate::domain::RepoRef;
+use crate::domain::{RepoRef, WebHost};
 use crate::store::{self, ApplyOutcome, Backend, GoneOutcome, Scope, Store, StoreError};
 use crate::sync::{self, Disappearance, Source};
 use crate::time::Timestamp;
@@ -97,7 +97,17 @@ pub(super) async fn apply_in(
     let mut projects = match received.route {
         // A config's own URL: its project, and only when the body is of its repository.
         Route::Config(config_id) => {
-            store::tenant_project_in(tx, config_id, &change.repo).await?.into_iter().collect()
+            let tenant = store::tenant_project_in(tx, config_id, &change.repo).await?;
+            // Its issues must be on the config's own GitHub.
+            tenant
+                .filter(|(_, api_url)| {
+                    let host =
+                        api_url.as_deref().and_then(|u| url::Url::parse(u).ok()).map(|u| WebHost::of_api(&u));
+                    host == change.foreign_host
+                })
+                .map(|(project, _)| project)
+                .into_iter()
+                .collect()
         }
         // The App's URL: the configs of the delivery's installation that follow the repository.
         Route::Installation(id) => store::installation_projects_in(tx, id, &change.repo).await?,

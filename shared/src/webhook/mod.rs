@@ -379,7 +379,19 @@ async fn handle_verified(
     let payload: IssuesPayload = serde_json::from_slice(delivery.body).map_err(parse_error)?;
     let meta =
         LogMeta { action: Some(payload.action.clone()), repo: Some(payload.repository.full_name.clone()) };
-    let change = Change::from_payload(payload, &config.web_host)?;
+    // A config's own URL may be a GitHub Enterprise Server's: its issues are on the host its
+    // signed payload names, which the config's own API must match (checked when applied).
+    let foreign_host = match route {
+        Route::Config(_) => payload
+            .repository
+            .html_url
+            .as_deref()
+            .and_then(WebHost::of_web_url)
+            .filter(|host| *host != config.web_host),
+        _ => None,
+    };
+    let mut change = Change::from_payload(payload, foreign_host.as_ref().unwrap_or(&config.web_host))?;
+    change.foreign_host = foreign_host;
     let handled = match queue {
         Some(queue) => {
             let (reply, answer) = oneshot::channel();

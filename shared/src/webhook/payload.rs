@@ -10,6 +10,8 @@ use crate::time::Timestamp;
 #[derive(Deserialize)]
 pub(super) struct RepositoryRef {
     pub(super) full_name: String,
+    #[serde(default)]
+    pub(super) html_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +70,9 @@ pub(super) struct Change {
     /// The repository the delivery is about.
     pub(super) repo: RepoRef,
     pub(super) kind: ChangeKind,
+    /// The GitHub web host its issues are on, when it is not the deployment's (a delivery
+    /// to a GitHub Enterprise Server config's own URL): only a config on that host takes it.
+    pub(super) foreign_host: Option<WebHost>,
 }
 
 pub(super) enum ChangeKind {
@@ -124,6 +129,6 @@ impl Change {
                 None => ChangeKind::PullRequest,
             },
         };
-        Ok(Self { repo, kind })
+        Ok(Self { repo, kind, foreign_host: None })
     }
 }

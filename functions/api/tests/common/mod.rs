@@ -149,7 +149,11 @@ impl App {
 
     /// Delivers `body` as GitHub would to the App's URL, signed with `secret`.
     pub async fn deliver_to_app(&self, event: &str, body: &Value, secret: &str) -> Reply {
-        let body = body.to_string();
+        self.deliver_to("/webhooks/github/app", event, body.to_string(), secret).await
+    }
+
+    /// Delivers `body` as GitHub would to `path`, signed with `secret`.
+    pub async fn deliver_to(&self, path: &str, event: &str, body: String, secret: &str) -> Reply {
         let signature = ghsync_shared::webhook::sign(secret, body.as_bytes());
         let delivery = uuid::Uuid::new_v4().to_string();
         let headers = [
@@ -158,7 +162,7 @@ impl App {
             ("x-github-delivery", delivery.as_str()),
             ("x-hub-signature-256", signature.as_str()),
         ];
-        send(Method::POST, &format!("{}/webhooks/github/app", self.url), &headers, body).await
+        send(Method::POST, &format!("{}{path}", self.url), &headers, body).await
     }
 
     pub async fn stored_blob(&self, project: &str) -> Vec<u8> {
