@@ -41,10 +41,23 @@ pub struct GitHubAppInfo {
     pub configured: bool,
 }
 
-/// Installation tokens by (API base, installation id). One lock for all: minting is rare,
-/// and holding it while minting makes concurrent runs of one installation share one token.
+/// Installation tokens by (API base, installation id), each in its own slot: runs of one
+/// installation wait for one mint and share its token, other installations mint meanwhile.
 #[derive(Clone, Default)]
-pub struct InstallationTokens(Arc<tokio::sync::Mutex<HashMap<(String, i64), InstallationToken>>>);
+pub struct InstallationTokens(Arc<std::sync::Mutex<HashMap<(String, i64), Slot>>>);
+
+/// One installation's token, while it lasts.
+type Slot = Arc<tokio::sync::Mutex<Option<InstallationToken>>>;
+
+impl InstallationTokens {
+    fn slot(&self, key: (String, i64)) -> Slot {
+        self.0.lock().expect("token slots lock").entry(key).or_default().clone()
+    }
+
+    fn clear(&self) {
+        self.0.lock().expect("token slots lock").clear();
+    }
+}
 
 impl std::fmt::Debug for InstallationTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,7 +110,7 @@ impl Services {
         let app = StoredApp { app_id: request.app_id, encrypted_private_key, encrypted_webhook_secret };
         self.store.put_github_app(&app).await?;
         // Tokens minted for another App (or key) are not this one's.
-        self.installation_tokens.0.lock().await.clear();
+        self.installation_tokens.clear();
         tracing::info!(app_id = app.app_id, "GitHub App stored");
         Ok(GitHubAppInfo { app_id: Some(app.app_id), configured: true })
     }
@@ -113,7 +126,7 @@ impl Services {
         if !self.store.delete_github_app().await? {
             return Err(crate::store::StoreError::NotFound("GitHub App").into());
         }
-        self.installation_tokens.0.lock().await.clear();
+        self.installation_tokens.clear();
         Ok(())
     }
 
@@ -124,12 +137,12 @@ impl Services {
         github: &GitHub,
         installation: i64,
     ) -> Result<InstallationToken, ManageError> {
-        let key = (github.base_url().to_string(), installation);
-        let mut cache = self.installation_tokens.0.lock().await;
-        if let Some(token) = cache.get(&key) {
-            if token.expires_at > Timestamp::now().plus(TOKEN_REFRESH_MARGIN) {
-                return Ok(token.clone());
-            }
+        let slot = self.installation_tokens.slot((github.base_url().to_string(), installation));
+        let mut cached = slot.lock().await;
+        if let Some(token) = cached.as_ref()
+            && token.expires_at > Timestamp::now().plus(TOKEN_REFRESH_MARGIN)
+        {
+            return Ok(token.clone());
         }
         let app = self.store.github_app().await?.ok_or(ManageError::NoApp)?;
         let pem = open_app_secret(&self.keys, &app.encrypted_private_key).await?;
@@ -140,8 +153,18 @@ impl Services {
             e => ManageError::GitHubUnavailable(e),
         })?;
         tracing::info!(installation, expires_at = %minted.expires_at, "installation token minted");
-        cache.insert(key, minted.clone());
+        *cached = Some(minted.clone());
         Ok(minted)
+    }
+
+    /// Forgets `token` of `installation` on `github`'s API when GitHub refused it (revoked,
+    /// or the installation's permissions changed): the next use mints a new one.
+    pub async fn forget_installation_token(&self, github: &GitHub, installation: i64, token: &Pat) {
+        let slot = self.installation_tokens.slot((github.base_url().to_string(), installation));
+        let mut cached = slot.lock().await;
+        if cached.as_ref().is_some_and(|t| t.token.expose() == token.expose()) {
+            *cached = None;
+        }
     }
 }
 
@@ -159,8 +182,11 @@ async fn open_app_secret(keys: &KeyProvider, blob: &[u8]) -> Result<Pat, ManageE
 #[derive(Clone, Default)]
 pub struct AppSecret {
     source: Option<(Store, KeyProvider)>,
-    cached: Arc<tokio::sync::Mutex<Option<(Option<SecretString>, std::time::Instant)>>>,
+    cached: Arc<tokio::sync::Mutex<Option<ReadSecret>>>,
 }
+
+/// The secret as last read (`None`: no App was set), and when.
+type ReadSecret = (Option<SecretString>, std::time::Instant);
 
 impl std::fmt::Debug for AppSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -183,10 +209,10 @@ impl AppSecret {
         let Some((store, keys)) = &self.source else { return Ok(None) };
         let mut cached = self.cached.lock().await;
         let max_age = if fresh { Self::REREAD_EVERY } else { Self::MAX_AGE };
-        if let Some((secret, at)) = cached.as_ref() {
-            if at.elapsed() < max_age {
-                return Ok(secret.clone());
-            }
+        if let Some((secret, at)) = cached.as_ref()
+            && at.elapsed() < max_age
+        {
+            return Ok(secret.clone());
         }
         let secret = match store.github_app().await? {
             Some(app) => {

@@ -13,8 +13,9 @@ use std::time::Instant;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::crypto::Pat;
 use crate::domain::{RemoteIssue, Task};
-use crate::github::{GitHubError, IssueChange, Lookup};
+use crate::github::{GitHub, GitHubError, IssueChange, Lookup};
 use crate::manage::{Connection, ManageError, Services};
 use crate::store::{Backoff, PushEnd, PushJob, StoreError};
 use crate::sync::{Idle, PushPlan, push};
@@ -161,7 +162,10 @@ impl Services {
                 let message = "GitHub: the issue was transferred to another repository";
                 return Ok((job, Outcome::Refused(message.into())));
             }
-            Err(e) => return Ok(failed(job, e)),
+            Err(e) => {
+                self.forget_refused(&config.reach, &github, &pat, &e).await;
+                return Ok(failed(job, e));
+            }
         };
         let remote = match read.into_remote(github.web_host(), repo) {
             Ok(Some(remote)) => remote,
@@ -211,7 +215,23 @@ impl Services {
                     Outcome::Refused(format!("GitHub answered with an issue ghsync cannot read: {e}")),
                 )),
             },
-            Err(e) => Ok(failed(job, e)),
+            Err(e) => {
+                self.forget_refused(&config.reach, &github, &pat, &e).await;
+                Ok(failed(job, e))
+            }
+        }
+    }
+
+    /// An installation token GitHub refused (revoked) is not used again.
+    pub(crate) async fn forget_refused(
+        &self,
+        reach: &crate::domain::Reach,
+        github: &GitHub,
+        token: &Pat,
+        e: &GitHubError,
+    ) {
+        if let (GitHubError::BadCredentials, Some(installation)) = (e, reach.installation_id) {
+            self.forget_installation_token(github, installation, token).await;
         }
     }
 

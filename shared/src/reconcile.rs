@@ -540,6 +540,10 @@ impl Reconciler {
     ) -> Result<Pulled, ReconcileError> {
         let conn = self.services.reach_github(&c.config.reach()).await?;
         let pulled = self.pull_with(c, &conn, run_id, tally, limits).await;
+        if let Err(ReconcileError::GitHub(e)) = &pulled {
+            // A revoked installation token: the next run mints another.
+            self.services.forget_refused(&c.config.reach(), &conn.github, &conn.token, e).await;
+        }
         tally.budget = self.services.github.budget(&conn.token);
         let told = tally.budget.and_then(|b| b.token_expires_at);
         if told.is_some() && told != c.config.token_expires_at {

@@ -422,6 +422,11 @@ impl FakeGitHub {
         self.state.lock().unwrap().installation_token_lifetime = Some(lifetime);
     }
 
+    /// Revokes every token minted so far for `installation` (GitHub answers 401 to them).
+    pub fn revoke_installation_tokens(&self, installation: i64) {
+        self.state.lock().unwrap().installation_tokens.retain(|_, m| m.installation != installation);
+    }
+
     /// How many tokens were minted for installation `installation`.
     pub fn tokens_minted(&self, installation: i64) -> usize {
         self.state.lock().unwrap().installations.get(&installation).map_or(0, |i| i.minted)

@@ -1044,6 +1044,18 @@ async fn an_app_config_syncs_with_installation_tokens(store: Store) {
         );
     }
 
+    // A revoked token fails one run; the next mints another.
+    app.github.revoke_installation_tokens(INSTALLATION);
+    app.github.upsert(
+        "acme/widgets",
+        testkit::fixtures::issue("acme/widgets", 3, "Third", None, "open", "2026-01-05T12:00:00Z"),
+    );
+    let refused = worker.run_project(id.parse().unwrap()).await.unwrap();
+    assert!(refused.error.unwrap_or_default().contains("401"), "the revoked token is refused");
+    let recovered = worker.run_project(id.parse().unwrap()).await.unwrap();
+    assert_eq!(recovered.error, None);
+    assert_eq!(app.github.tokens_minted(INSTALLATION), 3);
+
     // A token with less than the refresh margin left is minted anew for each use.
     app.github.set_installation_token_lifetime(std::time::Duration::from_secs(240));
     let short = app.worker();
@@ -1051,7 +1063,7 @@ async fn an_app_config_syncs_with_installation_tokens(store: Store) {
         let report = short.run_project(id.parse().unwrap()).await.unwrap();
         assert_eq!(report.error, None);
     }
-    assert_eq!(app.github.tokens_minted(INSTALLATION), 4);
+    assert_eq!(app.github.tokens_minted(INSTALLATION), 5);
 
     // Exactly one of PAT and installation.
     let body = json!({"repo_owner": "acme", "repo_name": "widgets", "installation_id": INSTALLATION, "pat": GOOD_PAT});
