@@ -160,6 +160,16 @@ webhook_secret: string, };
 
 export type GitHubAppInfo = { app_id: number | null, configured: boolean, };
 
+export type AppInstallation = { id: number, 
+/**
+ * The account (organisation or user) it is installed on.
+ */
+account: string, 
+/**
+ * `all` or `selected` repositories.
+ */
+repository_selection: string, suspended: boolean, };
+
 export type GhHookResponse = { 
 /**
  * The HTTP status the receiver answered (none before the first delivery).

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{CryptoError, KeyProvider, Pat, SealedFor};
-use crate::github::{GitHub, GitHubError, InstallationToken};
+use crate::github::{AppInstallation, GitHub, GitHubError, InstallationToken};
 use crate::manage::{ManageError, Services};
 use crate::store::{Store, StoredApp};
 use crate::time::Timestamp;
@@ -97,16 +97,9 @@ impl Services {
             return Err(crate::domain::ValidationError::new("webhook_secret", "must not be empty").into());
         }
         app_jwt(request.app_id, &signing_key(request.private_key.expose())?)?;
-        let mut sealed = Vec::with_capacity(2);
-        for secret in [&request.private_key, &request.webhook_secret] {
-            let blob = self.keys.seal(SealedFor::GitHubApp, secret).await?;
-            if self.keys.open(SealedFor::GitHubApp, &blob).await?.expose() != secret.expose() {
-                return Err(CryptoError::Decrypt.into());
-            }
-            sealed.push(blob);
-        }
-        let [encrypted_private_key, encrypted_webhook_secret]: [Vec<u8>; 2] =
-            sealed.try_into().expect("two secrets sealed");
+        let encrypted_private_key = self.keys.seal_proven(SealedFor::GitHubApp, &request.private_key).await?;
+        let encrypted_webhook_secret =
+            self.keys.seal_proven(SealedFor::GitHubApp, &request.webhook_secret).await?;
         let app = StoredApp { app_id: request.app_id, encrypted_private_key, encrypted_webhook_secret };
         self.store.put_github_app(&app).await?;
         // Tokens minted for another App (or key) are not this one's.
@@ -130,6 +123,19 @@ impl Services {
         Ok(())
     }
 
+    /// The App's installations on the deployment's GitHub (to pick one for a config).
+    pub async fn app_installations(&self) -> Result<Vec<AppInstallation>, ManageError> {
+        let jwt = self.app_jwt().await?;
+        self.github.list_installations(&jwt).await.map_err(app_refusal)
+    }
+
+    /// A JWT of the deployment's App, signed with its key (opened from its seal).
+    async fn app_jwt(&self) -> Result<Pat, ManageError> {
+        let app = self.store.github_app().await?.ok_or(ManageError::NoApp)?;
+        let pem = open_app_secret(&self.keys, &app.encrypted_private_key).await?;
+        app_jwt(app.app_id, &signing_key(pem.expose())?)
+    }
+
     /// A token for `installation` on `github`'s API: the cached one while it has more than
     /// [`TOKEN_REFRESH_MARGIN`] left, else a new one minted with the App's JWT.
     pub async fn installation_token(
@@ -144,14 +150,8 @@ impl Services {
         {
             return Ok(token.clone());
         }
-        let app = self.store.github_app().await?.ok_or(ManageError::NoApp)?;
-        let pem = open_app_secret(&self.keys, &app.encrypted_private_key).await?;
-        let jwt = app_jwt(app.app_id, &signing_key(pem.expose())?)?;
-        let minted = github.mint_installation_token(&jwt, installation).await.map_err(|e| match e {
-            GitHubError::BadCredentials => ManageError::AppRefused,
-            e @ GitHubError::NoInstallation { .. } => ManageError::GitHubRefused(e),
-            e => ManageError::GitHubUnavailable(e),
-        })?;
+        let jwt = self.app_jwt().await?;
+        let minted = github.mint_installation_token(&jwt, installation).await.map_err(app_refusal)?;
         tracing::info!(installation, expires_at = %minted.expires_at, "installation token minted");
         *cached = Some(minted.clone());
         Ok(minted)
@@ -165,6 +165,15 @@ impl Services {
         if cached.as_ref().is_some_and(|t| t.token.expose() == token.expose()) {
             *cached = None;
         }
+    }
+}
+
+/// What a refusal of the App's own requests means.
+fn app_refusal(e: GitHubError) -> ManageError {
+    match e {
+        GitHubError::BadCredentials => ManageError::AppRefused,
+        e @ GitHubError::NoInstallation { .. } => ManageError::GitHubRefused(e),
+        e => ManageError::GitHubUnavailable(e),
     }
 }
 

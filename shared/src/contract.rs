@@ -101,6 +101,7 @@ pub fn typescript() -> String {
         PutSyncConfig::decl(&cfg),
         crate::app::PutGitHubApp::decl(&cfg),
         crate::app::GitHubAppInfo::decl(&cfg),
+        crate::github::AppInstallation::decl(&cfg),
         crate::github::GhHookResponse::decl(&cfg),
         crate::hooks::WebhookSetup::decl(&cfg),
         SyncHistory::decl(&cfg),

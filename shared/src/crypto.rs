@@ -255,6 +255,21 @@ impl KeyProvider {
         Ok(blob)
     }
 
+    /// [`KeyProvider::seal`], then proves the blob opens to the same secret before anyone
+    /// stores it.
+    pub async fn seal_proven(
+        &self,
+        owner: impl Into<SealedFor>,
+        secret: &Pat,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let owner = owner.into();
+        let blob = self.seal(owner, secret).await?;
+        if self.open(owner, &blob).await?.expose() != secret.expose() {
+            return Err(CryptoError::Decrypt);
+        }
+        Ok(blob)
+    }
+
     /// Decrypts a blob sealed for `owner`.
     pub async fn open(&self, owner: impl Into<SealedFor>, blob: &[u8]) -> Result<Pat, CryptoError> {
         let owner = owner.into();

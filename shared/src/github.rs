@@ -124,6 +124,9 @@ pub struct TokenReport {
     pub hooks: bool,
     /// `github-authentication-token-expiration`, when the token expires.
     pub expires_at: Option<Timestamp>,
+    /// What GitHub said a refused probe needs (`x-accepted-github-permissions`, such as
+    /// `issues=read`).
+    pub refused: Option<String>,
 }
 
 /// What a token check must find out (each probe costs a request).
@@ -143,6 +146,17 @@ fn classic_report(scopes: &str, private: bool, push: bool, admin: bool) -> (Issu
     let issues = if push && repo_write { IssuesAccess::Write } else { IssuesAccess::Read };
     let hooks = admin && (has("repo") || has("admin:repo_hook") || has("write:repo_hook"));
     (issues, hooks)
+}
+
+/// An installation of the GitHub App, as `GET /app/installations` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct AppInstallation {
+    pub id: i64,
+    /// The account (organisation or user) it is installed on.
+    pub account: String,
+    /// `all` or `selected` repositories.
+    pub repository_selection: String,
+    pub suspended: bool,
 }
 
 /// An installation token GitHub minted for a GitHub App installation.
@@ -407,28 +421,80 @@ impl GitHub {
                 _ => None,
             };
             let hooks = level("repository_hooks") == Some("write");
-            return Ok(TokenReport { source: TokenSource::App, issues, hooks, expires_at: None });
+            return Ok(TokenReport {
+                source: TokenSource::App,
+                issues,
+                hooks,
+                expires_at: None,
+                refused: None,
+            });
         }
         if let Some(scopes) = response.header("x-oauth-scopes") {
             let (issues, hooks) = classic_report(scopes, repository.private, push, admin);
-            return Ok(TokenReport { source: TokenSource::Classic, issues: Some(issues), hooks, expires_at });
+            return Ok(TokenReport {
+                source: TokenSource::Classic,
+                issues: Some(issues),
+                hooks,
+                expires_at,
+                refused: None,
+            });
         }
-        // Fine-grained: ask the endpoints.
+        // Fine-grained: ask the endpoints. A refusal names what the endpoint needs
+        // (`x-accepted-github-permissions`), which the person is told.
         let mut listing = self.repo_url(repo, &["issues"]);
         listing.query_pairs_mut().append_pair("per_page", "1");
         let read = self.get(&listing, token, None, &mut 0).await?;
+        let accepted = |r: &Response| r.header("x-accepted-github-permissions").map(str::to_string);
         let mut issues = read.status.is_success().then_some(IssuesAccess::Read);
+        let mut refused = if issues.is_none() { accepted(&read) } else { None };
         if issues.is_some() && probe.write {
             let body = serde_json::json!({});
             let url = self.repo_url(repo, &["issues"]);
             let tried = self.send(Method::POST, &url, token, None, Some(&body), &mut 0).await?;
             if tried.status == StatusCode::UNPROCESSABLE_ENTITY {
                 issues = Some(IssuesAccess::Write);
+            } else {
+                refused = accepted(&tried);
             }
         }
         let hooks = probe.hooks
             && self.get(&self.repo_url(repo, &["hooks"]), token, None, &mut 0).await?.status.is_success();
-        Ok(TokenReport { source: TokenSource::FineGrained, issues, hooks, expires_at })
+        Ok(TokenReport { source: TokenSource::FineGrained, issues, hooks, expires_at, refused })
+    }
+
+    /// The App's installations (`GET /app/installations`, the first 100), authenticated by
+    /// the App's `jwt`.
+    pub async fn list_installations(&self, jwt: &Pat) -> Result<Vec<AppInstallation>, GitHubError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("an http(s) base URL has a path")
+            .pop_if_empty()
+            .extend(["app", "installations"]);
+        url.query_pairs_mut().append_pair("per_page", "100");
+        let r = self.get(&url, jwt, None, &mut 0).await?;
+        expect_success(&r)?;
+        #[derive(Deserialize)]
+        struct Account {
+            login: String,
+        }
+        #[derive(Deserialize)]
+        struct Listed {
+            id: i64,
+            account: Option<Account>,
+            #[serde(default)]
+            repository_selection: String,
+            suspended_at: Option<String>,
+        }
+        let listed: Vec<Listed> = r.json()?;
+        Ok(listed
+            .into_iter()
+            .map(|i| AppInstallation {
+                id: i.id,
+                account: i.account.map(|a| a.login).unwrap_or_default(),
+                repository_selection: i.repository_selection,
+                suspended: i.suspended_at.is_some(),
+            })
+            .collect())
     }
 
     /// Mints an installation token for GitHub App installation `installation`

@@ -50,9 +50,10 @@ pub enum ManageError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    /// GitHub answered, and refused the token for the repository (HTTP 422 for the user).
-    #[error("GitHub refused the PAT for {repo}: {source}")]
-    PatRefused { repo: String, source: GitHubError },
+    /// GitHub answered, and refused the token for the repository (HTTP 422 for the user,
+    /// naming `field`: `pat`, or `installation_id` for an App installation's token).
+    #[error("GitHub refused the {} for {repo}: {source}", if *field == "pat" { "PAT" } else { "GitHub App installation's token" })]
+    PatRefused { repo: String, field: &'static str, source: Box<GitHubError> },
     /// GitHub refused a write (HTTP 422 for the user, with GitHub's message).
     #[error("{0}")]
     GitHubRefused(#[source] GitHubError),
@@ -172,12 +173,7 @@ impl Services {
         reach.api_url = new_api_url;
         let credential = match (&request.pat, request.installation_id) {
             (Some(pat), _) => {
-                let blob = self.keys.seal(project_id, pat).await?;
-                // Prove it before storing it.
-                let reopened = self.keys.open(project_id, &blob).await?;
-                if reopened.expose() != pat.expose() {
-                    return Err(CryptoError::Decrypt.into());
-                }
+                let blob = self.keys.seal_proven(project_id, pat).await?;
                 reach.encrypted_pat = blob.clone();
                 reach.installation_id = None;
                 reach.token_expires_at = None;
@@ -191,14 +187,14 @@ impl Services {
         };
         let checked = if must_check {
             let probe = Probe { write: two_way, hooks: installs_hook && reach.installation_id.is_none() };
-            let connection = match (&request.pat, &credential) {
+            let connection = match &request.pat {
                 // A new PAT is checked as sent (the sealed copy was proven above).
-                (Some(pat), _) => Connection {
+                Some(pat) => Connection {
                     github: self.github.at(reach.api_url.as_deref()).map_err(invalid_api_url)?,
                     token: pat.clone(),
                     installation: None,
                 },
-                _ => self.reach_github(&reach).await?,
+                None => self.reach_github(&reach).await?,
             };
             let report = self.check_token(&repo, &connection, probe).await?;
             Some(require(&repo, &report, two_way)?)
@@ -275,7 +271,8 @@ impl Services {
         match c.github.check_token(repo, &c.token, probe, c.installation.as_ref()).await {
             Ok(report) => Ok(report),
             Err(e @ (GitHubError::BadCredentials | GitHubError::NoAccess { .. })) => {
-                Err(ManageError::PatRefused { repo: repo.to_string(), source: e })
+                let field = if c.installation.is_some() { "installation_id" } else { "pat" };
+                Err(ManageError::PatRefused { repo: repo.to_string(), field, source: Box::new(e) })
             }
             Err(e) => Err(ManageError::GitHubUnavailable(e)),
         }
@@ -305,12 +302,14 @@ fn invalid_api_url(e: GitHubError) -> ManageError {
 fn require(repo: &RepoRef, report: &TokenReport, two_way: bool) -> Result<TokenChecked, ValidationError> {
     use crate::domain::TokenSource;
     let field = if report.source == TokenSource::App { "installation_id" } else { "pat" };
+    // GitHub's own words for what the refused request needed, when it said.
+    let said = report.refused.as_deref().map(|p| format!(" (GitHub: this needs {p})")).unwrap_or_default();
     let needs = |access: &str| match report.source {
         TokenSource::Classic => format!(
             "a classic token needs the repo scope (public_repo for a public repository) and {access} access to {repo}"
         ),
         TokenSource::FineGrained => {
-            format!("a fine-grained token needs the repository permission Issues: {access}")
+            format!("a fine-grained token needs the repository permission Issues: {access}{said}")
         }
         TokenSource::App => format!(
             "the GitHub App needs the repository permission Issues: {access}, and {repo} among its installation's repositories"

@@ -21,7 +21,8 @@
 //!   ([`FakeGitHub::set_classic_scopes`]); a fine-grained token's
 //!   `x-accepted-github-permissions` (what the endpoint needs, e.g. `issues=read`) and GitHub's
 //!   `403` when its permissions fall short ([`FakeGitHub::set_fine_grained`]);
-//! - a GitHub App: `POST /app/installations/{id}/access_tokens` with an RS256 App JWT
+//! - a GitHub App: `GET /app/installations` and `POST /app/installations/{id}/access_tokens`
+//!   with an RS256 App JWT
 //!   (checked against the App's public key: signature, `iss`, `iat`, `exp`, the 10-minute
 //!   cap) mints an installation token (`ghs_…`, `expires_at`) that acts with the
 //!   installation's current repositories and permissions until it expires
@@ -320,7 +321,8 @@ impl FakeGitHub {
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
             .route("/_fake/touch", axum::routing::post(touch))
             .route("/_fake/latency", axum::routing::post(latency))
-            .route("/app/installations/{id}/access_tokens", axum::routing::post(mint_installation_token));
+            .route("/app/installations/{id}/access_tokens", axum::routing::post(mint_installation_token))
+            .route("/app/installations", get(list_installations));
         let app = if prefix.is_empty() { routes } else { Router::new().nest(prefix, routes) };
         let app = app.fallback(unknown_route).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
@@ -895,14 +897,54 @@ async fn mint_installation_token(State(state): Shared, Path(id): Path<i64>, head
     response
 }
 
-/// Mints a token for installation `id` if `jwt` is a valid JWT of the App.
-fn mint(s: &mut GhState, id: i64, jwt: Option<&str>) -> Response {
+/// `GET /app/installations`: the App's installations, for a valid App JWT (`401` otherwise),
+/// each with the owner of its first repository as its account. Recorded.
+async fn list_installations(State(state): Shared, headers: HeaderMap) -> Response {
+    let response = {
+        let s = state.lock().unwrap();
+        match app_jwt_refused(&s, bearer(&headers)) {
+            Some(refused) => refused,
+            None => {
+                let mut ids: Vec<&i64> = s.installations.keys().collect();
+                ids.sort();
+                let listed: Vec<Value> = ids
+                    .into_iter()
+                    .map(|id| {
+                        let mut repos: Vec<&String> = s.installations[id].repos.iter().collect();
+                        repos.sort();
+                        let login = repos.first().and_then(|r| r.split('/').next()).unwrap_or("acme");
+                        json!({"id": id, "account": {"login": login, "type": "Organization"},
+                            "repository_selection": "selected", "suspended_at": null})
+                    })
+                    .collect();
+                Json(listed).into_response()
+            }
+        }
+    };
+    state.lock().unwrap().requests.push(Recorded {
+        method: "GET".to_string(),
+        path: "/app/installations".to_string(),
+        query: String::new(),
+        authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string),
+        if_none_match: None,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+/// GitHub's 401 when `jwt` is not a valid JWT of the App; `None` when it is.
+fn app_jwt_refused(s: &GhState, jwt: Option<&str>) -> Option<Response> {
     let verified = match (&s.app, jwt) {
         (Some(app), Some(jwt)) => verify_app_jwt(jwt, app.id, &app.public_key_pem),
         _ => Err("no App, or no JWT".to_string()),
     };
-    if verified.is_err() {
-        return github_error(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded");
+    verified.is_err().then(|| github_error(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded"))
+}
+
+/// Mints a token for installation `id` if `jwt` is a valid JWT of the App.
+fn mint(s: &mut GhState, id: i64, jwt: Option<&str>) -> Response {
+    if let Some(refused) = app_jwt_refused(s, jwt) {
+        return refused;
     }
     let lifetime = s.installation_token_lifetime.unwrap_or(Duration::from_secs(3600));
     let Some(installation) = s.installations.get_mut(&id) else {

@@ -493,7 +493,8 @@ function showAppNote() {
   show($('f-app-note'), authMode() === 'installation' && Boolean(state.app) && !state.app.configured);
 }
 
-/** Whether the deployment's GitHub App is set (the note stays hidden when this cannot be read). */
+/** Whether the deployment's GitHub App is set (the note stays hidden when this cannot be read),
+ * and its installations to pick from (the id can always be typed). */
 async function loadAppInfo() {
   try {
     state.app = await api('GET', '/github-app');
@@ -502,6 +503,19 @@ async function loadAppInfo() {
     state.app = null;
   }
   showAppNote();
+  const list = $('f-installations');
+  list.replaceChildren();
+  if (!state.app || !state.app.configured) return;
+  try {
+    for (const i of await api('GET', '/github-app/installations')) {
+      const option = document.createElement('option');
+      option.value = String(i.id);
+      option.label = `${i.account} (${i.repository_selection === 'all' ? 'all repositories' : 'selected repositories'})${i.suspended ? ', suspended' : ''}`;
+      list.append(option);
+    }
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+  }
 }
 
 function openEdit() {

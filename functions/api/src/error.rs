@@ -108,8 +108,8 @@ impl From<ManageError> for ApiError {
             ManageError::Store(e) => e.into(),
             ManageError::Invalid(e) => e.into(),
             ManageError::Crypto(e) => e.into(),
-            ManageError::PatRefused { .. } => Self {
-                field: Some("pat"),
+            ManageError::PatRefused { field, .. } => Self {
+                field: Some(field),
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "pat_refused", e.to_string())
             },
             ManageError::StoredPatUnreadable(_) => {

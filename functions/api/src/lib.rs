@@ -23,6 +23,7 @@ use ghsync_shared::domain::{
     ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Project, Resolution, SyncHistorySummary,
     Task, TaskPatch, TaskStatus, ValidationError,
 };
+use ghsync_shared::github::AppInstallation;
 use ghsync_shared::hooks::{HookSettings, WebhookSetup};
 use ghsync_shared::manage::{PutSyncConfig, Services, StartupError};
 use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskPage};
@@ -95,6 +96,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/{id}/github-issue", post(publish_task))
         .route("/conflicts/{id}/resolve", post(resolve_conflict))
         .route("/github-app", get(get_github_app).put(put_github_app).delete(delete_github_app))
+        .route("/github-app/installations", get(list_app_installations))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
@@ -204,6 +206,16 @@ async fn put_github_app(
     responses((status = 200, body = GitHubAppInfo), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn get_github_app(State(state): AppState) -> Result<Json<GitHubAppInfo>, ApiError> {
     Ok(Json(state.services.github_app_info().await?))
+}
+
+/// The GitHub App's installations (the first 100), to pick one for a config.
+#[utoipa::path(get, path = "/api/github-app/installations", tag = "sync",
+    responses((status = 200, body = [AppInstallation]), (status = 409, description = "no GitHub App is set", body = ErrorBody),
+        (status = 422, description = "GitHub refused the App's credentials", body = ErrorBody),
+        (status = 502, description = "GitHub or KMS unreachable", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn list_app_installations(State(state): AppState) -> Result<Json<Vec<AppInstallation>>, ApiError> {
+    Ok(Json(state.services.app_installations().await?))
 }
 
 /// Removes the deployment's GitHub App (configs naming an installation fail until one is set again).
@@ -477,7 +489,7 @@ async fn resolve_conflict(
     info(title = "ghsync management API", description = "Projects, GitHub sync configs, tasks, conflicts and sync history."),
     paths(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
-        put_github_app, get_github_app, delete_github_app,
+        put_github_app, get_github_app, delete_github_app, list_app_installations,
         get_webhook, install_webhook,
         sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, list_conflicts, resolve_conflict, openapi
     ),

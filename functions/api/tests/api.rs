@@ -549,6 +549,7 @@ async fn the_openapi_document_lists_every_route() {
         "PUT /api/github-app",
         "GET /api/github-app",
         "DELETE /api/github-app",
+        "GET /api/github-app/installations",
     ];
     routes.sort();
     assert_eq!(listed, routes);
@@ -901,6 +902,7 @@ async fn a_token_must_be_allowed_what_the_config_needs(store: Store) {
         message.contains("cannot read the issues of acme/widgets") && message.contains("Issues: read"),
         "{message}"
     );
+    assert!(message.contains("(GitHub: this needs issues=read)"), "GitHub's header is passed on: {message}");
     assert_eq!(row_counts(&store).await, before, "nothing stored");
 
     // Issues read-only: enough one-way, refused for two-way; the write probe created nothing.
@@ -910,11 +912,8 @@ async fn a_token_must_be_allowed_what_the_config_needs(store: Store) {
     let r = app.call(Method::PUT, &path, Some(put(read_only, true))).await;
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(r.json()["error"]["field"], "two_way");
-    assert!(
-        r.json()["error"]["message"].as_str().unwrap().contains("Issues: read and write"),
-        "{}",
-        r.text()
-    );
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("Issues: read and write") && message.contains("issues=write"), "{message}");
     let r = app.call(Method::PUT, &path, Some(put(read_only, false))).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
@@ -1013,6 +1012,13 @@ async fn an_app_config_syncs_with_installation_tokens(store: Store) {
     assert_eq!(info.json(), json!({"app_id": APP_ID, "configured": true}));
     assert!(!info.text().contains("PRIVATE KEY") && !info.text().contains(APP_SECRET));
     assert_eq!(app.github.tokens_minted(INSTALLATION), 1, "checked at save with a minted token");
+    let listed = app.call(Method::GET, "/api/github-app/installations", None).await;
+    assert_eq!(
+        listed.json(),
+        json!([{"id": INSTALLATION, "account": "acme", "repository_selection": "selected", "suspended": false}]),
+        "{}",
+        listed.text()
+    );
 
     // The API's services and one worker: each mints once, then reuses its token.
     let worker = app.worker();
@@ -1204,8 +1210,18 @@ async fn a_forged_app_key_is_refused(store: Store) {
         "{}",
         r.text()
     );
+    let listed = app.call(Method::GET, "/api/github-app/installations", None).await;
+    assert_eq!(
+        (listed.status.as_u16(), listed.json()["error"]["code"].clone()),
+        (422, json!("github_app_refused"))
+    );
     assert_eq!(app.call(Method::DELETE, "/api/github-app", None).await.status, 204);
     assert_eq!(app.call(Method::DELETE, "/api/github-app", None).await.status, 404);
+    let listed = app.call(Method::GET, "/api/github-app/installations", None).await;
+    assert_eq!(
+        (listed.status.as_u16(), listed.json()["error"]["code"].clone()),
+        (409, json!("no_github_app"))
+    );
 }
 
 async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
