@@ -1163,8 +1163,11 @@ async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
     assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 1);
     let unsuspend = json!({"action": "unsuspend", "installation": {"id": INSTALLATION}});
     assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 1);
+    // Paused by GitHub, then turned off by a person: GitHub's return leaves it off.
+    assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 1);
     let body = json!({"repo_owner": "acme", "repo_name": "widgets", "sync_enabled": false});
     assert_eq!(app.call(Method::PUT, &path, Some(body)).await.status, 200);
+    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
     assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 0);
     assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
     assert_eq!(app.call(Method::GET, &path, None).await.json()["sync_enabled"], false);

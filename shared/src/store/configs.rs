@@ -206,7 +206,7 @@ impl Store {
                      full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END, \
                      hook_id = CASE WHEN $9 = 1 THEN NULL ELSE hook_id END, \
                      hook_error = CASE WHEN $9 = 1 THEN NULL ELSE hook_error END, \
-                     paused_by_github = CASE WHEN $10 = 1 THEN 0 ELSE paused_by_github END, \
+                     paused_by_github = CASE WHEN $10 = 1 OR $16 = 1 THEN 0 ELSE paused_by_github END, \
                      two_way = $11, installation_id = $12, api_url = $13, token_expires_at = $14, \
                      token_permissions = $15 WHERE project_id = $1 RETURNING ",
                     config_columns!()
@@ -226,6 +226,8 @@ impl Store {
                 .bind(api_url)
                 .bind(expires_at.map(Timestamp::to_sql))
                 .bind(permissions)
+                // A person turning the config on or off decides from now on, not GitHub's events.
+                .bind(i64::from(write.sync_enabled.is_some()))
                 .fetch_one(&mut *tx)
                 .await?
             }
@@ -243,7 +245,7 @@ impl Store {
     ) -> Result<GitHubSyncConfig, StoreError> {
         self.get_project(project_id).await?;
         let row: Option<ConfigRow> = sqlx::query_as(concat!(
-            "UPDATE github_sync_config SET sync_enabled = $2, updated_at = $3, \
+            "UPDATE github_sync_config SET sync_enabled = $2, updated_at = $3, paused_by_github = 0, \
              next_sync_at = CASE WHEN $2 = 1 AND sync_enabled = 0 THEN $3 ELSE next_sync_at END \
              WHERE project_id = $1 RETURNING ",
             config_columns!()
