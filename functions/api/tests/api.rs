@@ -1107,6 +1107,11 @@ async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
     assert_eq!(forged.status, 401, "{}", forged.text());
     assert_eq!(app.call(Method::GET, &path, None).await.json()["sync_enabled"], true);
 
+    // The App's ping (sent when its webhook is set up) names no installation; an issue must.
+    let ping = json!({"zen": "Design for failure.", "hook_id": 1, "hook": {"type": "App", "app_id": APP_ID}});
+    let r = app.deliver_to_app("ping", &ping, APP_SECRET).await;
+    assert_eq!((r.status.as_u16(), r.json()["outcome"].clone()), (200, json!("pong")), "{}", r.text());
+
     // An issue delivered to the App's URL reaches the configs of its installation only.
     let issue = testkit::fixtures::issue("acme/widgets", 2, "Second", None, "open", "2026-01-05T11:00:00Z");
     let mut opened = testkit::fixtures::issues_event("opened", issue, "acme/widgets", json!({}));
@@ -1116,6 +1121,8 @@ async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
     opened["installation"] = json!({"id": 78});
     let r = app.deliver_to_app("issues", &opened, APP_SECRET).await;
     assert_eq!(r.json()["outcome"], "ignored", "{}", r.text());
+    opened.as_object_mut().unwrap().remove("installation");
+    assert_eq!(app.deliver_to_app("issues", &opened, APP_SECRET).await.status, 400);
 
     // The repository leaves the installation: the config pauses, saying why.
     app.github.remove_installation_repo(INSTALLATION, "acme/widgets");

@@ -351,13 +351,18 @@ async fn handle_verified(
     let route = match (delivery.tenant, delivery.app) {
         (Some(config_id), _) => Route::Config(config_id),
         (None, false) => Route::Shared,
-        // An App delivery names its installation.
+        // An App delivery names its installation; only the App's own `ping` (sent when its
+        // webhook is set up) has none, and it is only recorded.
         (None, true) => {
             let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(parse_error)?;
-            let installation = envelope.installation.ok_or(WebhookError::InvalidPayload(
-                PayloadError::Shape("an App delivery must name its installation"),
-            ))?;
-            Route::Installation(installation.id)
+            match envelope.installation {
+                Some(installation) => Route::Installation(installation.id),
+                None if event == "ping" => Route::Shared,
+                None => {
+                    let shape = PayloadError::Shape("an App delivery must name its installation");
+                    return Err(WebhookError::InvalidPayload(shape));
+                }
+            }
         }
     };
     if let (Route::Installation(_), "installation" | "installation_repositories") = (route, event) {
