@@ -172,15 +172,17 @@ def main(path):
                 kms = [a for a in actions if a.startswith("kms:")]
                 if kms:
                     # Every use of the key is bound to one encryption context: a project's
-                    # PAT, or the GitHub App's secrets. The webhook may only open the App's.
+                    # PAT, or one of the GitHub App's secrets. The webhook may only open the
+                    # App's webhook secret (not its key, nor any PAT).
                     condition = statement.get("Condition", {})
                     contexts = json.dumps(condition)
                     check("kms:EncryptionContextKeys" in contexts, f"{role_name}: {kms} bound to a context")
                     if name == "WebhookFunction":
                         check(
                             kms == ["kms:Decrypt"]
-                            and condition.get("StringEquals", {}).get("kms:EncryptionContext:purpose") == "github_app",
-                            f"{role_name}: only Decrypt, only of the GitHub App's secrets",
+                            and condition.get("StringEquals", {}).get("kms:EncryptionContext:purpose")
+                            == "github_app_webhook_secret",
+                            f"{role_name}: only Decrypt, only of the GitHub App's webhook secret",
                         )
         check(named == allowed, f"{role_name} names {sorted(named)}, expected {sorted(allowed)}")
     for name in roles:

@@ -6,21 +6,25 @@
 --   NOT NULL, as SQLite cannot relax it without rebuilding the table).
 -- github_sync_config.api_url: the config's own REST API base (a GitHub Enterprise Server's
 --   https://host/api/v3); NULL: the deployment's (GITHUB_API_URL, github.com by default).
+--   Deliveries to the deployment-wide and App URLs concern only configs on the deployment's
+--   GitHub (api_url NULL).
 -- github_sync_config.token_expires_at: when the PAT expires, as GitHub last said
 --   (github-authentication-token-expiration); NULL: it does not, or GitHub has not said.
 -- github_sync_config.token_permissions: what the token may do, as checked when it was saved:
 --   JSON {"issues": "read"|"write", "hooks": bool, "source": "classic"|"fine_grained"|"app"}.
--- github_sync_config.paused_by_github: 1 while the config is off because its repository left
---   the App's installation (or the installation was deleted or suspended); its coming back
---   turns the config on again. A config a person turned off stays off.
+-- github_sync_config.paused_by: why GitHub turned the config off, while it is off for that:
+--   'removed' (its repository left the App's installation), 'suspended' or 'deleted' (the
+--   installation). Only the matching return (the repository added back, the installation
+--   unsuspended) turns it on again; a person turning it on or off, or giving it a new
+--   credential, ends the pause. NULL: not paused by GitHub.
 -- github_app: the deployment's one GitHub App: its id, private key and webhook secret, the
 --   last two sealed under the KMS envelope (as PATs are).
 ALTER TABLE github_sync_config ADD COLUMN installation_id INTEGER;
 ALTER TABLE github_sync_config ADD COLUMN api_url TEXT;
 ALTER TABLE github_sync_config ADD COLUMN token_expires_at TEXT;
 ALTER TABLE github_sync_config ADD COLUMN token_permissions TEXT;
-ALTER TABLE github_sync_config ADD COLUMN paused_by_github INTEGER NOT NULL DEFAULT 0
-    CHECK (paused_by_github IN (0, 1));
+ALTER TABLE github_sync_config ADD COLUMN paused_by TEXT
+    CHECK (paused_by IN ('suspended', 'deleted', 'removed'));
 
 CREATE INDEX idx_github_sync_config_installation ON github_sync_config(installation_id)
     WHERE installation_id IS NOT NULL;

@@ -57,6 +57,11 @@ impl InstallationTokens {
     fn clear(&self) {
         self.0.lock().expect("token slots lock").clear();
     }
+
+    /// Drops the cached token of `installation` on `api` (the next use mints).
+    pub(crate) fn forget(&self, api: &str, installation: i64) {
+        self.0.lock().expect("token slots lock").remove(&(api.to_string(), installation));
+    }
 }
 
 impl std::fmt::Debug for InstallationTokens {
@@ -97,9 +102,10 @@ impl Services {
             return Err(crate::domain::ValidationError::new("webhook_secret", "must not be empty").into());
         }
         app_jwt(request.app_id, &signing_key(request.private_key.expose())?)?;
-        let encrypted_private_key = self.keys.seal_proven(SealedFor::GitHubApp, &request.private_key).await?;
+        let encrypted_private_key =
+            self.keys.seal_proven(SealedFor::GitHubAppKey, &request.private_key).await?;
         let encrypted_webhook_secret =
-            self.keys.seal_proven(SealedFor::GitHubApp, &request.webhook_secret).await?;
+            self.keys.seal_proven(SealedFor::GitHubAppWebhookSecret, &request.webhook_secret).await?;
         let app = StoredApp { app_id: request.app_id, encrypted_private_key, encrypted_webhook_secret };
         self.store.put_github_app(&app).await?;
         // Tokens minted for another App (or key) are not this one's.
@@ -132,7 +138,7 @@ impl Services {
     /// A JWT of the deployment's App, signed with its key (opened from its seal).
     async fn app_jwt(&self) -> Result<Pat, ManageError> {
         let app = self.store.github_app().await?.ok_or(ManageError::NoApp)?;
-        let pem = open_app_secret(&self.keys, &app.encrypted_private_key).await?;
+        let pem = open_app_secret(&self.keys, SealedFor::GitHubAppKey, &app.encrypted_private_key).await?;
         app_jwt(app.app_id, &signing_key(pem.expose())?)
     }
 
@@ -158,13 +164,16 @@ impl Services {
     }
 
     /// Forgets `token` of `installation` on `github`'s API when GitHub refused it (revoked,
-    /// or the installation's permissions changed): the next use mints a new one.
-    pub async fn forget_installation_token(&self, github: &GitHub, installation: i64, token: &Pat) {
+    /// or the installation's permissions changed): the next use mints a new one. True when
+    /// it was the cached token.
+    pub async fn forget_installation_token(&self, github: &GitHub, installation: i64, token: &Pat) -> bool {
         let slot = self.installation_tokens.slot((github.base_url().to_string(), installation));
         let mut cached = slot.lock().await;
-        if cached.as_ref().is_some_and(|t| t.token.expose() == token.expose()) {
+        let forget = cached.as_ref().is_some_and(|t| t.token.expose() == token.expose());
+        if forget {
             *cached = None;
         }
+        forget
     }
 }
 
@@ -178,8 +187,8 @@ fn app_refusal(e: GitHubError) -> ManageError {
 }
 
 /// Opens one of the App's sealed secrets.
-async fn open_app_secret(keys: &KeyProvider, blob: &[u8]) -> Result<Pat, ManageError> {
-    keys.open(SealedFor::GitHubApp, blob).await.map_err(|e| match e {
+async fn open_app_secret(keys: &KeyProvider, purpose: SealedFor, blob: &[u8]) -> Result<Pat, ManageError> {
+    keys.open(purpose, blob).await.map_err(|e| match e {
         CryptoError::KmsUnavailable(_) => ManageError::Crypto(e),
         e => ManageError::StoredPatUnreadable(e),
     })
@@ -217,15 +226,18 @@ impl AppSecret {
     pub async fn get(&self, fresh: bool) -> Result<Option<SecretString>, ManageError> {
         let Some((store, keys)) = &self.source else { return Ok(None) };
         let mut cached = self.cached.lock().await;
-        let max_age = if fresh { Self::REREAD_EVERY } else { Self::MAX_AGE };
+        // "No App" is believed only briefly: the App may be set at any moment, and its first
+        // deliveries (installation events) are not redelivered by GitHub on their own.
         if let Some((secret, at)) = cached.as_ref()
-            && at.elapsed() < max_age
+            && at.elapsed() < if fresh || secret.is_none() { Self::REREAD_EVERY } else { Self::MAX_AGE }
         {
             return Ok(secret.clone());
         }
         let secret = match store.github_app().await? {
             Some(app) => {
-                let secret = open_app_secret(keys, &app.encrypted_webhook_secret).await?;
+                let secret =
+                    open_app_secret(keys, SealedFor::GitHubAppWebhookSecret, &app.encrypted_webhook_secret)
+                        .await?;
                 Some(SecretString::from(secret.expose().to_string()))
             }
             None => None,

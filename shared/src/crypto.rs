@@ -11,7 +11,8 @@
 //! ```
 //!
 //! The same envelope seals the deployment's GitHub App key and webhook secret, with the
-//! context `{"purpose": "github_app"}` instead ([`SealedFor`]).
+//! contexts `{"purpose": "github_app_key"}` and `{"purpose": "github_app_webhook_secret"}`
+//! instead ([`SealedFor`]).
 //!
 //! The encryption context `{"project_id": …}` binds a blob to its project twice: KMS (or the
 //! local provider) will not unwrap the data key for another project, and the same context
@@ -189,11 +190,13 @@ pub fn sdk_config() -> aws_config::ConfigLoader {
 }
 
 /// Whose secret a blob holds: its encryption context. A project's PAT is bound to the
-/// project; the deployment's GitHub App key and webhook secret to the App.
+/// project; the deployment's GitHub App key and its webhook secret each to their purpose, so
+/// that a role may open one and not the other (the webhook function opens only the secret).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SealedFor {
     Project(Uuid),
-    GitHubApp,
+    GitHubAppKey,
+    GitHubAppWebhookSecret,
 }
 
 impl From<Uuid> for SealedFor {
@@ -207,7 +210,8 @@ impl SealedFor {
     fn context(self) -> (&'static str, String) {
         match self {
             SealedFor::Project(id) => ("project_id", id.to_string()),
-            SealedFor::GitHubApp => ("purpose", "github_app".to_string()),
+            SealedFor::GitHubAppKey => ("purpose", "github_app_key".to_string()),
+            SealedFor::GitHubAppWebhookSecret => ("purpose", "github_app_webhook_secret".to_string()),
         }
     }
 }
@@ -436,9 +440,14 @@ mod tests {
         let blob = keys.seal(p, &Pat::new("ghp_local")).await.unwrap();
         assert_eq!(keys.open(p, &blob).await.unwrap().expose(), "ghp_local");
         assert!(matches!(keys.open(q, &blob).await, Err(CryptoError::Decrypt)));
-        assert!(matches!(keys.open(SealedFor::GitHubApp, &blob).await, Err(CryptoError::Decrypt)));
-        let app = keys.seal(SealedFor::GitHubApp, &Pat::new("app key")).await.unwrap();
-        assert_eq!(keys.open(SealedFor::GitHubApp, &app).await.unwrap().expose(), "app key");
+        assert!(matches!(keys.open(SealedFor::GitHubAppKey, &blob).await, Err(CryptoError::Decrypt)));
+        let app = keys.seal(SealedFor::GitHubAppKey, &Pat::new("app key")).await.unwrap();
+        assert_eq!(keys.open(SealedFor::GitHubAppKey, &app).await.unwrap().expose(), "app key");
+        let key_as_secret = keys.open(SealedFor::GitHubAppWebhookSecret, &app).await;
+        assert!(
+            matches!(key_as_secret, Err(CryptoError::Decrypt)),
+            "the key does not open as the webhook secret"
+        );
         assert!(matches!(keys.open(p, &app).await, Err(CryptoError::Decrypt)));
         let other = KeyProvider::Local(LocalKeys::from_hex(&"cd".repeat(32)).unwrap());
         assert!(matches!(other.open(p, &blob).await, Err(CryptoError::Decrypt)));

@@ -137,7 +137,8 @@ impl Services {
         let api_url = match request.api_url.as_deref().map(str::trim) {
             None => None,
             Some("") => Some(None),
-            Some(url) => Some(Some(enterprise_api_url(url)?)),
+            // The deployment's own API is no config's own.
+            Some(url) => Some(Some(enterprise_api_url(url)?).filter(|u| u != self.github.base_url())),
         };
         let existing = self.store.find_config(project_id).await?;
         if existing.is_none() {
@@ -171,6 +172,17 @@ impl Services {
             },
         };
         reach.api_url = new_api_url;
+        let uses_app =
+            request.installation_id.is_some() || (request.pat.is_none() && reach.installation_id.is_some());
+        if uses_app && reach.api_url.is_some() {
+            // The App's JWT goes to the deployment's GitHub only, never to a config's own API.
+            return Err(ValidationError::new(
+                "api_url",
+                "a GitHub App config works through the deployment's GitHub (GITHUB_API_URL); api_url is for a \
+                 PAT on a GitHub Enterprise Server",
+            )
+            .into());
+        }
         let credential = match (&request.pat, request.installation_id) {
             (Some(pat), _) => {
                 let blob = self.keys.seal_proven(project_id, pat).await?;
@@ -181,6 +193,9 @@ impl Services {
             }
             (None, Some(id)) => {
                 reach.installation_id = Some(id);
+                // Checked with a token minted now: a cached one may predate a change of the
+                // installation's permissions.
+                self.installation_tokens.forget(self.github.base_url(), id);
                 Some(Credential::Installation(id))
             }
             (None, None) => None,
@@ -225,11 +240,13 @@ impl Services {
     /// The client and token a config reaches GitHub with: its App installation's token
     /// (minted or cached), or its PAT opened, unless GitHub said the PAT has expired.
     pub async fn reach_github(&self, reach: &Reach) -> Result<Connection, ManageError> {
-        let github = self.github.at(reach.api_url.as_deref()).map_err(invalid_api_url)?;
         if let Some(installation) = reach.installation_id {
+            // Only on the deployment's GitHub: the App's JWT never goes to a config's own API.
+            let github = self.github.clone();
             let minted = self.installation_token(&github, installation).await?;
             return Ok(Connection { github, token: minted.token.clone(), installation: Some(minted) });
         }
+        let github = self.github.at(reach.api_url.as_deref()).map_err(invalid_api_url)?;
         let now = Timestamp::now();
         if reach.token_expires_at.is_some_and(|at| at <= now) {
             let warning = crate::domain::token_warning(reach.token_expires_at, now).unwrap_or_default();

@@ -162,10 +162,7 @@ impl Services {
                 let message = "GitHub: the issue was transferred to another repository";
                 return Ok((job, Outcome::Refused(message.into())));
             }
-            Err(e) => {
-                self.forget_refused(&config.reach, &github, &pat, &e).await;
-                return Ok(failed(job, e));
-            }
+            Err(e) => return Ok(self.failed_with(job, &config.reach, &github, &pat, e).await),
         };
         let remote = match read.into_remote(github.web_host(), repo) {
             Ok(Some(remote)) => remote,
@@ -215,23 +212,42 @@ impl Services {
                     Outcome::Refused(format!("GitHub answered with an issue ghsync cannot read: {e}")),
                 )),
             },
-            Err(e) => {
-                self.forget_refused(&config.reach, &github, &pat, &e).await;
-                Ok(failed(job, e))
-            }
+            Err(e) => Ok(self.failed_with(job, &config.reach, &github, &pat, e).await),
         }
     }
 
-    /// An installation token GitHub refused (revoked) is not used again.
+    /// A failed request of a push ([`failed`]); a refused installation token is forgotten and
+    /// the push retried with a new one rather than given up.
+    async fn failed_with(
+        &self,
+        job: PushJob,
+        reach: &crate::domain::Reach,
+        github: &GitHub,
+        token: &Pat,
+        e: GitHubError,
+    ) -> (PushJob, Outcome) {
+        if self.forget_refused(reach, github, token, &e).await {
+            let error = crate::telemetry::ErrorChain(&e).to_string();
+            let at = backoff(job.attempts);
+            return (job, Outcome::Retry { error, at });
+        }
+        failed(job, e)
+    }
+
+    /// An installation token GitHub refused (revoked) is not used again; true when it was
+    /// forgotten (the next attempt, with a new token, may well succeed).
     pub(crate) async fn forget_refused(
         &self,
         reach: &crate::domain::Reach,
         github: &GitHub,
         token: &Pat,
         e: &GitHubError,
-    ) {
-        if let (GitHubError::BadCredentials, Some(installation)) = (e, reach.installation_id) {
-            self.forget_installation_token(github, installation, token).await;
+    ) -> bool {
+        match (e, reach.installation_id) {
+            (GitHubError::BadCredentials, Some(installation)) => {
+                self.forget_installation_token(github, installation, token).await
+            }
+            _ => false,
         }
     }
 

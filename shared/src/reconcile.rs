@@ -548,7 +548,7 @@ impl Reconciler {
         let told = tally.budget.and_then(|b| b.token_expires_at);
         if told.is_some() && told != c.config.token_expires_at {
             // GitHub says when the PAT expires (it may have been renewed, or never told before).
-            self.services.store.set_token_expiry(c.config.project_id, told).await?;
+            self.services.store.set_token_expiry(c.config.project_id, &c.config.encrypted_pat, told).await?;
         }
         pulled
     }

@@ -168,7 +168,12 @@ async fn put_sync_config(
     // config's deliveries come to the App's URL.
     let installs_hook = state.hooks.public_url.is_some();
     let mut config = state.services.put_sync_config(project_id, body, installs_hook).await?;
-    let moved = before.as_ref().filter(|old| !old.follows(&config.repo_owner, &config.repo_name));
+    // Another repository, another server, or an App installation now (which needs no hook).
+    let moved = before.as_ref().filter(|old| {
+        !old.follows(&config.repo_owner, &config.repo_name)
+            || old.api_url != config.api_url
+            || (old.installation_id.is_none() && config.installation_id.is_some())
+    });
     if let Some(old) = moved {
         // The old repository's hook would deliver to a config that no longer follows it.
         state.services.remove_hook(old).await;

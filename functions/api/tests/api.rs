@@ -1071,6 +1071,16 @@ async fn an_app_config_syncs_with_installation_tokens(store: Store) {
     }
     assert_eq!(app.github.tokens_minted(INSTALLATION), 5);
 
+    // The App's JWT goes to the deployment's GitHub only: no App config on a config's own API.
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "api_url": "https://ghe.example/api/v3"});
+    let r = app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["error"]["field"].clone()),
+        (422, json!("api_url")),
+        "{}",
+        r.text()
+    );
+
     // Exactly one of PAT and installation.
     let body = json!({"repo_owner": "acme", "repo_name": "widgets", "installation_id": INSTALLATION, "pat": GOOD_PAT});
     let r = app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
@@ -1149,6 +1159,15 @@ async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
     );
     let report = app.worker().run_due(None).await.unwrap();
     assert!(report.configs.is_empty(), "a paused config is not synced");
+    // An edit that sends the on/off as stored (as the console's form does) is no decision,
+    // and the installation's suspension and return do not resume a repository still gone.
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "sync_enabled": false, "sync_interval_seconds": 300});
+    assert_eq!(app.call(Method::PUT, &path, Some(body)).await.status, 200);
+    let suspend = json!({"action": "suspend", "installation": {"id": INSTALLATION}});
+    let unsuspend = json!({"action": "unsuspend", "installation": {"id": INSTALLATION}});
+    assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 0);
+    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
+    assert_eq!(app.call(Method::GET, &path, None).await.json()["paused_by_github"], true);
 
     // It comes back: the config resumes, due at once.
     app.github.add_installation_repo(INSTALLATION, "acme/widgets");
@@ -1166,15 +1185,21 @@ async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
     assert_eq!(report.configs[0].error, None);
 
     // Suspending the installation pauses it; a person's own pause is left alone on resume.
-    let suspend = json!({"action": "suspend", "installation": {"id": INSTALLATION}});
     assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 1);
-    let unsuspend = json!({"action": "unsuspend", "installation": {"id": INSTALLATION}});
     assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 1);
-    // Paused by GitHub, then turned off by a person: GitHub's return leaves it off.
+    // Paused by GitHub, then turned on by a person: the pause is over, GitHub's return
+    // changes nothing.
     assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 1);
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "sync_enabled": true});
+    let r = app.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!(
+        (r.json()["sync_enabled"].clone(), r.json()["paused_by_github"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
+    // Turned off by a person: GitHub's events leave it off.
     let body = json!({"repo_owner": "acme", "repo_name": "widgets", "sync_enabled": false});
     assert_eq!(app.call(Method::PUT, &path, Some(body)).await.status, 200);
-    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
     assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 0);
     assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
     assert_eq!(app.call(Method::GET, &path, None).await.json()["sync_enabled"], false);
@@ -1291,6 +1316,9 @@ async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
     let issue =
         testkit::fixtures::issue("acme/widgets", 2, "From the hook", None, "open", "2026-01-05T11:00:00Z");
     let event = testkit::fixtures::issues_event("opened", issue, "acme/widgets", json!({})).to_string();
+    // The deployment-wide URL speaks for github.com's acme/widgets: another repository.
+    let r = app.deliver_to("/webhooks/github", "issues", event.clone(), DEPLOY_SECRET).await;
+    assert_eq!(r.json()["outcome"], "ignored", "{}", r.text());
     let hook = format!("/webhooks/github/{config_id}");
     let r = app.deliver_to(&hook, "issues", event.clone(), &own_secret(&config_id)).await;
     assert_eq!(r.json()["outcome"], "ignored", "{}", r.text());

@@ -149,7 +149,16 @@ impl Store {
                 .await?
             }
             Some(old) => {
-                let enabled = write.sync_enabled.unwrap_or(old.sync_enabled);
+                // A new credential, checked just now, ends a pause by GitHub: the config runs
+                // again unless the person says otherwise. Sending the stored on/off as it was
+                // (a form always sends it) is no decision.
+                let paused = old.paused_by_github && !old.sync_enabled;
+                let enabled = match write.sync_enabled {
+                    Some(enabled) => enabled,
+                    None if paused && write.credential.is_some() => true,
+                    None => old.sync_enabled,
+                };
+                let person_decides = write.sync_enabled.is_some_and(|e| e != old.sync_enabled);
                 let two_way = write.two_way.unwrap_or(old.two_way);
                 let api_url = write.api_url.clone().unwrap_or_else(|| old.api_url.clone());
                 // Another host is another repository, whatever its name.
@@ -206,7 +215,7 @@ impl Store {
                      full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END, \
                      hook_id = CASE WHEN $9 = 1 THEN NULL ELSE hook_id END, \
                      hook_error = CASE WHEN $9 = 1 THEN NULL ELSE hook_error END, \
-                     paused_by_github = CASE WHEN $10 = 1 OR $16 = 1 THEN 0 ELSE paused_by_github END, \
+                     paused_by = CASE WHEN $10 = 1 OR $16 = 1 THEN NULL ELSE paused_by END, \
                      two_way = $11, installation_id = $12, api_url = $13, token_expires_at = $14, \
                      token_permissions = $15 WHERE project_id = $1 RETURNING ",
                     config_columns!()
@@ -227,7 +236,7 @@ impl Store {
                 .bind(expires_at.map(Timestamp::to_sql))
                 .bind(permissions)
                 // A person turning the config on or off decides from now on, not GitHub's events.
-                .bind(i64::from(write.sync_enabled.is_some()))
+                .bind(i64::from(person_decides))
                 .fetch_one(&mut *tx)
                 .await?
             }
@@ -245,7 +254,7 @@ impl Store {
     ) -> Result<GitHubSyncConfig, StoreError> {
         self.get_project(project_id).await?;
         let row: Option<ConfigRow> = sqlx::query_as(concat!(
-            "UPDATE github_sync_config SET sync_enabled = $2, updated_at = $3, paused_by_github = 0, \
+            "UPDATE github_sync_config SET sync_enabled = $2, updated_at = $3, paused_by = NULL, \
              next_sync_at = CASE WHEN $2 = 1 AND sync_enabled = 0 THEN $3 ELSE next_sync_at END \
              WHERE project_id = $1 RETURNING ",
             config_columns!()
@@ -281,16 +290,23 @@ impl Store {
     }
 
     /// Records when the project's PAT expires, as GitHub last said.
+    /// Only while the config still holds the PAT (`encrypted_pat`) GitHub spoke of: a run
+    /// that used a PAT replaced meanwhile does not give the new one the old one's expiry.
     pub async fn set_token_expiry(
         &self,
         project_id: Uuid,
+        encrypted_pat: &[u8],
         expires_at: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE github_sync_config SET token_expires_at = $2 WHERE project_id = $1 AND installation_id IS NULL")
-            .bind(project_id.to_string())
-            .bind(expires_at.map(Timestamp::to_sql))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE github_sync_config SET token_expires_at = $2 \
+             WHERE project_id = $1 AND installation_id IS NULL AND encrypted_pat = $3",
+        )
+        .bind(project_id.to_string())
+        .bind(expires_at.map(Timestamp::to_sql))
+        .bind(encrypted_pat.to_vec())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

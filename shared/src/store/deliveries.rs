@@ -37,7 +37,8 @@ pub(crate) async fn record_delivery_in(
     Ok(inserted.rows_affected() == 1)
 }
 
-/// The projects whose enabled config follows `owner/name` (compared case-insensitively).
+/// The projects whose enabled config follows `owner/name` (compared case-insensitively) on
+/// the deployment's GitHub (a GitHub Enterprise Server config's repository is another one).
 pub(crate) async fn enabled_projects_for_repo_in(
     conn: &mut AnyConnection,
     owner: &str,
@@ -46,6 +47,7 @@ pub(crate) async fn enabled_projects_for_repo_in(
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT project_id FROM github_sync_config \
          WHERE lower(repo_owner) = lower($1) AND lower(repo_name) = lower($2) AND sync_enabled = 1 \
+         AND api_url IS NULL \
          ORDER BY project_id",
     )
     .bind(owner)

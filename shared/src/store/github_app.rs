@@ -24,6 +24,28 @@ impl std::fmt::Debug for StoredApp {
     }
 }
 
+/// Why GitHub's events paused a config (`github_sync_config.paused_by`); only the matching
+/// return resumes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseCause {
+    /// Its repository left the installation.
+    Removed,
+    /// The installation was suspended.
+    Suspended,
+    /// The installation was deleted (nothing resumes it: a new installation has a new id).
+    Deleted,
+}
+
+impl PauseCause {
+    fn as_str(self) -> &'static str {
+        match self {
+            PauseCause::Removed => "removed",
+            PauseCause::Suspended => "suspended",
+            PauseCause::Deleted => "deleted",
+        }
+    }
+}
+
 /// Which of an installation's configs an event concerns.
 #[derive(Clone, Copy, Debug)]
 pub enum InstallationScope<'a> {
@@ -80,26 +102,35 @@ pub(crate) async fn pause_installation_in(
     conn: &mut AnyConnection,
     installation: i64,
     scope: InstallationScope<'_>,
+    cause: PauseCause,
     reason: &str,
     now: Timestamp,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let update = "UPDATE github_sync_config SET sync_enabled = 0, paused_by_github = 1, sync_error = $3, \
-                  updated_at = $2 WHERE installation_id = $1 AND sync_enabled = 1";
-    in_scope(conn, installation, scope, update, Some(reason), now).await
+    let update = format!(
+        "UPDATE github_sync_config SET sync_enabled = 0, paused_by = '{}', sync_error = $3, updated_at = $2 \
+         WHERE installation_id = $1 AND api_url IS NULL AND sync_enabled = 1",
+        cause.as_str()
+    );
+    in_scope(conn, installation, scope, &update, Some(reason), now).await
 }
 
-/// Turns back on the configs of `installation` in `scope` that its events paused (not those
-/// a person turned off), due at once, in the caller's transaction; returns their projects.
+/// Turns back on the configs of `installation` in `scope` that its events paused for `cause`
+/// (not those a person turned off, nor those paused for another cause), due at once, in the
+/// caller's transaction; returns their projects.
 pub(crate) async fn resume_installation_in(
     conn: &mut AnyConnection,
     installation: i64,
     scope: InstallationScope<'_>,
+    cause: PauseCause,
     now: Timestamp,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let update = "UPDATE github_sync_config SET sync_enabled = 1, paused_by_github = 0, sync_error = NULL, \
-                  failing_since = NULL, consecutive_failures = 0, next_sync_at = $2, updated_at = $2 \
-                  WHERE installation_id = $1 AND paused_by_github = 1";
-    in_scope(conn, installation, scope, update, None, now).await
+    let update = format!(
+        "UPDATE github_sync_config SET sync_enabled = 1, paused_by = NULL, sync_error = NULL, \
+         failing_since = NULL, consecutive_failures = 0, next_sync_at = $2, updated_at = $2 \
+         WHERE installation_id = $1 AND api_url IS NULL AND paused_by = '{}'",
+        cause.as_str()
+    );
+    in_scope(conn, installation, scope, &update, None, now).await
 }
 
 /// Runs `update` (`$1` the installation, `$2` now, `$3` the `reason` when given) over the
@@ -142,15 +173,15 @@ async fn in_scope(
     Ok(projects)
 }
 
-/// The projects whose enabled config works through `installation` and follows `repo`: where
-/// an App delivery of that repository applies.
+/// The projects whose enabled config works through `installation` on the deployment's GitHub
+/// and follows `repo`: where an App delivery of that repository applies.
 pub(crate) async fn installation_projects_in(
     conn: &mut AnyConnection,
     installation: i64,
     repo: &RepoRef,
 ) -> Result<Vec<Uuid>, StoreError> {
     let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT project_id FROM github_sync_config WHERE installation_id = $1 \
+        "SELECT project_id FROM github_sync_config WHERE installation_id = $1 AND api_url IS NULL \
          AND lower(repo_owner) = lower($2) AND lower(repo_name) = lower($3) AND sync_enabled = 1 \
          ORDER BY project_id",
     )

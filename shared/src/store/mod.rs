@@ -35,7 +35,7 @@ pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
 pub(crate) use deliveries::{
     enabled_projects_for_repo_in, record_delivery_in, reread_soon_in, tenant_project_in,
 };
-pub use github_app::{InstallationScope, StoredApp};
+pub use github_app::{InstallationScope, PauseCause, StoredApp};
 pub(crate) use github_app::{installation_projects_in, pause_installation_in, resume_installation_in};
 pub use outbox::{Backoff, PushConfig, PushEnd, PushJob, PushLink};
 pub use reconcile::{Checkpoint, Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};

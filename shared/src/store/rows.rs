@@ -338,7 +338,7 @@ macro_rules! config_columns {
         "id, project_id, repo_owner, repo_name, encrypted_pat, \
      last_sync_at, next_sync_at, sync_enabled, sync_interval_seconds, sync_error, created_at, updated_at, \
      two_way, hook_id, hook_error, installation_id, api_url, token_expires_at, token_permissions, \
-     paused_by_github"
+     paused_by"
     };
 }
 
@@ -363,7 +363,7 @@ pub(crate) struct ConfigRow {
     api_url: Option<String>,
     token_expires_at: Option<String>,
     token_permissions: Option<String>,
-    paused_by_github: i64,
+    paused_by: Option<String>,
 }
 
 impl TryFrom<ConfigRow> for GitHubSyncConfig {
@@ -398,7 +398,7 @@ impl TryFrom<ConfigRow> for GitHubSyncConfig {
                 })
                 .transpose()?,
             token_warning: crate::domain::token_warning(expires_at, Timestamp::now()),
-            paused_by_github: r.paused_by_github != 0,
+            paused_by_github: r.paused_by.is_some(),
         })
     }
 }

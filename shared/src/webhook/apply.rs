@@ -208,36 +208,43 @@ pub(super) async fn installation_event(
         let mut tx = store.begin().await?;
         let now = received.now;
         use store::InstallationScope::{All, Repos};
+        use store::PauseCause::{Deleted, Removed, Suspended};
         let handled = match (received.event, payload.action.as_str()) {
             ("installation", "deleted") => {
                 let reason = format!(
-                    "the GitHub App installation {id} was deleted: install the App again and give this config \
-                     the new installation"
+                    "the GitHub App installation {id} was deleted: install the App again and give this \
+                     config the new installation"
                 );
-                Handled::Paused { configs: store::pause_installation_in(&mut tx, id, All, &reason, now).await?.len() }
+                let paused = store::pause_installation_in(&mut tx, id, All, Deleted, &reason, now).await?;
+                Handled::Paused { configs: paused.len() }
             }
             ("installation", "suspend") => {
-                let reason =
-                    format!("the GitHub App installation {id} is suspended: syncing resumes when it is unsuspended");
-                Handled::Paused { configs: store::pause_installation_in(&mut tx, id, All, &reason, now).await?.len() }
+                let reason = format!(
+                    "the GitHub App installation {id} is suspended: syncing resumes when it is unsuspended"
+                );
+                let paused = store::pause_installation_in(&mut tx, id, All, Suspended, &reason, now).await?;
+                Handled::Paused { configs: paused.len() }
             }
             ("installation", "unsuspend") => {
-                Handled::Resumed { configs: store::resume_installation_in(&mut tx, id, All, now).await?.len() }
+                let resumed = store::resume_installation_in(&mut tx, id, All, Suspended, now).await?;
+                Handled::Resumed { configs: resumed.len() }
             }
             ("installation_repositories", "removed") => {
                 let mut paused = 0;
                 for repo in &removed {
                     let reason = format!(
-                        "{repo} was removed from the GitHub App installation {id}: add it to the installation \
-                         again to resume syncing"
+                        "{repo} was removed from the GitHub App installation {id}: add it to the \
+                         installation again to resume syncing"
                     );
-                    let one = std::slice::from_ref(repo);
-                    paused += store::pause_installation_in(&mut tx, id, Repos(one), &reason, now).await?.len();
+                    let one = Repos(std::slice::from_ref(repo));
+                    paused +=
+                        store::pause_installation_in(&mut tx, id, one, Removed, &reason, now).await?.len();
                 }
                 Handled::Paused { configs: paused }
             }
             ("installation_repositories", "added") => {
-                Handled::Resumed { configs: store::resume_installation_in(&mut tx, id, Repos(&added), now).await?.len() }
+                let resumed = store::resume_installation_in(&mut tx, id, Repos(&added), Removed, now).await?;
+                Handled::Resumed { configs: resumed.len() }
             }
             _ => Handled::Ignored { reason: "event_ignored" },
         };

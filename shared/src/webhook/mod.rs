@@ -322,7 +322,8 @@ async fn verify_app(config: &WebhookConfig, delivery: Delivery<'_>) -> Result<()
         Ok::<_, WebhookError>(secret.map(WebhookSecrets::one))
     };
     match verify_signature(secret(false).await?.as_ref(), delivery.signature_256, delivery.body) {
-        Err(WebhookError::BadSignature) => {
+        // Perhaps the App was set, or its secret changed, since this process read it.
+        Err(WebhookError::BadSignature | WebhookError::NoSecret) => {
             verify_signature(secret(true).await?.as_ref(), delivery.signature_256, delivery.body)
         }
         other => other,
