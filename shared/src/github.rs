@@ -441,7 +441,8 @@ impl GitHub {
         }
         // Fine-grained: ask the endpoints. A refusal names what the endpoint needs
         // (`x-accepted-github-permissions`), which the person is told.
-        let mut listing = self.repo_url(repo, &["issues"]);
+        let issues_url = self.repo_url(repo, &["issues"]);
+        let mut listing = issues_url.clone();
         listing.query_pairs_mut().append_pair("per_page", "1");
         let read = self.get(&listing, token, None, &mut 0).await?;
         let accepted = |r: &Response| r.header("x-accepted-github-permissions").map(str::to_string);
@@ -449,8 +450,7 @@ impl GitHub {
         let mut refused = if issues.is_none() { accepted(&read) } else { None };
         if issues.is_some() && probe.write {
             let body = serde_json::json!({});
-            let url = self.repo_url(repo, &["issues"]);
-            let tried = self.send(Method::POST, &url, token, None, Some(&body), &mut 0).await?;
+            let tried = self.send(Method::POST, &issues_url, token, None, Some(&body), &mut 0).await?;
             if tried.status == StatusCode::UNPROCESSABLE_ENTITY {
                 issues = Some(IssuesAccess::Write);
             } else {
@@ -465,11 +465,7 @@ impl GitHub {
     /// The App's installations (`GET /app/installations`, the first 100), authenticated by
     /// the App's `jwt`.
     pub async fn list_installations(&self, jwt: &Pat) -> Result<Vec<AppInstallation>, GitHubError> {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("an http(s) base URL has a path")
-            .pop_if_empty()
-            .extend(["app", "installations"]);
+        let mut url = self.api_url(&["app", "installations"]);
         url.query_pairs_mut().append_pair("per_page", "100");
         let r = self.get(&url, jwt, None, &mut 0).await?;
         expect_success(&r)?;
@@ -504,13 +500,7 @@ impl GitHub {
         jwt: &Pat,
         installation: i64,
     ) -> Result<InstallationToken, GitHubError> {
-        let mut url = self.base.clone();
-        url.path_segments_mut().expect("an http(s) base URL has a path").pop_if_empty().extend([
-            "app",
-            "installations",
-            &installation.to_string(),
-            "access_tokens",
-        ]);
+        let url = self.api_url(&["app", "installations", &installation.to_string(), "access_tokens"]);
         let r = self.send(Method::POST, &url, jwt, None, None, &mut 0).await?;
         if matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) {
             return Err(GitHubError::NoInstallation { installation, status: r.status.as_u16() });
@@ -559,12 +549,15 @@ impl GitHub {
 
     /// `{base}/repos/{owner}/{name}/{segments…}`, each segment escaped.
     fn repo_url(&self, repo: &RepoRef, segments: &[&str]) -> Url {
+        let mut url = self.api_url(&["repos", repo.owner.as_str(), repo.name.as_str()]);
+        url.path_segments_mut().expect("an http(s) base URL has a path").extend(segments);
+        url
+    }
+
+    /// `{base}/{segments…}`, each segment escaped.
+    fn api_url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("an http(s) base URL has a path")
-            .pop_if_empty()
-            .extend(["repos", repo.owner.as_str(), repo.name.as_str()])
-            .extend(segments);
+        url.path_segments_mut().expect("an http(s) base URL has a path").pop_if_empty().extend(segments);
         url
     }
 
