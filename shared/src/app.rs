@@ -13,9 +13,9 @@ use octocrab::models::AppId;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{CryptoError, KeyProvider, Pat, SealedFor};
+use crate::crypto::{KeyProvider, Pat, SealedFor};
 use crate::github::{AppInstallation, GitHub, GitHubError, InstallationToken};
-use crate::manage::{ManageError, Services};
+use crate::manage::{ManageError, Services, open_stored};
 use crate::store::{Store, StoredApp};
 use crate::time::Timestamp;
 
@@ -138,7 +138,7 @@ impl Services {
     /// A JWT of the deployment's App, signed with its key (opened from its seal).
     async fn app_jwt(&self) -> Result<Pat, ManageError> {
         let app = self.store.github_app().await?.ok_or(ManageError::NoApp)?;
-        let pem = open_app_secret(&self.keys, SealedFor::GitHubAppKey, &app.encrypted_private_key).await?;
+        let pem = open_stored(&self.keys, SealedFor::GitHubAppKey, &app.encrypted_private_key).await?;
         app_jwt(app.app_id, &signing_key(pem.expose())?)
     }
 
@@ -186,14 +186,6 @@ fn app_refusal(e: GitHubError) -> ManageError {
     }
 }
 
-/// Opens one of the App's sealed secrets.
-async fn open_app_secret(keys: &KeyProvider, purpose: SealedFor, blob: &[u8]) -> Result<Pat, ManageError> {
-    keys.open(purpose, blob).await.map_err(|e| match e {
-        CryptoError::KmsUnavailable(_) => ManageError::Crypto(e),
-        e => ManageError::StoredPatUnreadable(e),
-    })
-}
-
 /// The App's webhook secret as the webhook receiver keeps it: read from the store and opened
 /// once, then again after [`AppSecret::MAX_AGE`], or when a delivery's signature matches
 /// nothing (at most every [`AppSecret::REREAD_EVERY`]: the secret may have changed).
@@ -236,7 +228,7 @@ impl AppSecret {
         let secret = match store.github_app().await? {
             Some(app) => {
                 let secret =
-                    open_app_secret(keys, SealedFor::GitHubAppWebhookSecret, &app.encrypted_webhook_secret)
+                    open_stored(keys, SealedFor::GitHubAppWebhookSecret, &app.encrypted_webhook_secret)
                         .await?;
                 Some(SecretString::from(secret.expose().to_string()))
             }

@@ -252,17 +252,8 @@ impl Services {
             let warning = crate::domain::token_warning(reach.token_expires_at, now).unwrap_or_default();
             return Err(ManageError::TokenExpired(warning));
         }
-        let token = self.open_stored_pat(reach.project_id, &reach.encrypted_pat).await?;
+        let token = open_stored(&self.keys, reach.project_id, &reach.encrypted_pat).await?;
         Ok(Connection { github, token, installation: None })
-    }
-
-    /// Opens a config's stored PAT; one that does not open (another key, altered) is
-    /// [`ManageError::StoredPatUnreadable`], an unreachable KMS stays a [`CryptoError`].
-    pub(crate) async fn open_stored_pat(&self, project_id: Uuid, blob: &[u8]) -> Result<Pat, ManageError> {
-        self.keys.open(project_id, blob).await.map_err(|e| match e {
-            CryptoError::KmsUnavailable(_) => ManageError::Crypto(e),
-            e => ManageError::StoredPatUnreadable(e),
-        })
     }
 
     /// The repository a stored config follows, and its connection (see
@@ -294,6 +285,20 @@ impl Services {
             Err(e) => Err(ManageError::GitHubUnavailable(e)),
         }
     }
+}
+
+/// Opens a stored secret (a config's PAT, the App's key or webhook secret); one that does not
+/// open (another key, altered) is [`ManageError::StoredPatUnreadable`], an unreachable KMS
+/// stays a [`CryptoError`].
+pub(crate) async fn open_stored(
+    keys: &KeyProvider,
+    owner: impl Into<crate::crypto::SealedFor>,
+    blob: &[u8],
+) -> Result<Pat, ManageError> {
+    keys.open(owner, blob).await.map_err(|e| match e {
+        CryptoError::KmsUnavailable(_) => ManageError::Crypto(e),
+        e => ManageError::StoredPatUnreadable(e),
+    })
 }
 
 /// A config's own API base: https (or a loopback test server), GitHub Enterprise Server's
