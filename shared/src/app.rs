@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{KeyProvider, Pat, SealedFor};
-use crate::github::{AppInstallation, GitHub, GitHubError, InstallationToken};
+use crate::github::{AppInstallation, GitHubError, InstallationToken};
 use crate::manage::{ManageError, Services, open_stored};
 use crate::store::{Store, StoredApp};
 use crate::time::Timestamp;
@@ -41,26 +41,27 @@ pub struct GitHubAppInfo {
     pub configured: bool,
 }
 
-/// Installation tokens by (API base, installation id), each in its own slot: runs of one
-/// installation wait for one mint and share its token, other installations mint meanwhile.
+/// Installation tokens by installation id (all on the deployment's GitHub, the only one the
+/// App's JWT goes to), each in its own slot: runs of one installation wait for one mint and
+/// share its token, other installations mint meanwhile.
 #[derive(Clone, Default)]
-pub struct InstallationTokens(Arc<std::sync::Mutex<HashMap<(String, i64), Slot>>>);
+pub struct InstallationTokens(Arc<std::sync::Mutex<HashMap<i64, Slot>>>);
 
 /// One installation's token, while it lasts.
 type Slot = Arc<tokio::sync::Mutex<Option<InstallationToken>>>;
 
 impl InstallationTokens {
-    fn slot(&self, key: (String, i64)) -> Slot {
-        self.0.lock().expect("token slots lock").entry(key).or_default().clone()
+    fn slot(&self, installation: i64) -> Slot {
+        self.0.lock().expect("token slots lock").entry(installation).or_default().clone()
     }
 
     fn clear(&self) {
         self.0.lock().expect("token slots lock").clear();
     }
 
-    /// Drops the cached token of `installation` on `api` (the next use mints).
-    pub(crate) fn forget(&self, api: &str, installation: i64) {
-        self.0.lock().expect("token slots lock").remove(&(api.to_string(), installation));
+    /// Drops the cached token of `installation` (the next use mints).
+    pub(crate) fn forget(&self, installation: i64) {
+        self.0.lock().expect("token slots lock").remove(&installation);
     }
 }
 
@@ -142,14 +143,10 @@ impl Services {
         app_jwt(app.app_id, &signing_key(pem.expose())?)
     }
 
-    /// A token for `installation` on `github`'s API: the cached one while it has more than
-    /// [`TOKEN_REFRESH_MARGIN`] left, else a new one minted with the App's JWT.
-    pub async fn installation_token(
-        &self,
-        github: &GitHub,
-        installation: i64,
-    ) -> Result<InstallationToken, ManageError> {
-        let slot = self.installation_tokens.slot((github.base_url().to_string(), installation));
+    /// A token for `installation` on the deployment's GitHub: the cached one while it has
+    /// more than [`TOKEN_REFRESH_MARGIN`] left, else a new one minted with the App's JWT.
+    pub async fn installation_token(&self, installation: i64) -> Result<InstallationToken, ManageError> {
+        let slot = self.installation_tokens.slot(installation);
         let mut cached = slot.lock().await;
         if let Some(token) = cached.as_ref()
             && token.expires_at > Timestamp::now().plus(TOKEN_REFRESH_MARGIN)
@@ -157,17 +154,17 @@ impl Services {
             return Ok(token.clone());
         }
         let jwt = self.app_jwt().await?;
-        let minted = github.mint_installation_token(&jwt, installation).await.map_err(app_refusal)?;
+        let minted = self.github.mint_installation_token(&jwt, installation).await.map_err(app_refusal)?;
         tracing::info!(installation, expires_at = %minted.expires_at, "installation token minted");
         *cached = Some(minted.clone());
         Ok(minted)
     }
 
-    /// Forgets `token` of `installation` on `github`'s API when GitHub refused it (revoked,
-    /// or the installation's permissions changed): the next use mints a new one. True when
-    /// it was the cached token.
-    pub async fn forget_installation_token(&self, github: &GitHub, installation: i64, token: &Pat) -> bool {
-        let slot = self.installation_tokens.slot((github.base_url().to_string(), installation));
+    /// Forgets `token` of `installation` when GitHub refused it (revoked, or the
+    /// installation's permissions changed): the next use mints a new one. True when it was
+    /// the cached token.
+    pub async fn forget_installation_token(&self, installation: i64, token: &Pat) -> bool {
+        let slot = self.installation_tokens.slot(installation);
         let mut cached = slot.lock().await;
         let forget = cached.as_ref().is_some_and(|t| t.token.expose() == token.expose());
         if forget {

@@ -195,7 +195,7 @@ impl Services {
                 reach.installation_id = Some(id);
                 // Checked with a token minted now: a cached one may predate a change of the
                 // installation's permissions.
-                self.installation_tokens.forget(self.github.base_url(), id);
+                self.installation_tokens.forget(id);
                 Some(Credential::Installation(id))
             }
             (None, None) => None,
@@ -242,9 +242,9 @@ impl Services {
     pub async fn reach_github(&self, reach: &Reach) -> Result<Connection, ManageError> {
         if let Some(installation) = reach.installation_id {
             // Only on the deployment's GitHub: the App's JWT never goes to a config's own API.
-            let github = self.github.clone();
-            let minted = self.installation_token(&github, installation).await?;
-            return Ok(Connection { github, token: minted.token.clone(), installation: Some(minted) });
+            let minted = self.installation_token(installation).await?;
+            let token = minted.token.clone();
+            return Ok(Connection { github: self.github.clone(), token, installation: Some(minted) });
         }
         let github = self.github.at(reach.api_url.as_deref()).map_err(invalid_api_url)?;
         let now = Timestamp::now();

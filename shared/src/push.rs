@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::crypto::Pat;
 use crate::domain::{RemoteIssue, Task};
-use crate::github::{GitHub, GitHubError, IssueChange, Lookup};
+use crate::github::{GitHubError, IssueChange, Lookup};
 use crate::manage::{Connection, ManageError, Services};
 use crate::store::{Backoff, PushEnd, PushJob, StoreError};
 use crate::sync::{Idle, PushPlan, push};
@@ -162,7 +162,7 @@ impl Services {
                 let message = "GitHub: the issue was transferred to another repository";
                 return Ok((job, Outcome::Refused(message.into())));
             }
-            Err(e) => return Ok(self.failed_with(job, &config.reach, &github, &pat, e).await),
+            Err(e) => return Ok(self.failed_with(job, &config.reach, &pat, e).await),
         };
         let remote = match read.into_remote(github.web_host(), repo) {
             Ok(Some(remote)) => remote,
@@ -212,7 +212,7 @@ impl Services {
                     Outcome::Refused(format!("GitHub answered with an issue ghsync cannot read: {e}")),
                 )),
             },
-            Err(e) => Ok(self.failed_with(job, &config.reach, &github, &pat, e).await),
+            Err(e) => Ok(self.failed_with(job, &config.reach, &pat, e).await),
         }
     }
 
@@ -222,11 +222,10 @@ impl Services {
         &self,
         job: PushJob,
         reach: &crate::domain::Reach,
-        github: &GitHub,
         token: &Pat,
         e: GitHubError,
     ) -> (PushJob, Outcome) {
-        if self.forget_refused(reach, github, token, &e).await {
+        if self.forget_refused(reach, token, &e).await {
             let error = crate::telemetry::ErrorChain(&e).to_string();
             let at = backoff(job.attempts);
             return (job, Outcome::Retry { error, at });
@@ -239,13 +238,12 @@ impl Services {
     pub(crate) async fn forget_refused(
         &self,
         reach: &crate::domain::Reach,
-        github: &GitHub,
         token: &Pat,
         e: &GitHubError,
     ) -> bool {
         match (e, reach.installation_id) {
             (GitHubError::BadCredentials, Some(installation)) => {
-                self.forget_installation_token(github, installation, token).await
+                self.forget_installation_token(installation, token).await
             }
             _ => false,
         }

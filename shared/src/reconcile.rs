@@ -538,11 +538,12 @@ impl Reconciler {
         tally: &mut Tally,
         limits: Limits,
     ) -> Result<Pulled, ReconcileError> {
-        let conn = self.services.reach_github(&c.config.reach()).await?;
+        let reach = c.config.reach();
+        let conn = self.services.reach_github(&reach).await?;
         let pulled = self.pull_with(c, &conn, run_id, tally, limits).await;
         if let Err(ReconcileError::GitHub(e)) = &pulled {
             // A revoked installation token: the next run mints another.
-            self.services.forget_refused(&c.config.reach(), &conn.github, &conn.token, e).await;
+            self.services.forget_refused(&reach, &conn.token, e).await;
         }
         tally.budget = self.services.github.budget(&conn.token);
         let told = tally.budget.and_then(|b| b.token_expires_at);
