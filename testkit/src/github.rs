@@ -64,6 +64,19 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The record of a request with `headers`, answered with `status`.
+    fn of(method: &str, path: String, query: String, headers: &HeaderMap, status: u16) -> Self {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        Self {
+            method: method.to_string(),
+            path,
+            query,
+            authorization: header("authorization"),
+            if_none_match: header("if-none-match"),
+            status,
+        }
+    }
+
     /// A request for an issue list.
     pub fn is_list(&self) -> bool {
         self.method == "GET" && self.path.ends_with("/issues")
@@ -746,7 +759,6 @@ async fn answer(
         tokio::time::sleep(latency).await;
     }
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
     let is_list = method == "GET" && path.ends_with("/issues");
     let hold = is_list.then(|| {
         let mut s = state.lock().unwrap();
@@ -821,14 +833,7 @@ async fn answer(
         Answer::Fault(f) => fault_response(f).await,
     };
     let mut s = state.lock().unwrap();
-    s.requests.push(Recorded {
-        method: method.to_string(),
-        path,
-        query,
-        authorization,
-        if_none_match,
-        status: response.status().as_u16(),
-    });
+    s.requests.push(Recorded::of(method, path, query, headers, response.status().as_u16()));
     if is_list {
         s.list_requests += 1;
         let n = s.list_requests;
@@ -886,14 +891,9 @@ async fn mint_installation_token(State(state): Shared, Path(id): Path<i64>, head
         Some(f) => fault_response(f).await,
         None => with_rate_headers(mint(&mut state.lock().unwrap(), id, bearer(&headers))),
     };
-    state.lock().unwrap().requests.push(Recorded {
-        method: "POST".to_string(),
-        path: format!("/app/installations/{id}/access_tokens"),
-        query: String::new(),
-        authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string),
-        if_none_match: headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string),
-        status: response.status().as_u16(),
-    });
+    let path = format!("/app/installations/{id}/access_tokens");
+    let recorded = Recorded::of("POST", path, String::new(), &headers, response.status().as_u16());
+    state.lock().unwrap().requests.push(recorded);
     response
 }
 
@@ -921,14 +921,9 @@ async fn list_installations(State(state): Shared, headers: HeaderMap) -> Respons
             }
         }
     };
-    state.lock().unwrap().requests.push(Recorded {
-        method: "GET".to_string(),
-        path: "/app/installations".to_string(),
-        query: String::new(),
-        authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string),
-        if_none_match: None,
-        status: response.status().as_u16(),
-    });
+    let path = "/app/installations".to_string();
+    let recorded = Recorded::of("GET", path, String::new(), &headers, response.status().as_u16());
+    state.lock().unwrap().requests.push(recorded);
     response
 }
 
