@@ -50,9 +50,12 @@ impl WebhookState {
         }
         let web_host = config.github_web_host();
         // The GitHub App's webhook secret is kept sealed in the database (KMS opens it).
+        // Without a key provider configured, App deliveries are refused; a broken one (a bad
+        // local key) stops the start, as in every other function.
         let app_secret = match ghsync_shared::manage::key_provider(&config).await {
             Ok(keys) => ghsync_shared::app::AppSecret::new(store.clone(), keys),
-            Err(_) => Default::default(),
+            Err(StartupError::Config(ghsync_shared::config::ConfigError::Missing(_))) => Default::default(),
+            Err(e) => return Err(e),
         };
         Ok(Self::new(store, WebhookConfig { secrets, web_host, app_secret }))
     }
