@@ -27,6 +27,24 @@ export type Task = { id: string, project_id: string, title: string, description:
  */
 github_issue_url: string | null, created_at: string, updated_at: string, };
 
+export type Parked = "refused" | "one_way";
+
+export type PushWaiting = { 
+/**
+ * When it is tried next (a parked refusal: its hourly retry; one-way: whenever two-way
+ * sync is turned on again).
+ */
+next_attempt_at: string | null, 
+/**
+ * Why the last attempt did not deliver it (a transient failure, a lagging read, GitHub's
+ * refusal).
+ */
+reason: string | null, 
+/**
+ * Parked: `refused` (waits for its cause to change) or `one_way` (waits for two-way sync).
+ */
+parked: Parked | null, };
+
 export type GitHubLink = { 
 /**
  * The issue's GraphQL node id (`github_issue_id`).
@@ -49,9 +67,14 @@ unlinked_at: string | null,
  */
 push_pending: boolean, 
 /**
- * Why GitHub refused the last push (its status and message), until a push succeeds.
+ * Why GitHub refused the last push (its status and message), or why a waiting edit was
+ * ended (a repository switch), until GitHub holds the task again.
  */
-push_error: string | null, labels: Array<Label>, 
+push_error: string | null, 
+/**
+ * The waiting edit's state: when it goes next, and why it has not gone yet.
+ */
+push_waiting: PushWaiting | null, labels: Array<Label>, 
 /**
  * The assignees' logins.
  */
@@ -261,7 +284,15 @@ export type SyncRunPage = { items: Array<SyncHistory>,
  */
 next_cursor: string | null, };
 
-export type ConflictResolution = { id: string, task_id: string, metadata_id: string, detected_at: string, resolved_at: string | null, resolution_action: ResolutionAction | null, local_content_snapshot: Content, remote_content_snapshot: Content, merged_content: Content | null, };
+export type ConflictResolution = { id: string, task_id: string, metadata_id: string, detected_at: string, resolved_at: string | null, resolution_action: ResolutionAction | null, 
+/**
+ * The task when the conflict was detected: its content and column.
+ */
+local_content_snapshot: LocalSnapshot, 
+/**
+ * The issue as GitHub last showed it while the conflict waits: content and state.
+ */
+remote_content_snapshot: RemoteSnapshot, merged_content: Merged | null, };
 
 export type CreateProject = { name: string, };
 
@@ -283,7 +314,86 @@ export type RunAccepted = {
  */
 history_id: string, status: SyncStatus, };
 
-export type MergedContent = { title: string, description?: string, };
+export type MergedContent = { title: string, description?: string, 
+/**
+ * The task's column after the merge; absent: what only one side changed is kept from it,
+ * and when both changed the state the board's column stays.
+ */
+status?: TaskStatus, };
+
+export type Offer = { 
+/**
+ * Linked tasks whose content or column differs from what GitHub held at their last sync
+ * (edited while the config was one-way), with nothing queued for them.
+ */
+tasks: number, };
+
+export type SavedSyncConfig = { 
+/**
+ * Present when this `PUT` turned two-way sync on: the tasks edited while it was off. The
+ * console asks before it accepts them (`POST …/github-sync/offer`).
+ */
+offer?: Offer, id: string, project_id: string, repo_owner: string, repo_name: string, last_sync_at: string | null, next_sync_at: string | null, sync_enabled: boolean, sync_interval_seconds: number, sync_error: string | null, created_at: string, updated_at: string, 
+/**
+ * Local edits of linked tasks are pushed to GitHub (off by default).
+ */
+two_way: boolean, 
+/**
+ * GitHub's id of the repository webhook ghsync installed for this config, if it did.
+ */
+hook_id: number | null, 
+/**
+ * Why installing that webhook failed last (the person adds it by hand then).
+ */
+hook_error: string | null, 
+/**
+ * The GitHub App installation the config works through instead of a PAT.
+ */
+installation_id: number | null, 
+/**
+ * The config's own REST API base (GitHub Enterprise Server); `None`: the deployment's.
+ */
+api_url: string | null, 
+/**
+ * When the PAT expires, as GitHub last said (`None`: it does not, or GitHub has not said).
+ */
+token_expires_at: string | null, 
+/**
+ * What the token may do, as checked when it was saved.
+ */
+token_permissions: TokenPermissions | null, 
+/**
+ * The token expires within [`TOKEN_WARNING_DAYS`] days, or has expired: what to do.
+ */
+token_warning: string | null, 
+/**
+ * Off because the repository left the App's installation (or the installation was
+ * deleted or suspended); its return turns the config on again.
+ */
+paused_by_github: boolean, };
+
+export type OfferAnswer = { 
+/**
+ * `true` queues a push of each offered task; `false` leaves them as they are (a later
+ * GitHub edit of one becomes a conflict).
+ */
+accept: boolean, };
+
+export type Pushed = { "pushed": "sent" } | { "pushed": "nothing" } | { "pushed": "held" } | { "pushed": "pulled" } | { "pushed": "gone" } | { "pushed": "refused", "message": string } | { "pushed": "retrying", "message": string } | { "pushed": "handed_over" } | { "pushed": "busy" } | { "pushed": "waiting" };
+
+export type LocalSnapshot = { status?: TaskStatus, title: string, description: string | null, };
+
+export type RemoteSnapshot = { 
+/**
+ * `open` or `closed`.
+ */
+state?: string, 
+/**
+ * `completed` or `not_planned` for a closed issue.
+ */
+state_reason?: string, title: string, description: string | null, };
+
+export type Merged = { status?: TaskStatus, title: string, description: string | null, };
 
 export type ErrorBody = { error: ErrorDetail, };
 

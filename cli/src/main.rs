@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use ghsync_shared::config::Config;
 use ghsync_shared::contract::MergedContent;
 use ghsync_shared::crypto::Pat;
-use ghsync_shared::domain::{ConflictStatus, Content, RepoRef, Resolution, TaskStatus};
+use ghsync_shared::domain::{ConflictStatus, Merged, RepoRef, Resolution, TaskStatus};
 use ghsync_shared::manage::PutSyncConfig;
 use ghsync_shared::paging::{ConflictPage, PageRequest, TaskPage};
 use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
@@ -120,7 +120,8 @@ enum Command {
         /// Take the issue as GitHub has it.
         #[arg(long)]
         accept_github: bool,
-        /// A JSON file `{"title": …, "description": …}` with the merged content (`-`: stdin).
+        /// A JSON file `{"title": …, "description": …, "status"?: …}` with the merged content,
+        /// and the column when you choose one (`-`: stdin).
         #[arg(long, value_name = "FILE")]
         merge: Option<String>,
     },
@@ -151,6 +152,9 @@ enum Command {
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Two-way sync's waiting edits.
+    #[command(subcommand)]
+    Push(PushCommand),
     /// Polls GitHub for the due configs and applies what the webhooks missed.
     Reconcile {
         /// One pass, printing a JSON summary (without it: a pass every 15 seconds).
@@ -237,6 +241,28 @@ enum ConfigCommand {
         #[arg(long)]
         project: Uuid,
     },
+    /// Prints what turning two-way sync on offers to push (`{"tasks": N}`: linked tasks edited
+    /// while it was off); with --accept, queues them.
+    Offer {
+        /// The project's id.
+        #[arg(long)]
+        project: Uuid,
+        /// Queue a push of each offered task.
+        #[arg(long)]
+        accept: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PushCommand {
+    /// Sends a task's waiting edit again now (one GitHub refused, once its cause is fixed; one
+    /// backing off; one a repository switch ended, once the task is linked again) and prints
+    /// what the push did as JSON.
+    Retry {
+        /// The task's id.
+        #[arg(long)]
+        task: Uuid,
+    },
 }
 
 #[derive(Subcommand)]
@@ -315,6 +341,11 @@ async fn main() -> Result<()> {
             };
             print_json(&open_store(&config).await?.resolve_conflict(id, &resolution).await?)
         }
+        Command::Push(PushCommand::Retry { task }) => {
+            let services = local::services(&config).await?;
+            services.store.retry_push(task).await?;
+            print_json(&services.push_task(task).await?)
+        }
         Command::History { project } => {
             print_json(&open_store(&config).await?.history_summary(project).await?)
         }
@@ -391,6 +422,14 @@ async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
         ConfigCommand::Enable { project } => {
             print_json(&open_store(config).await?.set_sync_enabled(project, true).await?)
         }
+        ConfigCommand::Offer { project, accept } => {
+            let store = open_store(config).await?;
+            store.get_config(project).await?;
+            match accept {
+                true => print_json(&store.accept_offer(project).await?),
+                false => print_json(&store.offer(project).await?),
+            }
+        }
     }
 }
 
@@ -432,8 +471,8 @@ fn read_secret(prompt: &str) -> Result<Option<Pat>> {
     Ok(pat)
 }
 
-/// Reads merged content from a JSON file (or stdin for `-`).
-fn read_merged(file: &str) -> Result<Content> {
+/// Reads merged content (and perhaps a column) from a JSON file (or stdin for `-`).
+fn read_merged(file: &str) -> Result<Merged> {
     let text = if file == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;
@@ -442,8 +481,8 @@ fn read_merged(file: &str) -> Result<Content> {
         std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
     };
     let merged: MergedContent = serde_json::from_str(&text)
-        .context("the merge file must be JSON {\"title\": …, \"description\": …}")?;
-    Ok(Content::new(merged.title, merged.description)?)
+        .context("the merge file must be JSON {\"title\": …, \"description\": …, \"status\"?: …}")?;
+    Ok(merged.parse()?)
 }
 
 /// Connects to the configured database and brings its schema up to date.

@@ -137,7 +137,7 @@ impl Services {
     }
 
     /// A JWT of the deployment's App, signed with its key (opened from its seal).
-    async fn app_jwt(&self) -> Result<Pat, ManageError> {
+    pub(crate) async fn app_jwt(&self) -> Result<Pat, ManageError> {
         let app = self.store.github_app().await?.ok_or(ManageError::NoApp)?;
         let pem = open_stored(&self.keys, SealedFor::GitHubAppKey, &app.encrypted_private_key).await?;
         app_jwt(app.app_id, &signing_key(pem.expose())?)

@@ -36,7 +36,7 @@ pub struct ResolveRequest {
     pub merged_content: Option<MergedContent>,
 }
 
-/// The content a person merged from both sides.
+/// The content a person merged from both sides, and the column when they choose one.
 #[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[ts(optional_fields)]
@@ -44,6 +44,43 @@ pub struct MergedContent {
     pub title: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// The task's column after the merge; absent: what only one side changed is kept from it,
+    /// and when both changed the state the board's column stays.
+    #[serde(default)]
+    pub status: Option<crate::domain::TaskStatus>,
+}
+
+impl MergedContent {
+    /// The merge as the rules take it (the content checked; `field` names it in errors).
+    pub fn parse(self) -> Result<crate::domain::Merged, crate::domain::ValidationError> {
+        let content = crate::domain::Content::new(self.title, self.description).map_err(|e| {
+            crate::domain::ValidationError::new("merged_content", format!("{}: {}", e.field, e.message))
+        })?;
+        Ok(crate::domain::Merged { content, status: self.status })
+    }
+}
+
+/// The answer to `PUT /api/projects/{id}/github-sync`: the config, and when that `PUT` turned
+/// two-way sync on, what it offers to push.
+#[derive(Clone, Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[ts(optional_fields)]
+pub struct SavedSyncConfig {
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub config: crate::domain::GitHubSyncConfig,
+    /// Present when this `PUT` turned two-way sync on: the tasks edited while it was off. The
+    /// console asks before it accepts them (`POST …/github-sync/offer`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer: Option<crate::domain::Offer>,
+}
+
+/// `POST /api/projects/{id}/github-sync/offer`.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfferAnswer {
+    /// `true` queues a push of each offered task; `false` leaves them as they are (a later
+    /// GitHub edit of one becomes a conflict).
+    pub accept: bool,
 }
 
 /// `POST /api/projects/{id}/github-sync/run` (202): the run queued for the reconcile worker.
@@ -91,6 +128,8 @@ pub fn typescript() -> String {
         Label::decl(&cfg),
         Project::decl(&cfg),
         Task::decl(&cfg),
+        Parked::decl(&cfg),
+        PushWaiting::decl(&cfg),
         GitHubLink::decl(&cfg),
         TaskWithLink::decl(&cfg),
         TaskPatch::decl(&cfg),
@@ -115,6 +154,13 @@ pub fn typescript() -> String {
         ResolveRequest::decl(&cfg),
         RunAccepted::decl(&cfg),
         MergedContent::decl(&cfg),
+        Offer::decl(&cfg),
+        SavedSyncConfig::decl(&cfg),
+        OfferAnswer::decl(&cfg),
+        crate::push::Pushed::decl(&cfg),
+        LocalSnapshot::decl(&cfg),
+        RemoteSnapshot::decl(&cfg),
+        Merged::decl(&cfg),
         ErrorBody::decl(&cfg),
         ErrorDetail::decl(&cfg),
     ];

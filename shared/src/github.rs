@@ -657,23 +657,68 @@ impl GitHub {
         r.json()
     }
 
-    /// Opens a new issue in `repo` with `content` (`POST`, never retried: a failed attempt
-    /// may have created it).
+    /// Opens a new issue in `repo` with `content`, its body ending with the marker of `task`
+    /// (`POST`, never retried: a failed attempt may have created it).
     pub async fn create_issue(
         &self,
         repo: &RepoRef,
         content: &Content,
+        task: uuid::Uuid,
         pat: &Pat,
         requests: &mut u32,
     ) -> Result<GhIssue, GitHubError> {
         let url = self.repo_url(repo, &["issues"]);
         let body = serde_json::json!({
             "title": content.title,
-            "body": content.description.as_deref().unwrap_or(""),
+            "body": crate::sync::publish::body_with_marker(content.description.as_deref(), Some(task)),
         });
         let r = self.send(Method::POST, &url, pat, None, Some(&body), requests).await?;
         expect_success(&r)?;
         r.json()
+    }
+
+    /// The newest issues of `repo` that `login` opened, newest first (`GET …/issues?creator=`,
+    /// sorted by creation: the listing is current at once, unlike search, whose index lags).
+    pub async fn issues_created_by(
+        &self,
+        repo: &RepoRef,
+        login: &str,
+        pat: &Pat,
+        requests: &mut u32,
+    ) -> Result<Vec<GhIssue>, GitHubError> {
+        let mut url = self.repo_url(repo, &["issues"]);
+        url.query_pairs_mut()
+            .append_pair("creator", login)
+            .append_pair("state", "all")
+            .append_pair("sort", "created")
+            .append_pair("direction", "desc")
+            .append_pair("per_page", &PER_PAGE.to_string());
+        let r = self.get(&url, pat, None, requests).await?;
+        expect_success(&r)?;
+        r.json()
+    }
+
+    /// The login of the account a personal access token acts as (`GET /user`).
+    pub async fn token_login(&self, pat: &Pat, requests: &mut u32) -> Result<String, GitHubError> {
+        let r = self.get(&self.api_url(&["user"]), pat, None, requests).await?;
+        expect_success(&r)?;
+        #[derive(Deserialize)]
+        struct User {
+            login: String,
+        }
+        Ok(r.json::<User>()?.login)
+    }
+
+    /// The login a GitHub App's installation tokens act as, `{slug}[bot]` (`GET /app`, with the
+    /// App's `jwt`).
+    pub async fn app_bot_login(&self, jwt: &Pat, requests: &mut u32) -> Result<String, GitHubError> {
+        let r = self.get(&self.api_url(&["app"]), jwt, None, requests).await?;
+        expect_success(&r)?;
+        #[derive(Deserialize)]
+        struct App {
+            slug: String,
+        }
+        Ok(format!("{}[bot]", r.json::<App>()?.slug))
     }
 }
 
@@ -755,9 +800,9 @@ impl GitHub {
 pub struct IssueChange<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<&'a str>,
-    /// `""` clears the body.
+    /// `""` clears the body (the marker of a published issue is kept).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<&'a str>,
+    pub body: Option<String>,
     /// `open` or `closed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<&'static str>,
@@ -767,17 +812,21 @@ pub struct IssueChange<'a> {
 }
 
 impl<'a> IssueChange<'a> {
-    /// What GitHub is sent for a push: the content when it changed, the state when it did.
-    pub fn of(content: Option<&'a Content>, state: Option<IssueState>) -> Self {
-        let (state, state_reason) = match state {
+    /// What GitHub is sent for a push: the fields it writes, nothing else; a body keeps the
+    /// marker of the task the issue was published for (`marker`).
+    pub fn of(fields: &'a crate::sync::Fields, marker: Option<uuid::Uuid>) -> Self {
+        let (state, state_reason) = match fields.state {
             None => (None, None),
             Some(IssueState::Open) => (Some("open"), Some("reopened")),
             Some(IssueState::Completed) => (Some("closed"), Some("completed")),
             Some(IssueState::NotPlanned) => (Some("closed"), Some("not_planned")),
         };
         Self {
-            title: content.map(|c| c.title.as_str()),
-            body: content.map(|c| c.description.as_deref().unwrap_or("")),
+            title: fields.title.as_deref(),
+            body: fields
+                .description
+                .as_ref()
+                .map(|d| crate::sync::publish::body_with_marker(d.as_deref(), marker)),
             state,
             state_reason,
         }
@@ -894,11 +943,20 @@ impl GhIssue {
         if self.pull_request.is_some() {
             return Ok(None);
         }
+        // ghsync's marker (an issue it published) is not content: it is stripped here, before
+        // anything compares or shows the body.
+        let (body, marker) = match self.body.as_deref() {
+            Some(body) => {
+                let (text, marker) = crate::sync::publish::strip_marker(body);
+                (Some(text.to_string()), marker)
+            }
+            None => (None, None),
+        };
         let issue = RemoteIssue {
             node_id: self.node_id,
             number: self.number,
             html_url: self.html_url,
-            content: Content::new(self.title, self.body)?,
+            content: Content::new(self.title, body)?,
             state: IssueState::from_github(&self.state, self.state_reason.as_deref())?,
             updated_at: parse_updated_at(&self.updated_at)?,
             extras: IssueExtras {
@@ -910,6 +968,7 @@ impl GhIssue {
                 assignees: self.assignees.into_iter().map(|u| u.login).collect(),
                 milestone: self.milestone.map(|m| m.title),
             },
+            marker,
         };
         issue.validate_origin(web, repo)?;
         Ok(Some(issue))

@@ -90,6 +90,8 @@ pub struct Services {
     pub github: GitHub,
     /// Installation tokens of the deployment's GitHub App, while they last.
     pub installation_tokens: crate::app::InstallationTokens,
+    /// How pushes of two-way sync pace themselves (the worker's; the API passes its own).
+    pub push_options: crate::push::PushOptions,
 }
 
 /// A config's way in: the client for its API and the token to send.
@@ -103,7 +105,13 @@ pub struct Connection {
 
 impl Services {
     pub fn new(store: Store, keys: KeyProvider, github: GitHub) -> Self {
-        Self { store, keys, github, installation_tokens: Default::default() }
+        Self {
+            store,
+            keys,
+            github,
+            installation_tokens: Default::default(),
+            push_options: Default::default(),
+        }
     }
 
     /// Creates or changes a project's sync config: validates it, checks the token against

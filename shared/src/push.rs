@@ -1,59 +1,112 @@
-//! The pusher of two-way sync: sends a task's queued local edit to its issue, and publishes
+//! The pusher of two-way sync: sends a task's waiting local edit to its issue, and publishes
 //! an unlinked task as a new issue.
 //!
-//! A push reads the issue, and only when GitHub still holds the base writes it (one read,
-//! one write); when GitHub changed meanwhile the snapshot it read goes through the sync rules
-//! instead (converged, fast-forward, or one conflict) and GitHub is not touched
-//! ([`crate::sync::push`] decides). The API pushes right after an edit commits; whatever
-//! that does not send (GitHub unreachable, the request's budget spent) stays in the outbox
-//! and the reconcile worker retries it with backoff.
+//! A push claims the task's outbox entry (a token and a lease), reads the issue, and only
+//! while GitHub still holds the base writes the fields changed locally since the base (one
+//! read, one write; a close reason that changes takes a reopen and a close). When GitHub
+//! changed meanwhile, the read goes through the sync rules instead and GitHub is not touched.
+//! Before the write goes out it is recorded as in flight (only while the claim holds), so its
+//! answer, its echo, or a later read, however late, is known as ours; its outcome is recorded
+//! only while the claim holds. One deadline covers the read and the write and ends well inside
+//! the claim's lifetime. The rules of [`crate::sync::push`] decide every step; what the API
+//! does not finish within its budget waits in the outbox for the reconcile worker.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::crypto::Pat;
 use crate::domain::{RemoteIssue, Task};
-use crate::github::{GitHubError, IssueChange, Lookup};
+use crate::github::{GhIssue, GitHubError, IssueChange, Lookup};
 use crate::manage::{Connection, ManageError, Services};
-use crate::store::{Backoff, PushEnd, PushJob, StoreError};
-use crate::sync::{Idle, PushPlan, push};
+use crate::store::{
+    Backoff, EntryKind, Finished, PushClaim, PushConfig, PushEnd, PushJob, StoreError, WriteStart,
+};
+use crate::sync::publish::{PublishStep, publish_step};
+use crate::sync::{self, AfterRead, Disappearance, Failure, Fence, Idle};
 use crate::time::Timestamp;
 
-/// How long a pusher holds an outbox entry before another may take it (one that died).
-const PUSH_LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// How a pusher paces itself.
+#[derive(Clone, Copy, Debug)]
+pub struct PushOptions {
+    /// How long a claim holds an entry before another pusher may take it.
+    pub lease: chrono::Duration,
+    /// The one deadline of a push's read and write. With GitHub's own limit on a request
+    /// ([`GITHUB_PROCESSING`]) it ends well inside the lease.
+    pub deadline: Duration,
+    /// The API's budget for the read: a push whose read took longer is handed to the worker
+    /// before it writes (it never cuts a write).
+    pub read_budget: Option<Duration>,
+    /// Writes of one entry per call (a reopen then a close; an edit made meanwhile).
+    pub rounds: u32,
+}
+
+/// How long GitHub works on a request at most: it ends any API request that takes longer
+/// than ten seconds, so a write it has not answered by then will not land later.
+pub const GITHUB_PROCESSING: chrono::Duration = chrono::Duration::seconds(10);
+
+impl Default for PushOptions {
+    /// The worker's: a lease of two minutes, 25 s for a push (inside the reconcile function's
+    /// 30 s margin before its own deadline).
+    fn default() -> Self {
+        Self {
+            lease: crate::store::PUSH_LEASE,
+            deadline: Duration::from_secs(25),
+            read_budget: None,
+            rounds: 3,
+        }
+    }
+}
+
+impl PushOptions {
+    /// The API's: it answers within its function's 10 s, so it gives a read 4 s and the whole
+    /// push 8 s; what it does not finish waits for the worker.
+    pub fn api() -> Self {
+        Self {
+            deadline: Duration::from_secs(8),
+            read_budget: Some(Duration::from_secs(4)),
+            ..Self::default()
+        }
+    }
+}
 
 /// What one push did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "pushed", content = "message")]
 pub enum Pushed {
     /// GitHub took the change.
     Sent,
-    /// Nothing differed from the base (or the config is one-way, or the task has no link).
+    /// Nothing differed from what GitHub holds (or nothing waits for the task).
     Nothing,
-    /// A conflict waits for a person, or the issue is gone: nothing was sent.
+    /// A conflict holds both sides: the person's resolution decides.
     Held,
-    /// GitHub had changed: its snapshot was applied through the sync rules instead
-    /// (converged, fast-forwarded, or a conflict), and GitHub was not touched.
+    /// GitHub had changed: its snapshot went through the sync rules instead (converged,
+    /// fast-forwarded, or a conflict), and GitHub was not touched.
     Pulled,
-    /// GitHub refused the change; its message is on the task's link.
+    /// The issue is gone (deleted or transferred away): the task keeps its content.
+    Gone,
+    /// GitHub refused the change; its reason is on the task, and the edit goes again when
+    /// that may have changed.
     Refused(String),
-    /// A transient failure: the reconcile worker tries again later.
+    /// A transient failure (or a lagging read, or an answer that never came): tried again later.
     Retrying(String),
-    /// Nothing due for the task, or another pusher holds it.
+    /// The API's budget ran out before the write: the worker pushes it now.
+    HandedOver,
+    /// Another pusher holds the task's entry (it sends the newest edit, or the worker does
+    /// when its claim runs out).
     Busy,
-    /// The config is disabled: the edit waits in the outbox.
+    /// The entry waits: the config is disabled or one-way, or its retry time has not come.
     Waiting,
 }
 
-/// A push's result before it is recorded.
-enum Outcome {
-    Sent { sent: Option<crate::domain::Content>, issue: Box<RemoteIssue> },
-    Dropped(Pushed),
-    Refused(String),
-    Retry { error: String, at: Timestamp },
-    Release,
+impl Pushed {
+    fn of_idle(idle: Idle) -> Self {
+        match idle {
+            Idle::Delivered => Pushed::Nothing,
+            Idle::Conflict => Pushed::Held,
+            Idle::Gone => Pushed::Gone,
+        }
+    }
 }
 
 /// What draining a project's outbox did.
@@ -67,42 +120,58 @@ pub struct Drained {
     pub requests: u32,
 }
 
+/// The result of a publication.
+#[derive(Clone, Debug)]
+pub enum Published {
+    /// The issue is open and linked.
+    Linked(Task),
+    /// GitHub's answer did not come: the worker finishes it (it looks for the issue by its
+    /// marker before it ever posts again).
+    Pending(Task),
+}
+
 impl Services {
-    /// Pushes the queued edit of `task_id` if it is due and free, and records the outcome.
+    /// Pushes the waiting edit of `task_id` if it is due and free, as the worker does.
     pub async fn push_task(&self, task_id: Uuid) -> Result<Pushed, StoreError> {
-        let mut requests = 0;
-        self.push_counted(task_id, Backoff::Respect, &mut requests).await
+        self.push_task_with(task_id, &self.push_options, Backoff::Respect, &mut 0).await
     }
 
-    async fn push_counted(
+    /// Pushes the waiting edit of `task_id`, paced by `options`: claims the entry, pushes, and
+    /// goes again while a step succeeded and more waits (the close after a reopen, an edit
+    /// made meanwhile), at most `options.rounds` times.
+    pub async fn push_task_with(
         &self,
         task_id: Uuid,
+        options: &PushOptions,
         backoff: Backoff,
         requests: &mut u32,
     ) -> Result<Pushed, StoreError> {
-        let Some(job) = self.store.claim_push(task_id, Timestamp::now(), PUSH_LEASE, backoff).await? else {
-            return Ok(Pushed::Busy);
-        };
-        let (job, outcome) = self.push_claimed(job, requests).await?;
-        let (end, pushed) = match &outcome {
-            Outcome::Sent { sent, issue } => (PushEnd::Sent { sent: sent.as_ref(), issue }, Pushed::Sent),
-            Outcome::Dropped(pushed) => (PushEnd::Dropped, pushed.clone()),
-            Outcome::Refused(message) => {
-                tracing::warn!(task_id = %task_id, error = %message, "GitHub refused a push");
-                (PushEnd::Refused(message), Pushed::Refused(message.clone()))
+        let mut pushed = Pushed::Nothing;
+        for round in 0..options.rounds.max(1) {
+            let backoff = if round == 0 { backoff } else { Backoff::Respect };
+            let job = match self.store.claim_push(task_id, Timestamp::now(), options.lease, backoff).await? {
+                PushClaim::Job(job) => job,
+                PushClaim::Busy { .. } if round == 0 => return Ok(Pushed::Busy),
+                PushClaim::NotDue | PushClaim::Parked if round == 0 => return Ok(Pushed::Waiting),
+                PushClaim::Nothing if round == 0 => return Ok(Pushed::Nothing),
+                _ => return Ok(pushed),
+            };
+            let (this, finished) = self.push_claimed(*job, options, requests).await?;
+            // Again only after a step that succeeded left more to send.
+            let again = finished == Finished::Waiting && matches!(this, Pushed::Sent | Pushed::Pulled);
+            // A later round that finds nothing more reports what the one before did.
+            if round == 0 || this != Pushed::Nothing {
+                pushed = this;
             }
-            Outcome::Retry { error, at } => {
-                tracing::info!(task_id = %task_id, error = %error, retry_at = %at, "push failed; retrying later");
-                (PushEnd::Retry { error, at: *at }, Pushed::Retrying(error.clone()))
+            if !again {
+                break;
             }
-            Outcome::Release => (PushEnd::Release, Pushed::Waiting),
-        };
-        self.store.finish_push(&job, end).await?;
+        }
         Ok(pushed)
     }
 
     /// Pushes the project's waiting edits, oldest first (those whose retry time has come, or
-    /// all of them with [`Backoff::Ignore`]), starting none once `deadline` has passed.
+    /// all unparked ones with [`Backoff::Ignore`]), starting none once `deadline` has passed.
     pub async fn drain_pushes(
         &self,
         project_id: Uuid,
@@ -114,131 +183,335 @@ impl Services {
             if crate::reconcile::deadline_near(deadline) {
                 break;
             }
-            match self.push_counted(task_id, backoff, &mut drained.requests).await? {
+            let options = self.push_options;
+            match self.push_task_with(task_id, &options, backoff, &mut drained.requests).await? {
                 Pushed::Sent => drained.sent += 1,
                 Pushed::Pulled => drained.pulled += 1,
                 Pushed::Refused(_) => drained.refused += 1,
-                Pushed::Retrying(_) => drained.retrying += 1,
-                Pushed::Nothing | Pushed::Held | Pushed::Busy | Pushed::Waiting => {}
+                Pushed::Retrying(_) | Pushed::HandedOver => drained.retrying += 1,
+                Pushed::Nothing | Pushed::Held | Pushed::Gone | Pushed::Busy | Pushed::Waiting => {}
             }
         }
         Ok(drained)
     }
 
-    /// Decides and sends one claimed push; returns the entry as it stands at the end (a pull
-    /// may have changed its link) and what to record.
-    async fn push_claimed(&self, job: PushJob, requests: &mut u32) -> Result<(PushJob, Outcome), StoreError> {
-        let Some(config) = job.config.clone().filter(|c| c.two_way) else {
-            return Ok((job, Outcome::Dropped(Pushed::Nothing)));
-        };
-        if !config.sync_enabled {
-            return Ok((job, Outcome::Release));
-        }
-        let (number, outgoing) = match (job.link.as_ref(), job.pushing()) {
-            (Some(link), Some(pushing)) => (link.number, crate::sync::outgoing(&pushing)),
-            _ => return Ok((job, Outcome::Dropped(Pushed::Nothing))),
-        };
-        match outgoing {
-            Err(Idle::Nothing) => return Ok((job, Outcome::Dropped(Pushed::Nothing))),
-            Err(Idle::Hold) => return Ok((job, Outcome::Dropped(Pushed::Held))),
-            Ok(_) => {}
-        }
-        let Connection { github, token: pat, .. } = match self.reach_github(&config.reach).await {
-            Ok(connection) => connection,
-            Err(e) => {
-                let error = crate::telemetry::ErrorChain(&e).to_string();
-                let at = backoff(job.attempts);
-                return Ok((job, Outcome::Retry { error, at }));
-            }
-        };
-        let repo = &config.repo;
-        let read = match github.get_issue(repo, number, &pat, requests).await {
-            Ok(Lookup::Found(issue)) => issue,
-            Ok(Lookup::Gone) => {
-                let message = "GitHub: the issue is gone (deleted, or no longer visible to the token)";
-                return Ok((job, Outcome::Refused(message.into())));
-            }
-            Ok(Lookup::Moved(_)) => {
-                let message = "GitHub: the issue was transferred to another repository";
-                return Ok((job, Outcome::Refused(message.into())));
-            }
-            Err(e) => return Ok(self.failed_with(job, &config.reach, &pat, e).await),
-        };
-        let remote = match read.into_remote(github.web_host(), repo) {
-            Ok(Some(remote)) => remote,
-            Ok(None) => return Ok((job, Outcome::Dropped(Pushed::Nothing))),
-            Err(e) => {
-                return Ok((job, Outcome::Refused(format!("GitHub sent an issue ghsync cannot read: {e}"))));
-            }
-        };
-        let mut job = job;
-        let Some(pushing) = job.pushing() else {
-            return Ok((job, Outcome::Dropped(Pushed::Nothing)));
-        };
-        let mut pulled = false;
-        let mut plan = push(&pushing, &remote.content, remote.state);
-        if plan == PushPlan::Pull {
-            // GitHub changed since the last sync: the sync rules decide, GitHub is not touched.
-            // A pull that leaves GitHub holding the base (it only imported a state change)
-            // lets the edit go out with the same read.
-            self.store.apply_page(job.project_id, std::slice::from_ref(&remote)).await?;
-            pulled = true;
-            match self.store.read_push(job.task_id).await? {
-                Some(again) => job = again,
-                None => return Ok((job, Outcome::Dropped(Pushed::Pulled))),
-            }
-            plan = match job.pushing() {
-                Some(pushing) => push(&pushing, &remote.content, remote.state),
-                None => PushPlan::Idle(Idle::Nothing),
-            };
-        }
-        let out = match plan {
-            PushPlan::Send(out) => (out.content.cloned(), out.state),
-            PushPlan::Idle(_) | PushPlan::Pull if pulled => {
-                return Ok((job, Outcome::Dropped(Pushed::Pulled)));
-            }
-            PushPlan::Idle(Idle::Hold) => return Ok((job, Outcome::Dropped(Pushed::Held))),
-            PushPlan::Idle(Idle::Nothing) | PushPlan::Pull => {
-                return Ok((job, Outcome::Dropped(Pushed::Nothing)));
-            }
-        };
-        let change = IssueChange::of(out.0.as_ref(), out.1);
-        match github.update_issue(repo, number, &pat, &change, requests).await {
-            Ok(answer) => match answer.into_remote(github.web_host(), repo) {
-                Ok(Some(issue)) => Ok((job, Outcome::Sent { sent: out.0, issue: Box::new(issue) })),
-                Ok(None) => Ok((job, Outcome::Dropped(Pushed::Nothing))),
-                Err(e) => Ok((
-                    job,
-                    Outcome::Refused(format!("GitHub answered with an issue ghsync cannot read: {e}")),
-                )),
-            },
-            Err(e) => Ok(self.failed_with(job, &config.reach, &pat, e).await),
-        }
-    }
-
-    /// A failed request of a push ([`failed`]); a refused installation token is forgotten and
-    /// the push retried with a new one rather than given up.
-    async fn failed_with(
+    /// One claimed entry: decide, read, write, record. Returns what it did and where the entry
+    /// stands.
+    async fn push_claimed(
         &self,
         job: PushJob,
-        reach: &crate::domain::Reach,
-        token: &Pat,
-        e: GitHubError,
-    ) -> (PushJob, Outcome) {
-        if self.forget_refused(reach, token, &e).await {
-            let error = crate::telemetry::ErrorChain(&e).to_string();
-            let at = backoff(job.attempts);
-            return (job, Outcome::Retry { error, at });
+        options: &PushOptions,
+        requests: &mut u32,
+    ) -> Result<(Pushed, Finished), StoreError> {
+        let Some(config) = job.config.clone() else {
+            // No config any more: nothing can be sent (its removal ended the entries).
+            return self.end(&job, PushEnd::Settle).await;
+        };
+        if !config.two_way || !config.sync_enabled {
+            let finished = self.store.finish_push(&job, PushEnd::Release).await?;
+            return Ok((Pushed::Waiting, finished));
         }
-        failed(job, e)
+        if job.kind == EntryKind::Publish && job.link.is_none() {
+            return match self.publish_claimed(job, &config, options, requests).await {
+                Ok(Published::Linked(_)) => Ok((Pushed::Sent, Finished::Waiting)),
+                Ok(Published::Pending(_)) => {
+                    Ok((Pushed::Retrying("the publication waits for GitHub".into()), Finished::Waiting))
+                }
+                Err(ManageError::Store(e)) => Err(e),
+                Err(e) => {
+                    Ok((Pushed::Refused(crate::telemetry::ErrorChain(&e).to_string()), Finished::Waiting))
+                }
+            };
+        }
+        if job.outgoing().is_err() {
+            // Nothing to send: no request at all.
+            return self.end(&job, PushEnd::Settle).await;
+        }
+        let connection = match self.reach_github(&config.reach).await {
+            Ok(connection) => connection,
+            Err(ManageError::Store(e)) => return Err(e),
+            Err(e) => {
+                let error = crate::telemetry::ErrorChain(&e).to_string();
+                return self.failed(&job, reach_failure(&e), &error, false).await;
+            }
+        };
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::from_std(started + options.deadline);
+        let github = &connection.github;
+        let (repo, number) = (&config.repo, job.link.as_ref().map_or(0, |l| l.number));
+
+        // The read.
+        let read_until = match options.read_budget {
+            Some(budget) => deadline.min(tokio::time::Instant::from_std(started + budget)),
+            None => deadline,
+        };
+        let read = match tokio::time::timeout_at(
+            read_until,
+            github.get_issue(repo, number, &connection.token, requests),
+        )
+        .await
+        {
+            Err(_) => {
+                let (failure, error) = match options.read_budget {
+                    Some(_) => (
+                        Failure::HandedOver,
+                        "GitHub did not answer within the request's budget: the worker pushes it",
+                    ),
+                    None => (Failure::Transient, "GitHub did not answer the read within the push's deadline"),
+                };
+                return self.failed(&job, failure, error, false).await;
+            }
+            Ok(Err(e)) => return self.github_failed(&job, &config, &connection, e, false, requests).await,
+            Ok(Ok(Lookup::Found(issue))) => issue,
+            Ok(Ok(lookup)) => return self.gone(&job, &config, github, lookup).await,
+        };
+        let read = match read.into_remote(github.web_host(), repo) {
+            Ok(Some(read)) => read,
+            Ok(None) => return self.end(&job, PushEnd::Settle).await,
+            Err(e) => {
+                let error = format!("GitHub sent an issue ghsync cannot read: {e}");
+                return self.failed(&job, Failure::Refused, &error, false).await;
+            }
+        };
+
+        // What the read means.
+        let mut job = job;
+        let mut pulled = false;
+        let fields = loop {
+            let verdict = match (job.pushing(), &job.link) {
+                (Some(pushing), Some(link)) => sync::after_read(
+                    &pushing,
+                    &sync::Read { content: &read.content, state: read.state, updated_at: read.updated_at },
+                    link.applied_updated_at,
+                    Timestamp::now(),
+                ),
+                _ => AfterRead::Idle(Idle::Gone),
+            };
+            let verdict = match verdict {
+                AfterRead::Write(_)
+                    if options.read_budget.is_some_and(|budget| started.elapsed() > budget) =>
+                {
+                    let error = "the request's budget ran out before the write: the worker pushes it";
+                    return self.failed(&job, Failure::HandedOver, error, false).await;
+                }
+                AfterRead::Write(_) => {
+                    match self.store.begin_write(&job, &read, write_takes(deadline)).await? {
+                        WriteStart::Write { fields, job: fresh } => {
+                            job = *fresh;
+                            break fields;
+                        }
+                        WriteStart::Changed { verdict, job: fresh } => {
+                            job = *fresh;
+                            verdict
+                        }
+                        WriteStart::Fenced(Fence::Lost) => return Ok((Pushed::Busy, Finished::Lost)),
+                        WriteStart::Fenced(_) => {
+                            let error = "the claim would run out before the write: the worker pushes it";
+                            return self.failed(&job, Failure::HandedOver, error, false).await;
+                        }
+                    }
+                }
+                other => other,
+            };
+            match verdict {
+                AfterRead::Idle(_) => {
+                    let (pushed, finished) = self.end(&job, PushEnd::Settle).await?;
+                    // GitHub's change was applied instead (converged, or a conflict now holds both).
+                    let pulled = pulled && matches!(pushed, Pushed::Nothing | Pushed::Held);
+                    return Ok((if pulled { Pushed::Pulled } else { pushed }, finished));
+                }
+                AfterRead::Lagging => {
+                    let error = "GitHub answered with an older copy of the issue than ghsync has seen (a lagging \
+                                 replica): nothing was written; trying again";
+                    return self.failed(&job, Failure::Lagging, error, false).await;
+                }
+                AfterRead::Pull if pulled => {
+                    let error = "GitHub's issue changed while it was read: trying again";
+                    return self.failed(&job, Failure::Transient, error, false).await;
+                }
+                AfterRead::Pull => {
+                    // GitHub changed since the base: the sync rules decide, GitHub is not
+                    // touched; what is left may go out with the same read.
+                    pulled = true;
+                    match self.store.push_read(&job, &read).await? {
+                        Some(fresh) => job = fresh,
+                        None => return Ok((Pushed::Busy, Finished::Lost)),
+                    }
+                }
+                AfterRead::Write(_) => unreachable!("a write was recorded above"),
+            }
+        };
+
+        // The write: recorded as in flight above; never cut by the API's budget, only by the
+        // push's own deadline (then its answer is "lost", and the next read tells).
+        let change = IssueChange::of(&fields, read.marker);
+        let answer = match tokio::time::timeout_at(
+            deadline,
+            github.update_issue(repo, number, &connection.token, &change, requests),
+        )
+        .await
+        {
+            Err(_) => {
+                let error = "GitHub's answer to the write did not come within the push's deadline: it may have \
+                             landed; the next attempt reads the issue to learn whether";
+                return self.failed(&job, Failure::Transient, error, true).await;
+            }
+            Ok(Err(e)) => return self.github_failed(&job, &config, &connection, e, true, requests).await,
+            Ok(Ok(answer)) => answer,
+        };
+        match answer.into_remote(github.web_host(), repo) {
+            Ok(Some(issue)) => match sync::check_answer(&fields, &issue.content, issue.state) {
+                Ok(()) => {
+                    let end = PushEnd::Answered { issue: &issue };
+                    Ok((Pushed::Sent, self.store.finish_push(&job, end).await?))
+                }
+                // Not what was asked: a refusal shown on the task, never a new base.
+                Err(mismatch) => self.failed(&job, Failure::Refused, &mismatch.to_string(), true).await,
+            },
+            Ok(None) => self.end(&job, PushEnd::Settle).await,
+            Err(e) => {
+                let error = format!("GitHub answered with an issue ghsync cannot read: {e}");
+                self.failed(&job, Failure::Transient, &error, true).await
+            }
+        }
     }
 
+    /// Records an end and says what it means.
+    async fn end(&self, job: &PushJob, end: PushEnd<'_>) -> Result<(Pushed, Finished), StoreError> {
+        let finished = self.store.finish_push(job, end).await?;
+        let pushed = match finished {
+            Finished::Settled(idle) => Pushed::of_idle(idle),
+            Finished::Waiting => Pushed::Nothing,
+            Finished::Lost => Pushed::Busy,
+        };
+        Ok((pushed, finished))
+    }
+
+    /// Records a failed attempt ([`sync::after_failure`] decides: retry or park).
+    async fn failed(
+        &self,
+        job: &PushJob,
+        failure: Failure,
+        error: &str,
+        wrote: bool,
+    ) -> Result<(Pushed, Finished), StoreError> {
+        let finished = self.store.finish_push(job, PushEnd::Failed { failure, error, wrote }).await?;
+        let pushed = match failure {
+            Failure::Refused => {
+                tracing::warn!(task_id = %job.task_id, error, "GitHub refused a push; it waits for its cause to change");
+                Pushed::Refused(error.to_string())
+            }
+            Failure::HandedOver => Pushed::HandedOver,
+            Failure::Busy { .. } => Pushed::Busy,
+            _ => {
+                tracing::info!(task_id = %job.task_id, error, "push failed; retrying later");
+                Pushed::Retrying(error.to_string())
+            }
+        };
+        Ok((pushed, finished))
+    }
+
+    /// A request GitHub failed: a refused installation token is forgotten and the push
+    /// retried with a new one; a missing issue is looked up and the gone rule decides.
+    async fn github_failed(
+        &self,
+        job: &PushJob,
+        config: &PushConfig,
+        connection: &Connection,
+        e: GitHubError,
+        wrote: bool,
+        requests: &mut u32,
+    ) -> Result<(Pushed, Finished), StoreError> {
+        let error = crate::telemetry::ErrorChain(&e).to_string();
+        if self.forget_refused(&config.reach, &connection.token, &e).await {
+            return self.failed(job, Failure::Transient, &error, wrote).await;
+        }
+        match failure_of(&e) {
+            Failure::Missing => {
+                // A write GitHub answered 404/410/301: what is the issue now?
+                let number = job.link.as_ref().map_or(0, |l| l.number);
+                let lookup =
+                    connection.github.get_issue(&config.repo, number, &connection.token, requests).await;
+                match lookup {
+                    Ok(Lookup::Found(_)) => self.failed(job, Failure::Refused, &error, wrote).await,
+                    Ok(lookup) => self.gone(job, config, &connection.github, lookup).await,
+                    Err(e) => {
+                        let error = crate::telemetry::ErrorChain(&e).to_string();
+                        self.failed(job, Failure::Transient, &error, wrote).await
+                    }
+                }
+            }
+            failure => self.failed(job, failure, &error, wrote).await,
+        }
+    }
+
+    /// The issue answered 404/410 (deleted) or 301 (transferred): the same gone rule as the
+    /// reconcile's look-ups; a transfer within the configured repository relinks the task,
+    /// and its edit then goes to the issue's new identity.
+    async fn gone(
+        &self,
+        job: &PushJob,
+        config: &PushConfig,
+        github: &crate::github::GitHub,
+        lookup: Lookup,
+    ) -> Result<(Pushed, Finished), StoreError> {
+        let (disappearance, new) = match lookup {
+            Lookup::Gone | Lookup::Found(_) => (Disappearance::Deleted, None),
+            Lookup::Moved(moved) => {
+                let new = moved
+                    .and_then(|m: GhIssue| m.into_remote(github.web_host(), &config.repo).ok().flatten());
+                (Disappearance::Transferred { into_followed: new.is_some() }, new)
+            }
+        };
+        let end = PushEnd::Gone { action: sync::gone(disappearance), new: new.as_ref() };
+        let finished = self.store.finish_push(job, end).await?;
+        // Relinked to the issue's new identity (it stayed in the repository): the edit goes there next.
+        Ok((if finished == Finished::Waiting { Pushed::Pulled } else { Pushed::Gone }, finished))
+    }
+}
+
+/// The longest a write started now may take: what is left of the push's deadline, and
+/// GitHub's own limit on working on it after that.
+fn write_takes(deadline: tokio::time::Instant) -> chrono::Duration {
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    chrono::Duration::from_std(left).unwrap_or(chrono::Duration::zero()) + GITHUB_PROCESSING
+}
+
+/// What a failed GitHub request means for the outbox.
+fn failure_of(e: &GitHubError) -> Failure {
+    match e {
+        GitHubError::RateLimited { retry_after, reset_at, .. } => Failure::RateLimited {
+            until: retry_after
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| Timestamp::now().plus(d))
+                .or(*reset_at),
+        },
+        GitHubError::Refused { status: 404 | 410 | 301 | 302 | 307, .. } => Failure::Missing,
+        e if e.is_transient() => Failure::Transient,
+        GitHubError::Malformed(_) | GitHubError::BadJson(_) => Failure::Transient,
+        _ => Failure::Refused,
+    }
+}
+
+/// Why a config could not reach GitHub, for the outbox: a credential that cannot work waits
+/// for a new one; a KMS or GitHub that does not answer is retried (the store's own failures
+/// are not the outbox's to record).
+fn reach_failure(e: &ManageError) -> Failure {
+    match e {
+        ManageError::Store(_) | ManageError::Crypto(_) | ManageError::GitHubUnavailable(_) => {
+            Failure::Transient
+        }
+        _ => Failure::Refused,
+    }
+}
+
+impl Services {
     /// An installation token GitHub refused (revoked) is not used again; true when it was
     /// forgotten (the next attempt, with a new token, may well succeed).
     pub(crate) async fn forget_refused(
         &self,
         reach: &crate::domain::Reach,
-        token: &Pat,
+        token: &crate::crypto::Pat,
         e: &GitHubError,
     ) -> bool {
         match (e, reach.installation_id) {
@@ -250,9 +523,10 @@ impl Services {
     }
 
     /// Opens an issue for an unlinked task of a two-way project and links it
-    /// (`POST /api/tasks/{id}/github-issue`). A status that asks for a closed issue is
-    /// pushed right after.
-    pub async fn publish_task(&self, task_id: Uuid) -> Result<Task, ManageError> {
+    /// (`POST /api/tasks/{id}/github-issue`); a column that asks for a closed issue is pushed
+    /// right after. Idempotent: a second request while one runs is refused, and when GitHub's
+    /// answer is lost the issue is looked for by its marker before anything is posted again.
+    pub async fn publish_task(&self, task_id: Uuid) -> Result<Published, ManageError> {
         let task = self.store.get_task(task_id).await?;
         if self.store.get_metadata(task_id).await?.is_some() {
             return Err(
@@ -268,64 +542,156 @@ impl Services {
             )
             .into());
         }
-        if !self.store.claim_publish(task_id, task.project_id, Timestamp::now(), PUSH_LEASE).await? {
+        let options = self.push_options;
+        let job = match self.store.claim_publish(task_id, Timestamp::now(), options.lease).await? {
+            PushClaim::Job(job) => job,
+            PushClaim::Parked => {
+                return Err(
+                    StoreError::StateConflict("two-way sync is off for the task's project".into()).into()
+                );
+            }
+            _ => {
+                return Err(
+                    StoreError::StateConflict(format!("task {task_id} is being published already")).into()
+                );
+            }
+        };
+        let Some(push_config) = job.config.clone() else {
             return Err(
-                StoreError::StateConflict(format!("task {task_id} is being published already")).into()
+                StoreError::StateConflict("the task's project has no GitHub sync config".into()).into()
             );
+        };
+        let published = self.publish_claimed(*job, &push_config, &options, &mut 0).await?;
+        if let Published::Linked(_) = published {
+            // A closed column: the new issue is open, so the state goes out as a push.
+            if let Err(e) = self.push_task(task_id).await {
+                tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "pushing a published task's state failed");
+            }
+            return Ok(Published::Linked(self.store.get_task(task_id).await?));
         }
-        let published = self.publish_claimed(&task, &config).await;
-        if published.is_err() {
-            self.store.release_publish(task_id).await?;
-        }
-        let task = published?;
-        // A closed column: the new issue is open, so the state goes out as a push.
-        if let Err(e) = self.push_task(task_id).await {
-            tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "pushing a published task's state failed");
-        }
-        Ok(task)
+        Ok(published)
     }
 
+    /// A claimed publication: looks for the issue an earlier post may have opened, else posts
+    /// it (recorded first), and links what GitHub answers.
     async fn publish_claimed(
         &self,
-        task: &Task,
-        config: &crate::domain::GitHubSyncConfig,
-    ) -> Result<Task, ManageError> {
-        let (repo, c) = self.repo_and_connection(config).await?;
-        let created =
-            c.github.create_issue(&repo, &task.content(), &c.token, &mut 0).await.map_err(|e| match e {
-                GitHubError::Refused { .. } | GitHubError::BadCredentials => ManageError::GitHubRefused(e),
-                e => ManageError::GitHubUnavailable(e),
-            })?;
-        let issue = created.into_remote(c.github.web_host(), &repo)?.ok_or_else(|| {
-            crate::domain::ValidationError::new("issue", "GitHub answered with a pull request")
-        })?;
-        Ok(self.store.link_published(task.id, &issue).await?)
+        job: PushJob,
+        config: &PushConfig,
+        options: &PushOptions,
+        requests: &mut u32,
+    ) -> Result<Published, ManageError> {
+        let task = self.store.get_task(job.task_id).await?;
+        let connection = match self.reach_github(&config.reach).await {
+            Ok(connection) => connection,
+            Err(e @ ManageError::Store(_)) => return Err(e),
+            Err(e) if reach_failure(&e) == Failure::Refused => {
+                self.store.release_publish(&job).await?;
+                return Err(e);
+            }
+            Err(e) => return self.publication_waits(&job, Failure::Transient, &chain(&e), task).await,
+        };
+        let (github, repo) = (&connection.github, &config.repo);
+        let deadline = tokio::time::Instant::now() + options.deadline;
+        if publish_step(job.in_flight.is_some()) == PublishStep::LookForMarker {
+            match self.find_published(&job, config, &connection, requests).await {
+                Ok(Some(issue)) => return self.linked(&job, &issue, task).await,
+                Ok(None) => {}
+                Err(e @ ManageError::Store(_)) => return Err(e),
+                Err(e) => return self.publication_waits(&job, Failure::Transient, &chain(&e), task).await,
+            }
+        }
+        match self.store.begin_publish(&job, &job.posted(), write_takes(deadline)).await? {
+            Fence::Held => {}
+            Fence::Lost => return Ok(Published::Pending(task)),
+            Fence::TooLate => {
+                let error = "the claim would run out before the post: the worker publishes it";
+                return self.publication_waits(&job, Failure::HandedOver, error, task).await;
+            }
+        }
+        let created = tokio::time::timeout_at(
+            deadline,
+            github.create_issue(repo, &job.local, job.task_id, &connection.token, requests),
+        )
+        .await;
+        let e = match created {
+            Ok(Ok(created)) => {
+                let issue = created.into_remote(github.web_host(), repo)?.ok_or_else(|| {
+                    crate::domain::ValidationError::new("issue", "GitHub answered with a pull request")
+                })?;
+                return self.linked(&job, &issue, task).await;
+            }
+            Ok(Err(e)) => e,
+            Err(_) => {
+                GitHubError::Malformed("GitHub's answer did not come within the push's deadline".into())
+            }
+        };
+        let refused = matches!(failure_of(&e), Failure::Refused | Failure::Missing)
+            && !self.forget_refused(&config.reach, &connection.token, &e).await;
+        if refused {
+            // Nothing was created: the person hears why.
+            self.store.release_publish(&job).await?;
+            return Err(ManageError::GitHubRefused(e));
+        }
+        // The issue may exist: it is looked for by its marker, never posted again blindly.
+        let failure = match failure_of(&e) {
+            limited @ Failure::RateLimited { .. } => limited,
+            _ => Failure::Transient,
+        };
+        let error = chain(&e);
+        tracing::info!(task_id = %job.task_id, error, "publication waits: GitHub's answer was lost");
+        let job = PushJob { in_flight: Some(job.posted()), ..job };
+        self.publication_waits(&job, failure, &error, task).await
+    }
+
+    /// Records that a publication waits for the worker (a post that went out is looked for by
+    /// its marker first).
+    async fn publication_waits(
+        &self,
+        job: &PushJob,
+        failure: Failure,
+        error: &str,
+        task: Task,
+    ) -> Result<Published, ManageError> {
+        let end = PushEnd::Failed { failure, error, wrote: job.in_flight.is_some() };
+        self.store.finish_push(job, end).await?;
+        Ok(Published::Pending(task))
+    }
+
+    async fn linked(&self, job: &PushJob, issue: &RemoteIssue, task: Task) -> Result<Published, ManageError> {
+        Ok(match self.store.link_published(job, issue).await? {
+            Some(task) => Published::Linked(task),
+            None => Published::Pending(task),
+        })
+    }
+
+    /// The issue an earlier post opened for the task, found by its marker among the newest
+    /// issues the token's account opened.
+    async fn find_published(
+        &self,
+        job: &PushJob,
+        config: &PushConfig,
+        connection: &Connection,
+        requests: &mut u32,
+    ) -> Result<Option<RemoteIssue>, ManageError> {
+        let github = &connection.github;
+        let login = match &connection.installation {
+            Some(_) => github.app_bot_login(&self.app_jwt().await?, requests).await,
+            None => github.token_login(&connection.token, requests).await,
+        }
+        .map_err(ManageError::GitHubUnavailable)?;
+        let issues = github
+            .issues_created_by(&config.repo, &login, &connection.token, requests)
+            .await
+            .map_err(ManageError::GitHubUnavailable)?;
+        Ok(issues
+            .into_iter()
+            .filter_map(|i| i.into_remote(github.web_host(), &config.repo).ok().flatten())
+            .find(|i| i.marker == Some(job.task_id)))
     }
 }
 
-/// A failed request: a refusal is recorded, anything transient is retried (a rate limit at
-/// the time GitHub names).
-fn failed(job: PushJob, e: GitHubError) -> (PushJob, Outcome) {
-    let message = crate::telemetry::ErrorChain(&e).to_string();
-    let outcome = match &e {
-        GitHubError::RateLimited { retry_after, reset_at, .. } => {
-            let at = retry_after
-                .and_then(|d| chrono::Duration::from_std(d).ok())
-                .map(|d| Timestamp::now().plus(d))
-                .or(*reset_at)
-                .unwrap_or_else(|| backoff(job.attempts));
-            Outcome::Retry { error: message, at }
-        }
-        e if e.is_transient() => Outcome::Retry { error: message, at: backoff(job.attempts) },
-        _ => Outcome::Refused(message),
-    };
-    (job, outcome)
-}
-
-/// When a push that failed `attempts` times before is tried again: 30 s, doubling, at most
-/// an hour.
-fn backoff(attempts: i64) -> Timestamp {
-    let exponent = attempts.clamp(0, 7) as u32;
-    let delay = (chrono::Duration::seconds(30) * 2i32.pow(exponent)).min(chrono::Duration::hours(1));
-    Timestamp::now().plus(delay)
+/// An error with its causes, as one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    crate::telemetry::ErrorChain(e).to_string()
 }

@@ -539,7 +539,10 @@ async fn two_way_history(store: Store, seed: u64) {
                     remote.get(n).map(|e| &e.content),
                     "seed {seed}: issue {n}: GitHub keeps its own edit"
                 );
-                assert_eq!(conflict.remote_content_snapshot, github_content, "seed {seed}: issue {n}");
+                assert_eq!(
+                    conflict.remote_content_snapshot.content, github_content,
+                    "seed {seed}: issue {n}"
+                );
             }
             None => {
                 assert_eq!(task.task.content(), github_content, "seed {seed}: issue {n}: board == GitHub");

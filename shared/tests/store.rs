@@ -1,8 +1,8 @@
 //! Store behaviour, every body run on SQLite and on PostgreSQL.
 
 use ghsync_shared::domain::{
-    ConflictStatus, Content, RemoteState, Resolution, ResolutionAction, SyncCounts, SyncStatus, TaskPatch,
-    TaskStatus,
+    ConflictStatus, Content, LocalSnapshot, Merged, RemoteSnapshot, RemoteState, Resolution,
+    ResolutionAction, SyncCounts, SyncStatus, TaskPatch, TaskStatus,
 };
 use ghsync_shared::store::Table;
 use ghsync_shared::time::Timestamp;
@@ -185,8 +185,11 @@ async fn both_sides_changed_records_one_pending_conflict_and_leaves_the_task(sto
     assert_eq!(store.get_task(id).await.unwrap(), local, "the task is not touched");
     let conflicts = store.list_conflicts(p, Some(ConflictStatus::Pending)).await.unwrap();
     assert_eq!(conflicts.len(), 1);
-    assert_eq!(conflicts[0].local_content_snapshot, local.content());
-    assert_eq!(conflicts[0].remote_content_snapshot, remote.content);
+    assert_eq!(conflicts[0].local_content_snapshot, LocalSnapshot::new(local.content(), local.status));
+    assert_eq!(
+        conflicts[0].remote_content_snapshot,
+        RemoteSnapshot::new(remote.content.clone(), remote.state)
+    );
     assert_eq!(conflicts[0].resolved_at, None);
     let meta = store.get_metadata(id).await.unwrap().unwrap();
     assert_eq!(meta.sync_conflict_status, Some(ConflictStatus::Pending));
@@ -226,7 +229,7 @@ async fn a_later_remote_change_refreshes_the_open_conflict(store: Store) {
 
     let conflicts = store.list_conflicts(p, None).await.unwrap();
     assert_eq!(conflicts.len(), 1, "no second row");
-    assert_eq!(conflicts[0].remote_content_snapshot, newer.content);
+    assert_eq!(conflicts[0].remote_content_snapshot, RemoteSnapshot::new(newer.content.clone(), newer.state));
     assert_eq!(store.get_task(id).await.unwrap().title, "L");
 }
 
@@ -245,7 +248,7 @@ async fn each_resolution_sets_content_and_base(store: Store) {
     for (resolution, want) in [
         (Resolution::KeepLocal, content("Local", "a")),
         (Resolution::AcceptGithub, content("Remote", "a")),
-        (Resolution::Merge(merged.clone()), merged.clone()),
+        (Resolution::Merge(Merged { content: merged.clone(), status: None }), merged.clone()),
     ] {
         let (p, task_id, conflict_id) = conflicted(&store).await;
         let resolved = store.resolve_conflict(conflict_id, &resolution).await.unwrap();

@@ -1,132 +1,22 @@
 //! Two-way sync against the GitHub-speaking test server, on both backends: local edits reach
 //! GitHub (one read, one write), their echo changes nothing, a GitHub change nobody has seen
-//! is never overwritten, resolutions converge, status moves map to issue states, refusals
-//! are recorded, a one-way config never writes, and tasks are published as new issues.
-
-use std::time::Duration;
+//! is never overwritten, resolutions converge, status moves map to issue states (a close
+//! reason in two writes), refusals wait for their fix, a one-way config never writes, and
+//! tasks are published as new issues.
 
 use ghsync_shared::Store;
-use ghsync_shared::config::WebhookSecrets;
-use ghsync_shared::crypto::{KeyProvider, LocalKeys};
-use ghsync_shared::domain::{ConflictStatus, Content, Resolution, TaskPatch, TaskStatus, TaskWithLink};
-use ghsync_shared::github::{GitHub, Retries};
-use ghsync_shared::manage::{ManageError, Services};
-use ghsync_shared::push::Pushed;
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
-use ghsync_shared::store::{StoreError, TaskFilter};
-use ghsync_shared::webhook::{Delivery, WebhookConfig, handle, sign};
+use ghsync_shared::domain::{Content, Resolution, TaskStatus};
+use ghsync_shared::manage::ManageError;
+use ghsync_shared::push::{Published, Pushed};
+use ghsync_shared::store::{PushClaim, StoreError, TaskFilter};
 use serde_json::{Value, json};
 use testkit::both_backends;
-use testkit::fixtures::{issue, issues_event};
-use testkit::github::{FakeGitHub, Fault};
-use uuid::Uuid;
+use testkit::fixtures::issue;
+use testkit::github::Fault;
+use testkit::two_way::{REPO, World, status, title};
 
-const REPO: &str = "acme/widgets";
-const PAT: &str = "ghp_twoWayTestToken0000000001";
-const SECRET: &str = "two-way-secret";
-
-struct World {
-    store: Store,
-    gh: FakeGitHub,
-    services: Services,
-    rec: Reconciler,
-    project: Uuid,
-    deliveries: u32,
-}
-
-fn at(i: i64) -> String {
-    let t =
-        chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap() + chrono::Duration::seconds(i);
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// A project following `REPO` with issues 1..=n imported; two-way when `two_way`.
 async fn world(store: Store, issues: i64, two_way: bool) -> World {
-    let gh = FakeGitHub::start().await;
-    gh.add_repo(REPO, PAT);
-    for n in 1..=issues {
-        gh.upsert(REPO, issue(REPO, n, &format!("Issue {n}"), Some("body"), "open", &at(n)));
-    }
-    let keys = KeyProvider::Local(LocalKeys::from_hex(&"7b".repeat(32)).unwrap());
-    // One attempt per request: a queued fault is a failed push, not a retried one.
-    let github = GitHub::new(&gh.url, Duration::from_secs(5))
-        .unwrap()
-        .with_retries(Retries { attempts: 1, base: Duration::from_millis(1) });
-    let services = Services::new(store.clone(), keys.clone(), github);
-    let options =
-        ReconcileOptions { attempts: 1, retry_base: Duration::from_millis(1), ..Default::default() };
-    let project = testkit::project_with_pat(&store, REPO, &keys, PAT).await;
-    let rec = Reconciler::new(services.clone(), options);
-    rec.run_project(project).await.unwrap();
-    testkit::set_two_way(&store, project, two_way).await;
-    gh.clear_requests();
-    World { store, gh, services, rec, project, deliveries: 0 }
-}
-
-fn title(t: &str) -> TaskPatch {
-    TaskPatch { title: Some(t.into()), ..Default::default() }
-}
-
-fn status(s: TaskStatus) -> TaskPatch {
-    TaskPatch { status: Some(s), ..Default::default() }
-}
-
-impl World {
-    async fn task(&self, number: i64) -> TaskWithLink {
-        self.store
-            .list_tasks(self.project)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|t| t.github.as_ref().is_some_and(|g| g.issue_number == number))
-            .expect("the issue has a task")
-    }
-
-    /// A local edit through the store, then the push the API makes after it.
-    async fn edit(&self, number: i64, patch: TaskPatch) -> Pushed {
-        let task = self.task(number).await.task.id;
-        self.store.update_task(task, &patch).await.unwrap();
-        self.services.push_task(task).await.unwrap()
-    }
-
-    fn github(&self, number: i64) -> Value {
-        self.gh.issue(REPO, number).expect("the issue is on GitHub")
-    }
-
-    /// Delivers GitHub's webhook for issue `number` as GitHub now holds it.
-    async fn deliver(&mut self, action: &str, number: i64) {
-        self.deliveries += 1;
-        let payload = issues_event(action, self.github(number), REPO, json!({}));
-        let body = serde_json::to_vec(&payload).unwrap();
-        let signature = sign(SECRET, &body);
-        let id = format!("two-way-{}", self.deliveries);
-        let d = Delivery {
-            event: Some("issues"),
-            delivery_id: Some(&id),
-            signature_256: Some(&signature),
-            signature_sha1: None,
-            body: &body,
-            tenant: None,
-            app: false,
-        };
-        let config = WebhookConfig::github_com(Some(WebhookSecrets::parse(SECRET).unwrap()));
-        handle(&self.store, &config, d).await.unwrap();
-    }
-
-    /// An edit on GitHub by someone else (no delivery).
-    fn edit_on_github(&self, number: i64, title: &str, state: &str) {
-        let at = self.gh.next_write_time(REPO);
-        self.gh.upsert(REPO, issue(REPO, number, title, Some("body"), state, &at));
-    }
-
-    async fn pending_conflicts(&self) -> usize {
-        self.store.list_conflicts(self.project, Some(ConflictStatus::Pending)).await.unwrap().len()
-    }
-
-    /// (GET, PATCH or POST) requests since the last clear.
-    fn methods(&self) -> Vec<String> {
-        self.gh.requests().into_iter().map(|r| r.method).collect()
-    }
+    World::new(store, issues, two_way).await
 }
 
 both_backends!(
@@ -135,7 +25,7 @@ both_backends!(
     a_github_change_nobody_saw_is_never_overwritten_and_keep_local_converges,
     status_moves_map_to_issue_states_and_back_without_a_loop,
     a_one_way_config_never_writes_to_github,
-    refusals_are_recorded_on_the_link_and_not_retried,
+    refusals_are_recorded_on_the_link,
     a_later_edit_replaces_a_pending_one,
     publishing_a_task_opens_an_issue_and_links_it,
     labels_assignees_and_milestone_are_imported_and_filter_the_board,
@@ -153,7 +43,7 @@ async fn a_local_edit_reaches_github_and_its_echo_changes_nothing(store: Store) 
     w.gh.clear_requests();
     w.deliver("edited", 1).await;
     assert_eq!(w.task(1).await, before, "the echo changes nothing");
-    assert_eq!(w.pending_conflicts().await, 0);
+    assert_eq!(w.pending_conflicts().await.len(), 0);
     let report = w.rec.run_project(w.project).await.unwrap();
     let history = report.history.unwrap();
     assert_eq!((history.tasks_updated, history.conflicts_detected), (0, 0));
@@ -183,7 +73,7 @@ async fn a_github_change_nobody_saw_is_never_overwritten_and_keep_local_converge
     assert_eq!(w.edit(1, title("Mine")).await, Pushed::Pulled);
     assert_eq!(w.github(1)["title"], "Theirs", "GitHub's text is untouched");
     assert!(w.gh.writes().is_empty());
-    let conflicts = w.store.list_conflicts(w.project, Some(ConflictStatus::Pending)).await.unwrap();
+    let conflicts = w.pending_conflicts().await;
     assert_eq!(conflicts.len(), 1, "exactly one pending conflict");
     assert_eq!(w.task(1).await.task.title, "Mine");
 
@@ -195,25 +85,27 @@ async fn a_github_change_nobody_saw_is_never_overwritten_and_keep_local_converge
     w.edit_on_github(1, "Theirs again", "open");
     w.deliver("edited", 1).await;
     assert_eq!(w.task(1).await.task.title, "Theirs again");
-    assert_eq!(w.pending_conflicts().await, 0);
+    assert_eq!(w.pending_conflicts().await.len(), 0);
 }
 
 async fn status_moves_map_to_issue_states_and_back_without_a_loop(store: Store) {
     let mut w = world(store, 1, true).await;
-    // (move, GitHub state and reason after it, a write expected)
+    // (move, GitHub state and reason after it, writes expected)
     let table = [
-        (TaskStatus::InProgress, "open", Value::Null, false), // between open columns
-        (TaskStatus::Done, "closed", json!("completed"), true),
-        (TaskStatus::Cancelled, "closed", json!("not_planned"), true),
-        (TaskStatus::InReview, "open", json!("reopened"), true), // an open column reopens
-        (TaskStatus::Todo, "open", json!("reopened"), false),
+        (TaskStatus::InProgress, "open", Value::Null, 0), // between open columns
+        (TaskStatus::Done, "closed", json!("completed"), 1),
+        // another close reason: a reopen, then the close (GitHub ignores the reason alone)
+        (TaskStatus::Cancelled, "closed", json!("not_planned"), 2),
+        (TaskStatus::Done, "closed", json!("completed"), 2),
+        (TaskStatus::InReview, "open", json!("reopened"), 1), // an open column reopens
+        (TaskStatus::Todo, "open", json!("reopened"), 0),
     ];
     for (to, state, reason, writes) in table {
         w.gh.clear_requests();
         w.edit(1, status(to)).await;
         let gh = w.github(1);
         assert_eq!((gh["state"].as_str().unwrap(), &gh["state_reason"]), (state, &reason), "{to}");
-        assert_eq!(w.gh.writes().len(), usize::from(writes), "{to}");
+        assert_eq!(w.gh.writes().len(), writes, "{to}");
         // The echo and the next poll leave the task where it is and write nothing.
         w.gh.clear_requests();
         w.deliver("edited", 1).await;
@@ -229,7 +121,7 @@ async fn a_one_way_config_never_writes_to_github(store: Store) {
     w.edit(2, status(TaskStatus::Done)).await;
     w.edit_on_github(1, "Remote", "open");
     w.deliver("edited", 1).await;
-    let conflict = w.store.list_conflicts(w.project, Some(ConflictStatus::Pending)).await.unwrap();
+    let conflict = w.pending_conflicts().await;
     w.store.resolve_conflict(conflict[0].id, &Resolution::KeepLocal).await.unwrap();
     w.services.push_task(conflict[0].task_id).await.unwrap();
     w.rec.run_project(w.project).await.unwrap();
@@ -239,35 +131,20 @@ async fn a_one_way_config_never_writes_to_github(store: Store) {
     assert!(w.gh.writes().is_empty(), "{:?}", w.gh.writes());
 }
 
-async fn refusals_are_recorded_on_the_link_and_not_retried(store: Store) {
-    let w = world(store, 3, true).await;
+async fn refusals_are_recorded_on_the_link(store: Store) {
+    let w = world(store, 1, true).await;
     // 422, with GitHub's message.
     w.gh.push_write_fault(Fault::status(422, r#"{"message":"Validation Failed"}"#));
     let pushed = w.edit(1, title("Invalid")).await;
     let Pushed::Refused(message) = pushed else { panic!("{pushed:?}") };
     assert!(message.contains("422") && message.contains("Validation Failed"), "{message}");
-    assert_eq!(w.task(1).await.github.unwrap().push_error.as_deref(), Some(message.as_str()));
-    // A later edit that GitHub takes clears it.
+    let link = w.task(1).await.github.unwrap();
+    assert_eq!(link.push_error.as_deref(), Some(message.as_str()));
+    assert!(link.push_pending, "a refused edit waits for its fix");
+    // A later edit (it may fix what GitHub refused) goes again, and clears the refusal.
     assert_eq!(w.edit(1, title("Valid")).await, Pushed::Sent);
     assert_eq!(w.task(1).await.github.unwrap().push_error, None);
-
-    // A read-only token: GitHub's 403 for the write.
-    w.gh.set_read_only(PAT);
-    let pushed = w.edit(2, title("Not allowed")).await;
-    let Pushed::Refused(message) = pushed else { panic!("{pushed:?}") };
-    assert!(message.contains("403") && message.contains("Resource not accessible"), "{message}");
-    let link = w.task(2).await.github.unwrap();
-    assert_eq!(link.push_error.as_deref(), Some(message.as_str()));
-    assert!(!link.push_pending, "a refusal is not retried");
-    assert_eq!(w.github(2)["title"], "Issue 2");
-    assert_eq!(w.store.pending_pushes(w.project).await.unwrap(), 0);
-
-    // A deleted issue: the read answers 410.
-    w.gh.mutate(testkit::github::Mutation::Delete { repo: REPO.into(), number: 3 });
-    let pushed = w.edit(3, title("Gone")).await;
-    let Pushed::Refused(message) = pushed else { panic!("{pushed:?}") };
-    assert!(message.contains("gone"), "{message}");
-    assert_eq!(w.task(3).await.github.unwrap().push_error.as_deref(), Some(message.as_str()));
+    assert_eq!(w.pending_pushes().await, 0);
 }
 
 async fn a_later_edit_replaces_a_pending_one(store: Store) {
@@ -286,11 +163,16 @@ async fn publishing_a_task_opens_an_issue_and_links_it(store: Store) {
     let mut w = world(store, 2, true).await;
     let content = Content::new("Write the docs", Some("All of them".into())).unwrap();
     let task = w.store.create_task(w.project, &content, TaskStatus::Done).await.unwrap();
-    let published = w.services.publish_task(task.id).await.unwrap();
+    let Published::Linked(published) = w.services.publish_task(task.id).await.unwrap() else {
+        panic!("pending")
+    };
     let url = published.github_issue_url.clone().expect("linked");
     assert!(url.ends_with("/acme/widgets/issues/3"), "{url}");
     let gh = w.github(3);
-    assert_eq!((gh["title"].as_str(), gh["body"].as_str()), (Some("Write the docs"), Some("All of them")));
+    let marker = format!("<!-- ghsync:task:{} -->", task.id);
+    let body = format!("All of them\n\n{marker}");
+    assert_eq!((gh["title"].as_str(), gh["body"].as_str()), (Some("Write the docs"), Some(body.as_str())));
+    assert_eq!(w.task(3).await.task.description.as_deref(), Some("All of them"), "the marker is no content");
     assert_eq!((gh["state"].as_str(), gh["state_reason"].as_str()), (Some("closed"), Some("completed")));
     assert_eq!(w.methods(), ["POST", "GET", "PATCH"], "open, then close as the column says");
 
@@ -300,7 +182,7 @@ async fn publishing_a_task_opens_an_issue_and_links_it(store: Store) {
     let tasks = w.store.list_tasks(w.project).await.unwrap();
     assert_eq!(tasks.len(), 3);
     assert_eq!(w.task(3).await.task.id, task.id);
-    assert_eq!(w.pending_conflicts().await, 0);
+    assert_eq!(w.pending_conflicts().await.len(), 0);
 
     // Publishing again, or in a one-way project, is refused.
     let again = w.services.publish_task(task.id).await.unwrap_err();
@@ -360,7 +242,13 @@ async fn a_published_issue_seen_before_its_link_leaves_one_task(store: Store) {
     let new = testkit::issue(2, "Race me", None, "open", &at);
     w.store.apply_issue(w.project, &new).await.unwrap();
     assert_eq!(w.store.list_tasks(w.project).await.unwrap().len(), 3, "the echo made a task");
-    w.store.link_published(task.id, &new).await.unwrap();
+    let now = ghsync_shared::time::Timestamp::now();
+    let PushClaim::Job(job) =
+        w.store.claim_publish(task.id, now, chrono::Duration::minutes(2)).await.unwrap()
+    else {
+        panic!("claimed")
+    };
+    w.store.link_published(&job, &new).await.unwrap();
     let tasks = w.store.list_tasks(w.project).await.unwrap();
     assert_eq!(tasks.len(), 2, "one task per issue");
     let linked = tasks.iter().find(|t| t.github.as_ref().is_some_and(|g| g.node_id == new.node_id)).unwrap();

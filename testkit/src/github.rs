@@ -30,8 +30,16 @@
 //! - GitHub Enterprise Server ([`FakeGitHub::start_ghes`]): the same API under `/api/v3`,
 //!   `Link` and `Location` URLs under that prefix, issues' `html_url` on the server's web host.
 //!
-//! Every request is recorded; faults can be queued to answer the next requests, and
-//! mutations can be scheduled after the n-th list request (issues changing between pages).
+//! - what two-way sync meets on a bad day: answers held until the test releases them (before
+//!   or after the change is made), a read dribbled out slower than any deadline, reads that
+//!   return the version before the newest (a lagging replica), writes made and then answered
+//!   with a 502 (a lost answer), faults for reads or writes only, `state_reason` ignored on an
+//!   issue that is closed already (as GitHub does), and `GET /user`, `GET /app`,
+//!   `creator=`/`sort=created` for finding what a lost `POST` made.
+//!
+//! Every request is recorded (a write with its JSON body); faults can be queued to answer the
+//! next requests, and mutations can be scheduled after the n-th list request (issues changing
+//! between pages).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -61,6 +69,8 @@ pub struct Recorded {
     pub if_none_match: Option<String>,
     /// The status it was answered with.
     pub status: u16,
+    /// A write's JSON body.
+    pub body: Option<Value>,
 }
 
 impl Recorded {
@@ -74,6 +84,7 @@ impl Recorded {
             authorization: header("authorization"),
             if_none_match: header("if-none-match"),
             status,
+            body: None,
         }
     }
 
@@ -144,6 +155,8 @@ struct RepoData {
     /// The numbers in `items`.
     numbers: HashSet<i64>,
     gone: HashMap<i64, Gone>,
+    /// Each item's version before its newest change (what a lagging replica still shows).
+    previous: HashMap<i64, Value>,
 }
 
 /// An item's place in the list order. Times compare as text: the fixtures write them all
@@ -165,7 +178,9 @@ impl RepoData {
     /// time order appends, so large repositories build in linear time.
     fn upsert(&mut self, item: Value) {
         let number = item["number"].as_i64().expect("an issue has a number");
-        self.remove(number);
+        if let Some(old) = self.remove(number) {
+            self.previous.insert(number, old);
+        }
         self.numbers.insert(number);
         let at = self.items.partition_point(|i| order_key(i) < order_key(&item));
         self.items.insert(at, item);
@@ -220,7 +235,41 @@ struct GhState {
     installation_tokens: HashMap<String, Minted>,
     /// How long the next installation tokens last (`None`: an hour, as on GitHub).
     installation_token_lifetime: Option<Duration>,
+    /// Faults for the next reads only (writes pass).
+    read_faults: VecDeque<Fault>,
+    /// Requests to hold until the test releases them.
+    request_holds: Vec<RequestHold>,
+    /// Writes still to be made and then answered with a 502 (the answer lost).
+    lost_answers: usize,
+    /// (repository, number) → reads left that answer the issue's previous version.
+    lagging: HashMap<(String, i64), usize>,
+    /// The next read's answer is dribbled out: (over how long, in how many pieces).
+    dribble: Option<(Duration, usize)>,
+    /// Logins of personal access tokens (`GET /user`); unnamed tokens are `octocat`.
+    logins: HashMap<String, String>,
 }
+
+/// A request the test holds.
+struct RequestHold {
+    method: &'static str,
+    /// The request's path ends with it.
+    path_suffix: String,
+    when: HoldWhen,
+    arrived: oneshot::Sender<()>,
+    release: oneshot::Receiver<()>,
+}
+
+/// Where a held request waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldWhen {
+    /// Before anything is done (a read or write that is slow to arrive).
+    BeforeServing,
+    /// After the change is made, before its answer is sent (an answer that is slow to come).
+    AfterServing,
+}
+
+/// The login the App's installation tokens act as.
+pub const APP_BOT_LOGIN: &str = "ghsync-test[bot]";
 
 /// A GitHub App: its id and public key (PEM).
 struct App {
@@ -251,6 +300,7 @@ impl GhState {
             items: Vec::new(),
             numbers: HashSet::new(),
             gone: HashMap::new(),
+            previous: HashMap::new(),
         })
     }
 
@@ -335,7 +385,9 @@ impl FakeGitHub {
             .route("/_fake/touch", axum::routing::post(touch))
             .route("/_fake/latency", axum::routing::post(latency))
             .route("/app/installations/{id}/access_tokens", axum::routing::post(mint_installation_token))
-            .route("/app/installations", get(list_installations));
+            .route("/app/installations", get(list_installations))
+            .route("/app", get(get_app))
+            .route("/user", get(get_user));
         let app = if prefix.is_empty() { routes } else { Router::new().nest(prefix, routes) };
         let app = app.fallback(unknown_route).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
@@ -461,6 +513,11 @@ impl FakeGitHub {
         self.state.lock().unwrap().read_only.insert(token.to_string());
     }
 
+    /// Lets `token` write again (undoes [`FakeGitHub::set_read_only`]).
+    pub fn set_writable(&self, token: &str) {
+        self.state.lock().unwrap().read_only.remove(token);
+    }
+
     /// Denies `token` the management of hooks (GitHub answers 404, as for a classic token
     /// without `admin:repo_hook`).
     pub fn deny_hooks(&self, token: &str) {
@@ -528,16 +585,66 @@ impl FakeGitHub {
         Held { arrived: Some(arrived), release }
     }
 
+    /// Answers the next read (`GET`) with `fault` instead; writes pass.
+    pub fn push_read_fault(&self, fault: Fault) {
+        self.state.lock().unwrap().read_faults.push_back(fault);
+    }
+
+    /// Holds the next `method` request whose path ends with `path_suffix` (`"/issues/1"`)
+    /// until the test releases it, before it is served or after (the change made, its answer
+    /// not sent yet).
+    pub fn hold_request(&self, method: &'static str, path_suffix: &str, when: HoldWhen) -> Held {
+        let (arrived_tx, arrived) = oneshot::channel();
+        let (release, release_rx) = oneshot::channel();
+        let hold = RequestHold {
+            method,
+            path_suffix: path_suffix.to_string(),
+            when,
+            arrived: arrived_tx,
+            release: release_rx,
+        };
+        self.state.lock().unwrap().request_holds.push(hold);
+        Held { arrived: Some(arrived), release }
+    }
+
+    /// Makes the next `n` writes, and answers each with a 502 instead of the issue: GitHub
+    /// took the change, its answer was lost.
+    pub fn lose_write_answers(&self, n: usize) {
+        self.state.lock().unwrap().lost_answers += n;
+    }
+
+    /// Answers the next `n` reads of issue `number` of `repo` with its version before the
+    /// newest change, as a lagging replica does.
+    pub fn lag_reads(&self, repo: &str, number: i64, n: usize) {
+        self.state.lock().unwrap().lagging.insert((repo.to_ascii_lowercase(), number), n);
+    }
+
+    /// Dribbles the next read's answer out over `total`, in `pieces` (each piece well inside a
+    /// client's read timeout, the whole longer than a push may wait).
+    pub fn dribble_next_read(&self, total: Duration, pieces: usize) {
+        self.state.lock().unwrap().dribble = Some((total, pieces.max(1)));
+    }
+
+    /// Names the account `token` acts as (`GET /user`, and the author of the issues it opens).
+    pub fn set_login(&self, token: &str, login: &str) {
+        self.state.lock().unwrap().logins.insert(token.to_string(), login.to_string());
+    }
+
     /// Answers the next write (`PATCH`, `POST`) with `fault` instead; reads pass.
     pub fn push_write_fault(&self, fault: Fault) {
         self.state.lock().unwrap().write_faults.push_back(fault);
     }
 
-    /// Drops the faults no request has taken yet.
+    /// Drops the faults no request has taken yet (lost answers, lagging reads and dribbles
+    /// included).
     pub fn clear_faults(&self) {
         let mut s = self.state.lock().unwrap();
         s.faults.clear();
         s.write_faults.clear();
+        s.read_faults.clear();
+        s.lost_answers = 0;
+        s.lagging.clear();
+        s.dribble = None;
     }
 
     /// Answers the next request with `fault` instead.
@@ -673,6 +780,23 @@ async fn fault_response(f: Fault) -> Response {
     r
 }
 
+/// `response` with its body sent in `pieces` spread over `total`.
+async fn dribbled(response: Response, total: Duration, pieces: usize) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let size = bytes.len().div_ceil(pieces).max(1);
+    let chunks: Vec<bytes::Bytes> = bytes.chunks(size).map(bytes::Bytes::copy_from_slice).collect();
+    let pause = total / (chunks.len().max(1) as u32);
+    use futures::StreamExt;
+    let stream = futures::stream::iter(chunks).then(move |chunk| async move {
+        tokio::time::sleep(pause).await;
+        Ok::<_, std::io::Error>(chunk)
+    });
+    let mut parts = parts;
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, axum::body::Body::from_stream(stream))
+}
+
 /// GitHub's error body for `status`.
 fn github_error(status: StatusCode, message: &str) -> Response {
     let body = json!({
@@ -733,6 +857,7 @@ async fn unknown_route(State(state): Shared, method: axum::http::Method, uri: ax
         authorization: None,
         if_none_match: None,
         status: 500,
+        body: None,
     });
     github_error(StatusCode::INTERNAL_SERVER_ERROR, &message)
 }
@@ -754,6 +879,40 @@ async fn answer(
     repo: impl FnOnce(&GhState) -> Option<String>,
     serve: impl FnOnce(&mut GhState, &str) -> Response,
 ) -> Response {
+    answer_write(state, method, headers, path, query, None, repo, serve).await
+}
+
+/// The hold a test set for this request, if any (taken: it holds once).
+fn take_hold(state: &Mutex<GhState>, method: &str, path: &str) -> Option<RequestHold> {
+    let mut s = state.lock().unwrap();
+    let at = s.request_holds.iter().position(|h| h.method == method && path.ends_with(&h.path_suffix))?;
+    Some(s.request_holds.remove(at))
+}
+
+/// Tells the test the held request arrived, and waits for its release.
+async fn wait_for_release(hold: RequestHold) {
+    let _ = hold.arrived.send(());
+    let _ = hold.release.await;
+}
+
+/// [`answer`] for a write with its JSON `body` (recorded with the request).
+#[allow(clippy::too_many_arguments)]
+async fn answer_write(
+    state: &Mutex<GhState>,
+    method: &'static str,
+    headers: &HeaderMap,
+    path: String,
+    query: String,
+    body: Option<&Value>,
+    repo: impl FnOnce(&GhState) -> Option<String>,
+    serve: impl FnOnce(&mut GhState, &str) -> Response,
+) -> Response {
+    let mut request_hold = take_hold(state, method, &path);
+    if request_hold.as_ref().is_some_and(|h| h.when == HoldWhen::BeforeServing)
+        && let Some(hold) = request_hold.take()
+    {
+        wait_for_release(hold).await;
+    }
     let latency = state.lock().unwrap().latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -772,8 +931,9 @@ async fn answer(
     }
     let outcome = {
         let mut s = state.lock().unwrap();
-        let write_fault = if method == "GET" { None } else { s.write_faults.pop_front() };
-        if let Some(f) = write_fault.or_else(|| s.faults.pop_front()) {
+        let method_fault =
+            if method == "GET" { s.read_faults.pop_front() } else { s.write_faults.pop_front() };
+        if let Some(f) = method_fault.or_else(|| s.faults.pop_front()) {
             Answer::Fault(f)
         } else {
             let token = authorization
@@ -832,8 +992,28 @@ async fn answer(
         Answer::Ok(r) => r,
         Answer::Fault(f) => fault_response(f).await,
     };
+    let response = {
+        let mut s = state.lock().unwrap();
+        if method != "GET" && s.lost_answers > 0 && response.status().is_success() {
+            // The change is made; its answer never arrives.
+            s.lost_answers -= 1;
+            github_error(StatusCode::BAD_GATEWAY, "Server Error")
+        } else {
+            response
+        }
+    };
+    if let Some(hold) = request_hold {
+        wait_for_release(hold).await;
+    }
+    let dribble = if method == "GET" { state.lock().unwrap().dribble.take() } else { None };
+    let response = match dribble {
+        Some((total, pieces)) => dribbled(response, total, pieces).await,
+        None => response,
+    };
     let mut s = state.lock().unwrap();
-    s.requests.push(Recorded::of(method, path, query, headers, response.status().as_u16()));
+    let mut recorded = Recorded::of(method, path, query, headers, response.status().as_u16());
+    recorded.body = body.cloned();
+    s.requests.push(recorded);
     if is_list {
         s.list_requests += 1;
         let n = s.list_requests;
@@ -1045,6 +1225,9 @@ fn encode_query(q: &HashMap<String, String>) -> String {
 
 fn list(s: &GhState, key: &str, q: &HashMap<String, String>, if_none_match: Option<&str>) -> Response {
     let repo = &s.repos[key];
+    if q.get("sort").is_some_and(|sort| sort == "created") {
+        return list_by_creation(s, repo, q);
+    }
     let since = q.get("since").cloned();
     let per_page = q.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
     let page = q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
@@ -1119,7 +1302,7 @@ async fn issue_by_name(
         format!("/repos/{owner}/{repo}/issues/{number}"),
         String::new(),
         |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |s, key| one_issue(s, key, number),
+        |s, key| read_issue(s, key, number),
     )
     .await
 }
@@ -1136,9 +1319,76 @@ async fn issue_by_id(
         format!("/repositories/{id}/issues/{number}"),
         String::new(),
         |s| key_by_id(s, id),
-        |s, key| one_issue(s, key, number),
+        |s, key| read_issue(s, key, number),
     )
     .await
+}
+
+/// The issues newest-created first (numbers grow with creation), `creator=` filtering by the
+/// author's login: the one page ghsync reads when it looks for what a lost `POST` made.
+fn list_by_creation(s: &GhState, repo: &RepoData, q: &HashMap<String, String>) -> Response {
+    let per_page = q.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
+    let creator = q.get("creator");
+    let mut items: Vec<Value> = repo
+        .items
+        .iter()
+        .filter(|i| creator.is_none_or(|c| i["user"]["login"].as_str() == Some(c.as_str())))
+        .map(|i| on_web_host(i.clone(), s.web_origin.as_deref()))
+        .collect();
+    items.sort_by_key(|i| i["number"].as_i64().unwrap_or(0));
+    if q.get("direction").is_none_or(|d| d == "desc") {
+        items.reverse();
+    }
+    items.truncate(per_page);
+    Json(items).into_response()
+}
+
+/// The login `token` acts as: an installation token's App bot, a named personal token's
+/// login, else `octocat`.
+fn login_of(s: &GhState, token: Option<&str>) -> String {
+    match token {
+        Some(t) if s.installation_tokens.contains_key(t) => APP_BOT_LOGIN.to_string(),
+        Some(t) => s.logins.get(t).cloned().unwrap_or_else(|| "octocat".to_string()),
+        None => "octocat".to_string(),
+    }
+}
+
+/// `GET /user`: the account a personal access token acts as (`401` for an unknown one; an
+/// installation token gets GitHub's `403`). Recorded.
+async fn get_user(State(state): Shared, headers: HeaderMap) -> Response {
+    let response = {
+        let s = state.lock().unwrap();
+        match bearer(&headers) {
+            Some(t) if s.installation_tokens.contains_key(t) => {
+                github_error(StatusCode::FORBIDDEN, "Resource not accessible by integration")
+            }
+            Some(t) if s.tokens.contains_key(t) => {
+                with_rate_headers(Json(crate::fixtures::user(&login_of(&s, Some(t)), 4242)).into_response())
+            }
+            _ => github_error(StatusCode::UNAUTHORIZED, "Bad credentials"),
+        }
+    };
+    let recorded = Recorded::of("GET", "/user".into(), String::new(), &headers, response.status().as_u16());
+    state.lock().unwrap().requests.push(recorded);
+    response
+}
+
+/// `GET /app`: the App a valid App JWT authenticates (its slug names its bot). Recorded.
+async fn get_app(State(state): Shared, headers: HeaderMap) -> Response {
+    let response = {
+        let s = state.lock().unwrap();
+        match app_jwt_refused(&s, bearer(&headers)) {
+            Some(refused) => refused,
+            None => {
+                let id = s.app.as_ref().map_or(0, |a| a.id);
+                let slug = APP_BOT_LOGIN.trim_end_matches("[bot]");
+                Json(json!({"id": id, "slug": slug, "name": "ghsync test"})).into_response()
+            }
+        }
+    };
+    let recorded = Recorded::of("GET", "/app".into(), String::new(), &headers, response.status().as_u16());
+    state.lock().unwrap().requests.push(recorded);
+    response
 }
 
 /// `POST /_fake/touch {"repo", "numbers": [..], "updated_at"}`: edits the titles of those
@@ -1174,6 +1424,24 @@ fn one_issue(s: &GhState, key: &str, number: i64) -> Response {
     if let Some(item) = repo.items.iter().find(|i| i["number"].as_i64() == Some(number)) {
         return Json(on_web_host(item.clone(), s.web_origin.as_deref())).into_response();
     }
+    gone_issue(s, repo, number)
+}
+
+/// A read of one issue: as [`one_issue`], or its previous version while the test makes reads
+/// of it lag.
+fn read_issue(s: &mut GhState, key: &str, number: i64) -> Response {
+    let lag = s.lagging.get_mut(&(key.to_string(), number)).filter(|n| **n > 0);
+    if let Some(left) = lag {
+        *left -= 1;
+        if let Some(old) = s.repos[key].previous.get(&number) {
+            return Json(on_web_host(old.clone(), s.web_origin.as_deref())).into_response();
+        }
+    }
+    one_issue(s, key, number)
+}
+
+/// The answer for issue `number` that is not in the repository: deleted, moved, or unknown.
+fn gone_issue(s: &GhState, repo: &RepoData, number: i64) -> Response {
     match repo.gone.get(&number) {
         Some(Gone::Deleted) => github_error(StatusCode::GONE, "This issue was deleted"),
         Some(Gone::Transferred { repo_id, number }) => {
@@ -1212,7 +1480,9 @@ fn write_time(repo: &RepoData) -> String {
     (newest + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// `PATCH /repos/{owner}/{repo}/issues/{number}`: changes what the body names.
+/// `PATCH /repos/{owner}/{repo}/issues/{number}`: changes what the body names. As on GitHub,
+/// `state_reason` changes only with `state`: on an issue that is closed already, a close with
+/// another reason changes nothing; a write that changes nothing leaves `updated_at` alone.
 async fn update_issue(
     State(state): Shared,
     Path((owner, repo, number)): Path<(String, String, i64)>,
@@ -1220,19 +1490,22 @@ async fn update_issue(
     Json(body): Json<Value>,
 ) -> Response {
     let key = key_of(&owner, &repo);
-    answer(
+    let path = format!("/repos/{owner}/{repo}/issues/{number}");
+    answer_write(
         &state,
         "PATCH",
         &headers,
-        format!("/repos/{owner}/{repo}/issues/{number}"),
+        path,
         String::new(),
+        Some(&body),
         |s| s.repos.contains_key(&key).then(|| key.clone()),
         |s, key| {
             let repo = s.repos.get_mut(key).expect("the repository was found");
-            let Some(mut item) = repo.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned()
+            let Some(before) = repo.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned()
             else {
                 return one_issue(s, key, number);
             };
+            let mut item = before.clone();
             if let Some(title) = body.get("title") {
                 match title.as_str().map(str::trim) {
                     Some(t) if !t.is_empty() => item["title"] = json!(t),
@@ -1246,7 +1519,10 @@ async fn update_issue(
                 };
             }
             let at = write_time(repo);
+            let was_closed = item["state"] == "closed";
             match body.get("state").and_then(Value::as_str) {
+                // GitHub ignores state_reason unless the state changes.
+                Some("closed") if was_closed => {}
                 Some("closed") => {
                     let reason = match body.get("state_reason").and_then(Value::as_str) {
                         Some("not_planned") => "not_planned",
@@ -1258,7 +1534,7 @@ async fn update_issue(
                     item["closed_at"] = json!(at);
                 }
                 Some("open") => {
-                    if item["state"] == "closed" {
+                    if was_closed {
                         item["state_reason"] = json!("reopened");
                     }
                     item["state"] = json!("open");
@@ -1267,8 +1543,10 @@ async fn update_issue(
                 Some(_) => return validation_failed("state"),
                 None => {}
             }
-            item["updated_at"] = json!(at);
-            repo.upsert(item.clone());
+            if item != before {
+                item["updated_at"] = json!(at);
+                repo.upsert(item.clone());
+            }
             Json(on_web_host(item, s.web_origin.as_deref())).into_response()
         },
     )
@@ -1284,14 +1562,17 @@ async fn create_issue(
 ) -> Response {
     let key = key_of(&owner, &repo);
     let full_name = format!("{owner}/{repo}");
-    answer(
+    let login = |s: &GhState| login_of(s, bearer(&headers));
+    answer_write(
         &state,
         "POST",
         &headers,
         format!("/repos/{owner}/{repo}/issues"),
         String::new(),
+        Some(&body),
         |s| s.repos.contains_key(&key).then(|| key.clone()),
         |s, key| {
+            let author = login(s);
             let Some(title) = body.get("title").and_then(Value::as_str).filter(|t| !t.trim().is_empty())
             else {
                 return validation_failed("title");
@@ -1303,6 +1584,7 @@ async fn create_issue(
                 crate::fixtures::issue(&full_name, number, title.trim(), text, "open", &write_time(repo));
             let mut item = item;
             item["labels"] = json!([]);
+            item["user"] = crate::fixtures::user(&author, 4242);
             repo.upsert(item.clone());
             (StatusCode::CREATED, Json(on_web_host(item, s.web_origin.as_deref()))).into_response()
         },

@@ -13,6 +13,7 @@ pub mod kms;
 pub mod logs;
 pub mod schema;
 pub mod secrets;
+pub mod two_way;
 
 use ghsync_shared::domain::{Content, IssueState, RemoteIssue};
 use ghsync_shared::store::Table;
@@ -157,6 +158,7 @@ pub fn issue(number: i64, title: &str, body: Option<&str>, state: &str, updated_
         state: IssueState::from_github(state, reason).expect("valid state"),
         updated_at: updated_at.parse().expect("RFC 3339 time"),
         extras: Default::default(),
+        marker: None,
     }
 }
 

@@ -55,6 +55,7 @@ pub async fn target() -> Result<Target, StoreError> {
         state: ghsync_shared::domain::IssueState::Open,
         updated_at: at.parse().expect("a time"),
         extras: Default::default(),
+        marker: None,
     };
     store.apply_issue(project, &issue("Remote", "2026-01-05T10:00:00Z")).await?;
     let task = store.list_tasks(project).await?[0].task.id;

@@ -18,17 +18,22 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use ghsync_shared::app::{GitHubAppInfo, PutGitHubApp};
 use ghsync_shared::config::ApiToken;
-use ghsync_shared::contract::{CreateProject, CreateTask, ErrorBody, ResolveRequest, RunAccepted};
+use ghsync_shared::contract::{
+    CreateProject, CreateTask, ErrorBody, MergedContent, OfferAnswer, ResolveRequest, RunAccepted,
+    SavedSyncConfig,
+};
 use ghsync_shared::domain::{
-    ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Project, Resolution, SyncHistorySummary,
-    Task, TaskPatch, TaskStatus, ValidationError,
+    ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Offer, Project, Resolution,
+    SyncHistorySummary, Task, TaskPatch, TaskStatus, ValidationError,
 };
 use ghsync_shared::github::AppInstallation;
 use ghsync_shared::hooks::{HookSettings, WebhookSetup};
 use ghsync_shared::manage::{PutSyncConfig, Services, StartupError};
 use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskPage};
+use ghsync_shared::push::{Published, PushOptions, Pushed};
 use ghsync_shared::reconcile::RunQueue;
 use ghsync_shared::secrets::Secrets;
+use ghsync_shared::store::Backoff;
 use ghsync_shared::store::StoreOptions;
 use ghsync_shared::store::TaskFilter;
 use ghsync_shared::telemetry::ErrorChain;
@@ -92,8 +97,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/projects/{id}/sync-history/runs", get(sync_runs))
         .route("/projects/{id}/tasks", get(list_tasks).post(create_task))
         .route("/projects/{id}/conflicts", get(list_conflicts))
+        .route("/projects/{id}/github-sync/offer", post(answer_offer))
         .route("/tasks/{id}", patch(update_task))
         .route("/tasks/{id}/github-issue", post(publish_task))
+        .route("/tasks/{id}/push/retry", post(retry_push))
         .route("/conflicts/{id}/resolve", post(resolve_conflict))
         .route("/github-app", get(get_github_app).put(put_github_app).delete(delete_github_app))
         .route("/github-app/installations", get(list_app_installations))
@@ -153,16 +160,17 @@ async fn list_projects(State(state): AppState) -> Result<Json<Vec<Project>>, Api
 }
 
 /// Creates or changes the project's GitHub sync config (the PAT is checked with GitHub, then encrypted).
+/// A `PUT` that turns two-way sync on answers what it offers to push (`offer`).
 #[utoipa::path(put, path = "/api/projects/{id}/github-sync", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
     request_body = PutSyncConfig,
-    responses((status = 200, body = GitHubSyncConfig), (status = 404, body = ErrorBody),
+    responses((status = 200, body = SavedSyncConfig), (status = 404, body = ErrorBody),
         (status = 422, description = "invalid value, or a PAT GitHub refuses", body = ErrorBody),
         (status = 502, description = "GitHub or KMS unreachable", body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn put_sync_config(
     State(state): AppState,
     Id(project_id): Id,
     Body(body): Body<PutSyncConfig>,
-) -> Result<Json<GitHubSyncConfig>, ApiError> {
+) -> Result<Json<SavedSyncConfig>, ApiError> {
     let before = state.services.store.find_config(project_id).await?;
     // ghsync installs the webhook of a PAT config when it knows its public URL; an App
     // config's deliveries come to the App's URL.
@@ -189,7 +197,38 @@ async fn put_sync_config(
             Err(e) => tracing::warn!(error = %ErrorChain(&e), "installing the webhook failed"),
         }
     }
-    Ok(Json(config))
+    let turned_on = config.two_way && !before.as_ref().is_some_and(|old| old.two_way);
+    let offer = match turned_on {
+        true => Some(state.services.store.offer(project_id).await?),
+        false => None,
+    };
+    if turned_on {
+        // Edits that waited while two-way was off go again.
+        state.runs.wake(project_id).await;
+    }
+    Ok(Json(SavedSyncConfig { config, offer }))
+}
+
+/// Accepts (`{"accept": true}`: 202, each offered task queued for the worker) or declines
+/// (`false`: 200, nothing queued) what turning two-way sync on offered: the linked tasks
+/// edited while it was off.
+#[utoipa::path(post, path = "/api/projects/{id}/github-sync/offer", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    request_body = OfferAnswer,
+    responses((status = 202, description = "the offered tasks were queued", body = Offer), (status = 200, description = "declined: nothing queued", body = Offer),
+        (status = 404, body = ErrorBody), (status = 409, description = "two-way sync is off", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn answer_offer(
+    State(state): AppState,
+    Id(project_id): Id,
+    Body(body): Body<OfferAnswer>,
+) -> Result<(StatusCode, Json<Offer>), ApiError> {
+    state.services.store.get_config(project_id).await?;
+    if !body.accept {
+        return Ok((StatusCode::OK, Json(Offer::default())));
+    }
+    let queued = state.services.store.accept_offer(project_id).await?;
+    state.runs.wake(project_id).await;
+    Ok((StatusCode::ACCEPTED, Json(queued)))
 }
 
 /// Sets the deployment's GitHub App: its id, private key and webhook secret (both stored
@@ -390,20 +429,24 @@ async fn sync_runs(
     Ok(Json(SyncRunPage::of(fetched, &request)))
 }
 
-/// How long a request waits for the push of its edit before answering; what is not sent by
-/// then stays in the outbox for the reconcile worker (well inside the API's 10 s timeout).
-const PUSH_BUDGET: std::time::Duration = std::time::Duration::from_secs(4);
-
-/// Pushes the task's queued edit (two-way configs) within [`PUSH_BUDGET`]; a failure or a
-/// timeout leaves it queued for the reconcile worker, so the request succeeds regardless.
-async fn push_soon(state: &ApiState, task_id: Uuid) {
-    match tokio::time::timeout(PUSH_BUDGET, state.services.push_task(task_id)).await {
-        Ok(Ok(pushed)) => tracing::debug!(task_id = %task_id, ?pushed, "pushed after the edit"),
-        Ok(Err(e)) => {
-            tracing::warn!(task_id = %task_id, error = %ErrorChain(&e), "push after the edit failed; the worker retries")
+/// Pushes the task's waiting edit (two-way configs) within the API's budget
+/// ([`PushOptions::api`]): a read that takes longer hands the push to the worker before it
+/// writes, a write is never cut between going out and being recorded. Whatever is not
+/// delivered stays in the outbox; the request succeeds regardless.
+async fn push_soon(state: &ApiState, task_id: Uuid, project_id: Uuid) -> Option<Pushed> {
+    let options = PushOptions::api();
+    match state.services.push_task_with(task_id, &options, Backoff::Respect, &mut 0).await {
+        Ok(pushed) => {
+            tracing::debug!(task_id = %task_id, ?pushed, "pushed after the edit");
+            if pushed == Pushed::HandedOver {
+                // The worker takes it now (the queue in AWS, the local worker in `serve`).
+                state.runs.wake(project_id).await;
+            }
+            Some(pushed)
         }
-        Err(_) => {
-            tracing::info!(task_id = %task_id, "push after the edit ran out of time; the worker retries")
+        Err(e) => {
+            tracing::warn!(task_id = %task_id, error = %ErrorChain(&e), "push after the edit failed; the worker retries");
+            None
         }
     }
 }
@@ -419,19 +462,42 @@ async fn update_task(
     Body(patch): Body<TaskPatch>,
 ) -> Result<Json<Task>, ApiError> {
     let task = state.services.store.update_task(task_id, &patch).await?;
-    push_soon(&state, task_id).await;
+    push_soon(&state, task_id, task.project_id).await;
     Ok(Json(task))
 }
 
-/// Publishes an unlinked task of a two-way project as a new issue and links it.
+/// Publishes an unlinked task of a two-way project as a new issue and links it: 201 once
+/// linked; 202 when GitHub's answer did not come (the worker finishes it, finding the issue by
+/// its marker before it ever posts again).
 #[utoipa::path(post, path = "/api/tasks/{id}/github-issue", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
-    responses((status = 201, body = Task), (status = 404, body = ErrorBody),
+    responses((status = 201, body = Task), (status = 202, description = "GitHub's answer did not come: the publication is finished by the worker", body = Task),
+        (status = 404, body = ErrorBody),
         (status = 409, description = "linked already, being published, or the project is not two-way", body = ErrorBody),
         (status = 422, description = "GitHub refused to open the issue", body = ErrorBody),
         (status = 502, description = "GitHub unreachable", body = ErrorBody),
         (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn publish_task(State(state): AppState, Id(task_id): Id) -> Result<(StatusCode, Json<Task>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.services.publish_task(task_id).await?)))
+    match state.services.publish_task(task_id).await? {
+        Published::Linked(task) => Ok((StatusCode::CREATED, Json(task))),
+        Published::Pending(task) => {
+            state.runs.wake(task.project_id).await;
+            Ok((StatusCode::ACCEPTED, Json(task)))
+        }
+    }
+}
+
+/// Sends a task's waiting edit again now: one GitHub refused (after its cause was fixed), one
+/// backing off, or one a repository switch ended (once the task is linked again). 202 with
+/// what the push did (what it did not deliver stays in the outbox).
+#[utoipa::path(post, path = "/api/tasks/{id}/push/retry", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
+    responses((status = 202, body = Pushed), (status = 404, body = ErrorBody),
+        (status = 409, description = "two-way sync is off or disabled, or the task is not linked to a live issue", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn retry_push(State(state): AppState, Id(task_id): Id) -> Result<(StatusCode, Json<Pushed>), ApiError> {
+    let task = state.services.store.get_task(task_id).await?;
+    state.services.store.retry_push(task_id).await?;
+    let pushed = push_soon(&state, task_id, task.project_id).await;
+    Ok((StatusCode::ACCEPTED, Json(pushed.unwrap_or(Pushed::Retrying("the worker retries it".into())))))
 }
 
 #[derive(Deserialize)]
@@ -474,17 +540,12 @@ async fn resolve_conflict(
     Id(conflict_id): Id,
     Body(body): Body<ResolveRequest>,
 ) -> Result<Json<ConflictResolution>, ApiError> {
-    let merged = body
-        .merged_content
-        .map(|m| {
-            Content::new(m.title, m.description)
-                .map_err(|e| ValidationError::new("merged_content", format!("{}: {}", e.field, e.message)))
-        })
-        .transpose()?;
+    let merged = body.merged_content.map(MergedContent::parse).transpose()?;
     let resolution = Resolution::new(body.action, merged)?;
     let resolved = state.services.store.resolve_conflict(conflict_id, &resolution).await?;
-    // Two-way: keep local and merge queued a push of the resolved content.
-    push_soon(&state, resolved.task_id).await;
+    // Two-way: what the resolved task holds and GitHub does not was queued.
+    let task = state.services.store.get_task(resolved.task_id).await?;
+    push_soon(&state, resolved.task_id, task.project_id).await;
     Ok(Json(resolved))
 }
 
@@ -496,7 +557,8 @@ async fn resolve_conflict(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
         put_github_app, get_github_app, delete_github_app, list_app_installations,
         get_webhook, install_webhook,
-        sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, list_conflicts, resolve_conflict, openapi
+        answer_offer, sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, retry_push,
+        list_conflicts, resolve_conflict, openapi
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -202,9 +202,9 @@ fn refuse(e: &WebhookError) -> Response {
         | WebhookError::MissingSignature
         | WebhookError::MalformedSignature
         | WebhookError::BadSignature => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-        WebhookError::MissingHeader(_) | WebhookError::InvalidPayload(_) => {
-            (StatusCode::BAD_REQUEST, "bad_request")
-        }
+        WebhookError::MissingHeader(_)
+        | WebhookError::InvalidPayload(_)
+        | WebhookError::FromTheFuture { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
         WebhookError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
         WebhookError::Store(StoreError::Unavailable(_)) | WebhookError::AppSecret(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")

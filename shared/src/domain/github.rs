@@ -33,6 +33,16 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Why a waiting push is not due (`sync_outbox.parked`).
+    Parked, "parked" {
+        /// GitHub refused it: it goes again when its cause may have changed.
+        Refused = "refused",
+        /// Two-way sync is off: it goes again when it is turned on.
+        OneWay = "one_way",
+    }
+);
+
 impl IssueState {
     /// The task status an issue in this state implies.
     pub fn task_status(self) -> TaskStatus {
@@ -203,6 +213,9 @@ pub struct RemoteIssue {
     pub updated_at: Timestamp,
     /// Labels, assignees and milestone: imported with the snapshot, never pushed.
     pub extras: IssueExtras,
+    /// The task this issue was opened for, when ghsync published it (the marker at the end of
+    /// its body, which `content` never shows).
+    pub marker: Option<Uuid>,
 }
 
 /// A label of an issue, as the board shows it.
@@ -421,6 +434,22 @@ pub struct GitHubLink {
     pub extras: IssueExtras,
     /// A local edit waits to be pushed to GitHub (two-way configs).
     pub push_pending: bool,
-    /// Why GitHub refused the last push (its status and message), until a push succeeds.
+    /// Why GitHub refused the last push (its status and message), or why a waiting edit was
+    /// ended (a repository switch), until GitHub holds the task again.
     pub push_error: Option<String>,
+    /// The waiting edit's state: when it goes next, and why it has not gone yet.
+    pub push_waiting: Option<PushWaiting>,
+}
+
+/// A waiting edit of a task, as the outbox holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct PushWaiting {
+    /// When it is tried next (a parked refusal: its hourly retry; one-way: whenever two-way
+    /// sync is turned on again).
+    pub next_attempt_at: Option<Timestamp>,
+    /// Why the last attempt did not deliver it (a transient failure, a lagging read, GitHub's
+    /// refusal).
+    pub reason: Option<String>,
+    /// Parked: `refused` (waits for its cause to change) or `one_way` (waits for two-way sync).
+    pub parked: Option<Parked>,
 }

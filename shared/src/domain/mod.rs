@@ -137,10 +137,11 @@ mod tests {
     #[test]
     fn merged_content_goes_with_merge_only() {
         let c = Content::new("T", None).unwrap();
-        assert!(Resolution::new(ResolutionAction::Merge, Some(c.clone())).is_ok());
+        let merged = Merged { content: c, status: None };
+        assert!(Resolution::new(ResolutionAction::Merge, Some(merged.clone())).is_ok());
         assert_eq!(Resolution::new(ResolutionAction::Merge, None).unwrap_err().field, "merged_content");
         assert_eq!(
-            Resolution::new(ResolutionAction::KeepLocal, Some(c)).unwrap_err().field,
+            Resolution::new(ResolutionAction::KeepLocal, Some(merged)).unwrap_err().field,
             "merged_content"
         );
     }

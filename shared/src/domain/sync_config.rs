@@ -316,3 +316,12 @@ mod tests {
         }
     }
 }
+
+/// What turning two-way sync on offers to push (`offer` in the answer to the `PUT` that
+/// turned it on; `POST /api/projects/{id}/github-sync/offer` accepts it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct Offer {
+    /// Linked tasks whose content or column differs from what GitHub held at their last sync
+    /// (edited while the config was one-way), with nothing queued for them.
+    pub tasks: i64,
+}

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::rows::ConfigRow;
 use super::{Store, StoreError, new_id};
 use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, SyncInterval, TokenPermissions, ValidationError};
+use crate::sync::Rearm;
 use crate::time::Timestamp;
 
 /// How a config reaches GitHub.
@@ -164,13 +165,26 @@ impl Store {
                 // Another host is another repository, whatever its name.
                 let repo_changed = !old.follows(write.repo_owner.as_str(), write.repo_name.as_str())
                     || api_url != old.api_url;
-                if !two_way || repo_changed {
-                    // A one-way config never writes to GitHub, and edits meant for the old
-                    // repository's issues are not sent to the new one.
-                    sqlx::query("DELETE FROM sync_outbox WHERE project_id = $1")
-                        .bind(project_id.to_string())
-                        .execute(&mut *tx)
-                        .await?;
+                let at = Timestamp::now();
+                if repo_changed {
+                    // Edits meant for the old repository's issues are not sent to the new
+                    // one; each task says why its edit did not go (a retry sends it once the
+                    // task is linked again).
+                    let reason = format!(
+                        "not sent to GitHub: the sync config moved from {}/{} to {}/{} before this edit was \
+                         pushed; retry the push once the task is linked again",
+                        old.repo_owner, old.repo_name, write.repo_owner, write.repo_name
+                    );
+                    super::end_entries_in(&mut tx, project_id, &reason, at).await?;
+                } else if old.two_way && !two_way {
+                    // A one-way config never writes to GitHub: waiting edits wait for two-way.
+                    super::park_one_way_in(&mut tx, project_id).await?;
+                } else if two_way && !old.two_way {
+                    super::rearm_in(&mut tx, project_id, Rearm::TwoWayOn, at).await?;
+                }
+                if write.credential.is_some() && !repo_changed {
+                    // GitHub accepted the new credential just now: refused edits go again.
+                    super::rearm_in(&mut tx, project_id, Rearm::CredentialSaved, at).await?;
                 }
                 let due_now = repo_changed || (enabled && !old.sync_enabled) || write.credential.is_some();
                 let next_sync_at =
@@ -310,17 +324,23 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the project's config (its history goes with it; tasks stay).
+    /// Removes the project's config (its history goes with it; tasks stay, and their waiting
+    /// edits end with the reason on each).
     #[instrument(skip(self))]
     pub async fn delete_config(&self, project_id: Uuid) -> Result<(), StoreError> {
         self.get_project(project_id).await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM github_sync_config WHERE project_id = $1")
             .bind(project_id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("sync config"));
         }
+        // Nothing can reach GitHub without a config: waiting edits end, each task saying so.
+        let reason = "not sent to GitHub: the sync config was removed before this edit was pushed";
+        super::end_entries_in(&mut tx, project_id, reason, Timestamp::now()).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -113,7 +113,7 @@ impl Store {
             &Resolving {
                 local: &local,
                 local_status: parse("tasks.status", &link.status)?,
-                remote: &conflict.remote_content_snapshot,
+                remote: &conflict.remote_content_snapshot.content,
                 synced_state: parse("task_github_metadata.synced_state", &link.synced_state)?,
                 remote_state: parse("task_github_metadata.remote_state", &link.remote_state)?,
             },
@@ -141,7 +141,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let merged = match resolution {
-            Resolution::Merge(c) => Some(c.to_json()),
+            Resolution::Merge(m) => Some(m.to_json()),
             _ => None,
         };
         let row: ConflictRow = sqlx::query_as(
@@ -155,8 +155,9 @@ impl Store {
         .bind(merged)
         .fetch_one(&mut *tx)
         .await?;
-        if resolved.push {
-            // Two-way: the resolved content goes to GitHub, so both sides agree.
+        if resolved.differs_from_github() {
+            // Two-way: what the task holds and GitHub does not (the chosen content, a column
+            // only the board changed) goes to GitHub, so both sides agree.
             super::outbox::queue_push_in(&mut tx, conflict.task_id, Timestamp::now()).await?;
         }
         tx.commit().await?;

@@ -192,3 +192,17 @@ pub(crate) async fn installation_projects_in(
     .await?;
     ids.iter().map(|id| uuid("github_sync_config.project_id", id)).collect()
 }
+
+/// The projects whose configs work through `installation` (any repository, enabled or not).
+pub(crate) async fn installation_configs_in(
+    conn: &mut AnyConnection,
+    installation: i64,
+) -> Result<Vec<Uuid>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT project_id FROM github_sync_config WHERE installation_id = $1 ORDER BY project_id",
+    )
+    .bind(installation)
+    .fetch_all(conn)
+    .await?;
+    ids.iter().map(|id| uuid("github_sync_config.project_id", id)).collect()
+}

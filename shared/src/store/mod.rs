@@ -17,6 +17,7 @@ mod github_app;
 mod history;
 mod outbox;
 mod projects;
+mod publish;
 mod reconcile;
 mod tasks;
 
@@ -30,14 +31,20 @@ use uuid::Uuid;
 use crate::domain::ValidationError;
 
 pub use crate::sync::ApplyOutcome;
+pub use crate::sync::Backoff;
 pub use configs::{ConfigWrite, Credential, TokenChecked};
 pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
 pub(crate) use deliveries::{
     enabled_projects_for_repo_in, record_delivery_in, reread_soon_in, tenant_project_in,
 };
 pub use github_app::{InstallationScope, PauseCause, StoredApp};
-pub(crate) use github_app::{installation_projects_in, pause_installation_in, resume_installation_in};
-pub use outbox::{Backoff, PushConfig, PushEnd, PushJob, PushLink};
+pub(crate) use github_app::{
+    installation_configs_in, installation_projects_in, pause_installation_in, resume_installation_in,
+};
+pub use outbox::{
+    EntryKind, Finished, PUSH_LEASE, PushClaim, PushConfig, PushEnd, PushJob, PushLink, WriteStart,
+};
+pub(crate) use outbox::{earliest_push_in, end_entries_in, park_one_way_in, rearm_in};
 pub use reconcile::{Checkpoint, Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
 pub use tasks::{GoneOutcome, TaskFilter};
 pub(crate) use tasks::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};

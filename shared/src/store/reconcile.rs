@@ -266,8 +266,15 @@ impl Store {
     }
 
     /// Records how a run ended and releases the claim. False when the claim was lost (the
-    /// lease expired and another run took the config): nothing is recorded then.
+    /// lease expired and another run took the config): nothing is recorded then. The next
+    /// run is never later than the earliest waiting push of the project (every writer of
+    /// `next_sync_at` keeps the earliest time asked for).
     pub async fn finish_run(&self, claimed: &Claimed, end: &RunEnd) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let next_sync_at = match super::earliest_push_in(&mut tx, claimed.config.project_id).await? {
+            Some(push) if push < end.next_sync_at => push,
+            _ => end.next_sync_at,
+        };
         let (probe_url, probe_etag, keep_probe) = match &end.probe {
             None => (None, None, 1i64),
             Some(None) => (None, None, 0),
@@ -289,7 +296,7 @@ impl Store {
         .bind(claimed.config.id.to_string())
         .bind(&claimed.lease_token)
         .bind(end.last_sync_at.to_sql())
-        .bind(end.next_sync_at.to_sql())
+        .bind(next_sync_at.to_sql())
         .bind(&end.sync_error)
         .bind(end.list_watermark.map(Timestamp::to_sql))
         .bind(keep_probe)
@@ -298,8 +305,9 @@ impl Store {
         .bind(end.last_full_pass_at.map(Timestamp::to_sql))
         .bind(end.consecutive_failures)
         .bind(claimed.requested_run.map(|id| id.to_string()).unwrap_or_default())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -18,7 +18,8 @@ use uuid::Uuid;
 use super::StoreError;
 use crate::domain::{
     ConflictResolution, ConflictStatus, Content, GitHubLink, GitHubSyncConfig, IssueExtras, IssueState,
-    Project, RemoteState, ResolutionAction, SyncHistory, SyncStatus, Task, TaskGitHubMetadata, TaskWithLink,
+    LocalSnapshot, Merged, Project, PushWaiting, RemoteSnapshot, RemoteState, ResolutionAction, SyncHistory,
+    SyncStatus, Task, TaskGitHubMetadata, TaskWithLink,
 };
 use crate::time::Timestamp;
 
@@ -124,16 +125,21 @@ pub(crate) struct TaskWithLinkRow {
     assignees: Option<String>,
     milestone: Option<String>,
     push_error: Option<String>,
-    push_pending: Option<i64>,
+    /// The outbox entry's columns (NULL without one).
+    push_queued: Option<String>,
+    push_next_attempt_at: Option<String>,
+    push_last_error: Option<String>,
+    push_parked: Option<String>,
 }
 
-/// The link columns [`TaskWithLinkRow`] reads, from `task_github_metadata m` (for `concat!`).
+/// The link columns [`TaskWithLinkRow`] reads, from `task_github_metadata m` and the task's
+/// outbox entry `sync_outbox o` (for `concat!`).
 macro_rules! link_columns {
     () => {
         "m.github_issue_id AS link_node_id, m.github_issue_number, m.github_issue_url AS link_url, \
          m.sync_conflict_status, m.remote_state, m.remote_updated_at, m.last_synced_at, m.unlinked_at, \
-         m.labels, m.assignees, m.milestone, m.push_error, \
-         (SELECT COUNT(*) FROM sync_outbox o WHERE o.task_id = t.id) AS push_pending"
+         m.labels, m.assignees, m.milestone, m.push_error, o.queued_at AS push_queued, \
+         o.next_attempt_at AS push_next_attempt_at, o.last_error AS push_last_error, o.parked AS push_parked"
     };
 }
 
@@ -174,8 +180,23 @@ impl TryFrom<TaskWithLinkRow> for TaskWithLink {
                 )?,
                 unlinked_at: opt_ts("task_github_metadata.unlinked_at", r.unlinked_at.as_deref())?,
                 extras: extras(r.labels.as_deref(), r.assignees.as_deref(), r.milestone)?,
-                push_pending: r.push_pending.unwrap_or(0) > 0,
+                push_pending: r.push_queued.is_some(),
                 push_error: r.push_error,
+                push_waiting: match r.push_queued {
+                    None => None,
+                    Some(_) => Some(PushWaiting {
+                        next_attempt_at: opt_ts(
+                            "sync_outbox.next_attempt_at",
+                            r.push_next_attempt_at.as_deref(),
+                        )?,
+                        reason: r.push_last_error,
+                        parked: r
+                            .push_parked
+                            .as_deref()
+                            .map(|p| parse("sync_outbox.parked", p))
+                            .transpose()?,
+                    }),
+                },
             }),
             _ => None,
         };
@@ -325,9 +346,24 @@ impl TryFrom<ConflictRow> for ConflictResolution {
                 .as_deref()
                 .map(|s| parse::<ResolutionAction>("conflict_resolution.resolution_action", s))
                 .transpose()?,
-            local_content_snapshot: content("local_content_snapshot", &r.local_content_snapshot)?,
-            remote_content_snapshot: content("remote_content_snapshot", &r.remote_content_snapshot)?,
-            merged_content: r.merged_content.as_deref().map(|s| content("merged_content", s)).transpose()?,
+            local_content_snapshot: LocalSnapshot::from_json(
+                "local_content_snapshot",
+                &r.local_content_snapshot,
+            )
+            .map_err(|e| StoreError::corrupt("conflict_resolution.local_content_snapshot", e))?,
+            remote_content_snapshot: RemoteSnapshot::from_json(
+                "remote_content_snapshot",
+                &r.remote_content_snapshot,
+            )
+            .map_err(|e| StoreError::corrupt("conflict_resolution.remote_content_snapshot", e))?,
+            merged_content: r
+                .merged_content
+                .as_deref()
+                .map(|s| {
+                    Merged::from_json("merged_content", s)
+                        .map_err(|e| StoreError::corrupt("conflict_resolution.merged_content", e))
+                })
+                .transpose()?,
         })
     }
 }

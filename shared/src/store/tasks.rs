@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::rows::{MetadataRow, TaskRow, TaskWithLinkRow, content, parse, ts};
 use super::{Backend, Store, StoreError, new_id};
 use crate::domain::{
-    ConflictStatus, Content, IssueExtras, RemoteIssue, RemoteState, Task, TaskGitHubMetadata, TaskPatch,
-    TaskStatus, TaskWithLink,
+    ConflictStatus, Content, IssueExtras, IssueState, LocalSnapshot, RemoteIssue, RemoteSnapshot,
+    RemoteState, Task, TaskGitHubMetadata, TaskPatch, TaskStatus, TaskWithLink,
 };
 use crate::paging::PageRequest;
 use crate::sync::{
@@ -115,6 +115,7 @@ impl Store {
             ", ",
             link_columns!(),
             " FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
+             LEFT JOIN sync_outbox o ON o.task_id = t.id \
              WHERE t.project_id = $1 AND ($2 = '' OR t.status = $2) \
              AND ($3 = 0 OR m.sync_conflict_status = 'pending') \
              AND ($4 = '' OR lower(t.title) LIKE $4 ESCAPE '\\') \
@@ -193,7 +194,11 @@ impl Store {
 }
 
 /// One task, locked for the caller's transaction, or `NotFound`.
-async fn lock_task(conn: &mut AnyConnection, backend: Backend, id: Uuid) -> Result<Task, StoreError> {
+pub(super) async fn lock_task(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    id: Uuid,
+) -> Result<Task, StoreError> {
     let row: Option<TaskRow> =
         sqlx::query_as(locking!(backend, "SELECT ", task_columns!(), " FROM tasks t WHERE t.id = $1"))
             .bind(id.to_string())
@@ -216,6 +221,10 @@ struct LinkRow {
     unlinked_at: Option<String>,
     /// The open conflict's remote snapshot, if one is open.
     conflict_remote: Option<String>,
+    /// A write of ours whose answer is not recorded (`sync_outbox.in_flight`).
+    in_flight: Option<String>,
+    /// The config's `two_way` (NULL without a config).
+    two_way: Option<i64>,
     title: String,
     description: Option<String>,
     status: String,
@@ -237,6 +246,8 @@ async fn find_links(
          m.last_synced_content, m.sync_conflict_status, m.synced_state, m.remote_state, m.unlinked_at, \
          (SELECT c.remote_content_snapshot FROM conflict_resolution c \
           WHERE c.task_id = m.task_id AND c.resolved_at IS NULL) AS conflict_remote, \
+         (SELECT o.in_flight FROM sync_outbox o WHERE o.task_id = m.task_id) AS in_flight, \
+         (SELECT g.two_way FROM github_sync_config g WHERE g.project_id = m.project_id) AS two_way, \
          t.title, t.description, t.status FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id \
          WHERE m.project_id = $1 AND m.github_issue_id IN ({})",
         placeholders(2, node_ids.len())
@@ -367,8 +378,14 @@ pub(crate) struct Scope {
     pub now: Timestamp,
 }
 
-fn remote_of(issue: &RemoteIssue, source: Source) -> Remote<'_> {
-    Remote { content: &issue.content, state: issue.state, updated_at: issue.updated_at, source }
+fn remote_of(issue: &RemoteIssue, scope: Scope) -> Remote<'_> {
+    Remote {
+        content: &issue.content,
+        state: issue.state,
+        updated_at: issue.updated_at,
+        source: scope.source,
+        seen_at: scope.now,
+    }
 }
 
 /// Applies a page of validated snapshots inside the caller's transaction: one locked read
@@ -398,31 +415,161 @@ async fn apply_distinct_in(
     scope: Scope,
     issues: &[RemoteIssue],
 ) -> Result<Vec<ApplyOutcome>, StoreError> {
-    let Scope { backend, project_id, source, now } = scope;
+    let Scope { backend, project_id, .. } = scope;
     let node_ids: Vec<&str> = issues.iter().map(|i| i.node_id.as_str()).collect();
     let project = project_id.to_string();
     let mut links = find_links(conn, backend, &project, &node_ids).await?;
     let unknown: Vec<&str> = node_ids.iter().copied().filter(|id| !links.contains_key(*id)).collect();
     let retired = find_retired(conn, &project, &unknown).await?;
+    let marked: Vec<Uuid> =
+        issues.iter().filter(|i| !links.contains_key(&i.node_id)).filter_map(|i| i.marker).collect();
+    let mut publishing = find_publishing(conn, &project, &marked).await?;
     let mut outcomes = Vec::with_capacity(issues.len());
     let mut new = Vec::new();
     for issue in issues {
         let outcome = match links.remove(&issue.node_id) {
-            Some(link) => apply_linked(conn, link, issue, source, now).await?,
+            Some(link) => apply_linked(conn, link, issue, scope).await?,
             None => {
-                let unlinked =
-                    if retired.contains(&issue.node_id) { Unlinked::Retired } else { Unlinked::New };
-                let decision = plan(Err(unlinked), &remote_of(issue, source));
-                if let Plan::Create { status } = decision {
-                    new.push((issue, status));
+                let posted = issue.marker.and_then(|task| publishing.remove(&task).map(|p| (task, p)));
+                let unlinked = if retired.contains(&issue.node_id) {
+                    Unlinked::Retired
+                } else if posted.is_some() {
+                    Unlinked::Publishing
+                } else {
+                    Unlinked::New
+                };
+                match (plan(Err(unlinked), &remote_of(issue, scope)), posted) {
+                    (Plan::Create { status }, _) => {
+                        new.push((issue, status));
+                        ApplyOutcome::Created
+                    }
+                    (Plan::Adopt, Some((task, posted))) => {
+                        adopt_in(conn, scope, task, posted.as_ref(), issue).await?;
+                        ApplyOutcome::Adopted
+                    }
+                    (decision, _) => decision.outcome(),
                 }
-                decision.outcome()
             }
         };
         outcomes.push(outcome);
     }
-    insert_new(conn, &project, &new, &now.to_sql()).await?;
+    insert_new(conn, &project, &new, &scope.now.to_sql()).await?;
     Ok(outcomes)
+}
+
+/// The tasks among `markers` that this project is publishing (unlinked, with a publication
+/// entry), with what was posted for each: the issues carrying their markers are theirs
+/// ([`crate::sync::publish::may_adopt`]).
+async fn find_publishing(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    markers: &[Uuid],
+) -> Result<HashMap<Uuid, Option<crate::sync::Fields>>, StoreError> {
+    if markers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT t.id, t.project_id, o.in_flight, o.kind, \
+         (SELECT COUNT(*) FROM task_github_metadata m WHERE m.task_id = t.id) AS linked \
+         FROM tasks t LEFT JOIN sync_outbox o ON o.task_id = t.id WHERE t.id IN ({})",
+        placeholders(1, markers.len())
+    );
+    let mut query =
+        sqlx::query_as::<_, (String, String, Option<String>, Option<String>, i64)>(sqlx::AssertSqlSafe(sql));
+    for marker in markers {
+        query = query.bind(marker.to_string());
+    }
+    let mut found = HashMap::new();
+    for (id, project, posted, kind, linked) in query.fetch_all(conn).await? {
+        let publishing = kind.as_deref() == Some("publish");
+        if crate::sync::publish::may_adopt(project == project_id, linked > 0, publishing) {
+            found.insert(super::rows::uuid("tasks.id", &id)?, super::outbox::in_flight(posted.as_deref())?);
+        }
+    }
+    Ok(found)
+}
+
+/// Links the task being published to the issue its marker names: the base is what was posted
+/// (GitHub's copy at creation), then the snapshot goes through the sync rules like any other,
+/// so an edit made on GitHub before the link is kept, and one made on the board meanwhile is
+/// pushed (or meets GitHub's in a conflict). The publication entry becomes an ordinary push
+/// entry (its claim, if a publisher holds one, stays theirs).
+async fn adopt_in(
+    conn: &mut AnyConnection,
+    scope: Scope,
+    task_id: Uuid,
+    posted: Option<&crate::sync::Fields>,
+    issue: &RemoteIssue,
+) -> Result<(), StoreError> {
+    let base = match posted {
+        Some(posted) => posted.over(&issue.content, IssueState::Open).0,
+        None => issue.content.clone(),
+    };
+    insert_link_in(
+        conn,
+        scope,
+        task_id,
+        issue,
+        &base,
+        IssueState::Open,
+        Some(issue.updated_at.minus(chrono::Duration::seconds(1))),
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE sync_outbox SET kind = 'push', in_flight = NULL, next_attempt_at = $2 WHERE task_id = $1",
+    )
+    .bind(task_id.to_string())
+    .bind(scope.now.to_sql())
+    .execute(&mut *conn)
+    .await?;
+    let project = scope.project_id.to_string();
+    let link = find_link(conn, scope.backend, &project, &issue.node_id)
+        .await?
+        .ok_or(StoreError::NotFound("the link just made"))?;
+    apply_linked(conn, link, issue, scope).await?;
+    Ok(())
+}
+
+/// Creates the link of `task_id` to `issue` with `base` / `state` as the last sync, applied up
+/// to `applied_at` (the issue's own time when `None`).
+pub(super) async fn insert_link_in(
+    conn: &mut AnyConnection,
+    scope: Scope,
+    task_id: Uuid,
+    issue: &RemoteIssue,
+    base: &Content,
+    state: IssueState,
+    applied_at: Option<Timestamp>,
+) -> Result<(), StoreError> {
+    let now = scope.now.to_sql();
+    sqlx::query(
+        "INSERT INTO task_github_metadata (id, task_id, project_id, github_issue_id, \
+         github_issue_number, github_issue_url, last_synced_at, remote_updated_at, \
+         last_synced_content, synced_state, remote_state, created_at, updated_at, labels, \
+         assignees, milestone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $7, $7, $11, $12, $13)",
+    )
+    .bind(new_id())
+    .bind(task_id.to_string())
+    .bind(scope.project_id.to_string())
+    .bind(&issue.node_id)
+    .bind(issue.number)
+    .bind(&issue.html_url)
+    .bind(&now)
+    .bind(applied_at.unwrap_or(issue.updated_at).to_sql())
+    .bind(base.to_json())
+    .bind(state.as_str())
+    .bind(issue.extras.labels_json())
+    .bind(issue.extras.assignees_json())
+    .bind(issue.extras.milestone.as_deref())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE tasks SET github_issue_url = $2, updated_at = $3 WHERE id = $1")
+        .bind(task_id.to_string())
+        .bind(&issue.html_url)
+        .bind(&now)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Applies one validated snapshot inside the caller's transaction.
@@ -441,17 +588,22 @@ async fn apply_linked(
     conn: &mut AnyConnection,
     link: LinkRow,
     issue: &RemoteIssue,
-    source: Source,
-    now: Timestamp,
+    scope: Scope,
 ) -> Result<ApplyOutcome, StoreError> {
-    let now_sql = now.to_sql();
+    let now_sql = scope.now.to_sql();
     let base = content("task_github_metadata.last_synced_content", &link.last_synced_content)?;
     let local = Content { title: link.title, description: link.description };
+    let local_status: TaskStatus = parse("tasks.status", &link.status)?;
     let conflict_pending = link.sync_conflict_status.as_deref() == Some(ConflictStatus::Pending.as_str());
     let conflict_remote = match (&link.conflict_remote, conflict_pending) {
-        (Some(json), true) => Some(content("conflict_resolution.remote_content_snapshot", json)?),
+        (Some(json), true) => Some(
+            RemoteSnapshot::from_json("conflict_resolution.remote_content_snapshot", json)
+                .map_err(|e| StoreError::corrupt("conflict_resolution.remote_content_snapshot", e))?
+                .content,
+        ),
         _ => None,
     };
+    let in_flight = super::outbox::in_flight(link.in_flight.as_deref())?;
     let linked = Linked {
         base: &base,
         base_state: parse("task_github_metadata.synced_state", &link.synced_state)?,
@@ -460,18 +612,21 @@ async fn apply_linked(
         remote_state: parse("task_github_metadata.remote_state", &link.remote_state)?,
         unlinked: link.unlinked_at.is_some(),
         local: &local,
-        local_status: parse("tasks.status", &link.status)?,
+        local_status,
         conflict_pending,
+        two_way: link.two_way == Some(1),
+        in_flight: in_flight.as_ref(),
     };
-    let effect = match plan(Ok(&linked), &remote_of(issue, source)) {
+    let effect = match plan(Ok(&linked), &remote_of(issue, scope)) {
         Plan::Apply(effect) => effect,
         Plan::Skip(outcome) => return Ok(outcome),
-        Plan::Create { .. } => unreachable!("a linked issue never plans a create"),
+        Plan::Create { .. } | Plan::Adopt => unreachable!("a linked issue is never created or adopted"),
     };
     let side = |side: Side| match side {
         Side::Local => &local,
         Side::Remote => &issue.content,
     };
+    let remote_snapshot = RemoteSnapshot::new(issue.content.clone(), issue.state).to_json();
 
     match effect.conflict {
         Some(ConflictWrite::Open) => {
@@ -483,8 +638,8 @@ async fn apply_linked(
             .bind(&link.task_id)
             .bind(&link.metadata_id)
             .bind(&now_sql)
-            .bind(local.to_json())
-            .bind(issue.content.to_json())
+            .bind(LocalSnapshot::new(local.clone(), local_status).to_json())
+            .bind(&remote_snapshot)
             .execute(&mut *conn)
             .await?;
         }
@@ -494,11 +649,18 @@ async fn apply_linked(
                  WHERE task_id = $1 AND resolved_at IS NULL",
             )
             .bind(&link.task_id)
-            .bind(issue.content.to_json())
+            .bind(&remote_snapshot)
             .execute(&mut *conn)
             .await?;
         }
         None => {}
+    }
+    if effect.landed {
+        // The write in flight is on GitHub: its answer, when it comes, is nothing new.
+        sqlx::query("UPDATE sync_outbox SET in_flight = NULL WHERE task_id = $1")
+            .bind(&link.task_id)
+            .execute(&mut *conn)
+            .await?;
     }
 
     if let Some(write) = effect.task {
@@ -640,79 +802,63 @@ pub(crate) async fn carry_out_gone_in(
     Ok(GoneOutcome::Relinked)
 }
 
-impl Store {
-    /// Links a task to the issue just opened for it on GitHub (`POST …/github-issue`), in one
-    /// transaction: base := the issue's content and state. A task the issue's own webhook or a
-    /// poll created meanwhile (it raced this link) is removed: it is the same issue.
-    /// `StateConflict` when the task got a link meanwhile.
-    #[instrument(skip(self, issue), fields(issue = issue.number))]
-    pub async fn link_published(&self, task_id: Uuid, issue: &RemoteIssue) -> Result<Task, StoreError> {
-        issue.validate()?;
-        let now = Timestamp::now();
-        let mut tx = self.begin().await?;
-        let task = lock_task(&mut tx, self.backend, task_id).await?;
-        let project = task.project_id.to_string();
-        let linked: Option<String> =
-            sqlx::query_scalar("SELECT id FROM task_github_metadata WHERE task_id = $1")
-                .bind(task_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if linked.is_some() {
-            return Err(StoreError::StateConflict(format!("task {task_id} is linked to an issue already")));
-        }
-        if let Some(echo) = find_link(&mut tx, self.backend, &project, &issue.node_id).await? {
-            sqlx::query("DELETE FROM tasks WHERE id = $1").bind(&echo.task_id).execute(&mut *tx).await?;
-        }
-        sqlx::query(
-            "INSERT INTO task_github_metadata (id, task_id, project_id, github_issue_id, \
-             github_issue_number, github_issue_url, last_synced_at, remote_updated_at, \
-             last_synced_content, synced_state, remote_state, created_at, updated_at, labels, \
-             assignees, milestone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $7, $7, $11, $12, $13)",
-        )
-        .bind(new_id())
+/// The node id of the issue `task_id` is linked to, if any.
+pub(super) async fn find_link_of(
+    conn: &mut AnyConnection,
+    task_id: Uuid,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT github_issue_id FROM task_github_metadata WHERE task_id = $1")
         .bind(task_id.to_string())
-        .bind(&project)
-        .bind(&issue.node_id)
-        .bind(issue.number)
-        .bind(&issue.html_url)
-        .bind(now.to_sql())
-        .bind(issue.updated_at.to_sql())
-        .bind(issue.content.to_json())
-        .bind(issue.state.as_str())
-        .bind(issue.extras.labels_json())
-        .bind(issue.extras.assignees_json())
-        .bind(issue.extras.milestone.as_deref())
-        .execute(&mut *tx)
-        .await?;
-        let row: TaskRow = sqlx::query_as(concat!(
-            "UPDATE tasks SET github_issue_url = $2, updated_at = $3 WHERE id = $1 RETURNING ",
-            task_returning!()
-        ))
-        .bind(task_id.to_string())
-        .bind(&issue.html_url)
-        .bind(now.to_sql())
-        .fetch_one(&mut *tx)
-        .await?;
-        // The publication's claim ends; the task's column may ask for a closed issue, or its
-        // text changed while the issue was being opened: that goes out as an ordinary push.
-        sqlx::query("DELETE FROM sync_outbox WHERE task_id = $1")
-            .bind(task_id.to_string())
-            .execute(&mut *tx)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Removes the task a delivery or a poll made of issue `node_id` while it was being published
+/// (an echo that carried no marker): the published task is the issue's. Returns the newest
+/// snapshot that echo applied, for the published task to take. An echo someone edited on the
+/// board keeps its task (unlinked): nothing written there is lost.
+pub(super) async fn take_echo_in(
+    conn: &mut AnyConnection,
+    scope: Scope,
+    node_id: &str,
+) -> Result<Option<RemoteIssue>, StoreError> {
+    let project = scope.project_id.to_string();
+    let Some(echo) = find_link(conn, scope.backend, &project, node_id).await? else {
+        return Ok(None);
+    };
+    let base = content("task_github_metadata.last_synced_content", &echo.last_synced_content)?;
+    let state: IssueState = parse("task_github_metadata.synced_state", &echo.synced_state)?;
+    let row: (i64, String, String, String, String) = sqlx::query_as(
+        "SELECT github_issue_number, github_issue_url, labels, assignees, COALESCE(milestone, '')          FROM task_github_metadata WHERE id = $1",
+    )
+    .bind(&echo.metadata_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (number, html_url, labels, assignees, milestone) = row;
+    let milestone = Some(milestone).filter(|m| !m.is_empty());
+    let snapshot = RemoteIssue {
+        node_id: node_id.to_string(),
+        number,
+        html_url,
+        content: base.clone(),
+        state,
+        updated_at: ts("task_github_metadata.remote_updated_at", &echo.remote_updated_at)?,
+        extras: super::rows::extras(Some(&labels), Some(&assignees), milestone)?,
+        marker: None,
+    };
+    let untouched = Content { title: echo.title.clone(), description: echo.description.clone() } == base
+        && parse::<TaskStatus>("tasks.status", &echo.status)? == state.task_status();
+    if untouched {
+        sqlx::query("DELETE FROM tasks WHERE id = $1").bind(&echo.task_id).execute(&mut *conn).await?;
+    } else {
+        sqlx::query("DELETE FROM task_github_metadata WHERE task_id = $1")
+            .bind(&echo.task_id)
+            .execute(&mut *conn)
             .await?;
-        let task: Task = row.try_into()?;
-        if crate::sync::outgoing(&crate::sync::Pushing {
-            base: &issue.content,
-            base_state: issue.state,
-            local: &task.content(),
-            local_status: task.status,
-            conflict_pending: false,
-            gone: false,
-        })
-        .is_ok()
-        {
-            super::outbox::queue_push_in(&mut tx, task_id, now).await?;
-        }
-        tx.commit().await?;
-        Ok(task)
+        sqlx::query("UPDATE tasks SET github_issue_url = NULL WHERE id = $1")
+            .bind(&echo.task_id)
+            .execute(&mut *conn)
+            .await?;
     }
+    Ok(Some(snapshot))
 }

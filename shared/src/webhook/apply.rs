@@ -242,6 +242,16 @@ pub(super) async fn installation_event(
                 }
                 Handled::Paused { configs: paused }
             }
+            ("installation", "new_permissions_accepted") => {
+                // The installation may now do what GitHub refused: those pushes go again.
+                let mut entries = 0;
+                for project in store::installation_configs_in(&mut tx, id).await? {
+                    entries +=
+                        store::rearm_in(&mut tx, project, crate::sync::Rearm::PermissionsAccepted, now)
+                            .await?;
+                }
+                Handled::Rearmed { entries }
+            }
             ("installation_repositories", "added") => {
                 let resumed = store::resume_installation_in(&mut tx, id, Repos(&added), Removed, now).await?;
                 Handled::Resumed { configs: resumed.len() }

@@ -84,6 +84,12 @@ pub enum WebhookError {
     /// The App's webhook secret cannot be read (KMS unavailable or refusing): try again (503).
     #[error("the GitHub App's webhook secret cannot be read: {0}")]
     AppSecret(String),
+    /// The issue's `updated_at` lies more than five minutes ahead of the receiver's clock:
+    /// recorded, nothing applied (400). Applied, it would make every real snapshot look older.
+    #[error(
+        "the issue's updated_at ({updated_at}) lies more than five minutes ahead of this receiver's clock"
+    )]
+    FromTheFuture { updated_at: Timestamp },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -110,6 +116,8 @@ pub enum Handled {
     Paused { configs: usize },
     /// It came back: these configs, paused by its going, resumed.
     Resumed { configs: usize },
+    /// The installation accepted new permissions: pushes GitHub had refused go again.
+    Rearmed { entries: u64 },
 }
 
 /// What one delivery did to one project. The answer to GitHub leaves the project out (the
@@ -142,7 +150,8 @@ impl Handled {
             | Handled::Applied { .. }
             | Handled::Duplicate
             | Handled::Paused { .. }
-            | Handled::Resumed { .. } => 200,
+            | Handled::Resumed { .. }
+            | Handled::Rearmed { .. } => 200,
             Handled::Ignored { .. } => 202,
         }
     }
@@ -155,6 +164,7 @@ impl Handled {
             Handled::Ignored { reason } => reason,
             Handled::Paused { .. } => "paused",
             Handled::Resumed { .. } => "resumed",
+            Handled::Rearmed { .. } => "rearmed",
         }
     }
 }
@@ -398,6 +408,12 @@ async fn handle_verified(
     };
     let mut change = Change::from_payload(payload, foreign_host.as_ref().unwrap_or(&config.web_host))?;
     change.foreign_host = foreign_host;
+    if let Some(updated_at) = change.updated_at().filter(|at| crate::sync::from_the_future(*at, now)) {
+        // Recorded (its id is kept like any other), applied nowhere.
+        let received = Received { id: delivery_id, event, meta: &meta, now, route };
+        record_alone(store, &received, "from_the_future").await?;
+        return Err(WebhookError::FromTheFuture { updated_at });
+    }
     let handled = match queue {
         Some(queue) => {
             let (reply, answer) = oneshot::channel();

@@ -97,6 +97,15 @@ pub(super) enum Gone {
 }
 
 impl Change {
+    /// The issue's `updated_at` the change carries (none for a pull request).
+    pub(super) fn updated_at(&self) -> Option<Timestamp> {
+        match &self.kind {
+            ChangeKind::Snapshot(issue) => Some(issue.updated_at),
+            ChangeKind::Gone { seen_at, .. } => Some(*seen_at),
+            ChangeKind::PullRequest => None,
+        }
+    }
+
     /// The change a payload asks for; its issues must be on `web` and name the payload's
     /// own repository.
     pub(super) fn from_payload(p: IssuesPayload, web: &WebHost) -> Result<Self, WebhookError> {

@@ -1,0 +1,180 @@
+//! Publishing an unlinked task as a new issue, through its outbox entry (kind `publish`): the
+//! entry is the claim (two clicks open one issue), it records what was posted before the
+//! `POST` goes out (a lost answer is looked for by the issue's marker, never posted again
+//! blindly), and linking is fenced by the claim like every record of a push.
+
+use uuid::Uuid;
+
+use super::outbox::{EntryKind, PushClaim, fenced_in, lock_entry_in, read_job_in, release_in, settle_in};
+use super::tasks::{find_link_of, insert_link_in, lock_task};
+use super::{Scope, Store, StoreError, apply_issue_in};
+use crate::domain::{Content, RemoteIssue, Task};
+use crate::store::PushJob;
+use crate::sync::{self, Backoff, Claim, Fence, Fields, Source};
+use crate::time::Timestamp;
+
+impl Store {
+    /// Claims the publication of unlinked task `task_id` for `lease`: its entry is made when
+    /// missing. `StateConflict` when the task is linked already; [`PushClaim::Busy`] while another
+    /// request or the worker publishes it.
+    pub async fn claim_publish(
+        &self,
+        task_id: Uuid,
+        now: Timestamp,
+        lease: chrono::Duration,
+    ) -> Result<PushClaim, StoreError> {
+        let mut tx = self.begin().await?;
+        let task = lock_task(&mut tx, self.backend, task_id).await?;
+        if find_link_of(&mut tx, task_id).await?.is_some() {
+            return Err(StoreError::StateConflict(format!("task {task_id} is linked to an issue already")));
+        }
+        let token = super::new_id();
+        let claimed = match lock_entry_in(&mut tx, self.backend, task_id).await? {
+            None => {
+                sqlx::query(
+                    "INSERT INTO sync_outbox (task_id, project_id, version, queued_at, next_attempt_at, attempts, \
+                     kind, claim_token, lease_until) VALUES ($1, $2, 1, $3, $3, 0, 'publish', $4, $5)",
+                )
+                .bind(task_id.to_string())
+                .bind(task.project_id.to_string())
+                .bind(now.to_sql())
+                .bind(&token)
+                .bind(now.plus(lease).to_sql())
+                .execute(&mut *tx)
+                .await?;
+                true
+            }
+            // A person asking again does not wait out a backoff.
+            Some(entry) => match sync::claim(&entry.state()?, now, Backoff::Ignore) {
+                Claim::Take => {
+                    sqlx::query(
+                        "UPDATE sync_outbox SET claim_token = $2, lease_until = $3 WHERE task_id = $1",
+                    )
+                    .bind(task_id.to_string())
+                    .bind(&token)
+                    .bind(now.plus(lease).to_sql())
+                    .execute(&mut *tx)
+                    .await?;
+                    true
+                }
+                Claim::Busy { until } => {
+                    tx.commit().await?;
+                    return Ok(PushClaim::Busy { until });
+                }
+                Claim::NotDue { .. } => return Ok(PushClaim::NotDue),
+                Claim::Parked => return Ok(PushClaim::Parked),
+            },
+        };
+        let job = if claimed { read_job_in(&mut tx, task_id).await? } else { None };
+        tx.commit().await?;
+        Ok(job.map_or(PushClaim::Nothing, |job| PushClaim::Job(Box::new(job))))
+    }
+
+    /// Records what a publication is about to post, while its claim holds and outlasts
+    /// `write_takes`.
+    pub async fn begin_publish(
+        &self,
+        job: &PushJob,
+        posted: &Fields,
+        write_takes: chrono::Duration,
+    ) -> Result<Fence, StoreError> {
+        let now = Timestamp::now();
+        let mut tx = self.begin().await?;
+        let entry = lock_entry_in(&mut tx, self.backend, job.task_id).await?;
+        let (holder, lease) = match &entry {
+            Some(e) => (e.claim_token.clone(), e.lease_until()?),
+            None => (None, None),
+        };
+        let fence = sync::fence(holder.as_deref(), &job.token, lease, now, write_takes);
+        if fence == Fence::Held {
+            sqlx::query("UPDATE sync_outbox SET in_flight = $2 WHERE task_id = $1")
+                .bind(job.task_id.to_string())
+                .bind(serde_json::to_string(posted).expect("fields serialise"))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(fence)
+    }
+
+    /// Links the task being published to the issue GitHub opened for it (the `POST`'s answer,
+    /// or the issue its marker was found on), while the claim holds; `None` when the claim was
+    /// lost (someone else finishes the publication). The base is the issue as GitHub opened it;
+    /// a task a delivery or a poll made of the same issue meanwhile (one without the marker)
+    /// gives way, its newer snapshot applied to this task; a column asking for a closed issue,
+    /// or an edit made while the issue was being opened, then goes out as an ordinary push.
+    pub async fn link_published(
+        &self,
+        job: &PushJob,
+        issue: &RemoteIssue,
+    ) -> Result<Option<Task>, StoreError> {
+        issue.validate()?;
+        super::retry_races(|| async {
+            let now = Timestamp::now();
+            let mut tx = self.begin().await?;
+            if fenced_in(&mut tx, self.backend, job).await?.is_none() {
+                return Ok(None);
+            }
+            let task = lock_task(&mut tx, self.backend, job.task_id).await?;
+            let scope =
+                Scope { backend: self.backend, project_id: task.project_id, source: Source::Read, now };
+            match find_link_of(&mut tx, job.task_id).await? {
+                // The issue's own delivery (or a poll) linked it by its marker already.
+                Some(node_id) if node_id == issue.node_id => {
+                    apply_issue_in(&mut tx, scope, issue).await?;
+                }
+                Some(_) => {
+                    return Err(StoreError::StateConflict(format!(
+                        "task {} is linked to another issue already",
+                        job.task_id
+                    )));
+                }
+                None => {
+                    let echo = super::tasks::take_echo_in(&mut tx, scope, &issue.node_id).await?;
+                    insert_link_in(&mut tx, scope, job.task_id, issue, &issue.content, issue.state, None)
+                        .await?;
+                    if let Some(newer) = echo {
+                        apply_issue_in(&mut tx, scope, &newer).await?;
+                    }
+                }
+            }
+            sqlx::query("UPDATE sync_outbox SET kind = 'push', in_flight = NULL WHERE task_id = $1")
+                .bind(job.task_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            settle_in(&mut tx, job.task_id, now).await?;
+            release_in(&mut tx, job.task_id).await?;
+            let task = lock_task(&mut tx, self.backend, job.task_id).await?;
+            tx.commit().await?;
+            Ok(Some(task))
+        })
+        .await
+    }
+
+    /// Ends a publication GitHub refused (nothing was created), while the claim holds.
+    pub async fn release_publish(&self, job: &PushJob) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        if fenced_in(&mut tx, self.backend, job).await?.is_some() {
+            sqlx::query("DELETE FROM sync_outbox WHERE task_id = $1 AND kind = 'publish'")
+                .bind(job.task_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            release_in(&mut tx, job.task_id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl PushJob {
+    /// What a publication posts: the task's content (its marker is added to the body).
+    pub fn posted(&self) -> Fields {
+        let Content { title, description } = self.local.clone();
+        Fields { title: Some(title), description: Some(description), state: None }
+    }
+
+    /// Whether the entry is a publication not linked yet.
+    pub fn publishing(&self) -> bool {
+        self.kind == EntryKind::Publish && self.link.is_none()
+    }
+}

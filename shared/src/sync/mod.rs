@@ -1,0 +1,80 @@
+//! The sync rules: every decision of ghsync, as pure functions over values, one room per
+//! area.
+//!
+//! - [`snapshot`]: what a snapshot of an issue does to its task and link ([`plan`]: rules 1–6,
+//!   the status rule, stale, replays, ambiguity, times from the future, a write of ours that
+//!   landed), as a whole [`Plan`] the store carries out in one transaction;
+//! - [`resolve`](mod@resolve): what a person's resolution of a conflict writes;
+//! - [`gone`](mod@gone): what a deleted or transferred issue does to its link;
+//! - [`push`](mod@push): two-way sync's outbox: what a local edit sends, what a read means for
+//!   it, whether GitHub took it, how a failure parks or retries it, when a parked entry goes
+//!   again, and who may claim it;
+//! - [`publish`]: the marker that makes publishing a task idempotent.
+//!
+//! Webhook deliveries, reconcile polls, the pusher and the API translate what they saw (a
+//! payload's action, an HTTP status, a person's choice) into these inputs and call the same
+//! functions. Nothing here reads a clock, a database or the network: times come in as values.
+
+pub mod gone;
+pub mod publish;
+pub mod push;
+pub mod resolve;
+pub mod snapshot;
+
+use serde::Serialize;
+
+use crate::domain::SyncCounts;
+
+pub use gone::{Disappearance, GoneAction, gone};
+pub use push::{
+    AfterRead, Answer, Backoff, Claim, EntryState, Failure, Fence, Fields, Idle, Parked, Pushing, Read,
+    Rearm, Then, after_failure, after_read, backoff, check_answer, claim, fence, next_write, outgoing, rearm,
+    state_of, wanted_state,
+};
+pub use resolve::{Resolved, Resolving, resolve};
+pub use snapshot::{
+    ConflictWrite, ContentAction, Effect, FUTURE_LEEWAY, LinkWrite, Linked, Plan, Remote, Side, Source,
+    StatusAction, TaskWrite, Unlinked, decide_content, decide_status, from_the_future, import_status, plan,
+};
+
+/// What applying one issue snapshot did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyOutcome {
+    /// A task and its link were created.
+    Created,
+    /// The task took the remote content and/or status.
+    Updated,
+    /// Nothing on the task changed (the link may have advanced).
+    Unchanged,
+    /// Both sides changed: a pending conflict was recorded; the task was left alone.
+    Conflict,
+    /// A conflict was already pending: its remote snapshot was refreshed.
+    ConflictPending,
+    /// Older than what was applied, or not newer than the issue's disappearance: ignored.
+    Stale,
+    /// As old as what was applied but different: nothing changed, and the issue is read
+    /// from GitHub by the next reconcile.
+    Ambiguous,
+    /// The node id of an issue that was transferred away and relinked: creates nothing.
+    Retired,
+    /// An issue ghsync opened for a task being published: linked to that task.
+    Adopted,
+}
+
+/// Counts a page's outcomes into a run's figures (`tasks_created`, `tasks_updated`,
+/// `conflicts_detected`).
+pub fn count(counts: &mut SyncCounts, outcomes: &[ApplyOutcome]) {
+    for outcome in outcomes {
+        match outcome {
+            ApplyOutcome::Created => counts.tasks_created += 1,
+            ApplyOutcome::Updated | ApplyOutcome::Adopted => counts.tasks_updated += 1,
+            ApplyOutcome::Conflict => counts.conflicts_detected += 1,
+            ApplyOutcome::Unchanged
+            | ApplyOutcome::ConflictPending
+            | ApplyOutcome::Stale
+            | ApplyOutcome::Ambiguous
+            | ApplyOutcome::Retired => {}
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! A two-way world for tests: a project following `acme/widgets` on the GitHub stand-in, its
+//! issues imported, the services and a reconciler, and the moves a test makes: edit a task and
+//! push it as the API does, edit the issue on GitHub, deliver GitHub's webhook, look at the
+//! outbox.
+
+use std::time::Duration;
+
+use ghsync_shared::Store;
+use ghsync_shared::config::WebhookSecrets;
+use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
+use ghsync_shared::domain::{ConflictResolution, ConflictStatus, TaskPatch, TaskStatus, TaskWithLink};
+use ghsync_shared::github::{GitHub, Retries};
+use ghsync_shared::manage::Services;
+use ghsync_shared::push::Pushed;
+use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::webhook::{Delivery, Handled, WebhookConfig, WebhookError, handle, sign};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::fixtures::{issue, issues_event};
+use crate::github::FakeGitHub;
+
+pub const REPO: &str = "acme/widgets";
+pub const PAT: &str = "ghp_twoWayTestToken0000000001";
+pub const SECRET: &str = "two-way-secret";
+
+/// The world of one test.
+pub struct World {
+    pub store: Store,
+    pub gh: FakeGitHub,
+    pub keys: KeyProvider,
+    pub services: Services,
+    pub rec: Reconciler,
+    pub project: Uuid,
+    deliveries: u32,
+}
+
+/// `2026-03-01T00:00:00Z` plus `i` seconds, as GitHub writes times.
+pub fn at(i: i64) -> String {
+    let t =
+        chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap() + chrono::Duration::seconds(i);
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub fn title(t: &str) -> TaskPatch {
+    TaskPatch { title: Some(t.into()), ..Default::default() }
+}
+
+pub fn status(s: TaskStatus) -> TaskPatch {
+    TaskPatch { status: Some(s), ..Default::default() }
+}
+
+impl World {
+    /// A project following [`REPO`] with issues 1..=n imported; two-way when `two_way`.
+    pub async fn new(store: Store, issues: i64, two_way: bool) -> World {
+        let gh = FakeGitHub::start().await;
+        gh.add_repo(REPO, PAT);
+        for n in 1..=issues {
+            gh.upsert(REPO, issue(REPO, n, &format!("Issue {n}"), Some("body"), "open", &at(n)));
+        }
+        let keys = KeyProvider::Local(LocalKeys::from_hex(&"7b".repeat(32)).unwrap());
+        // One attempt per request: a queued fault is a failed push, not a retried one.
+        let github = GitHub::new(&gh.url, Duration::from_secs(5))
+            .unwrap()
+            .with_retries(Retries { attempts: 1, base: Duration::from_millis(1) });
+        let services = Services::new(store.clone(), keys.clone(), github);
+        let options =
+            ReconcileOptions { attempts: 1, retry_base: Duration::from_millis(1), ..Default::default() };
+        let project = crate::project_with_pat(&store, REPO, &keys, PAT).await;
+        let rec = Reconciler::new(services.clone(), options);
+        rec.run_project(project).await.unwrap();
+        crate::set_two_way(&store, project, two_way).await;
+        gh.clear_requests();
+        World { store, gh, keys, services, rec, project, deliveries: 0 }
+    }
+
+    /// The task of issue `number`.
+    pub async fn task(&self, number: i64) -> TaskWithLink {
+        self.store
+            .list_tasks(self.project)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.github.as_ref().is_some_and(|g| g.issue_number == number))
+            .expect("the issue has a task")
+    }
+
+    pub async fn task_id(&self, number: i64) -> Uuid {
+        self.task(number).await.task.id
+    }
+
+    /// A local edit through the store, then the push the API makes after it.
+    pub async fn edit(&self, number: i64, patch: TaskPatch) -> Pushed {
+        let task = self.task_id(number).await;
+        self.store.update_task(task, &patch).await.unwrap();
+        self.services.push_task(task).await.unwrap()
+    }
+
+    /// A local edit through the store, not pushed (the request's budget ran out, say).
+    pub async fn edit_only(&self, number: i64, patch: TaskPatch) {
+        let task = self.task_id(number).await;
+        self.store.update_task(task, &patch).await.unwrap();
+    }
+
+    /// Issue `number` as GitHub holds it.
+    pub fn github(&self, number: i64) -> Value {
+        self.gh.issue(REPO, number).expect("the issue is on GitHub")
+    }
+
+    /// Delivers GitHub's webhook for issue `number` as GitHub now holds it.
+    pub async fn deliver(&mut self, action: &str, number: i64) {
+        let snapshot = self.github(number);
+        self.deliver_snapshot(action, snapshot).await.unwrap();
+    }
+
+    /// Delivers GitHub's webhook carrying `snapshot`.
+    pub async fn deliver_snapshot(&mut self, action: &str, snapshot: Value) -> Result<Handled, WebhookError> {
+        self.deliveries += 1;
+        let payload = issues_event(action, snapshot, REPO, json!({}));
+        let body = serde_json::to_vec(&payload).unwrap();
+        let signature = sign(SECRET, &body);
+        let id = format!("two-way-{}", self.deliveries);
+        let d = Delivery {
+            event: Some("issues"),
+            delivery_id: Some(&id),
+            signature_256: Some(&signature),
+            signature_sha1: None,
+            body: &body,
+            tenant: None,
+            app: false,
+        };
+        let config = WebhookConfig::github_com(Some(WebhookSecrets::parse(SECRET).unwrap()));
+        handle(&self.store, &config, d).await
+    }
+
+    /// An edit on GitHub by someone else (no delivery): issue `number` with `title` (its body
+    /// kept) in `state` (`open`, `completed`, `not_planned`, `reopened`).
+    pub fn edit_on_github(&self, number: i64, title: &str, state: &str) {
+        let old = self.github(number);
+        let at = self.gh.next_write_time(REPO);
+        self.gh.upsert(REPO, issue(REPO, number, title, old["body"].as_str(), state, &at));
+    }
+
+    /// An edit of the body on GitHub by someone else (no delivery); title and state stay.
+    pub fn edit_body_on_github(&self, number: i64, body: &str) {
+        let mut edited = self.github(number);
+        edited["body"] = json!(body);
+        edited["updated_at"] = json!(self.gh.next_write_time(REPO));
+        self.gh.upsert(REPO, edited);
+    }
+
+    pub async fn pending_conflicts(&self) -> Vec<ConflictResolution> {
+        self.store.list_conflicts(self.project, Some(ConflictStatus::Pending)).await.unwrap()
+    }
+
+    pub async fn pending_pushes(&self) -> i64 {
+        self.store.pending_pushes(self.project).await.unwrap()
+    }
+
+    /// (GET, PATCH or POST) requests since the last clear.
+    pub fn methods(&self) -> Vec<String> {
+        self.gh.requests().into_iter().map(|r| r.method).collect()
+    }
+
+    /// The JSON bodies of the writes to issue `number` since the last clear.
+    pub fn patches(&self, number: i64) -> Vec<Value> {
+        let path = format!("/repos/{REPO}/issues/{number}");
+        self.gh.writes().into_iter().filter(|r| r.path == path).filter_map(|r| r.body).collect()
+    }
+
+    /// Lets time pass for a claim: the task's outbox lease ends now, as if its pusher had
+    /// stalled past it (another pusher may take the entry).
+    pub async fn expire_claim(&self, task: Uuid) {
+        sqlx::query("UPDATE sync_outbox SET lease_until = $2 WHERE task_id = $1")
+            .bind(task.to_string())
+            .bind("2000-01-01T00:00:00.000Z")
+            .execute(self.store.pool())
+            .await
+            .unwrap();
+    }
+
+    /// A column of the task's outbox entry (`None` without an entry, or NULL).
+    pub async fn entry(&self, task: Uuid, column: &str) -> Option<String> {
+        let sql = format!("SELECT {column} FROM sync_outbox WHERE task_id = $1");
+        sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql))
+            .bind(task.to_string())
+            .fetch_optional(self.store.pool())
+            .await
+            .unwrap()
+            .flatten()
+    }
+
+    /// The config's `next_sync_at`.
+    pub async fn next_sync_at(&self) -> ghsync_shared::time::Timestamp {
+        self.store.get_config(self.project).await.unwrap().next_sync_at.expect("a next sync time")
+    }
+
+    /// Saves the config's PAT again (a person fixing the token): what GitHub refused goes
+    /// again. The store's write, as the API's after GitHub accepted the token.
+    pub async fn save_credential(&self) {
+        let sealed = self.keys.seal(self.project, &Pat::new(PAT)).await.unwrap();
+        let (owner, name) = REPO.split_once('/').unwrap();
+        let write = ghsync_shared::store::ConfigWrite {
+            credential: Some(ghsync_shared::store::Credential::Pat(sealed)),
+            ..ghsync_shared::store::ConfigWrite::new(
+                ghsync_shared::domain::RepoOwner::parse(owner).unwrap(),
+                ghsync_shared::domain::RepoName::parse(name).unwrap(),
+            )
+        };
+        self.store.put_config(self.project, &write).await.unwrap();
+    }
+}
