@@ -46,7 +46,10 @@ pub async fn run(config: Config) -> Result<()> {
     let (runs, wake) = RunQueue::local();
     let reconciler = Reconciler::new(services.clone(), ReconcileOptions::for_config(&config));
     let background = tokio::spawn(ghsync_shared::reconcile::work(reconciler, wake, RECONCILE_EVERY));
-    let app = router(ApiState { services, secrets, runs, hooks }, webhook);
+    let app = router(
+        ApiState { services, secrets, runs, hooks, push: ghsync_shared::push::PushOptions::api() },
+        webhook,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (GHSYNC_LISTEN)", config.listen))?;

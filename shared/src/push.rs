@@ -314,8 +314,10 @@ impl Services {
                 other => other,
             };
             match verdict {
-                AfterRead::Idle(_) => {
-                    let (pushed, finished) = self.end(&job, PushEnd::Settle).await?;
+                AfterRead::Idle(idle) => {
+                    // Nothing to send after a read: GitHub holds what the task holds.
+                    let end = if idle == Idle::Delivered { PushEnd::HoldsBase } else { PushEnd::Settle };
+                    let (pushed, finished) = self.end(&job, end).await?;
                     // GitHub's change was applied instead (converged, or a conflict now holds both).
                     let pulled = pulled && matches!(pushed, Pushed::Nothing | Pushed::Held);
                     return Ok((if pulled { Pushed::Pulled } else { pushed }, finished));

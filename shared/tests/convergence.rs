@@ -376,7 +376,9 @@ async fn one_history(store: Store, seed: u64) {
 }
 
 async fn random_two_way_histories_converge(store: Store) {
-    for seed in 1..=cases() {
+    // `GHSYNC_CONVERGENCE_SEED` replays one case.
+    let only: Option<u64> = std::env::var("GHSYNC_CONVERGENCE_SEED").ok().and_then(|s| s.parse().ok());
+    for seed in (1..=cases()).filter(|seed| only.is_none_or(|o| o == *seed)) {
         two_way_history(store.clone(), seed).await;
     }
 }
@@ -409,7 +411,24 @@ fn content_of(issue: &Value) -> Content {
     Content::new(issue["title"].as_str().unwrap(), issue["body"].as_str().map(str::to_string)).unwrap()
 }
 
+/// The last change of an issue's state by one side, by step.
+#[derive(Clone, Copy, Debug)]
+struct StateEdit {
+    state: &'static str,
+    step: usize,
+}
+
+/// A push started as the API does, whose read GitHub answers slower than its claim lasts:
+/// held until a later step releases it.
+struct SlowPush {
+    held: testkit::github::Held,
+    push: tokio::task::JoinHandle<ghsync_shared::push::Pushed>,
+}
+
 async fn two_way_history(store: Store, seed: u64) {
+    use ghsync_shared::push::Pushed;
+    use testkit::github::{Fault, HoldWhen};
+
     let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ seed.wrapping_mul(0x1000_0000_01B3));
     let gh = FakeGitHub::start().await;
     gh.add_repo(REPO, PAT);
@@ -419,7 +438,7 @@ async fn two_way_history(store: Store, seed: u64) {
     let github = GitHub::new(&gh.url, Duration::from_secs(5))
         .unwrap()
         .with_retries(ghsync_shared::github::Retries { attempts: 1, base: Duration::from_millis(1) });
-    let services = Services::new(store.clone(), keys, github);
+    let services = Services::new(store.clone(), keys.clone(), github);
     let options = ReconcileOptions { attempts: 1, retry_base: Duration::from_millis(1), ..full_passes() };
     let reconciler = Reconciler::new(services.clone(), options);
     let mut w =
@@ -430,47 +449,98 @@ async fn two_way_history(store: Store, seed: u64) {
     let tasks = w.import(first, &mut rng).await;
     testkit::set_two_way(&w.store, project, true).await;
 
-    // Phase 2: edits of both sides; pushes as the API makes them.
+    // Phase 2: edits of both sides (content, column, state, close reason); pushes as the API
+    // makes them, meeting a GitHub that fails, lags, loses answers and answers slower than a
+    // claim; two-way turned off and on; the token revoked and restored.
     let mut local: BTreeMap<i64, Edit> = BTreeMap::new();
     let mut remote: BTreeMap<i64, Edit> = BTreeMap::new();
+    let mut local_state: BTreeMap<i64, StateEdit> = BTreeMap::new();
+    // Every state the board moved each task to.
+    let mut moved_to: BTreeMap<i64, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut remote_state: BTreeMap<i64, StateEdit> = BTreeMap::new();
+    let mut edited_local: BTreeSet<i64> = BTreeSet::new();
+    let mut edited_remote: BTreeSet<i64> = BTreeSet::new();
     let mut gone: BTreeSet<i64> = BTreeSet::new();
-    let steps = 12 + rng.below(20) as usize;
+    let mut slow: Option<SlowPush> = None;
+    let (mut two_way, mut revoked) = (true, false);
+    let steps = 12 + rng.below(24) as usize;
     for step in 0..steps {
         let n = 1 + rng.below(first as u64) as i64;
+        if rng.chance(6) {
+            // Two-way off (waiting edits park), or on again (the offer accepted).
+            two_way = !two_way;
+            testkit::set_two_way(&w.store, project, two_way).await;
+            if two_way {
+                w.store.accept_offer(project).await.unwrap();
+            }
+            continue;
+        }
+        if rng.chance(5) {
+            // The token loses the right to write, or gets it back and is saved again.
+            revoked = !revoked;
+            if revoked {
+                w.gh.set_read_only(PAT);
+            } else {
+                w.gh.set_writable(PAT);
+                save_pat(&w.store, project, &keys).await;
+            }
+            continue;
+        }
+        if let Some(s) = slow.take_if(|_| rng.chance(30)) {
+            s.held.release();
+            s.push.await.unwrap();
+        }
         if gone.contains(&n) {
             continue;
         }
         let on_github = w.gh.issue(REPO, n).expect("a live issue");
         match rng.below(10) {
-            // Someone edits the issue on GitHub (content, or state).
+            // Someone edits the issue on GitHub: its content, or its state (close, reopen, or
+            // another close reason).
             0..=2 => {
                 let mut edited = on_github.clone();
-                if rng.chance(70) {
+                if rng.chance(60) {
                     let content =
                         Content::new(format!("Remote {n} @{step}"), Some(format!("r{}", rng.below(3))))
                             .unwrap();
                     edited["title"] = json!(content.title);
                     edited["body"] = json!(content.description);
                     remote.insert(n, Edit { content, step });
-                } else if on_github["state"] == "open" {
-                    edited["state"] = json!("closed");
-                    edited["state_reason"] = json!(if rng.chance(50) { "completed" } else { "not_planned" });
                 } else {
-                    edited["state"] = json!("open");
-                    edited["state_reason"] = json!("reopened");
+                    let state = match (fixture_state(&on_github), rng.below(3)) {
+                        ("open", 0) => "not_planned",
+                        ("open", _) => "completed",
+                        (closed, 0) => {
+                            if closed == "completed" {
+                                "not_planned"
+                            } else {
+                                "completed"
+                            }
+                        }
+                        _ => "open",
+                    };
+                    let (gh_state, reason) = match state {
+                        "open" => ("open", json!("reopened")),
+                        closed => ("closed", json!(closed)),
+                    };
+                    edited["state"] = json!(gh_state);
+                    edited["state_reason"] = reason;
+                    remote_state.insert(n, StateEdit { state, step });
                 }
+                edited_remote.insert(n);
                 edited["updated_at"] = json!(w.gh.next_write_time(REPO));
                 w.gh.upsert(REPO, edited.clone());
                 w.queue(if edited["state"] == "open" { "edited" } else { "closed" }, edited, json!({}));
             }
-            3 if rng.chance(30) => {
+            3 if rng.chance(25) => {
                 w.gh.mutate(Mutation::Delete { repo: REPO.into(), number: n });
                 gone.insert(n);
                 w.queue("deleted", on_github, json!({}));
             }
             // A local edit of content or column, pushed as the API does.
             _ => {
-                let patch = if rng.chance(65) {
+                let before = w.store.get_task(tasks[&n]).await.unwrap();
+                let patch = if rng.chance(60) {
                     let content =
                         Content::new(format!("Local {n} @{step}"), Some(format!("mine {}", rng.below(1000))))
                             .unwrap();
@@ -482,14 +552,51 @@ async fn two_way_history(store: Store, seed: u64) {
                     }
                 } else {
                     let status = TaskStatus::ALL[rng.below(TaskStatus::ALL.len() as u64) as usize];
+                    if state_of(status) != state_of(before.status) {
+                        local_state.insert(n, StateEdit { state: state_of(status), step });
+                        moved_to.entry(n).or_default().insert(state_of(status));
+                    }
                     TaskPatch { status: Some(status), ..Default::default() }
                 };
+                edited_local.insert(n);
                 w.store.update_task(tasks[&n], &patch).await.unwrap();
-                match rng.below(10) {
-                    0..=5 => {}
-                    // GitHub fails the push: it stays in the outbox.
-                    6..=7 => {
-                        w.gh.push_fault(testkit::github::Fault::status(502, r#"{"message":"Bad Gateway"}"#))
+                if !two_way {
+                    continue;
+                }
+                match rng.below(12) {
+                    0..=4 => {}
+                    // GitHub fails the read: the edit stays in the outbox.
+                    5 => w.gh.push_read_fault(Fault::status(502, r#"{"message":"Bad Gateway"}"#)),
+                    // GitHub takes the write and its answer is lost.
+                    6 => w.gh.lose_write_answers(1),
+                    // The board has GitHub's newest (its webhook came), and a lagging replica
+                    // answers the read with the version before it. (A replica that answers
+                    // the very version the board has, while GitHub has a newer one, cannot be
+                    // told from a current answer: docs/two-way.md, "The window left".)
+                    7 => {
+                        let current = w.gh.issue(REPO, n).unwrap();
+                        let id = format!("lag-{project}-{step}");
+                        w.deliver(&id, &issues_event("edited", current, REPO, json!({}))).await;
+                        w.gh.lag_reads(REPO, n, 1);
+                    }
+                    // The read is answered slower than the claim lasts (one at a time).
+                    8 if slow.is_none() => {
+                        let mut held =
+                            w.gh.hold_request("GET", &format!("/issues/{n}"), HoldWhen::AfterServing);
+                        let (pusher, task) = (services.clone(), tasks[&n]);
+                        let mut push = tokio::spawn(async move { pusher.push_task(task).await.unwrap() });
+                        tokio::select! {
+                            () = held.arrived() => {
+                                expire_claims(&w.store).await;
+                                slow = Some(SlowPush { held, push });
+                            }
+                            // Nothing to read (nothing to send, or parked): no hold is left behind.
+                            done = &mut push => {
+                                done.unwrap();
+                                w.gh.clear_holds();
+                            }
+                        }
+                        continue;
                     }
                     // The request's budget ran out before the push.
                     _ => continue,
@@ -497,7 +604,7 @@ async fn two_way_history(store: Store, seed: u64) {
                 let pushed = services.push_task(tasks[&n]).await.unwrap();
                 // A push with nothing to send asks nothing: its fault is not left for later.
                 w.gh.clear_faults();
-                if pushed == ghsync_shared::push::Pushed::Sent {
+                if pushed == Pushed::Sent {
                     // GitHub's webhook for ghsync's own edit.
                     let echo = w.gh.issue(REPO, n).unwrap();
                     w.queue("edited", echo, json!({}));
@@ -505,59 +612,104 @@ async fn two_way_history(store: Store, seed: u64) {
             }
         }
     }
-    w.deliver_chaotically(&mut rng).await;
-    services.drain_pushes(project, ghsync_shared::store::Backoff::Ignore, None).await.unwrap();
-    w.reconcile().await;
-    assert_eq!(w.store.pending_pushes(project).await.unwrap(), 0, "seed {seed}: the outbox is drained");
 
-    // Both sides agree wherever no conflict waits, on the newest edit of either side.
+    // The faults stop: the slow push answers, the token is good, two-way is on (the offer
+    // accepted), the deliveries arrive (dropped, doubled, shuffled); then one reconcile.
+    if let Some(s) = slow.take() {
+        s.held.release();
+        s.push.await.unwrap();
+    }
+    w.gh.clear_faults();
+    if revoked {
+        w.gh.set_writable(PAT);
+        save_pat(&w.store, project, &keys).await;
+    }
+    if !two_way {
+        testkit::set_two_way(&w.store, project, true).await;
+        w.store.accept_offer(project).await.unwrap();
+    }
+    w.deliver_chaotically(&mut rng).await;
+    w.reconcile().await;
+    assert_eq!(w.store.pending_pushes(project).await.unwrap(), 0, "seed {seed}: nothing is pending");
+
     let pending = w.store.list_conflicts(project, Some(ConflictStatus::Pending)).await.unwrap();
+    let conflicted: BTreeSet<uuid::Uuid> = pending.iter().map(|c| c.task_id).collect();
+    assert_eq!(conflicted.len(), pending.len(), "seed {seed}: at most one pending conflict per task");
     let board = w.store.list_tasks(project).await.unwrap();
     for (n, task_id) in &tasks {
         let task = board.iter().find(|t| t.task.id == *task_id).unwrap();
         let link = task.github.as_ref().unwrap();
         let base = w.issues[n].content.clone();
-        let newest_local = local.get(n).map(|e| e.content.clone());
         if gone.contains(n) {
             assert_eq!(link.remote_state, RemoteState::Deleted, "seed {seed}: issue {n}");
             // The task keeps what it had: its own edit, or the last GitHub text it saw.
             let held = task.task.content();
-            let known = [Some(base), newest_local, remote.get(n).map(|e| e.content.clone())];
+            let known = [
+                Some(base),
+                local.get(n).map(|e| e.content.clone()),
+                remote.get(n).map(|e| e.content.clone()),
+            ];
             assert!(known.contains(&Some(held)), "seed {seed}: issue {n}: {:?}", task.task);
             continue;
         }
         let on_github = w.gh.issue(REPO, *n).unwrap();
         let github_content = content_of(&on_github);
+        let github_state = fixture_state(&on_github);
+        let task_state = state_of(task.task.status);
+        // The newest content edit of either side is on the board or on GitHub.
+        let newest = match (local.get(n), remote.get(n)) {
+            (Some(l), Some(r)) if r.step > l.step => r.content.clone(),
+            (Some(l), _) => l.content.clone(),
+            (None, Some(r)) => r.content.clone(),
+            (None, None) => base.clone(),
+        };
+        assert!(
+            task.task.content() == newest || github_content == newest,
+            "seed {seed}: issue {n}: the newest edit {newest:?} is lost"
+        );
+        // The state: GitHub holds the newest state one side gave it (a push never overwrites a
+        // change it has not seen; a side that changed the state back since the last sync
+        // changed nothing, and the other side's newest wins). The board's newest move, when
+        // GitHub does not hold it, waits on the task beside a pending conflict, or changed
+        // nothing since the last sync.
+        // (With a conflict pending, an older move of the board may be what GitHub holds: the
+        // conflict stopped the newer one.)
+        let theirs = remote_state.get(n).map_or("open", |r| r.state);
+        let mine = local_state.get(n).map(|l| l.state);
+        let pushed_before =
+            conflicted.contains(task_id) && moved_to.get(n).is_some_and(|m| m.contains(github_state));
+        assert!(
+            github_state == theirs || Some(github_state) == mine || pushed_before,
+            "seed {seed}: issue {n}: GitHub holds {github_state}, neither its own {theirs} nor the board's {mine:?}"
+        );
+        let board_last = local_state.get(n).filter(|l| remote_state.get(n).is_none_or(|r| l.step > r.step));
+        if let Some(l) = board_last
+            && github_state != l.state
+            && conflicted.contains(task_id)
+        {
+            assert_eq!(task_state, l.state, "seed {seed}: issue {n}: the board's move waits in the conflict");
+        }
         match pending.iter().find(|c| c.task_id == *task_id) {
             Some(conflict) => {
-                // Each side keeps its own newest edit.
-                let mine = newest_local
-                    .unwrap_or_else(|| panic!("seed {seed}: issue {n}: a conflict needs a local edit"));
-                assert_eq!(task.task.content(), mine, "seed {seed}: issue {n}: the local edit waits");
-                assert_eq!(
-                    Some(&github_content),
-                    remote.get(n).map(|e| &e.content),
-                    "seed {seed}: issue {n}: GitHub keeps its own edit"
+                assert!(
+                    edited_local.contains(n) && edited_remote.contains(n),
+                    "seed {seed}: issue {n}: a conflict needs both sides to have changed"
                 );
                 assert_eq!(
                     conflict.remote_content_snapshot.content, github_content,
                     "seed {seed}: issue {n}"
                 );
+                let held = conflict.remote_content_snapshot.issue_state().map(|s| s.as_str());
+                assert_eq!(
+                    held,
+                    Some(github_state),
+                    "seed {seed}: issue {n}: the conflict shows GitHub's state"
+                );
             }
             None => {
                 assert_eq!(task.task.content(), github_content, "seed {seed}: issue {n}: board == GitHub");
-                let newest = match (local.get(n), remote.get(n)) {
-                    (Some(l), Some(r)) if r.step > l.step => r.content.clone(),
-                    (Some(l), _) => l.content.clone(),
-                    (None, Some(r)) => r.content.clone(),
-                    (None, None) => base,
-                };
-                assert_eq!(github_content, newest, "seed {seed}: issue {n}: the newest edit won");
-                assert_eq!(
-                    state_of(task.task.status),
-                    fixture_state(&on_github),
-                    "seed {seed}: issue {n}: column and state agree"
-                );
+                assert_eq!(newest, github_content, "seed {seed}: issue {n}: the newest edit won");
+                assert_eq!(task_state, github_state, "seed {seed}: issue {n}: column and state agree");
                 assert_eq!(link.push_error, None, "seed {seed}: issue {n}");
             }
         }
@@ -567,4 +719,29 @@ async fn two_way_history(store: Store, seed: u64) {
     w.gh.clear_requests();
     w.reconcile_changes_nothing(&board, seed).await;
     assert!(w.gh.writes().is_empty(), "seed {seed}: no write after convergence");
+}
+
+/// Every claim on an outbox entry runs out now (its pusher stalled past it).
+async fn expire_claims(store: &Store) {
+    sqlx::query(
+        "UPDATE sync_outbox SET lease_until = '2000-01-01T00:00:00.000Z' WHERE lease_until IS NOT NULL",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+}
+
+/// Saves the project's PAT again, as a person fixing the token does (what GitHub refused goes
+/// again).
+async fn save_pat(store: &Store, project: uuid::Uuid, keys: &KeyProvider) {
+    let sealed = keys.seal(project, &Pat::new(PAT)).await.unwrap();
+    let (owner, name) = REPO.split_once('/').unwrap();
+    let write = ghsync_shared::store::ConfigWrite {
+        credential: Some(ghsync_shared::store::Credential::Pat(sealed)),
+        ..ghsync_shared::store::ConfigWrite::new(
+            ghsync_shared::domain::RepoOwner::parse(owner).unwrap(),
+            ghsync_shared::domain::RepoName::parse(name).unwrap(),
+        )
+    };
+    store.put_config(project, &write).await.unwrap();
 }

@@ -359,7 +359,7 @@ async fn a_delivery_from_the_future_is_refused_and_a_read_repairs_a_frozen_link(
     assert!(matches!(refused, WebhookError::FromTheFuture { .. }), "{refused:?}");
     assert_eq!(w.task(1).await, before, "nothing applied");
     assert_eq!(
-        w.store.delivery_outcome("two-way-1").await.unwrap().as_deref(),
+        w.store.delivery_outcome(&w.delivery_id(1)).await.unwrap().as_deref(),
         Some("from_the_future"),
         "recorded"
     );

@@ -196,7 +196,8 @@ struct GhState {
     requests: Vec<Recorded>,
     faults: VecDeque<Fault>,
     /// Faults for the next writes only (reads pass).
-    write_faults: VecDeque<Fault>,
+    /// (`None`: that write is served as usual, so a later one can fail.)
+    write_faults: VecDeque<Option<Fault>>,
     list_requests: usize,
     /// Mutations applied right after the n-th list request is answered.
     scheduled: Vec<(usize, Mutation)>,
@@ -607,6 +608,11 @@ impl FakeGitHub {
         Held { arrived: Some(arrived), release }
     }
 
+    /// Drops the holds no request has met yet.
+    pub fn clear_holds(&self) {
+        self.state.lock().unwrap().request_holds.clear();
+    }
+
     /// Makes the next `n` writes, and answers each with a 502 instead of the issue: GitHub
     /// took the change, its answer was lost.
     pub fn lose_write_answers(&self, n: usize) {
@@ -630,9 +636,15 @@ impl FakeGitHub {
         self.state.lock().unwrap().logins.insert(token.to_string(), login.to_string());
     }
 
+    /// Lets the next write through before the write faults queued after this (the second of
+    /// two writes fails, say).
+    pub fn pass_next_write(&self) {
+        self.state.lock().unwrap().write_faults.push_back(None);
+    }
+
     /// Answers the next write (`PATCH`, `POST`) with `fault` instead; reads pass.
     pub fn push_write_fault(&self, fault: Fault) {
-        self.state.lock().unwrap().write_faults.push_back(fault);
+        self.state.lock().unwrap().write_faults.push_back(Some(fault));
     }
 
     /// Drops the faults no request has taken yet (lost answers, lagging reads and dribbles
@@ -932,7 +944,7 @@ async fn answer_write(
     let outcome = {
         let mut s = state.lock().unwrap();
         let method_fault =
-            if method == "GET" { s.read_faults.pop_front() } else { s.write_faults.pop_front() };
+            if method == "GET" { s.read_faults.pop_front() } else { s.write_faults.pop_front().flatten() };
         if let Some(f) = method_fault.or_else(|| s.faults.pop_front()) {
             Answer::Fault(f)
         } else {

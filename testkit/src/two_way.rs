@@ -119,7 +119,7 @@ impl World {
         let payload = issues_event(action, snapshot, REPO, json!({}));
         let body = serde_json::to_vec(&payload).unwrap();
         let signature = sign(SECRET, &body);
-        let id = format!("two-way-{}", self.deliveries);
+        let id = self.delivery_id(self.deliveries);
         let d = Delivery {
             event: Some("issues"),
             delivery_id: Some(&id),
@@ -131,6 +131,11 @@ impl World {
         };
         let config = WebhookConfig::github_com(Some(WebhookSecrets::parse(SECRET).unwrap()));
         handle(&self.store, &config, d).await
+    }
+
+    /// The id of the world's `n`-th delivery (ids are unique across the worlds of a database).
+    pub fn delivery_id(&self, n: u32) -> String {
+        format!("two-way-{}-{n}", self.project)
     }
 
     /// An edit on GitHub by someone else (no delivery): issue `number` with `title` (its body

@@ -74,6 +74,7 @@ pub async fn target() -> Result<Target, StoreError> {
         secrets: ghsync_shared::secrets::Secrets::fixed(None, ApiToken::new(TOKEN)),
         runs: Default::default(),
         hooks: Default::default(),
+        push: ghsync_shared::push::PushOptions::api(),
     });
     Ok(Target { app, project, task, conflict })
 }

@@ -62,6 +62,9 @@ pub struct ApiState {
     pub runs: RunQueue,
     /// What each config's own webhook needs: the deployment secret and the public URL.
     pub hooks: HookSettings,
+    /// How the push after an edit paces itself ([`PushOptions::api`]: within the function's
+    /// 10 s, handing the rest to the worker).
+    pub push: PushOptions,
 }
 
 impl ApiState {
@@ -76,7 +79,8 @@ impl ApiState {
         };
         let services = Services::connect(&config, &options, None).await?;
         secrets.watch_store(&services.store);
-        Ok(Self { services, hooks: HookSettings::new(secrets.clone(), &config), secrets, runs })
+        let hooks = HookSettings::new(secrets.clone(), &config);
+        Ok(Self { services, hooks, secrets, runs, push: PushOptions::api() })
     }
 }
 
@@ -434,8 +438,7 @@ async fn sync_runs(
 /// writes, a write is never cut between going out and being recorded. Whatever is not
 /// delivered stays in the outbox; the request succeeds regardless.
 async fn push_soon(state: &ApiState, task_id: Uuid, project_id: Uuid) -> Option<Pushed> {
-    let options = PushOptions::api();
-    match state.services.push_task_with(task_id, &options, Backoff::Respect, &mut 0).await {
+    match state.services.push_task_with(task_id, &state.push, Backoff::Respect, &mut 0).await {
         Ok(pushed) => {
             tracing::debug!(task_id = %task_id, ?pushed, "pushed after the edit");
             if pushed == Pushed::HandedOver {

@@ -31,6 +31,11 @@ both_backends!(
     two_way_needs_a_token_that_can_write_issues,
     a_two_way_edit_is_on_github_when_the_api_answers,
     a_task_is_published_through_the_api,
+    a_refused_push_is_retried_by_a_person_once_fixed,
+    turning_two_way_on_offers_the_edits_made_while_one_way,
+    a_push_the_api_cannot_finish_in_its_budget_goes_to_the_worker,
+    a_publication_whose_answer_is_lost_is_accepted_and_finished_once,
+    an_installation_that_accepts_new_permissions_sends_refused_edits_again,
     the_configs_webhook_is_installed_repaired_and_removed,
     without_hook_permission_or_a_public_url_the_manual_values_are_given,
     a_token_must_be_allowed_what_the_config_needs,
@@ -778,6 +783,147 @@ async fn a_task_is_published_through_the_api(store: Store) {
     let unknown =
         app.call(Method::POST, &format!("/api/tasks/{}/github-issue", uuid::Uuid::nil()), None).await;
     assert_eq!(unknown.status, 404);
+}
+
+async fn a_refused_push_is_retried_by_a_person_once_fixed(store: Store) {
+    let app = spawn_app(store).await;
+    let (id, task) = two_way_project(&app).await;
+    app.github.set_read_only(GOOD_PAT);
+    let r = app.call(Method::PATCH, &format!("/api/tasks/{task}"), Some(json!({"title": "Later"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    let github = &listed["items"][0]["github"];
+    assert_eq!(
+        (github["push_pending"].clone(), github["push_waiting"]["parked"].clone()),
+        (json!(true), json!("refused"))
+    );
+
+    // Still refused: 202, and the task says why.
+    let retry = format!("/api/tasks/{task}/push/retry");
+    let r = app.call(Method::POST, &retry, None).await;
+    assert_eq!((r.status.as_u16(), r.json()["pushed"].clone()), (202, json!("refused")), "{}", r.text());
+    // Fixed on GitHub: the retry sends it.
+    app.github.set_writable(GOOD_PAT);
+    let r = app.call(Method::POST, &retry, None).await;
+    assert_eq!((r.status.as_u16(), r.json()["pushed"].clone()), (202, json!("sent")), "{}", r.text());
+    assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "Later");
+    let listed = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    let github = &listed["items"][0]["github"];
+    assert_eq!((github["push_pending"].clone(), github["push_error"].clone()), (json!(false), Value::Null));
+
+    // A one-way project, or an unknown task, has nothing to retry.
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "two_way": false});
+    assert_eq!(
+        app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await.status,
+        200
+    );
+    assert_eq!(app.call(Method::POST, &retry, None).await.status, 409);
+    let unknown = app.call(Method::POST, &format!("/api/tasks/{}/push/retry", uuid::Uuid::nil()), None).await;
+    assert_eq!(unknown.status, 404);
+}
+
+async fn turning_two_way_on_offers_the_edits_made_while_one_way(store: Store) {
+    let app = spawn_app(store).await;
+    let (id, task) = two_way_project(&app).await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let off = json!({"repo_owner": "acme", "repo_name": "widgets", "two_way": false});
+    let r = app.call(Method::PUT, &path, Some(off)).await;
+    assert_eq!((r.status.as_u16(), r.json().get("offer").cloned()), (200, None), "no offer when turned off");
+    let r =
+        app.call(Method::PATCH, &format!("/api/tasks/{task}"), Some(json!({"title": "Made one-way"}))).await;
+    assert_eq!(r.status, 200);
+    app.github.clear_requests();
+
+    let on = json!({"repo_owner": "acme", "repo_name": "widgets", "two_way": true});
+    let r = app.call(Method::PUT, &path, Some(on)).await;
+    assert_eq!((r.status.as_u16(), r.json()["offer"].clone()), (200, json!({"tasks": 1})), "{}", r.text());
+    let patches = app.github.writes().into_iter().filter(|r| r.method == "PATCH").count();
+    assert_eq!(patches, 0, "nothing goes before the person accepts");
+    // Declining leaves it; accepting queues it for the worker.
+    let offer = format!("/api/projects/{id}/github-sync/offer");
+    let r = app.call(Method::POST, &offer, Some(json!({"accept": false}))).await;
+    assert_eq!((r.status.as_u16(), r.json()), (200, json!({"tasks": 0})));
+    let r = app.call(Method::POST, &offer, Some(json!({"accept": true}))).await;
+    assert_eq!((r.status.as_u16(), r.json()), (202, json!({"tasks": 1})), "{}", r.text());
+    app.worker().run_due(None).await.unwrap();
+    assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "Made one-way");
+    let r = app.call(Method::POST, &offer, Some(json!({"accept": "yes"}))).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+}
+
+async fn a_push_the_api_cannot_finish_in_its_budget_goes_to_the_worker(store: Store) {
+    let app = spawn_app(store).await;
+    let (id, task) = two_way_project(&app).await;
+    // GitHub's answer to the read takes longer than the request's budget.
+    app.github.clear_requests();
+    app.github.dribble_next_read(std::time::Duration::from_secs(2), 20);
+    let r =
+        app.call(Method::PATCH, &format!("/api/tasks/{task}"), Some(json!({"title": "Handed over"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(app.github.writes().is_empty(), "nothing was written by the request");
+    let listed = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    assert_eq!(listed["items"][0]["github"]["push_pending"], true);
+    // The worker takes it at once: its config is due now.
+    let summary = app.worker().run_due(None).await.unwrap();
+    assert_eq!(summary.configs.len(), 1);
+    assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "Handed over");
+    let listed = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    assert_eq!(listed["items"][0]["github"]["push_pending"], false);
+}
+
+async fn a_publication_whose_answer_is_lost_is_accepted_and_finished_once(store: Store) {
+    let app = spawn_app(store).await;
+    let (id, _) = two_way_project(&app).await;
+    let r = app.call(Method::POST, &format!("/api/projects/{id}/tasks"), Some(json!({"title": "New"}))).await;
+    let task = r.json()["id"].as_str().unwrap().to_string();
+    app.github.lose_write_answers(1);
+    let r = app.call(Method::POST, &format!("/api/tasks/{task}/github-issue"), None).await;
+    assert_eq!((r.status.as_u16(), r.json()["github_issue_url"].clone()), (202, Value::Null), "{}", r.text());
+    // The worker finishes it: it finds the issue by its marker, it posts nothing.
+    app.github.clear_requests();
+    app.worker().run_project(id.parse().unwrap()).await.unwrap();
+    assert!(!app.github.requests().iter().any(|r| r.method == "POST"));
+    assert!(app.github.issue("acme/widgets", 3).is_none(), "one issue");
+    let tasks = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    let items = tasks["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let published = items.iter().find(|t| t["id"] == task.as_str()).unwrap();
+    assert_eq!(published["github_issue_url"], "https://github.com/acme/widgets/issues/2");
+}
+
+async fn an_installation_that_accepts_new_permissions_sends_refused_edits_again(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app_project(&app).await;
+    app.worker().run_project(id.parse().unwrap()).await.unwrap();
+    let tasks = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    let task = tasks["items"][0]["id"].as_str().unwrap().to_string();
+    // The installation may only read issues now: the edit is refused and waits.
+    app.github.add_installation(INSTALLATION, &["acme/widgets"], &[("issues", "read"), ("metadata", "read")]);
+    let r =
+        app.call(Method::PATCH, &format!("/api/tasks/{task}"), Some(json!({"title": "By the App"}))).await;
+    assert_eq!(r.status, 200);
+    let listed = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    let error = listed["items"][0]["github"]["push_error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("403"), "{error}");
+    assert_eq!(app.worker().run_project(id.parse().unwrap()).await.unwrap().pushes.unwrap().sent, 0);
+
+    // The owner accepts the App's new permissions: GitHub tells the App, the edit goes again.
+    app.github.add_installation(
+        INSTALLATION,
+        &["acme/widgets"],
+        &[("issues", "write"), ("metadata", "read")],
+    );
+    let accepted = json!({"action": "new_permissions_accepted", "installation": {"id": INSTALLATION}});
+    let r = app.deliver_to_app("installation", &accepted, APP_SECRET).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()),
+        (200, json!({"outcome": "rearmed", "entries": 1})),
+        "{}",
+        r.text()
+    );
+    let report = app.worker().run_due(None).await.unwrap();
+    assert_eq!(report.configs[0].pushes.as_ref().map(|p| p.sent), Some(1), "{report:?}");
+    assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "By the App");
 }
 
 /// The config's own secret, as GitHub must be given it.

@@ -44,6 +44,7 @@ async fn the_sample_api_events_are_answered() {
         secrets: ghsync_shared::secrets::Secrets::fixed(None, ApiToken::new(API_TOKEN)),
         runs: Default::default(),
         hooks: Default::default(),
+        push: ghsync_shared::push::PushOptions::api(),
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
 

@@ -181,6 +181,7 @@ impl PushJob {
             local_status: self.local_status,
             conflict_pending: link.conflict_pending,
             gone: link.unlinked || link.remote_state.issue_state().is_none(),
+            in_flight: self.in_flight.as_ref(),
         })
     }
 
@@ -398,6 +399,9 @@ pub enum PushEnd<'a> {
     /// Nothing was sent: the entry is settled as it stands (GitHub holds the task, a conflict
     /// holds both sides, the issue is gone) or waits for more.
     Settle,
+    /// A read showed GitHub holding the base: a write in flight did not land (or was
+    /// overwritten since); its record goes, and the entry is settled as it stands.
+    HoldsBase,
     /// Not pushed now (the config is disabled): the entry waits, unclaimed.
     Release,
 }
@@ -590,6 +594,10 @@ impl Store {
                     settle_in(&mut tx, job.task_id, now).await?
                 }
                 PushEnd::Settle => settle_in(&mut tx, job.task_id, now).await?,
+                PushEnd::HoldsBase => {
+                    clear_in_flight_in(&mut tx, job.task_id).await?;
+                    settle_in(&mut tx, job.task_id, now).await?
+                }
                 PushEnd::Release => Finished::Waiting,
             };
             release_in(&mut tx, job.task_id).await?;
@@ -905,6 +913,7 @@ async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uu
             local_status: parse("tasks.status", &status)?,
             conflict_pending: false,
             gone: false,
+            in_flight: None,
         };
         if sync::outgoing(&pushing).is_ok() {
             offered.push(uuid("tasks.id", &id)?);

@@ -655,6 +655,14 @@ async fn apply_linked(
         }
         None => {}
     }
+    if effect.conflict.is_some() {
+        // A conflict holds both sides: a waiting edit no pusher holds is done with (the
+        // resolution pushes what it decides); one a pusher holds is settled by its finish.
+        sqlx::query("DELETE FROM sync_outbox WHERE task_id = $1 AND kind = 'push' AND claim_token IS NULL")
+            .bind(&link.task_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     if effect.landed {
         // The write in flight is on GitHub: its answer, when it comes, is nothing new.
         sqlx::query("UPDATE sync_outbox SET in_flight = NULL WHERE task_id = $1")

@@ -114,6 +114,9 @@ pub struct Pushing<'a> {
     /// The issue is deleted, transferred away or no longer followed: there is nothing to
     /// write to (the task keeps its content and shows why).
     pub gone: bool,
+    /// A write sent earlier whose answer was never recorded: GitHub holds the base, or the
+    /// base with this write in it.
+    pub in_flight: Option<&'a Fields>,
 }
 
 /// Why an entry has nothing (more) to send: each means it is done with.
@@ -129,7 +132,9 @@ pub enum Idle {
 
 /// What the task would send if GitHub still holds the base: only the fields changed locally
 /// since the base (a title edit never rewrites the body), and the state its column asks for.
-/// Decided before GitHub is asked, so an edit that changes nothing costs no request.
+/// Decided before GitHub is asked, so an edit that changes nothing costs no request; but while
+/// a write of ours may have landed (its answer lost) GitHub may hold something else than the
+/// base, and the answer is no fields at all: read first (the entry is not done with).
 pub fn outgoing(task: &Pushing<'_>) -> Result<Fields, Idle> {
     if task.conflict_pending {
         return Err(Idle::Conflict);
@@ -143,7 +148,13 @@ pub fn outgoing(task: &Pushing<'_>) -> Result<Fields, Idle> {
             .then(|| task.local.description.clone()),
         state: wanted_state(task.local_status, task.base_state),
     };
-    if fields.is_empty() { Err(Idle::Delivered) } else { Ok(fields) }
+    let unsure = task
+        .in_flight
+        .is_some_and(|f| f.over(task.base, task.base_state) != (task.base.clone(), task.base_state));
+    match (fields.is_empty(), unsure) {
+        (true, false) => Err(Idle::Delivered),
+        _ => Ok(fields),
+    }
 }
 
 /// The next write for `out` on an issue in `state`. GitHub's REST API ignores `state_reason`
@@ -201,6 +212,10 @@ pub fn after_read(
     }
     if read.content != task.base || read.state != task.base_state {
         return AfterRead::Pull;
+    }
+    // GitHub holds the base: a write in flight did not land, or was overwritten since.
+    if out.is_empty() {
+        return AfterRead::Idle(Idle::Delivered);
     }
     AfterRead::Write(next_write(&out, read.state))
 }
@@ -427,7 +442,15 @@ mod tests {
     }
 
     fn pushing<'a>(base: &'a Content, local: &'a Content, status: TaskStatus) -> Pushing<'a> {
-        Pushing { base, base_state: Open, local, local_status: status, conflict_pending: false, gone: false }
+        Pushing {
+            base,
+            base_state: Open,
+            local,
+            local_status: status,
+            conflict_pending: false,
+            gone: false,
+            in_flight: None,
+        }
     }
 
     #[test]
@@ -477,6 +500,27 @@ mod tests {
         assert_eq!(outgoing(&held), Err(Idle::Conflict));
         let gone = Pushing { gone: true, ..pushing(&base, &title, Todo) };
         assert_eq!(outgoing(&gone), Err(Idle::Gone));
+    }
+
+    #[test]
+    fn a_write_whose_answer_was_lost_keeps_the_entry_until_a_read_tells() {
+        // A close went out, its answer was lost; the task was moved back to an open column, so
+        // it holds the base again. GitHub may hold the close: the entry is not done with.
+        let base = c("a");
+        let closing = Fields { state: Some(Completed), ..Fields::default() };
+        let task = Pushing { in_flight: Some(&closing), ..pushing(&base, &base, Todo) };
+        assert_eq!(outgoing(&task), Ok(Fields::default()), "read first");
+        let now = t("2026-01-02T00:00:00Z");
+        let applied = t("2026-01-01T00:00:10Z");
+        // The read shows the close landed: the rules apply it first (then the reopen goes).
+        let landed = Read { content: &base, state: Completed, updated_at: t("2026-01-01T00:00:11Z") };
+        assert_eq!(after_read(&task, &landed, applied, now), AfterRead::Pull);
+        // The read shows the base: the close did not land; nothing to send.
+        let not = Read { content: &base, state: Open, updated_at: applied };
+        assert_eq!(after_read(&task, &not, applied, now), AfterRead::Idle(Idle::Delivered));
+        // A write in flight that would change nothing leaves no doubt.
+        let same = Fields { state: Some(Open), ..Fields::default() };
+        assert_eq!(outgoing(&Pushing { in_flight: Some(&same), ..task }), Err(Idle::Delivered));
     }
 
     #[test]

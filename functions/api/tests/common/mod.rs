@@ -80,12 +80,21 @@ async fn spawn(
             app_secret: ghsync_shared::app::AppSecret::new(store.clone(), keys.clone()),
         },
     );
-    let app = router(ApiState { services, secrets, runs: Default::default(), hooks })
+    let app = router(ApiState { services, secrets, runs: Default::default(), hooks, push: api_push() })
         .merge(ghsync_webhook::router(webhook));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     App { url, store, keys, github }
+}
+
+/// The API's push pacing in tests: its own, with a read budget a test can outlast without
+/// waiting seconds.
+pub fn api_push() -> ghsync_shared::push::PushOptions {
+    ghsync_shared::push::PushOptions {
+        read_budget: Some(std::time::Duration::from_millis(300)),
+        ..ghsync_shared::push::PushOptions::api()
+    }
 }
 
 pub async fn spawn_app(store: Store) -> App {
