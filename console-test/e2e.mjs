@@ -308,6 +308,8 @@ describe('ghsync web console', () => {
     await dialog.waitFor();
     await assertText('#local-title', /^Local title$/);
     await assertText('#remote-title', /^Issue number 2 \(edited\)$/);
+    await assertText('#local-status', /^To do$/);
+    await assertText('#remote-state', /^Open$/);
     assert.match(await page.locator('#remote-title ins').allTextContents().then((t) => t.join(' ')), /\(edited\)/);
     assert.match(await page.locator('#local-title del').allTextContents().then((t) => t.join(' ')), /Local/);
     const [local, remote] = await Promise.all([page.locator('.version').nth(0).boundingBox(), page.locator('.version').nth(1).boundingBox()]);
@@ -332,6 +334,7 @@ describe('ghsync web console', () => {
     assert.match(description, /Local version/);
     assert.match(description, /GitHub version/);
     await title.fill('Merged title');
+    assert.equal(await page.getByLabel('Column', { exact: true }).inputValue(), 'todo', 'the task\'s own column by default');
     await shot('06-merge-editor', false);
     await page.getByRole('button', { name: 'Save merged version' }).click();
     await page.getByRole('dialog').waitFor({ state: 'hidden' });
@@ -359,9 +362,45 @@ describe('ghsync web console', () => {
     await resize(DESKTOP);
   });
 
-  test('two-way: labels filter the list, a new task is published to GitHub', async () => {
+  test('two-way: turning it on offers the edits made while one-way', async () => {
     await page.getByRole('button', { name: 'Turn two-way sync on' }).click();
+    // The merged task was edited on the board while one-way: the console asks before it goes.
+    const offer = page.getByRole('dialog', { name: /Send edits made while two-way sync was off/ });
+    await offer.waitFor();
+    await assertText('#offer-text', /^1 task was edited on the board while two-way sync was off/);
+    await shot('08a-two-way-offer', false);
+    await page.getByRole('button', { name: 'Send them to GitHub' }).click();
+    await offer.waitFor({ state: 'hidden' });
+    await assertText('#notice-text', /1 task queued for GitHub/);
     await assertText('#cfg-two-way', /Two-way: local edits are pushed to GitHub/);
+    // The local worker sends it at once (polled, bounded: until nothing waits for it).
+    const deadline = Date.now() + 10_000;
+    let waiting = true;
+    while (waiting && Date.now() < deadline) {
+      const task = (await api('GET', `/projects/${seeded.project.id}/tasks`)).items.find((t) => t.id === seeded.task2.id);
+      waiting = task.github.push_pending;
+      if (waiting) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(waiting, false, 'the offered edit was sent');
+    const res = await fetch(`${fakeUrl}/repos/acme/widgets/issues/2`, { headers: { Authorization: `Bearer ${GH_TOKEN}` } });
+    assert.equal((await res.json()).title, 'Merged title', 'the offered edit reached GitHub');
+  });
+
+  test('two-way: a refused push shows why and is retried once fixed', async () => {
+    assert.equal((await call('POST', `${fakeUrl}/_fake/read_only`, { token: GH_TOKEN, read_only: true })).status, 204);
+    const edited = await api('PATCH', `/tasks/${seeded.task2.id}`, { title: 'Refused at first' });
+    assert.equal(edited.title, 'Refused at first');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await assertText(`#tasks-body tr[data-task="${seeded.task2.id}"] td[data-label="Sync"]`, /Not on GitHub: .*403.*Resource not accessible/);
+    await shot('08b-push-refused');
+    assert.equal((await call('POST', `${fakeUrl}/_fake/read_only`, { token: GH_TOKEN, read_only: false })).status, 204);
+    await taskRow(2).getByRole('button', { name: 'Retry push' }).click();
+    await assertText('#notice-text', /Sent to GitHub/);
+    // In sync again (its conflict was resolved earlier, which the cell says).
+    await assertText(`#tasks-body tr[data-task="${seeded.task2.id}"] td[data-label="Sync"]`, /^(Resolved|In sync)$/);
+  });
+
+  test('two-way: labels filter the list, a new task is published to GitHub', async () => {
     await assertText('#cfg-permissions', /^Issues: read and write\b/);
     assert.equal(await taskRow(1).getByRole('button', { name: 'bug', exact: true }).count(), 1, 'the label shows');
     const label = page.getByLabel('Label', { exact: true });

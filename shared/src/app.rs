@@ -1,4 +1,4 @@
-//! GitHub App authentication (SPEC.md "GitHub authentication"): the deployment's one App
+//! GitHub App authentication (README.md, "Connecting to GitHub"): the deployment's one App
 //! (its id, and its private key and webhook secret sealed under the KMS envelope), the App's
 //! JWT (RS256, signed by octocrab's `create_jwt`), and installation tokens minted with it and
 //! cached until shortly before they expire.

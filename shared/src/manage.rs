@@ -328,7 +328,7 @@ fn invalid_api_url(e: GitHubError) -> ManageError {
 
 /// What the config needs of the token, from what GitHub said: to read the issues, and for
 /// two-way sync to write them. Hooks are reported, not required (without them the person
-/// adds the webhook by hand, SPEC.md "Tenants").
+/// adds the webhook by hand, README.md, "Webhook").
 fn require(repo: &RepoRef, report: &TokenReport, two_way: bool) -> Result<TokenChecked, ValidationError> {
     use crate::domain::TokenSource;
     let field = if report.source == TokenSource::App { "installation_id" } else { "pat" };

@@ -6,7 +6,7 @@
 //! issue and one task; a GitHub edit made before the link is stored is kept.
 
 use ghsync_shared::Store;
-use ghsync_shared::domain::{Content, Merged, Resolution, TaskStatus};
+use ghsync_shared::domain::{Content, Merged, Nullable, Resolution, TaskPatch, TaskStatus};
 use ghsync_shared::push::{Published, Pushed};
 use serde_json::json;
 use testkit::both_backends;
@@ -183,6 +183,13 @@ async fn a_publication_whose_answer_is_lost_is_found_by_its_marker_not_posted_ag
     assert_eq!(w.store.list_tasks(w.project).await.unwrap().len(), 2, "one task per issue");
     assert_eq!(w.task(2).await.task.id, task.id);
     assert_eq!(w.pending_pushes().await, 0);
+
+    // Every later body write keeps the marker; the board never shows it.
+    let patch = TaskPatch { description: Nullable::Set("tomorrow".into()), ..Default::default() };
+    assert_eq!(w.edit(2, patch).await, Pushed::Sent);
+    let marker = format!("<!-- ghsync:task:{} -->", task.id);
+    assert_eq!(w.github(2)["body"].as_str(), Some(format!("tomorrow\n\n{marker}").as_str()));
+    assert_eq!(w.task(2).await.task.description.as_deref(), Some("tomorrow"));
 }
 
 async fn a_publication_whose_answer_is_lost_is_linked_by_its_webhook(store: Store) {

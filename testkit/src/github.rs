@@ -385,6 +385,7 @@ impl FakeGitHub {
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
             .route("/_fake/touch", axum::routing::post(touch))
             .route("/_fake/latency", axum::routing::post(latency))
+            .route("/_fake/read_only", axum::routing::post(read_only))
             .route("/app/installations/{id}/access_tokens", axum::routing::post(mint_installation_token))
             .route("/app/installations", get(list_installations))
             .route("/app", get(get_app))
@@ -1428,6 +1429,20 @@ async fn touch(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
 /// [`FakeGitHub::set_latency`] does, for tests that drive the binary over HTTP).
 async fn latency(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
     state.lock().unwrap().latency = Duration::from_millis(body["ms"].as_u64().unwrap_or(0));
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /_fake/read_only {"token", "read_only": bool}`: the token may no longer write (GitHub
+/// answers its writes 403), or may again (what [`FakeGitHub::set_read_only`] and
+/// [`FakeGitHub::set_writable`] do, for tests that drive the binary over HTTP).
+async fn read_only(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
+    let token = body["token"].as_str().unwrap_or_default().to_string();
+    let mut s = state.lock().unwrap();
+    if body["read_only"].as_bool().unwrap_or(true) {
+        s.read_only.insert(token);
+    } else {
+        s.read_only.remove(&token);
+    }
     StatusCode::NO_CONTENT
 }
 

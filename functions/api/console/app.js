@@ -375,13 +375,32 @@ async function changeConfig(change, message) {
   const body = { repo_owner: c.repo_owner, repo_name: c.repo_name, ...change };
   const updated = await guard('config', () => api('PUT', `/projects/${c.project_id}/github-sync`, body));
   if (updated) {
-    state.config = updated;
+    const { offer, ...config } = updated;
+    state.config = config;
     // An open edit form follows the change, so saving it later does not undo it.
     if (state.editing) { $('f-enabled').checked = updated.sync_enabled; $('f-two-way').checked = updated.two_way; }
     renderConfig();
     renderTasks();
     notify(message(updated), 'ok');
+    if (offer && offer.tasks > 0) askOffer(offer.tasks);
   }
+}
+
+/** Asks whether the edits made while two-way sync was off go to GitHub now. */
+function askOffer(count) {
+  $('offer-text').textContent = count === 1
+    ? '1 task was edited on the board while two-way sync was off. It has not reached GitHub.'
+    : `${count} tasks were edited on the board while two-way sync was off. They have not reached GitHub.`;
+  $('offer-dialog').showModal();
+  $('offer-accept').focus();
+}
+
+async function answerOffer(accept) {
+  $('offer-dialog').close();
+  const answered = await guard('offer', () => api('POST', `/projects/${state.projectId}/github-sync/offer`, { accept }));
+  if (!answered) return;
+  notify(accept ? `${answered.tasks} task${answered.tasks === 1 ? '' : 's'} queued for GitHub.` : 'The edits stay on the board.', 'ok');
+  await loadTasksAndConflicts();
 }
 
 const toggleTwoWay = () => changeConfig({ two_way: !state.config.two_way },
@@ -795,7 +814,9 @@ async function publishTask(t, button) {
   button.textContent = 'Publishing…';
   const task = await guard('publish', () => api('POST', `/tasks/${t.id}/github-issue`));
   if (!task) { button.disabled = false; button.textContent = 'Publish to GitHub'; return; }
-  notify(`Published as ${task.github_issue_url}.`, 'ok');
+  // 202: GitHub's answer did not come; the worker finishes it (never a second issue).
+  notify(task.github_issue_url ? `Published as ${task.github_issue_url}.`
+    : 'GitHub did not answer in time: the publication is finished in the background.', 'ok');
   await loadTasksAndConflicts();
 }
 
@@ -852,9 +873,38 @@ function syncCell(t) {
     }
     return el('span', { class: 'muted', text: 'not linked' });
   }
-  if (gh.push_error) return el('span', { class: 'error-text', text: `Push refused: ${gh.push_error}` });
-  if (gh.push_pending) return el('span', { class: 'badge warn', text: 'Waiting to reach GitHub' });
+  const retry = () => el('button', { type: 'button', class: 'link', onclick: (e) => retryPush(t, e.currentTarget), text: 'Retry push' });
+  if (gh.push_error) {
+    return el('div', { class: 'details' }, el('span', { class: 'error-text', text: `Not on GitHub: ${gh.push_error}` }),
+      gh.push_pending ? retry() : '');
+  }
+  if (gh.push_pending) return el('div', { class: 'details' }, el('span', { class: 'badge warn', text: waitingText(gh.push_waiting) }), retry());
   return el('span', { class: 'muted', text: status === 'resolved' ? 'Resolved' : 'In sync' });
+}
+
+/** Why an edit waits, and until when. */
+function waitingText(w) {
+  if (!w) return 'Waiting to reach GitHub';
+  if (w.parked === 'one_way') return 'Waiting: two-way sync is off';
+  const next = w.next_attempt_at ? ` (next try ${fmtRelative(w.next_attempt_at)})` : '';
+  return w.reason ? `Waiting to reach GitHub: ${w.reason}${next}` : `Waiting to reach GitHub${next}`;
+}
+
+const PUSHED_TEXT = {
+  sent: 'Sent to GitHub.', nothing: 'GitHub already holds it.', held: 'A conflict waits for you first.',
+  pulled: 'GitHub had changed: its version was taken in first.', gone: 'The issue is gone from GitHub.',
+  handed_over: 'GitHub is slow: it is sent in the background.', busy: 'It is being sent already.', waiting: 'It waits for its turn.',
+};
+
+async function retryPush(t, button) {
+  button.disabled = true;
+  const pushed = await guard('retry', () => api('POST', `/tasks/${t.id}/push/retry`));
+  if (pushed) {
+    const text = pushed.pushed === 'refused' ? `GitHub refused it again: ${pushed.message}`
+      : pushed.pushed === 'retrying' ? `Not sent yet: ${pushed.message}` : PUSHED_TEXT[pushed.pushed] || 'Retried.';
+    notify(text, pushed.pushed === 'refused' ? 'error' : 'ok');
+  } else button.disabled = false;
+  await loadTasksAndConflicts();
 }
 
 // ---- 8. conflicts ---------------------------------------------------------------------
@@ -907,6 +957,8 @@ function openConflict(c, opener) {
   renderDiff(diffWords(local.description || '', remote.description || ''), $('local-desc'), $('remote-desc'));
   markEmpty($('local-desc'), local.description);
   markEmpty($('remote-desc'), remote.description);
+  $('local-status').textContent = local.status ? STATUS[local.status] || local.status : '—';
+  $('remote-state').textContent = remote.state ? (REMOTE[remote.state === 'open' ? 'open' : remote.state_reason] || [remote.state])[0] : '—';
   renderResolvedBox(c);
   show($('dlg-actions'), pending);
   show($('merge-form'), false);
@@ -1013,6 +1065,8 @@ function openMerge() {
   $('merge-title').value = c.local_content_snapshot.title;
   $('merge-remote-title').textContent = c.remote_content_snapshot.title;
   $('merge-desc').value = combinedDescription(c.local_content_snapshot.description, c.remote_content_snapshot.description);
+  const current = state.tasks.find((x) => x.id === c.task_id);
+  $('merge-status').value = (current && current.status) || c.local_content_snapshot.status || 'todo';
   show($('dlg-actions'), false);
   show($('merge-form'), true);
   $('merge-title').focus();
@@ -1028,7 +1082,7 @@ function submitMerge(event) {
   event.preventDefault();
   const title = $('merge-title').value.trim();
   if (!title) return showDialogError('The merged title cannot be empty.', $('merge-title'));
-  return resolveConflict('merge', { title, description: $('merge-desc').value });
+  return resolveConflict('merge', { title, description: $('merge-desc').value, status: $('merge-status').value });
 }
 
 function showDialogError(text, field) {
@@ -1081,6 +1135,8 @@ function wire() {
   $('sync-now').addEventListener('click', syncNow);
   $('sync-toggle').addEventListener('click', toggleSync);
   $('two-way-toggle').addEventListener('click', toggleTwoWay);
+  $('offer-accept').addEventListener('click', () => answerOffer(true));
+  $('offer-decline').addEventListener('click', () => answerOffer(false));
   $('task-form').addEventListener('submit', createTask);
   $('hook-reveal').addEventListener('click', revealSecret);
   $('hook-install').addEventListener('click', installHook);

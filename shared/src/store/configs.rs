@@ -190,7 +190,7 @@ impl Store {
                 let next_sync_at =
                     if due_now { Some(now.clone()) } else { old.next_sync_at.map(|t| t.to_sql()) };
                 if repo_changed {
-                    // SPEC.md "Repository switch": the old links end (their tasks stay), so no
+                    // docs/sync-rules.md, "Repository switch": the old links end (their tasks stay), so no
                     // full pass looks their numbers up in the new repository.
                     sqlx::query(
                         "UPDATE task_github_metadata SET unlinked_at = $2, updated_at = $2 \

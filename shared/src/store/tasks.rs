@@ -180,7 +180,7 @@ impl Store {
         row.try_into()
     }
 
-    /// Applies one remote issue snapshot to a project (SPEC.md "Sync rules"), in one
+    /// Applies one remote issue snapshot to a project (docs/sync-rules.md), in one
     /// transaction; run again when a concurrent writer won a race.
     #[instrument(skip(self, issue), fields(issue = issue.number))]
     pub async fn apply_issue(
