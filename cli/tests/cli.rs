@@ -98,6 +98,48 @@ async fn an_operator_configures_a_project_from_the_command_line() {
 }
 
 #[tokio::test]
+async fn an_operator_retries_a_refused_push_and_answers_the_two_way_offer() {
+    let env = Env::new().await;
+    env.github.upsert(
+        "acme/widgets",
+        testkit::fixtures::issue("acme/widgets", 1, "First", Some("one"), "open", "2026-01-05T10:00:00Z"),
+    );
+    let project = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await);
+    let id = project["id"].as_str().unwrap();
+    let set = ["config", "set", "--project", id, "--repo", "acme/widgets"];
+    json(&env.ghsync(&set, &format!("{PAT}\n")).await);
+    json(&env.ghsync(&["reconcile", "--once", "--project", id], "").await);
+    let tasks = json(&env.ghsync(&["tasks", "--project", id], "").await);
+    let task = tasks[0]["id"].as_str().unwrap().to_string();
+    // An edit made while one-way: nothing to retry, and it is offered once two-way is on.
+    let store_url = format!("sqlite://{}/ghsync.db?mode=rwc", env.dir.display());
+    let store = ghsync_shared::Store::connect(&store_url, &Default::default()).await.unwrap();
+    let patch =
+        ghsync_shared::domain::TaskPatch { title: Some("Edited one-way".into()), ..Default::default() };
+    store.update_task(task.parse().unwrap(), &patch).await.unwrap();
+    let refused = env.ghsync(&["push", "retry", "--task", &task], "").await;
+    assert!(!refused.ok && refused.stderr.contains("two-way sync is off"), "{}", refused.stderr);
+    let two_way = [&set[..], &["--two-way", "true"]].concat();
+    json(&env.ghsync(&two_way, "").await);
+    assert_eq!(
+        json(&env.ghsync(&["config", "offer", "--project", id], "").await),
+        serde_json::json!({"tasks": 1})
+    );
+
+    // Accepted, and the token may not write: refused, and retried once fixed.
+    env.github.set_read_only(PAT);
+    assert_eq!(json(&env.ghsync(&["config", "offer", "--project", id, "--accept"], "").await)["tasks"], 1);
+    let pushed = json(&env.ghsync(&["push", "retry", "--task", &task], "").await);
+    assert_eq!(pushed["pushed"], "refused", "{pushed}");
+    assert!(pushed["message"].as_str().unwrap().contains("403"), "{pushed}");
+    env.github.set_writable(PAT);
+    let pushed = json(&env.ghsync(&["push", "retry", "--task", &task], "").await);
+    assert_eq!(pushed, serde_json::json!({"pushed": "sent"}));
+    assert_eq!(env.github.issue("acme/widgets", 1).unwrap()["title"], "Edited one-way");
+    store.close().await;
+}
+
+#[tokio::test]
 async fn an_operator_sets_the_github_app_and_a_config_works_through_it() {
     let env = Env::new().await;
     env.github.set_app(31337, testkit::github::app_public_key());

@@ -482,7 +482,7 @@ async fn two_way_history(store: Store, seed: u64) {
                 w.gh.set_read_only(PAT);
             } else {
                 w.gh.set_writable(PAT);
-                save_pat(&w.store, project, &keys).await;
+                testkit::save_pat(&w.store, project, REPO, &keys, PAT).await;
             }
             continue;
         }
@@ -622,7 +622,7 @@ async fn two_way_history(store: Store, seed: u64) {
     w.gh.clear_faults();
     if revoked {
         w.gh.set_writable(PAT);
-        save_pat(&w.store, project, &keys).await;
+        testkit::save_pat(&w.store, project, REPO, &keys, PAT).await;
     }
     if !two_way {
         testkit::set_two_way(&w.store, project, true).await;
@@ -729,19 +729,4 @@ async fn expire_claims(store: &Store) {
     .execute(store.pool())
     .await
     .unwrap();
-}
-
-/// Saves the project's PAT again, as a person fixing the token does (what GitHub refused goes
-/// again).
-async fn save_pat(store: &Store, project: uuid::Uuid, keys: &KeyProvider) {
-    let sealed = keys.seal(project, &Pat::new(PAT)).await.unwrap();
-    let (owner, name) = REPO.split_once('/').unwrap();
-    let write = ghsync_shared::store::ConfigWrite {
-        credential: Some(ghsync_shared::store::Credential::Pat(sealed)),
-        ..ghsync_shared::store::ConfigWrite::new(
-            ghsync_shared::domain::RepoOwner::parse(owner).unwrap(),
-            ghsync_shared::domain::RepoName::parse(name).unwrap(),
-        )
-    };
-    store.put_config(project, &write).await.unwrap();
 }

@@ -205,6 +205,24 @@ pub async fn project_with_pat(
     project
 }
 
+/// Saves `pat` again as the project's credential (sealed by `keys`), as a person fixing the
+/// token does; the config keeps following `repo` (the store's write, as the API's after GitHub
+/// accepted the token).
+pub async fn save_pat(
+    store: &Store,
+    project: uuid::Uuid,
+    repo: &str,
+    keys: &ghsync_shared::crypto::KeyProvider,
+    pat: &str,
+) {
+    let sealed = keys.seal(project, &ghsync_shared::crypto::Pat::new(pat)).await.expect("seal the PAT");
+    let write = ghsync_shared::store::ConfigWrite {
+        credential: Some(ghsync_shared::store::Credential::Pat(sealed)),
+        ..write_for(repo)
+    };
+    store.put_config(project, &write).await.expect("save the PAT");
+}
+
 /// A config write for `repo` (`owner/name`) that keeps everything else as stored.
 fn write_for(repo: &str) -> ghsync_shared::store::ConfigWrite {
     let (owner, name) = repo.split_once('/').expect("owner/name");

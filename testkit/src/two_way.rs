@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ghsync_shared::Store;
 use ghsync_shared::config::WebhookSecrets;
-use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
+use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::domain::{ConflictResolution, ConflictStatus, TaskPatch, TaskStatus, TaskWithLink};
 use ghsync_shared::github::{GitHub, Retries};
 use ghsync_shared::manage::Services;
@@ -201,17 +201,8 @@ impl World {
     }
 
     /// Saves the config's PAT again (a person fixing the token): what GitHub refused goes
-    /// again. The store's write, as the API's after GitHub accepted the token.
+    /// again.
     pub async fn save_credential(&self) {
-        let sealed = self.keys.seal(self.project, &Pat::new(PAT)).await.unwrap();
-        let (owner, name) = REPO.split_once('/').unwrap();
-        let write = ghsync_shared::store::ConfigWrite {
-            credential: Some(ghsync_shared::store::Credential::Pat(sealed)),
-            ..ghsync_shared::store::ConfigWrite::new(
-                ghsync_shared::domain::RepoOwner::parse(owner).unwrap(),
-                ghsync_shared::domain::RepoName::parse(name).unwrap(),
-            )
-        };
-        self.store.put_config(self.project, &write).await.unwrap();
+        crate::save_pat(&self.store, self.project, REPO, &self.keys, PAT).await;
     }
 }

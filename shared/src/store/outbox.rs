@@ -370,6 +370,55 @@ pub(super) async fn fenced_in(
     Ok(entry.filter(|e| e.claim_token.as_deref() == Some(job.token.as_str())))
 }
 
+/// Whether `job`'s claim still holds the entry and outlasts a write that may take
+/// `write_takes` ([`sync::fence`]), in the caller's transaction (the entry locked).
+pub(super) async fn write_fence_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    job: &PushJob,
+    now: Timestamp,
+    write_takes: chrono::Duration,
+) -> Result<Fence, StoreError> {
+    let (holder, lease) = match lock_entry_in(conn, backend, job.task_id).await? {
+        Some(e) => {
+            let lease = e.lease_until()?;
+            (e.claim_token, lease)
+        }
+        None => (None, None),
+    };
+    Ok(sync::fence(holder.as_deref(), &job.token, lease, now, write_takes))
+}
+
+/// Records `fields` as the write (or post) about to go out for the task's entry.
+pub(super) async fn record_in_flight_in(
+    conn: &mut AnyConnection,
+    task_id: Uuid,
+    fields: &Fields,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sync_outbox SET in_flight = $2 WHERE task_id = $1")
+        .bind(task_id.to_string())
+        .bind(serde_json::to_string(fields).expect("fields serialise"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives the entry of `task_id` to the claim `token` until `until`.
+pub(super) async fn take_claim_in(
+    conn: &mut AnyConnection,
+    task_id: Uuid,
+    token: &str,
+    until: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sync_outbox SET claim_token = $2, lease_until = $3 WHERE task_id = $1")
+        .bind(task_id.to_string())
+        .bind(token)
+        .bind(until.to_sql())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// What claiming an entry found.
 #[derive(Debug)]
 pub enum PushClaim {
@@ -445,12 +494,7 @@ impl Store {
         };
         let claimed = match sync::claim(&entry.state()?, now, backoff) {
             Claim::Take => {
-                sqlx::query("UPDATE sync_outbox SET claim_token = $2, lease_until = $3 WHERE task_id = $1")
-                    .bind(task_id.to_string())
-                    .bind(super::new_id())
-                    .bind(now.plus(lease).to_sql())
-                    .execute(&mut *tx)
-                    .await?;
+                take_claim_in(&mut tx, task_id, &super::new_id(), now.plus(lease)).await?;
                 match read_job_in(&mut tx, task_id).await? {
                     Some(job) => PushClaim::Job(Box::new(job)),
                     None => PushClaim::Nothing,
@@ -502,12 +546,7 @@ impl Store {
     ) -> Result<WriteStart, StoreError> {
         let now = Timestamp::now();
         let mut tx = self.begin().await?;
-        let entry = lock_entry_in(&mut tx, self.backend, job.task_id).await?;
-        let (holder, lease) = match &entry {
-            Some(e) => (e.claim_token.as_deref(), e.lease_until()?),
-            None => (None, None),
-        };
-        let fence = sync::fence(holder, &job.token, lease, now, write_takes);
+        let fence = write_fence_in(&mut tx, self.backend, job, now, write_takes).await?;
         if fence != Fence::Held {
             return Ok(WriteStart::Fenced(fence));
         }
@@ -526,11 +565,7 @@ impl Store {
         let AfterRead::Write(fields) = verdict else {
             return Ok(WriteStart::Changed { verdict, job: Box::new(fresh) });
         };
-        sqlx::query("UPDATE sync_outbox SET in_flight = $2 WHERE task_id = $1")
-            .bind(job.task_id.to_string())
-            .bind(serde_json::to_string(&fields).expect("fields serialise"))
-            .execute(&mut *tx)
-            .await?;
+        record_in_flight_in(&mut tx, job.task_id, &fields).await?;
         tx.commit().await?;
         Ok(WriteStart::Write { fields, job: Box::new(fresh) })
     }

@@ -5,7 +5,10 @@
 
 use uuid::Uuid;
 
-use super::outbox::{EntryKind, PushClaim, fenced_in, lock_entry_in, read_job_in, release_in, settle_in};
+use super::outbox::{
+    EntryKind, PushClaim, fenced_in, lock_entry_in, read_job_in, record_in_flight_in, release_in, settle_in,
+    take_claim_in, write_fence_in,
+};
 use super::tasks::{find_link_of, insert_link_in, lock_task};
 use super::{Scope, Store, StoreError, apply_issue_in};
 use crate::domain::{Content, RemoteIssue, Task};
@@ -47,14 +50,7 @@ impl Store {
             // A person asking again does not wait out a backoff.
             Some(entry) => match sync::claim(&entry.state()?, now, Backoff::Ignore) {
                 Claim::Take => {
-                    sqlx::query(
-                        "UPDATE sync_outbox SET claim_token = $2, lease_until = $3 WHERE task_id = $1",
-                    )
-                    .bind(task_id.to_string())
-                    .bind(&token)
-                    .bind(now.plus(lease).to_sql())
-                    .execute(&mut *tx)
-                    .await?;
+                    take_claim_in(&mut tx, task_id, &token, now.plus(lease)).await?;
                     true
                 }
                 Claim::Busy { until } => {
@@ -78,20 +74,10 @@ impl Store {
         posted: &Fields,
         write_takes: chrono::Duration,
     ) -> Result<Fence, StoreError> {
-        let now = Timestamp::now();
         let mut tx = self.begin().await?;
-        let entry = lock_entry_in(&mut tx, self.backend, job.task_id).await?;
-        let (holder, lease) = match &entry {
-            Some(e) => (e.claim_token.clone(), e.lease_until()?),
-            None => (None, None),
-        };
-        let fence = sync::fence(holder.as_deref(), &job.token, lease, now, write_takes);
+        let fence = write_fence_in(&mut tx, self.backend, job, Timestamp::now(), write_takes).await?;
         if fence == Fence::Held {
-            sqlx::query("UPDATE sync_outbox SET in_flight = $2 WHERE task_id = $1")
-                .bind(job.task_id.to_string())
-                .bind(serde_json::to_string(posted).expect("fields serialise"))
-                .execute(&mut *tx)
-                .await?;
+            record_in_flight_in(&mut tx, job.task_id, posted).await?;
             tx.commit().await?;
         }
         Ok(fence)
