@@ -78,3 +78,20 @@ pub fn count(counts: &mut SyncCounts, outcomes: &[ApplyOutcome]) {
         }
     }
 }
+
+/// What the rules' table tests share: content and times as a table writes them.
+#[cfg(test)]
+mod fixtures {
+    use crate::domain::Content;
+    use crate::time::Timestamp;
+
+    /// Content titled `title`, with a body derived from it.
+    pub fn c(title: &str) -> Content {
+        Content::new(title, Some(format!("{title} body"))).unwrap()
+    }
+
+    /// An RFC 3339 time.
+    pub fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+}

@@ -429,17 +429,10 @@ pub fn fence(
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{c, t};
     use super::*;
     use IssueState::{Completed, NotPlanned, Open};
     use TaskStatus::*;
-
-    fn c(title: &str) -> Content {
-        Content::new(title, Some(format!("{title} body"))).unwrap()
-    }
-
-    fn t(s: &str) -> Timestamp {
-        s.parse().unwrap()
-    }
 
     fn pushing<'a>(base: &'a Content, local: &'a Content, status: TaskStatus) -> Pushing<'a> {
         Pushing {

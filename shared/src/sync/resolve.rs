@@ -76,14 +76,11 @@ pub fn resolve<'a>(conflict: &Resolving<'a>, resolution: &'a Resolution) -> Reso
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::c;
     use super::*;
     use crate::domain::Merged;
     use IssueState::{Completed, NotPlanned, Open};
     use TaskStatus::*;
-
-    fn c(title: &str) -> Content {
-        Content::new(title, Some(format!("{title} body"))).unwrap()
-    }
 
     #[test]
     fn resolution_table() {

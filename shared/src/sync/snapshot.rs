@@ -341,18 +341,11 @@ pub fn import_status(base: IssueState, remote: IssueState, local: TaskStatus) ->
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{c, t};
     use super::*;
     use ContentAction::*;
     use IssueState::{Completed, NotPlanned, Open};
     use TaskStatus::*;
-
-    fn c(title: &str) -> Content {
-        Content::new(title, Some(format!("{title} body"))).unwrap()
-    }
-
-    fn t(s: &str) -> Timestamp {
-        s.parse().unwrap()
-    }
 
     /// The receiver's clock in these tests: well after every snapshot's time.
     const NOW: &str = "2026-06-01T00:00:00Z";
