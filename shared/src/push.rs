@@ -218,9 +218,11 @@ impl Services {
                     Ok((Pushed::Retrying("the publication waits for GitHub".into()), Finished::Waiting))
                 }
                 Err(ManageError::Store(e)) => Err(e),
-                Err(e) => {
-                    Ok((Pushed::Refused(crate::telemetry::ErrorChain(&e).to_string()), Finished::Waiting))
-                }
+                // Refused: nothing was created, and the publication ended.
+                Err(e) => Ok((
+                    Pushed::Refused(crate::telemetry::ErrorChain(&e).to_string()),
+                    Finished::Settled(Idle::Gone),
+                )),
             };
         }
         if job.outgoing().is_err() {

@@ -361,11 +361,17 @@ pub(super) async fn lock_entry_in(
 }
 
 /// The entry, locked, when `job`'s claim still holds it: the fence of every record a push makes.
+/// The task is locked first, as an edit and a retry lock it before they touch its entry, so the
+/// pusher and a person never wait on each other in a circle.
 pub(super) async fn fenced_in(
     conn: &mut AnyConnection,
     backend: Backend,
     job: &PushJob,
 ) -> Result<Option<EntryRow>, StoreError> {
+    sqlx::query(locking!(backend, "SELECT id FROM tasks WHERE id = $1"))
+        .bind(job.task_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
     let entry = lock_entry_in(conn, backend, job.task_id).await?;
     Ok(entry.filter(|e| e.claim_token.as_deref() == Some(job.token.as_str())))
 }
