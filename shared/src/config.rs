@@ -149,16 +149,34 @@ impl fmt::Debug for Config {
     }
 }
 
-/// A database URL without its password, for logs, errors and `Debug`.
+/// A database URL without its secrets, for logs, errors and `Debug`: the password of its user
+/// part, and the value of every query parameter whose name says it holds one (`password`,
+/// `sslpassword`, `passwd`, `pwd`, `secret`, `token`, `key`, in any case).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    const SECRET_PARAMETERS: [&str; 5] = ["pass", "pwd", "secret", "token", "key"];
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
+            let userinfo = &base[scheme_end + 3..at];
             let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+            format!("{}{}:***{}", &base[..scheme_end + 3], user, &base[at..])
         }
-        _ => url.to_string(),
-    }
+        _ => base.to_string(),
+    };
+    let Some(query) = query else { return base };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if SECRET_PARAMETERS.iter().any(|s| name.to_ascii_lowercase().contains(s)) => {
+                format!("{name}=***")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }
 
 /// Configs synced at once by one process unless `GHSYNC_RECONCILE_CONCURRENCY` says otherwise.
@@ -270,6 +288,18 @@ mod tests {
         assert!(shown.contains("postgres://app:***@db/x"), "{shown}");
         assert_eq!(redact_url("postgres://app:hunter2@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(redact_url("sqlite://ghsync.db"), "sqlite://ghsync.db");
+        let table = [
+            ("sqlite://ghsync.db?mode=rwc", "sqlite://ghsync.db?mode=rwc"),
+            ("postgres://db/x?user=app&password=hunter2", "postgres://db/x?user=app&password=***"),
+            (
+                "postgres://u:p@db/x?sslmode=require&sslpassword=k3y",
+                "postgres://u:***@db/x?sslmode=require&sslpassword=***",
+            ),
+            ("postgres://db/x?PASSWORD=a&pwd=b&token=c", "postgres://db/x?PASSWORD=***&pwd=***&token=***"),
+        ];
+        for (url, shown) in table {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
         for secret in ["old-secret", "new-secret", "tok-123", "db-pass-9", "owner-pass-9", "local-key-hex-9"]
         {
             assert!(!shown.contains(secret), "{shown}");
