@@ -425,10 +425,9 @@ async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
         ConfigCommand::Offer { project, accept } => {
             let store = open_store(config).await?;
             store.get_config(project).await?;
-            match accept {
-                true => print_json(&store.accept_offer(project).await?),
-                false => print_json(&store.offer(project).await?),
-            }
+            let offer =
+                if accept { store.accept_offer(project).await? } else { store.offer(project).await? };
+            print_json(&offer)
         }
     }
 }

@@ -815,11 +815,10 @@ impl<'a> IssueChange<'a> {
     /// What GitHub is sent for a push: the fields it writes, nothing else; a body keeps the
     /// marker of the task the issue was published for (`marker`).
     pub fn of(fields: &'a crate::sync::Fields, marker: Option<uuid::Uuid>) -> Self {
-        let (state, state_reason) = match fields.state {
+        // An issue opened again says so: GitHub's reason for that is `reopened`.
+        let (state, state_reason) = match fields.state.map(IssueState::to_github) {
             None => (None, None),
-            Some(IssueState::Open) => (Some("open"), Some("reopened")),
-            Some(IssueState::Completed) => (Some("closed"), Some("completed")),
-            Some(IssueState::NotPlanned) => (Some("closed"), Some("not_planned")),
+            Some((state, reason)) => (Some(state), Some(reason.unwrap_or("reopened"))),
         };
         Self {
             title: fields.title.as_deref(),
@@ -987,6 +986,7 @@ fn parse_updated_at(s: &str) -> Result<Timestamp, ValidationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn response(status: u16, headers: &[(&'static str, &str)]) -> Response {
         let mut map = HeaderMap::new();
@@ -994,6 +994,35 @@ mod tests {
             map.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         Response { status: StatusCode::from_u16(status).unwrap(), headers: map, body: Bytes::new() }
+    }
+
+    #[test]
+    fn a_push_sends_only_its_fields_with_the_state_as_github_names_it() {
+        use crate::sync::Fields;
+        let task = uuid::Uuid::nil();
+        // (fields, marker) -> the PATCH body
+        let table = [
+            (Fields { title: Some("T".into()), ..Fields::default() }, None, json!({"title": "T"})),
+            (
+                Fields { state: Some(IssueState::NotPlanned), ..Fields::default() },
+                None,
+                json!({"state": "closed", "state_reason": "not_planned"}),
+            ),
+            (
+                Fields { state: Some(IssueState::Open), ..Fields::default() },
+                None,
+                json!({"state": "open", "state_reason": "reopened"}),
+            ),
+            (
+                Fields { description: Some(None), state: Some(IssueState::Completed), ..Fields::default() },
+                Some(task),
+                json!({"body": crate::sync::publish::body_with_marker(None, Some(task)),
+                    "state": "closed", "state_reason": "completed"}),
+            ),
+        ];
+        for (fields, marker, body) in table {
+            assert_eq!(serde_json::to_value(IssueChange::of(&fields, marker)).unwrap(), body, "{fields:?}");
+        }
     }
 
     #[test]

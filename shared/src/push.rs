@@ -19,9 +19,7 @@ use uuid::Uuid;
 use crate::domain::{RemoteIssue, Task};
 use crate::github::{GhIssue, GitHubError, IssueChange, Lookup};
 use crate::manage::{Connection, ManageError, Services};
-use crate::store::{
-    Backoff, EntryKind, Finished, PushClaim, PushConfig, PushEnd, PushJob, StoreError, WriteStart,
-};
+use crate::store::{Backoff, Finished, PushClaim, PushConfig, PushEnd, PushJob, StoreError, WriteStart};
 use crate::sync::publish::{PublishStep, publish_step};
 use crate::sync::{self, AfterRead, Disappearance, Failure, Fence, Idle};
 use crate::time::Timestamp;
@@ -211,7 +209,7 @@ impl Services {
             let finished = self.store.finish_push(&job, PushEnd::Release).await?;
             return Ok((Pushed::Waiting, finished));
         }
-        if job.kind == EntryKind::Publish && job.link.is_none() {
+        if job.publishing() {
             return match self.publish_claimed(job, &config, options, requests).await {
                 Ok(Published::Linked(_)) => Ok((Pushed::Sent, Finished::Waiting)),
                 Ok(Published::Pending(_)) => {
@@ -219,10 +217,7 @@ impl Services {
                 }
                 Err(ManageError::Store(e)) => Err(e),
                 // Refused: nothing was created, and the publication ended.
-                Err(e) => Ok((
-                    Pushed::Refused(crate::telemetry::ErrorChain(&e).to_string()),
-                    Finished::Settled(Idle::Gone),
-                )),
+                Err(e) => Ok((Pushed::Refused(chain(&e)), Finished::Settled(Idle::Gone))),
             };
         }
         if job.outgoing().is_err() {
@@ -232,10 +227,7 @@ impl Services {
         let connection = match self.reach_github(&config.reach).await {
             Ok(connection) => connection,
             Err(ManageError::Store(e)) => return Err(e),
-            Err(e) => {
-                let error = crate::telemetry::ErrorChain(&e).to_string();
-                return self.failed(&job, reach_failure(&e), &error, false).await;
-            }
+            Err(e) => return self.failed(&job, reach_failure(&e), &chain(&e), false).await,
         };
         let started = Instant::now();
         let deadline = tokio::time::Instant::from_std(started + options.deadline);
@@ -280,16 +272,7 @@ impl Services {
         let mut job = job;
         let mut pulled = false;
         let fields = loop {
-            let verdict = match (job.pushing(), &job.link) {
-                (Some(pushing), Some(link)) => sync::after_read(
-                    &pushing,
-                    &sync::Read { content: &read.content, state: read.state, updated_at: read.updated_at },
-                    link.applied_updated_at,
-                    Timestamp::now(),
-                ),
-                _ => AfterRead::Idle(Idle::Gone),
-            };
-            let verdict = match verdict {
+            let verdict = match job.after_read(&read, Timestamp::now()) {
                 AfterRead::Write(_)
                     if options.read_budget.is_some_and(|budget| started.elapsed() > budget) =>
                 {
@@ -426,7 +409,7 @@ impl Services {
         wrote: bool,
         requests: &mut u32,
     ) -> Result<(Pushed, Finished), StoreError> {
-        let error = crate::telemetry::ErrorChain(&e).to_string();
+        let error = chain(&e);
         if self.forget_refused(&config.reach, &connection.token, &e).await {
             return self.failed(job, Failure::Transient, &error, wrote).await;
         }
@@ -439,10 +422,7 @@ impl Services {
                 match lookup {
                     Ok(Lookup::Found(_)) => self.failed(job, Failure::Refused, &error, wrote).await,
                     Ok(lookup) => self.gone(job, config, &connection.github, lookup).await,
-                    Err(e) => {
-                        let error = crate::telemetry::ErrorChain(&e).to_string();
-                        self.failed(job, Failure::Transient, &error, wrote).await
-                    }
+                    Err(e) => self.failed(job, Failure::Transient, &chain(&e), wrote).await,
                 }
             }
             failure => self.failed(job, failure, &error, wrote).await,

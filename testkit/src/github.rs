@@ -1084,10 +1084,7 @@ async fn mint_installation_token(State(state): Shared, Path(id): Path<i64>, head
         Some(f) => fault_response(f).await,
         None => with_rate_headers(mint(&mut state.lock().unwrap(), id, bearer(&headers))),
     };
-    let path = format!("/app/installations/{id}/access_tokens");
-    let recorded = Recorded::of("POST", path, String::new(), &headers, response.status().as_u16());
-    state.lock().unwrap().requests.push(recorded);
-    response
+    recorded(&state, "POST", format!("/app/installations/{id}/access_tokens"), &headers, response)
 }
 
 /// `GET /app/installations`: the App's installations, for a valid App JWT (`401` otherwise),
@@ -1114,8 +1111,18 @@ async fn list_installations(State(state): Shared, headers: HeaderMap) -> Respons
             }
         }
     };
-    let path = "/app/installations".to_string();
-    let recorded = Recorded::of("GET", path, String::new(), &headers, response.status().as_u16());
+    recorded(&state, "GET", "/app/installations".into(), &headers, response)
+}
+
+/// Records a request of the App's and account's own routes (no query) and passes its answer on.
+fn recorded(
+    state: &Arc<Mutex<GhState>>,
+    method: &str,
+    path: String,
+    headers: &HeaderMap,
+    response: Response,
+) -> Response {
+    let recorded = Recorded::of(method, path, String::new(), headers, response.status().as_u16());
     state.lock().unwrap().requests.push(recorded);
     response
 }
@@ -1381,9 +1388,7 @@ async fn get_user(State(state): Shared, headers: HeaderMap) -> Response {
             _ => github_error(StatusCode::UNAUTHORIZED, "Bad credentials"),
         }
     };
-    let recorded = Recorded::of("GET", "/user".into(), String::new(), &headers, response.status().as_u16());
-    state.lock().unwrap().requests.push(recorded);
-    response
+    recorded(&state, "GET", "/user".into(), &headers, response)
 }
 
 /// `GET /app`: the App a valid App JWT authenticates (its slug names its bot). Recorded.
@@ -1399,9 +1404,7 @@ async fn get_app(State(state): Shared, headers: HeaderMap) -> Response {
             }
         }
     };
-    let recorded = Recorded::of("GET", "/app".into(), String::new(), &headers, response.status().as_u16());
-    state.lock().unwrap().requests.push(recorded);
-    response
+    recorded(&state, "GET", "/app".into(), &headers, response)
 }
 
 /// `POST /_fake/touch {"repo", "numbers": [..], "updated_at"}`: edits the titles of those

@@ -202,11 +202,9 @@ async fn put_sync_config(
         }
     }
     let turned_on = config.two_way && !before.as_ref().is_some_and(|old| old.two_way);
-    let offer = match turned_on {
-        true => Some(state.services.store.offer(project_id).await?),
-        false => None,
-    };
+    let mut offer = None;
     if turned_on {
+        offer = Some(state.services.store.offer(project_id).await?);
         // Edits that waited while two-way was off go again.
         state.runs.wake(project_id).await;
     }

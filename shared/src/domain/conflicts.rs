@@ -89,11 +89,7 @@ impl LocalSnapshot {
 
 impl RemoteSnapshot {
     pub fn new(content: Content, state: IssueState) -> Self {
-        let (state, reason) = match state {
-            IssueState::Open => ("open", None),
-            IssueState::Completed => ("closed", Some("completed")),
-            IssueState::NotPlanned => ("closed", Some("not_planned")),
-        };
+        let (state, reason) = state.to_github();
         Self { content, state: Some(state.into()), state_reason: reason.map(str::to_string) }
     }
 

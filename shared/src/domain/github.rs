@@ -53,6 +53,15 @@ impl IssueState {
         }
     }
 
+    /// As GitHub names it: `state` and, for a closed issue, `state_reason`.
+    pub fn to_github(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            IssueState::Open => ("open", None),
+            IssueState::Completed => ("closed", Some("completed")),
+            IssueState::NotPlanned => ("closed", Some("not_planned")),
+        }
+    }
+
     /// From GitHub's `state` and `state_reason`.
     pub fn from_github(state: &str, state_reason: Option<&str>) -> Result<Self, ValidationError> {
         match (state, state_reason) {

@@ -153,5 +153,9 @@ mod tests {
         assert_eq!(IssueState::from_github("closed", Some("completed")).unwrap(), IssueState::Completed);
         assert_eq!(IssueState::from_github("closed", Some("not_planned")).unwrap(), IssueState::NotPlanned);
         assert!(IssueState::from_github("merged", None).is_err());
+        for state in [IssueState::Open, IssueState::Completed, IssueState::NotPlanned] {
+            let (name, reason) = state.to_github();
+            assert_eq!(IssueState::from_github(name, reason).unwrap(), state, "{state}");
+        }
     }
 }

@@ -190,6 +190,19 @@ impl PushJob {
     pub fn outgoing(&self) -> Result<Fields, Idle> {
         self.pushing().map_or(Err(Idle::Gone), |p| sync::outgoing(&p))
     }
+
+    /// What GitHub's issue as `read` at `now` means for the entry ([`sync::after_read`]).
+    pub fn after_read(&self, read: &RemoteIssue, now: Timestamp) -> AfterRead {
+        match (self.pushing(), &self.link) {
+            (Some(pushing), Some(link)) => sync::after_read(
+                &pushing,
+                &sync::Read { content: &read.content, state: read.state, updated_at: read.updated_at },
+                link.applied_updated_at,
+                now,
+            ),
+            _ => AfterRead::Idle(Idle::Gone),
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -341,7 +354,7 @@ impl EntryRow {
         Ok(EntryState {
             parked: self.parked.as_deref().map(|p| parse("sync_outbox.parked", p)).transpose()?,
             next_attempt_at: ts("sync_outbox.next_attempt_at", &self.next_attempt_at)?,
-            lease_until: opt_ts("sync_outbox.lease_until", self.lease_until.as_deref())?,
+            lease_until: self.lease_until()?,
         })
     }
 }
@@ -559,15 +572,7 @@ impl Store {
         let Some(fresh) = read_job_in(&mut tx, job.task_id).await? else {
             return Ok(WriteStart::Fenced(Fence::Lost));
         };
-        let verdict = match (fresh.pushing(), &fresh.link) {
-            (Some(pushing), Some(link)) => sync::after_read(
-                &pushing,
-                &sync::Read { content: &read.content, state: read.state, updated_at: read.updated_at },
-                link.applied_updated_at,
-                now,
-            ),
-            _ => AfterRead::Idle(Idle::Gone),
-        };
+        let verdict = fresh.after_read(read, now);
         let AfterRead::Write(fields) = verdict else {
             return Ok(WriteStart::Changed { verdict, job: Box::new(fresh) });
         };
@@ -613,12 +618,12 @@ impl Store {
                             .execute(&mut *tx)
                             .await?;
                         }
-                        Then::Park { .. } => {
+                        Then::Park { at } => {
                             if wrote {
                                 // GitHub refused the write itself: it did not land.
                                 clear_in_flight_in(&mut tx, job.task_id).await?;
                             }
-                            park_refused_in(&mut tx, job, error, now).await?;
+                            park_refused_in(&mut tx, job.task_id, error, at, now).await?;
                         }
                         Then::LookUp => {
                             return Err(StoreError::StateConflict(
@@ -757,7 +762,7 @@ pub(super) async fn settle_in(
     let Some(job) = read_job_in(conn, task_id).await? else {
         return Ok(Finished::Settled(Idle::Gone));
     };
-    if job.kind == EntryKind::Publish && job.link.is_none() {
+    if job.publishing() {
         // Not published yet: its own steps decide.
         return Ok(Finished::Waiting);
     }
@@ -803,21 +808,19 @@ async fn clear_in_flight_in(conn: &mut AnyConnection, task_id: Uuid) -> Result<(
 }
 
 /// Parks the entry as refused with GitHub's reason, shown on the task's link, until its cause
-/// may have changed (or the hourly retry).
+/// may have changed (or its slow retry at `at`).
 async fn park_refused_in(
     conn: &mut AnyConnection,
-    job: &PushJob,
+    task_id: Uuid,
     reason: &str,
+    at: Timestamp,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let Then::Park { at } = sync::after_failure(Failure::Refused, job.attempts, now) else {
-        unreachable!("a refusal parks");
-    };
     sqlx::query(
         "UPDATE sync_outbox SET parked = 'refused', attempts = attempts + 1, last_error = $2, \
          next_attempt_at = $3 WHERE task_id = $1",
     )
-    .bind(job.task_id.to_string())
+    .bind(task_id.to_string())
     .bind(reason)
     .bind(at.to_sql())
     .execute(&mut *conn)
@@ -825,7 +828,7 @@ async fn park_refused_in(
     sqlx::query(
         "UPDATE task_github_metadata SET push_error = $2, push_error_at = $3, updated_at = $3 WHERE task_id = $1",
     )
-    .bind(job.task_id.to_string())
+    .bind(task_id.to_string())
     .bind(reason)
     .bind(now.to_sql())
     .execute(conn)

@@ -101,9 +101,8 @@ impl Store {
             if fenced_in(&mut tx, self.backend, job).await?.is_none() {
                 return Ok(None);
             }
-            let task = lock_task(&mut tx, self.backend, job.task_id).await?;
             let scope =
-                Scope { backend: self.backend, project_id: task.project_id, source: Source::Read, now };
+                Scope { backend: self.backend, project_id: job.project_id, source: Source::Read, now };
             match find_link_of(&mut tx, job.task_id).await? {
                 // The issue's own delivery (or a poll) linked it by its marker already.
                 Some(node_id) if node_id == issue.node_id => {

@@ -836,14 +836,14 @@ pub(super) async fn take_echo_in(
     };
     let base = content("task_github_metadata.last_synced_content", &echo.last_synced_content)?;
     let state: IssueState = parse("task_github_metadata.synced_state", &echo.synced_state)?;
-    let row: (i64, String, String, String, String) = sqlx::query_as(
-        "SELECT github_issue_number, github_issue_url, labels, assignees, COALESCE(milestone, '')          FROM task_github_metadata WHERE id = $1",
+    let row: (i64, String, String, String, Option<String>) = sqlx::query_as(
+        "SELECT github_issue_number, github_issue_url, labels, assignees, milestone \
+         FROM task_github_metadata WHERE id = $1",
     )
     .bind(&echo.metadata_id)
     .fetch_one(&mut *conn)
     .await?;
     let (number, html_url, labels, assignees, milestone) = row;
-    let milestone = Some(milestone).filter(|m| !m.is_empty());
     let snapshot = RemoteIssue {
         node_id: node_id.to_string(),
         number,

@@ -56,13 +56,23 @@ impl Fields {
         (content, self.state.unwrap_or(base_state))
     }
 
-    /// Whether a snapshot shows every field written: GitHub took the write (titles compare as
-    /// GitHub stores them, trimmed).
+    /// Whether a snapshot shows every field written: GitHub took the write.
     pub fn landed_in(&self, content: &Content, state: IssueState) -> bool {
-        !self.is_empty()
-            && self.title.as_deref().is_none_or(|t| content.title == t.trim())
-            && self.description.as_ref().is_none_or(|d| content.description == *d)
-            && self.state.is_none_or(|s| state == s)
+        !self.is_empty() && self.differs_in(content, state).is_empty()
+    }
+
+    /// The fields of these that a snapshot holds otherwise, with the snapshot's values (titles
+    /// compare as GitHub stores them, trimmed).
+    pub fn differs_in(&self, content: &Content, state: IssueState) -> Fields {
+        Fields {
+            title: self.title.as_deref().filter(|t| content.title != t.trim()).map(|_| content.title.clone()),
+            description: self
+                .description
+                .as_ref()
+                .filter(|d| content.description != **d)
+                .map(|_| content.description.clone()),
+            state: self.state.filter(|s| *s != state).map(|_| state),
+        }
     }
 
     /// The names of the fields, for messages (`title, body and state`).
@@ -226,17 +236,7 @@ pub fn check_answer(asked: &Fields, content: &Content, state: IssueState) -> Res
     if asked.landed_in(content, state) {
         return Ok(());
     }
-    let mut differs = Fields::default();
-    if asked.title.as_deref().is_some_and(|t| content.title != t.trim()) {
-        differs.title = Some(content.title.clone());
-    }
-    if asked.description.as_ref().is_some_and(|d| content.description != *d) {
-        differs.description = Some(content.description.clone());
-    }
-    if asked.state.is_some_and(|s| s != state) {
-        differs.state = Some(state);
-    }
-    Err(Answer { asked: asked.clone(), differs })
+    Err(Answer { asked: asked.clone(), differs: asked.differs_in(content, state) })
 }
 
 /// An answer that is not what was asked: the fields GitHub holds otherwise.

@@ -3,7 +3,7 @@
 //! only one side changed is kept from that side, so a move waiting behind a content conflict
 //! survives every resolution (and is pushed after it, with two-way sync).
 
-use crate::domain::{Content, IssueState, RemoteState, Resolution, TaskStatus};
+use crate::domain::{Content, IssueState, Merged, RemoteState, Resolution, TaskStatus};
 
 use super::push::state_of;
 
@@ -65,7 +65,7 @@ pub fn resolve<'a>(conflict: &Resolving<'a>, resolution: &'a Resolution) -> Reso
     // GitHub's state as a column: the task's own when it already says that state.
     let github_column = if state_of(local) == state { local } else { state.task_status() };
     let status = match resolution {
-        Resolution::Merge(merged) if merged.status.is_some() => merged.status.unwrap_or(local),
+        Resolution::Merge(Merged { status: Some(chosen), .. }) => *chosen,
         _ if !github_changed => local,
         _ if !local_changed => github_column,
         Resolution::AcceptGithub => github_column,
