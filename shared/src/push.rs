@@ -229,30 +229,19 @@ impl Services {
             Err(ManageError::Store(e)) => return Err(e),
             Err(e) => return self.failed(&job, reach_failure(&e), &chain(&e), false).await,
         };
-        let started = Instant::now();
-        let deadline = tokio::time::Instant::from_std(started + options.deadline);
+        let attempt = Attempt::start(options);
         let github = &connection.github;
         let (repo, number) = (&config.repo, job.link.as_ref().map_or(0, |l| l.number));
 
         // The read.
-        let read_until = match options.read_budget {
-            Some(budget) => deadline.min(tokio::time::Instant::from_std(started + budget)),
-            None => deadline,
-        };
         let read = match tokio::time::timeout_at(
-            read_until,
+            attempt.read_until(),
             github.get_issue(repo, number, &connection.token, requests),
         )
         .await
         {
             Err(_) => {
-                let (failure, error) = match options.read_budget {
-                    Some(_) => (
-                        Failure::HandedOver,
-                        "GitHub did not answer within the request's budget: the worker pushes it",
-                    ),
-                    None => (Failure::Transient, "GitHub did not answer the read within the push's deadline"),
-                };
+                let (failure, error) = attempt.read_timed_out();
                 return self.failed(&job, failure, error, false).await;
             }
             Ok(Err(e)) => return self.github_failed(&job, &config, &connection, e, false, requests).await,
@@ -273,14 +262,11 @@ impl Services {
         let mut pulled = false;
         let fields = loop {
             let verdict = match job.after_read(&read, Timestamp::now()) {
-                AfterRead::Write(_)
-                    if options.read_budget.is_some_and(|budget| started.elapsed() > budget) =>
-                {
-                    let error = "the request's budget ran out before the write: the worker pushes it";
-                    return self.failed(&job, Failure::HandedOver, error, false).await;
+                AfterRead::Write(_) if attempt.budget_spent() => {
+                    return self.failed(&job, Failure::HandedOver, BUDGET_SPENT, false).await;
                 }
                 AfterRead::Write(_) => {
-                    match self.store.begin_write(&job, &read, write_takes(deadline)).await? {
+                    match self.store.begin_write(&job, &read, write_takes(attempt.deadline)).await? {
                         WriteStart::Write { fields, job: fresh } => {
                             job = *fresh;
                             break fields;
@@ -333,7 +319,7 @@ impl Services {
         // push's own deadline (then its answer is "lost", and the next read tells).
         let change = IssueChange::of(&fields, read.marker);
         let answer = match tokio::time::timeout_at(
-            deadline,
+            attempt.deadline,
             github.update_issue(repo, number, &connection.token, &change, requests),
         )
         .await
@@ -454,6 +440,51 @@ impl Services {
     }
 }
 
+/// The clock of one attempt: when it started, and what it may spend.
+#[derive(Clone, Copy)]
+struct Attempt {
+    started: Instant,
+    /// The one deadline of its read and write.
+    deadline: tokio::time::Instant,
+    /// The API's budget for the read.
+    read_budget: Option<Duration>,
+}
+
+/// Why the API hands an attempt to the worker after a slow read.
+const BUDGET_SPENT: &str = "the request's budget ran out before the write: the worker takes it over";
+
+impl Attempt {
+    fn start(options: &PushOptions) -> Self {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::from_std(started + options.deadline);
+        Self { started, deadline, read_budget: options.read_budget }
+    }
+
+    /// When the read must have answered: the API's budget, or the deadline.
+    fn read_until(&self) -> tokio::time::Instant {
+        match self.read_budget {
+            Some(budget) => self.deadline.min(tokio::time::Instant::from_std(self.started + budget)),
+            None => self.deadline,
+        }
+    }
+
+    /// Whether the read outlasted the API's budget: nothing is written, the worker takes it.
+    fn budget_spent(&self) -> bool {
+        self.read_budget.is_some_and(|budget| self.started.elapsed() > budget)
+    }
+
+    /// What a read that did not answer by [`Attempt::read_until`] means for the entry.
+    fn read_timed_out(&self) -> (Failure, &'static str) {
+        match self.read_budget {
+            Some(_) => (
+                Failure::HandedOver,
+                "GitHub did not answer within the request's budget: the worker takes it over",
+            ),
+            None => (Failure::Transient, "GitHub did not answer the read within the push's deadline"),
+        }
+    }
+}
+
 /// The longest a write started now may take: what is left of the push's deadline, and
 /// GitHub's own limit on working on it after that.
 fn write_takes(deadline: tokio::time::Instant) -> chrono::Duration {
@@ -534,6 +565,13 @@ impl Services {
                     StoreError::StateConflict("two-way sync is off for the task's project".into()).into()
                 );
             }
+            PushClaim::NotDue => {
+                return Err(StoreError::StateConflict(format!(
+                    "task {task_id} is being published: GitHub's answer to its post did not come; the worker \
+                     finishes it, looking for the issue before it ever posts again"
+                ))
+                .into());
+            }
             _ => {
                 return Err(
                     StoreError::StateConflict(format!("task {task_id} is being published already")).into()
@@ -576,16 +614,31 @@ impl Services {
             Err(e) => return self.publication_waits(&job, Failure::Transient, &chain(&e), task).await,
         };
         let (github, repo) = (&connection.github, &config.repo);
-        let deadline = tokio::time::Instant::now() + options.deadline;
+        let attempt = Attempt::start(options);
         if publish_step(job.in_flight.is_some()) == PublishStep::LookForMarker {
-            match self.find_published(&job, config, &connection, requests).await {
-                Ok(Some(issue)) => return self.linked(&job, &issue, task).await,
-                Ok(None) => {}
-                Err(e @ ManageError::Store(_)) => return Err(e),
-                Err(e) => return self.publication_waits(&job, Failure::Transient, &chain(&e), task).await,
+            // The look-up is the publication's read: bounded like a push's.
+            let found = tokio::time::timeout_at(
+                attempt.read_until(),
+                self.find_published(&job, config, &connection, requests),
+            )
+            .await;
+            match found {
+                Err(_) => {
+                    let (failure, error) = attempt.read_timed_out();
+                    return self.publication_waits(&job, failure, error, task).await;
+                }
+                Ok(Ok(Some(issue))) => return self.linked(&job, &issue, task).await,
+                Ok(Ok(None)) => {}
+                Ok(Err(e @ ManageError::Store(_))) => return Err(e),
+                Ok(Err(e)) => {
+                    return self.publication_waits(&job, Failure::Transient, &chain(&e), task).await;
+                }
+            }
+            if attempt.budget_spent() {
+                return self.publication_waits(&job, Failure::HandedOver, BUDGET_SPENT, task).await;
             }
         }
-        match self.store.begin_publish(&job, &job.posted(), write_takes(deadline)).await? {
+        match self.store.begin_publish(&job, &job.posted(), write_takes(attempt.deadline)).await? {
             Fence::Held => {}
             Fence::Lost => return Ok(Published::Pending(task)),
             Fence::TooLate => {
@@ -594,7 +647,7 @@ impl Services {
             }
         }
         let created = tokio::time::timeout_at(
-            deadline,
+            attempt.deadline,
             github.create_issue(repo, &job.local, job.task_id, &connection.token, requests),
         )
         .await;

@@ -3,15 +3,17 @@
 //! close, retried when the close fails, the reopen's echo never moving the task); a column and
 //! an unseen state change are one conflict showing both; a move waiting behind a content
 //! conflict reaches GitHub after any resolution; a publication whose answer is lost makes one
-//! issue and one task; a GitHub edit made before the link is stored is kept.
+//! issue and one task (a lagging listing, a slow answer or a slow look-up included); a refused
+//! one leaves nothing behind; a GitHub edit made before the link is stored is kept.
 
 use ghsync_shared::Store;
 use ghsync_shared::domain::{Content, Merged, Nullable, Resolution, TaskPatch, TaskStatus};
-use ghsync_shared::push::{Published, Pushed};
+use ghsync_shared::manage::ManageError;
+use ghsync_shared::push::{Published, PushOptions, Pushed};
 use serde_json::json;
 use testkit::both_backends;
 use testkit::github::{Fault, HoldWhen};
-use testkit::two_way::{REPO, World, status, title};
+use testkit::two_way::{PAT, REPO, World, status, title};
 
 both_backends!(
     a_close_reason_change_reaches_github_and_a_failed_close_is_retried,
@@ -21,6 +23,9 @@ both_backends!(
     a_publication_whose_answer_is_lost_is_found_by_its_marker_not_posted_again,
     a_publication_whose_answer_is_lost_is_linked_by_its_webhook,
     a_github_edit_made_before_the_link_is_stored_is_kept,
+    a_publication_github_refuses_ends_with_nothing_made,
+    a_publication_answered_after_its_deadline_is_found_not_posted_again,
+    a_look_up_slower_than_the_requests_budget_posts_nothing,
 );
 
 async fn a_close_reason_change_reaches_github_and_a_failed_close_is_retried(store: Store) {
@@ -170,7 +175,19 @@ async fn a_publication_whose_answer_is_lost_is_found_by_its_marker_not_posted_ag
     let created = w.github(2);
     assert!(created["body"].as_str().unwrap().ends_with(&format!("<!-- ghsync:task:{} -->", task.id)));
 
-    // Asked again (or by the worker): it is looked for before anything is posted.
+    // Finding: GitHub's listing may lag behind the post (a replica that has not seen the issue
+    // yet). Asked again at once, nothing is looked up or posted: the look-up waits for the
+    // entry's retry time.
+    w.gh.lag_listings(true);
+    w.gh.clear_requests();
+    let refused = w.services.publish_task(task.id).await.unwrap_err();
+    assert!(refused.to_string().contains("did not come"), "{refused}");
+    assert!(w.gh.requests().is_empty(), "{:?}", w.gh.requests());
+
+    // By its retry time the listing has caught up: the issue is looked for before anything is
+    // posted.
+    w.gh.lag_listings(false);
+    w.make_due(task.id).await;
     w.gh.clear_requests();
     let Published::Linked(linked) = w.services.publish_task(task.id).await.unwrap() else { panic!("linked") };
     assert!(linked.github_issue_url.unwrap().ends_with("/issues/2"));
@@ -236,4 +253,76 @@ async fn a_github_edit_made_before_the_link_is_stored_is_kept(store: Store) {
         assert_eq!(t.description.as_deref(), Some("their words"), "marked: {marked}: their edit is kept");
         assert!(w.pending_conflicts().await.is_empty());
     }
+}
+
+async fn a_publication_github_refuses_ends_with_nothing_made(store: Store) {
+    let w = World::new(store, 1, true).await;
+    let content = Content::new("Ship it", None).unwrap();
+    let task = w.store.create_task(w.project, &content, TaskStatus::Todo).await.unwrap();
+    w.gh.set_read_only(PAT);
+
+    let refused = w.services.publish_task(task.id).await.unwrap_err();
+
+    assert!(matches!(refused, ManageError::GitHubRefused(_)), "{refused:?}");
+    assert!(w.gh.issue(REPO, 2).is_none(), "nothing was made");
+    assert_eq!(w.pending_pushes().await, 0, "the publication ended");
+    assert!(w.store.get_metadata(task.id).await.unwrap().is_none());
+    // Once the token may write, the person asks again and it is published.
+    w.gh.set_writable(PAT);
+    let Published::Linked(linked) = w.services.publish_task(task.id).await.unwrap() else { panic!("linked") };
+    assert!(linked.github_issue_url.unwrap().ends_with("/issues/2"));
+}
+
+async fn a_publication_answered_after_its_deadline_is_found_not_posted_again(store: Store) {
+    let mut w = World::new(store, 1, true).await;
+    let content = Content::new("Ship it", None).unwrap();
+    let task = w.store.create_task(w.project, &content, TaskStatus::Todo).await.unwrap();
+    // GitHub opens the issue; its answer comes after the push's deadline.
+    w.services.push_options.deadline = std::time::Duration::from_millis(300);
+    let held = w.gh.hold_request("POST", "/issues", HoldWhen::AfterServing);
+
+    let pending = w.services.publish_task(task.id).await.unwrap();
+
+    assert!(matches!(pending, Published::Pending(_)), "{pending:?}");
+    assert!(w.gh.issue(REPO, 2).is_some(), "GitHub made it");
+    assert!(w.entry(task.id, "in_flight").await.is_some(), "what was posted is recorded");
+    held.release();
+    // At its retry time it is looked for, and linked; nothing is posted again.
+    w.services.push_options = PushOptions::default();
+    w.make_due(task.id).await;
+    w.gh.clear_requests();
+    assert!(matches!(w.services.publish_task(task.id).await.unwrap(), Published::Linked(_)));
+    assert!(!w.gh.requests().iter().any(|r| r.method == "POST"), "{:?}", w.gh.requests());
+    assert!(w.gh.issue(REPO, 3).is_none(), "one issue");
+    assert_eq!(w.task(2).await.task.id, task.id);
+}
+
+async fn a_look_up_slower_than_the_requests_budget_posts_nothing(store: Store) {
+    let mut w = World::new(store, 1, true).await;
+    let content = Content::new("Ship it", None).unwrap();
+    let task = w.store.create_task(w.project, &content, TaskStatus::Todo).await.unwrap();
+    w.gh.lose_write_answers(1);
+    assert!(matches!(w.services.publish_task(task.id).await.unwrap(), Published::Pending(_)));
+    // Asked again through the API at its retry time: the listing is answered slowly, past the
+    // request's budget for its read.
+    w.make_due(task.id).await;
+    w.services.push_options = PushOptions {
+        read_budget: Some(std::time::Duration::from_millis(200)),
+        deadline: std::time::Duration::from_millis(400),
+        ..PushOptions::api()
+    };
+    w.gh.dribble_next_read(std::time::Duration::from_secs(2), 20);
+    w.gh.clear_requests();
+
+    let pending = w.services.publish_task(task.id).await.unwrap();
+
+    assert!(matches!(pending, Published::Pending(_)), "{pending:?}");
+    assert!(!w.gh.requests().iter().any(|r| r.method == "POST"), "nothing is posted");
+    assert!(w.entry(task.id, "in_flight").await.is_some(), "the post it looks for stays recorded");
+    // Handed over, it is due at once: with the worker's pacing it is found by its marker.
+    w.services.push_options = PushOptions::default();
+    w.gh.clear_requests();
+    assert!(matches!(w.services.publish_task(task.id).await.unwrap(), Published::Linked(_)));
+    assert!(!w.gh.requests().iter().any(|r| r.method == "POST"));
+    assert!(w.gh.issue(REPO, 3).is_none(), "one issue");
 }

@@ -244,6 +244,8 @@ struct GhState {
     lost_answers: usize,
     /// (repository, number) → reads left that answer the issue's previous version.
     lagging: HashMap<(String, i64), usize>,
+    /// Listings by creation leave out the newest issue (a replica that has not seen it yet).
+    listing_lags: bool,
     /// The next read's answer is dribbled out: (over how long, in how many pieces).
     dribble: Option<(Duration, usize)>,
     /// Logins of personal access tokens (`GET /user`); unnamed tokens are `octocat`.
@@ -624,6 +626,12 @@ impl FakeGitHub {
     /// newest change, as a lagging replica does.
     pub fn lag_reads(&self, repo: &str, number: i64, n: usize) {
         self.state.lock().unwrap().lagging.insert((repo.to_ascii_lowercase(), number), n);
+    }
+
+    /// While `on`, listings by creation (`sort=created`) leave out each repository's newest
+    /// issue, as a replica that has not seen it yet answers.
+    pub fn lag_listings(&self, on: bool) {
+        self.state.lock().unwrap().listing_lags = on;
     }
 
     /// Dribbles the next read's answer out over `total`, in `pieces` (each piece well inside a
@@ -1356,6 +1364,10 @@ fn list_by_creation(s: &GhState, repo: &RepoData, q: &HashMap<String, String>) -
         .map(|i| on_web_host(i.clone(), s.web_origin.as_deref()))
         .collect();
     items.sort_by_key(|i| i["number"].as_i64().unwrap_or(0));
+    let newest = repo.items.iter().filter_map(|i| i["number"].as_i64()).max();
+    if s.listing_lags {
+        items.retain(|i| i["number"].as_i64() != newest);
+    }
     if q.get("direction").is_none_or(|d| d == "desc") {
         items.reverse();
     }

@@ -184,6 +184,16 @@ impl World {
             .unwrap();
     }
 
+    /// Lets time pass for a retry: the task's outbox entry is due now.
+    pub async fn make_due(&self, task: Uuid) {
+        sqlx::query("UPDATE sync_outbox SET next_attempt_at = $2 WHERE task_id = $1")
+            .bind(task.to_string())
+            .bind("2000-01-01T00:00:00.000Z")
+            .execute(self.store.pool())
+            .await
+            .unwrap();
+    }
+
     /// A column of the task's outbox entry (`None` without an entry, or NULL).
     pub async fn entry(&self, task: Uuid, column: &str) -> Option<String> {
         let sql = format!("SELECT {column} FROM sync_outbox WHERE task_id = $1");

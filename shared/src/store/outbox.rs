@@ -343,6 +343,8 @@ pub(super) struct EntryRow {
     parked: Option<String>,
     next_attempt_at: String,
     lease_until: Option<String>,
+    kind: String,
+    in_flight: Option<String>,
 }
 
 impl EntryRow {
@@ -355,6 +357,7 @@ impl EntryRow {
             parked: self.parked.as_deref().map(|p| parse("sync_outbox.parked", p)).transpose()?,
             next_attempt_at: ts("sync_outbox.next_attempt_at", &self.next_attempt_at)?,
             lease_until: self.lease_until()?,
+            post_unanswered: self.kind == "publish" && self.in_flight.is_some(),
         })
     }
 }
@@ -366,7 +369,8 @@ pub(super) async fn lock_entry_in(
 ) -> Result<Option<EntryRow>, StoreError> {
     Ok(sqlx::query_as(locking!(
         backend,
-        "SELECT project_id, claim_token, parked, next_attempt_at, lease_until FROM sync_outbox WHERE task_id = $1"
+        "SELECT project_id, claim_token, parked, next_attempt_at, lease_until, kind, in_flight \
+         FROM sync_outbox WHERE task_id = $1"
     ))
     .bind(task_id.to_string())
     .fetch_optional(conn)
@@ -672,7 +676,8 @@ impl Store {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT task_id FROM sync_outbox WHERE project_id = $1 \
              AND (parked IS NULL OR parked <> 'one_way') \
-             AND (next_attempt_at <= $2 OR ($4 = 1 AND parked IS NULL)) \
+             AND (next_attempt_at <= $2 OR ($4 = 1 AND parked IS NULL \
+                  AND NOT (kind = 'publish' AND in_flight IS NOT NULL))) \
              AND (lease_until IS NULL OR lease_until < $2) ORDER BY queued_at, task_id LIMIT $3",
         )
         .bind(project_id.to_string())

@@ -363,6 +363,11 @@ pub struct EntryState {
     pub next_attempt_at: Timestamp,
     /// Until when another pusher's claim holds it.
     pub lease_until: Option<Timestamp>,
+    /// A publication whose `POST` went out and whose answer was lost. GitHub's listing, where
+    /// the issue is looked for, may lag behind the post (a replica that has not seen it yet):
+    /// the look-up waits for the entry's retry time whatever the pass, so a lagging listing
+    /// never makes ghsync post the issue twice.
+    pub post_unanswered: bool,
 }
 
 /// Whether an entry may be claimed now.
@@ -390,7 +395,7 @@ pub fn claim(entry: &EntryState, now: Timestamp, backoff: Backoff) -> Claim {
         Some(Parked::OneWay) => return Claim::Parked,
         // A refusal's slow retry holds whatever the pass.
         Some(Parked::Refused) => true,
-        None => backoff == Backoff::Respect,
+        None => entry.post_unanswered || backoff == Backoff::Respect,
     };
     if respect && entry.next_attempt_at > now {
         return Claim::NotDue { at: entry.next_attempt_at };
@@ -630,7 +635,13 @@ mod tests {
     fn claim_table() {
         let now = t("2026-01-01T00:00:00Z");
         let (past, future) = (t("2025-12-31T23:59:00Z"), t("2026-01-01T00:01:00Z"));
-        let e = |parked, next, lease| EntryState { parked, next_attempt_at: next, lease_until: lease };
+        let e = |parked, next, lease| EntryState {
+            parked,
+            next_attempt_at: next,
+            lease_until: lease,
+            post_unanswered: false,
+        };
+        let posted = |next| EntryState { post_unanswered: true, ..e(None, next, None) };
         let table = [
             (e(None, past, None), Backoff::Respect, Claim::Take),
             (e(None, future, None), Backoff::Respect, Claim::NotDue { at: future }),
@@ -640,6 +651,9 @@ mod tests {
             (e(Some(Parked::Refused), future, None), Backoff::Ignore, Claim::NotDue { at: future }),
             (e(Some(Parked::Refused), past, None), Backoff::Respect, Claim::Take), // the hourly retry
             (e(Some(Parked::OneWay), past, None), Backoff::Ignore, Claim::Parked),
+            // a lost post is looked for no sooner than its retry time, whoever asks
+            (posted(future), Backoff::Ignore, Claim::NotDue { at: future }),
+            (posted(past), Backoff::Ignore, Claim::Take),
         ];
         for (entry, backoff, want) in table {
             assert_eq!(claim(&entry, now, backoff), want, "{entry:?} {backoff:?}");
