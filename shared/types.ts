@@ -143,7 +143,25 @@ token_warning: string | null,
  * Off because the repository left the App's installation (or the installation was
  * deleted or suspended); its return turns the config on again.
  */
-paused_by_github: boolean, };
+paused_by_github: boolean, 
+/**
+ * Which secret the config's own webhook takes (docs/trust.md, "Tenant secrets"): the
+ * generation, one more at each rotation and each move to another repository or host.
+ */
+secret_generation: number, 
+/**
+ * When the current generation began (`None`: the config's first).
+ */
+secret_rotated_at: string | null, 
+/**
+ * When a delivery first verified with the current generation (`None`: none yet).
+ */
+secret_used_at: string | null, 
+/**
+ * Off because its `api_url` is not among the hosts the operator allows (`sync_error`
+ * says so); on again when it is, or when the config moves to one that is.
+ */
+paused_for_host: boolean, };
 
 export type PutSyncConfig = { repo_owner: string, repo_name: string, 
 /**
@@ -224,6 +242,15 @@ content_type: string,
  * ghsync installed the hook and keeps it (its GitHub id).
  */
 hook_id: number | null, 
+/**
+ * The secret's generation: one more at each rotation and each move to another
+ * repository or host (the secrets of earlier generations are refused).
+ */
+secret_generation: number, 
+/**
+ * When the current secret replaced the one before (`None`: the config's first).
+ */
+secret_rotated_at: string | null, 
 /**
  * Why ghsync did not install it (the values above are then added by hand).
  */
@@ -370,7 +397,25 @@ token_warning: string | null,
  * Off because the repository left the App's installation (or the installation was
  * deleted or suspended); its return turns the config on again.
  */
-paused_by_github: boolean, };
+paused_by_github: boolean, 
+/**
+ * Which secret the config's own webhook takes (docs/trust.md, "Tenant secrets"): the
+ * generation, one more at each rotation and each move to another repository or host.
+ */
+secret_generation: number, 
+/**
+ * When the current generation began (`None`: the config's first).
+ */
+secret_rotated_at: string | null, 
+/**
+ * When a delivery first verified with the current generation (`None`: none yet).
+ */
+secret_used_at: string | null, 
+/**
+ * Off because its `api_url` is not among the hosts the operator allows (`sync_error`
+ * says so); on again when it is, or when the config moves to one that is.
+ */
+paused_for_host: boolean, };
 
 export type OfferAnswer = { 
 /**

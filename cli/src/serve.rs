@@ -39,7 +39,11 @@ pub async fn run(config: Config) -> Result<()> {
         WebhookConfig {
             secrets: secrets.clone(),
             web_host: services.github.web_host().clone(),
-            app_secret: ghsync_shared::app::AppSecret::new(services.store.clone(), services.keys.clone()),
+            app: ghsync_shared::app::AppAccess::new(
+                services.store.clone(),
+                services.keys.clone(),
+                services.github.clone(),
+            ),
         },
     );
     // "Sync now" in the API queues a run and wakes this worker at once.
@@ -54,13 +58,14 @@ pub async fn run(config: Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (GHSYNC_LISTEN)", config.listen))?;
     println!("ghsync listening on http://{}", listener.local_addr()?);
-    serve_with(listener, app, Limits::default(), shutdown_signal()).await;
+    let limits = Limits { trusted_proxies: config.trusted_proxies.clone(), ..Limits::default() };
+    serve_with(listener, app, limits, shutdown_signal()).await;
     background.abort();
     Ok(())
 }
 
 /// How `ghsync serve` holds out against slow and greedy clients.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     /// A request's head (line and headers) must arrive within this, or the connection closes.
     pub header_read: Duration,
@@ -70,6 +75,12 @@ pub struct Limits {
     pub body_total: Duration,
     /// Connections open at once; a connection beyond it is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// Connections one client may hold open at once (a trusted proxy's are not counted: it
+    /// speaks for many clients).
+    pub max_connections_per_client: usize,
+    /// Peers whose `X-Forwarded-For` is believed (`GHSYNC_TRUSTED_PROXIES`): behind one, the
+    /// client is the address it appended last, else the peer itself.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Limits {
@@ -79,6 +90,8 @@ impl Default for Limits {
             body_idle: Duration::from_secs(10),
             body_total: Duration::from_secs(30),
             max_connections: 512,
+            max_connections_per_client: 64,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -98,6 +111,9 @@ pub async fn serve_with(
         .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(limits.body_total))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_idle));
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let per_client =
+        Arc::new(std::sync::Mutex::new(std::collections::HashMap::<std::net::IpAddr, usize>::new()));
+    let trusted: Arc<[std::net::IpAddr]> = limits.trusted_proxies.clone().into();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
@@ -120,18 +136,82 @@ pub async fn serve_with(
             drop(stream);
             continue;
         };
-        let service = TowerToHyperService::new(app.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let proxied = trusted.contains(&peer.ip());
+        let client_slot = if proxied {
+            None
+        } else {
+            match ClientConnection::open(&per_client, peer.ip(), limits.max_connections_per_client) {
+                Some(held) => Some(held),
+                None => {
+                    tracing::warn!(%peer, "connection refused: the client holds its share of connections");
+                    drop(stream);
+                    continue;
+                }
+            }
+        };
+        // Each request carries its client, for the webhook's per-client body slots.
+        let service = tower::ServiceBuilder::new()
+            .map_request(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                let client = if proxied { forwarded_client(request.headers()) } else { None };
+                request.extensions_mut().insert(ghsync_webhook::Client(client.unwrap_or(peer.ip())));
+                request
+            })
+            .service(app.clone());
+        let connection =
+            graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(slot);
+            drop(client_slot);
         });
     }
     if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
         tracing::warn!("requests still running after 10 s were cut at shutdown");
     }
+}
+
+/// One connection of a client, counted while it is open.
+struct ClientConnection {
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    client: std::net::IpAddr,
+}
+
+impl ClientConnection {
+    /// Counts a connection of `client`, unless it already holds `max`.
+    fn open(
+        counts: &Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+        client: std::net::IpAddr,
+        max: usize,
+    ) -> Option<Self> {
+        let mut held = counts.lock().expect("connection counts lock");
+        let count = held.entry(client).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Self { counts: counts.clone(), client })
+    }
+}
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        let mut held = self.counts.lock().expect("connection counts lock");
+        if let Some(count) = held.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// The client a trusted proxy forwards: the last address of `X-Forwarded-For` (the one the
+/// proxy itself appended; those before it are the client's own word).
+fn forwarded_client(headers: &axum::http::HeaderMap) -> Option<std::net::IpAddr> {
+    let list = headers.get_all("x-forwarded-for").iter().rev().find_map(|v| v.to_str().ok())?;
+    list.rsplit(',').next()?.trim().parse().ok()
 }
 
 /// How often the local reconcile loop looks for due configs.
@@ -218,6 +298,8 @@ mod tests {
             body_idle: Duration::from_millis(300),
             body_total: Duration::from_secs(2),
             max_connections: 2,
+            max_connections_per_client: 2,
+            trusted_proxies: Vec::new(),
         }
     }
 

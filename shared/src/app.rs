@@ -14,9 +14,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{KeyProvider, Pat, SealedFor};
-use crate::github::{AppInstallation, GitHubError, InstallationToken};
+use crate::github::{AppInstallation, GitHub, GitHubError, InstallationToken};
 use crate::manage::{ManageError, Services, open_stored};
-use crate::store::{Store, StoredApp};
+use crate::store::{Store, StoreError, StoredApp};
 use crate::time::Timestamp;
 
 /// A cached installation token is replaced once it has less than this left.
@@ -138,9 +138,30 @@ impl Services {
 
     /// A JWT of the deployment's App, signed with its key (opened from its seal).
     pub(crate) async fn app_jwt(&self) -> Result<Pat, ManageError> {
-        let app = self.store.github_app().await?.ok_or(ManageError::NoApp)?;
-        let pem = open_stored(&self.keys, SealedFor::GitHubAppKey, &app.encrypted_private_key).await?;
-        app_jwt(app.app_id, &signing_key(pem.expose())?)
+        jwt_of(&self.store, &self.keys).await
+    }
+
+    /// Checks with the App's JWT that the App is installed on `repo` as `installation`
+    /// (`GET /repos/{o}/{r}/installation`); else the config may not name it (422).
+    pub(crate) async fn check_installation_covers(
+        &self,
+        repo: &crate::domain::RepoRef,
+        installation: i64,
+    ) -> Result<(), ManageError> {
+        let jwt = self.app_jwt().await?;
+        let found = self.github.repo_installation(&jwt, repo).await.map_err(app_refusal)?;
+        if found == Some(installation) {
+            return Ok(());
+        }
+        let why = match found {
+            Some(other) => format!("the App is installed on {repo} as installation {other}"),
+            None => format!("the App is not installed on {repo}"),
+        };
+        Err(crate::domain::ValidationError::new(
+            "installation_id",
+            format!("the GitHub App's installation {installation} does not cover {repo}: {why}"),
+        )
+        .into())
     }
 
     /// A token for `installation` on the deployment's GitHub: the cached one while it has
@@ -183,37 +204,44 @@ fn app_refusal(e: GitHubError) -> ManageError {
     }
 }
 
-/// The App's webhook secret as the webhook receiver keeps it: read from the store and opened
-/// once, then again after [`AppSecret::MAX_AGE`], or when a delivery's signature matches
-/// nothing (at most every [`AppSecret::REREAD_EVERY`]: the secret may have changed).
+/// What the webhook receiver needs of the App: its webhook secret, read from the store and
+/// opened once, then again after [`AppAccess::MAX_AGE`], or when a delivery's signature
+/// matches nothing (at most every [`AppAccess::REREAD_EVERY`]: the secret may have changed);
+/// and its JWT, to confirm with GitHub what an installation event says (docs/trust.md).
+///
+/// A secret that cannot be opened (KMS refusing or unreachable, the key changed) is logged
+/// and counted (`AppSecretUnopenable`), and that failure is kept as long as a good secret
+/// would be: deliveries meanwhile are refused as unverifiable, and an attacker's requests
+/// cost no KMS call each.
 #[derive(Clone, Default)]
-pub struct AppSecret {
-    source: Option<(Store, KeyProvider)>,
+pub struct AppAccess {
+    source: Option<(Store, KeyProvider, GitHub)>,
     cached: Arc<tokio::sync::Mutex<Option<ReadSecret>>>,
 }
 
-/// The secret as last read (`None`: no App was set), and when.
+/// The secret as last read (`None`: no App was set, or it did not open), and when.
 type ReadSecret = (Option<SecretString>, std::time::Instant);
 
-impl std::fmt::Debug for AppSecret {
+impl std::fmt::Debug for AppAccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppSecret").field("enabled", &self.source.is_some()).finish_non_exhaustive()
+        f.debug_struct("AppAccess").field("enabled", &self.source.is_some()).finish_non_exhaustive()
     }
 }
 
-impl AppSecret {
+impl AppAccess {
     pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(300);
     pub const REREAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-    /// Reads the App's secret from `store`, opened with `keys`.
-    pub fn new(store: Store, keys: KeyProvider) -> Self {
-        Self { source: Some((store, keys)), cached: Arc::default() }
+    /// Reads the App from `store`, opened with `keys`; asks the deployment's `github`.
+    pub fn new(store: Store, keys: KeyProvider, github: GitHub) -> Self {
+        Self { source: Some((store, keys, github)), cached: Arc::default() }
     }
 
-    /// The secret (`None`: no App is set, or this receiver takes no App deliveries). With
-    /// `fresh`, read again unless the last read is younger than [`AppSecret::REREAD_EVERY`].
-    pub async fn get(&self, fresh: bool) -> Result<Option<SecretString>, ManageError> {
-        let Some((store, keys)) = &self.source else { return Ok(None) };
+    /// The secret (`None`: no App is set, its secret does not open, or this receiver takes
+    /// no App deliveries). With `fresh`, read again unless the last read is younger than
+    /// [`AppAccess::REREAD_EVERY`]. Fails only when the database cannot be read.
+    pub async fn secret(&self, fresh: bool) -> Result<Option<SecretString>, StoreError> {
+        let Some((store, keys, _)) = &self.source else { return Ok(None) };
         let mut cached = self.cached.lock().await;
         // "No App" is believed only briefly: the App may be set at any moment, and its first
         // deliveries (installation events) are not redelivered by GitHub on their own.
@@ -224,16 +252,93 @@ impl AppSecret {
         }
         let secret = match store.github_app().await? {
             Some(app) => {
-                let secret =
-                    open_stored(keys, SealedFor::GitHubAppWebhookSecret, &app.encrypted_webhook_secret)
-                        .await?;
-                Some(SecretString::from(secret.expose().to_string()))
+                match open_stored(keys, SealedFor::GitHubAppWebhookSecret, &app.encrypted_webhook_secret)
+                    .await
+                {
+                    Ok(secret) => Some(SecretString::from(secret.expose().to_string())),
+                    Err(e) => {
+                        tracing::error!(
+                            error = %crate::telemetry::ErrorChain(&e),
+                            "the GitHub App's webhook secret cannot be opened: App deliveries are refused"
+                        );
+                        crate::metrics::app_secret_unopenable();
+                        None
+                    }
+                }
             }
             None => None,
         };
         *cached = Some((secret.clone(), std::time::Instant::now()));
         Ok(secret)
     }
+
+    /// The deployment's GitHub and a JWT of its App, to ask GitHub about installations.
+    pub(crate) async fn jwt(&self) -> Result<(GitHub, Pat), ManageError> {
+        let (store, keys, github) = self.source.as_ref().ok_or(ManageError::NoApp)?;
+        Ok((github.clone(), jwt_of(store, keys).await?))
+    }
+}
+
+/// What an `installation` or `installation_repositories` delivery says happened, before
+/// ghsync believes it: a captured delivery replayed under a new `X-GitHub-Delivery` verifies
+/// like the original, so what it says is confirmed with GitHub first (docs/trust.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Said {
+    Deleted,
+    Suspended,
+    Unsuspended,
+    /// A repository left the installation.
+    Removed,
+    /// A repository joined the installation.
+    Added,
+}
+
+/// What GitHub says now, asked with the App's JWT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GitHubSays {
+    /// `GET /app/installations/{id}`: `None` when deleted (404).
+    Installation(Option<crate::github::InstallationState>),
+    /// `GET /repos/{o}/{r}/installation`: the installation on the repository (`None`: 404).
+    Repo(Option<i64>),
+}
+
+impl Said {
+    /// Whether GitHub's answer bears out what `installation`'s event said.
+    pub fn holds(self, installation: i64, now: GitHubSays) -> bool {
+        use crate::github::InstallationState as State;
+        match (self, now) {
+            (Said::Deleted, GitHubSays::Installation(found)) => found.is_none(),
+            (Said::Suspended, GitHubSays::Installation(found)) => found == Some(State { suspended: true }),
+            (Said::Unsuspended, GitHubSays::Installation(found)) => found == Some(State { suspended: false }),
+            (Said::Removed, GitHubSays::Repo(found)) => found != Some(installation),
+            (Said::Added, GitHubSays::Repo(found)) => found == Some(installation),
+            // An answer about something else bears out nothing.
+            (_, _) => false,
+        }
+    }
+}
+
+impl AppAccess {
+    /// What GitHub says now of `installation` (`repo`: of its installation on that repository).
+    pub(crate) async fn ask(
+        &self,
+        installation: i64,
+        repo: Option<&crate::domain::RepoRef>,
+    ) -> Result<GitHubSays, ManageError> {
+        let (github, jwt) = self.jwt().await?;
+        let asked = match repo {
+            Some(repo) => github.repo_installation(&jwt, repo).await.map(GitHubSays::Repo),
+            None => github.installation_state(&jwt, installation).await.map(GitHubSays::Installation),
+        };
+        asked.map_err(app_refusal)
+    }
+}
+
+/// A JWT of the deployment's App in `store`, signed with its key (opened with `keys`).
+async fn jwt_of(store: &Store, keys: &KeyProvider) -> Result<Pat, ManageError> {
+    let app = store.github_app().await?.ok_or(ManageError::NoApp)?;
+    let pem = open_stored(keys, SealedFor::GitHubAppKey, &app.encrypted_private_key).await?;
+    app_jwt(app.app_id, &signing_key(pem.expose())?)
 }
 
 #[cfg(test)]
@@ -257,12 +362,43 @@ mod tests {
         let shown = format!(
             "{request:?} {stored:?} {token:?} {:?} {:?}",
             InstallationTokens::default(),
-            AppSecret::default()
+            AppAccess::default()
         );
         for secret in ["MIIsecret", "hook-secret", "ghs_installationToken"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("app_id: 7"), "{shown}");
+    }
+
+    #[test]
+    fn an_installation_event_holds_only_when_github_bears_it_out() {
+        use crate::github::InstallationState as State;
+        let (active, suspended) = (Some(State { suspended: false }), Some(State { suspended: true }));
+        let i = GitHubSays::Installation;
+        let r = GitHubSays::Repo;
+        #[rustfmt::skip]
+        let rows = [
+            // what the event said, what GitHub says now, believed
+            (Said::Deleted,     i(None),      true),
+            (Said::Deleted,     i(active),    false), // a replay: the installation is there
+            (Said::Deleted,     i(suspended), false),
+            (Said::Suspended,   i(suspended), true),
+            (Said::Suspended,   i(active),    false), // a replay after the unsuspension
+            (Said::Suspended,   i(None),      false),
+            (Said::Unsuspended, i(active),    true),
+            (Said::Unsuspended, i(suspended), false),
+            (Said::Removed,     r(None),      true),
+            (Said::Removed,     r(Some(8)),   true),  // another installation has it now
+            (Said::Removed,     r(Some(7)),   false), // a replay: still installed
+            (Said::Added,       r(Some(7)),   true),
+            (Said::Added,       r(None),      false),
+            (Said::Added,       r(Some(8)),   false),
+            (Said::Deleted,     r(None),      false), // an answer about something else
+            (Said::Removed,     i(None),      false),
+        ];
+        for (said, now, believed) in rows {
+            assert_eq!(said.holds(7, now), believed, "{said:?} {now:?}");
+        }
     }
 
     #[test]

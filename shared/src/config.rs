@@ -49,21 +49,45 @@ impl WebhookSecrets {
         self.0.iter()
     }
 
-    /// The secrets of one config's own webhook (`/webhooks/github/{config_id}`): each
-    /// deployment secret's HMAC-SHA256 of the config id, in hex. Nothing per tenant is stored
-    /// and the webhook function needs no KMS call; during a rotation (two deployment secrets)
-    /// both derivations verify.
-    pub fn for_config(&self, config_id: uuid::Uuid) -> WebhookSecrets {
+    /// The secrets of one config's own webhook (`/webhooks/github/{config_id}`) in its
+    /// current generation, one per deployment secret (during a rotation of the deployment
+    /// secret both derivations verify). Nothing secret is stored per tenant and the webhook
+    /// function needs no KMS call.
+    ///
+    /// - Generation 0, the first derivation: the hex HMAC-SHA256, under the deployment
+    ///   secret, of a label and the config id. Kept so that hooks installed before
+    ///   generations existed still verify.
+    /// - Later generations: HKDF-SHA256 with the generation's random salt, the deployment
+    ///   secret as input key material and the config id and generation as context. The
+    ///   deployment secret is never the key of an HMAC here, so no secret of a config is the
+    ///   MAC of anything on the shared route, and a new salt makes every earlier secret of
+    ///   the config worthless.
+    pub fn for_config(&self, config_id: uuid::Uuid, key: &TenantKey) -> WebhookSecrets {
         use hmac::{Hmac, KeyInit, Mac};
+        let id = config_id.as_hyphenated().to_string();
         let derived = self
             .0
             .iter()
             .map(|secret| {
-                let mut h = Hmac::<sha2::Sha256>::new_from_slice(secret.expose_secret().as_bytes())
-                    .expect("HMAC accepts keys of any length");
-                h.update(b"ghsync config webhook v1:");
-                h.update(config_id.as_hyphenated().to_string().as_bytes());
-                SecretString::from(hex::encode(h.finalize().into_bytes()))
+                let secret = secret.expose_secret().as_bytes();
+                let bytes: [u8; 32] = match key.salt.as_deref() {
+                    None => {
+                        let mut h = Hmac::<sha2::Sha256>::new_from_slice(secret)
+                            .expect("HMAC accepts keys of any length");
+                        h.update(b"ghsync config webhook v1:");
+                        h.update(id.as_bytes());
+                        h.finalize().into_bytes().into()
+                    }
+                    Some(salt) => {
+                        let info = format!("ghsync config webhook v2:{id}:{}", key.generation);
+                        let mut out = [0u8; 32];
+                        hkdf::Hkdf::<sha2::Sha256>::new(Some(salt.as_bytes()), secret)
+                            .expand(info.as_bytes(), &mut out)
+                            .expect("32 bytes is a valid HKDF-SHA256 length");
+                        out
+                    }
+                };
+                SecretString::from(hex::encode(bytes))
             })
             .collect();
         WebhookSecrets(derived)
@@ -78,6 +102,33 @@ impl WebhookSecrets {
 impl fmt::Debug for WebhookSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "WebhookSecrets([{} redacted])", self.0.len())
+    }
+}
+
+/// Which secret a config's own webhook takes: its generation and, from generation 1, the
+/// random salt drawn for it (see [`WebhookSecrets::for_config`]). `Debug` hides the salt.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TenantKey {
+    pub generation: i64,
+    /// 32 hex digits; `None` for generation 0.
+    pub salt: Option<String>,
+}
+
+impl TenantKey {
+    /// The first derivation, of configs made before generations existed.
+    pub const FIRST: TenantKey = TenantKey { generation: 0, salt: None };
+
+    /// The generation after `generation`, with a fresh random salt.
+    pub fn after(generation: i64) -> TenantKey {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).expect("the operating system's random source works");
+        TenantKey { generation: generation + 1, salt: Some(hex::encode(salt)) }
+    }
+}
+
+impl fmt::Debug for TenantKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TenantKey {{ generation: {}, salt: [redacted] }}", self.generation)
     }
 }
 
@@ -121,6 +172,14 @@ pub struct Config {
     pub api_token: Option<ApiToken>,
     pub listen: SocketAddr,
     pub github_api_url: String,
+    /// Further API bases a config's `api_url` may name (`GHSYNC_GITHUB_HOSTS`: GitHub
+    /// Enterprise Servers the operator trusts with its users' tokens). `GITHUB_API_URL` is
+    /// always allowed.
+    pub github_hosts: Vec<String>,
+    /// Proxies in front of `ghsync serve` whose `X-Forwarded-For` names the client
+    /// (`GHSYNC_TRUSTED_PROXIES`, comma-separated IP addresses): per-client limits then count
+    /// the forwarded client, not the proxy.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Configs one process syncs at once (`GHSYNC_RECONCILE_CONCURRENCY`).
     pub reconcile_concurrency: usize,
     /// The SQS queue the scheduled tick fans claimed configs out to
@@ -142,6 +201,8 @@ impl fmt::Debug for Config {
             .field("api_token", &self.api_token)
             .field("listen", &self.listen)
             .field("github_api_url", &self.github_api_url)
+            .field("github_hosts", &self.github_hosts)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("reconcile_concurrency", &self.reconcile_concurrency)
             .field("reconcile_queue_url", &self.reconcile_queue_url)
             .field("public_url", &self.public_url)
@@ -220,7 +281,36 @@ impl Config {
                 Some(url)
             }
         };
+        let github_hosts: Vec<String> = get("GHSYNC_GITHUB_HOSTS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect();
+        for host in &github_hosts {
+            crate::github::api_base(host).map_err(|e| ConfigError::Invalid {
+                name: "GHSYNC_GITHUB_HOSTS",
+                reason: format!(
+                    "{e} (a comma-separated list of API base URLs, such as https://ghe.example/api/v3)"
+                ),
+            })?;
+        }
+        let trusted_proxies = get("GHSYNC_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse().map_err(|_| ConfigError::Invalid {
+                    name: "GHSYNC_TRUSTED_PROXIES",
+                    reason: format!("{p:?} is not an IP address (a comma-separated list of them)"),
+                })
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, _>>()?;
         Ok(Self {
+            trusted_proxies,
+            github_hosts,
             public_url,
             reconcile_concurrency,
             reconcile_queue_url: get("GHSYNC_RECONCILE_QUEUE_URL"),

@@ -92,10 +92,8 @@ impl Fanout {
         deadline: Option<Instant>,
     ) -> Result<FanoutSummary, FanoutError> {
         let store = &reconciler.services.store;
-        let mut summary = FanoutSummary {
-            deliveries_pruned: store.prune_deliveries(Timestamp::now()).await?,
-            ..Default::default()
-        };
+        let mut summary =
+            FanoutSummary { deliveries_pruned: reconciler.before_claiming().await?, ..Default::default() };
         loop {
             if deadline_near(deadline) {
                 summary.stopped_for_deadline = true;

@@ -53,6 +53,13 @@ pub enum GitHubError {
     Refused { status: u16, message: String },
     #[error("the GitHub API URL {url:?} is not usable: {reason}")]
     BadApiUrl { url: String, reason: String },
+    /// A config's API is not one the operator allows (`GITHUB_API_URL`,
+    /// `GHSYNC_GITHUB_HOSTS`): nothing is sent there.
+    #[error(
+        "the GitHub API {url:?} is not among the hosts this deployment allows (GITHUB_API_URL and \
+         GHSYNC_GITHUB_HOSTS, set by its operator)"
+    )]
+    HostNotAllowed { url: String },
     /// The App is not installed there (any more), or may not mint its tokens.
     #[error("the GitHub App has no installation {installation} (GitHub answered {status})")]
     NoInstallation { installation: i64, status: u16 },
@@ -239,6 +246,24 @@ pub fn api_base(url: &str) -> Result<Url, GitHubError> {
     Ok(base)
 }
 
+/// What GitHub says of one of the App's installations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstallationState {
+    pub suspended: bool,
+}
+
+/// An API base as the allowlist compares it: the `url` crate has lower-cased the scheme and
+/// host and dropped a default port; the path loses its trailing slashes.
+fn normalised_base(base: &Url) -> String {
+    let port = base.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!(
+        "{}://{}{port}{}",
+        base.scheme(),
+        base.host_str().unwrap_or_default(),
+        base.path().trim_end_matches('/')
+    )
+}
+
 /// The budgets of the tokens this client has used, by the SHA-256 of the token (the map
 /// never holds a token). GitHub's headers are the shared truth: every process that uses a
 /// token learns what all of them have left from its own next answer.
@@ -249,6 +274,9 @@ type Budgets = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32
 pub struct GitHub {
     octo: Octocrab,
     base: Url,
+    /// The API bases a config may name (normalised, see [`normalised_base`]): this client's
+    /// own and the operator's `GHSYNC_GITHUB_HOSTS`. A token is sent nowhere else.
+    allowed: std::sync::Arc<Vec<String>>,
     web: WebHost,
     retries: Retries,
     budgets: Budgets,
@@ -269,16 +297,41 @@ impl GitHub {
             .build()
             .map_err(|e| bad(format!("cannot build the HTTP client: {e}")))?;
         let web = WebHost::of_api(&base);
-        Ok(Self { octo, base, web, retries: Retries::default(), budgets: Budgets::default() })
+        let allowed = std::sync::Arc::new(vec![normalised_base(&base)]);
+        Ok(Self { octo, base, allowed, web, retries: Retries::default(), budgets: Budgets::default() })
+    }
+
+    /// The same client, also allowing configs to name the API bases `hosts` (the operator's
+    /// `GHSYNC_GITHUB_HOSTS`).
+    pub fn allowing<S: AsRef<str>>(mut self, hosts: &[S]) -> Result<Self, GitHubError> {
+        let mut allowed = (*self.allowed).clone();
+        for host in hosts {
+            allowed.push(normalised_base(&api_base(host.as_ref())?));
+        }
+        self.allowed = std::sync::Arc::new(allowed);
+        Ok(self)
+    }
+
+    /// Whether a config may name `api_url` as its API: one the operator allows, compared
+    /// after normalising scheme, host, port and path.
+    pub fn allows(&self, api_url: &str) -> bool {
+        api_base(api_url).is_ok_and(|base| self.allowed.contains(&normalised_base(&base)))
     }
 
     /// The same client (connections, budgets, retries) for another API base: a config's own
-    /// GitHub Enterprise Server. `None` or the same base: this client.
+    /// GitHub Enterprise Server, which must be one the operator allows (else
+    /// [`GitHubError::HostNotAllowed`], and nothing is sent). `None` or the same base: this
+    /// client.
     pub fn at(&self, api_url: Option<&str>) -> Result<Self, GitHubError> {
-        let Some(api_url) = api_url.filter(|u| u.trim_end_matches('/') != self.base_url()) else {
-            return Ok(self.clone());
-        };
+        let Some(api_url) = api_url else { return Ok(self.clone()) };
         let base = api_base(api_url)?;
+        let normalised = normalised_base(&base);
+        if normalised == normalised_base(&self.base) {
+            return Ok(self.clone());
+        }
+        if !self.allowed.contains(&normalised) {
+            return Err(GitHubError::HostNotAllowed { url: api_url.to_string() });
+        }
         Ok(Self { octo: self.octo.clone(), web: WebHost::of_api(&base), base, ..self.clone() })
     }
 
@@ -491,6 +544,41 @@ impl GitHub {
                 suspended: i.suspended_at.is_some(),
             })
             .collect())
+    }
+
+    /// The id of the App's installation on `repo` (`GET /repos/{o}/{r}/installation`, the
+    /// App's `jwt`); `None`: the App is not installed there.
+    pub async fn repo_installation(&self, jwt: &Pat, repo: &RepoRef) -> Result<Option<i64>, GitHubError> {
+        let r = self.get(&self.repo_url(repo, &["installation"]), jwt, None, &mut 0).await?;
+        if r.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        expect_success(&r)?;
+        #[derive(Deserialize)]
+        struct Found {
+            id: i64,
+        }
+        Ok(Some(r.json::<Found>()?.id))
+    }
+
+    /// The App's installation `installation` as GitHub knows it now (`GET
+    /// /app/installations/{id}`, the App's `jwt`); `None`: deleted.
+    pub async fn installation_state(
+        &self,
+        jwt: &Pat,
+        installation: i64,
+    ) -> Result<Option<InstallationState>, GitHubError> {
+        let url = self.api_url(&["app", "installations", &installation.to_string()]);
+        let r = self.get(&url, jwt, None, &mut 0).await?;
+        if r.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        expect_success(&r)?;
+        #[derive(Deserialize)]
+        struct Found {
+            suspended_at: Option<String>,
+        }
+        Ok(Some(InstallationState { suspended: r.json::<Found>()?.suspended_at.is_some() }))
     }
 
     /// Mints an installation token for GitHub App installation `installation`

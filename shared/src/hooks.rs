@@ -50,6 +50,11 @@ pub struct WebhookSetup {
     pub content_type: String,
     /// ghsync installed the hook and keeps it (its GitHub id).
     pub hook_id: Option<i64>,
+    /// The secret's generation: one more at each rotation and each move to another
+    /// repository or host (the secrets of earlier generations are refused).
+    pub secret_generation: i64,
+    /// When the current secret replaced the one before (`None`: the config's first).
+    pub secret_rotated_at: Option<crate::time::Timestamp>,
     /// Why ghsync did not install it (the values above are then added by hand).
     pub message: Option<String>,
     /// GitHub's record of the hook's last delivery, when the token can read it.
@@ -149,6 +154,34 @@ impl Services {
         Ok(setup)
     }
 
+    /// Starts a new generation of the config's webhook secret, and gives it to the hook
+    /// ghsync installed (when it knows its public URL); a hook added by hand needs it by hand,
+    /// as the answer's `message` says. The old secret is refused from now on.
+    pub async fn rotate_webhook_secret(
+        &self,
+        settings: &HookSettings,
+        project_id: Uuid,
+    ) -> Result<WebhookSetup, ManageError> {
+        let config = self.store.rotate_webhook_secret(project_id).await?;
+        tracing::info!(generation = config.secret_generation, "config webhook secret rotated");
+        if config.hook_id.is_some() && settings.public_url.is_some() && config.installation_id.is_none() {
+            match self.install_hook(settings, project_id).await {
+                Ok(setup) => return Ok(setup),
+                // The rotation stands: the installed hook is repaired later.
+                Err(e) => {
+                    tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "giving the hook its new secret failed");
+                    let mut setup = setup_of(settings, &config)?;
+                    setup.message = Some(format!(
+                        "the hook ghsync installed still has the old secret ({e}): repair it \
+                         (POST /api/projects/{project_id}/github-sync/webhook)"
+                    ));
+                    return Ok(setup);
+                }
+            }
+        }
+        setup_of(settings, &config)
+    }
+
     /// Removes the webhook ghsync installed for the project's config (before the config is
     /// deleted or moved to another repository). Best effort: a failure is logged, and the
     /// hook then only delivers to a URL that refuses it.
@@ -175,9 +208,16 @@ fn setup_of(settings: &HookSettings, config: &GitHubSyncConfig) -> Result<Webhoo
             "no webhook secret is configured (GHSYNC_WEBHOOK_SECRET): every delivery would be refused".into(),
         )
     })?;
-    let secret = secrets.for_config(config.id).current().expose_secret().to_string();
+    let secret = secrets.for_config(config.id, &config.tenant_key()).current().expose_secret().to_string();
     let message = match (&settings.public_url, config.hook_id, &config.hook_error) {
         _ if config.installation_id.is_some() => Some(APP_NEEDS_NO_HOOK.into()),
+        (_, None, _) if config.secret_used_at.is_none() && config.secret_rotated_at.is_some() => {
+            Some(format!(
+                "the secret was renewed at {}: a webhook added by hand still signs with the old one, which is \
+                 refused; give it this secret",
+                config.secret_rotated_at.map(|at| at.to_string()).unwrap_or_default()
+            ))
+        }
         (_, None, Some(error)) => Some(error.clone()),
         (None, _, _) => Some(
             "ghsync does not know the address GitHub reaches it at (GHSYNC_PUBLIC_URL): put it before this path".into(),
@@ -190,6 +230,8 @@ fn setup_of(settings: &HookSettings, config: &GitHubSyncConfig) -> Result<Webhoo
         events: vec!["issues".into()],
         content_type: "json".into(),
         hook_id: config.hook_id,
+        secret_generation: config.secret_generation,
+        secret_rotated_at: config.secret_rotated_at,
         message,
         last_delivery: None,
     })

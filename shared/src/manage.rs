@@ -146,7 +146,14 @@ impl Services {
             None => None,
             Some("") => Some(None),
             // The deployment's own API is no config's own.
-            Some(url) => Some(Some(enterprise_api_url(url)?).filter(|u| u != self.github.base_url())),
+            Some(url) => {
+                let url = enterprise_api_url(url)?;
+                // Checked before anything is sent: a token goes only to a host the operator named.
+                if !self.github.allows(&url) {
+                    return Err(invalid_api_url(GitHubError::HostNotAllowed { url }));
+                }
+                Some(Some(url).filter(|u| u != self.github.base_url()))
+            }
         };
         let existing = self.store.find_config(project_id).await?;
         if existing.is_none() {
@@ -166,6 +173,16 @@ impl Services {
         let moved = existing.as_ref().is_some_and(|c| !repo.is(&c.repo_owner, &c.repo_name))
             || new_api_url != old_api_url;
         let credential_changed = request.pat.is_some() || request.installation_id.is_some();
+        if moved && !credential_changed && existing.as_ref().is_some_and(|c| c.installation_id.is_none()) {
+            // A stored PAT goes only where its owner sent it (docs/trust.md): to another
+            // repository or host only when sent again, and nothing is sent before that.
+            return Err(ValidationError::new(
+                "pat",
+                "send the PAT again to move the config to another repository or api_url: a stored PAT goes only \
+                 to the repository and host it was given for",
+            )
+            .into());
+        }
 
         // The token is checked whenever it, the repository, or what it must do changes.
         let must_check = credential_changed || moved || (two_way && !was_two_way) || existing.is_none();
@@ -219,6 +236,11 @@ impl Services {
                 },
                 None => self.reach_github(&reach).await?,
             };
+            if let Some(installation) = reach.installation_id {
+                // An installation's token can read any public repository: that the App is
+                // installed on this one, as this installation, GitHub says to the App itself.
+                self.check_installation_covers(&repo, installation).await?;
+            }
             let report = self.check_token(&repo, &connection, probe).await?;
             Some(require(&repo, &report, two_way)?)
         } else {
@@ -421,7 +443,7 @@ impl Services {
             (Err(StartupError::Config(crate::config::ConfigError::Missing(_))), Some(fallback)) => fallback,
             (Err(e), _) => return Err(e),
         };
-        let github = GitHub::new(&config.github_api_url, GITHUB_TIMEOUT)?;
+        let github = GitHub::new(&config.github_api_url, GITHUB_TIMEOUT)?.allowing(&config.github_hosts)?;
         Ok(Self::new(store, keys, github))
     }
 }

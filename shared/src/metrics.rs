@@ -153,6 +153,13 @@ pub fn delivery(outcome: &str, latency_ms: f64, event: &str, delivery_id: &str) 
         .emit();
 }
 
+/// The GitHub App's webhook secret could not be opened (the key changed, KMS refusing or
+/// unreachable): App deliveries are refused until it opens. At most one per read interval
+/// of a receiver; the `AppSecretUnopenable` alarm watches it.
+pub fn app_secret_unopenable() {
+    Line::new().metric("AppSecretUnopenable", Unit::Count, 1.0).emit();
+}
+
 /// How long a config may fail before the "config failing" alarm counts it.
 pub const FAILING_ALARM_AFTER: chrono::Duration = chrono::Duration::hours(1);
 

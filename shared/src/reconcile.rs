@@ -275,16 +275,27 @@ impl Reconciler {
         Self { services, options, progress: None }
     }
 
+    /// What every scheduled pass does before it claims configs: prunes the delivery log
+    /// (returns how many it removed), and keeps configs to the GitHub hosts the operator
+    /// allows, so that no config is synced with one it does not (or no longer) allow.
+    pub(crate) async fn before_claiming(&self) -> Result<u64, StoreError> {
+        let store = &self.services.store;
+        let pruned = store.prune_deliveries(Timestamp::now()).await?;
+        let (paused, resumed) = store.keep_to_allowed_hosts(|url| self.services.github.allows(url)).await?;
+        if paused + resumed > 0 {
+            tracing::warn!(paused, resumed, "configs kept to the GitHub hosts this deployment allows");
+        }
+        Ok(pruned)
+    }
+
     /// Syncs every due config (several at once, within the bound), claiming each first, and
     /// starts none once `deadline` has passed; a config whose run the deadline cuts is
     /// continued by the next run. Fails only when the database cannot be used to claim
     /// work; a config's failure is recorded in its history and reported.
     pub async fn run_due(&self, deadline: Option<Instant>) -> Result<RunSummary, StoreError> {
         let store = &self.services.store;
-        let mut summary = RunSummary {
-            deliveries_pruned: store.prune_deliveries(Timestamp::now()).await?,
-            ..Default::default()
-        };
+        let mut summary =
+            RunSummary { deliveries_pruned: self.before_claiming().await?, ..Default::default() };
         let mut running = tokio::task::JoinSet::new();
         let mut exhausted = false;
         loop {

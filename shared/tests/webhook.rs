@@ -614,9 +614,11 @@ async fn deliver_to(
     handle(store, &WebhookConfig::github_com(Some(secrets.clone())), delivery).await
 }
 
-fn tenant_secret(secrets: &WebhookSecrets, config_id: Uuid) -> String {
+/// Config `config_id`'s own secret in its current generation under `secrets`.
+async fn tenant_secret(store: &Store, secrets: &WebhookSecrets, config_id: Uuid) -> String {
     use secrecy::ExposeSecret;
-    secrets.for_config(config_id).current().expose_secret().to_string()
+    let (key, _) = store.tenant_key(config_id).await.unwrap().unwrap();
+    secrets.for_config(config_id, &key).current().expose_secret().to_string()
 }
 
 async fn a_configs_own_url_takes_only_its_secret_and_touches_only_its_project(store: Store) {
@@ -634,9 +636,9 @@ async fn a_configs_own_url_takes_only_its_secret_and_touches_only_its_project(st
     // Mid-rotation: the new deployment secret first, the old one still accepted.
     let rotating = WebhookSecrets::parse(&format!("new-secret,{SECRET}")).unwrap();
     let (secret_a, secret_b, secret_c) = (
-        tenant_secret(&rotating, config_a),
-        tenant_secret(&rotating, config_b),
-        tenant_secret(&rotating, config_c),
+        tenant_secret(&store, &rotating, config_a).await,
+        tenant_secret(&store, &rotating, config_b).await,
+        tenant_secret(&store, &rotating, config_c).await,
     );
     assert_ne!(secret_a, secret_b);
     let payload = issues_event(
@@ -674,7 +676,7 @@ async fn a_configs_own_url_takes_only_its_secret_and_touches_only_its_project(st
     }
 
     // The old secret's derivation still verifies during the rotation.
-    let old = tenant_secret(&secrets(), config_a);
+    let old = tenant_secret(&store, &secrets(), config_a).await;
     let edited = issues_event(
         "edited",
         issue(REPO, 1, "Hello again", None, "open", "2026-01-05T11:00:00Z"),

@@ -27,7 +27,11 @@ pub async fn run_one(store: &Store, data: &[u8]) -> Result<Handled, WebhookError
     let key = match tenant {
         Some(config_id) if flags & 16 == 0 => {
             use secrecy::ExposeSecret;
-            secrets.for_config(config_id).current().expose_secret().to_string()
+            secrets
+                .for_config(config_id, &ghsync_shared::config::TenantKey::FIRST)
+                .current()
+                .expose_secret()
+                .to_string()
         }
         _ => SECRET.to_string(),
     };
@@ -57,11 +61,12 @@ pub async fn run_one(store: &Store, data: &[u8]) -> Result<Handled, WebhookError
 pub const CONFIG_ID: uuid::Uuid = uuid::uuid!("0b5e7a10-0000-4000-8000-00000000c0f1");
 
 /// A migrated in-memory store with a project following `acme/widgets`, whose config has the
-/// id [`CONFIG_ID`].
+/// id [`CONFIG_ID`] and the first generation of secret.
 pub async fn store() -> Store {
     let store = crate::sqlite().await;
     let project = crate::configured_project(&store, "acme/widgets", vec![2, 0, 0]).await;
-    sqlx::query("UPDATE github_sync_config SET id = $1 WHERE project_id = $2")
+    // Generation 0 (no salt): the fuzzer's signatures stay the same from run to run.
+    sqlx::query("UPDATE github_sync_config SET id = $1, secret_generation = 0, secret_salt = NULL WHERE project_id = $2")
         .bind(CONFIG_ID.to_string())
         .bind(project.to_string())
         .execute(store.pool())

@@ -26,7 +26,10 @@
 //!   (checked against the App's public key: signature, `iss`, `iat`, `exp`, the 10-minute
 //!   cap) mints an installation token (`ghs_…`, `expires_at`) that acts with the
 //!   installation's current repositories and permissions until it expires
-//!   ([`FakeGitHub::set_app`], [`FakeGitHub::add_installation`]);
+//!   ([`FakeGitHub::set_app`], [`FakeGitHub::add_installation`]); the App's own look-ups
+//!   `GET /app/installations/{id}` (`suspended_at`, 404 once deleted) and
+//!   `GET /repos/{o}/{r}/installation` ([`FakeGitHub::suspend_installation`],
+//!   [`FakeGitHub::delete_installation`]);
 //! - GitHub Enterprise Server ([`FakeGitHub::start_ghes`]): the same API under `/api/v3`,
 //!   `Link` and `Location` URLs under that prefix, issues' `html_url` on the server's web host.
 //!
@@ -286,6 +289,8 @@ struct Installation {
     permissions: HashMap<String, String>,
     /// Tokens minted for it so far.
     minted: usize,
+    /// Suspended by its owner: it mints no tokens (403), and says so when asked.
+    suspended: bool,
 }
 
 /// An installation token: its installation and when it expires (seconds since the epoch).
@@ -390,6 +395,8 @@ impl FakeGitHub {
             .route("/_fake/read_only", axum::routing::post(read_only))
             .route("/app/installations/{id}/access_tokens", axum::routing::post(mint_installation_token))
             .route("/app/installations", get(list_installations))
+            .route("/app/installations/{id}", get(get_installation))
+            .route("/repos/{owner}/{repo}/installation", get(repo_installation))
             .route("/app", get(get_app))
             .route("/user", get(get_user));
         let app = if prefix.is_empty() { routes } else { Router::new().nest(prefix, routes) };
@@ -470,7 +477,21 @@ impl FakeGitHub {
         }
         let minted = s.installations.get(&id).map_or(0, |i| i.minted);
         let repos = repos.iter().map(|r| r.to_ascii_lowercase()).collect();
-        s.installations.insert(id, Installation { repos, permissions: permission_map(permissions), minted });
+        let installation =
+            Installation { repos, permissions: permission_map(permissions), minted, suspended: false };
+        s.installations.insert(id, installation);
+    }
+
+    /// Suspends installation `id` (or ends its suspension): GitHub then says `suspended_at`
+    /// of it and mints it no tokens.
+    pub fn suspend_installation(&self, id: i64, suspended: bool) {
+        let mut s = self.state.lock().unwrap();
+        s.installations.get_mut(&id).unwrap_or_else(|| panic!("no installation {id}")).suspended = suspended;
+    }
+
+    /// Deletes installation `id`: GitHub then answers 404 about it.
+    pub fn delete_installation(&self, id: i64) {
+        self.state.lock().unwrap().installations.remove(&id);
     }
 
     /// Takes `repo` out of installation `id`: its tokens get 404 there from the next request.
@@ -1111,8 +1132,7 @@ async fn list_installations(State(state): Shared, headers: HeaderMap) -> Respons
                         let mut repos: Vec<&String> = s.installations[id].repos.iter().collect();
                         repos.sort();
                         let login = repos.first().and_then(|r| r.split('/').next()).unwrap_or("acme");
-                        json!({"id": id, "account": {"login": login, "type": "Organization"},
-                            "repository_selection": "selected", "suspended_at": null})
+                        installation_json(*id, login, &s.installations[id])
                     })
                     .collect();
                 Json(listed).into_response()
@@ -1120,6 +1140,60 @@ async fn list_installations(State(state): Shared, headers: HeaderMap) -> Respons
         }
     };
     recorded(&state, "GET", "/app/installations".into(), &headers, response)
+}
+
+/// An installation as GitHub shows it to its App.
+fn installation_json(id: i64, login: &str, installation: &Installation) -> Value {
+    let suspended_at = installation.suspended.then_some("2026-01-05T09:00:00Z");
+    json!({"id": id, "account": {"login": login, "type": "Organization"},
+        "repository_selection": "selected", "suspended_at": suspended_at})
+}
+
+/// `GET /app/installations/{id}`: one installation (with `suspended_at`), 404 once deleted.
+/// App JWT only. Answers a queued fault instead ([`FakeGitHub::push_fault`]). Recorded.
+async fn get_installation(State(state): Shared, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+    let fault = state.lock().unwrap().faults.pop_front();
+    let response = if let Some(f) = fault {
+        fault_response(f).await
+    } else {
+        let s = state.lock().unwrap();
+        match app_jwt_refused(&s, bearer(&headers)) {
+            Some(refused) => refused,
+            None => match s.installations.get(&id) {
+                Some(installation) => Json(installation_json(id, "acme", installation)).into_response(),
+                None => github_error(StatusCode::NOT_FOUND, "Not Found"),
+            },
+        }
+    };
+    recorded(&state, "GET", format!("/app/installations/{id}"), &headers, response)
+}
+
+/// `GET /repos/{o}/{r}/installation`: the App's installation on the repository (404 when it
+/// is not installed there). App JWT only. Answers a queued fault instead. Recorded.
+async fn repo_installation(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let full = format!("{owner}/{repo}").to_ascii_lowercase();
+    let fault = state.lock().unwrap().faults.pop_front();
+    let response = if let Some(f) = fault {
+        fault_response(f).await
+    } else {
+        let s = state.lock().unwrap();
+        match app_jwt_refused(&s, bearer(&headers)) {
+            Some(refused) => refused,
+            None => {
+                let mut ids: Vec<&i64> = s.installations.keys().collect();
+                ids.sort();
+                match ids.into_iter().find(|id| s.installations[id].repos.contains(&full)) {
+                    Some(id) => Json(installation_json(*id, &owner, &s.installations[id])).into_response(),
+                    None => github_error(StatusCode::NOT_FOUND, "Not Found"),
+                }
+            }
+        }
+    };
+    recorded(&state, "GET", format!("/repos/{owner}/{repo}/installation"), &headers, response)
 }
 
 /// Records a request of the App's and account's own routes (no query) and passes its answer on.
@@ -1153,6 +1227,9 @@ fn mint(s: &mut GhState, id: i64, jwt: Option<&str>) -> Response {
     let Some(installation) = s.installations.get_mut(&id) else {
         return github_error(StatusCode::NOT_FOUND, "Not Found");
     };
+    if installation.suspended {
+        return github_error(StatusCode::FORBIDDEN, "This installation has been suspended");
+    }
     installation.minted += 1;
     let permissions = json!(installation.permissions);
     let lifetime = i64::try_from(lifetime.as_secs().min(100 * 365 * 86_400)).expect("a century fits");

@@ -273,3 +273,12 @@ impl Drop for Stopped<'_> {
         }
     }
 }
+
+/// The secret GitHub must sign deliveries to config `config_id`'s own URL with, in its
+/// current generation, under the deployment's webhook `secret`.
+pub async fn config_secret(store: &Store, secret: &str, config_id: uuid::Uuid) -> String {
+    use secrecy::ExposeSecret;
+    let (key, _) = store.tenant_key(config_id).await.expect("read the key").expect("a config");
+    let secrets = ghsync_shared::config::WebhookSecrets::parse(secret).expect("a secret");
+    secrets.for_config(config_id, &key).current().expose_secret().to_string()
+}

@@ -97,6 +97,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/projects/{id}/github-sync/run", post(run_sync))
         .route("/projects/{id}/github-sync/webhook", get(get_webhook).post(install_webhook))
+        .route("/projects/{id}/github-sync/webhook/rotate", post(rotate_webhook_secret))
         .route("/projects/{id}/sync-history", get(sync_history))
         .route("/projects/{id}/sync-history/runs", get(sync_runs))
         .route("/projects/{id}/tasks", get(list_tasks).post(create_task))
@@ -292,6 +293,21 @@ async fn get_webhook(State(state): AppState, Id(project_id): Id) -> Result<Json<
         (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn install_webhook(State(state): AppState, Id(project_id): Id) -> Result<Json<WebhookSetup>, ApiError> {
     Ok(Json(state.services.install_hook(&state.hooks, project_id).await?))
+}
+
+/// Renews the config's own webhook secret (a new generation): the old secret is refused from
+/// now on. The hook ghsync installed gets the new one; a hook added by hand needs it by hand
+/// (the answer's `message` says so).
+#[utoipa::path(post, path = "/api/projects/{id}/github-sync/webhook/rotate", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    responses((status = 200, body = WebhookSetup), (status = 404, body = ErrorBody),
+        (status = 409, description = "no webhook secret configured", body = ErrorBody),
+        (status = 502, description = "GitHub unreachable while repairing the installed hook", body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn rotate_webhook_secret(
+    State(state): AppState,
+    Id(project_id): Id,
+) -> Result<Json<WebhookSetup>, ApiError> {
+    Ok(Json(state.services.rotate_webhook_secret(&state.hooks, project_id).await?))
 }
 
 /// The project's GitHub sync config (never the PAT).
@@ -557,7 +573,7 @@ async fn resolve_conflict(
     paths(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
         put_github_app, get_github_app, delete_github_app, list_app_installations,
-        get_webhook, install_webhook,
+        get_webhook, install_webhook, rotate_webhook_secret,
         answer_offer, sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, retry_push,
         list_conflicts, resolve_conflict, openapi
     ),

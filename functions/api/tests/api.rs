@@ -38,10 +38,12 @@ both_backends!(
     an_installation_that_accepts_new_permissions_sends_refused_edits_again,
     the_configs_webhook_is_installed_repaired_and_removed,
     without_hook_permission_or_a_public_url_the_manual_values_are_given,
+    a_configs_secret_ends_with_its_repository_and_with_a_rotation,
     a_token_must_be_allowed_what_the_config_needs,
     an_expiring_token_is_shown_and_an_expired_one_fails_its_run,
     an_app_config_syncs_with_installation_tokens,
     an_app_config_pauses_and_resumes_with_its_installation,
+    a_replayed_installation_event_changes_nothing_github_does_not_bear_out,
     a_forged_app_key_is_refused,
     a_ghes_api_with_a_path_prefix_works_end_to_end,
 );
@@ -334,10 +336,27 @@ async fn updating_without_a_pat_keeps_it_and_with_one_reencrypts(store: Store) {
     assert_eq!(r.json()["sync_enabled"], false);
     assert_eq!(app.stored_blob(&id).await, first, "no PAT: the stored one is kept");
 
-    // Another repository without a PAT: the stored PAT is checked against it (the repository,
-    // then its issues).
+    // Another repository, or another host, without the PAT: refused, and the stored PAT is
+    // sent nowhere (docs/trust.md). With the PAT it is checked against the new repository.
     app.github.clear_requests();
-    let r = app.call(Method::PUT, &path, Some(json!({"repo_owner": "acme", "repo_name": "gadgets"}))).await;
+    let other_host = app.github.url.replace("127.0.0.1", "localhost") + "/api/v3";
+    for moved in [
+        json!({"repo_owner": "acme", "repo_name": "gadgets"}),
+        json!({"repo_owner": "acme", "repo_name": "widgets", "api_url": other_host}),
+    ] {
+        let r = app.call(Method::PUT, &path, Some(moved.clone())).await;
+        assert_eq!(
+            (r.status.as_u16(), r.json()["error"]["field"].clone()),
+            (422, json!(if moved.get("api_url").is_some() { "api_url" } else { "pat" })),
+            "{moved}: {}",
+            r.text()
+        );
+    }
+    assert!(app.github.requests().is_empty(), "{:?}", app.github.requests());
+    let config = app.call(Method::GET, &path, None).await.json();
+    assert_eq!((config["repo_name"].clone(), config["api_url"].clone()), (json!("widgets"), Value::Null));
+    let moved = json!({"repo_owner": "acme", "repo_name": "gadgets", "pat": GOOD_PAT});
+    let r = app.call(Method::PUT, &path, Some(moved)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let paths: Vec<String> = app.github.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/repos/acme/gadgets", "/repos/acme/gadgets/issues"]);
@@ -543,6 +562,7 @@ async fn the_openapi_document_lists_every_route() {
         "POST /api/projects/{id}/github-sync/offer",
         "GET /api/projects/{id}/github-sync/webhook",
         "POST /api/projects/{id}/github-sync/webhook",
+        "POST /api/projects/{id}/github-sync/webhook/rotate",
         "GET /api/projects/{id}/sync-history",
         "GET /api/projects/{id}/sync-history/runs",
         "GET /api/projects/{id}/tasks",
@@ -927,10 +947,8 @@ async fn an_installation_that_accepts_new_permissions_sends_refused_edits_again(
 }
 
 /// The config's own secret, as GitHub must be given it.
-fn own_secret(config_id: &str) -> String {
-    use secrecy::ExposeSecret;
-    let secrets = ghsync_shared::config::WebhookSecrets::parse(common::DEPLOY_SECRET).unwrap();
-    secrets.for_config(config_id.parse().unwrap()).current().expose_secret().to_string()
+async fn own_secret(app: &common::App, config_id: &str) -> String {
+    testkit::config_secret(&app.store, common::DEPLOY_SECRET, config_id.parse().unwrap()).await
 }
 
 async fn the_configs_webhook_is_installed_repaired_and_removed(store: Store) {
@@ -950,13 +968,13 @@ async fn the_configs_webhook_is_installed_repaired_and_removed(store: Store) {
         (hook["config"]["content_type"].as_str(), hook["events"].clone()),
         (Some("json"), json!(["issues"]))
     );
-    assert_eq!(secret, &own_secret(&config_id), "the config's own secret, not the deployment's");
+    assert_eq!(secret, &own_secret(&app, &config_id).await, "the config's own secret, not the deployment's");
 
     // What to give GitHub, and GitHub's last delivery.
     app.github.set_hook_last_response("acme/widgets", hook_id, 200, "active", "OK");
     let setup = app.call(Method::GET, &format!("{path}/webhook"), None).await.json();
     assert_eq!(setup["url"], format!("https://ghsync.example/webhooks/github/{config_id}"));
-    assert_eq!(setup["secret"], own_secret(&config_id));
+    assert_eq!(setup["secret"], own_secret(&app, &config_id).await);
     assert_eq!((setup["events"].clone(), setup["content_type"].clone()), (json!(["issues"]), json!("json")));
     assert_eq!(setup["hook_id"], hook_id);
     assert_eq!(setup["last_delivery"]["code"], 200);
@@ -977,9 +995,84 @@ async fn the_configs_webhook_is_installed_repaired_and_removed(store: Store) {
     app.call(Method::POST, &format!("{path}/webhook"), None).await;
     assert_eq!(app.github.hooks("acme/widgets").len(), 1);
 
+    // A rotation gives the installed hook the new secret.
+    let before = own_secret(&app, &config_id).await;
+    let rotated = app.call(Method::POST, &format!("{path}/webhook/rotate"), None).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text());
+    let now = own_secret(&app, &config_id).await;
+    assert_ne!(now, before);
+    assert_eq!(
+        (rotated.json()["secret"].as_str(), rotated.json()["message"].clone()),
+        (Some(now.as_str()), Value::Null)
+    );
+    assert_eq!(app.github.hooks("acme/widgets")[0].1, now, "the installed hook has the new secret");
+
     // Deleting the config removes its hook.
     assert_eq!(app.call(Method::DELETE, &path, None).await.status, 204);
     assert!(app.github.hooks("acme/widgets").is_empty());
+}
+
+async fn a_configs_secret_ends_with_its_repository_and_with_a_rotation(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app.project().await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT});
+    let config = app.call(Method::PUT, &path, Some(body)).await.json();
+    let hook = format!("/webhooks/github/{}", config["id"].as_str().unwrap());
+    let event = |n: i64, repo: &str| {
+        let issue = testkit::fixtures::issue(repo, n, "Hello", None, "open", "2026-01-05T10:00:00Z");
+        testkit::fixtures::issues_event("opened", issue, repo, json!({})).to_string()
+    };
+    let secret = |setup: &Value| setup["secret"].as_str().unwrap().to_string();
+    let first = secret(&app.call(Method::GET, &format!("{path}/webhook"), None).await.json());
+    let r = app.deliver_to(&hook, "issues", event(1, "acme/widgets"), &first).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Not the deployment secret on the config's URL, nor the config's secret on the shared one.
+    assert_eq!(app.deliver_to(&hook, "issues", event(2, "acme/widgets"), DEPLOY_SECRET).await.status, 401);
+    let shared = app.deliver_to("/webhooks/github", "issues", event(2, "acme/widgets"), &first).await;
+    assert_eq!(shared.status, 401, "{}", shared.text());
+
+    // Rotated: the old secret is refused, the new one taken; the panel says a hook added by
+    // hand needs it, until a delivery signed with it arrives.
+    let rotated = app.call(Method::POST, &format!("{path}/webhook/rotate"), None).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text());
+    let second = secret(&rotated.json());
+    assert_ne!(second, first);
+    assert_eq!(rotated.json()["secret_generation"], 2);
+    assert!(rotated.json()["message"].as_str().unwrap().contains("added by hand"), "{}", rotated.text());
+    let refused = app.deliver_to(&hook, "issues", event(3, "acme/widgets"), &first).await;
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert_eq!(app.deliver_to(&hook, "issues", event(3, "acme/widgets"), &second).await.status, 200);
+    let setup = app.call(Method::GET, &format!("{path}/webhook"), None).await.json();
+    assert!(!setup["message"].as_str().unwrap_or_default().contains("added by hand"), "{setup}");
+
+    // Moved to another repository: its secret is new again, the old repository's is refused.
+    let body = json!({"repo_owner": "acme", "repo_name": "gadgets", "pat": GOOD_PAT});
+    assert_eq!(app.call(Method::PUT, &path, Some(body)).await.status, 200);
+    let third = secret(&app.call(Method::GET, &format!("{path}/webhook"), None).await.json());
+    assert!(third != second && third != first);
+    let old = app.deliver_to(&hook, "issues", event(4, "acme/gadgets"), &second).await;
+    assert_eq!(old.status, 401, "{}", old.text());
+    assert_eq!(app.deliver_to(&hook, "issues", event(4, "acme/gadgets"), &third).await.status, 200);
+    let tasks = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    assert_eq!(tasks["items"].as_array().unwrap().len(), 3, "{tasks}");
+
+    // A config made before generations keeps the secret its hook was given.
+    sqlx::query("UPDATE github_sync_config SET secret_generation = 0, secret_salt = NULL")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let legacy = {
+        use secrecy::ExposeSecret;
+        let secrets = ghsync_shared::config::WebhookSecrets::parse(DEPLOY_SECRET).unwrap();
+        let key = ghsync_shared::config::TenantKey::FIRST;
+        secrets
+            .for_config(config["id"].as_str().unwrap().parse().unwrap(), &key)
+            .current()
+            .expose_secret()
+            .to_string()
+    };
+    assert_eq!(app.deliver_to(&hook, "issues", event(5, "acme/gadgets"), &legacy).await.status, 200);
 }
 
 async fn without_hook_permission_or_a_public_url_the_manual_values_are_given(store: Store) {
@@ -1003,7 +1096,7 @@ async fn without_hook_permission_or_a_public_url_the_manual_values_are_given(sto
             "{message}"
         );
         assert_eq!(setup["url"], format!("https://ghsync.example/webhooks/github/{config_id}"));
-        assert_eq!(setup["secret"], own_secret(&config_id));
+        assert_eq!(setup["secret"], own_secret(&app, &config_id).await);
     }
     assert!(app.github.hooks("acme/widgets").is_empty());
 
@@ -1186,7 +1279,11 @@ async fn an_app_config_syncs_with_installation_tokens(store: Store) {
     assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "Edited here");
     assert_eq!(app.github.tokens_minted(INSTALLATION), 2, "one token for the API, one for the worker");
     let requests = app.github.requests();
-    let repo_requests: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/repos/")).collect();
+    // (`…/installation` is the App's own question, with its JWT: which installation is there.)
+    let repo_requests: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/repos/") && !r.path.ends_with("/installation"))
+        .collect();
     assert!(repo_requests.iter().any(|r| r.method == "PATCH"));
     for r in repo_requests {
         let auth = r.authorization.as_deref().unwrap_or_default();
@@ -1243,7 +1340,24 @@ async fn an_app_config_syncs_with_installation_tokens(store: Store) {
     let other = app.project().await;
     let body = json!({"repo_owner": "acme", "repo_name": "widgets", "installation_id": 78});
     let r = app.call(Method::PUT, &format!("/api/projects/{other}/github-sync"), Some(body)).await;
-    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(
+        (r.status.as_u16(), r.json()["error"]["field"].clone()),
+        (422, json!("installation_id")),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("installed on acme/widgets as installation 77")
+    );
+    // Nor may a config change to it: GitHub says which installation covers the repository.
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "installation_id": 78});
+    let r = app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await;
+    assert_eq!((r.status.as_u16(), r.json()["error"]["field"].clone()), (422, json!("installation_id")));
+    let config = app.call(Method::GET, &format!("/api/projects/{id}/github-sync"), None).await.json();
+    assert_eq!(config["installation_id"], INSTALLATION);
 }
 
 async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
@@ -1311,10 +1425,8 @@ async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
     // and the installation's suspension and return do not resume a repository still gone.
     let body = json!({"repo_owner": "acme", "repo_name": "widgets", "sync_enabled": false, "sync_interval_seconds": 300});
     assert_eq!(app.call(Method::PUT, &path, Some(body)).await.status, 200);
-    let suspend = json!({"action": "suspend", "installation": {"id": INSTALLATION}});
-    let unsuspend = json!({"action": "unsuspend", "installation": {"id": INSTALLATION}});
-    assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 0);
-    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
+    assert_eq!(installation_event(&app, "suspend", Some(true)).await["configs"], 0);
+    assert_eq!(installation_event(&app, "unsuspend", Some(false)).await["configs"], 0);
     assert_eq!(app.call(Method::GET, &path, None).await.json()["paused_by_github"], true);
 
     // It comes back: the config resumes, due at once.
@@ -1333,23 +1445,84 @@ async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
     assert_eq!(report.configs[0].error, None);
 
     // Suspending the installation pauses it; a person's own pause is left alone on resume.
-    assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 1);
-    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 1);
+    assert_eq!(installation_event(&app, "suspend", Some(true)).await["configs"], 1);
+    assert_eq!(installation_event(&app, "unsuspend", Some(false)).await["configs"], 1);
     // Paused by GitHub, then turned on by a person: the pause is over, GitHub's return
     // changes nothing.
-    assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 1);
+    assert_eq!(installation_event(&app, "suspend", Some(true)).await["configs"], 1);
     let body = json!({"repo_owner": "acme", "repo_name": "widgets", "sync_enabled": true});
     let r = app.call(Method::PUT, &path, Some(body)).await;
     assert_eq!(
         (r.json()["sync_enabled"].clone(), r.json()["paused_by_github"].clone()),
         (json!(true), json!(false))
     );
-    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
+    assert_eq!(installation_event(&app, "unsuspend", Some(false)).await["configs"], 0);
     // Turned off by a person: GitHub's events leave it off.
     let body = json!({"repo_owner": "acme", "repo_name": "widgets", "sync_enabled": false});
     assert_eq!(app.call(Method::PUT, &path, Some(body)).await.status, 200);
-    assert_eq!(app.deliver_to_app("installation", &suspend, APP_SECRET).await.json()["configs"], 0);
-    assert_eq!(app.deliver_to_app("installation", &unsuspend, APP_SECRET).await.json()["configs"], 0);
+    assert_eq!(installation_event(&app, "suspend", Some(true)).await["configs"], 0);
+    assert_eq!(installation_event(&app, "unsuspend", Some(false)).await["configs"], 0);
+    assert_eq!(app.call(Method::GET, &path, None).await.json()["sync_enabled"], false);
+}
+
+/// Delivers an `installation` event of `action` to the App's URL, GitHub then saying the
+/// installation is suspended or not (`None`: deleted); the answer's body.
+async fn installation_event(app: &common::App, action: &str, suspended: Option<bool>) -> Value {
+    match suspended {
+        Some(suspended) => app.github.suspend_installation(INSTALLATION, suspended),
+        None => app.github.delete_installation(INSTALLATION),
+    }
+    let body = json!({"action": action, "installation": {"id": INSTALLATION}});
+    app.deliver_to_app("installation", &body, APP_SECRET).await.json()
+}
+
+async fn a_replayed_installation_event_changes_nothing_github_does_not_bear_out(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let id = app_project(&app).await;
+    let path = format!("/api/projects/{id}/github-sync");
+    let before = app.call(Method::GET, &path, None).await.json();
+    assert_eq!(before["sync_enabled"], true);
+    // Captured `suspend`, `deleted` and `removed` deliveries, resent under new delivery ids
+    // (signed: they are GitHub's own) while GitHub says the installation is active and holds
+    // the repository: nothing pauses, and each is told apart in the log.
+    app.github.clear_requests();
+    for action in ["suspend", "deleted"] {
+        let r = installation_event(&app, action, Some(false)).await;
+        assert_eq!(r, json!({"outcome": "ignored", "reason": "not_confirmed"}), "{action}");
+    }
+    let removed = json!({"action": "removed", "installation": {"id": INSTALLATION}, "repository_selection": "selected",
+        "repositories_added": [], "repositories_removed": [{"id": 1001, "name": "widgets", "full_name": "acme/widgets"}]});
+    let r = app.deliver_to_app("installation_repositories", &removed, APP_SECRET).await;
+    assert_eq!(r.json(), json!({"outcome": "ignored", "reason": "not_confirmed"}), "{}", r.text());
+    let after = app.call(Method::GET, &path, None).await.json();
+    assert_eq!((after["sync_enabled"].clone(), after["sync_error"].clone()), (json!(true), Value::Null));
+    // GitHub was asked with the App's JWT, about the installation and the repository.
+    let asked: Vec<(String, bool)> = app
+        .github
+        .requests()
+        .into_iter()
+        .map(|r| (r.path, r.authorization.unwrap_or_default().starts_with("Bearer ey")))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            (format!("/app/installations/{INSTALLATION}"), true),
+            (format!("/app/installations/{INSTALLATION}"), true),
+            ("/repos/acme/widgets/installation".to_string(), true),
+        ]
+    );
+    // GitHub unreachable: nothing changes, and the delivery is refused for redelivery.
+    for _ in 0..3 {
+        // Every attempt of the client's retries.
+        app.github.push_fault(testkit::github::Fault::status(503, "{}"));
+    }
+    let body = json!({"action": "suspend", "installation": {"id": INSTALLATION}});
+    app.github.suspend_installation(INSTALLATION, true);
+    let r = app.deliver_to_app("installation", &body, APP_SECRET).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(app.call(Method::GET, &path, None).await.json()["sync_enabled"], true);
+    // What GitHub bears out is believed: the installation really was deleted.
+    assert_eq!(installation_event(&app, "deleted", None).await, json!({"outcome": "paused", "configs": 1}));
     assert_eq!(app.call(Method::GET, &path, None).await.json()["sync_enabled"], false);
 }
 
@@ -1408,8 +1581,10 @@ async fn a_forged_app_key_is_refused(store: Store) {
 }
 
 async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
-    let app = spawn_app(store).await;
     let ghes = testkit::github::FakeGitHub::start_ghes().await;
+    // The operator allows this server (`GHSYNC_GITHUB_HOSTS`), written another way.
+    let allowed = ghes.url.replace("http://", "HTTP://") + "/";
+    let app = common::spawn_app_allowing(store, &[allowed.as_str()]).await;
     assert!(ghes.url.ends_with("/api/v3"), "{}", ghes.url);
     let web = ghes.url.trim_end_matches("/api/v3").replace("http://", "https://");
     let pat = "ghp_enterpriseToken000001";
@@ -1427,6 +1602,33 @@ async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
     );
     let id = app.project().await;
     let path = format!("/api/projects/{id}/github-sync");
+    // A server the operator did not name: refused before anything is sent, so its own words
+    // never reach an answer, whatever it would say.
+    let unlisted = testkit::github::FakeGitHub::start_ghes().await;
+    unlisted.add_repo("acme/widgets", pat);
+    unlisted
+        .push_fault(testkit::github::Fault::status(403, r#"{"message": "INTERNAL: instance role secret"}"#));
+    for off_list in [
+        unlisted.url.clone(),
+        "https://10.0.0.1/api/v3".to_string(),
+        "https://169.254.169.254/api/v3".to_string(),
+        format!(
+            "http://[::1]:{}/api/v3",
+            unlisted.url.rsplit(':').next().unwrap().trim_end_matches("/api/v3")
+        ),
+        "https://ghe.example/api/v3".to_string(),
+    ] {
+        let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": pat, "api_url": off_list});
+        let r = app.call(Method::PUT, &path, Some(body)).await;
+        assert_eq!(
+            (r.status.as_u16(), r.json()["error"]["field"].clone()),
+            (422, json!("api_url")),
+            "{off_list}: {}",
+            r.text()
+        );
+        assert!(r.text().contains("GHSYNC_GITHUB_HOSTS") && !r.text().contains("INTERNAL"), "{}", r.text());
+    }
+    assert!(unlisted.requests().is_empty(), "{:?}", unlisted.requests());
     for (bad, why) in [("http://ghe.example/api/v3", "https"), ("https://ghe.example/", "/api/v3")] {
         let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": pat, "api_url": bad});
         let r = app.call(Method::PUT, &path, Some(body)).await;
@@ -1444,6 +1646,11 @@ async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
     assert_eq!(r.json()["api_url"], ghes.url);
     let config_id = r.json()["id"].as_str().unwrap().to_string();
     assert!(app.github.requests().is_empty(), "github.com is never asked");
+    // Back to github.com (allowed too) without the PAT: the server's PAT does not go there.
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "api_url": ""});
+    let r = app.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!((r.status.as_u16(), r.json()["error"]["field"].clone()), (422, json!("pat")), "{}", r.text());
+    assert!(app.github.requests().is_empty(), "the PAT went to github.com");
 
     let worker = app.worker();
     let report = worker.run_project(id.parse().unwrap()).await.unwrap();
@@ -1468,10 +1675,10 @@ async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
     let r = app.deliver_to("/webhooks/github", "issues", event.clone(), DEPLOY_SECRET).await;
     assert_eq!(r.json()["outcome"], "ignored", "{}", r.text());
     let hook = format!("/webhooks/github/{config_id}");
-    let r = app.deliver_to(&hook, "issues", event.clone(), &own_secret(&config_id)).await;
+    let r = app.deliver_to(&hook, "issues", event.clone(), &own_secret(&app, &config_id).await).await;
     assert_eq!(r.json()["outcome"], "ignored", "{}", r.text());
     let on_server = event.replace("https://github.com/", &format!("{web}/"));
-    let r = app.deliver_to(&hook, "issues", on_server, &own_secret(&config_id)).await;
+    let r = app.deliver_to(&hook, "issues", on_server, &own_secret(&app, &config_id).await).await;
     assert_eq!((r.status.as_u16(), r.json()["outcome"].clone()), (200, json!("applied")), "{}", r.text());
     let tasks = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
     assert_eq!(tasks["items"][1]["github_issue_url"], format!("{web}/acme/widgets/issues/2"));

@@ -52,12 +52,17 @@ impl WebhookState {
         // The GitHub App's webhook secret is kept sealed in the database (KMS opens it).
         // Without a key provider configured, App deliveries are refused; a broken one (a bad
         // local key) stops the start, as in every other function.
-        let app_secret = match ghsync_shared::manage::key_provider(&config).await {
-            Ok(keys) => ghsync_shared::app::AppSecret::new(store.clone(), keys),
+        // The App's JWT goes to the deployment's GitHub only.
+        let github = ghsync_shared::github::GitHub::new(
+            &config.github_api_url,
+            ghsync_shared::manage::GITHUB_TIMEOUT,
+        )?;
+        let app = match ghsync_shared::manage::key_provider(&config).await {
+            Ok(keys) => ghsync_shared::app::AppAccess::new(store.clone(), keys, github),
             Err(StartupError::Config(ghsync_shared::config::ConfigError::Missing(_))) => Default::default(),
             Err(e) => return Err(e),
         };
-        Ok(Self::new(store, WebhookConfig { secrets, web_host, app_secret }))
+        Ok(Self::new(store, WebhookConfig { secrets, web_host, app }))
     }
 }
 
@@ -66,8 +71,64 @@ impl WebhookState {
 /// signature can make a process hold (GitHub's own deliveries are a few KB and quick).
 pub const MAX_BODIES_READ: usize = 16;
 
+/// Of those, what one client may hold at once (see [`Client`]): one client holding its
+/// maximum leaves the others room.
+pub const MAX_BODIES_PER_CLIENT: usize = 4;
+
+/// Once fewer than this many slots are free, a body must arrive at [`MIN_BODY_RATE`] at
+/// least: a slot is not held by a slow trickle while others wait.
+const NEARLY_FULL: usize = MAX_BODIES_READ / 4;
+
+/// Bytes a second a body must average once the slots are nearly full (after a second's grace).
+const MIN_BODY_RATE: u64 = 64 * 1024;
+
 /// How long a delivery waits for one of the [`MAX_BODIES_READ`] slots before a 503.
 const WAIT_FOR_READ: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The client a request came from, as the server in front tells (`ghsync serve`: the peer
+/// address, or the address a trusted proxy forwards). Absent, as in Lambda, where an
+/// instance serves one request at a time, no per-client cap applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Client(pub std::net::IpAddr);
+
+/// The body slots: [`MAX_BODIES_READ`] in all, at most [`MAX_BODIES_PER_CLIENT`] per client.
+#[derive(Debug)]
+struct Reads {
+    slots: Arc<tokio::sync::Semaphore>,
+    total: usize,
+    by_client: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One client's hold on a body slot, given back when dropped.
+struct ClientHold {
+    by_client: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    client: std::net::IpAddr,
+}
+
+impl Reads {
+    /// A hold for `client`, unless it already holds its maximum.
+    fn hold(&self, client: std::net::IpAddr) -> Option<ClientHold> {
+        let mut held = self.by_client.lock().expect("body slots lock");
+        let count = held.entry(client).or_default();
+        if *count >= MAX_BODIES_PER_CLIENT.min(self.total) {
+            return None;
+        }
+        *count += 1;
+        Some(ClientHold { by_client: self.by_client.clone(), client })
+    }
+}
+
+impl Drop for ClientHold {
+    fn drop(&mut self) {
+        let mut held = self.by_client.lock().expect("body slots lock");
+        if let Some(count) = held.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.client);
+            }
+        }
+    }
+}
 
 /// `POST /webhooks/github` and `POST /webhooks/github/{config_id}`.
 pub fn router(state: WebhookState) -> Router {
@@ -76,7 +137,11 @@ pub fn router(state: WebhookState) -> Router {
 
 /// [`router`] reading at most `bodies` webhook bodies at once.
 pub fn router_with(state: WebhookState, bodies: usize) -> Router {
-    let reads = Arc::new(tokio::sync::Semaphore::new(bodies));
+    let reads = Arc::new(Reads {
+        slots: Arc::new(tokio::sync::Semaphore::new(bodies)),
+        total: bodies,
+        by_client: Arc::default(),
+    });
     Router::new()
         .route("/webhooks/github", post(receive))
         .route("/webhooks/github/app", post(receive_for_app))
@@ -90,12 +155,9 @@ pub fn router_with(state: WebhookState, bodies: usize) -> Router {
 /// Refuses, before a byte of the body is read, what can never be accepted: a form-encoded
 /// delivery (400: the hook must send JSON) and one without a well-formed
 /// `X-Hub-Signature-256` (401). An attacker without the secret cannot make ghsync read,
-/// buffer or hash an upload.
-async fn before_the_body(
-    State(reads): State<Arc<tokio::sync::Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// buffer or hash an upload. Then waits for a body slot (within the client's share), and once
+/// the slots are nearly full reads the body at a minimum rate.
+async fn before_the_body(State(reads): State<Arc<Reads>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let form = header(headers, header::CONTENT_TYPE.as_str()).is_some_and(|t| {
         t.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
@@ -110,16 +172,55 @@ async fn before_the_body(
     if let Err(e) = webhook::parse_signature(header(headers, "x-hub-signature-256")) {
         return refuse(&e);
     }
-    // Over the bound a delivery waits (its body stays unread in the socket) for a while,
-    // then is turned away for GitHub to redeliver.
-    let Ok(Ok(_reading)) = tokio::time::timeout(WAIT_FOR_READ, reads.acquire_owned()).await else {
-        tracing::warn!("webhook refused: too many bodies being read at once");
-        return answer(
+    let busy = || {
+        answer(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"error": {"code": "busy", "message": "too many deliveries at once; redeliver it later"}}),
-        );
+        )
     };
-    next.run(request).await
+    let _client_hold = match request.extensions().get::<Client>() {
+        Some(Client(client)) => match reads.hold(*client) {
+            Some(hold) => Some(hold),
+            None => {
+                tracing::warn!(%client, "webhook refused: the client holds its share of body slots");
+                return busy();
+            }
+        },
+        None => None,
+    };
+    // Over the bound a delivery waits (its body stays unread in the socket) for a while,
+    // then is turned away for GitHub to redeliver.
+    let Ok(Ok(_reading)) = tokio::time::timeout(WAIT_FOR_READ, reads.slots.clone().acquire_owned()).await
+    else {
+        tracing::warn!("webhook refused: too many bodies being read at once");
+        return busy();
+    };
+    if reads.slots.available_permits() >= NEARLY_FULL.min(reads.total.saturating_sub(1)) {
+        return next.run(request).await;
+    }
+    // Nearly full: the body arrives at the minimum rate, or the slot goes to someone else.
+    let (parts, body) = request.into_parts();
+    let expected = header(&parts.headers, header::CONTENT_LENGTH.as_str())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(webhook::MAX_BODY_BYTES as u64)
+        .min(webhook::MAX_BODY_BYTES as u64 + 1);
+    let allowed =
+        std::time::Duration::from_secs(1) + std::time::Duration::from_secs(expected / MIN_BODY_RATE);
+    match tokio::time::timeout(allowed, axum::body::to_bytes(body, webhook::MAX_BODY_BYTES + 1)).await {
+        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(Err(_)) if expected > webhook::MAX_BODY_BYTES as u64 => refuse(&WebhookError::TooLarge),
+        Ok(Err(e)) => answer(
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"code": "bad_request", "message": format!("the body could not be read: {e}")}}),
+        ),
+        Err(_) => {
+            tracing::warn!("webhook refused: a body arrived too slowly while the slots were nearly full");
+            answer(
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"error": {"code": "too_slow", "message": "the body arrived too slowly"}}),
+            )
+        }
+    }
 }
 
 /// `POST /webhooks/github/{config_id}`: one config's own URL.
@@ -206,14 +307,19 @@ fn refuse(e: &WebhookError) -> Response {
         | WebhookError::InvalidPayload(_)
         | WebhookError::FromTheFuture { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
         WebhookError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-        WebhookError::Store(StoreError::Unavailable(_)) | WebhookError::AppSecret(_) => {
+        WebhookError::Store(StoreError::Unavailable(_)) | WebhookError::Unconfirmed(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
         WebhookError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
-    // Store failures stay in the log (already written by `handle`); the answer is opaque.
+    // Store failures stay in the log (already written by `handle`); the answer is opaque. An
+    // unverifiable delivery learns nothing of why: whether a secret is configured, opens, or
+    // the config exists all answer alike.
     let message = match e {
-        WebhookError::Store(_) => "the delivery was not applied; redeliver it later".to_string(),
+        WebhookError::Store(_) | WebhookError::Unconfirmed(_) => {
+            "the delivery was not applied; redeliver it later".to_string()
+        }
+        WebhookError::NoSecret | WebhookError::BadSignature => WebhookError::BadSignature.to_string(),
         other => other.to_string(),
     };
     answer(status, json!({"error": {"code": code, "message": message}}))

@@ -230,10 +230,7 @@ async fn a_configs_own_url_over_http() {
     let a = following(&store, "acme/widgets").await;
     let b = following(&store, "acme/widgets").await;
     let config_a = store.find_config(a).await.unwrap().unwrap().id;
-    let secret_a = {
-        use secrecy::ExposeSecret;
-        WebhookSecrets::parse("s3cret").unwrap().for_config(config_a).current().expose_secret().to_string()
-    };
+    let secret_a = testkit::config_secret(&store, "s3cret", config_a).await;
     let base = serve(state(&store, "s3cret")).await;
     let body = opened_body();
     let sig = sign(&secret_a, body.as_bytes());

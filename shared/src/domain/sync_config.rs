@@ -102,6 +102,20 @@ pub struct GitHubSyncConfig {
     /// Off because the repository left the App's installation (or the installation was
     /// deleted or suspended); its return turns the config on again.
     pub paused_by_github: bool,
+    /// Which secret the config's own webhook takes (docs/trust.md, "Tenant secrets"): the
+    /// generation, one more at each rotation and each move to another repository or host.
+    pub secret_generation: i64,
+    /// The generation's random salt (never serialised, never shown by `Debug`).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub secret_salt: Option<String>,
+    /// When the current generation began (`None`: the config's first).
+    pub secret_rotated_at: Option<Timestamp>,
+    /// When a delivery first verified with the current generation (`None`: none yet).
+    pub secret_used_at: Option<Timestamp>,
+    /// Off because its `api_url` is not among the hosts the operator allows (`sync_error`
+    /// says so); on again when it is, or when the config moves to one that is.
+    pub paused_for_host: bool,
 }
 
 text_enum!(
@@ -161,6 +175,11 @@ impl GitHubSyncConfig {
     pub fn follows(&self, owner: &str, name: &str) -> bool {
         self.repo_owner.eq_ignore_ascii_case(owner) && self.repo_name.eq_ignore_ascii_case(name)
     }
+
+    /// Which secret the config's own webhook takes now.
+    pub fn tenant_key(&self) -> crate::config::TenantKey {
+        crate::config::TenantKey { generation: self.secret_generation, salt: self.secret_salt.clone() }
+    }
 }
 
 impl fmt::Debug for GitHubSyncConfig {
@@ -177,6 +196,7 @@ impl fmt::Debug for GitHubSyncConfig {
             .field("api_url", &self.api_url)
             .field("next_sync_at", &self.next_sync_at)
             .field("sync_error", &self.sync_error)
+            .field("secret_generation", &self.secret_generation)
             .finish_non_exhaustive()
     }
 }

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::rows::ConfigRow;
 use super::{Store, StoreError, new_id};
+use crate::config::TenantKey;
 use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, SyncInterval, TokenPermissions, ValidationError};
 use crate::sync::Rearm;
 use crate::time::Timestamp;
@@ -126,11 +127,14 @@ impl Store {
                         )
                     })?
                     .columns();
+                let first = TenantKey::after(0);
                 sqlx::query_as(concat!(
                     "INSERT INTO github_sync_config (id, project_id, repo_owner, repo_name, encrypted_pat, \
                      next_sync_at, sync_enabled, sync_interval_seconds, created_at, updated_at, two_way, \
-                     installation_id, api_url, token_expires_at, token_permissions) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9, $10, $11, $12, $13) RETURNING ",
+                     installation_id, api_url, token_expires_at, token_permissions, secret_generation, \
+                     secret_salt) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9, $10, $11, $12, $13, $14, $15) \
+                     RETURNING ",
                     config_columns!()
                 ))
                 .bind(new_id())
@@ -146,6 +150,9 @@ impl Store {
                 .bind(write.api_url.clone().flatten())
                 .bind(write.checked.and_then(|c| c.expires_at).map(Timestamp::to_sql))
                 .bind(write.checked.map(|c| c.permissions_json()))
+                // A new config's secret is of the current derivation (docs/trust.md).
+                .bind(first.generation)
+                .bind(first.salt)
                 .fetch_one(&mut *tx)
                 .await?
             }
@@ -154,14 +161,16 @@ impl Store {
                 // again unless the person says otherwise. Sending the stored on/off as it was
                 // (a form always sends it) is no decision.
                 let paused = old.paused_by_github && !old.sync_enabled;
+                let api_url = write.api_url.clone().unwrap_or_else(|| old.api_url.clone());
                 let enabled = match write.sync_enabled {
                     Some(enabled) => enabled,
                     None if paused && write.credential.is_some() => true,
+                    // Moved off a host the operator no longer allows (to one checked just now).
+                    None if old.paused_for_host && api_url != old.api_url => true,
                     None => old.sync_enabled,
                 };
                 let person_decides = write.sync_enabled.is_some_and(|e| e != old.sync_enabled);
                 let two_way = write.two_way.unwrap_or(old.two_way);
-                let api_url = write.api_url.clone().unwrap_or_else(|| old.api_url.clone());
                 // Another host is another repository, whatever its name.
                 let repo_changed = !old.follows(write.repo_owner.as_str(), write.repo_name.as_str())
                     || api_url != old.api_url;
@@ -204,6 +213,7 @@ impl Store {
                 // Another repository starts from scratch: its own listing and probe. A new
                 // token was just accepted by GitHub: the last run's error no longer holds, and
                 // a pause for a repository gone from the App's installation ends with it.
+                let next_key = TenantKey::after(old.secret_generation);
                 let (pat, installation_id) = match &write.credential {
                     Some(credential) => credential.columns(),
                     None => (old.encrypted_pat, old.installation_id),
@@ -231,7 +241,13 @@ impl Store {
                      hook_error = CASE WHEN $9 = 1 THEN NULL ELSE hook_error END, \
                      paused_by = CASE WHEN $10 = 1 OR $16 = 1 THEN NULL ELSE paused_by END, \
                      two_way = $11, installation_id = $12, api_url = $13, token_expires_at = $14, \
-                     token_permissions = $15 WHERE project_id = $1 RETURNING ",
+                     token_permissions = $15, \
+                     secret_generation = CASE WHEN $9 = 1 THEN $17 ELSE secret_generation END, \
+                     secret_salt = CASE WHEN $9 = 1 THEN $18 ELSE secret_salt END, \
+                     secret_rotated_at = CASE WHEN $9 = 1 THEN $8 ELSE secret_rotated_at END, \
+                     secret_used_at = CASE WHEN $9 = 1 THEN NULL ELSE secret_used_at END, \
+                     host_paused = CASE WHEN $9 = 1 THEN 0 ELSE host_paused END \
+                     WHERE project_id = $1 RETURNING ",
                     config_columns!()
                 ))
                 .bind(project_id.to_string())
@@ -251,6 +267,10 @@ impl Store {
                 .bind(permissions)
                 // A person turning the config on or off decides from now on, not GitHub's events.
                 .bind(i64::from(person_decides))
+                // Another repository or host takes another secret: the old one's holders
+                // (that repository's admins) can no longer sign for this config.
+                .bind(next_key.generation)
+                .bind(next_key.salt)
                 .fetch_one(&mut *tx)
                 .await?
             }
@@ -279,6 +299,101 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.ok_or(StoreError::NotFound("sync config"))?.try_into()
+    }
+
+    /// Keeps configs within the hosts the operator allows (`allowed`, see
+    /// [`crate::github::GitHub::allows`]): an enabled config whose `api_url` is off the list is
+    /// turned off with `sync_error` saying why, so nothing is sent to it; one turned off so
+    /// whose host is allowed again turns on, due at once. Returns how many of each.
+    pub async fn keep_to_allowed_hosts(
+        &self,
+        allowed: impl Fn(&str) -> bool,
+    ) -> Result<(usize, usize), StoreError> {
+        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT project_id, api_url, sync_enabled, host_paused FROM github_sync_config \
+             WHERE api_url IS NOT NULL AND (sync_enabled = 1 OR host_paused = 1)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let now = Timestamp::now().to_sql();
+        let (mut paused, mut resumed) = (0, 0);
+        for (project_id, api_url, enabled, host_paused) in rows {
+            if enabled == 1 && !allowed(&api_url) {
+                let reason = format!(
+                    "paused: the GitHub API {api_url} is not among the hosts this deployment allows \
+                     (GHSYNC_GITHUB_HOSTS, set by its operator); nothing is sent there. Ask the operator to \
+                     allow it, or move the config to an allowed host"
+                );
+                let done = sqlx::query(
+                    "UPDATE github_sync_config SET sync_enabled = 0, host_paused = 1, sync_error = $3, \
+                     updated_at = $2 WHERE project_id = $1 AND api_url = $4 AND sync_enabled = 1",
+                )
+                .bind(&project_id)
+                .bind(&now)
+                .bind(reason)
+                .bind(&api_url)
+                .execute(&self.pool)
+                .await?;
+                paused += done.rows_affected() as usize;
+            } else if host_paused == 1 && allowed(&api_url) {
+                let done = sqlx::query(
+                    "UPDATE github_sync_config SET sync_enabled = 1, host_paused = 0, sync_error = NULL, \
+                     next_sync_at = $2, updated_at = $2 WHERE project_id = $1 AND api_url = $3 AND host_paused = 1",
+                )
+                .bind(&project_id)
+                .bind(&now)
+                .bind(&api_url)
+                .execute(&self.pool)
+                .await?;
+                resumed += done.rows_affected() as usize;
+            }
+        }
+        Ok((paused, resumed))
+    }
+
+    /// Starts a new generation of the project's webhook secret (docs/trust.md): from now on
+    /// only the new secret verifies on the config's own URL.
+    pub async fn rotate_webhook_secret(&self, project_id: Uuid) -> Result<GitHubSyncConfig, StoreError> {
+        // The generation number only needs to grow; the salt makes the secret new.
+        let salt = TenantKey::after(0).salt;
+        let row: Option<ConfigRow> = sqlx::query_as(concat!(
+            "UPDATE github_sync_config SET secret_generation = secret_generation + 1, secret_salt = $2, \
+             secret_rotated_at = $3, secret_used_at = NULL, updated_at = $3 WHERE project_id = $1 RETURNING ",
+            config_columns!()
+        ))
+        .bind(project_id.to_string())
+        .bind(salt)
+        .bind(Timestamp::now().to_sql())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or(StoreError::NotFound("sync config"))?.try_into()
+    }
+
+    /// Which secret config `config_id`'s own webhook takes now, and whether a delivery has
+    /// verified with it yet; `None`: no such config.
+    pub async fn tenant_key(&self, config_id: Uuid) -> Result<Option<(TenantKey, bool)>, StoreError> {
+        let row: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT secret_generation, secret_salt, secret_used_at FROM github_sync_config WHERE id = $1",
+        )
+        .bind(config_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(generation, salt, used)| (TenantKey { generation, salt }, used.is_some())))
+    }
+
+    /// Records that a delivery verified with `generation` of config `config_id`'s secret
+    /// (once per generation: the webhook panel stops asking for the hook to be updated).
+    pub async fn note_secret_used(&self, config_id: Uuid, generation: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE github_sync_config SET secret_used_at = $3 \
+             WHERE id = $1 AND secret_generation = $2 AND secret_used_at IS NULL",
+        )
+        .bind(config_id.to_string())
+        .bind(generation)
+        .bind(Timestamp::now().to_sql())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Records the repository webhook ghsync installed for the project's config (`hook_id`),

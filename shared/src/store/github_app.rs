@@ -88,6 +88,21 @@ impl Store {
         Ok(())
     }
 
+    /// The repositories the configs of `installation` follow (each once, as stored).
+    pub async fn installation_repos(&self, installation: i64) -> Result<Vec<RepoRef>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT DISTINCT repo_owner, repo_name FROM github_sync_config \
+             WHERE installation_id = $1 AND api_url IS NULL ORDER BY repo_owner, repo_name",
+        )
+        .bind(installation)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(owner, name)| RepoRef::parse(&format!("{owner}/{name}")).ok())
+            .collect())
+    }
+
     /// Removes the deployment's App; false when none was set. Configs that name an
     /// installation stay, and fail their runs until an App is set again.
     pub async fn delete_github_app(&self) -> Result<bool, StoreError> {

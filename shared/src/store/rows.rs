@@ -374,7 +374,7 @@ macro_rules! config_columns {
         "id, project_id, repo_owner, repo_name, encrypted_pat, \
      last_sync_at, next_sync_at, sync_enabled, sync_interval_seconds, sync_error, created_at, updated_at, \
      two_way, hook_id, hook_error, installation_id, api_url, token_expires_at, token_permissions, \
-     paused_by"
+     paused_by, secret_generation, secret_salt, secret_rotated_at, secret_used_at, host_paused"
     };
 }
 
@@ -400,6 +400,11 @@ pub(crate) struct ConfigRow {
     token_expires_at: Option<String>,
     token_permissions: Option<String>,
     paused_by: Option<String>,
+    secret_generation: i64,
+    secret_salt: Option<String>,
+    secret_rotated_at: Option<String>,
+    secret_used_at: Option<String>,
+    host_paused: i64,
 }
 
 impl TryFrom<ConfigRow> for GitHubSyncConfig {
@@ -435,6 +440,14 @@ impl TryFrom<ConfigRow> for GitHubSyncConfig {
                 .transpose()?,
             token_warning: crate::domain::token_warning(expires_at, Timestamp::now()),
             paused_by_github: r.paused_by.is_some(),
+            secret_generation: r.secret_generation,
+            secret_salt: r.secret_salt,
+            secret_rotated_at: opt_ts(
+                "github_sync_config.secret_rotated_at",
+                r.secret_rotated_at.as_deref(),
+            )?,
+            secret_used_at: opt_ts("github_sync_config.secret_used_at", r.secret_used_at.as_deref())?,
+            paused_for_host: r.host_paused != 0,
         })
     }
 }

@@ -186,31 +186,68 @@ pub(super) async fn apply_in(
     Ok(Handled::Applied { results })
 }
 
-/// An `installation` or `installation_repositories` delivery to the App's URL: its configs
-/// pause when the installation is deleted or suspended or their repository leaves it, and
-/// resume when it is unsuspended or the repository comes back. Recorded and carried out in
-/// one transaction.
+/// An `installation` or `installation_repositories` delivery of the App: what it says is
+/// confirmed with GitHub first (a captured delivery replayed under a new id verifies like the
+/// original), then the configs it concerns pause or resume in one transaction with its record.
+/// What GitHub does not bear out changes nothing, and is logged.
 pub(super) async fn installation_event(
     store: &Store,
+    app: &crate::app::AppAccess,
     received: &Received<'_>,
     body: &[u8],
 ) -> Result<(Handled, LogMeta), WebhookError> {
+    use crate::app::Said;
     let payload: InstallationPayload =
         serde_json::from_slice(body).map_err(|e| WebhookError::InvalidPayload(PayloadError::Json(e)))?;
     let id = payload.installation.id;
-    let repos = |list: &[super::payload::RepositoryRef]| -> Vec<RepoRef> {
-        list.iter().filter_map(|r| RepoRef::parse(&r.full_name).ok()).collect()
-    };
-    let (removed, added) = (repos(&payload.repositories_removed), repos(&payload.repositories_added));
     let meta = LogMeta { action: Some(payload.action.clone()), repo: None };
     let received = Received { meta: &meta, ..*received };
+    let said = match (received.event, payload.action.as_str()) {
+        ("installation", "deleted") => Some(Said::Deleted),
+        ("installation", "suspend") => Some(Said::Suspended),
+        ("installation", "unsuspend") => Some(Said::Unsuspended),
+        ("installation_repositories", "removed") => Some(Said::Removed),
+        ("installation_repositories", "added") => Some(Said::Added),
+        _ => None,
+    };
+    // Asked before the transaction: no database connection waits on GitHub.
+    let unconfirmed = |e| WebhookError::Unconfirmed(e);
+    let (holds, repos) = match said {
+        Some(said @ (Said::Deleted | Said::Suspended | Said::Unsuspended)) => {
+            (said.holds(id, app.ask(id, None).await.map_err(unconfirmed)?), Vec::new())
+        }
+        Some(said @ (Said::Removed | Said::Added)) => {
+            let listed = if said == Said::Removed {
+                &payload.repositories_removed
+            } else {
+                &payload.repositories_added
+            };
+            // Only repositories a config of the installation follows are asked about.
+            let followed = store.installation_repos(id).await?;
+            let mut concerned = Vec::new();
+            for repo in listed.iter().filter_map(|r| RepoRef::parse(&r.full_name).ok()) {
+                if followed.iter().any(|f| f.is(repo.owner.as_str(), repo.name.as_str())) {
+                    concerned.push(repo);
+                }
+            }
+            let mut confirmed = Vec::new();
+            for repo in &concerned {
+                if said.holds(id, app.ask(id, Some(repo)).await.map_err(unconfirmed)?) {
+                    confirmed.push(repo.clone());
+                }
+            }
+            (concerned.is_empty() || !confirmed.is_empty(), confirmed)
+        }
+        None => (true, Vec::new()),
+    };
     let result = store::retry_races(|| async {
         let mut tx = store.begin().await?;
         let now = received.now;
         use store::InstallationScope::{All, Repos};
         use store::PauseCause::{Deleted, Removed, Suspended};
-        let handled = match (received.event, payload.action.as_str()) {
-            ("installation", "deleted") => {
+        let handled = match (said, received.event, payload.action.as_str()) {
+            (Some(_), _, _) if !holds => Handled::Ignored { reason: "not_confirmed" },
+            (Some(Said::Deleted), _, _) => {
                 let reason = format!(
                     "the GitHub App installation {id} was deleted: install the App again and give this \
                      config the new installation"
@@ -218,20 +255,20 @@ pub(super) async fn installation_event(
                 let paused = store::pause_installation_in(&mut tx, id, All, Deleted, &reason, now).await?;
                 Handled::Paused { configs: paused.len() }
             }
-            ("installation", "suspend") => {
+            (Some(Said::Suspended), _, _) => {
                 let reason = format!(
                     "the GitHub App installation {id} is suspended: syncing resumes when it is unsuspended"
                 );
                 let paused = store::pause_installation_in(&mut tx, id, All, Suspended, &reason, now).await?;
                 Handled::Paused { configs: paused.len() }
             }
-            ("installation", "unsuspend") => {
+            (Some(Said::Unsuspended), _, _) => {
                 let resumed = store::resume_installation_in(&mut tx, id, All, Suspended, now).await?;
                 Handled::Resumed { configs: resumed.len() }
             }
-            ("installation_repositories", "removed") => {
+            (Some(Said::Removed), _, _) => {
                 let mut paused = 0;
-                for repo in &removed {
+                for repo in &repos {
                     let reason = format!(
                         "{repo} was removed from the GitHub App installation {id}: add it to the \
                          installation again to resume syncing"
@@ -242,8 +279,13 @@ pub(super) async fn installation_event(
                 }
                 Handled::Paused { configs: paused }
             }
-            ("installation", "new_permissions_accepted") => {
-                // The installation may now do what GitHub refused: those pushes go again.
+            (Some(Said::Added), _, _) => {
+                let resumed = store::resume_installation_in(&mut tx, id, Repos(&repos), Removed, now).await?;
+                Handled::Resumed { configs: resumed.len() }
+            }
+            (None, "installation", "new_permissions_accepted") => {
+                // The installation may now do what GitHub refused: those pushes go again (a
+                // replay only makes refused pushes try once more).
                 let mut entries = 0;
                 for project in store::installation_configs_in(&mut tx, id).await? {
                     entries +=
@@ -252,11 +294,7 @@ pub(super) async fn installation_event(
                 }
                 Handled::Rearmed { entries }
             }
-            ("installation_repositories", "added") => {
-                let resumed = store::resume_installation_in(&mut tx, id, Repos(&added), Removed, now).await?;
-                Handled::Resumed { configs: resumed.len() }
-            }
-            _ => Handled::Ignored { reason: "event_ignored" },
+            (None, _, _) => Handled::Ignored { reason: "event_ignored" },
         };
         if !received.record(&mut tx, handled.log_outcome()).await? {
             // Seen before: what it did then stands (this transaction's changes roll back).
@@ -266,8 +304,16 @@ pub(super) async fn installation_event(
         Ok::<_, WebhookError>(handled)
     })
     .await?;
-    if let Handled::Paused { configs } | Handled::Resumed { configs } = result {
-        tracing::info!(installation = id, action = %payload.action, configs, "installation event");
+    match result {
+        Handled::Paused { configs } | Handled::Resumed { configs } => {
+            tracing::info!(installation = id, action = %payload.action, configs, "installation event")
+        }
+        Handled::Ignored { reason: "not_confirmed" } => tracing::warn!(
+            installation = id,
+            action = %payload.action,
+            "installation event not borne out by GitHub (a replay?): nothing changed"
+        ),
+        _ => {}
     }
     Ok((result, meta))
 }

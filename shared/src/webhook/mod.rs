@@ -81,9 +81,10 @@ pub enum WebhookError {
     InvalidPayload(#[source] PayloadError),
     #[error("payload larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
-    /// The App's webhook secret cannot be read (KMS unavailable or refusing): try again (503).
-    #[error("the GitHub App's webhook secret cannot be read: {0}")]
-    AppSecret(String),
+    /// What an installation event says could not be confirmed with GitHub (unreachable, or
+    /// the App's JWT refused): nothing changed, GitHub may redeliver it (503).
+    #[error("the installation event could not be confirmed with GitHub")]
+    Unconfirmed(#[source] crate::manage::ManageError),
     /// The issue's `updated_at` lies more than five minutes ahead of the receiver's clock:
     /// recorded, nothing applied (400). Applied, it would make every real snapshot look older.
     #[error(
@@ -177,8 +178,8 @@ pub struct WebhookConfig {
     pub secrets: Secrets,
     /// The GitHub web host every issue URL must be on.
     pub web_host: WebHost,
-    /// The GitHub App's webhook secret (none: App deliveries are refused).
-    pub app_secret: crate::app::AppSecret,
+    /// The GitHub App's webhook secret and JWT (none: App deliveries are refused).
+    pub app: crate::app::AppAccess,
 }
 
 impl WebhookConfig {
@@ -187,7 +188,7 @@ impl WebhookConfig {
         Self {
             secrets: Secrets::fixed(secrets, None),
             web_host: WebHost::github_com(),
-            app_secret: Default::default(),
+            app: Default::default(),
         }
     }
 }
@@ -251,8 +252,10 @@ async fn handle_with(
     let started = Instant::now();
     let result = handle_inner(store, config, queue, delivery).await;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let event = delivery.event.unwrap_or("-");
-    let delivery_id = delivery.delivery_id.unwrap_or("-");
+    // What the sender says, capped and cleaned before it reaches a log line or a metric: the
+    // request may be unverified.
+    let event = shown(delivery.event);
+    let delivery_id = shown(delivery.delivery_id);
     let outcome = match &result {
         Ok((handled, meta)) => {
             tracing::info!(
@@ -283,6 +286,26 @@ async fn handle_with(
     result.map(|(handled, _)| handled)
 }
 
+/// A header's value as logs and metrics show it: `-` when absent, `invalid` unless it is at
+/// most [`MAX_DELIVERY_ID`] characters of letters, digits and `-_.:` (GitHub's delivery ids
+/// are UUIDs, its event names lower-case words).
+fn shown(value: Option<&str>) -> &str {
+    match value {
+        None => "-",
+        Some(v)
+            if !v.is_empty()
+                && v.len() <= MAX_DELIVERY_ID
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
+        {
+            v
+        }
+        Some(_) => "invalid",
+    }
+}
+
+/// The longest `X-GitHub-Delivery` accepted (and shown).
+const MAX_DELIVERY_ID: usize = 200;
+
 #[derive(Clone, Default)]
 pub(super) struct LogMeta {
     pub(super) action: Option<String>,
@@ -306,9 +329,18 @@ async fn handle_inner(
         Box::pin(verify_app(config, delivery)).await?;
         return handle_verified(store, config, queue, delivery).await;
     }
+    // A config's own URL: the secret of the config's current generation (an unknown config
+    // verifies nothing, and is told no more than a wrong signature is).
+    let tenant = match delivery.tenant {
+        Some(config_id) => {
+            let key = Box::pin(store.tenant_key(config_id)).await?;
+            Some((config_id, key.ok_or(WebhookError::BadSignature)?))
+        }
+        None => None,
+    };
     let verify = |secrets: Option<WebhookSecrets>| {
-        let secrets = match delivery.tenant {
-            Some(config_id) => secrets.map(|s| s.for_config(config_id)),
+        let secrets = match &tenant {
+            Some((config_id, (key, _))) => secrets.map(|s| s.for_config(*config_id, key)),
             None => secrets,
         };
         verify_signature(secrets.as_ref(), delivery.signature_256, delivery.body)
@@ -318,18 +350,21 @@ async fn handle_inner(
         Err(WebhookError::BadSignature) if config.secrets.reread().await => verify(config.secrets.webhook())?,
         other => other?,
     }
+    if let Some((config_id, (key, false))) = &tenant {
+        // The first delivery signed with this generation: the hook has the new secret.
+        if let Err(e) = store.note_secret_used(*config_id, key.generation).await {
+            tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "cannot record the secret's first use");
+        }
+    }
     handle_verified(store, config, queue, delivery).await
 }
 
 /// Verifies a delivery to the App's URL with the App's webhook secret (read again once when
-/// it matches nothing: it may have been changed since).
+/// it matches nothing: it may have been changed since). A secret that does not open verifies
+/// nothing, like a wrong one (see [`crate::app::AppAccess`]).
 async fn verify_app(config: &WebhookConfig, delivery: Delivery<'_>) -> Result<(), WebhookError> {
     let secret = |fresh: bool| async move {
-        let secret = config.app_secret.get(fresh).await.map_err(|e| match e {
-            crate::manage::ManageError::Store(e) => WebhookError::Store(e),
-            e => WebhookError::AppSecret(crate::telemetry::ErrorChain(&e).to_string()),
-        })?;
-        Ok::<_, WebhookError>(secret.map(WebhookSecrets::one))
+        Ok::<_, WebhookError>(config.app.secret(fresh).await?.map(WebhookSecrets::one))
     };
     match verify_signature(secret(false).await?.as_ref(), delivery.signature_256, delivery.body) {
         // Perhaps the App was set, or its secret changed, since this process read it.
@@ -353,7 +388,7 @@ async fn handle_verified(
         .delivery_id
         .filter(|d| !d.is_empty())
         .ok_or(WebhookError::MissingHeader("X-GitHub-Delivery"))?;
-    if delivery_id.len() > 200 {
+    if delivery_id.len() > MAX_DELIVERY_ID {
         return Err(WebhookError::InvalidPayload(PayloadError::Shape("X-GitHub-Delivery is too long")));
     }
     let now = Timestamp::now();
@@ -378,7 +413,8 @@ async fn handle_verified(
     };
     if let (Route::Installation(_), "installation" | "installation_repositories") = (route, event) {
         let received = Received { id: delivery_id, event, meta: &LogMeta::default(), now, route };
-        let (handled, meta) = apply::installation_event(store, &received, delivery.body).await?;
+        let (handled, meta) =
+            Box::pin(apply::installation_event(store, &config.app, &received, delivery.body)).await?;
         return Ok((handled, meta));
     }
     if event != "issues" {
@@ -430,4 +466,30 @@ async fn handle_verified(
         }
     };
     handled.map(|h| (h, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_senders_header_reaches_logs_only_capped_and_clean() {
+        let long = "a".repeat(MAX_DELIVERY_ID + 1);
+        let at_most = "a".repeat(MAX_DELIVERY_ID);
+        #[rustfmt::skip]
+        let rows = [
+            (None,                                          "-"),
+            (Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"),  "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+            (Some("issues"),                                "issues"),
+            (Some(at_most.as_str()),                        at_most.as_str()),
+            (Some(long.as_str()),                           "invalid"),
+            (Some(""),                                      "invalid"),
+            (Some("id\nforged log line"),                   "invalid"),
+            (Some("id\" outcome=\"applied"),                "invalid"),
+            (Some("\u{1b}[31mred"),                         "invalid"),
+        ];
+        for (value, logged) in rows {
+            assert_eq!(shown(value), logged, "{value:?}");
+        }
+    }
 }

@@ -26,6 +26,8 @@ pub struct App {
     pub store: Store,
     pub keys: KeyProvider,
     pub github: FakeGitHub,
+    /// The further API bases the operator allows.
+    pub hosts: Vec<String>,
 }
 
 pub async fn spawn_app_with(store: Store, token: Option<&str>, github_url: Option<String>) -> App {
@@ -39,7 +41,14 @@ pub async fn spawn_app_with_keys(
     github_url: Option<String>,
     keys: KeyProvider,
 ) -> App {
-    spawn(store, token, github_url, keys, None).await
+    spawn(store, token, github_url, keys, None, &[]).await
+}
+
+/// An app whose operator allows configs the further GitHub API bases `hosts`
+/// (`GHSYNC_GITHUB_HOSTS`).
+pub async fn spawn_app_allowing(store: Store, hosts: &[&str]) -> App {
+    let keys = KeyProvider::Local(LocalKeys::from_hex(&"42".repeat(32)).unwrap());
+    spawn(store, Some(TOKEN), None, keys, None, hosts).await
 }
 
 /// The deployment webhook secret of [`spawn_app_hooked`].
@@ -48,7 +57,7 @@ pub const DEPLOY_SECRET: &str = "deployment-webhook-secret";
 /// An app that knows its public URL (`public_url`) and its webhook secret: it installs hooks.
 pub async fn spawn_app_hooked(store: Store, public_url: &str) -> App {
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"42".repeat(32)).unwrap());
-    spawn(store, Some(TOKEN), None, keys, Some(public_url.parse().unwrap())).await
+    spawn(store, Some(TOKEN), None, keys, Some(public_url.parse().unwrap()), &[]).await
 }
 
 async fn spawn(
@@ -57,6 +66,7 @@ async fn spawn(
     github_url: Option<String>,
     keys: KeyProvider,
     public_url: Option<url::Url>,
+    hosts: &[&str],
 ) -> App {
     let github = FakeGitHub::start().await;
     github.add_repo("acme/widgets", GOOD_PAT);
@@ -64,7 +74,10 @@ async fn spawn(
     github.add_repo("acme/gadgets", GOOD_PAT);
     github.add_token("ghp_canSeeNothing");
     let gh_client =
-        GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5)).unwrap();
+        GitHub::new(github_url.as_deref().unwrap_or(&github.url), std::time::Duration::from_secs(5))
+            .unwrap()
+            .allowing(hosts)
+            .unwrap();
     let services = Services::new(store.clone(), keys.clone(), gh_client);
     let secrets = ghsync_shared::secrets::Secrets::fixed(
         ghsync_shared::config::WebhookSecrets::parse(DEPLOY_SECRET),
@@ -77,7 +90,7 @@ async fn spawn(
         ghsync_shared::webhook::WebhookConfig {
             secrets: secrets.clone(),
             web_host: services.github.web_host().clone(),
-            app_secret: ghsync_shared::app::AppSecret::new(store.clone(), keys.clone()),
+            app: ghsync_shared::app::AppAccess::new(store.clone(), keys.clone(), services.github.clone()),
         },
     );
     let app = router(ApiState { services, secrets, runs: Default::default(), hooks, push: api_push() })
@@ -85,7 +98,7 @@ async fn spawn(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    App { url, store, keys, github }
+    App { url, store, keys, github, hosts: hosts.iter().map(|h| h.to_string()).collect() }
 }
 
 /// The API's push pacing in tests: its own, with a read budget a test can outlast without
@@ -130,7 +143,10 @@ impl App {
 
     /// The reconcile worker of this app's store and GitHub.
     pub fn worker(&self) -> ghsync_shared::reconcile::Reconciler {
-        let github = GitHub::new(&self.github.url, std::time::Duration::from_secs(5)).unwrap();
+        let github = GitHub::new(&self.github.url, std::time::Duration::from_secs(5))
+            .unwrap()
+            .allowing(&self.hosts)
+            .unwrap();
         let services = Services::new(self.store.clone(), self.keys.clone(), github);
         ghsync_shared::reconcile::Reconciler::new(services, Default::default())
     }
