@@ -173,16 +173,17 @@ def main(path):
                 if kms:
                     # Every use of the key is bound to one encryption context: a project's
                     # PAT, or one of the GitHub App's secrets. The webhook may only open the
-                    # App's webhook secret (not its key, nor any PAT).
+                    # App's webhook secret and its key (for the JWT that confirms
+                    # installation events), never a PAT.
                     condition = statement.get("Condition", {})
                     contexts = json.dumps(condition)
                     check("kms:EncryptionContextKeys" in contexts, f"{role_name}: {kms} bound to a context")
                     if name == "WebhookFunction":
                         check(
                             kms == ["kms:Decrypt"]
-                            and condition.get("StringEquals", {}).get("kms:EncryptionContext:purpose")
-                            == "github_app_webhook_secret",
-                            f"{role_name}: only Decrypt, only of the GitHub App's webhook secret",
+                            and sorted(condition.get("StringEquals", {}).get("kms:EncryptionContext:purpose", []))
+                            == ["github_app_key", "github_app_webhook_secret"],
+                            f"{role_name}: only Decrypt, only of the GitHub App's webhook secret and key",
                         )
         check(named == allowed, f"{role_name} names {sorted(named)}, expected {sorted(allowed)}")
     for name in roles:

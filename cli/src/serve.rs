@@ -370,4 +370,73 @@ mod tests {
         }
         assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
     }
+    /// One client fills its share of the webhook's body slots with slow bodies; another
+    /// client's signed delivery still goes through.
+    #[tokio::test]
+    async fn one_client_holding_its_slow_bodies_leaves_another_room() {
+        let store = testkit::sqlite().await;
+        let secrets = ghsync_shared::config::WebhookSecrets::parse("s3cret");
+        let webhook = ghsync_webhook::router(ghsync_webhook::WebhookState::github_com(store, secrets));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            body_idle: Duration::from_secs(60),
+            body_total: Duration::from_secs(60),
+            ..Limits::default()
+        };
+        tokio::spawn(serve_with(listener, webhook, limits, std::future::pending()));
+
+        // Client A (127.0.0.1): as many slow bodies as there are slots, each with a
+        // well-formed signature and 10 of its 1,000 bytes sent.
+        let fake = format!("sha256={}", "0".repeat(64));
+        let head = format!(
+            "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             X-GitHub-Event: ping\r\nX-GitHub-Delivery: d\r\nX-Hub-Signature-256: {fake}\r\n\
+             Content-Length: 1000\r\n\r\n0123456789"
+        );
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for _ in 0..ghsync_webhook::MAX_BODIES_READ {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(head.as_bytes()).await.unwrap();
+            held.push(s);
+        }
+        // Those beyond A's share are turned away at once; the rest hold their slots.
+        for s in held.iter_mut().rev() {
+            let mut buf = [0u8; 12];
+            if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await
+                && String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 503")
+            {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, ghsync_webhook::MAX_BODIES_READ - ghsync_webhook::MAX_BODIES_PER_CLIENT);
+
+        // Client B (127.0.0.2): a signed delivery is taken.
+        let body = r#"{"zen":"Keep it logically awesome.","hook_id":1}"#;
+        let signature = ghsync_shared::webhook::sign("s3cret", body.as_bytes());
+        let request = format!(
+            "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n\
+             X-GitHub-Event: ping\r\nX-GitHub-Delivery: b-1\r\nX-Hub-Signature-256: {signature}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut b = socket.connect(addr).await.unwrap();
+        b.write_all(request.as_bytes()).await.unwrap();
+        let answer = until_closed(&mut b).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        drop(held);
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_client_is_the_address_it_appended() {
+        let mut headers = axum::http::HeaderMap::new();
+        assert_eq!(forwarded_client(&headers), None);
+        headers.append("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
+        assert_eq!(forwarded_client(&headers), Some("198.51.100.7".parse().unwrap()));
+        headers.append("x-forwarded-for", "192.0.2.1".parse().unwrap());
+        assert_eq!(forwarded_client(&headers), Some("192.0.2.1".parse().unwrap()));
+    }
 }

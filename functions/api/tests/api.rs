@@ -1684,3 +1684,31 @@ async fn a_ghes_api_with_a_path_prefix_works_end_to_end(store: Store) {
     assert_eq!(tasks["items"][1]["github_issue_url"], format!("{web}/acme/widgets/issues/2"));
     assert!(app.github.requests().is_empty(), "github.com is never asked");
 }
+
+/// The App's webhook secret sealed under a key that is gone: unverifiable deliveries get the
+/// same 401 as a wrong signature, no internal text, and the failure is opened (and counted)
+/// once per read interval, not once per request.
+#[tokio::test]
+async fn an_app_secret_that_does_not_open_is_a_plain_401_opened_once() {
+    ghsync_shared::metrics::capture("api-test");
+    let app = spawn_app(testkit::sqlite().await).await;
+    app.with_app().await;
+    sqlx::query("UPDATE github_app SET encrypted_webhook_secret = $1")
+        .bind(vec![1u8, 2, 3, 4])
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let ping = json!({"zen": "Half measures are as bad as nothing at all.", "hook_id": 1});
+    let wrong = app.deliver_to("/webhooks/github", "ping", ping.to_string(), "not-the-secret").await;
+    for _ in 0..5 {
+        let r = app.deliver_to_app("ping", &ping, APP_SECRET).await;
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert_eq!(r.json(), wrong.json(), "the same words as a wrong signature");
+        for internal in ["decrypt", "KMS", "key", "open"] {
+            assert!(!r.text().contains(internal), "{}", r.text());
+        }
+    }
+    let opened =
+        ghsync_shared::metrics::captured().iter().filter(|l| l.contains("AppSecretUnopenable")).count();
+    assert_eq!(opened, 1);
+}
