@@ -111,8 +111,7 @@ pub async fn serve_with(
         .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(limits.body_total))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_idle));
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let per_client =
-        Arc::new(std::sync::Mutex::new(std::collections::HashMap::<std::net::IpAddr, usize>::new()));
+    let per_client = ghsync_webhook::PerClient::default();
     let trusted: Arc<[std::net::IpAddr]> = limits.trusted_proxies.clone().into();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -140,7 +139,7 @@ pub async fn serve_with(
         let client_slot = if proxied {
             None
         } else {
-            match ClientConnection::open(&per_client, peer.ip(), limits.max_connections_per_client) {
+            match per_client.take(peer.ip(), limits.max_connections_per_client) {
                 Some(held) => Some(held),
                 None => {
                     tracing::warn!(%peer, "connection refused: the client holds its share of connections");
@@ -169,41 +168,6 @@ pub async fn serve_with(
     }
     if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
         tracing::warn!("requests still running after 10 s were cut at shutdown");
-    }
-}
-
-/// One connection of a client, counted while it is open.
-struct ClientConnection {
-    counts: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
-    client: std::net::IpAddr,
-}
-
-impl ClientConnection {
-    /// Counts a connection of `client`, unless it already holds `max`.
-    fn open(
-        counts: &Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
-        client: std::net::IpAddr,
-        max: usize,
-    ) -> Option<Self> {
-        let mut held = counts.lock().expect("connection counts lock");
-        let count = held.entry(client).or_default();
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(Self { counts: counts.clone(), client })
-    }
-}
-
-impl Drop for ClientConnection {
-    fn drop(&mut self) {
-        let mut held = self.counts.lock().expect("connection counts lock");
-        if let Some(count) = held.get_mut(&self.client) {
-            *count -= 1;
-            if *count == 0 {
-                held.remove(&self.client);
-            }
-        }
     }
 }
 

@@ -91,36 +91,33 @@ const WAIT_FOR_READ: std::time::Duration = std::time::Duration::from_secs(3);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Client(pub std::net::IpAddr);
 
-/// The body slots: [`MAX_BODIES_READ`] in all, at most [`MAX_BODIES_PER_CLIENT`] per client.
-#[derive(Debug)]
-struct Reads {
-    slots: Arc<tokio::sync::Semaphore>,
-    total: usize,
-    by_client: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
-}
+/// What each client holds (body slots here, connections in `ghsync serve`), up to a cap.
+#[derive(Clone, Debug, Default)]
+pub struct PerClient(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
 
-/// One client's hold on a body slot, given back when dropped.
-struct ClientHold {
-    by_client: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+/// One thing a client holds, given back when dropped.
+#[derive(Debug)]
+pub struct Held {
+    counts: PerClient,
     client: std::net::IpAddr,
 }
 
-impl Reads {
-    /// A hold for `client`, unless it already holds its maximum.
-    fn hold(&self, client: std::net::IpAddr) -> Option<ClientHold> {
-        let mut held = self.by_client.lock().expect("body slots lock");
+impl PerClient {
+    /// One more for `client`, unless it already holds `max`.
+    pub fn take(&self, client: std::net::IpAddr, max: usize) -> Option<Held> {
+        let mut held = self.0.lock().expect("per-client counts lock");
         let count = held.entry(client).or_default();
-        if *count >= MAX_BODIES_PER_CLIENT.min(self.total) {
+        if *count >= max {
             return None;
         }
         *count += 1;
-        Some(ClientHold { by_client: self.by_client.clone(), client })
+        Some(Held { counts: self.clone(), client })
     }
 }
 
-impl Drop for ClientHold {
+impl Drop for Held {
     fn drop(&mut self) {
-        let mut held = self.by_client.lock().expect("body slots lock");
+        let mut held = self.counts.0.lock().expect("per-client counts lock");
         if let Some(count) = held.get_mut(&self.client) {
             *count -= 1;
             if *count == 0 {
@@ -128,6 +125,14 @@ impl Drop for ClientHold {
             }
         }
     }
+}
+
+/// The body slots: [`MAX_BODIES_READ`] in all, at most [`MAX_BODIES_PER_CLIENT`] per client.
+#[derive(Debug)]
+struct Reads {
+    slots: Arc<tokio::sync::Semaphore>,
+    total: usize,
+    by_client: PerClient,
 }
 
 /// `POST /webhooks/github` and `POST /webhooks/github/{config_id}`.
@@ -140,7 +145,7 @@ pub fn router_with(state: WebhookState, bodies: usize) -> Router {
     let reads = Arc::new(Reads {
         slots: Arc::new(tokio::sync::Semaphore::new(bodies)),
         total: bodies,
-        by_client: Arc::default(),
+        by_client: PerClient::default(),
     });
     Router::new()
         .route("/webhooks/github", post(receive))
@@ -179,7 +184,7 @@ async fn before_the_body(State(reads): State<Arc<Reads>>, request: Request, next
         )
     };
     let _client_hold = match request.extensions().get::<Client>() {
-        Some(Client(client)) => match reads.hold(*client) {
+        Some(Client(client)) => match reads.by_client.take(*client, MAX_BODIES_PER_CLIENT.min(reads.total)) {
             Some(hold) => Some(hold),
             None => {
                 tracing::warn!(%client, "webhook refused: the client holds its share of body slots");
