@@ -136,6 +136,7 @@ def main(path):
         check(alarm_on("Errors", {name}) is not None, f"an alarm on {name}'s errors")
     check(alarm_on("ApproximateNumberOfMessagesVisible", {"ReconcileFailureQueue"}) is not None, "an alarm on the failure queue's depth")
     check(alarm_on("ConfigsFailing", {"ReconcileFunction"}) is not None, "an alarm on a config failing for an hour")
+    check(alarm_on("AppSecretUnopenable", {"WebhookFunction"}) is not None, "an alarm on the App's secret not opening")
     rate = alarm_on("5xx", {"HttpApi"})
     check(rate is not None and any("Expression" in m for m in rate.get("Metrics", [])), "an alarm on the webhook's 5xx rate")
     for alarm in alarms:
