@@ -31,12 +31,8 @@ pub struct WebhookSecrets(Vec<SecretString>);
 impl WebhookSecrets {
     /// Parses a comma-separated list; blank entries are ignored; `None` when none remain.
     pub fn parse(list: &str) -> Option<Self> {
-        let secrets: Vec<SecretString> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| SecretString::from(s.to_string()))
-            .collect();
+        let secrets: Vec<SecretString> =
+            comma_list(list).map(|s| SecretString::from(s.to_string())).collect();
         (!secrets.is_empty()).then_some(Self(secrets))
     }
 
@@ -240,6 +236,11 @@ pub fn redact_url(url: &str) -> String {
     format!("{base}?{}", query.join("&"))
 }
 
+/// The entries of a comma-separated list, trimmed; blank ones left out.
+fn comma_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|entry| !entry.is_empty())
+}
+
 /// Configs synced at once by one process unless `GHSYNC_RECONCILE_CONCURRENCY` says otherwise.
 pub const DEFAULT_RECONCILE_CONCURRENCY: usize = 16;
 
@@ -281,13 +282,8 @@ impl Config {
                 Some(url)
             }
         };
-        let github_hosts: Vec<String> = get("GHSYNC_GITHUB_HOSTS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .map(str::to_string)
-            .collect();
+        let github_hosts: Vec<String> =
+            comma_list(&get("GHSYNC_GITHUB_HOSTS").unwrap_or_default()).map(str::to_string).collect();
         for host in &github_hosts {
             crate::github::api_base(host).map_err(|e| ConfigError::Invalid {
                 name: "GHSYNC_GITHUB_HOSTS",
@@ -296,11 +292,7 @@ impl Config {
                 ),
             })?;
         }
-        let trusted_proxies = get("GHSYNC_TRUSTED_PROXIES")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
+        let trusted_proxies = comma_list(&get("GHSYNC_TRUSTED_PROXIES").unwrap_or_default())
             .map(|p| {
                 p.parse().map_err(|_| ConfigError::Invalid {
                     name: "GHSYNC_TRUSTED_PROXIES",

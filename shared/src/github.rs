@@ -315,7 +315,7 @@ impl GitHub {
     /// Whether a config may name `api_url` as its API: one the operator allows, compared
     /// after normalising scheme, host, port and path.
     pub fn allows(&self, api_url: &str) -> bool {
-        api_base(api_url).is_ok_and(|base| self.allowed.contains(&normalised_base(&base)))
+        self.at(Some(api_url)).is_ok()
     }
 
     /// The same client (connections, budgets, retries) for another API base: a config's own
