@@ -1149,51 +1149,51 @@ fn installation_json(id: i64, login: &str, installation: &Installation) -> Value
         "repository_selection": "selected", "suspended_at": suspended_at})
 }
 
-/// `GET /app/installations/{id}`: one installation (with `suspended_at`), 404 once deleted.
-/// App JWT only. Answers a queued fault instead ([`FakeGitHub::push_fault`]). Recorded.
-async fn get_installation(State(state): Shared, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+/// A `GET` of the App's own look-ups: a queued fault ([`FakeGitHub::push_fault`]) if any,
+/// else GitHub's 401 without a valid App JWT, else `answer`; recorded as `path`.
+async fn app_look_up(
+    state: &Arc<Mutex<GhState>>,
+    headers: &HeaderMap,
+    path: String,
+    answer: impl FnOnce(&GhState) -> Response,
+) -> Response {
     let fault = state.lock().unwrap().faults.pop_front();
-    let response = if let Some(f) = fault {
-        fault_response(f).await
-    } else {
-        let s = state.lock().unwrap();
-        match app_jwt_refused(&s, bearer(&headers)) {
-            Some(refused) => refused,
-            None => match s.installations.get(&id) {
-                Some(installation) => Json(installation_json(id, "acme", installation)).into_response(),
-                None => github_error(StatusCode::NOT_FOUND, "Not Found"),
-            },
+    let response = match fault {
+        Some(f) => fault_response(f).await,
+        None => {
+            let s = state.lock().unwrap();
+            app_jwt_refused(&s, bearer(headers)).unwrap_or_else(|| answer(&s))
         }
     };
-    recorded(&state, "GET", format!("/app/installations/{id}"), &headers, response)
+    recorded(state, "GET", path, headers, response)
+}
+
+/// `GET /app/installations/{id}`: one installation (with `suspended_at`), 404 once deleted.
+async fn get_installation(State(state): Shared, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+    app_look_up(&state, &headers, format!("/app/installations/{id}"), |s| match s.installations.get(&id) {
+        Some(installation) => Json(installation_json(id, "acme", installation)).into_response(),
+        None => github_error(StatusCode::NOT_FOUND, "Not Found"),
+    })
+    .await
 }
 
 /// `GET /repos/{o}/{r}/installation`: the App's installation on the repository (404 when it
-/// is not installed there). App JWT only. Answers a queued fault instead. Recorded.
+/// is not installed there).
 async fn repo_installation(
     State(state): Shared,
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     let full = format!("{owner}/{repo}").to_ascii_lowercase();
-    let fault = state.lock().unwrap().faults.pop_front();
-    let response = if let Some(f) = fault {
-        fault_response(f).await
-    } else {
-        let s = state.lock().unwrap();
-        match app_jwt_refused(&s, bearer(&headers)) {
-            Some(refused) => refused,
-            None => {
-                let mut ids: Vec<&i64> = s.installations.keys().collect();
-                ids.sort();
-                match ids.into_iter().find(|id| s.installations[id].repos.contains(&full)) {
-                    Some(id) => Json(installation_json(*id, &owner, &s.installations[id])).into_response(),
-                    None => github_error(StatusCode::NOT_FOUND, "Not Found"),
-                }
-            }
+    app_look_up(&state, &headers, format!("/repos/{owner}/{repo}/installation"), |s| {
+        let mut ids: Vec<&i64> = s.installations.keys().collect();
+        ids.sort();
+        match ids.into_iter().find(|id| s.installations[id].repos.contains(&full)) {
+            Some(id) => Json(installation_json(*id, &owner, &s.installations[id])).into_response(),
+            None => github_error(StatusCode::NOT_FOUND, "Not Found"),
         }
-    };
-    recorded(&state, "GET", format!("/repos/{owner}/{repo}/installation"), &headers, response)
+    })
+    .await
 }
 
 /// Records a request of the App's and account's own routes (no query) and passes its answer on.
