@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use ghsync_shared::config::Config;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
-use ghsync_shared::manage::Services;
 use ghsync_shared::secrets::random_hex;
+use ghsync_shared::services::Services;
 use ghsync_shared::store::StoreOptions;
 
 /// The services on the configured database; without `GHSYNC_KMS_KEY_ID` or

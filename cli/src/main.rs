@@ -13,11 +13,11 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ghsync_shared::config::Config;
 use ghsync_shared::contract::MergedContent;
+use ghsync_shared::contract::PutSyncConfig;
 use ghsync_shared::crypto::Pat;
 use ghsync_shared::domain::{ConflictStatus, Merged, RepoRef, Resolution, TaskStatus};
-use ghsync_shared::manage::PutSyncConfig;
 use ghsync_shared::paging::{ConflictPage, PageRequest, TaskPage};
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::store::TaskFilter;
 use ghsync_shared::{Store, StoreOptions};
 use uuid::Uuid;
@@ -374,13 +374,14 @@ async fn main() -> Result<()> {
                 Reconciler::new(local::services(&config).await?, ReconcileOptions::for_config(&config));
             // Pages, issues and rate as they go, when a person watches.
             reconciler.progress = progress::on_terminal();
-            let deadline = time_limit
+            let deadline: ghsync_shared::time::Deadline = time_limit
                 .map(|s| {
                     std::time::Duration::try_from_secs_f64(s)
                         .context("--time-limit must be a positive number")
                 })
                 .transpose()?
-                .map(|limit| std::time::Instant::now() + limit);
+                .map(|limit| std::time::Instant::now() + limit)
+                .into();
             match (project, once) {
                 (Some(project), _) => print_json(&reconciler.run_project_until(project, deadline).await?),
                 (None, true) => print_json(&reconciler.run_due(deadline).await?),
@@ -442,7 +443,7 @@ async fn app_command(config: &Config, command: AppCommand) -> Result<()> {
             pem.zeroize();
             let webhook_secret = read_secret("The App's webhook secret (input hidden): ")?
                 .context("the App's webhook secret is empty")?;
-            let request = ghsync_shared::app::PutGitHubApp { app_id, private_key, webhook_secret };
+            let request = ghsync_shared::contract::PutGitHubApp { app_id, private_key, webhook_secret };
             print_json(&services.put_github_app(request).await?)
         }
         AppCommand::Show => print_json(&services.github_app_info().await?),
@@ -486,7 +487,7 @@ fn read_merged(file: &str) -> Result<Merged> {
 
 /// Connects to the configured database and brings its schema up to date.
 async fn open_store(config: &Config) -> Result<Store> {
-    ghsync_shared::manage::open_store(config, &StoreOptions::default()).await.with_context(|| {
+    ghsync_shared::startup::open_store(config, &StoreOptions::default()).await.with_context(|| {
         format!("cannot open the database ({})", ghsync_shared::config::redact_url(&config.database_url))
     })
 }

@@ -318,7 +318,7 @@ impl Config {
     }
 
     /// A deployed (Lambda) function's settings through `get` (see
-    /// [`crate::secrets::deployed_config`]): as [`Config::from_lookup`], but
+    /// [`crate::startup::deployed_config`]): as [`Config::from_lookup`], but
     /// `GHSYNC_DATABASE_URL` is required (a Lambda instance has no disk worth a database on).
     pub fn lambda_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         if get("GHSYNC_DATABASE_URL").is_none_or(|v| v.trim().is_empty()) {

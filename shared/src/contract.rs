@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::Pat;
+use crate::github::GhHookResponse;
+
 /// `POST /api/projects`.
 #[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +94,108 @@ pub struct RunAccepted {
     pub status: crate::domain::SyncStatus,
 }
 
+/// `PUT /api/projects/{id}/github-sync`: the config as a user sends it.
+#[derive(Clone, Debug, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
+pub struct PutSyncConfig {
+    pub repo_owner: String,
+    pub repo_name: String,
+    /// A PAT (or `installation_id`) is required to create; neither on an update keeps the
+    /// stored credential.
+    #[serde(default)]
+    pub pat: Option<Pat>,
+    /// The GitHub App installation to work through instead of a PAT (the deployment's App
+    /// must be set: `PUT /api/github-app`).
+    #[serde(default)]
+    pub installation_id: Option<i64>,
+    #[serde(default)]
+    pub sync_enabled: Option<bool>,
+    #[serde(default)]
+    pub sync_interval_seconds: Option<i64>,
+    /// Push local edits of linked tasks to GitHub (absent keeps the stored value; a new
+    /// config is one-way). Needs a token that can write issues.
+    #[serde(default)]
+    pub two_way: Option<bool>,
+    /// The REST API of a GitHub Enterprise Server (`https://host/api/v3`); `""` returns to
+    /// the deployment's; absent keeps the stored one.
+    #[serde(default)]
+    pub api_url: Option<String>,
+}
+
+/// `PUT /api/github-app`: the App as GitHub shows it on its settings page.
+#[derive(Clone, Debug, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutGitHubApp {
+    /// The App's id ("App ID" on its settings page).
+    pub app_id: i64,
+    /// The App's private key: the PEM file GitHub generates (stored sealed, never returned).
+    pub private_key: Pat,
+    /// The App's webhook secret (stored sealed, never returned).
+    pub webhook_secret: Pat,
+}
+
+/// `GET /api/github-app`: whether an App is set, and its id (never its secrets).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ts_rs::TS, utoipa::ToSchema)]
+pub struct GitHubAppInfo {
+    pub app_id: Option<i64>,
+    pub configured: bool,
+}
+
+/// `GET /api/projects/{id}/github-sync/webhook`: what to give GitHub for the config, and
+/// the state of the hook ghsync installed.
+#[derive(Clone, Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct WebhookSetup {
+    /// Payload URL (a path when ghsync does not know its public URL).
+    pub url: String,
+    /// The config's own secret: only this config's deliveries verify with it.
+    pub secret: String,
+    /// The events to send.
+    pub events: Vec<String>,
+    /// Content type: `json` (GitHub's default, form-encoded, is refused).
+    pub content_type: String,
+    /// ghsync installed the hook and keeps it (its GitHub id).
+    pub hook_id: Option<i64>,
+    /// The secret's generation: one more at each rotation and each move to another
+    /// repository or host (the secrets of earlier generations are refused).
+    pub secret_generation: i64,
+    /// When the current secret replaced the one before (`None`: the config's first).
+    pub secret_rotated_at: Option<crate::time::Timestamp>,
+    /// Why ghsync did not install it (the values above are then added by hand).
+    pub message: Option<String>,
+    /// GitHub's record of the hook's last delivery, when the token can read it.
+    pub last_delivery: Option<GhHookResponse>,
+}
+
+/// What one push did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case", tag = "pushed", content = "message")]
+pub enum Pushed {
+    /// GitHub took the change.
+    Sent,
+    /// Nothing differed from what GitHub holds (or nothing waits for the task).
+    Nothing,
+    /// A conflict holds both sides: the person's resolution decides.
+    Held,
+    /// GitHub had changed: its snapshot went through the sync rules instead (converged,
+    /// fast-forwarded, or a conflict), and GitHub was not touched.
+    Pulled,
+    /// The issue is gone (deleted or transferred away): the task keeps its content.
+    Gone,
+    /// GitHub refused the change; its reason is on the task, and the edit goes again when
+    /// that may have changed.
+    Refused(String),
+    /// A transient failure (or a lagging read, or an answer that never came): tried again later.
+    Retrying(String),
+    /// The API's budget ran out before the write: the worker pushes it now.
+    HandedOver,
+    /// Another pusher holds the task's entry (it sends the newest edit, or the worker does
+    /// when its claim runs out).
+    Busy,
+    /// The entry waits: the config is disabled or one-way, or its retry time has not come.
+    Waiting,
+}
+
 /// Every error answer: `{"error": {"code", "message", "field"?}}`.
 #[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -116,7 +221,6 @@ pub fn typescript() -> String {
     use ts_rs::TS;
 
     use crate::domain::*;
-    use crate::manage::PutSyncConfig;
     let cfg = ts_rs::Config::new().with_large_int("number");
     let decls = [
         TaskStatus::decl(&cfg),
@@ -138,11 +242,11 @@ pub fn typescript() -> String {
         TokenPermissions::decl(&cfg),
         GitHubSyncConfig::decl(&cfg),
         PutSyncConfig::decl(&cfg),
-        crate::app::PutGitHubApp::decl(&cfg),
-        crate::app::GitHubAppInfo::decl(&cfg),
+        PutGitHubApp::decl(&cfg),
+        GitHubAppInfo::decl(&cfg),
         crate::github::AppInstallation::decl(&cfg),
         crate::github::GhHookResponse::decl(&cfg),
-        crate::hooks::WebhookSetup::decl(&cfg),
+        WebhookSetup::decl(&cfg),
         SyncHistory::decl(&cfg),
         SyncHistorySummary::decl(&cfg),
         crate::paging::TaskPage::decl(&cfg),
@@ -157,7 +261,7 @@ pub fn typescript() -> String {
         Offer::decl(&cfg),
         SavedSyncConfig::decl(&cfg),
         OfferAnswer::decl(&cfg),
-        crate::push::Pushed::decl(&cfg),
+        Pushed::decl(&cfg),
         LocalSnapshot::decl(&cfg),
         RemoteSnapshot::decl(&cfg),
         Merged::decl(&cfg),

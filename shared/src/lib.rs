@@ -35,20 +35,16 @@ macro_rules! string_in_contract {
     };
 }
 
-pub mod app;
 pub mod config;
 pub mod contract;
 pub mod crypto;
 pub mod domain;
-pub mod fanout;
 pub mod github;
-pub mod hooks;
-pub mod manage;
 pub mod metrics;
 pub mod paging;
-pub mod push;
-pub mod reconcile;
 pub mod secrets;
+pub mod services;
+pub mod startup;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::config::{ApiToken, Config, WebhookSecrets};
-use crate::manage::StartupError;
+use crate::config::{ApiToken, WebhookSecrets};
 use crate::store::Store;
 
 /// The variable naming the Secrets Manager secret (ARN or name).
@@ -210,34 +209,6 @@ impl Remote {
 /// The webhook secrets' values, for comparing two reads.
 fn exposed(secrets: &Option<WebhookSecrets>) -> Vec<&str> {
     secrets.iter().flat_map(|s| s.iter().map(|v| v.expose_secret())).collect()
-}
-
-/// A deployed function's configuration: its environment, where `GHSYNC_SECRETS_ARN` names a
-/// secret, with the values of [`SECRET_KEYS`] read from it (`loader` builds the SDK's
-/// configuration; tests point it at moto), and the secrets the process keeps current.
-pub async fn deployed_config(
-    get: impl Fn(&str) -> Option<String>,
-    loader: impl FnOnce() -> aws_config::ConfigLoader,
-) -> Result<(Config, Secrets), StartupError> {
-    let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-    let secrets = match set(SECRETS_ARN_VAR) {
-        Some(secret_id) => {
-            let env = SECRET_KEYS.iter().filter_map(|(_, var)| set(var).map(|v| (*var, v))).collect();
-            Some(Secrets::from_secrets_manager(loader(), secret_id.trim().to_string(), env).await?)
-        }
-        None => None,
-    };
-    let config = Config::lambda_from_lookup(|name| {
-        secrets.as_ref().and_then(|s| s.lookup(name)).or_else(|| get(name))
-    })?;
-    let secrets =
-        secrets.unwrap_or_else(|| Secrets::fixed(config.webhook_secrets.clone(), config.api_token.clone()));
-    Ok((config, secrets))
-}
-
-/// [`deployed_config`] from the process environment and the SDK's default configuration.
-pub async fn deployed_config_from_env() -> Result<(Config, Secrets), StartupError> {
-    deployed_config(|name| std::env::var(name).ok(), crate::crypto::sdk_config).await
 }
 
 /// One `GetSecretValue`: the secret's string keys.

@@ -76,6 +76,32 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// When a run stops starting new work (a config, a page, a push): the Lambda invocation's
+/// deadline less a reserve, a CLI `--time-limit`, or never. What was started finishes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deadline(Option<std::time::Instant>);
+
+impl Deadline {
+    /// No deadline: a run goes on until its work is done.
+    pub const NONE: Deadline = Deadline(None);
+
+    /// New work may start until `instant`.
+    pub fn at(instant: std::time::Instant) -> Self {
+        Deadline(Some(instant))
+    }
+
+    /// Whether the deadline has come (nothing new is started then).
+    pub fn passed(self) -> bool {
+        self.0.is_some_and(|d| std::time::Instant::now() >= d)
+    }
+}
+
+impl From<Option<std::time::Instant>> for Deadline {
+    fn from(instant: Option<std::time::Instant>) -> Self {
+        Deadline(instant)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,8 +22,8 @@ use ghsync_shared::config::WebhookSecrets;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
 use ghsync_shared::domain::{ConflictStatus, Content, RemoteState, TaskPatch, TaskStatus};
 use ghsync_shared::github::GitHub;
-use ghsync_shared::manage::Services;
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::services::Services;
+use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::webhook::{Delivery, WebhookConfig, handle, sign};
 use serde_json::{Value, json};
 use testkit::both_backends;
@@ -422,11 +422,11 @@ struct StateEdit {
 /// held until a later step releases it.
 struct SlowPush {
     held: testkit::github::Held,
-    push: tokio::task::JoinHandle<ghsync_shared::push::Pushed>,
+    push: tokio::task::JoinHandle<ghsync_shared::contract::Pushed>,
 }
 
 async fn two_way_history(store: Store, seed: u64) {
-    use ghsync_shared::push::Pushed;
+    use ghsync_shared::contract::Pushed;
     use testkit::github::{Fault, HoldWhen};
 
     let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ seed.wrapping_mul(0x1000_0000_01B3));

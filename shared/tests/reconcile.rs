@@ -6,8 +6,8 @@ use ghsync_shared::Store;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::domain::{RemoteState, SyncStatus, TaskPatch};
 use ghsync_shared::github::GitHub;
-use ghsync_shared::manage::Services;
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::services::Services;
+use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::store::Table;
 use ghsync_shared::time::Timestamp;
 use serde_json::Value;
@@ -62,7 +62,7 @@ impl World {
         }
     }
 
-    async fn run(&self) -> ghsync_shared::reconcile::ConfigReport {
+    async fn run(&self) -> ghsync_shared::services::reconcile::ConfigReport {
         self.rec.run_project(self.project).await.unwrap()
     }
 
@@ -236,7 +236,11 @@ async fn issues_edited_between_page_fetches_are_all_present_after_the_next_run(s
 async fn concurrent_runs_never_sync_a_config_twice(store: Store) {
     let w = world(store).await;
     w.seed(250, 5);
-    let (a, b, c) = tokio::join!(w.rec.run_due(None), w.rec.run_due(None), w.rec.run_project(w.project));
+    let (a, b, c) = tokio::join!(
+        w.rec.run_due(ghsync_shared::time::Deadline::NONE),
+        w.rec.run_due(ghsync_shared::time::Deadline::NONE),
+        w.rec.run_project(w.project)
+    );
     let claims = a.unwrap().configs.len() + b.unwrap().configs.len() + usize::from(c.is_ok());
     assert_eq!(claims, 1, "one run got the config");
     assert_eq!(w.store.count_rows(Table::SyncHistory).await.unwrap(), 1);
@@ -387,7 +391,7 @@ async fn a_run_that_died_is_closed_as_failed_by_the_next(store: Store) {
         .await
         .unwrap();
 
-    let summary = w.rec.run_due(None).await.unwrap();
+    let summary = w.rec.run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
 
     assert_eq!(summary.configs.len(), 1);
     let history = w.store.list_history(w.project, 10).await.unwrap();
@@ -401,13 +405,13 @@ async fn a_run_that_died_is_closed_as_failed_by_the_next(store: Store) {
 async fn a_past_deadline_starts_nothing_and_leaves_configs_due(store: Store) {
     let w = world(store).await;
     w.seed(5, 0);
-    let summary = w.rec.run_due(Some(std::time::Instant::now())).await.unwrap();
+    let summary = w.rec.run_due(ghsync_shared::time::Deadline::at(std::time::Instant::now())).await.unwrap();
     assert!(summary.stopped_for_deadline);
     assert!(summary.configs.is_empty());
     assert!(w.gh.requests().is_empty());
     assert_eq!(w.store.count_rows(Table::SyncHistory).await.unwrap(), 0);
     // Still due: the next run takes it.
-    assert_eq!(w.rec.run_due(None).await.unwrap().configs.len(), 1);
+    assert_eq!(w.rec.run_due(ghsync_shared::time::Deadline::NONE).await.unwrap().configs.len(), 1);
 }
 
 async fn the_full_pass_finds_deleted_and_transferred_issues(store: Store) {
@@ -640,8 +644,14 @@ async fn an_ambiguous_delivery_is_settled_by_the_next_run(store: Store) {
 async fn run_cut(w: &World, limit: Duration, max: usize) -> Vec<(bool, usize, usize)> {
     let mut runs = Vec::new();
     loop {
-        let report =
-            w.rec.run_project_until(w.project, Some(std::time::Instant::now() + limit)).await.unwrap();
+        let report = w
+            .rec
+            .run_project_until(
+                w.project,
+                ghsync_shared::time::Deadline::at(std::time::Instant::now() + limit),
+            )
+            .await
+            .unwrap();
         let h = report.history.as_ref().unwrap();
         assert_eq!(h.status, SyncStatus::Success, "{:?}", h.error_message);
         assert_eq!(h.complete, report.complete);
@@ -749,7 +759,7 @@ async fn configs_sharing_a_token_wait_for_its_reset_below_the_reserve(store: Sto
     let reset_secs = reset.as_datetime().timestamp();
     w.gh.set_rate_budget(PAT, 120, reset_secs);
 
-    let summary = w.rec.run_due(None).await.unwrap();
+    let summary = w.rec.run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
 
     let report = &summary.configs[0];
     assert_eq!(summary.configs.len(), 1);
@@ -764,7 +774,7 @@ async fn configs_sharing_a_token_wait_for_its_reset_below_the_reserve(store: Sto
     // Another config of the same token waits too, without a request.
     due(other, Timestamp::now()).await;
     let before = w.gh.requests().len();
-    let summary = w.rec.run_due(None).await.unwrap();
+    let summary = w.rec.run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(summary.configs.len(), 1, "the first config is not due before the reset");
     assert!(!summary.configs[0].complete);
     assert_eq!(w.gh.requests().len(), before, "no request below the reserve");

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ghsync_shared::secrets::{Secrets, deployed_config};
+use ghsync_shared::secrets::Secrets;
+use ghsync_shared::startup::deployed_config;
 use ghsync_shared::store::{StoreOptions, Table};
 use ghsync_shared::webhook::{Receiver, WebhookConfig, WebhookError};
 use ghsync_shared::{Store, StoreError};

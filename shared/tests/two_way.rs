@@ -5,9 +5,10 @@
 //! tasks are published as new issues.
 
 use ghsync_shared::Store;
+use ghsync_shared::contract::Pushed;
 use ghsync_shared::domain::{Content, Resolution, TaskStatus};
-use ghsync_shared::manage::ManageError;
-use ghsync_shared::push::{Published, Pushed};
+use ghsync_shared::services::ManageError;
+use ghsync_shared::services::push::Published;
 use ghsync_shared::store::{PushClaim, StoreError, TaskFilter};
 use serde_json::{Value, json};
 use testkit::both_backends;

@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use ghsync_shared::Store;
+use ghsync_shared::contract::Pushed;
 use ghsync_shared::domain::{Parked, RemoteState};
-use ghsync_shared::push::{PushOptions, Pushed};
+use ghsync_shared::services::push::PushOptions;
 use ghsync_shared::store::Backoff;
 use ghsync_shared::time::Timestamp;
 use ghsync_shared::webhook::WebhookError;
@@ -151,7 +152,7 @@ async fn a_push_the_api_cannot_finish_is_handed_to_the_worker(store: Store) {
     assert_eq!(w.entry(task, "claim_token").await, None, "not left claimed");
     assert!(w.next_sync_at().await <= Timestamp::now(), "the worker is due at once");
     // The worker takes it (the local worker's pass; the reconcile queue in AWS).
-    w.rec.run_due(None).await.unwrap();
+    w.rec.run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(w.github(1)["title"], "Later");
     assert_eq!(w.pending_pushes().await, 0);
 }
@@ -291,7 +292,7 @@ async fn edits_made_while_one_way_are_offered_when_two_way_is_turned_on(store: S
 
     let queued = w.store.accept_offer(w.project).await.unwrap();
     assert_eq!(queued.tasks, 2);
-    w.services.drain_pushes(w.project, Backoff::Respect, None).await.unwrap();
+    w.services.drain_pushes(w.project, Backoff::Respect, ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(w.github(1)["title"], "Edited one-way");
     assert_eq!(w.github(2)["state"], "closed");
     assert_eq!(w.store.offer(w.project).await.unwrap().tasks, 0);

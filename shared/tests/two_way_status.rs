@@ -7,9 +7,10 @@
 //! one leaves nothing behind; a GitHub edit made before the link is stored is kept.
 
 use ghsync_shared::Store;
+use ghsync_shared::contract::Pushed;
 use ghsync_shared::domain::{Content, Merged, Nullable, Resolution, TaskPatch, TaskStatus};
-use ghsync_shared::manage::ManageError;
-use ghsync_shared::push::{Published, PushOptions, Pushed};
+use ghsync_shared::services::ManageError;
+use ghsync_shared::services::push::{Published, PushOptions};
 use serde_json::json;
 use testkit::both_backends;
 use testkit::github::{Fault, HoldWhen};

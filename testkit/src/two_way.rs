@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use ghsync_shared::Store;
 use ghsync_shared::config::WebhookSecrets;
+use ghsync_shared::contract::Pushed;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::domain::{ConflictResolution, ConflictStatus, TaskPatch, TaskStatus, TaskWithLink};
 use ghsync_shared::github::{GitHub, Retries};
-use ghsync_shared::manage::Services;
-use ghsync_shared::push::Pushed;
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::services::Services;
+use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::webhook::{Delivery, Handled, WebhookConfig, WebhookError, handle, sign};
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use ghsync_shared::StoreError;
 use ghsync_shared::crypto::CryptoError;
 use ghsync_shared::domain::ValidationError;
-use ghsync_shared::manage::ManageError;
+use ghsync_shared::services::ManageError;
 use ghsync_shared::telemetry::ErrorChain;
 use serde_json::json;
 

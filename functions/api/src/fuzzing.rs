@@ -14,7 +14,7 @@ use ghsync_shared::config::ApiToken;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::domain::{Content, TaskPatch, TaskStatus};
 use ghsync_shared::github::{GitHub, Retries};
-use ghsync_shared::manage::Services;
+use ghsync_shared::services::Services;
 use ghsync_shared::store::{ConfigWrite, StoreOptions};
 use ghsync_shared::{Store, StoreError};
 use tower::ServiceExt;
@@ -74,7 +74,7 @@ pub async fn target() -> Result<Target, StoreError> {
         secrets: ghsync_shared::secrets::Secrets::fixed(None, ApiToken::new(TOKEN)),
         runs: Default::default(),
         hooks: Default::default(),
-        push: ghsync_shared::push::PushOptions::api(),
+        push: ghsync_shared::services::push::PushOptions::api(),
     });
     Ok(Target { app, project, task, conflict })
 }

@@ -16,23 +16,25 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use ghsync_shared::app::{GitHubAppInfo, PutGitHubApp};
 use ghsync_shared::config::ApiToken;
+use ghsync_shared::contract::PutSyncConfig;
 use ghsync_shared::contract::{
     CreateProject, CreateTask, ErrorBody, MergedContent, OfferAnswer, ResolveRequest, RunAccepted,
     SavedSyncConfig,
 };
+use ghsync_shared::contract::{GitHubAppInfo, Pushed, PutGitHubApp, WebhookSetup};
 use ghsync_shared::domain::{
     ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Offer, Project, Resolution,
     SyncHistorySummary, Task, TaskPatch, TaskStatus, ValidationError,
 };
 use ghsync_shared::github::AppInstallation;
-use ghsync_shared::hooks::{HookSettings, WebhookSetup};
-use ghsync_shared::manage::{PutSyncConfig, Services, StartupError};
 use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskPage};
-use ghsync_shared::push::{Published, PushOptions, Pushed};
-use ghsync_shared::reconcile::RunQueue;
 use ghsync_shared::secrets::Secrets;
+use ghsync_shared::services::Services;
+use ghsync_shared::services::hooks::HookSettings;
+use ghsync_shared::services::push::{Published, PushOptions};
+use ghsync_shared::services::reconcile::RunQueue;
+use ghsync_shared::startup::StartupError;
 use ghsync_shared::store::Backoff;
 use ghsync_shared::store::StoreOptions;
 use ghsync_shared::store::TaskFilter;
@@ -70,11 +72,13 @@ pub struct ApiState {
 impl ApiState {
     /// From the environment, at cold start.
     pub async fn from_env() -> Result<Self, StartupError> {
-        let (config, secrets) = ghsync_shared::secrets::deployed_config_from_env().await?;
+        let (config, secrets) = ghsync_shared::startup::deployed_config_from_env().await?;
         let options = StoreOptions::deployed(2);
         // With the reconcile queue (AWS) "Sync now" reaches the reconcile function at once.
         let runs = match &config.reconcile_queue_url {
-            Some(url) => RunQueue::Queue(ghsync_shared::fanout::Fanout::from_env(url.clone()).await),
+            Some(url) => {
+                RunQueue::Queue(ghsync_shared::services::fanout::Fanout::from_env(url.clone()).await)
+            }
             None => RunQueue::NextTick,
         };
         let services = Services::connect(&config, &options, None).await?;

@@ -177,7 +177,7 @@ async fn a_sync_run_is_refused_while_another_holds_the_config(store: Store) {
     assert_eq!(r.status, 202, "{}", r.text());
     assert_eq!(r.json()["status"], "in_progress");
     // The reconcile worker carries the queued run out, in the history row it was given.
-    let report = app.worker().run_due(None).await.unwrap();
+    let report = app.worker().run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(report.configs.len(), 1);
     let summary = app.call(Method::GET, &format!("/api/projects/{id}/sync-history"), None).await.json();
     assert_eq!(summary["last_100_syncs"][0]["id"], r.json()["history_id"]);
@@ -218,7 +218,8 @@ async fn run_now_is_queued_at_once_and_done_by_the_worker(store: Store) {
     // When the third page is asked for, the first is applied (pages go one after another).
     let held = app.github.hold_list_request(3);
     let worker = app.worker();
-    let running = tokio::spawn(async move { worker.run_due(None).await.unwrap() });
+    let running =
+        tokio::spawn(async move { worker.run_due(ghsync_shared::time::Deadline::NONE).await.unwrap() });
     let mut held = held;
     held.arrived().await;
     let r = app.call(Method::GET, &format!("/api/projects/{id}/sync-history/runs"), None).await.json();
@@ -865,7 +866,7 @@ async fn turning_two_way_on_offers_the_edits_made_while_one_way(store: Store) {
     assert_eq!((r.status.as_u16(), r.json()), (200, json!({"tasks": 0})));
     let r = app.call(Method::POST, &offer, Some(json!({"accept": true}))).await;
     assert_eq!((r.status.as_u16(), r.json()), (202, json!({"tasks": 1})), "{}", r.text());
-    app.worker().run_due(None).await.unwrap();
+    app.worker().run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "Made one-way");
     let r = app.call(Method::POST, &offer, Some(json!({"accept": "yes"}))).await;
     assert_eq!(r.status, 422, "{}", r.text());
@@ -884,7 +885,7 @@ async fn a_push_the_api_cannot_finish_in_its_budget_goes_to_the_worker(store: St
     let listed = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
     assert_eq!(listed["items"][0]["github"]["push_pending"], true);
     // The worker takes it at once: its config is due now.
-    let summary = app.worker().run_due(None).await.unwrap();
+    let summary = app.worker().run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(summary.configs.len(), 1);
     assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "Handed over");
     let listed = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
@@ -941,7 +942,7 @@ async fn an_installation_that_accepts_new_permissions_sends_refused_edits_again(
         "{}",
         r.text()
     );
-    let report = app.worker().run_due(None).await.unwrap();
+    let report = app.worker().run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(report.configs[0].pushes.as_ref().map(|p| p.sent), Some(1), "{report:?}");
     assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "By the App");
 }
@@ -1419,7 +1420,7 @@ async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
             .contains("acme/widgets was removed from the GitHub App installation 77"),
         "{config}"
     );
-    let report = app.worker().run_due(None).await.unwrap();
+    let report = app.worker().run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert!(report.configs.is_empty(), "a paused config is not synced");
     // An edit that sends the on/off as stored (as the console's form does) is no decision,
     // and the installation's suspension and return do not resume a repository still gone.
@@ -1440,7 +1441,7 @@ async fn an_app_config_pauses_and_resumes_with_its_installation(store: Store) {
         (config["sync_enabled"].clone(), config["paused_by_github"].clone(), config["sync_error"].clone()),
         (json!(true), json!(false), Value::Null)
     );
-    let report = app.worker().run_due(None).await.unwrap();
+    let report = app.worker().run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(report.configs.len(), 1);
     assert_eq!(report.configs[0].error, None);
 

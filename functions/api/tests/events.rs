@@ -5,7 +5,7 @@ use ghsync_shared::config::ApiToken;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::domain::TaskPatch;
 use ghsync_shared::github::GitHub;
-use ghsync_shared::manage::Services;
+use ghsync_shared::services::Services;
 use http_body_util::BodyExt;
 use testkit::events::{API_TOKEN, CONFLICT_ID, PROJECT_ID};
 use tower::ServiceExt;
@@ -44,7 +44,7 @@ async fn the_sample_api_events_are_answered() {
         secrets: ghsync_shared::secrets::Secrets::fixed(None, ApiToken::new(API_TOKEN)),
         runs: Default::default(),
         hooks: Default::default(),
-        push: ghsync_shared::push::PushOptions::api(),
+        push: ghsync_shared::services::push::PushOptions::api(),
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
 

@@ -15,7 +15,7 @@ use aws_lambda_events::cloudformation::{
 };
 use ghsync_shared::Store;
 use ghsync_shared::config::Config;
-use ghsync_shared::manage::StartupError;
+use ghsync_shared::startup::StartupError;
 use ghsync_shared::store::StoreOptions;
 use ghsync_shared::telemetry::ErrorChain;
 use serde_json::{Value, json};

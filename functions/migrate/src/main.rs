@@ -2,8 +2,8 @@
 
 use lambda_runtime::{LambdaEvent, service_fn};
 
-async fn settings() -> Result<ghsync_shared::config::Config, ghsync_shared::manage::StartupError> {
-    Ok(ghsync_shared::secrets::deployed_config_from_env().await?.0)
+async fn settings() -> Result<ghsync_shared::config::Config, ghsync_shared::startup::StartupError> {
+    Ok(ghsync_shared::startup::deployed_config_from_env().await?.0)
 }
 
 #[tokio::main]

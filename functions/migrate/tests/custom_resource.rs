@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use ghsync_shared::config::Config;
-use ghsync_shared::manage::StartupError;
+use ghsync_shared::startup::StartupError;
 use ghsync_shared::store::Table;
 use ghsync_shared::{Store, StoreOptions};
 use serde_json::{Value, json};

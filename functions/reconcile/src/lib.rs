@@ -8,11 +8,13 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use ghsync_shared::StoreError;
-use ghsync_shared::fanout::{Consumed, Fanout, FanoutError, QueueMessage};
-use ghsync_shared::manage::{Services, StartupError};
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler, RunSummary};
 use ghsync_shared::secrets::Secrets;
+use ghsync_shared::services::Services;
+use ghsync_shared::services::fanout::{Consumed, Fanout, FanoutError, QueueMessage};
+use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler, RunSummary};
+use ghsync_shared::startup::StartupError;
 use ghsync_shared::store::StoreOptions;
+use ghsync_shared::time::Deadline;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
 /// Time kept in hand at the deadline: no config is started after `deadline - MARGIN`.
@@ -30,7 +32,7 @@ pub struct Worker {
 
 /// Connects everything at cold start.
 pub async fn worker_from_env() -> Result<Worker, StartupError> {
-    let (config, secrets) = ghsync_shared::secrets::deployed_config_from_env().await?;
+    let (config, secrets) = ghsync_shared::startup::deployed_config_from_env().await?;
     let services = Services::connect(&config, &StoreOptions::deployed(4), None).await?;
     secrets.watch_store(&services.store);
     let fanout = match &config.reconcile_queue_url {
@@ -87,7 +89,7 @@ pub async fn handle_fanout(
     event: LambdaEvent<EventBridgeEvent>,
     reconciler: &Reconciler,
     fanout: &Fanout,
-) -> Result<ghsync_shared::fanout::FanoutSummary, TickError> {
+) -> Result<ghsync_shared::services::fanout::FanoutSummary, TickError> {
     let deadline = start_deadline(event.context.deadline);
     let summary = fanout.tick(reconciler, deadline).await.map_err(|e| {
         // Claims SQS did not take were given back: the next tick tries again.
@@ -172,16 +174,16 @@ impl From<TickError> for Diagnostic {
 const EARLIEST_DEADLINE_MS: u64 = 1_000_000_000_000;
 
 /// The instant before which new configs may start, from the invocation's deadline (Lambda:
-/// milliseconds since the epoch). `None` when the runtime gave none (0).
-pub fn start_deadline(deadline_ms: u64) -> Option<Instant> {
+/// milliseconds since the epoch). [`Deadline::NONE`] when the runtime gave none (0).
+pub fn start_deadline(deadline_ms: u64) -> Deadline {
     let left = match deadline_ms {
-        0 => return None,
+        0 => return Deadline::NONE,
         ms if ms < EARLIEST_DEADLINE_MS => Duration::from_millis(ms),
         ms => (SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     };
-    Some(Instant::now() + left.saturating_sub(MARGIN))
+    Deadline::at(Instant::now() + left.saturating_sub(MARGIN))
 }
 
 /// One tick.

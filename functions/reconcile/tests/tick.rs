@@ -6,8 +6,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
 use ghsync_shared::domain::SyncStatus;
 use ghsync_shared::github::GitHub;
-use ghsync_shared::manage::Services;
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::services::Services;
+use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use testkit::github::FakeGitHub;
 

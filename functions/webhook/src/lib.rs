@@ -17,7 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use ghsync_shared::config::WebhookSecrets;
-use ghsync_shared::manage::{StartupError, open_store};
+use ghsync_shared::startup::{StartupError, open_store};
 use ghsync_shared::store::StoreOptions;
 use ghsync_shared::webhook::{self, Delivery, WebhookConfig, WebhookError};
 use ghsync_shared::{Store, StoreError};
@@ -42,7 +42,7 @@ impl WebhookState {
 
     /// From the environment, at cold start.
     pub async fn from_env() -> Result<Self, StartupError> {
-        let (config, secrets) = ghsync_shared::secrets::deployed_config_from_env().await?;
+        let (config, secrets) = ghsync_shared::startup::deployed_config_from_env().await?;
         let store = open_store(&config, &StoreOptions::deployed(2)).await?;
         secrets.watch_store(&store);
         if secrets.webhook().is_none() {
@@ -55,10 +55,10 @@ impl WebhookState {
         // The App's JWT goes to the deployment's GitHub only.
         let github = ghsync_shared::github::GitHub::new(
             &config.github_api_url,
-            ghsync_shared::manage::GITHUB_TIMEOUT,
+            ghsync_shared::startup::GITHUB_TIMEOUT,
         )?;
-        let app = match ghsync_shared::manage::key_provider(&config).await {
-            Ok(keys) => ghsync_shared::app::AppAccess::new(store.clone(), keys, github),
+        let app = match ghsync_shared::startup::key_provider(&config).await {
+            Ok(keys) => ghsync_shared::services::app::AppAccess::new(store.clone(), keys, github),
             Err(StartupError::Config(ghsync_shared::config::ConfigError::Missing(_))) => Default::default(),
             Err(e) => return Err(e),
         };

@@ -462,3 +462,9 @@ pub struct PushWaiting {
     /// Parked: `refused` (waits for its cause to change) or `one_way` (waits for two-way sync).
     pub parked: Option<Parked>,
 }
+
+/// What GitHub says of one of the App's installations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstallationState {
+    pub suspended: bool,
+}

@@ -100,7 +100,7 @@ pub(crate) async fn queue_push_in(
 }
 
 /// How long a pusher holds an entry before another may take it (a pusher that died). A push's
-/// read and write end well inside it ([`crate::push::PushOptions`]).
+/// read and write end well inside it ([`crate::services::push::PushOptions`]).
 pub const PUSH_LEASE: chrono::Duration = chrono::Duration::minutes(2);
 
 /// What an outbox entry is for.

@@ -9,13 +9,15 @@
 //! - [`push`](mod@push): two-way sync's outbox: what a local edit sends, what a read means for
 //!   it, whether GitHub took it, how a failure parks or retries it, when a parked entry goes
 //!   again, and who may claim it;
-//! - [`publish`]: the marker that makes publishing a task idempotent.
+//! - [`publish`]: the marker that makes publishing a task idempotent;
+//! - [`installations`]: when an installation event of the GitHub App is believed.
 //!
 //! Webhook deliveries, reconcile polls, the pusher and the API translate what they saw (a
 //! payload's action, an HTTP status, a person's choice) into these inputs and call the same
 //! functions. Nothing here reads a clock, a database or the network: times come in as values.
 
 pub mod gone;
+pub mod installations;
 pub mod publish;
 pub mod push;
 pub mod resolve;
@@ -26,6 +28,7 @@ use serde::Serialize;
 use crate::domain::SyncCounts;
 
 pub use gone::{Disappearance, GoneAction, gone};
+pub use installations::{GitHubSays, Said};
 pub use push::{
     AfterRead, Answer, Backoff, Claim, EntryState, Failure, Fence, Fields, Idle, Parked, Pushing, Read,
     Rearm, Then, after_failure, after_read, backoff, check_answer, claim, fence, next_write, outgoing, rearm,

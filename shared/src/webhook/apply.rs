@@ -192,11 +192,11 @@ pub(super) async fn apply_in(
 /// What GitHub does not bear out changes nothing, and is logged.
 pub(super) async fn installation_event(
     store: &Store,
-    app: &crate::app::AppAccess,
+    app: &crate::services::app::AppAccess,
     received: &Received<'_>,
     body: &[u8],
 ) -> Result<(Handled, LogMeta), WebhookError> {
-    use crate::app::Said;
+    use crate::sync::Said;
     let payload: InstallationPayload =
         serde_json::from_slice(body).map_err(|e| WebhookError::InvalidPayload(PayloadError::Json(e)))?;
     let id = payload.installation.id;

@@ -84,7 +84,7 @@ pub enum WebhookError {
     /// What an installation event says could not be confirmed with GitHub (unreachable, or
     /// the App's JWT refused): nothing changed, GitHub may redeliver it (503).
     #[error("the installation event could not be confirmed with GitHub")]
-    Unconfirmed(#[source] crate::manage::ManageError),
+    Unconfirmed(#[source] crate::services::ManageError),
     /// The issue's `updated_at` lies more than five minutes ahead of the receiver's clock:
     /// recorded, nothing applied (400). Applied, it would make every real snapshot look older.
     #[error(
@@ -179,7 +179,7 @@ pub struct WebhookConfig {
     /// The GitHub web host every issue URL must be on.
     pub web_host: WebHost,
     /// The GitHub App's webhook secret and JWT (none: App deliveries are refused).
-    pub app: crate::app::AppAccess,
+    pub app: crate::services::app::AppAccess,
 }
 
 impl WebhookConfig {
@@ -361,7 +361,7 @@ async fn handle_inner(
 
 /// Verifies a delivery to the App's URL with the App's webhook secret (read again once when
 /// it matches nothing: it may have been changed since). A secret that does not open verifies
-/// nothing, like a wrong one (see [`crate::app::AppAccess`]).
+/// nothing, like a wrong one (see [`crate::services::app::AppAccess`]).
 async fn verify_app(config: &WebhookConfig, delivery: Delivery<'_>) -> Result<(), WebhookError> {
     let secret = |fresh: bool| async move {
         Ok::<_, WebhookError>(config.app.secret(fresh).await?.map(WebhookSecrets::one))

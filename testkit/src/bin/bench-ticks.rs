@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::github::GitHub;
-use ghsync_shared::manage::Services;
-use ghsync_shared::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::services::Services;
+use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::time::Timestamp;
 use ghsync_shared::{Store, StoreOptions};
 use testkit::arg;
@@ -44,7 +44,7 @@ async fn main() {
     let options = ReconcileOptions { concurrency, ..ReconcileOptions::default() };
     let reconciler = Reconciler::new(Services::new(store.clone(), keys, github), options);
     // The first tick imports every repository (no latency: set-up, not measured).
-    let first = reconciler.run_due(None).await.unwrap();
+    let first = reconciler.run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(first.configs.len(), configs);
 
     // Then every config is due again, nothing changed on GitHub, and GitHub is slow.
@@ -56,7 +56,7 @@ async fn main() {
     gh.clear_requests();
     gh.set_latency(latency);
     let started = Instant::now();
-    let tick = reconciler.run_due(None).await.unwrap();
+    let tick = reconciler.run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     let seconds = started.elapsed().as_secs_f64();
 
     let requests = gh.requests().len();

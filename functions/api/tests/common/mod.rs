@@ -7,7 +7,7 @@ use ghsync_shared::Store;
 use ghsync_shared::config::ApiToken;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
 use ghsync_shared::github::GitHub;
-use ghsync_shared::manage::Services;
+use ghsync_shared::services::Services;
 use http::Method;
 use serde_json::{Value, json};
 use testkit::github::FakeGitHub;
@@ -83,14 +83,18 @@ async fn spawn(
         ghsync_shared::config::WebhookSecrets::parse(DEPLOY_SECRET),
         token.and_then(ApiToken::new),
     );
-    let hooks = ghsync_shared::hooks::HookSettings { secrets: secrets.clone(), public_url };
+    let hooks = ghsync_shared::services::hooks::HookSettings { secrets: secrets.clone(), public_url };
     // The webhook receiver beside the API, as `ghsync serve` mounts them: App deliveries.
     let webhook = ghsync_webhook::WebhookState::new(
         store.clone(),
         ghsync_shared::webhook::WebhookConfig {
             secrets: secrets.clone(),
             web_host: services.github.web_host().clone(),
-            app: ghsync_shared::app::AppAccess::new(store.clone(), keys.clone(), services.github.clone()),
+            app: ghsync_shared::services::app::AppAccess::new(
+                store.clone(),
+                keys.clone(),
+                services.github.clone(),
+            ),
         },
     );
     let app = router(ApiState { services, secrets, runs: Default::default(), hooks, push: api_push() })
@@ -103,10 +107,10 @@ async fn spawn(
 
 /// The API's push pacing in tests: its own, with a read budget a test can outlast without
 /// waiting seconds.
-pub fn api_push() -> ghsync_shared::push::PushOptions {
-    ghsync_shared::push::PushOptions {
+pub fn api_push() -> ghsync_shared::services::push::PushOptions {
+    ghsync_shared::services::push::PushOptions {
         read_budget: Some(std::time::Duration::from_millis(300)),
-        ..ghsync_shared::push::PushOptions::api()
+        ..ghsync_shared::services::push::PushOptions::api()
     }
 }
 
@@ -142,20 +146,20 @@ impl App {
     }
 
     /// The reconcile worker of this app's store and GitHub.
-    pub fn worker(&self) -> ghsync_shared::reconcile::Reconciler {
+    pub fn worker(&self) -> ghsync_shared::services::reconcile::Reconciler {
         let github = GitHub::new(&self.github.url, std::time::Duration::from_secs(5))
             .unwrap()
             .allowing(&self.hosts)
             .unwrap();
         let services = Services::new(self.store.clone(), self.keys.clone(), github);
-        ghsync_shared::reconcile::Reconciler::new(services, Default::default())
+        ghsync_shared::services::reconcile::Reconciler::new(services, Default::default())
     }
 
     /// The reconcile worker of this app's store, with the deployment's GitHub at `api_url`.
-    pub fn worker_at(&self, api_url: &str) -> ghsync_shared::reconcile::Reconciler {
+    pub fn worker_at(&self, api_url: &str) -> ghsync_shared::services::reconcile::Reconciler {
         let github = GitHub::new(api_url, std::time::Duration::from_secs(5)).unwrap();
         let services = Services::new(self.store.clone(), self.keys.clone(), github);
-        ghsync_shared::reconcile::Reconciler::new(services, Default::default())
+        ghsync_shared::services::reconcile::Reconciler::new(services, Default::default())
     }
 
     /// Sets the GitHub App (the stand-in's test App, installation [`INSTALLATION`] on

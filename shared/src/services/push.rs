@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::contract::Pushed;
 use crate::domain::{RemoteIssue, Task};
 use crate::github::{GhIssue, GitHubError, IssueChange, Lookup};
-use crate::manage::{Connection, ManageError, Services};
+use crate::services::{Connection, ManageError, Services};
 use crate::store::{Backoff, Finished, PushClaim, PushConfig, PushEnd, PushJob, StoreError, WriteStart};
 use crate::sync::publish::{PublishStep, publish_step};
 use crate::sync::{self, AfterRead, Disappearance, Failure, Fence, Idle};
@@ -66,35 +67,6 @@ impl PushOptions {
             ..Self::default()
         }
     }
-}
-
-/// What one push did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case", tag = "pushed", content = "message")]
-pub enum Pushed {
-    /// GitHub took the change.
-    Sent,
-    /// Nothing differed from what GitHub holds (or nothing waits for the task).
-    Nothing,
-    /// A conflict holds both sides: the person's resolution decides.
-    Held,
-    /// GitHub had changed: its snapshot went through the sync rules instead (converged,
-    /// fast-forwarded, or a conflict), and GitHub was not touched.
-    Pulled,
-    /// The issue is gone (deleted or transferred away): the task keeps its content.
-    Gone,
-    /// GitHub refused the change; its reason is on the task, and the edit goes again when
-    /// that may have changed.
-    Refused(String),
-    /// A transient failure (or a lagging read, or an answer that never came): tried again later.
-    Retrying(String),
-    /// The API's budget ran out before the write: the worker pushes it now.
-    HandedOver,
-    /// Another pusher holds the task's entry (it sends the newest edit, or the worker does
-    /// when its claim runs out).
-    Busy,
-    /// The entry waits: the config is disabled or one-way, or its retry time has not come.
-    Waiting,
 }
 
 impl Pushed {
@@ -174,11 +146,11 @@ impl Services {
         &self,
         project_id: Uuid,
         backoff: Backoff,
-        deadline: Option<Instant>,
+        deadline: crate::time::Deadline,
     ) -> Result<Drained, StoreError> {
         let mut drained = Drained::default();
         for task_id in self.store.due_pushes(project_id, Timestamp::now(), backoff, 500).await? {
-            if crate::reconcile::deadline_near(deadline) {
+            if deadline.passed() {
                 break;
             }
             let options = self.push_options;
@@ -531,7 +503,7 @@ impl Services {
     ) -> bool {
         match (e, reach.installation_id) {
             (GitHubError::BadCredentials, Some(installation)) => {
-                self.forget_installation_token(installation, token).await
+                self.github.forget_installation_token(installation, token).await
             }
             _ => false,
         }

@@ -6,70 +6,17 @@
 //! The cache lives in the process: a Lambda instance mints a token per installation at
 //! most once an hour (GitHub's tokens last an hour), and every instance may hold its own.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use octocrab::models::AppId;
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 
+use crate::contract::{GitHubAppInfo, PutGitHubApp};
 use crate::crypto::{KeyProvider, Pat, SealedFor};
 use crate::github::{AppInstallation, GitHub, GitHubError, InstallationToken};
-use crate::manage::{ManageError, Services, open_stored};
+use crate::services::{ManageError, Services, open_stored};
 use crate::store::{Store, StoreError, StoredApp};
-use crate::time::Timestamp;
-
-/// A cached installation token is replaced once it has less than this left.
-pub const TOKEN_REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
-
-/// `PUT /api/github-app`: the App as GitHub shows it on its settings page.
-#[derive(Clone, Debug, Deserialize, ts_rs::TS, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PutGitHubApp {
-    /// The App's id ("App ID" on its settings page).
-    pub app_id: i64,
-    /// The App's private key: the PEM file GitHub generates (stored sealed, never returned).
-    pub private_key: Pat,
-    /// The App's webhook secret (stored sealed, never returned).
-    pub webhook_secret: Pat,
-}
-
-/// `GET /api/github-app`: whether an App is set, and its id (never its secrets).
-#[derive(Clone, Debug, Serialize, PartialEq, Eq, ts_rs::TS, utoipa::ToSchema)]
-pub struct GitHubAppInfo {
-    pub app_id: Option<i64>,
-    pub configured: bool,
-}
-
-/// Installation tokens by installation id (all on the deployment's GitHub, the only one the
-/// App's JWT goes to), each in its own slot: runs of one installation wait for one mint and
-/// share its token, other installations mint meanwhile.
-#[derive(Clone, Default)]
-pub struct InstallationTokens(Arc<std::sync::Mutex<HashMap<i64, Slot>>>);
-
-/// One installation's token, while it lasts.
-type Slot = Arc<tokio::sync::Mutex<Option<InstallationToken>>>;
-
-impl InstallationTokens {
-    fn slot(&self, installation: i64) -> Slot {
-        self.0.lock().expect("token slots lock").entry(installation).or_default().clone()
-    }
-
-    fn clear(&self) {
-        self.0.lock().expect("token slots lock").clear();
-    }
-
-    /// Drops the cached token of `installation` (the next use mints).
-    pub(crate) fn forget(&self, installation: i64) {
-        self.0.lock().expect("token slots lock").remove(&installation);
-    }
-}
-
-impl std::fmt::Debug for InstallationTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InstallationTokens([redacted])")
-    }
-}
+use crate::sync::GitHubSays;
 
 /// The App's private key as a signing key: a PEM RSA key (PKCS#1, as GitHub gives it, or
 /// PKCS#8).
@@ -110,7 +57,7 @@ impl Services {
         let app = StoredApp { app_id: request.app_id, encrypted_private_key, encrypted_webhook_secret };
         self.store.put_github_app(&app).await?;
         // Tokens minted for another App (or key) are not this one's.
-        self.installation_tokens.clear();
+        self.github.forget_installation_tokens();
         tracing::info!(app_id = app.app_id, "GitHub App stored");
         Ok(GitHubAppInfo { app_id: Some(app.app_id), configured: true })
     }
@@ -126,7 +73,7 @@ impl Services {
         if !self.store.delete_github_app().await? {
             return Err(crate::store::StoreError::NotFound("GitHub App").into());
         }
-        self.installation_tokens.clear();
+        self.github.forget_installation_tokens();
         Ok(())
     }
 
@@ -164,34 +111,10 @@ impl Services {
         .into())
     }
 
-    /// A token for `installation` on the deployment's GitHub: the cached one while it has
-    /// more than [`TOKEN_REFRESH_MARGIN`] left, else a new one minted with the App's JWT.
+    /// A token for `installation` on the deployment's GitHub (cached by the client, see
+    /// [`GitHub::installation_token`]).
     pub async fn installation_token(&self, installation: i64) -> Result<InstallationToken, ManageError> {
-        let slot = self.installation_tokens.slot(installation);
-        let mut cached = slot.lock().await;
-        if let Some(token) = cached.as_ref()
-            && token.expires_at > Timestamp::now().plus(TOKEN_REFRESH_MARGIN)
-        {
-            return Ok(token.clone());
-        }
-        let jwt = self.app_jwt().await?;
-        let minted = self.github.mint_installation_token(&jwt, installation).await.map_err(app_refusal)?;
-        tracing::info!(installation, expires_at = %minted.expires_at, "installation token minted");
-        *cached = Some(minted.clone());
-        Ok(minted)
-    }
-
-    /// Forgets `token` of `installation` when GitHub refused it (revoked, or the
-    /// installation's permissions changed): the next use mints a new one. True when it was
-    /// the cached token.
-    pub async fn forget_installation_token(&self, installation: i64, token: &Pat) -> bool {
-        let slot = self.installation_tokens.slot(installation);
-        let mut cached = slot.lock().await;
-        let forget = cached.as_ref().is_some_and(|t| t.token.expose() == token.expose());
-        if forget {
-            *cached = None;
-        }
-        forget
+        self.github.installation_token(installation, self.app_jwt(), app_refusal).await
     }
 }
 
@@ -279,45 +202,6 @@ impl AppAccess {
     }
 }
 
-/// What an `installation` or `installation_repositories` delivery says happened, before
-/// ghsync believes it: a captured delivery replayed under a new `X-GitHub-Delivery` verifies
-/// like the original, so what it says is confirmed with GitHub first (docs/trust.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Said {
-    Deleted,
-    Suspended,
-    Unsuspended,
-    /// A repository left the installation.
-    Removed,
-    /// A repository joined the installation.
-    Added,
-}
-
-/// What GitHub says now, asked with the App's JWT.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GitHubSays {
-    /// `GET /app/installations/{id}`: `None` when deleted (404).
-    Installation(Option<crate::github::InstallationState>),
-    /// `GET /repos/{o}/{r}/installation`: the installation on the repository (`None`: 404).
-    Repo(Option<i64>),
-}
-
-impl Said {
-    /// Whether GitHub's answer bears out what `installation`'s event said.
-    pub fn holds(self, installation: i64, now: GitHubSays) -> bool {
-        use crate::github::InstallationState as State;
-        match (self, now) {
-            (Said::Deleted, GitHubSays::Installation(found)) => found.is_none(),
-            (Said::Suspended, GitHubSays::Installation(found)) => found == Some(State { suspended: true }),
-            (Said::Unsuspended, GitHubSays::Installation(found)) => found == Some(State { suspended: false }),
-            (Said::Removed, GitHubSays::Repo(found)) => found != Some(installation),
-            (Said::Added, GitHubSays::Repo(found)) => found == Some(installation),
-            // An answer about something else bears out nothing.
-            (_, _) => false,
-        }
-    }
-}
-
 impl AppAccess {
     /// What GitHub says now of `installation` (`repo`: of its installation on that repository).
     pub(crate) async fn ask(
@@ -345,8 +229,8 @@ async fn jwt_of(store: &Store, keys: &KeyProvider) -> Result<Pat, ManageError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn debug_never_shows_the_apps_secrets() {
+    #[tokio::test]
+    async fn debug_never_shows_the_apps_secrets() {
         let request = PutGitHubApp {
             app_id: 7,
             private_key: Pat::new("-----BEGIN RSA PRIVATE KEY-----\nMIIsecret"),
@@ -356,13 +240,13 @@ mod tests {
             StoredApp { app_id: 7, encrypted_private_key: vec![1, 2], encrypted_webhook_secret: vec![3] };
         let token = InstallationToken {
             token: Pat::new("ghs_installationToken"),
-            expires_at: Timestamp::now(),
+            expires_at: crate::time::Timestamp::now(),
             permissions: Default::default(),
         };
         let shown = format!(
             "{request:?} {stored:?} {token:?} {:?} {:?}",
-            InstallationTokens::default(),
-            AppAccess::default()
+            AppAccess::default(),
+            crate::github::GitHub::new("https://api.github.com", std::time::Duration::from_secs(1)).unwrap(),
         );
         for secret in ["MIIsecret", "hook-secret", "ghs_installationToken"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
@@ -371,42 +255,30 @@ mod tests {
     }
 
     #[test]
-    fn an_installation_event_holds_only_when_github_bears_it_out() {
-        use crate::github::InstallationState as State;
-        let (active, suspended) = (Some(State { suspended: false }), Some(State { suspended: true }));
-        let i = GitHubSays::Installation;
-        let r = GitHubSays::Repo;
-        #[rustfmt::skip]
-        let rows = [
-            // what the event said, what GitHub says now, believed
-            (Said::Deleted,     i(None),      true),
-            (Said::Deleted,     i(active),    false), // a replay: the installation is there
-            (Said::Deleted,     i(suspended), false),
-            (Said::Suspended,   i(suspended), true),
-            (Said::Suspended,   i(active),    false), // a replay after the unsuspension
-            (Said::Suspended,   i(None),      false),
-            (Said::Unsuspended, i(active),    true),
-            (Said::Unsuspended, i(suspended), false),
-            (Said::Removed,     r(None),      true),
-            (Said::Removed,     r(Some(8)),   true),  // another installation has it now
-            (Said::Removed,     r(Some(7)),   false), // a replay: still installed
-            (Said::Added,       r(Some(7)),   true),
-            (Said::Added,       r(None),      false),
-            (Said::Added,       r(Some(8)),   false),
-            (Said::Deleted,     r(None),      false), // an answer about something else
-            (Said::Removed,     i(None),      false),
-        ];
-        for (said, now, believed) in rows {
-            assert_eq!(said.holds(7, now), believed, "{said:?} {now:?}");
-        }
-    }
-
-    #[test]
     fn the_app_jwt_is_signed_with_the_apps_key() {
-        let key = signing_key(include_str!("../../testkit/fixtures/github-app.pem")).unwrap();
+        use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+        let key = signing_key(include_str!("../../../testkit/fixtures/github-app.pem")).unwrap();
         let jwt = app_jwt(42, &key).unwrap();
-        let header = jwt.expose().split('.').next().unwrap().to_string();
-        assert!(!header.is_empty());
+        // GitHub checks the signature with the App's public key, and the issuer and the
+        // lifetime (at most ten minutes) in the claims.
+        let public = include_str!("../../../testkit/fixtures/github-app.pub.pem");
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_required_spec_claims(&["exp", "iat"]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(
+            jwt.expose(),
+            &DecodingKey::from_rsa_pem(public.as_bytes()).unwrap(),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(claims["iss"].to_string().trim_matches('"'), "42");
+        let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+        assert!(lifetime > 0 && lifetime <= 600, "{lifetime}");
+        // A JWT signed with another key is refused by that check.
+        let forged = signing_key(include_str!("../../../testkit/fixtures/forged-app.pem")).unwrap();
+        let forged = app_jwt(42, &forged).unwrap();
+        let public = DecodingKey::from_rsa_pem(public.as_bytes()).unwrap();
+        assert!(jsonwebtoken::decode::<serde_json::Value>(forged.expose(), &public, &validation).is_err());
         assert!(matches!(signing_key("not a key"), Err(ManageError::Invalid(e)) if e.field == "private_key"));
         assert!(matches!(app_jwt(-1, &key), Err(ManageError::Invalid(e)) if e.field == "app_id"));
     }

@@ -25,8 +25,13 @@ use crate::domain::{
 };
 use crate::time::Timestamp;
 
-/// GitHub's page size for the issue listing.
-pub const PER_PAGE: usize = 100;
+mod app;
+mod issues;
+mod repos;
+
+pub use app::*;
+pub use issues::*;
+pub use repos::*;
 
 /// What can go wrong talking to GitHub.
 #[derive(Debug, thiserror::Error)]
@@ -96,96 +101,6 @@ impl Retries {
     }
 }
 
-/// One page of the issue listing.
-#[derive(Debug)]
-pub enum Page {
-    /// `304`: the page is as it was when its ETag was taken.
-    NotModified,
-    Listed {
-        /// The page's items in order, each parsed on its own: one malformed issue does not
-        /// make the page unreadable.
-        items: Vec<Result<GhIssue, MalformedItem>>,
-        /// The `rel="next"` page, on this API.
-        next: Option<Url>,
-        etag: Option<String>,
-    },
-}
-
-/// An item of a listing that is not an issue as GitHub documents it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MalformedItem {
-    /// Its number, when it has one.
-    pub number: Option<i64>,
-    pub reason: String,
-}
-
-/// What GitHub says a token may do in a repository: from `GET /repos/{owner}/{repo}` and
-/// its headers (`x-oauth-scopes` lists a classic token's scopes), and for a fine-grained or
-/// installation token from probes of the endpoints themselves.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenReport {
-    pub source: TokenSource,
-    /// `None`: the token cannot read the repository's issues.
-    pub issues: Option<IssuesAccess>,
-    /// May manage the repository's webhooks.
-    pub hooks: bool,
-    /// `github-authentication-token-expiration`, when the token expires.
-    pub expires_at: Option<Timestamp>,
-    /// What GitHub said a refused probe needs (`x-accepted-github-permissions`, such as
-    /// `issues=read`).
-    pub refused: Option<String>,
-}
-
-/// What a token check must find out (each probe costs a request).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Probe {
-    /// Whether the token may write issues (two-way sync).
-    pub write: bool,
-    /// Whether the token may manage hooks (ghsync is to install the hook).
-    pub hooks: bool,
-}
-
-/// A classic token's scopes, as `x-oauth-scopes` lists them, and what they allow in a
-/// repository that is `private` or not, where the person's role allows `push` and `admin`.
-fn classic_report(scopes: &str, private: bool, push: bool, admin: bool) -> (IssuesAccess, bool) {
-    let has = |scope: &str| scopes.split(',').any(|s| s.trim() == scope);
-    let repo_write = has("repo") || (!private && has("public_repo"));
-    let issues = if push && repo_write { IssuesAccess::Write } else { IssuesAccess::Read };
-    let hooks = admin && (has("repo") || has("admin:repo_hook") || has("write:repo_hook"));
-    (issues, hooks)
-}
-
-/// An installation of the GitHub App, as `GET /app/installations` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
-pub struct AppInstallation {
-    pub id: i64,
-    /// The account (organisation or user) it is installed on.
-    pub account: String,
-    /// `all` or `selected` repositories.
-    pub repository_selection: String,
-    pub suspended: bool,
-}
-
-/// An installation token GitHub minted for a GitHub App installation.
-#[derive(Clone, Debug)]
-pub struct InstallationToken {
-    pub token: Pat,
-    pub expires_at: Timestamp,
-    /// What the installation may do (`{"issues": "write", …}`).
-    pub permissions: std::collections::BTreeMap<String, String>,
-}
-
-/// What reading one issue by number found.
-#[derive(Debug)]
-pub enum Lookup {
-    /// It is there (it may have changed meanwhile).
-    Found(GhIssue),
-    /// `404` / `410`: deleted (or no longer visible).
-    Gone,
-    /// `301`: transferred; the new issue when its location could be read on this API.
-    Moved(Option<GhIssue>),
-}
-
 /// A GitHub response, read whole.
 #[derive(Debug)]
 struct Response {
@@ -246,12 +161,6 @@ pub fn api_base(url: &str) -> Result<Url, GitHubError> {
     Ok(base)
 }
 
-/// What GitHub says of one of the App's installations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InstallationState {
-    pub suspended: bool,
-}
-
 /// An API base as the allowlist compares it: the `url` crate has lower-cased the scheme and
 /// host and dropped a default port; the path loses its trailing slashes.
 fn normalised_base(base: &Url) -> String {
@@ -280,6 +189,9 @@ pub struct GitHub {
     web: WebHost,
     retries: Retries,
     budgets: Budgets,
+    /// Installation tokens of the deployment's GitHub App, while they last (only this
+    /// client's own API: a client for another base starts with none).
+    installation_tokens: app::InstallationTokens,
 }
 
 impl GitHub {
@@ -298,7 +210,15 @@ impl GitHub {
             .map_err(|e| bad(format!("cannot build the HTTP client: {e}")))?;
         let web = WebHost::of_api(&base);
         let allowed = std::sync::Arc::new(vec![normalised_base(&base)]);
-        Ok(Self { octo, base, allowed, web, retries: Retries::default(), budgets: Budgets::default() })
+        Ok(Self {
+            octo,
+            base,
+            allowed,
+            web,
+            retries: Retries::default(),
+            budgets: Budgets::default(),
+            installation_tokens: Default::default(),
+        })
     }
 
     /// The same client, also allowing configs to name the API bases `hosts` (the operator's
@@ -332,7 +252,13 @@ impl GitHub {
         if !self.allowed.contains(&normalised) {
             return Err(GitHubError::HostNotAllowed { url: api_url.to_string() });
         }
-        Ok(Self { octo: self.octo.clone(), web: WebHost::of_api(&base), base, ..self.clone() })
+        Ok(Self {
+            octo: self.octo.clone(),
+            web: WebHost::of_api(&base),
+            base,
+            installation_tokens: Default::default(),
+            ..self.clone()
+        })
     }
 
     /// The same client with another retry policy.
@@ -349,264 +275,6 @@ impl GitHub {
     /// The web host issue URLs must be on.
     pub fn web_host(&self) -> &WebHost {
         &self.web
-    }
-
-    /// The first page of `repo`'s issues (pull requests included, as GitHub lists them),
-    /// oldest change first, changed at or after `since`.
-    pub fn issues_listing(&self, repo: &RepoRef, since: Option<Timestamp>) -> Url {
-        let mut url = self.repo_url(repo, &["issues"]);
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("state", "all")
-                .append_pair("sort", "updated")
-                .append_pair("direction", "asc")
-                .append_pair("per_page", &PER_PAGE.to_string());
-            if let Some(since) = since {
-                q.append_pair("since", &since.as_datetime().format("%Y-%m-%dT%H:%M:%SZ").to_string());
-            }
-        }
-        url
-    }
-
-    /// `GET` one page of a listing; with `etag`, conditionally. `requests` counts every
-    /// request made, retries included.
-    pub async fn list_page(
-        &self,
-        repo: &RepoRef,
-        page: &Url,
-        pat: &Pat,
-        etag: Option<&str>,
-        requests: &mut u32,
-    ) -> Result<Page, GitHubError> {
-        let r = self.get(page, pat, etag, requests).await?;
-        if r.status == StatusCode::NOT_MODIFIED {
-            return Ok(Page::NotModified);
-        }
-        expect_readable(&r, repo)?;
-        let raw: Vec<serde_json::Value> = r.json()?;
-        let items = raw
-            .into_iter()
-            .map(|item| {
-                let number = item.get("number").and_then(serde_json::Value::as_i64);
-                serde_json::from_value::<GhIssue>(item)
-                    .map_err(|e| MalformedItem { number, reason: e.to_string() })
-            })
-            .collect();
-        let next = match next_link(&r.headers) {
-            Some(next) => {
-                let next = Url::parse(&next).map_err(|e| GitHubError::Malformed(format!("Link: {e}")))?;
-                if !self.is_own_url(&next) {
-                    return Err(GitHubError::Malformed("a Link header points away from the API".into()));
-                }
-                Some(next)
-            }
-            None => None,
-        };
-        Ok(Page::Listed { items, next, etag: r.header("etag").map(str::to_string) })
-    }
-
-    /// Reads issue `number` of `repo`: found, gone (404/410) or moved (301, followed once
-    /// when the new location is on this API).
-    pub async fn get_issue(
-        &self,
-        repo: &RepoRef,
-        number: i64,
-        pat: &Pat,
-        requests: &mut u32,
-    ) -> Result<Lookup, GitHubError> {
-        let url = self.repo_url(repo, &["issues", &number.to_string()]);
-        let r = self.get(&url, pat, None, requests).await?;
-        match r.status {
-            s if s.is_success() => Ok(Lookup::Found(r.json()?)),
-            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(Lookup::Gone),
-            StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::TEMPORARY_REDIRECT => {
-                let location = r.header("location").and_then(|l| url.join(l).ok());
-                let Some(location) = location.filter(|l| self.is_own_url(l)) else {
-                    return Ok(Lookup::Moved(None));
-                };
-                let moved = self.get(&location, pat, None, requests).await?;
-                Ok(Lookup::Moved(if moved.status.is_success() { Some(moved.json()?) } else { None }))
-            }
-            s => Err(GitHubError::Unexpected(s.as_u16())),
-        }
-    }
-
-    /// What `token` may do in `repo`: it must read the repository (else an error); the rest
-    /// is reported. A classic token's scopes come with any answer (`x-oauth-scopes`); a
-    /// fine-grained or installation token lists none, so its access to issues (and, when
-    /// `probe` asks, to write them and to manage hooks) is tried on the endpoints themselves:
-    /// a listing of one issue, an issue creation without a title (which GitHub refuses with
-    /// 422 to a token that may write, 403 to one that may not; nothing is created) and the
-    /// hooks listing. Installation tokens (`installation`) are reported from their
-    /// permissions instead.
-    #[tracing::instrument(skip(self, token, installation), fields(repo = %repo))]
-    pub async fn check_token(
-        &self,
-        repo: &RepoRef,
-        token: &Pat,
-        probe: Probe,
-        installation: Option<&InstallationToken>,
-    ) -> Result<TokenReport, GitHubError> {
-        let response = self.get(&self.repo_url(repo, &[]), token, None, &mut 0).await?;
-        expect_readable(&response, repo)?;
-        #[derive(Deserialize)]
-        struct Permissions {
-            #[serde(default)]
-            push: bool,
-            #[serde(default)]
-            admin: bool,
-        }
-        #[derive(Deserialize)]
-        struct Repository {
-            #[serde(default)]
-            private: bool,
-            permissions: Option<Permissions>,
-        }
-        let repository: Repository = response.json()?;
-        let (push, admin) = repository.permissions.map_or((false, false), |p| (p.push, p.admin));
-        let expires_at =
-            response.header("github-authentication-token-expiration").and_then(parse_token_expiration);
-        if let Some(installation) = installation {
-            let level = |name: &str| installation.permissions.get(name).map(String::as_str);
-            let issues = match level("issues") {
-                Some("write") => Some(IssuesAccess::Write),
-                Some("read") => Some(IssuesAccess::Read),
-                _ => None,
-            };
-            let hooks = level("repository_hooks") == Some("write");
-            return Ok(TokenReport {
-                source: TokenSource::App,
-                issues,
-                hooks,
-                expires_at: None,
-                refused: None,
-            });
-        }
-        if let Some(scopes) = response.header("x-oauth-scopes") {
-            let (issues, hooks) = classic_report(scopes, repository.private, push, admin);
-            return Ok(TokenReport {
-                source: TokenSource::Classic,
-                issues: Some(issues),
-                hooks,
-                expires_at,
-                refused: None,
-            });
-        }
-        // Fine-grained: ask the endpoints. A refusal names what the endpoint needs
-        // (`x-accepted-github-permissions`), which the person is told.
-        let issues_url = self.repo_url(repo, &["issues"]);
-        let mut listing = issues_url.clone();
-        listing.query_pairs_mut().append_pair("per_page", "1");
-        let read = self.get(&listing, token, None, &mut 0).await?;
-        let accepted = |r: &Response| r.header("x-accepted-github-permissions").map(str::to_string);
-        let mut issues = read.status.is_success().then_some(IssuesAccess::Read);
-        let mut refused = if issues.is_none() { accepted(&read) } else { None };
-        if issues.is_some() && probe.write {
-            let body = serde_json::json!({});
-            let tried = self.send(Method::POST, &issues_url, token, None, Some(&body), &mut 0).await?;
-            if tried.status == StatusCode::UNPROCESSABLE_ENTITY {
-                issues = Some(IssuesAccess::Write);
-            } else {
-                refused = accepted(&tried);
-            }
-        }
-        let hooks = probe.hooks
-            && self.get(&self.repo_url(repo, &["hooks"]), token, None, &mut 0).await?.status.is_success();
-        Ok(TokenReport { source: TokenSource::FineGrained, issues, hooks, expires_at, refused })
-    }
-
-    /// The App's installations (`GET /app/installations`, the first 100), authenticated by
-    /// the App's `jwt`.
-    pub async fn list_installations(&self, jwt: &Pat) -> Result<Vec<AppInstallation>, GitHubError> {
-        let mut url = self.api_url(&["app", "installations"]);
-        url.query_pairs_mut().append_pair("per_page", "100");
-        let r = self.get(&url, jwt, None, &mut 0).await?;
-        expect_success(&r)?;
-        #[derive(Deserialize)]
-        struct Account {
-            login: String,
-        }
-        #[derive(Deserialize)]
-        struct Listed {
-            id: i64,
-            account: Option<Account>,
-            #[serde(default)]
-            repository_selection: String,
-            suspended_at: Option<String>,
-        }
-        let listed: Vec<Listed> = r.json()?;
-        Ok(listed
-            .into_iter()
-            .map(|i| AppInstallation {
-                id: i.id,
-                account: i.account.map(|a| a.login).unwrap_or_default(),
-                repository_selection: i.repository_selection,
-                suspended: i.suspended_at.is_some(),
-            })
-            .collect())
-    }
-
-    /// The id of the App's installation on `repo` (`GET /repos/{o}/{r}/installation`, the
-    /// App's `jwt`); `None`: the App is not installed there.
-    pub async fn repo_installation(&self, jwt: &Pat, repo: &RepoRef) -> Result<Option<i64>, GitHubError> {
-        let r = self.get(&self.repo_url(repo, &["installation"]), jwt, None, &mut 0).await?;
-        if r.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        expect_success(&r)?;
-        #[derive(Deserialize)]
-        struct Found {
-            id: i64,
-        }
-        Ok(Some(r.json::<Found>()?.id))
-    }
-
-    /// The App's installation `installation` as GitHub knows it now (`GET
-    /// /app/installations/{id}`, the App's `jwt`); `None`: deleted.
-    pub async fn installation_state(
-        &self,
-        jwt: &Pat,
-        installation: i64,
-    ) -> Result<Option<InstallationState>, GitHubError> {
-        let url = self.api_url(&["app", "installations", &installation.to_string()]);
-        let r = self.get(&url, jwt, None, &mut 0).await?;
-        if r.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        expect_success(&r)?;
-        #[derive(Deserialize)]
-        struct Found {
-            suspended_at: Option<String>,
-        }
-        Ok(Some(InstallationState { suspended: r.json::<Found>()?.suspended_at.is_some() }))
-    }
-
-    /// Mints an installation token for GitHub App installation `installation`
-    /// (`POST /app/installations/{id}/access_tokens`), authenticated by the App's `jwt`.
-    pub async fn mint_installation_token(
-        &self,
-        jwt: &Pat,
-        installation: i64,
-    ) -> Result<InstallationToken, GitHubError> {
-        let url = self.api_url(&["app", "installations", &installation.to_string(), "access_tokens"]);
-        let r = self.send(Method::POST, &url, jwt, None, None, &mut 0).await?;
-        if matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) {
-            return Err(GitHubError::NoInstallation { installation, status: r.status.as_u16() });
-        }
-        expect_success(&r)?;
-        #[derive(Deserialize)]
-        struct Minted {
-            token: String,
-            expires_at: String,
-            #[serde(default)]
-            permissions: std::collections::BTreeMap<String, String>,
-        }
-        let minted: Minted = r.json()?;
-        let expires_at = minted
-            .expires_at
-            .parse()
-            .map_err(|_| GitHubError::Malformed("an installation token's expires_at is not a time".into()))?;
-        Ok(InstallationToken { token: Pat::new(minted.token), expires_at, permissions: minted.permissions })
     }
 
     /// The token's budget as GitHub last told it, if it has told.
@@ -726,198 +394,6 @@ impl GitHub {
         }
         Ok(response)
     }
-
-    /// Changes issue `number` of `repo` (`PATCH`): the fields `change` names, nothing else.
-    /// GitHub's answer is the issue as it now is. A refusal (403, 404, 410, 422, a `301` of a
-    /// transferred issue) is [`GitHubError::Refused`] with GitHub's message.
-    pub async fn update_issue(
-        &self,
-        repo: &RepoRef,
-        number: i64,
-        pat: &Pat,
-        change: &IssueChange<'_>,
-        requests: &mut u32,
-    ) -> Result<GhIssue, GitHubError> {
-        let url = self.repo_url(repo, &["issues", &number.to_string()]);
-        let body = serde_json::to_value(change).map_err(GitHubError::BadJson)?;
-        let r = self.send(Method::PATCH, &url, pat, None, Some(&body), requests).await?;
-        expect_success(&r)?;
-        r.json()
-    }
-
-    /// Opens a new issue in `repo` with `content`, its body ending with the marker of `task`
-    /// (`POST`, never retried: a failed attempt may have created it).
-    pub async fn create_issue(
-        &self,
-        repo: &RepoRef,
-        content: &Content,
-        task: uuid::Uuid,
-        pat: &Pat,
-        requests: &mut u32,
-    ) -> Result<GhIssue, GitHubError> {
-        let url = self.repo_url(repo, &["issues"]);
-        let body = serde_json::json!({
-            "title": content.title,
-            "body": crate::sync::publish::body_with_marker(content.description.as_deref(), Some(task)),
-        });
-        let r = self.send(Method::POST, &url, pat, None, Some(&body), requests).await?;
-        expect_success(&r)?;
-        r.json()
-    }
-
-    /// The newest issues of `repo` that `login` opened, newest first (`GET …/issues?creator=`,
-    /// sorted by creation: the listing is current at once, unlike search, whose index lags).
-    pub async fn issues_created_by(
-        &self,
-        repo: &RepoRef,
-        login: &str,
-        pat: &Pat,
-        requests: &mut u32,
-    ) -> Result<Vec<GhIssue>, GitHubError> {
-        let mut url = self.repo_url(repo, &["issues"]);
-        url.query_pairs_mut()
-            .append_pair("creator", login)
-            .append_pair("state", "all")
-            .append_pair("sort", "created")
-            .append_pair("direction", "desc")
-            .append_pair("per_page", &PER_PAGE.to_string());
-        let r = self.get(&url, pat, None, requests).await?;
-        expect_success(&r)?;
-        r.json()
-    }
-
-    /// The login of the account a personal access token acts as (`GET /user`).
-    pub async fn token_login(&self, pat: &Pat, requests: &mut u32) -> Result<String, GitHubError> {
-        let r = self.get(&self.api_url(&["user"]), pat, None, requests).await?;
-        expect_success(&r)?;
-        #[derive(Deserialize)]
-        struct User {
-            login: String,
-        }
-        Ok(r.json::<User>()?.login)
-    }
-
-    /// The login a GitHub App's installation tokens act as, `{slug}[bot]` (`GET /app`, with the
-    /// App's `jwt`).
-    pub async fn app_bot_login(&self, jwt: &Pat, requests: &mut u32) -> Result<String, GitHubError> {
-        let r = self.get(&self.api_url(&["app"]), jwt, None, requests).await?;
-        expect_success(&r)?;
-        #[derive(Deserialize)]
-        struct App {
-            slug: String,
-        }
-        Ok(format!("{}[bot]", r.json::<App>()?.slug))
-    }
-}
-
-/// A repository webhook as GitHub shows it (the fields ghsync reads).
-#[derive(Clone, Debug, Deserialize)]
-pub struct GhHook {
-    pub id: i64,
-    pub config: GhHookConfig,
-    pub last_response: Option<GhHookResponse>,
-}
-
-/// A hook's delivery settings (GitHub never shows the secret back).
-#[derive(Clone, Debug, Deserialize)]
-pub struct GhHookConfig {
-    pub url: Option<String>,
-}
-
-/// GitHub's record of a hook's last delivery.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, ts_rs::TS, utoipa::ToSchema)]
-pub struct GhHookResponse {
-    /// The HTTP status the receiver answered (none before the first delivery).
-    pub code: Option<i64>,
-    /// `active`, `unused`, or what went wrong.
-    pub status: Option<String>,
-    pub message: Option<String>,
-}
-
-impl GitHub {
-    /// The repository's webhooks (`GET /repos/{o}/{r}/hooks`; needs the right to manage them).
-    pub async fn list_hooks(&self, repo: &RepoRef, pat: &Pat) -> Result<Vec<GhHook>, GitHubError> {
-        let r = self.get(&self.repo_url(repo, &["hooks"]), pat, None, &mut 0).await?;
-        expect_success(&r)?;
-        r.json()
-    }
-
-    /// Creates (`id` `None`) or repairs a hook delivering `issues` events as JSON to `url`,
-    /// signed with `secret`, and makes it active.
-    pub async fn put_hook(
-        &self,
-        repo: &RepoRef,
-        pat: &Pat,
-        id: Option<i64>,
-        url: &str,
-        secret: &str,
-    ) -> Result<GhHook, GitHubError> {
-        let body = serde_json::json!({
-            "name": "web",
-            "active": true,
-            "events": ["issues"],
-            "config": { "url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0" },
-        });
-        let r = match id {
-            Some(id) => {
-                let url = self.repo_url(repo, &["hooks", &id.to_string()]);
-                self.send(Method::PATCH, &url, pat, None, Some(&body), &mut 0).await?
-            }
-            None => {
-                self.send(Method::POST, &self.repo_url(repo, &["hooks"]), pat, None, Some(&body), &mut 0)
-                    .await?
-            }
-        };
-        expect_success(&r)?;
-        r.json()
-    }
-
-    /// Removes hook `id` (one already gone counts as removed).
-    pub async fn delete_hook(&self, repo: &RepoRef, pat: &Pat, id: i64) -> Result<(), GitHubError> {
-        let url = self.repo_url(repo, &["hooks", &id.to_string()]);
-        let r = self.send(Method::DELETE, &url, pat, None, None, &mut 0).await?;
-        if r.status == StatusCode::NOT_FOUND {
-            return Ok(());
-        }
-        expect_success(&r)
-    }
-}
-
-/// The fields of an issue a push changes (`PATCH /repos/{o}/{r}/issues/{n}`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct IssueChange<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<&'a str>,
-    /// `""` clears the body (the marker of a published issue is kept).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    /// `open` or `closed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<&'static str>,
-    /// `completed`, `not_planned` or `reopened`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<&'static str>,
-}
-
-impl<'a> IssueChange<'a> {
-    /// What GitHub is sent for a push: the fields it writes, nothing else; a body keeps the
-    /// marker of the task the issue was published for (`marker`).
-    pub fn of(fields: &'a crate::sync::Fields, marker: Option<uuid::Uuid>) -> Self {
-        // An issue opened again says so: GitHub's reason for that is `reopened`.
-        let (state, state_reason) = match fields.state.map(IssueState::to_github) {
-            None => (None, None),
-            Some((state, reason)) => (Some(state), Some(reason.unwrap_or("reopened"))),
-        };
-        Self {
-            title: fields.title.as_deref(),
-            body: fields
-                .description
-                .as_ref()
-                .map(|d| crate::sync::publish::body_with_marker(d.as_deref(), marker)),
-            state,
-            state_reason,
-        }
-    }
 }
 
 /// A success, or GitHub's refusal with its message (writes, and reads of what only a token
@@ -983,94 +459,6 @@ fn rate_limit(r: &Response) -> Option<GitHubError> {
     limited.then_some(GitHubError::RateLimited { status, retry_after, reset_at })
 }
 
-/// An issue as GitHub's REST API and webhooks show it (the fields ghsync reads).
-#[derive(Clone, Debug, Deserialize)]
-pub struct GhIssue {
-    pub node_id: String,
-    pub number: i64,
-    pub html_url: String,
-    pub title: String,
-    pub body: Option<String>,
-    pub state: String,
-    pub state_reason: Option<String>,
-    pub updated_at: String,
-    /// Present on pull requests, which the issues API lists too.
-    pub pull_request: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    pub labels: Vec<GhLabel>,
-    #[serde(default)]
-    pub assignees: Vec<GhUser>,
-    pub milestone: Option<GhMilestone>,
-}
-
-/// A label as an issue shows it.
-#[derive(Clone, Debug, Deserialize)]
-pub struct GhLabel {
-    pub name: String,
-    #[serde(default)]
-    pub color: Option<String>,
-}
-
-/// A user as an issue shows it (the login is all ghsync reads).
-#[derive(Clone, Debug, Deserialize)]
-pub struct GhUser {
-    pub login: String,
-}
-
-/// A milestone as an issue shows it.
-#[derive(Clone, Debug, Deserialize)]
-pub struct GhMilestone {
-    pub title: String,
-}
-
-impl GhIssue {
-    /// The snapshot of an issue of `repo` on `web`, or `None` for a pull request (never
-    /// imported). The issue must name its own repository and number on that host.
-    pub fn into_remote(self, web: &WebHost, repo: &RepoRef) -> Result<Option<RemoteIssue>, ValidationError> {
-        if self.pull_request.is_some() {
-            return Ok(None);
-        }
-        // ghsync's marker (an issue it published) is not content: it is stripped here, before
-        // anything compares or shows the body.
-        let (body, marker) = match self.body.as_deref() {
-            Some(body) => {
-                let (text, marker) = crate::sync::publish::strip_marker(body);
-                (Some(text.to_string()), marker)
-            }
-            None => (None, None),
-        };
-        let issue = RemoteIssue {
-            node_id: self.node_id,
-            number: self.number,
-            html_url: self.html_url,
-            content: Content::new(self.title, body)?,
-            state: IssueState::from_github(&self.state, self.state_reason.as_deref())?,
-            updated_at: parse_updated_at(&self.updated_at)?,
-            extras: IssueExtras {
-                labels: self
-                    .labels
-                    .into_iter()
-                    .map(|l| Label { name: l.name, color: l.color.unwrap_or_default() })
-                    .collect(),
-                assignees: self.assignees.into_iter().map(|u| u.login).collect(),
-                milestone: self.milestone.map(|m| m.title),
-            },
-            marker,
-        };
-        issue.validate_origin(web, repo)?;
-        Ok(Some(issue))
-    }
-
-    /// The issue's `updated_at`.
-    pub fn updated_at(&self) -> Result<Timestamp, ValidationError> {
-        parse_updated_at(&self.updated_at)
-    }
-}
-
-fn parse_updated_at(s: &str) -> Result<Timestamp, ValidationError> {
-    s.parse().map_err(|e| ValidationError::new("updated_at", format!("must be an RFC 3339 time: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1129,7 +517,7 @@ mod tests {
             ("repository", false, true, true, (Read, false)),
         ] {
             assert_eq!(
-                classic_report(scopes, private, push, admin),
+                repos::classic_report(scopes, private, push, admin),
                 expected,
                 "{scopes:?} {private} {push} {admin}"
             );

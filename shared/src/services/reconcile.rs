@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::Notify;
@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::crypto::{CryptoError, Pat};
 use crate::domain::{RemoteIssue, RepoRef, SyncCounts, SyncHistory, SyncStatus, WebHost};
 use crate::github::{GhIssue, GitHubError, Lookup, MalformedItem, PER_PAGE, Page, Retries};
-use crate::manage::{Connection, Services};
+use crate::services::{Connection, Services};
 use crate::store::{ApplyOutcome, Checkpoint, Claimed, GoneOutcome, Probe, RunEnd, StoreError};
 use crate::sync::{self, Disappearance};
 use crate::time::Timestamp;
@@ -87,7 +87,7 @@ pub enum ReconcileError {
     /// The config cannot reach GitHub: its PAT expired or does not open, or its App
     /// installation has no token.
     #[error(transparent)]
-    Reach(#[from] crate::manage::ManageError),
+    Reach(#[from] crate::services::ManageError),
     #[error(transparent)]
     GitHub(#[from] GitHubError),
     #[error(transparent)]
@@ -134,7 +134,7 @@ pub struct ConfigReport {
     /// continues where it stopped.
     pub complete: bool,
     /// Local edits pushed to GitHub (two-way configs), by outcome.
-    pub pushes: Option<crate::push::Drained>,
+    pub pushes: Option<crate::services::push::Drained>,
     pub error: Option<String>,
 }
 
@@ -258,13 +258,8 @@ impl Tally {
 /// scheduled run does; one a person forces through `--project` does not).
 #[derive(Clone, Copy, Debug)]
 struct Limits {
-    deadline: Option<Instant>,
+    deadline: crate::time::Deadline,
     keep_reserve: bool,
-}
-
-/// Whether `deadline` has passed (nothing new is started then).
-pub(crate) fn deadline_near(deadline: Option<Instant>) -> bool {
-    deadline.is_some_and(|d| Instant::now() >= d)
 }
 
 impl Reconciler {
@@ -292,7 +287,7 @@ impl Reconciler {
     /// starts none once `deadline` has passed; a config whose run the deadline cuts is
     /// continued by the next run. Fails only when the database cannot be used to claim
     /// work; a config's failure is recorded in its history and reported.
-    pub async fn run_due(&self, deadline: Option<Instant>) -> Result<RunSummary, StoreError> {
+    pub async fn run_due(&self, deadline: crate::time::Deadline) -> Result<RunSummary, StoreError> {
         let store = &self.services.store;
         let mut summary =
             RunSummary { deliveries_pruned: self.before_claiming().await?, ..Default::default() };
@@ -300,7 +295,7 @@ impl Reconciler {
         let mut exhausted = false;
         loop {
             while !exhausted && running.len() < self.options.concurrency.max(1) {
-                if deadline_near(deadline) {
+                if deadline.passed() {
                     summary.stopped_for_deadline = true;
                     exhausted = true;
                     break;
@@ -328,14 +323,14 @@ impl Reconciler {
     /// Syncs the project's config now, due or not. `StateConflict` while another run holds it
     /// or when the config is disabled.
     pub async fn run_project(&self, project_id: Uuid) -> Result<ConfigReport, StoreError> {
-        self.run_project_until(project_id, None).await
+        self.run_project_until(project_id, crate::time::Deadline::NONE).await
     }
 
     /// [`Reconciler::run_project`], stopping (to continue next run) once `deadline` passed.
     pub async fn run_project_until(
         &self,
         project_id: Uuid,
-        deadline: Option<Instant>,
+        deadline: crate::time::Deadline,
     ) -> Result<ConfigReport, StoreError> {
         let claimed =
             self.services.store.claim_project(project_id, Timestamp::now(), self.options.lease).await?;
@@ -366,7 +361,7 @@ impl Reconciler {
     }
 
     /// Syncs a config claimed elsewhere (see [`crate::fanout`]).
-    pub async fn run_claimed(&self, claimed: Claimed, deadline: Option<Instant>) -> ConfigReport {
+    pub async fn run_claimed(&self, claimed: Claimed, deadline: crate::time::Deadline) -> ConfigReport {
         self.sync(claimed, Limits { deadline, keep_reserve: true }).await
     }
 
@@ -641,7 +636,7 @@ impl Reconciler {
                 break (url, etag, page_len);
             };
             let budget_reset = self.waits_for_budget(pat, limits);
-            if deadline_near(limits.deadline) || budget_reset.is_some() {
+            if limits.deadline.passed() || budget_reset.is_some() {
                 tally.count(applying.await?);
                 return Ok(Pulled::Cut { probe: Some(None), resume_at: budget_reset });
             }
@@ -693,7 +688,7 @@ impl Reconciler {
             if let Some(reset) = self.waits_for_budget(pat, limits) {
                 return Ok(Pulled::Cut { probe: None, resume_at: Some(reset) });
             }
-            if i > 0 && deadline_near(limits.deadline) {
+            if i > 0 && limits.deadline.passed() {
                 return Ok(Pulled::Cut { probe: None, resume_at: None });
             }
             let (disappearance, new) = match github.get_issue(repo, number, pat, &mut tally.requests).await? {
@@ -805,7 +800,7 @@ pub enum RunQueue {
     /// A worker in this process (`ghsync serve`), woken at once.
     Local(Arc<Notify>),
     /// The reconcile function in AWS, handed the run at once through its queue.
-    Queue(crate::fanout::Fanout),
+    Queue(crate::services::fanout::Fanout),
 }
 
 impl RunQueue {
@@ -840,7 +835,7 @@ pub async fn work(reconciler: Reconciler, wake: Arc<Notify>, every: Duration) {
             _ = tick.tick() => {}
             () = wake.notified() => {}
         }
-        match reconciler.run_due(None).await {
+        match reconciler.run_due(crate::time::Deadline::NONE).await {
             Ok(summary) if !summary.configs.is_empty() => tracing::info!(
                 configs = summary.configs.len(),
                 failed = summary.configs.iter().filter(|c| c.error.is_some()).count(),

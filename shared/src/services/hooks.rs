@@ -3,13 +3,13 @@
 //! token allowed to manage hooks, installing, repairing and removing it on GitHub.
 
 use secrecy::ExposeSecret;
-use serde::Serialize;
 use uuid::Uuid;
 
+use crate::contract::WebhookSetup;
 use crate::domain::GitHubSyncConfig;
-use crate::github::{GhHookResponse, GitHubError};
-use crate::manage::{ManageError, Services};
+use crate::github::GitHubError;
 use crate::secrets::Secrets;
+use crate::services::{ManageError, Services};
 
 /// What ghsync needs to hand out and install hooks.
 #[derive(Clone, Debug, Default)]
@@ -34,31 +34,6 @@ impl HookSettings {
             None => path,
         }
     }
-}
-
-/// `GET /api/projects/{id}/github-sync/webhook`: what to give GitHub for the config, and
-/// the state of the hook ghsync installed.
-#[derive(Clone, Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
-pub struct WebhookSetup {
-    /// Payload URL (a path when ghsync does not know its public URL).
-    pub url: String,
-    /// The config's own secret: only this config's deliveries verify with it.
-    pub secret: String,
-    /// The events to send.
-    pub events: Vec<String>,
-    /// Content type: `json` (GitHub's default, form-encoded, is refused).
-    pub content_type: String,
-    /// ghsync installed the hook and keeps it (its GitHub id).
-    pub hook_id: Option<i64>,
-    /// The secret's generation: one more at each rotation and each move to another
-    /// repository or host (the secrets of earlier generations are refused).
-    pub secret_generation: i64,
-    /// When the current secret replaced the one before (`None`: the config's first).
-    pub secret_rotated_at: Option<crate::time::Timestamp>,
-    /// Why ghsync did not install it (the values above are then added by hand).
-    pub message: Option<String>,
-    /// GitHub's record of the hook's last delivery, when the token can read it.
-    pub last_delivery: Option<GhHookResponse>,
 }
 
 /// Why an App config has no repository webhook.

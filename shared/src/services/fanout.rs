@@ -5,13 +5,13 @@
 //! twice, and a message that arrives after its lease expired is dropped: the next tick claims
 //! the config again.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::reconcile::{ConfigReport, Reconciler, deadline_near};
+use crate::services::reconcile::{ConfigReport, Reconciler};
 use crate::store::{Claimed, StoreError};
 use crate::time::Timestamp;
 
@@ -89,13 +89,13 @@ impl Fanout {
     pub async fn tick(
         &self,
         reconciler: &Reconciler,
-        deadline: Option<Instant>,
+        deadline: crate::time::Deadline,
     ) -> Result<FanoutSummary, FanoutError> {
         let store = &reconciler.services.store;
         let mut summary =
             FanoutSummary { deliveries_pruned: reconciler.before_claiming().await?, ..Default::default() };
         loop {
-            if deadline_near(deadline) {
+            if deadline.passed() {
                 summary.stopped_for_deadline = true;
                 return Ok(summary);
             }
@@ -180,7 +180,7 @@ impl Reconciler {
     pub async fn consume(
         &self,
         message: &QueueMessage,
-        deadline: Option<Instant>,
+        deadline: crate::time::Deadline,
     ) -> Result<Consumed, StoreError> {
         let store = &self.services.store;
         match message {

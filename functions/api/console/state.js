@@ -1,0 +1,45 @@
+// @ts-check
+// The console's one mutable state, shared by every view module: what was read from the API
+// for the selected project and what the person has chosen. Modules read and assign its
+// fields directly; there is no other copy. No DOM access here.
+
+/** @typedef {import('../../../shared/types').Project} Project */
+/** @typedef {import('../../../shared/types').GitHubSyncConfig} GitHubSyncConfig */
+/** @typedef {import('../../../shared/types').SyncHistorySummary} SyncHistorySummary */
+/** @typedef {import('../../../shared/types').TaskWithLink} TaskWithLink */
+/** @typedef {import('../../../shared/types').ConflictResolution} ConflictResolution */
+/** @typedef {import('../../../shared/types').ConflictStatus} ConflictStatus */
+/** @typedef {import('../../../shared/types').WebhookSetup} WebhookSetup */
+/** @typedef {import('../../../shared/types').GitHubAppInfo} GitHubAppInfo */
+
+/** sessionStorage keys: the API token and the last selected project (this tab only). */
+export const TOKEN_KEY = 'ghsync.token';
+export const PROJECT_KEY = 'ghsync.project';
+
+/**
+ * @typedef {object} State
+ * @property {string | null} token The management API token; null when signed out.
+ * @property {Project[]} projects
+ * @property {string | null} projectId The selected project.
+ * @property {GitHubSyncConfig | null} config Its sync config; null when not connected.
+ * @property {SyncHistorySummary | null} history
+ * @property {TaskWithLink[]} tasks The pages of tasks loaded so far.
+ * @property {string | null} tasksCursor The next page's cursor; null after the last.
+ * @property {string} taskQuery The title search.
+ * @property {string} taskLabel The label filter.
+ * @property {ConflictResolution[]} conflicts The listed conflicts (pending or resolved).
+ * @property {ConflictStatus} filter Which conflicts are listed.
+ * @property {ConflictResolution | null} conflict The one open in the dialog.
+ * @property {HTMLElement | null} opener What opened the dialog (focus returns there).
+ * @property {string | null} following The run whose progress is being followed.
+ * @property {WebhookSetup | null} hook The config's webhook values.
+ * @property {boolean} editing The connect form edits the existing config.
+ * @property {GitHubAppInfo | null} app The deployment's GitHub App, when read.
+ */
+
+/** @type {State} */
+export const state = {
+  token: null, projects: [], projectId: null, config: null, history: null,
+  tasks: [], tasksCursor: null, taskQuery: '', taskLabel: '', conflicts: [], filter: 'pending', conflict: null, opener: null,
+  following: null, hook: null, editing: false, app: null,
+};

@@ -1,0 +1,233 @@
+// @ts-check
+// The tasks card: the project's tasks a page at a time (title search, label filter), each
+// with its issue link, labels, GitHub state and sync state, and the actions of that row
+// (review a conflict, publish to GitHub, retry a push); and the new-task form. It loads the
+// conflicts together with the tasks, since a row shows its conflict.
+
+import { api, guard } from './api.js';
+import { openConflictForTask, renderConflicts } from './conflicts.js';
+import { $, el, fmtRelative, notify, show } from './dom.js';
+import { state } from './state.js';
+
+/** @typedef {import('../../../shared/types').Task} Task */
+/** @typedef {import('../../../shared/types').TaskWithLink} TaskWithLink */
+/** @typedef {import('../../../shared/types').TaskPage} TaskPage */
+/** @typedef {import('../../../shared/types').TaskStatus} TaskStatus */
+/** @typedef {import('../../../shared/types').ConflictPage} ConflictPage */
+/** @typedef {import('../../../shared/types').GitHubLink} GitHubLink */
+/** @typedef {import('../../../shared/types').PushWaiting} PushWaiting */
+/** @typedef {import('../../../shared/types').Pushed} Pushed */
+
+/** Tasks per page the console asks for (the API pages every list). */
+const TASK_PAGE = 100;
+
+/** @type {Record<TaskStatus, string>} */
+export const STATUS = { todo: 'To do', inprogress: 'In progress', inreview: 'In review', done: 'Done', cancelled: 'Cancelled' };
+
+/**
+ * Whether a string (a select's value) is a task's column.
+ * @param {string} value
+ * @returns {value is TaskStatus}
+ */
+export const isTaskStatus = (value) => Object.hasOwn(STATUS, value);
+
+/**
+ * The issue's state on GitHub: its text and badge class.
+ * @type {Partial<Record<string, [string, string]>>}
+ */
+export const REMOTE = {
+  open: ['Open', ''], completed: ['Closed (completed)', ''], not_planned: ['Closed (not planned)', ''],
+  deleted: ['Deleted on GitHub', 'warn'], transferred: ['Transferred to another repository', 'warn'],
+};
+
+/**
+ * The first page of tasks (as the search box filters them), or the next one (`cursor`).
+ * @param {string | null} pid
+ * @param {string | null} cursor
+ */
+export function tasksPath(pid, cursor) {
+  const q = new URLSearchParams({ limit: String(TASK_PAGE) });
+  if (state.taskQuery) q.set('q', state.taskQuery);
+  if (state.taskLabel) q.set('label', state.taskLabel);
+  if (cursor) q.set('cursor', cursor);
+  return `/projects/${pid}/tasks?${q}`;
+}
+
+export async function loadTasksAndConflicts() {
+  const pid = state.projectId;
+  /** @type {[TaskPage | undefined, ConflictPage | undefined]} */
+  const [tasks, conflicts] = await Promise.all([
+    guard('tasks', () => api('GET', tasksPath(pid, null))),
+    guard('conflicts', () => api('GET', `/projects/${pid}/conflicts?status=${state.filter}`)),
+  ]);
+  if (pid !== state.projectId) return; // the person switched project meanwhile
+  if (tasks) { state.tasks = tasks.items; state.tasksCursor = tasks.next_cursor; renderTasks(); }
+  if (conflicts) { state.conflicts = conflicts.items; renderConflicts(); }
+}
+
+export async function loadMoreTasks() {
+  const pid = state.projectId;
+  /** @type {TaskPage | undefined} */
+  const page = await guard('tasks', () => api('GET', tasksPath(pid, state.tasksCursor)));
+  if (!page || pid !== state.projectId) return;
+  state.tasks = state.tasks.concat(page.items);
+  state.tasksCursor = page.next_cursor;
+  renderTasks();
+}
+
+/** @param {SubmitEvent} event */
+export function searchTasks(event) {
+  event.preventDefault();
+  state.taskQuery = $('task-search', HTMLInputElement).value.trim();
+  state.taskLabel = $('task-label', HTMLInputElement).value.trim();
+  return loadTasksAndConflicts();
+}
+
+/**
+ * Filters the task list by a label chip's name.
+ * @param {string} name
+ */
+function filterByLabel(name) {
+  $('task-label', HTMLInputElement).value = name;
+  state.taskLabel = name;
+  return loadTasksAndConflicts();
+}
+
+/** @param {SubmitEvent} event */
+export async function createTask(event) {
+  event.preventDefault();
+  const input = $('new-task-title', HTMLInputElement);
+  const title = input.value.trim();
+  if (!title) { input.setAttribute('aria-invalid', 'true'); input.focus(); return; }
+  input.removeAttribute('aria-invalid');
+  /** @type {Task | undefined} */
+  const task = await guard('task', () => api('POST', `/projects/${state.projectId}/tasks`, { title }));
+  if (!task) return;
+  $('task-form', HTMLFormElement).reset();
+  notify(`Task “${task.title}” added.`, 'ok');
+  await loadTasksAndConflicts();
+}
+
+/**
+ * @param {TaskWithLink} t
+ * @param {HTMLButtonElement} button
+ */
+async function publishTask(t, button) {
+  button.disabled = true;
+  button.textContent = 'Publishing…';
+  /** @type {Task | undefined} */
+  const task = await guard('publish', () => api('POST', `/tasks/${t.id}/github-issue`));
+  if (!task) { button.disabled = false; button.textContent = 'Publish to GitHub'; return; }
+  // 202: GitHub's answer did not come; the worker finishes it (never a second issue).
+  notify(task.github_issue_url ? `Published as ${task.github_issue_url}.`
+    : 'GitHub did not answer in time: the publication is finished in the background.', 'ok');
+  await loadTasksAndConflicts();
+}
+
+export function renderTasks() {
+  const tasks = state.tasks;
+  $('tasks-body').replaceChildren(...tasks.map(taskRow));
+  $('tasks-empty').textContent = state.taskQuery || state.taskLabel ? 'No task matches the search.'
+    : 'No tasks yet. Run a sync to import the repository\'s issues.';
+  show($('tasks-empty'), tasks.length === 0);
+  show($('tasks-table'), tasks.length > 0);
+  $('tasks-count').textContent = tasks.length ? `${tasks.length} task${tasks.length === 1 ? '' : 's'} shown${state.tasksCursor ? ', more to load' : ''}.` : '';
+  show($('tasks-more'), Boolean(state.tasksCursor));
+}
+
+/** @param {TaskWithLink} t */
+function taskRow(t) {
+  const gh = t.github;
+  const link = gh ? el('a', { href: gh.issue_url, target: '_blank', rel: 'noopener noreferrer', text: `#${gh.issue_number}` })
+    : el('span', { class: 'muted', text: 'local' });
+  const [remoteText, remoteClass] = gh ? REMOTE[gh.remote_state] || [gh.remote_state, ''] : ['—', ''];
+  return el('tr', { 'data-task': t.id },
+    el('td', { 'data-label': 'Issue' }, link),
+    el('td', { 'data-label': 'Title', class: 'title', text: t.title }),
+    el('td', { 'data-label': 'Labels' }, issueDetails(gh)),
+    el('td', { 'data-label': 'Status', text: STATUS[t.status] || t.status }),
+    el('td', { 'data-label': 'On GitHub' }, remoteClass ? el('span', { class: `badge ${remoteClass}`, text: remoteText }) : remoteText),
+    el('td', { 'data-label': 'Sync' }, syncCell(t)));
+}
+
+/**
+ * Labels (as chips that filter the list), assignees and milestone of a linked task.
+ * @param {GitHubLink | null} gh
+ */
+function issueDetails(gh) {
+  if (!gh) return el('span', { class: 'muted', text: '—' });
+  /** @type {HTMLElement[]} */
+  const parts = gh.labels.map((l) => {
+    const chip = el('button', {
+      type: 'button', class: 'chip', title: `Show tasks labelled ${l.name}`, onclick: () => filterByLabel(l.name), text: l.name,
+    });
+    // Through the CSSOM: the console's CSP allows no inline style attributes.
+    chip.style.setProperty('--chip', `#${/^[0-9a-fA-F]{6}$/.test(l.color) ? l.color : '8b949e'}`);
+    return chip;
+  });
+  if (gh.assignees.length) parts.push(el('span', { class: 'muted', text: gh.assignees.map((a) => `@${a}`).join(' ') }));
+  if (gh.milestone) parts.push(el('span', { class: 'muted', text: `◷ ${gh.milestone}` }));
+  return parts.length ? el('div', { class: 'details' }, ...parts) : el('span', { class: 'muted', text: '—' });
+}
+
+/** @param {TaskWithLink} t */
+function syncCell(t) {
+  const gh = t.github;
+  const status = gh && gh.sync_conflict_status;
+  if (status === 'pending') {
+    return el('button', { type: 'button', class: 'badge conflict', onclick: (e) => openConflictForTask(t.id, e.currentTarget), text: 'Conflict: review' });
+  }
+  if (!gh) {
+    if (state.config && state.config.two_way) {
+      return el('button', { type: 'button', class: 'secondary', onclick: (e) => publishTask(t, e.currentTarget), text: 'Publish to GitHub' });
+    }
+    return el('span', { class: 'muted', text: 'not linked' });
+  }
+  const retry = () => el('button', { type: 'button', class: 'link', onclick: (e) => retryPush(t, e.currentTarget), text: 'Retry push' });
+  if (gh.push_error) {
+    return el('div', { class: 'details' }, el('span', { class: 'error-text', text: `Not on GitHub: ${gh.push_error}` }),
+      gh.push_pending ? retry() : '');
+  }
+  if (gh.push_pending) return el('div', { class: 'details' }, el('span', { class: 'badge warn', text: waitingText(gh.push_waiting) }), retry());
+  return el('span', { class: 'muted', text: status === 'resolved' ? 'Resolved' : 'In sync' });
+}
+
+/**
+ * Why an edit waits, and until when.
+ * @param {PushWaiting | null} w
+ */
+export function waitingText(w) {
+  if (!w) return 'Waiting to reach GitHub';
+  if (w.parked === 'one_way') return 'Waiting: two-way sync is off';
+  const next = w.next_attempt_at ? ` (next try ${fmtRelative(w.next_attempt_at)})` : '';
+  return w.reason ? `Waiting to reach GitHub: ${w.reason}${next}` : `Waiting to reach GitHub${next}`;
+}
+
+/** @type {Partial<Record<Pushed['pushed'], string>>} */
+const PUSHED_TEXT = {
+  sent: 'Sent to GitHub.', nothing: 'GitHub already holds it.', held: 'A conflict waits for you first.',
+  pulled: 'GitHub had changed: its version was taken in first.', gone: 'The issue is gone from GitHub.',
+  handed_over: 'GitHub is slow: it is sent in the background.', busy: 'It is being sent already.', waiting: 'It waits for its turn.',
+};
+
+/**
+ * What a push retry did, in a sentence.
+ * @param {Pushed} pushed
+ */
+export function pushedText(pushed) {
+  return pushed.pushed === 'refused' ? `GitHub refused it again: ${pushed.message}`
+    : pushed.pushed === 'retrying' ? `Not sent yet: ${pushed.message}` : PUSHED_TEXT[pushed.pushed] || 'Retried.';
+}
+
+/**
+ * @param {TaskWithLink} t
+ * @param {HTMLButtonElement} button
+ */
+async function retryPush(t, button) {
+  button.disabled = true;
+  /** @type {Pushed | undefined} */
+  const pushed = await guard('retry', () => api('POST', `/tasks/${t.id}/push/retry`));
+  if (pushed) notify(pushedText(pushed), pushed.pushed === 'refused' ? 'error' : 'ok');
+  else button.disabled = false;
+  await loadTasksAndConflicts();
+}

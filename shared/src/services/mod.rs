@@ -1,0 +1,130 @@
+//! Management operations that span the store, GitHub and the key provider.
+
+pub mod app;
+pub mod configs;
+pub mod fanout;
+pub mod hooks;
+pub mod push;
+pub mod reconcile;
+
+use crate::crypto::{CryptoError, KeyProvider, Pat};
+use crate::domain::{GitHubSyncConfig, Reach, RepoName, RepoOwner, RepoRef, ValidationError};
+use crate::github::{GitHub, GitHubError, InstallationToken};
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+/// Why a config was not stored, or a config cannot reach GitHub. Nothing is written in any
+/// case.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// GitHub answered, and refused the token for the repository (HTTP 422 for the user,
+    /// naming `field`: `pat`, or `installation_id` for an App installation's token).
+    #[error("GitHub refused the {} for {repo}: {source}", if *field == "pat" { "PAT" } else { "GitHub App installation's token" })]
+    PatRefused { repo: String, field: &'static str, source: Box<GitHubError> },
+    /// GitHub refused a write (HTTP 422 for the user, with GitHub's message).
+    #[error("{0}")]
+    GitHubRefused(#[source] GitHubError),
+    /// GitHub could not be asked (HTTP 502).
+    #[error("cannot check the PAT with GitHub")]
+    GitHubUnavailable(#[source] GitHubError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// The stored PAT does not open (sealed under another key, or altered): the person must
+    /// send it again (HTTP 409).
+    #[error(
+        "the stored PAT cannot be decrypted (it was sealed with another key, or altered): send the PAT again"
+    )]
+    StoredPatUnreadable(#[source] CryptoError),
+    /// The config's PAT has expired (GitHub said when): nothing is sent with it (HTTP 409).
+    #[error("{0}")]
+    TokenExpired(String),
+    /// A config names an installation, and no App is set (HTTP 409).
+    #[error(
+        "no GitHub App is set for this deployment: set it first (PUT /api/github-app, or `ghsync app set`)"
+    )]
+    NoApp,
+    /// GitHub refused the App's JWT: the App id and the private key do not go together (HTTP 422).
+    #[error("GitHub refused the GitHub App's credentials: check the App id and its private key")]
+    AppRefused,
+}
+
+/// Everything a management operation needs.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub store: Store,
+    pub keys: KeyProvider,
+    /// The deployment's GitHub client (a config's own API: [`GitHub::at`]).
+    pub github: GitHub,
+    /// How pushes of two-way sync pace themselves (the worker's; the API passes its own).
+    pub push_options: crate::services::push::PushOptions,
+}
+
+/// A config's way in: the client for its API and the token to send.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub github: GitHub,
+    pub token: Pat,
+    /// The installation token's details, for an App config.
+    pub installation: Option<InstallationToken>,
+}
+
+impl Services {
+    pub fn new(store: Store, keys: KeyProvider, github: GitHub) -> Self {
+        Self { store, keys, github, push_options: Default::default() }
+    }
+
+    /// The client and token a config reaches GitHub with: its App installation's token
+    /// (minted or cached), or its PAT opened, unless GitHub said the PAT has expired.
+    pub async fn reach_github(&self, reach: &Reach) -> Result<Connection, ManageError> {
+        if let Some(installation) = reach.installation_id {
+            // Only on the deployment's GitHub: the App's JWT never goes to a config's own API.
+            let minted = self.installation_token(installation).await?;
+            let token = minted.token.clone();
+            return Ok(Connection { github: self.github.clone(), token, installation: Some(minted) });
+        }
+        let github = self.github.at(reach.api_url.as_deref()).map_err(invalid_api_url)?;
+        let now = Timestamp::now();
+        if reach.token_expires_at.is_some_and(|at| at <= now) {
+            let warning = crate::domain::token_warning(reach.token_expires_at, now).unwrap_or_default();
+            return Err(ManageError::TokenExpired(warning));
+        }
+        let token = open_stored(&self.keys, reach.project_id, &reach.encrypted_pat).await?;
+        Ok(Connection { github, token, installation: None })
+    }
+
+    /// The repository a stored config follows, and its connection (see
+    /// [`Services::reach_github`]).
+    pub(crate) async fn repo_and_connection(
+        &self,
+        config: &GitHubSyncConfig,
+    ) -> Result<(RepoRef, Connection), ManageError> {
+        let repo = RepoRef {
+            owner: RepoOwner::parse(config.repo_owner.clone())?,
+            name: RepoName::parse(config.repo_name.clone())?,
+        };
+        Ok((repo, self.reach_github(&config.reach()).await?))
+    }
+}
+
+/// Opens a stored secret (a config's PAT, the App's key or webhook secret); one that does not
+/// open (another key, altered) is [`ManageError::StoredPatUnreadable`], an unreachable KMS
+/// stays a [`CryptoError`].
+pub(crate) async fn open_stored(
+    keys: &KeyProvider,
+    owner: impl Into<crate::crypto::SealedFor>,
+    blob: &[u8],
+) -> Result<Pat, ManageError> {
+    keys.open(owner, blob).await.map_err(|e| match e {
+        CryptoError::KmsUnavailable(_) => ManageError::Crypto(e),
+        e => ManageError::StoredPatUnreadable(e),
+    })
+}
+
+/// A config's `api_url` refused (not an API base, or a host the operator did not allow).
+pub(crate) fn invalid_api_url(e: GitHubError) -> ManageError {
+    ValidationError::new("api_url", e.to_string()).into()
+}
