@@ -58,7 +58,7 @@ impl WebhookSecrets {
     ///   deployment secret is never the key of an HMAC here, so no secret of a config is the
     ///   MAC of anything on the shared route, and a new salt makes every earlier secret of
     ///   the config worthless.
-    pub fn for_config(&self, config_id: uuid::Uuid, key: &TenantKey) -> WebhookSecrets {
+    pub fn for_config(&self, config_id: uuid::Uuid, key: &crate::domain::TenantKey) -> WebhookSecrets {
         use hmac::{Hmac, KeyInit, Mac};
         let id = config_id.as_hyphenated().to_string();
         let derived = self
@@ -98,33 +98,6 @@ impl WebhookSecrets {
 impl fmt::Debug for WebhookSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "WebhookSecrets([{} redacted])", self.0.len())
-    }
-}
-
-/// Which secret a config's own webhook takes: its generation and, from generation 1, the
-/// random salt drawn for it (see [`WebhookSecrets::for_config`]). `Debug` hides the salt.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TenantKey {
-    pub generation: i64,
-    /// 32 hex digits; `None` for generation 0.
-    pub salt: Option<String>,
-}
-
-impl TenantKey {
-    /// The first derivation, of configs made before generations existed.
-    pub const FIRST: TenantKey = TenantKey { generation: 0, salt: None };
-
-    /// The generation after `generation`, with a fresh random salt.
-    pub fn after(generation: i64) -> TenantKey {
-        let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).expect("the operating system's random source works");
-        TenantKey { generation: generation + 1, salt: Some(hex::encode(salt)) }
-    }
-}
-
-impl fmt::Debug for TenantKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TenantKey {{ generation: {}, salt: [redacted] }}", self.generation)
     }
 }
 

@@ -177,8 +177,8 @@ impl GitHubSyncConfig {
     }
 
     /// Which secret the config's own webhook takes now.
-    pub fn tenant_key(&self) -> crate::config::TenantKey {
-        crate::config::TenantKey { generation: self.secret_generation, salt: self.secret_salt.clone() }
+    pub fn tenant_key(&self) -> TenantKey {
+        TenantKey { generation: self.secret_generation, salt: self.secret_salt.clone() }
     }
 }
 
@@ -305,6 +305,33 @@ pub struct SyncHistorySummary {
     pub avg_duration_ms: f64,
     /// Successful runs among finished runs, in percent (0–100; 0 when none finished).
     pub success_rate: f64,
+}
+
+/// Which secret a config's own webhook takes: its generation and, from generation 1, the
+/// random salt drawn for it (see `config::WebhookSecrets::for_config`). `Debug` hides the salt.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TenantKey {
+    pub generation: i64,
+    /// 32 hex digits; `None` for generation 0.
+    pub salt: Option<String>,
+}
+
+impl TenantKey {
+    /// The first derivation, of configs made before generations existed.
+    pub const FIRST: TenantKey = TenantKey { generation: 0, salt: None };
+
+    /// The generation after `generation`, with a fresh random salt.
+    pub fn after(generation: i64) -> TenantKey {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).expect("the operating system's random source works");
+        TenantKey { generation: generation + 1, salt: Some(hex::encode(salt)) }
+    }
+}
+
+impl std::fmt::Debug for TenantKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TenantKey {{ generation: {}, salt: [redacted] }}", self.generation)
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::rows::ConfigRow;
 use super::{Store, StoreError, new_id};
-use crate::config::TenantKey;
+use crate::domain::TenantKey;
 use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, SyncInterval, TokenPermissions, ValidationError};
 use crate::sync::Rearm;
 use crate::time::Timestamp;

@@ -10,6 +10,7 @@
 
 #[macro_use]
 mod rows;
+mod apply;
 mod configs;
 mod conflicts;
 mod deliveries;
@@ -18,6 +19,7 @@ mod history;
 mod outbox;
 mod projects;
 mod publish;
+mod push;
 mod reconcile;
 mod tasks;
 
@@ -32,6 +34,8 @@ use crate::domain::ValidationError;
 
 pub use crate::sync::ApplyOutcome;
 pub use crate::sync::Backoff;
+pub use apply::GoneOutcome;
+pub(crate) use apply::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
 pub use configs::{ConfigWrite, Credential, TokenChecked};
 pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
 pub(crate) use deliveries::{
@@ -41,13 +45,11 @@ pub use github_app::{InstallationScope, PauseCause, StoredApp};
 pub(crate) use github_app::{
     installation_configs_in, installation_projects_in, pause_installation_in, resume_installation_in,
 };
-pub use outbox::{
-    EntryKind, Finished, PUSH_LEASE, PushClaim, PushConfig, PushEnd, PushJob, PushLink, WriteStart,
-};
+pub use outbox::PUSH_LEASE;
 pub(crate) use outbox::{earliest_push_in, end_entries_in, park_one_way_in, rearm_in};
+pub use push::{EntryKind, Finished, PushClaim, PushConfig, PushEnd, PushJob, PushLink, WriteStart};
 pub use reconcile::{Checkpoint, Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
-pub use tasks::{GoneOutcome, TaskFilter};
-pub(crate) use tasks::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
+pub use tasks::TaskFilter;
 
 /// A database transaction of the store.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

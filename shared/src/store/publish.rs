@@ -5,11 +5,12 @@
 
 use uuid::Uuid;
 
-use super::outbox::{
+use super::apply::{find_link_of, insert_link_in};
+use super::push::{
     EntryKind, PushClaim, fenced_in, lock_entry_in, read_job_in, record_in_flight_in, release_in, settle_in,
     take_claim_in, write_fence_in,
 };
-use super::tasks::{find_link_of, insert_link_in, lock_task};
+use super::rows::lock_task;
 use super::{Scope, Store, StoreError, apply_issue_in};
 use crate::domain::{Content, RemoteIssue, Task};
 use crate::store::PushJob;
@@ -115,7 +116,7 @@ impl Store {
                     )));
                 }
                 None => {
-                    let echo = super::tasks::take_echo_in(&mut tx, scope, &issue.node_id).await?;
+                    let echo = super::apply::take_echo_in(&mut tx, scope, &issue.node_id).await?;
                     insert_link_in(&mut tx, scope, job.task_id, issue, &issue.content, issue.state, None)
                         .await?;
                     if let Some(newer) = echo {

@@ -527,7 +527,7 @@ async fn mark_seen_in(
         let sql = format!(
             "UPDATE task_github_metadata SET seen_in_pass_at = $2 WHERE project_id = $1 \
              AND github_issue_id IN ({})",
-            super::tasks::placeholders(3, chunk.len())
+            super::rows::placeholders(3, chunk.len())
         );
         let mut query =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project_id.to_string()).bind(pass.to_sql());

@@ -1,6 +1,9 @@
-//! Rows as the database returns them, and their parsing into domain types.
+//! Rows as the database returns them, and their parsing into domain types; and the small
+//! query helpers every table's file shares (placeholder lists, locking a task).
 
 use std::str::FromStr;
+
+use sqlx::AnyConnection;
 
 /// A `SELECT` that locks the rows it reads until the transaction ends: `FOR UPDATE` on
 /// PostgreSQL; on SQLite the transaction already holds the write lock (`BEGIN IMMEDIATE`).
@@ -450,4 +453,37 @@ impl TryFrom<ConfigRow> for GitHubSyncConfig {
             paused_for_host: r.host_paused != 0,
         })
     }
+}
+
+/// One task, locked for the caller's transaction, or `NotFound`.
+pub(super) async fn lock_task(
+    conn: &mut AnyConnection,
+    backend: super::Backend,
+    id: Uuid,
+) -> Result<Task, StoreError> {
+    let row: Option<TaskRow> =
+        sqlx::query_as(locking!(backend, "SELECT ", task_columns!(), " FROM tasks t WHERE t.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    row.ok_or(StoreError::NotFound("task"))?.try_into()
+}
+
+/// `count` numbered placeholders from `$first`, comma-separated. Only placeholders are
+/// ever formatted into SQL text; every value is bound.
+pub(super) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `head` followed by `rows` value tuples of `columns` placeholders each, numbered in order.
+pub(super) fn multi_row_insert(head: &str, rows: usize, columns: usize) -> String {
+    let tuples: Vec<String> =
+        (0..rows).map(|r| format!("({})", placeholders(r * columns + 1, columns))).collect();
+    format!("{head}{}", tuples.join(", "))
+}
+
+/// Parses a stored `in_flight`.
+pub(crate) fn in_flight(json: Option<&str>) -> Result<Option<crate::sync::Fields>, StoreError> {
+    json.map(|j| serde_json::from_str(j).map_err(|e| StoreError::corrupt("sync_outbox.in_flight", e)))
+        .transpose()
 }
