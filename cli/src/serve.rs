@@ -10,7 +10,8 @@ use ghsync_api::ApiState;
 use ghsync_shared::config::{ApiToken, Config, WebhookSecrets};
 use ghsync_shared::secrets::Secrets;
 use ghsync_shared::services::hooks::HookSettings;
-use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler, RunQueue};
+use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::services::runs::RunQueue;
 use ghsync_shared::webhook::WebhookConfig;
 use ghsync_webhook::WebhookState;
 
@@ -49,8 +50,7 @@ pub async fn run(config: Config) -> Result<()> {
     // "Sync now" in the API queues a run and wakes this worker at once.
     let (runs, wake) = RunQueue::local();
     let reconciler = Reconciler::new(services.clone(), ReconcileOptions::for_config(&config));
-    let background =
-        tokio::spawn(ghsync_shared::services::reconcile::work(reconciler, wake, RECONCILE_EVERY));
+    let background = tokio::spawn(ghsync_shared::services::runs::work(reconciler, wake, RECONCILE_EVERY));
     let app = router(
         ApiState { services, secrets, runs, hooks, push: ghsync_shared::services::push::PushOptions::api() },
         webhook,
@@ -185,7 +185,7 @@ const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 /// Runs a reconcile pass every [`RECONCILE_EVERY`], for ever (`ghsync reconcile` without
 /// `--once`).
 pub async fn reconcile_loop(reconciler: Reconciler) {
-    ghsync_shared::services::reconcile::work(
+    ghsync_shared::services::runs::work(
         reconciler,
         std::sync::Arc::new(tokio::sync::Notify::new()),
         RECONCILE_EVERY,

@@ -7,6 +7,7 @@ import { notify, sentence } from './dom.js';
 import { state } from './state.js';
 
 /** @typedef {import('../../../shared/types').ErrorBody} ErrorBody */
+/** @typedef {import('../../../shared/types').ErrorDetail} ErrorDetail */
 
 /** A failed request: HTTP status (0: the server could not be reached), error code, field at fault. */
 export class ApiError extends Error {
@@ -60,6 +61,7 @@ export async function api(method, path, body) {
   /** @type {unknown} */
   const data = await res.json().catch(() => null);
   if (res.ok) return /** @type {T} */ (data);
+  /** @type {Partial<ErrorDetail>} */
   const e = (data && /** @type {Partial<ErrorBody>} */ (data).error) || {};
   const err = new ApiError(res.status, e.code || `http_${res.status}`, e.message || res.statusText, e.field);
   if (res.status === 401) unauthorized();

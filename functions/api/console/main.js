@@ -178,7 +178,9 @@ function boot() {
   onUnauthorized(expireSession);
   state.token = sessionStorage.getItem(TOKEN_KEY);
   if (!state.token) return showSignIn();
-  return api('GET', '/projects').then((/** @type {Project[]} */ projects) => {
+  /** @type {Promise<Project[]>} */
+  const read = api('GET', '/projects');
+  return read.then((projects) => {
     state.projects = projects;
     return enterApp();
   }, (err) => {

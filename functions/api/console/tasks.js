@@ -55,11 +55,12 @@ export function tasksPath(pid, cursor) {
 
 export async function loadTasksAndConflicts() {
   const pid = state.projectId;
-  /** @type {[TaskPage | undefined, ConflictPage | undefined]} */
-  const [tasks, conflicts] = await Promise.all([
+  /** @type {[Promise<TaskPage | undefined>, Promise<ConflictPage | undefined>]} */
+  const reads = [
     guard('tasks', () => api('GET', tasksPath(pid, null))),
     guard('conflicts', () => api('GET', `/projects/${pid}/conflicts?status=${state.filter}`)),
-  ]);
+  ];
+  const [tasks, conflicts] = await Promise.all(reads);
   if (pid !== state.projectId) return; // the person switched project meanwhile
   if (tasks) { state.tasks = tasks.items; state.tasksCursor = tasks.next_cursor; renderTasks(); }
   if (conflicts) { state.conflicts = conflicts.items; renderConflicts(); }

@@ -1,6 +1,8 @@
-//! The web console: three static files embedded in the binary, served at `/` and
-//! `/console/…`. It only talks to the management API (with the token the person signs in
-//! with). `GHSYNC_CONSOLE_DIR` serves the files from a folder instead, for console work.
+//! The web console: static files embedded in the binary, served at `/` (index.html) and
+//! `/console/{file}`: the page, its style sheet, and the native ES modules it loads
+//! (main.js imports the others; no bundler). It only talks to the management API (with the
+//! token the person signs in with). `GHSYNC_CONSOLE_DIR` serves the same file names from a
+//! folder instead, for console work. console-test/ type-checks and tests the modules.
 
 use axum::Router;
 use axum::extract::Path;
@@ -8,10 +10,21 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-const FILES: [(&str, &str, &str); 3] = [
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Name, content type and text of each file; any other name is a 404.
+const FILES: [(&str, &str, &str); 11] = [
     ("index.html", "text/html; charset=utf-8", include_str!("../console/index.html")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../console/app.js")),
     ("style.css", "text/css; charset=utf-8", include_str!("../console/style.css")),
+    ("main.js", JS, include_str!("../console/main.js")),
+    ("state.js", JS, include_str!("../console/state.js")),
+    ("api.js", JS, include_str!("../console/api.js")),
+    ("dom.js", JS, include_str!("../console/dom.js")),
+    ("config.js", JS, include_str!("../console/config.js")),
+    ("history.js", JS, include_str!("../console/history.js")),
+    ("tasks.js", JS, include_str!("../console/tasks.js")),
+    ("conflicts.js", JS, include_str!("../console/conflicts.js")),
+    ("diff.js", JS, include_str!("../console/diff.js")),
 ];
 
 /// `GET /` and `GET /console/{file}`.

@@ -33,7 +33,7 @@ use ghsync_shared::secrets::Secrets;
 use ghsync_shared::services::Services;
 use ghsync_shared::services::hooks::HookSettings;
 use ghsync_shared::services::push::{Published, PushOptions};
-use ghsync_shared::services::reconcile::RunQueue;
+use ghsync_shared::services::runs::RunQueue;
 use ghsync_shared::startup::StartupError;
 use ghsync_shared::store::Backoff;
 use ghsync_shared::store::StoreOptions;

@@ -1066,7 +1066,7 @@ async fn a_configs_secret_ends_with_its_repository_and_with_a_rotation(store: St
     let legacy = {
         use secrecy::ExposeSecret;
         let secrets = ghsync_shared::config::WebhookSecrets::parse(DEPLOY_SECRET).unwrap();
-        let key = ghsync_shared::config::TenantKey::FIRST;
+        let key = ghsync_shared::domain::TenantKey::FIRST;
         secrets
             .for_config(config["id"].as_str().unwrap().parse().unwrap(), &key)
             .current()

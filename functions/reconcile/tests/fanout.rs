@@ -166,7 +166,7 @@ async fn a_sync_now_reaches_the_reconcile_function_through_the_queue(store: Stor
 
     // What the API does: queue the run in the store, then hand it to the queue.
     let run = store.request_run(project, ghsync_shared::time::Timestamp::now()).await.unwrap();
-    ghsync_shared::services::reconcile::RunQueue::Queue(fanout).wake(project).await;
+    ghsync_shared::services::runs::RunQueue::Queue(fanout).wake(project).await;
     let batch = drain(&client, &url, 1).await;
     assert_eq!(batch.records.len(), 1, "one message for the run");
     let response = ghsync_reconcile::handle_messages(LambdaEvent::new(batch, context()), &reconciler).await;

@@ -6,6 +6,7 @@ pub mod fanout;
 pub mod hooks;
 pub mod push;
 pub mod reconcile;
+pub mod runs;
 
 use crate::crypto::{CryptoError, KeyProvider, Pat};
 use crate::domain::{GitHubSyncConfig, Reach, RepoName, RepoOwner, RepoRef, ValidationError};

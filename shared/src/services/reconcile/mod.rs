@@ -13,24 +13,23 @@
 //! keeps the watermark below the moved issue's first position and leaves no probe, so the
 //! next run lists that range again.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::Notify;
 use tracing::instrument;
-use url::Url;
 use uuid::Uuid;
 
-use crate::crypto::{CryptoError, Pat};
-use crate::domain::{RemoteIssue, RepoRef, SyncCounts, SyncHistory, SyncStatus, WebHost};
-use crate::github::{GhIssue, GitHubError, Lookup, MalformedItem, PER_PAGE, Page, Retries};
-use crate::services::{Connection, Services};
-use crate::store::{ApplyOutcome, Checkpoint, Claimed, GoneOutcome, Probe, RunEnd, StoreError};
-use crate::sync::{self, Disappearance};
+use crate::crypto::CryptoError;
+use crate::domain::{SyncHistory, SyncStatus};
+use crate::github::{GitHubError, Retries};
+use crate::services::Services;
+use crate::store::{Claimed, RunEnd, StoreError};
 use crate::time::Timestamp;
+
+mod pull;
+
+use pull::{Pulled, Tally};
 
 /// How the reconciler paces itself.
 #[derive(Clone, Debug)]
@@ -181,79 +180,6 @@ impl std::fmt::Debug for ProgressSink {
     }
 }
 
-/// What one run's pull found.
-enum Pulled {
-    NotModified,
-    /// What to remember: `probe` as [`RunEnd::probe`] (`None` keeps the stored one).
-    Listed {
-        watermark: Option<Timestamp>,
-        probe: Option<Option<Probe>>,
-        full_pass_done: Option<Timestamp>,
-    },
-    /// The deadline (or the token's budget) stopped the run after its last checkpoint; the
-    /// next run continues. `probe` as [`RunEnd::probe`]: a listing cut half-way has none.
-    /// `resume_at`: when the next run may start (the budget's reset), else at once.
-    Cut {
-        probe: Option<Option<Probe>>,
-        resume_at: Option<Timestamp>,
-    },
-}
-
-/// Counters of one run.
-#[derive(Default)]
-struct Tally {
-    requests: u32,
-    /// The token's budget (and expiry) as GitHub last told it, for the run's metrics.
-    budget: Option<crate::github::Budget>,
-    counts: SyncCounts,
-    /// Issues GitHub listed that are not valid snapshots (blank title, foreign URL…).
-    skipped: Vec<String>,
-}
-
-/// How many skipped issues a run's message names.
-const SKIPPED_NAMED: usize = 10;
-
-impl Tally {
-    /// The snapshot of a listed issue, or `None` for a pull request or a malformed issue
-    /// (counted and named; the run goes on without it).
-    fn snapshot(&mut self, item: GhIssue, web: &WebHost, repo: &RepoRef) -> Option<RemoteIssue> {
-        let number = item.number;
-        match item.into_remote(web, repo) {
-            Ok(snapshot) => snapshot,
-            Err(e) => {
-                self.skip(MalformedItem { number: Some(number), reason: e.to_string() });
-                None
-            }
-        }
-    }
-
-    fn skip(&mut self, item: MalformedItem) {
-        tracing::warn!(issue = item.number, reason = %item.reason, "skipped a malformed issue");
-        let name = item.number.map_or_else(|| "an item".to_string(), |n| format!("#{n}"));
-        self.skipped.push(format!("{name} ({})", item.reason));
-        self.counts.issues_skipped += 1;
-    }
-
-    /// The run's message about skipped issues, if any were skipped.
-    fn skipped_message(&self) -> Option<String> {
-        if self.skipped.is_empty() {
-            return None;
-        }
-        let named: Vec<&str> = self.skipped.iter().take(SKIPPED_NAMED).map(String::as_str).collect();
-        let more = self.skipped.len().saturating_sub(SKIPPED_NAMED);
-        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-        Some(format!("skipped {} malformed issue(s): {}{more}", self.skipped.len(), named.join("; ")))
-    }
-
-    fn count(&mut self, outcomes: Vec<ApplyOutcome>) {
-        sync::count(&mut self.counts, &outcomes);
-    }
-
-    fn changed(&self) -> bool {
-        self.counts.tasks_created + self.counts.tasks_updated + self.counts.conflicts_detected > 0
-    }
-}
-
 /// What bounds one run: its deadline, and whether it keeps the token's budget reserve (a
 /// scheduled run does; one a person forces through `--project` does not).
 #[derive(Clone, Copy, Debug)]
@@ -269,7 +195,6 @@ impl Reconciler {
         services.github = services.github.with_retries(retries);
         Self { services, options, progress: None }
     }
-
     /// What every scheduled pass does before it claims configs: prunes the delivery log
     /// (returns how many it removed), and keeps configs to the GitHub hosts the operator
     /// allows, so that no config is synced with one it does not (or no longer) allow.
@@ -282,7 +207,6 @@ impl Reconciler {
         }
         Ok(pruned)
     }
-
     /// Syncs every due config (several at once, within the bound), claiming each first, and
     /// starts none once `deadline` has passed; a config whose run the deadline cuts is
     /// continued by the next run. Fails only when the database cannot be used to claim
@@ -319,13 +243,11 @@ impl Reconciler {
         summary.complete = !summary.stopped_for_deadline && summary.configs.iter().all(|c| c.complete);
         Ok(summary)
     }
-
     /// Syncs the project's config now, due or not. `StateConflict` while another run holds it
     /// or when the config is disabled.
     pub async fn run_project(&self, project_id: Uuid) -> Result<ConfigReport, StoreError> {
         self.run_project_until(project_id, crate::time::Deadline::NONE).await
     }
-
     /// [`Reconciler::run_project`], stopping (to continue next run) once `deadline` passed.
     pub async fn run_project_until(
         &self,
@@ -336,35 +258,10 @@ impl Reconciler {
             self.services.store.claim_project(project_id, Timestamp::now(), self.options.lease).await?;
         Ok(self.sync(claimed, Limits { deadline, keep_reserve: false }).await)
     }
-
-    fn report_progress(&self, c: &Claimed, tally: &Tally, done: bool) {
-        if let Some(sink) = &self.progress {
-            (sink.0)(&Progress {
-                project_id: c.config.project_id,
-                repo: format!("{}/{}", c.config.repo_owner, c.config.repo_name),
-                pages: tally.counts.pages_fetched,
-                issues: tally.counts.issues_fetched,
-                done,
-            });
-        }
-    }
-
-    /// When the run keeps the reserve and the token's known budget is below it: the time
-    /// GitHub resets the budget.
-    fn waits_for_budget(&self, pat: &Pat, limits: Limits) -> Option<Timestamp> {
-        if !limits.keep_reserve {
-            return None;
-        }
-        let budget = self.services.github.budget(pat)?;
-        (budget.remaining < self.options.rate_reserve && budget.reset_at > Timestamp::now())
-            .then_some(budget.reset_at)
-    }
-
     /// Syncs a config claimed elsewhere (see [`crate::fanout`]).
     pub async fn run_claimed(&self, claimed: Claimed, deadline: crate::time::Deadline) -> ConfigReport {
         self.sync(claimed, Limits { deadline, keep_reserve: true }).await
     }
-
     /// One claimed config: history row, pull, outcome, release.
     #[instrument(skip_all, fields(project_id = %claimed.config.project_id, repo = %format_args!("{}/{}", claimed.config.repo_owner, claimed.config.repo_name)))]
     async fn sync(&self, claimed: Claimed, limits: Limits) -> ConfigReport {
@@ -508,7 +405,6 @@ impl Reconciler {
         sync_metrics(&report, status, &tally, finished.millis_since(started));
         report
     }
-
     /// When to try again after a failed run: a rate limit's own time (`retry-after`, then
     /// `x-ratelimit-reset`), else at least a minute doubling with each failure; other
     /// failures back off from 30 s, doubling, up to the configured interval.
@@ -531,319 +427,6 @@ impl Reconciler {
                     doubling(chrono::Duration::seconds(30)).min(interval.max(chrono::Duration::seconds(30))),
                 )
             }
-        }
-    }
-
-    /// Probes, lists and applies, page by page, each page a checkpoint; then, for a full
-    /// pass that has listed everything, looks up what it did not show. Returns what to
-    /// remember for the next run.
-    async fn pull(
-        &self,
-        c: &Claimed,
-        run_id: Uuid,
-        tally: &mut Tally,
-        limits: Limits,
-    ) -> Result<Pulled, ReconcileError> {
-        let reach = c.config.reach();
-        let conn = self.services.reach_github(&reach).await?;
-        let pulled = self.pull_with(c, &conn, run_id, tally, limits).await;
-        if let Err(ReconcileError::GitHub(e)) = &pulled {
-            // A revoked installation token: the next run mints another.
-            self.services.forget_refused(&reach, &conn.token, e).await;
-        }
-        tally.budget = self.services.github.budget(&conn.token);
-        let told = tally.budget.and_then(|b| b.token_expires_at);
-        if told.is_some() && told != c.config.token_expires_at {
-            // GitHub says when the PAT expires (it may have been renewed, or never told before).
-            self.services.store.set_token_expiry(c.config.project_id, &c.config.encrypted_pat, told).await?;
-        }
-        pulled
-    }
-
-    async fn pull_with(
-        &self,
-        c: &Claimed,
-        conn: &Connection,
-        run_id: Uuid,
-        tally: &mut Tally,
-        limits: Limits,
-    ) -> Result<Pulled, ReconcileError> {
-        let store = &self.services.store;
-        let (github, pat) = (&conn.github, &conn.token);
-        let config = &c.config;
-        let repo = RepoRef::parse(&format!("{}/{}", config.repo_owner, config.repo_name))
-            .map_err(|e| ReconcileError::Store(e.into()))?;
-        let now = Timestamp::now();
-
-        // A full pass lists everything to find deleted and transferred issues; it may span
-        // runs. One is due once a day (and the first import is one).
-        let (pass, since) = match c.full_pass_started_at {
-            Some(started) => (Some(started), c.list_watermark),
-            None if c.last_full_pass_at.is_none_or(|t| t.plus(self.options.full_pass_every) <= now) => {
-                store.start_full_pass(c, now).await?;
-                (Some(now), None)
-            }
-            None => (None, c.list_watermark),
-        };
-        if let Some(pass) = pass
-            && c.full_pass_listed
-        {
-            return self.look_up_unseen(c, &repo, conn, pass, run_id, tally, limits).await;
-        }
-
-        if let Some(reset) = self.waits_for_budget(pat, limits) {
-            // The token's budget is nearly spent (by this config or another of the same
-            // token): wait for GitHub's reset rather than run into the limit.
-            return Ok(Pulled::Cut { probe: None, resume_at: Some(reset) });
-        }
-        if pass.is_none()
-            && let Some(probe) = &c.probe
-        {
-            // A probe that no longer parses is only a lost shortcut: list instead.
-            if let Ok(url) = Url::parse(&probe.url)
-                && github.is_own_url(&url)
-                && let Page::NotModified =
-                    github.list_page(&repo, &url, pat, Some(&probe.etag), &mut tally.requests).await?
-            {
-                return Ok(Pulled::NotModified);
-            }
-        }
-
-        // Every run applies at least one page, so a repository of any size finishes.
-        let mut url = github.issues_listing(&repo, since);
-        let mut listing = Listing::default();
-        let mut fetched = github.list_page(&repo, &url, pat, None, &mut tally.requests).await;
-        let last_page = loop {
-            let Page::Listed { items, next, etag } = fetched? else {
-                return Err(
-                    GitHubError::Malformed("304 for a request that was not conditional".into()).into()
-                );
-            };
-            let page_len = items.len();
-            let (snapshots, listed) = listing.take_page(items, github.web_host(), &repo, tally);
-            let checkpoint = Checkpoint {
-                claimed: c,
-                run_id,
-                watermark: listing.watermark(since, self.options.overlap),
-                pass,
-                list_page: true,
-            };
-            tally.counts.pages_fetched += 1;
-            self.report_progress(c, tally, false);
-            let applying = store.apply_checkpointed(config.project_id, &snapshots, &listed, &checkpoint);
-            let Some(next) = next else {
-                tally.count(applying.await?);
-                break (url, etag, page_len);
-            };
-            let budget_reset = self.waits_for_budget(pat, limits);
-            if limits.deadline.passed() || budget_reset.is_some() {
-                tally.count(applying.await?);
-                return Ok(Pulled::Cut { probe: Some(None), resume_at: budget_reset });
-            }
-            // The next page is fetched while this one is applied; each page is still applied
-            // whole or not at all, in order, and a failed page stops the run before the next.
-            let mut requests = 0;
-            let (applied, next_page) =
-                tokio::join!(applying, github.list_page(&repo, &next, pat, None, &mut requests));
-            tally.requests += requests;
-            tally.count(applied?);
-            (url, fetched) = (next, next_page);
-        };
-
-        let watermark = listing.watermark(since, self.options.overlap).or(since);
-        let probe = match last_page {
-            (url, Some(etag), len) if listing.moved_from.is_none() && len < PER_PAGE => {
-                Some(Probe { url: url.to_string(), etag })
-            }
-            _ => None,
-        };
-        let Some(pass) = pass else {
-            return Ok(Pulled::Listed { watermark, probe: Some(probe), full_pass_done: None });
-        };
-        // What the listing found is kept now: look-ups cut by the deadline continue next run.
-        store.full_pass_listed(c, watermark, probe.as_ref()).await?;
-        self.look_up_unseen(c, &repo, conn, pass, run_id, tally, limits).await
-    }
-
-    /// Looks up each issue linked before the full pass started that its listing did not
-    /// show, and lets the sync rules decide what the answer means ([`sync::gone`]). Links
-    /// made during the pass came from it, so an initial import has nothing to look up. Each
-    /// answer is written at once, so a run cut here continues with the rest.
-    #[allow(clippy::too_many_arguments)]
-    async fn look_up_unseen(
-        &self,
-        c: &Claimed,
-        repo: &RepoRef,
-        conn: &Connection,
-        pass: Timestamp,
-        run_id: Uuid,
-        tally: &mut Tally,
-        limits: Limits,
-    ) -> Result<Pulled, ReconcileError> {
-        let store = &self.services.store;
-        let (github, pat) = (&conn.github, &conn.token);
-        let project = c.config.project_id;
-        for (i, (node_id, number)) in store.links_unseen_by_pass(project, pass).await?.into_iter().enumerate()
-        {
-            if let Some(reset) = self.waits_for_budget(pat, limits) {
-                return Ok(Pulled::Cut { probe: None, resume_at: Some(reset) });
-            }
-            if i > 0 && limits.deadline.passed() {
-                return Ok(Pulled::Cut { probe: None, resume_at: None });
-            }
-            let (disappearance, new) = match github.get_issue(repo, number, pat, &mut tally.requests).await? {
-                Lookup::Found(issue) => {
-                    // Still there (it slid past the listing): apply it like any other, and
-                    // count it as seen by the pass.
-                    let snapshot = tally.snapshot(issue, github.web_host(), repo);
-                    let snapshots: Vec<RemoteIssue> =
-                        snapshot.into_iter().filter(|i| i.node_id == node_id).collect();
-                    let checkpoint = Checkpoint {
-                        claimed: c,
-                        run_id,
-                        watermark: None,
-                        pass: Some(pass),
-                        list_page: false,
-                    };
-                    tally
-                        .count(store.apply_checkpointed(project, &snapshots, &[node_id], &checkpoint).await?);
-                    continue;
-                }
-                Lookup::Gone => (Disappearance::Deleted, None),
-                Lookup::Moved(moved) => {
-                    // Relinked only when it stayed in the configured repository.
-                    let new = moved.and_then(|m| m.into_remote(github.web_host(), repo).ok().flatten());
-                    (Disappearance::Transferred { into_followed: new.is_some() }, new)
-                }
-            };
-            let outcome =
-                store.apply_gone(project, &node_id, sync::gone(disappearance), new.as_ref()).await?;
-            if outcome != GoneOutcome::NotLinked {
-                tally.counts.tasks_updated += 1;
-            }
-        }
-        Ok(Pulled::Listed { watermark: None, probe: None, full_pass_done: Some(pass) })
-    }
-}
-
-/// What a run's listing has seen so far, across its pages.
-#[derive(Default)]
-struct Listing {
-    /// node id → the `updated_at` it was first seen with; a second sighting means it moved.
-    seen: HashMap<String, Timestamp>,
-    /// The earliest first position of an issue seen twice.
-    moved_from: Option<Timestamp>,
-    newest: Option<Timestamp>,
-}
-
-impl Listing {
-    /// Takes note of a page and returns its issues as snapshots; pull requests and
-    /// malformed items are left out (the latter counted and named in the run's message).
-    fn take_page(
-        &mut self,
-        items: Vec<Result<GhIssue, MalformedItem>>,
-        web: &WebHost,
-        repo: &RepoRef,
-        tally: &mut Tally,
-    ) -> (Vec<RemoteIssue>, Vec<String>) {
-        let mut snapshots = Vec::with_capacity(items.len());
-        let mut listed = Vec::with_capacity(items.len());
-        for item in items {
-            let item = match item {
-                Ok(item) => item,
-                Err(malformed) => {
-                    tally.skip(malformed);
-                    continue;
-                }
-            };
-            listed.push(item.node_id.clone());
-            if let Ok(updated_at) = item.updated_at() {
-                match self.seen.entry(item.node_id.clone()) {
-                    Entry::Occupied(first) => {
-                        self.moved_from = Some(self.moved_from.map_or(*first.get(), |m| m.min(*first.get())));
-                    }
-                    Entry::Vacant(v) => {
-                        v.insert(updated_at);
-                    }
-                }
-                self.newest = Some(self.newest.map_or(updated_at, |n| n.max(updated_at)));
-            }
-            if let Some(issue) = tally.snapshot(item, web, repo) {
-                snapshots.push(issue);
-            }
-        }
-        tally.counts.issues_fetched += snapshots.len() as i64;
-        (snapshots, listed)
-    }
-
-    /// The `since` of a listing that resumes after what this one has applied: the newest
-    /// `updated_at` seen minus `overlap`, never past an issue that moved during the listing
-    /// (whatever slid past it is listed again), never below `since`.
-    fn watermark(&self, since: Option<Timestamp>, overlap: chrono::Duration) -> Option<Timestamp> {
-        let reach = match (self.newest, self.moved_from) {
-            (Some(n), Some(m)) => Some(n.min(m)),
-            (n, _) => n,
-        };
-        reach.map(|r| {
-            let w = r.minus(overlap);
-            since.map_or(w, |s| w.max(s))
-        })
-    }
-}
-
-/// How a queued run ("Sync now") reaches the reconcile worker.
-#[derive(Clone, Debug, Default)]
-pub enum RunQueue {
-    /// The worker's next scheduled tick takes it (the config is due at once).
-    #[default]
-    NextTick,
-    /// A worker in this process (`ghsync serve`), woken at once.
-    Local(Arc<Notify>),
-    /// The reconcile function in AWS, handed the run at once through its queue.
-    Queue(crate::services::fanout::Fanout),
-}
-
-impl RunQueue {
-    /// A queue for a worker in this process, and what wakes the worker.
-    pub fn local() -> (Self, Arc<Notify>) {
-        let wake = Arc::new(Notify::new());
-        (RunQueue::Local(wake.clone()), wake)
-    }
-
-    /// Tells the worker a run of the project is waiting. Should that fail, the run still
-    /// waits in the store, due at once, for the next tick.
-    pub async fn wake(&self, project_id: Uuid) {
-        match self {
-            RunQueue::NextTick => {}
-            RunQueue::Local(wake) => wake.notify_one(),
-            RunQueue::Queue(queue) => {
-                if let Err(e) = queue.request_run(project_id).await {
-                    tracing::warn!(%project_id, error = %e, "the reconcile queue did not take the run; the next tick will");
-                }
-            }
-        }
-    }
-}
-
-/// The worker of a long-running process: a pass over the due configs every `every`, and at
-/// once when woken (a queued run), for ever.
-pub async fn work(reconciler: Reconciler, wake: Arc<Notify>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = wake.notified() => {}
-        }
-        match reconciler.run_due(crate::time::Deadline::NONE).await {
-            Ok(summary) if !summary.configs.is_empty() => tracing::info!(
-                configs = summary.configs.len(),
-                failed = summary.configs.iter().filter(|c| c.error.is_some()).count(),
-                complete = summary.complete,
-                "reconcile pass"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "reconcile pass failed"),
         }
     }
 }
