@@ -414,7 +414,7 @@ async fn config_command(config: &Config, command: ConfigCommand) -> Result<()> {
                 api_url,
             };
             let installs_hook = config.public_url.is_some();
-            print_json(&services.put_sync_config(project, request, installs_hook).await?)
+            print_json(&services.put_sync_config(project, request, installs_hook).await?.config)
         }
         ConfigCommand::Show { project } => print_json(&open_store(config).await?.get_config(project).await?),
         ConfigCommand::Disable { project } => {

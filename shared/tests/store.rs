@@ -553,10 +553,10 @@ async fn a_new_accepted_pat_clears_the_last_sync_error(store: Store) {
     failed().await;
     // A change that does not touch the PAT leaves the last run's error as it was.
     let kept = store.put_config(p, &write(None)).await.unwrap();
-    assert_eq!(kept.sync_error.as_deref(), Some("GitHub refused the token"));
+    assert_eq!(kept.config.sync_error.as_deref(), Some("GitHub refused the token"));
     // The caller stores a new PAT only after GitHub accepted it: the error no longer holds.
     let fresh = store.put_config(p, &write(Some(vec![2, 1, 1]))).await.unwrap();
-    assert_eq!(fresh.sync_error, None);
+    assert_eq!(fresh.config.sync_error, None);
     let failures: i64 = sqlx::query_scalar("SELECT consecutive_failures FROM github_sync_config")
         .fetch_one(store.pool())
         .await

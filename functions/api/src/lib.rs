@@ -180,24 +180,18 @@ async fn put_sync_config(
     Id(project_id): Id,
     Body(body): Body<PutSyncConfig>,
 ) -> Result<Json<SavedSyncConfig>, ApiError> {
-    let before = state.services.store.find_config(project_id).await?;
     // ghsync installs the webhook of a PAT config when it knows its public URL; an App
     // config's deliveries come to the App's URL.
     let installs_hook = state.hooks.public_url.is_some();
-    let mut config = state.services.put_sync_config(project_id, body, installs_hook).await?;
-    // Another repository, another server, or an App installation now (which needs no hook).
-    let moved = before.as_ref().filter(|old| {
-        !old.follows(&config.repo_owner, &config.repo_name)
-            || old.api_url != config.api_url
-            || (old.installation_id.is_none() && config.installation_id.is_some())
-    });
-    if let Some(old) = moved {
+    let saved = state.services.put_sync_config(project_id, body, installs_hook).await?;
+    let (mut config, switch) = (saved.config, saved.switch);
+    if let Some(old) = saved.before.as_ref().filter(|_| switch.old_hook_goes) {
         // The old repository's hook would deliver to a config that no longer follows it.
         state.services.remove_hook(old).await;
     }
     if installs_hook
         && config.installation_id.is_none()
-        && (before.is_none() || moved.is_some() || config.hook_id.is_none())
+        && (saved.before.is_none() || switch.old_hook_goes || config.hook_id.is_none())
     {
         // ghsync installs the config's webhook itself; a refusal is recorded on the config
         // (`hook_error`), the save stands.
@@ -206,9 +200,8 @@ async fn put_sync_config(
             Err(e) => tracing::warn!(error = %ErrorChain(&e), "installing the webhook failed"),
         }
     }
-    let turned_on = config.two_way && !before.as_ref().is_some_and(|old| old.two_way);
     let mut offer = None;
-    if turned_on {
+    if switch.turned_two_way_on {
         offer = Some(state.services.store.offer(project_id).await?);
         // Edits that waited while two-way was off go again.
         state.runs.wake(project_id).await;

@@ -171,9 +171,12 @@ pub fn token_warning(expires_at: Option<Timestamp>, now: Timestamp) -> Option<St
 }
 
 impl GitHubSyncConfig {
-    /// Whether the config follows `owner/name`, compared as GitHub compares names.
-    pub fn follows(&self, owner: &str, name: &str) -> bool {
-        self.repo_owner.eq_ignore_ascii_case(owner) && self.repo_name.eq_ignore_ascii_case(name)
+    /// The repository the config follows (its names were checked when it was stored).
+    pub fn repo(&self) -> Result<super::RepoRef, ValidationError> {
+        Ok(super::RepoRef {
+            owner: super::RepoOwner::parse(self.repo_owner.clone())?,
+            name: super::RepoName::parse(self.repo_name.clone())?,
+        })
     }
 
     /// Which secret the config's own webhook takes now.

@@ -40,6 +40,18 @@ pub enum Lookup {
     Moved(Option<GhIssue>),
 }
 
+/// A `301` as the gone rule takes it: a transfer, into the followed `repo` on `web` when the
+/// new issue lies there ([`crate::sync::transfer`]), with the new issue's snapshot when it
+/// reads as one of `repo`'s.
+pub fn moved_to(
+    moved: Option<GhIssue>,
+    web: &WebHost,
+    repo: &RepoRef,
+) -> (crate::sync::Disappearance, Option<RemoteIssue>) {
+    let new = moved.and_then(|m| m.into_remote(web, repo).ok().flatten());
+    (crate::sync::transfer(new.as_ref(), web, repo), new)
+}
+
 impl GitHub {
     /// The first page of `repo`'s issues (pull requests included, as GitHub lists them),
     /// oldest change first, changed at or after `since`.

@@ -7,24 +7,102 @@ use uuid::Uuid;
 
 use super::{Connection, ManageError, Services, invalid_api_url};
 use crate::contract::PutSyncConfig;
+use crate::crypto::Pat;
 use crate::domain::{
     GitHubSyncConfig, IssuesAccess, Reach, RepoName, RepoOwner, RepoRef, SyncInterval, TokenPermissions,
     ValidationError,
 };
 use crate::github::{GitHubError, Probe, TokenReport};
-use crate::store::{ConfigWrite, Credential, TokenChecked};
+use crate::store::{ConfigWrite, Credential, Saved, TokenChecked};
+use crate::sync;
+
+/// A `PUT` of a sync config, its values checked.
+struct Asked {
+    repo: RepoRef,
+    pat: Option<Pat>,
+    installation_id: Option<i64>,
+    sync_enabled: Option<bool>,
+    sync_interval: Option<SyncInterval>,
+    two_way: Option<bool>,
+    /// `Some(None)`: back to the deployment's API; absent keeps the stored one.
+    api_url: Option<Option<String>>,
+}
 
 impl Services {
     /// Creates or changes a project's sync config: validates it, checks the token against
-    /// GitHub (what it may do, and until when), seals a PAT and proves the blob opens, and
-    /// only then stores it.
+    /// GitHub (what it may do, and until when) when [`sync::switch`] says so, seals a PAT and
+    /// proves the blob opens, and only then stores it (the store decides again on the locked
+    /// row).
     #[instrument(skip(self, request), fields(project_id = %project_id))]
     pub async fn put_sync_config(
         &self,
         project_id: Uuid,
         request: PutSyncConfig,
         installs_hook: bool,
-    ) -> Result<GitHubSyncConfig, ManageError> {
+    ) -> Result<Saved, ManageError> {
+        let asked = self.parse_request(request)?;
+        let existing = self.store.find_config(project_id).await?;
+        if existing.is_none() {
+            self.store.get_project(project_id).await?;
+            if asked.pat.is_none() && asked.installation_id.is_none() {
+                return Err(ValidationError::new(
+                    "pat",
+                    "a PAT or an installation_id is required to create a sync config",
+                )
+                .into());
+            }
+        }
+        let mut reach = match &existing {
+            Some(old) => old.reach(),
+            None => Reach {
+                project_id,
+                encrypted_pat: Vec::new(),
+                installation_id: None,
+                api_url: None,
+                token_expires_at: None,
+            },
+        };
+        reach.api_url = asked.api_url.clone().unwrap_or(reach.api_url);
+        let switch = self.decide(existing.as_ref(), &asked, reach.api_url.as_deref())?;
+        let uses_app =
+            asked.installation_id.is_some() || (asked.pat.is_none() && reach.installation_id.is_some());
+        if uses_app && reach.api_url.is_some() {
+            // The App's JWT goes to the deployment's GitHub only, never to a config's own API.
+            return Err(ValidationError::new(
+                "api_url",
+                "a GitHub App config works through the deployment's GitHub (GITHUB_API_URL); api_url is for a \
+                 PAT on a GitHub Enterprise Server",
+            )
+            .into());
+        }
+        let credential = self.take_credential(&asked, &mut reach).await?;
+        let checked = match switch.check_token {
+            true => Some(self.check_reach(&asked, &reach, switch.two_way, installs_hook).await?),
+            false => None,
+        };
+        let write = ConfigWrite {
+            credential,
+            sync_enabled: asked.sync_enabled,
+            sync_interval: asked.sync_interval,
+            two_way: asked.two_way,
+            api_url: asked.api_url,
+            checked,
+            ..ConfigWrite::new(asked.repo.owner, asked.repo.name)
+        };
+        let saved = self.store.put_config(project_id, &write).await?;
+        tracing::info!(
+            repo = %format_args!("{}/{}", saved.config.repo_owner, saved.config.repo_name),
+            credential = if reach.installation_id.is_some() { "installation" } else { "pat" },
+            credential_changed = saved.switch.credential_saved,
+            created = saved.before.is_none(),
+            "sync config stored"
+        );
+        Ok(saved)
+    }
+
+    /// The request's values checked one by one (nothing is asked of GitHub yet); `api_url`
+    /// only a host the operator allows.
+    fn parse_request(&self, request: PutSyncConfig) -> Result<Asked, ManageError> {
         let repo = RepoRef {
             owner: RepoOwner::parse(request.repo_owner)?,
             name: RepoName::parse(request.repo_name)?,
@@ -46,35 +124,57 @@ impl Services {
         let api_url = match request.api_url.as_deref().map(str::trim) {
             None => None,
             Some("") => Some(None),
-            // The deployment's own API is no config's own.
             Some(url) => {
                 let url = enterprise_api_url(url)?;
                 // Checked before anything is sent: a token goes only to a host the operator named.
                 if !self.github.allows(&url) {
                     return Err(invalid_api_url(GitHubError::HostNotAllowed { url }));
                 }
+                // The deployment's own API is no config's own.
                 Some(Some(url).filter(|u| u != self.github.base_url()))
             }
         };
-        let existing = self.store.find_config(project_id).await?;
-        if existing.is_none() {
-            self.store.get_project(project_id).await?;
-            if request.pat.is_none() && request.installation_id.is_none() {
-                return Err(ValidationError::new(
-                    "pat",
-                    "a PAT or an installation_id is required to create a sync config",
-                )
-                .into());
-            }
-        }
-        let was_two_way = existing.as_ref().is_some_and(|c| c.two_way);
-        let two_way = request.two_way.unwrap_or(was_two_way);
-        let old_api_url = existing.as_ref().and_then(|c| c.api_url.clone());
-        let new_api_url = api_url.clone().unwrap_or(old_api_url.clone());
-        let moved = existing.as_ref().is_some_and(|c| !repo.is(&c.repo_owner, &c.repo_name))
-            || new_api_url != old_api_url;
-        let credential_changed = request.pat.is_some() || request.installation_id.is_some();
-        if moved && !credential_changed && existing.as_ref().is_some_and(|c| c.installation_id.is_none()) {
+        Ok(Asked {
+            repo,
+            pat: request.pat,
+            installation_id: request.installation_id,
+            sync_enabled: request.sync_enabled,
+            sync_interval,
+            two_way: request.two_way,
+            api_url,
+        })
+    }
+
+    /// What the save will do, decided on the config as read now (the store decides again
+    /// under its lock); refuses to send a stored PAT to another repository or host.
+    fn decide(
+        &self,
+        existing: Option<&GitHubSyncConfig>,
+        asked: &Asked,
+        api_url: Option<&str>,
+    ) -> Result<sync::Switch, ManageError> {
+        let old_repo = existing.map(GitHubSyncConfig::repo).transpose()?;
+        let stored = existing.zip(old_repo.as_ref()).map(|(old, repo)| sync::Stored {
+            place: sync::Place { repo, api_url: old.api_url.as_deref() },
+            sync_enabled: old.sync_enabled,
+            two_way: old.two_way,
+            paused_by_github: old.paused_by_github,
+            paused_for_host: old.paused_for_host,
+            installation: old.installation_id.is_some(),
+        });
+        let credential = match (&asked.pat, asked.installation_id) {
+            (Some(_), _) => Some(sync::CredentialKind::Pat),
+            (None, Some(_)) => Some(sync::CredentialKind::Installation),
+            (None, None) => None,
+        };
+        let change = sync::Change {
+            place: sync::Place { repo: &asked.repo, api_url },
+            credential,
+            sync_enabled: asked.sync_enabled,
+            two_way: asked.two_way,
+        };
+        let switch = sync::switch(stored.as_ref(), &change);
+        if switch.pat_must_be_resent {
             // A stored PAT goes only where its owner sent it (docs/trust.md): to another
             // repository or host only when sent again, and nothing is sent before that.
             return Err(ValidationError::new(
@@ -84,34 +184,20 @@ impl Services {
             )
             .into());
         }
+        Ok(switch)
+    }
 
-        // The token is checked whenever it, the repository, or what it must do changes.
-        let must_check = credential_changed || moved || (two_way && !was_two_way) || existing.is_none();
-        let mut reach = match &existing {
-            Some(old) => old.reach(),
-            None => Reach {
-                project_id,
-                encrypted_pat: Vec::new(),
-                installation_id: None,
-                api_url: None,
-                token_expires_at: None,
-            },
-        };
-        reach.api_url = new_api_url;
-        let uses_app =
-            request.installation_id.is_some() || (request.pat.is_none() && reach.installation_id.is_some());
-        if uses_app && reach.api_url.is_some() {
-            // The App's JWT goes to the deployment's GitHub only, never to a config's own API.
-            return Err(ValidationError::new(
-                "api_url",
-                "a GitHub App config works through the deployment's GitHub (GITHUB_API_URL); api_url is for a \
-                 PAT on a GitHub Enterprise Server",
-            )
-            .into());
-        }
-        let credential = match (&request.pat, request.installation_id) {
+    /// The credential the request brings, ready to store: a PAT sealed (and proven to open),
+    /// or an installation (its cached token forgotten: the check must not trust a token
+    /// minted before a change of the installation's permissions).
+    async fn take_credential(
+        &self,
+        asked: &Asked,
+        reach: &mut Reach,
+    ) -> Result<Option<Credential>, ManageError> {
+        Ok(match (&asked.pat, asked.installation_id) {
             (Some(pat), _) => {
-                let blob = self.keys.seal_proven(project_id, pat).await?;
+                let blob = self.keys.seal_proven(reach.project_id, pat).await?;
                 reach.encrypted_pat = blob.clone();
                 reach.installation_id = None;
                 reach.token_expires_at = None;
@@ -119,53 +205,39 @@ impl Services {
             }
             (None, Some(id)) => {
                 reach.installation_id = Some(id);
-                // Checked with a token minted now: a cached one may predate a change of the
-                // installation's permissions.
                 self.github.forget_cached_token(id);
                 Some(Credential::Installation(id))
             }
             (None, None) => None,
+        })
+    }
+
+    /// Checks with GitHub what the config's token may do in its repository (and, for an App
+    /// installation, that it covers the repository).
+    async fn check_reach(
+        &self,
+        asked: &Asked,
+        reach: &Reach,
+        two_way: bool,
+        installs_hook: bool,
+    ) -> Result<TokenChecked, ManageError> {
+        let probe = Probe { write: two_way, hooks: installs_hook && reach.installation_id.is_none() };
+        let connection = match &asked.pat {
+            // A new PAT is checked as sent (the sealed copy was proven).
+            Some(pat) => Connection {
+                github: self.github.at(reach.api_url.as_deref()).map_err(invalid_api_url)?,
+                token: pat.clone(),
+                installation: None,
+            },
+            None => self.reach_github(reach).await?,
         };
-        let checked = if must_check {
-            let probe = Probe { write: two_way, hooks: installs_hook && reach.installation_id.is_none() };
-            let connection = match &request.pat {
-                // A new PAT is checked as sent (the sealed copy was proven above).
-                Some(pat) => Connection {
-                    github: self.github.at(reach.api_url.as_deref()).map_err(invalid_api_url)?,
-                    token: pat.clone(),
-                    installation: None,
-                },
-                None => self.reach_github(&reach).await?,
-            };
-            if let Some(installation) = reach.installation_id {
-                // An installation's token can read any public repository: that the App is
-                // installed on this one, as this installation, GitHub says to the App itself.
-                self.check_installation_covers(&repo, installation).await?;
-            }
-            let report = self.check_token(&repo, &connection, probe).await?;
-            Some(require(&repo, &report, two_way)?)
-        } else {
-            None
-        };
-        let credential_kind = if reach.installation_id.is_some() { "installation" } else { "pat" };
-        let write = ConfigWrite {
-            credential,
-            sync_enabled: request.sync_enabled,
-            sync_interval,
-            two_way: request.two_way,
-            api_url,
-            checked,
-            ..ConfigWrite::new(repo.owner, repo.name)
-        };
-        let config = self.store.put_config(project_id, &write).await?;
-        tracing::info!(
-            repo = %format_args!("{}/{}", config.repo_owner, config.repo_name),
-            credential = credential_kind,
-            credential_changed,
-            created = existing.is_none(),
-            "sync config stored"
-        );
-        Ok(config)
+        if let Some(installation) = reach.installation_id {
+            // An installation's token can read any public repository: that the App is
+            // installed on this one, as this installation, GitHub says to the App itself.
+            self.check_installation_covers(&asked.repo, installation).await?;
+        }
+        let report = self.check_token(&asked.repo, &connection, probe).await?;
+        Ok(require(&asked.repo, &report, two_way)?)
     }
 
     /// Asks GitHub what the token may do in `repo`.

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::contract::Pushed;
 use crate::domain::{RemoteIssue, Task};
-use crate::github::{GhIssue, GitHubError, IssueChange, Lookup};
+use crate::github::{GitHubError, IssueChange, Lookup};
 use crate::services::{Connection, ManageError, Services};
 use crate::store::{Backoff, Finished, PushClaim, PushConfig, PushEnd, PushJob, StoreError, WriteStart};
 use crate::sync::publish::{PublishStep, publish_step};
@@ -399,13 +399,9 @@ impl Services {
     ) -> Result<(Pushed, Finished), StoreError> {
         let (disappearance, new) = match lookup {
             Lookup::Gone | Lookup::Found(_) => (Disappearance::Deleted, None),
-            Lookup::Moved(moved) => {
-                let new = moved
-                    .and_then(|m: GhIssue| m.into_remote(github.web_host(), &config.repo).ok().flatten());
-                (Disappearance::Transferred { into_followed: new.is_some() }, new)
-            }
+            Lookup::Moved(moved) => crate::github::moved_to(moved, github.web_host(), &config.repo),
         };
-        let end = PushEnd::Gone { action: sync::gone(disappearance), new: new.as_ref() };
+        let end = PushEnd::Gone { how: disappearance, new: new.as_ref() };
         let finished = self.store.finish_push(job, end).await?;
         // Relinked to the issue's new identity (it stayed in the repository): the edit goes there next.
         Ok((if finished == Finished::Waiting { Pushed::Pulled } else { Pushed::Gone }, finished))

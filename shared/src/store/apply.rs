@@ -15,21 +15,10 @@ use crate::domain::{
     ConflictStatus, Content, IssueState, LocalSnapshot, RemoteIssue, RemoteSnapshot, RemoteState, TaskStatus,
 };
 use crate::sync::{
-    ApplyOutcome, ConflictWrite, GoneAction, LinkWrite, Linked, Plan, Remote, Side, Source, Unlinked, plan,
+    self, ApplyOutcome, ConflictWrite, Disappearance, GoneLink, GoneOutcome, GoneWrite, LinkWrite, Linked,
+    Plan, Remote, Side, Source, Unlinked, plan,
 };
 use crate::time::Timestamp;
-
-/// What a deleted or transferred issue did to a project's link.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GoneOutcome {
-    /// The link was marked deleted or transferred (the task keeps its content).
-    Marked,
-    /// The task now follows the issue's new identity.
-    Relinked,
-    /// The project had no link for the issue.
-    NotLinked,
-}
 
 impl Store {
     /// Applies one remote issue snapshot to a project (docs/sync-rules.md), in one
@@ -562,47 +551,47 @@ async fn apply_linked(
     Ok(effect.outcome)
 }
 
-/// Carries out what a deleted or transferred issue does to the project's link
-/// ([`crate::sync::gone`] decided `action`). `seen_at` is the issue's last `updated_at`
-/// when known: the link's applied time moves up to it, so no older snapshot revives it.
-/// `new` is the issue's new identity, for a relink.
+/// Carries out a disappearance of issue `node_id` (seen by GitHub at `seen_at`, when it
+/// said) on the project's link, as [`sync::gone`] decides.
 pub(crate) async fn carry_out_gone_in(
     conn: &mut AnyConnection,
     scope: Scope,
     node_id: &str,
-    action: GoneAction,
+    how: Disappearance,
     new: Option<&RemoteIssue>,
     seen_at: Option<Timestamp>,
 ) -> Result<GoneOutcome, StoreError> {
     let Scope { backend, project_id, now, .. } = scope;
     let project = project_id.to_string();
-    let mark = async |conn: &mut AnyConnection, state: RemoteState| -> Result<GoneOutcome, StoreError> {
-        let done = sqlx::query(
-            "UPDATE task_github_metadata SET remote_state = $3, updated_at = $4, \
-             remote_updated_at = CASE WHEN $5 > remote_updated_at THEN $5 ELSE remote_updated_at END \
-             WHERE project_id = $1 AND github_issue_id = $2 AND (remote_state <> $3 OR remote_updated_at < $5)",
-        )
-        .bind(&project)
-        .bind(node_id)
-        .bind(state.as_str())
-        .bind(now.to_sql())
-        .bind(seen_at.map(Timestamp::to_sql))
-        .execute(conn)
-        .await?;
-        Ok(if done.rows_affected() > 0 { GoneOutcome::Marked } else { GoneOutcome::NotLinked })
+    let old = find_link(conn, backend, &project, node_id).await?;
+    let new_has_link = match new {
+        Some(new) => Some(find_link(conn, backend, &project, &new.node_id).await?.is_some()),
+        None => None,
     };
-    let new = match (action, new) {
-        (GoneAction::Mark(state), _) => return mark(conn, state).await,
-        (GoneAction::Relink, Some(new)) => new,
-        (GoneAction::Relink, None) => return mark(conn, RemoteState::Transferred).await,
+    let link = match &old {
+        Some(old) => Some(GoneLink {
+            remote_state: parse("task_github_metadata.remote_state", &old.remote_state)?,
+            applied_updated_at: ts("task_github_metadata.remote_updated_at", &old.remote_updated_at)?,
+        }),
+        None => None,
     };
-    let Some(old) = find_link(conn, backend, &project, node_id).await? else {
-        return Ok(GoneOutcome::NotLinked);
+    let (old, new) = match (sync::gone(how, link, new_has_link, seen_at), old, new) {
+        (GoneWrite::Mark { state, applied_updated_at }, Some(old), _) => {
+            sqlx::query(
+                "UPDATE task_github_metadata SET remote_state = $2, remote_updated_at = $3, updated_at = $4 \
+                 WHERE id = $1",
+            )
+            .bind(&old.metadata_id)
+            .bind(state.as_str())
+            .bind(applied_updated_at.to_sql())
+            .bind(now.to_sql())
+            .execute(conn)
+            .await?;
+            return Ok(GoneOutcome::Marked);
+        }
+        (GoneWrite::Relink, Some(old), Some(new)) => (old, new),
+        _ => return Ok(GoneOutcome::NotLinked),
     };
-    if find_link(conn, backend, &project, &new.node_id).await?.is_some() {
-        // The new identity has a task of its own already: this one stays behind, marked.
-        return mark(conn, RemoteState::Transferred).await;
-    }
     sqlx::query(
         "UPDATE task_github_metadata SET github_issue_id = $2, github_issue_number = $3, \
          github_issue_url = $4, updated_at = $5 WHERE id = $1",

@@ -1,13 +1,16 @@
 //! GitHub sync configs: one per project.
 
+use sqlx::AnyConnection;
 use tracing::instrument;
 use uuid::Uuid;
 
 use super::rows::ConfigRow;
 use super::{Store, StoreError, new_id};
 use crate::domain::TenantKey;
-use crate::domain::{GitHubSyncConfig, RepoName, RepoOwner, SyncInterval, TokenPermissions, ValidationError};
-use crate::sync::Rearm;
+use crate::domain::{
+    GitHubSyncConfig, RepoName, RepoOwner, RepoRef, SyncInterval, TokenPermissions, ValidationError,
+};
+use crate::sync::{self, Rearm};
 use crate::time::Timestamp;
 
 /// How a config reaches GitHub.
@@ -60,6 +63,14 @@ impl ConfigWrite {
 }
 
 impl Credential {
+    /// Which kind it is, for the rules.
+    pub fn kind(&self) -> sync::CredentialKind {
+        match self {
+            Credential::Pat(_) => sync::CredentialKind::Pat,
+            Credential::Installation(_) => sync::CredentialKind::Installation,
+        }
+    }
+
     /// The columns `encrypted_pat` and `installation_id` (an App config keeps an empty blob).
     fn columns(&self) -> (Vec<u8>, Option<i64>) {
         match self {
@@ -95,16 +106,11 @@ impl Store {
         self.find_config(project_id).await?.ok_or(StoreError::NotFound("sync config"))
     }
 
-    /// Creates or changes the project's config in one transaction. A new or re-enabled
-    /// config, or one pointed at another repository, is due at once.
+    /// Creates or changes the project's config in one transaction, as [`sync::switch`]
+    /// decides on the locked row; answers the config before and after, and the decision.
     #[instrument(skip(self, write), fields(repo = %format_args!("{}/{}", write.repo_owner, write.repo_name)))]
-    pub async fn put_config(
-        &self,
-        project_id: Uuid,
-        write: &ConfigWrite,
-    ) -> Result<GitHubSyncConfig, StoreError> {
+    pub async fn put_config(&self, project_id: Uuid, write: &ConfigWrite) -> Result<Saved, StoreError> {
         self.get_project(project_id).await?;
-        let now = Timestamp::now().to_sql();
         let mut tx = self.begin().await?;
         let existing: Option<ConfigRow> = sqlx::query_as(locking!(
             self.backend,
@@ -115,168 +121,37 @@ impl Store {
         .bind(project_id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-        let row: ConfigRow = match existing.map(GitHubSyncConfig::try_from).transpose()? {
-            None => {
-                let (pat, installation_id) = write
-                    .credential
-                    .as_ref()
-                    .ok_or_else(|| {
-                        ValidationError::new(
-                            "pat",
-                            "a PAT or an installation_id is required to create a sync config",
-                        )
-                    })?
-                    .columns();
-                let first = TenantKey::after(0);
-                sqlx::query_as(concat!(
-                    "INSERT INTO github_sync_config (id, project_id, repo_owner, repo_name, encrypted_pat, \
-                     next_sync_at, sync_enabled, sync_interval_seconds, created_at, updated_at, two_way, \
-                     installation_id, api_url, token_expires_at, token_permissions, secret_generation, \
-                     secret_salt) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9, $10, $11, $12, $13, $14, $15) \
-                     RETURNING ",
-                    config_columns!()
-                ))
-                .bind(new_id())
-                .bind(project_id.to_string())
-                .bind(write.repo_owner.as_str())
-                .bind(write.repo_name.as_str())
-                .bind(pat)
-                .bind(&now)
-                .bind(i64::from(write.sync_enabled.unwrap_or(true)))
-                .bind(write.sync_interval.unwrap_or(SyncInterval::DEFAULT).seconds())
-                .bind(i64::from(write.two_way.unwrap_or(false)))
-                .bind(installation_id)
-                .bind(write.api_url.clone().flatten())
-                .bind(write.checked.and_then(|c| c.expires_at).map(Timestamp::to_sql))
-                .bind(write.checked.map(|c| c.permissions_json()))
-                // A new config's secret is of the current derivation (docs/trust.md).
-                .bind(first.generation)
-                .bind(first.salt)
-                .fetch_one(&mut *tx)
-                .await?
-            }
-            Some(old) => {
-                // A new credential, checked just now, ends a pause by GitHub: the config runs
-                // again unless the person says otherwise. Sending the stored on/off as it was
-                // (a form always sends it) is no decision.
-                let paused = old.paused_by_github && !old.sync_enabled;
-                let api_url = write.api_url.clone().unwrap_or_else(|| old.api_url.clone());
-                let enabled = match write.sync_enabled {
-                    Some(enabled) => enabled,
-                    None if paused && write.credential.is_some() => true,
-                    // Moved off a host the operator no longer allows (to one checked just now).
-                    None if old.paused_for_host && api_url != old.api_url => true,
-                    None => old.sync_enabled,
-                };
-                let person_decides = write.sync_enabled.is_some_and(|e| e != old.sync_enabled);
-                let two_way = write.two_way.unwrap_or(old.two_way);
-                // Another host is another repository, whatever its name.
-                let repo_changed = !old.follows(write.repo_owner.as_str(), write.repo_name.as_str())
-                    || api_url != old.api_url;
-                let at = Timestamp::now();
-                if repo_changed {
-                    // Edits meant for the old repository's issues are not sent to the new
-                    // one; each task says why its edit did not go (a retry sends it once the
-                    // task is linked again).
-                    let reason = format!(
-                        "not sent to GitHub: the sync config moved from {}/{} to {}/{} before this edit was \
-                         pushed; retry the push once the task is linked again",
-                        old.repo_owner, old.repo_name, write.repo_owner, write.repo_name
-                    );
-                    super::end_entries_in(&mut tx, project_id, &reason, at).await?;
-                } else if old.two_way && !two_way {
-                    // A one-way config never writes to GitHub: waiting edits wait for two-way.
-                    super::park_one_way_in(&mut tx, project_id).await?;
-                } else if two_way && !old.two_way {
-                    super::rearm_in(&mut tx, project_id, Rearm::TwoWayOn, at).await?;
-                }
-                if write.credential.is_some() && !repo_changed {
-                    // GitHub accepted the new credential just now: refused edits go again.
-                    super::rearm_in(&mut tx, project_id, Rearm::CredentialSaved, at).await?;
-                }
-                let due_now = repo_changed || (enabled && !old.sync_enabled) || write.credential.is_some();
-                let next_sync_at =
-                    if due_now { Some(now.clone()) } else { old.next_sync_at.map(|t| t.to_sql()) };
-                if repo_changed {
-                    // docs/sync-rules.md, "Repository switch": the old links end (their tasks stay), so no
-                    // full pass looks their numbers up in the new repository.
-                    sqlx::query(
-                        "UPDATE task_github_metadata SET unlinked_at = $2, updated_at = $2 \
-                         WHERE project_id = $1 AND unlinked_at IS NULL",
-                    )
-                    .bind(project_id.to_string())
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                // Another repository starts from scratch: its own listing and probe. A new
-                // token was just accepted by GitHub: the last run's error no longer holds, and
-                // a pause for a repository gone from the App's installation ends with it.
-                let next_key = TenantKey::after(old.secret_generation);
-                let (pat, installation_id) = match &write.credential {
-                    Some(credential) => credential.columns(),
-                    None => (old.encrypted_pat, old.installation_id),
-                };
-                let (expires_at, permissions) = match write.checked {
-                    Some(checked) => (checked.expires_at, Some(checked.permissions_json())),
-                    None => (
-                        old.token_expires_at,
-                        old.token_permissions
-                            .map(|p| serde_json::to_string(&p).expect("permissions serialise")),
-                    ),
-                };
-                sqlx::query_as(concat!(
-                    "UPDATE github_sync_config SET repo_owner = $2, repo_name = $3, encrypted_pat = $4, \
-                     sync_enabled = $5, sync_interval_seconds = $6, next_sync_at = $7, updated_at = $8, \
-                     sync_error = CASE WHEN $10 = 1 THEN NULL ELSE sync_error END, \
-                     consecutive_failures = CASE WHEN $10 = 1 THEN 0 ELSE consecutive_failures END, \
-                     list_watermark = CASE WHEN $9 = 1 THEN NULL ELSE list_watermark END, \
-                     probe_url = CASE WHEN $9 = 1 THEN NULL ELSE probe_url END, \
-                     probe_etag = CASE WHEN $9 = 1 THEN NULL ELSE probe_etag END, \
-                     last_full_pass_at = CASE WHEN $9 = 1 THEN NULL ELSE last_full_pass_at END, \
-                     full_pass_started_at = CASE WHEN $9 = 1 THEN NULL ELSE full_pass_started_at END, \
-                     full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END, \
-                     hook_id = CASE WHEN $9 = 1 THEN NULL ELSE hook_id END, \
-                     hook_error = CASE WHEN $9 = 1 THEN NULL ELSE hook_error END, \
-                     paused_by = CASE WHEN $10 = 1 OR $16 = 1 THEN NULL ELSE paused_by END, \
-                     two_way = $11, installation_id = $12, api_url = $13, token_expires_at = $14, \
-                     token_permissions = $15, \
-                     secret_generation = CASE WHEN $9 = 1 THEN $17 ELSE secret_generation END, \
-                     secret_salt = CASE WHEN $9 = 1 THEN $18 ELSE secret_salt END, \
-                     secret_rotated_at = CASE WHEN $9 = 1 THEN $8 ELSE secret_rotated_at END, \
-                     secret_used_at = CASE WHEN $9 = 1 THEN NULL ELSE secret_used_at END, \
-                     host_paused = CASE WHEN $9 = 1 THEN 0 ELSE host_paused END \
-                     WHERE project_id = $1 RETURNING ",
-                    config_columns!()
-                ))
-                .bind(project_id.to_string())
-                .bind(write.repo_owner.as_str())
-                .bind(write.repo_name.as_str())
-                .bind(pat)
-                .bind(i64::from(enabled))
-                .bind(write.sync_interval.map_or(old.sync_interval_seconds, SyncInterval::seconds))
-                .bind(next_sync_at)
-                .bind(&now)
-                .bind(i64::from(repo_changed))
-                .bind(i64::from(write.credential.is_some()))
-                .bind(i64::from(two_way))
-                .bind(installation_id)
-                .bind(api_url)
-                .bind(expires_at.map(Timestamp::to_sql))
-                .bind(permissions)
-                // A person turning the config on or off decides from now on, not GitHub's events.
-                .bind(i64::from(person_decides))
-                // Another repository or host takes another secret: the old one's holders
-                // (that repository's admins) can no longer sign for this config.
-                .bind(next_key.generation)
-                .bind(next_key.salt)
-                .fetch_one(&mut *tx)
-                .await?
-            }
+        let before = existing.map(GitHubSyncConfig::try_from).transpose()?;
+        let repo = RepoRef { owner: write.repo_owner.clone(), name: write.repo_name.clone() };
+        let old_repo = before.as_ref().map(GitHubSyncConfig::repo).transpose()?;
+        let api_url = match (&write.api_url, &before) {
+            (Some(url), _) => url.clone(),
+            (None, Some(old)) => old.api_url.clone(),
+            (None, None) => None,
+        };
+        let stored = before.as_ref().zip(old_repo.as_ref()).map(|(old, old_repo)| sync::Stored {
+            place: sync::Place { repo: old_repo, api_url: old.api_url.as_deref() },
+            sync_enabled: old.sync_enabled,
+            two_way: old.two_way,
+            paused_by_github: old.paused_by_github,
+            paused_for_host: old.paused_for_host,
+            installation: old.installation_id.is_some(),
+        });
+        let switch = sync::switch(
+            stored.as_ref(),
+            &sync::Change {
+                place: sync::Place { repo: &repo, api_url: api_url.as_deref() },
+                credential: write.credential.as_ref().map(Credential::kind),
+                sync_enabled: write.sync_enabled,
+                two_way: write.two_way,
+            },
+        );
+        let row = match &before {
+            None => insert_config_in(&mut tx, project_id, write, &switch).await?,
+            Some(old) => update_config_in(&mut tx, old, write, api_url, &switch).await?,
         };
         tx.commit().await?;
-        row.try_into()
+        Ok(Saved { config: row.try_into()?, before, switch })
     }
 
     /// Turns syncing of the project on or off (a re-enabled config is due at once).
@@ -458,4 +333,168 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A save's result: the config as stored now, as it was before (none: created), and what
+/// the save decided ([`sync::switch`]).
+#[derive(Clone, Debug)]
+pub struct Saved {
+    pub config: GitHubSyncConfig,
+    pub before: Option<GitHubSyncConfig>,
+    pub switch: sync::Switch,
+}
+
+/// A new config (a credential is required).
+async fn insert_config_in(
+    tx: &mut AnyConnection,
+    project_id: Uuid,
+    write: &ConfigWrite,
+    switch: &sync::Switch,
+) -> Result<ConfigRow, StoreError> {
+    let (pat, installation_id) = write
+        .credential
+        .as_ref()
+        .ok_or_else(|| {
+            ValidationError::new("pat", "a PAT or an installation_id is required to create a sync config")
+        })?
+        .columns();
+    let now = Timestamp::now().to_sql();
+    // A new config's secret is of the current derivation (docs/tenants.md).
+    let first = TenantKey::after(0);
+    Ok(sqlx::query_as(concat!(
+        "INSERT INTO github_sync_config (id, project_id, repo_owner, repo_name, encrypted_pat, \
+         next_sync_at, sync_enabled, sync_interval_seconds, created_at, updated_at, two_way, \
+         installation_id, api_url, token_expires_at, token_permissions, secret_generation, \
+         secret_salt) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9, $10, $11, $12, $13, $14, $15) \
+         RETURNING ",
+        config_columns!()
+    ))
+    .bind(new_id())
+    .bind(project_id.to_string())
+    .bind(write.repo_owner.as_str())
+    .bind(write.repo_name.as_str())
+    .bind(pat)
+    .bind(&now)
+    .bind(i64::from(switch.enabled))
+    .bind(write.sync_interval.unwrap_or(SyncInterval::DEFAULT).seconds())
+    .bind(i64::from(switch.two_way))
+    .bind(installation_id)
+    .bind(write.api_url.clone().flatten())
+    .bind(write.checked.and_then(|c| c.expires_at).map(Timestamp::to_sql))
+    .bind(write.checked.map(|c| c.permissions_json()))
+    .bind(first.generation)
+    .bind(first.salt)
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+/// A change of the config `old`, carrying out `switch` (the row is locked by the caller).
+async fn update_config_in(
+    tx: &mut AnyConnection,
+    old: &GitHubSyncConfig,
+    write: &ConfigWrite,
+    api_url: Option<String>,
+    switch: &sync::Switch,
+) -> Result<ConfigRow, StoreError> {
+    let project_id = old.project_id;
+    let at = Timestamp::now();
+    let now = at.to_sql();
+    match switch.outbox {
+        sync::OutboxOnSave::End => {
+            // Edits meant for the old repository's issues are not sent to the new one; each
+            // task says why its edit did not go (a retry sends it once the task is linked again).
+            let reason = format!(
+                "not sent to GitHub: the sync config moved from {}/{} to {}/{} before this edit was \
+                 pushed; retry the push once the task is linked again",
+                old.repo_owner, old.repo_name, write.repo_owner, write.repo_name
+            );
+            super::end_entries_in(tx, project_id, &reason, at).await?;
+        }
+        // A one-way config never writes to GitHub: waiting edits wait for two-way.
+        sync::OutboxOnSave::ParkOneWay => {
+            super::park_one_way_in(tx, project_id).await?;
+        }
+        sync::OutboxOnSave::Rearm(cause) => {
+            super::rearm_in(tx, project_id, cause, at).await?;
+        }
+        sync::OutboxOnSave::Keep => {}
+    }
+    if switch.credential_saved && !switch.moved {
+        // GitHub accepted the new credential just now: refused edits go again.
+        super::rearm_in(tx, project_id, Rearm::CredentialSaved, at).await?;
+    }
+    let next_sync_at = if switch.due_now { Some(now.clone()) } else { old.next_sync_at.map(|t| t.to_sql()) };
+    if switch.moved {
+        // docs/sync-rules.md, "Repository switch": the old links end (their tasks stay), so no
+        // full pass looks their numbers up in the new repository.
+        sqlx::query(
+            "UPDATE task_github_metadata SET unlinked_at = $2, updated_at = $2 \
+             WHERE project_id = $1 AND unlinked_at IS NULL",
+        )
+        .bind(project_id.to_string())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Another repository starts from scratch: its own listing, probe and webhook secret (the
+    // old one's holders, that repository's admins, can no longer sign for this config). A
+    // new credential was just accepted by GitHub: the last run's error no longer holds, and
+    // a pause for a repository gone from the App's installation ends with it.
+    let next_key = TenantKey::after(old.secret_generation);
+    let (pat, installation_id) = match &write.credential {
+        Some(credential) => credential.columns(),
+        None => (old.encrypted_pat.clone(), old.installation_id),
+    };
+    let (expires_at, permissions) = match write.checked {
+        Some(checked) => (checked.expires_at, Some(checked.permissions_json())),
+        None => (
+            old.token_expires_at,
+            old.token_permissions.map(|p| serde_json::to_string(&p).expect("permissions serialise")),
+        ),
+    };
+    Ok(sqlx::query_as(concat!(
+        "UPDATE github_sync_config SET repo_owner = $2, repo_name = $3, encrypted_pat = $4, \
+         sync_enabled = $5, sync_interval_seconds = $6, next_sync_at = $7, updated_at = $8, \
+         sync_error = CASE WHEN $10 = 1 THEN NULL ELSE sync_error END, \
+         consecutive_failures = CASE WHEN $10 = 1 THEN 0 ELSE consecutive_failures END, \
+         list_watermark = CASE WHEN $9 = 1 THEN NULL ELSE list_watermark END, \
+         probe_url = CASE WHEN $9 = 1 THEN NULL ELSE probe_url END, \
+         probe_etag = CASE WHEN $9 = 1 THEN NULL ELSE probe_etag END, \
+         last_full_pass_at = CASE WHEN $9 = 1 THEN NULL ELSE last_full_pass_at END, \
+         full_pass_started_at = CASE WHEN $9 = 1 THEN NULL ELSE full_pass_started_at END, \
+         full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END, \
+         hook_id = CASE WHEN $9 = 1 THEN NULL ELSE hook_id END, \
+         hook_error = CASE WHEN $9 = 1 THEN NULL ELSE hook_error END, \
+         paused_by = CASE WHEN $10 = 1 OR $16 = 1 THEN NULL ELSE paused_by END, \
+         two_way = $11, installation_id = $12, api_url = $13, token_expires_at = $14, \
+         token_permissions = $15, \
+         secret_generation = CASE WHEN $9 = 1 THEN $17 ELSE secret_generation END, \
+         secret_salt = CASE WHEN $9 = 1 THEN $18 ELSE secret_salt END, \
+         secret_rotated_at = CASE WHEN $9 = 1 THEN $8 ELSE secret_rotated_at END, \
+         secret_used_at = CASE WHEN $9 = 1 THEN NULL ELSE secret_used_at END, \
+         host_paused = CASE WHEN $9 = 1 THEN 0 ELSE host_paused END \
+         WHERE project_id = $1 RETURNING ",
+        config_columns!()
+    ))
+    .bind(project_id.to_string())
+    .bind(write.repo_owner.as_str())
+    .bind(write.repo_name.as_str())
+    .bind(pat)
+    .bind(i64::from(switch.enabled))
+    .bind(write.sync_interval.map_or(old.sync_interval_seconds, SyncInterval::seconds))
+    .bind(next_sync_at)
+    .bind(&now)
+    .bind(i64::from(switch.moved))
+    .bind(i64::from(switch.credential_saved))
+    .bind(i64::from(switch.two_way))
+    .bind(installation_id)
+    .bind(api_url)
+    .bind(expires_at.map(Timestamp::to_sql))
+    .bind(permissions)
+    .bind(i64::from(switch.person_decides))
+    .bind(next_key.generation)
+    .bind(next_key.salt)
+    .fetch_one(&mut *tx)
+    .await?)
 }

@@ -77,6 +77,25 @@ pub(crate) async fn tenant_project_in(
     row.map(|(id, api_url)| Ok((uuid("github_sync_config.project_id", &id)?, api_url))).transpose()
 }
 
+/// The repository `project_id`'s config follows, if it has a config.
+pub(crate) async fn followed_repo_in(
+    conn: &mut AnyConnection,
+    project_id: Uuid,
+) -> Result<Option<crate::domain::RepoRef>, StoreError> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT repo_owner, repo_name FROM github_sync_config WHERE project_id = $1")
+            .bind(project_id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    row.map(|(owner, name)| {
+        Ok(crate::domain::RepoRef {
+            owner: crate::domain::RepoOwner::parse(owner)?,
+            name: crate::domain::RepoName::parse(name)?,
+        })
+    })
+    .transpose()
+}
+
 /// Has the next reconcile of the project read the issue last changed at `updated_at` again
 /// soon (an ambiguous delivery: GitHub decides): due within [`REREAD_WITHIN`], listing from
 /// just before that time, without the probe's shortcut.

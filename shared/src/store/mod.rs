@@ -34,12 +34,12 @@ use crate::domain::ValidationError;
 
 pub use crate::sync::ApplyOutcome;
 pub use crate::sync::Backoff;
-pub use apply::GoneOutcome;
+pub use crate::sync::GoneOutcome;
 pub(crate) use apply::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
-pub use configs::{ConfigWrite, Credential, TokenChecked};
+pub use configs::{ConfigWrite, Credential, Saved, TokenChecked};
 pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
 pub(crate) use deliveries::{
-    enabled_projects_for_repo_in, record_delivery_in, reread_soon_in, tenant_project_in,
+    enabled_projects_for_repo_in, followed_repo_in, record_delivery_in, reread_soon_in, tenant_project_in,
 };
 pub use github_app::{InstallationScope, PauseCause, StoredApp};
 pub(crate) use github_app::{

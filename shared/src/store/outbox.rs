@@ -70,9 +70,9 @@ pub(crate) async fn queue_push_in(
         "INSERT INTO sync_outbox (task_id, project_id, version, queued_at, next_attempt_at, attempts) \
          SELECT m.task_id, m.project_id, 1, $2, $2, 0 FROM task_github_metadata m \
          JOIN github_sync_config c ON c.project_id = m.project_id \
-         WHERE m.task_id = $1 AND c.two_way = 1 AND m.unlinked_at IS NULL \
-         AND m.remote_state IN ('open', 'completed', 'not_planned') \
-         ON CONFLICT (task_id) DO UPDATE SET version = sync_outbox.version + 1, \
+         WHERE m.task_id = $1 AND c.two_way = 1 AND ",
+        live_link!("m"),
+        " ON CONFLICT (task_id) DO UPDATE SET version = sync_outbox.version + 1, \
          next_attempt_at = excluded.next_attempt_at, attempts = 0, last_error = NULL, kind = 'push', \
          parked = ",
         rearmed_parked!("$3", "$4"),
@@ -268,19 +268,20 @@ pub(crate) async fn earliest_push_in(
 /// The linked tasks of the project with something to send and no entry: edits made while the
 /// config was one-way (or declined before), which turning two-way on offers to push.
 async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
-    let rows: Vec<(String, String, Option<String>, String, String, String)> = sqlx::query_as(
-        "SELECT t.id, t.title, t.description, t.status, m.last_synced_content, m.synced_state \
+    type Row =
+        (String, String, Option<String>, String, String, String, String, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT t.id, t.title, t.description, t.status, m.last_synced_content, m.synced_state, \
+         m.remote_state, m.unlinked_at, m.sync_conflict_status \
          FROM tasks t JOIN task_github_metadata m ON m.task_id = t.id \
          LEFT JOIN sync_outbox o ON o.task_id = t.id \
-         WHERE t.project_id = $1 AND o.task_id IS NULL AND m.unlinked_at IS NULL \
-         AND m.remote_state IN ('open', 'completed', 'not_planned') \
-         AND (m.sync_conflict_status IS NULL OR m.sync_conflict_status <> 'pending') ORDER BY t.created_at, t.id",
+         WHERE t.project_id = $1 AND o.task_id IS NULL ORDER BY t.created_at, t.id",
     )
     .bind(project_id.to_string())
     .fetch_all(conn)
     .await?;
     let mut offered = Vec::new();
-    for (id, title, description, status, base, synced) in rows {
+    for (id, title, description, status, base, synced, remote_state, unlinked_at, conflict) in rows {
         let local = Content { title, description };
         let base = content("task_github_metadata.last_synced_content", &base)?;
         let pushing = Pushing {
@@ -288,10 +289,15 @@ async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uu
             base_state: parse("task_github_metadata.synced_state", &synced)?,
             local: &local,
             local_status: parse("tasks.status", &status)?,
-            conflict_pending: false,
-            gone: false,
+            conflict_pending: conflict.as_deref() == Some(crate::domain::ConflictStatus::Pending.as_str()),
+            gone: !sync::link_live(
+                parse("task_github_metadata.remote_state", &remote_state)?,
+                unlinked_at.is_some(),
+            ),
             in_flight: None,
         };
+        // What `outgoing` sends nothing for (a conflict holds both sides, the link is dead)
+        // is not offered.
         if sync::outgoing(&pushing).is_ok() {
             offered.push(uuid("tasks.id", &id)?);
         }

@@ -14,8 +14,8 @@ use crate::domain::{
     TaskStatus,
 };
 use crate::sync::{
-    self, AfterRead, Backoff, Claim, EntryState, Failure, Fence, Fields, GoneAction, Idle, Pushing, Source,
-    Then,
+    self, AfterRead, Backoff, Claim, Disappearance, EntryState, Failure, Fence, Fields, Idle, Pushing,
+    Source, Then,
 };
 use crate::time::Timestamp;
 
@@ -96,7 +96,7 @@ impl PushJob {
             local: &self.local,
             local_status: self.local_status,
             conflict_pending: link.conflict_pending,
-            gone: link.unlinked || link.remote_state.issue_state().is_none(),
+            gone: !sync::link_live(link.remote_state, link.unlinked),
             in_flight: self.in_flight.as_ref(),
         })
     }
@@ -376,8 +376,8 @@ pub enum PushEnd<'a> {
     /// The attempt failed; `wrote` when its write went out (a lost answer: the write may have
     /// landed, its record stays in flight; a refusal of it: it did not).
     Failed { failure: Failure, error: &'a str, wrote: bool },
-    /// The issue is gone (404/410) or moved (301): the gone rule's `action` for the link.
-    Gone { action: GoneAction, new: Option<&'a RemoteIssue> },
+    /// The issue is gone (404/410) or moved (301): how, for the gone rule.
+    Gone { how: Disappearance, new: Option<&'a RemoteIssue> },
     /// Nothing was sent: the entry is settled as it stands (GitHub holds the task, a conflict
     /// holds both sides, the issue is gone) or waits for more.
     Settle,
@@ -547,9 +547,9 @@ impl Store {
                     }
                     Finished::Waiting
                 }
-                PushEnd::Gone { action, new } => {
+                PushEnd::Gone { how, new } => {
                     if let Some(link) = &job.link {
-                        carry_out_gone_in(&mut tx, scope, &link.node_id, action, new, None).await?;
+                        carry_out_gone_in(&mut tx, scope, &link.node_id, how, new, None).await?;
                     }
                     settle_in(&mut tx, job.task_id, now).await?
                 }

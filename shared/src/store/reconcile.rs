@@ -9,7 +9,7 @@ use super::{
     retry_races,
 };
 use crate::domain::{GitHubSyncConfig, RemoteIssue, SyncCounts, SyncHistory};
-use crate::sync::{GoneAction, Source, count};
+use crate::sync::{Disappearance, Source, count};
 use crate::time::Timestamp;
 
 /// A history row older than this is deleted unless it is among the newest [`HISTORY_KEEP`].
@@ -387,16 +387,26 @@ impl Store {
         project_id: Uuid,
         pass: Timestamp,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT github_issue_id, github_issue_number FROM task_github_metadata \
-             WHERE project_id = $1 AND created_at <= $2 AND remote_state NOT IN ('deleted', 'transferred') \
-             AND unlinked_at IS NULL AND (seen_in_pass_at IS NULL OR seen_in_pass_at <> $2) \
+        let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT github_issue_id, github_issue_number, remote_state, unlinked_at FROM task_github_metadata \
+             WHERE project_id = $1 AND created_at <= $2 AND (seen_in_pass_at IS NULL OR seen_in_pass_at <> $2) \
              ORDER BY github_issue_number",
         )
         .bind(project_id.to_string())
         .bind(pass.to_sql())
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        let mut unseen = Vec::new();
+        // Only a live link's issue is looked up: a dead one's is known gone, or not followed.
+        for (node_id, number, state, unlinked_at) in rows {
+            if crate::sync::link_live(
+                super::rows::parse("task_github_metadata.remote_state", &state)?,
+                unlinked_at.is_some(),
+            ) {
+                unseen.push((node_id, number));
+            }
+        }
+        Ok(unseen)
     }
 
     /// Starts a full pass of a claimed config: its listing starts from the beginning.
@@ -486,13 +496,13 @@ impl Store {
         &self,
         project_id: Uuid,
         node_id: &str,
-        action: GoneAction,
+        how: Disappearance,
         new: Option<&RemoteIssue>,
     ) -> Result<GoneOutcome, StoreError> {
         retry_races(|| async {
             let mut tx = self.begin().await?;
             let outcome =
-                carry_out_gone_in(&mut tx, self.read_now(project_id), node_id, action, new, None).await?;
+                carry_out_gone_in(&mut tx, self.read_now(project_id), node_id, how, new, None).await?;
             tx.commit().await?;
             Ok(outcome)
         })

@@ -16,6 +16,15 @@ macro_rules! locking {
     };
 }
 
+/// [`crate::sync::link_live`] as SQL over the link table aliased `$m`, for the one statement
+/// that must decide it atomically with its write (queueing a push); a test holds the two to
+/// the same answer for every state.
+macro_rules! live_link {
+    ($m:literal) => {
+        concat!($m, ".unlinked_at IS NULL AND ", $m, ".remote_state IN ('open', 'completed', 'not_planned')")
+    };
+}
+
 use uuid::Uuid;
 
 use super::StoreError;
@@ -486,4 +495,25 @@ pub(super) fn multi_row_insert(head: &str, rows: usize, columns: usize) -> Strin
 pub(crate) fn in_flight(json: Option<&str>) -> Result<Option<crate::sync::Fields>, StoreError> {
     json.map(|j| serde_json::from_str(j).map_err(|e| StoreError::corrupt("sync_outbox.in_flight", e)))
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::RemoteState;
+
+    #[test]
+    fn the_sql_of_a_live_link_is_the_rules() {
+        let sql = live_link!("m");
+        for state in [
+            RemoteState::Open,
+            RemoteState::Completed,
+            RemoteState::NotPlanned,
+            RemoteState::Deleted,
+            RemoteState::Transferred,
+        ] {
+            let listed = sql.contains(&format!("'{}'", state.as_str()));
+            assert_eq!(listed, crate::sync::link_live(state, false), "{state:?}");
+        }
+        assert!(sql.contains("m.unlinked_at IS NULL"), "an ended link is not live: {sql}");
+    }
 }

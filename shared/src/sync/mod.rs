@@ -10,7 +10,8 @@
 //!   it, whether GitHub took it, how a failure parks or retries it, when a parked entry goes
 //!   again, and who may claim it;
 //! - [`publish`]: the marker that makes publishing a task idempotent;
-//! - [`installations`]: when an installation event of the GitHub App is believed.
+//! - [`installations`]: when an installation event of the GitHub App is believed;
+//! - [`tenant`](mod@tenant): what saving a config does (moved, due, outbox, token check, hook).
 //!
 //! Webhook deliveries, reconcile polls, the pusher and the API translate what they saw (a
 //! payload's action, an HTTP status, a person's choice) into these inputs and call the same
@@ -22,12 +23,13 @@ pub mod publish;
 pub mod push;
 pub mod resolve;
 pub mod snapshot;
+pub mod tenant;
 
 use serde::Serialize;
 
 use crate::domain::SyncCounts;
 
-pub use gone::{Disappearance, GoneAction, gone};
+pub use gone::{Disappearance, GoneLink, GoneOutcome, GoneWrite, count_gone, gone, link_live, transfer};
 pub use installations::{GitHubSays, Said};
 pub use push::{
     AfterRead, Answer, Backoff, Claim, EntryState, Failure, Fence, Fields, Idle, Parked, Pushing, Read,
@@ -39,6 +41,7 @@ pub use snapshot::{
     ConflictWrite, ContentAction, Effect, FUTURE_LEEWAY, LinkWrite, Linked, Plan, Remote, Side, Source,
     StatusAction, TaskWrite, Unlinked, decide_content, decide_status, from_the_future, import_status, plan,
 };
+pub use tenant::{Change, CredentialKind, OutboxOnSave, Place, Stored, Switch, moved, switch};
 
 /// What applying one issue snapshot did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -161,18 +161,25 @@ pub(super) async fn apply_in(
             ChangeKind::Gone { node_id, seen_at, how } => {
                 let (disappearance, new_issue) = match how {
                     Gone::Deleted => (Disappearance::Deleted, None),
-                    Gone::Transferred { new_issue, new_repo } => {
-                        let into_followed = match (new_issue, new_repo) {
-                            (Some(_), Some(repo)) => routes.projects(tx, repo).await?.contains(&project_id),
-                            _ => false,
+                    Gone::Transferred { new_issue, .. } => {
+                        // Into the repository this project follows (on the host the
+                        // delivery's issues were checked on): the task follows it there.
+                        let how = match store::followed_repo_in(tx, project_id).await? {
+                            Some(repo) => sync::transfer(new_issue.as_deref(), &change.web, &repo),
+                            None => Disappearance::Transferred { into_followed: false },
                         };
-                        (Disappearance::Transferred { into_followed }, new_issue.as_deref())
+                        (how, new_issue.as_deref())
                     }
                 };
-                let action = sync::gone(disappearance);
-                let outcome =
-                    store::carry_out_gone_in(&mut *tx, scope, node_id, action, new_issue, Some(*seen_at))
-                        .await?;
+                let outcome = store::carry_out_gone_in(
+                    &mut *tx,
+                    scope,
+                    node_id,
+                    disappearance,
+                    new_issue,
+                    Some(*seen_at),
+                )
+                .await?;
                 match outcome {
                     GoneOutcome::Marked => IssueResult::MarkedGone,
                     GoneOutcome::Relinked => IssueResult::Relinked,

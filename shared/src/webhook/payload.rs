@@ -73,6 +73,8 @@ pub(super) struct Change {
     /// The GitHub web host its issues are on, when it is not the deployment's (a delivery
     /// to a GitHub Enterprise Server config's own URL): only a config on that host takes it.
     pub(super) foreign_host: Option<WebHost>,
+    /// The web host its issues were checked on (the deployment's, or `foreign_host`).
+    pub(super) web: WebHost,
 }
 
 pub(super) enum ChangeKind {
@@ -138,6 +140,6 @@ impl Change {
                 None => ChangeKind::PullRequest,
             },
         };
-        Ok(Self { repo, kind, foreign_host: None })
+        Ok(Self { repo, kind, foreign_host: None, web: web.clone() })
     }
 }

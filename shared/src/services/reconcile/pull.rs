@@ -12,7 +12,7 @@ use crate::crypto::Pat;
 use crate::domain::{RemoteIssue, RepoRef, SyncCounts, WebHost};
 use crate::github::{GhIssue, GitHubError, Lookup, MalformedItem, PER_PAGE, Page};
 use crate::services::Connection;
-use crate::store::{ApplyOutcome, Checkpoint, Claimed, GoneOutcome, Probe};
+use crate::store::{ApplyOutcome, Checkpoint, Claimed, Probe};
 use crate::sync::{self, Disappearance};
 use crate::time::Timestamp;
 
@@ -287,17 +287,10 @@ impl Reconciler {
                     continue;
                 }
                 Lookup::Gone => (Disappearance::Deleted, None),
-                Lookup::Moved(moved) => {
-                    // Relinked only when it stayed in the configured repository.
-                    let new = moved.and_then(|m| m.into_remote(github.web_host(), repo).ok().flatten());
-                    (Disappearance::Transferred { into_followed: new.is_some() }, new)
-                }
+                Lookup::Moved(moved) => crate::github::moved_to(moved, github.web_host(), repo),
             };
-            let outcome =
-                store.apply_gone(project, &node_id, sync::gone(disappearance), new.as_ref()).await?;
-            if outcome != GoneOutcome::NotLinked {
-                tally.counts.tasks_updated += 1;
-            }
+            let outcome = store.apply_gone(project, &node_id, disappearance, new.as_ref()).await?;
+            sync::count_gone(&mut tally.counts, &[outcome]);
         }
         Ok(Pulled::Listed { watermark: None, probe: None, full_pass_done: Some(pass) })
     }
