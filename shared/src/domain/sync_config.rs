@@ -171,6 +171,11 @@ pub fn token_warning(expires_at: Option<Timestamp>, now: Timestamp) -> Option<St
 }
 
 impl GitHubSyncConfig {
+    /// `owner/name` of the repository the config follows, as shown and logged.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.repo_owner, self.repo_name)
+    }
+
     /// The repository the config follows (its names were checked when it was stored).
     pub fn repo(&self) -> Result<super::RepoRef, ValidationError> {
         Ok(super::RepoRef {

@@ -71,6 +71,17 @@ pub enum GitHubError {
 }
 
 impl GitHubError {
+    /// What a rate limit said of itself, for [`crate::sync::after_rate_limit`].
+    pub fn rate_limit(&self) -> Option<crate::sync::RateLimit> {
+        match self {
+            GitHubError::RateLimited { retry_after, reset_at, .. } => Some(crate::sync::RateLimit {
+                retry_after: retry_after.and_then(|d| chrono::Duration::from_std(d).ok()),
+                reset_at: *reset_at,
+            }),
+            _ => None,
+        }
+    }
+
     /// A 5xx, a timeout or a lost connection: worth a bounded retry with backoff.
     pub fn is_transient(&self) -> bool {
         matches!(self, GitHubError::Unreachable(_) | GitHubError::Server(_))

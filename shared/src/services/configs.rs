@@ -91,7 +91,7 @@ impl Services {
         };
         let saved = self.store.put_config(project_id, &write).await?;
         tracing::info!(
-            repo = %format_args!("{}/{}", saved.config.repo_owner, saved.config.repo_name),
+            repo = %saved.config.full_name(),
             credential = if reach.installation_id.is_some() { "installation" } else { "pat" },
             credential_changed = saved.switch.credential_saved,
             created = saved.before.is_none(),

@@ -463,12 +463,7 @@ fn write_takes(deadline: tokio::time::Instant) -> chrono::Duration {
 /// What a failed GitHub request means for the outbox.
 fn failure_of(e: &GitHubError) -> Failure {
     match e {
-        GitHubError::RateLimited { retry_after, reset_at, .. } => Failure::RateLimited {
-            until: retry_after
-                .and_then(|d| chrono::Duration::from_std(d).ok())
-                .map(|d| Timestamp::now().plus(d))
-                .or(*reset_at),
-        },
+        GitHubError::RateLimited { .. } => Failure::RateLimited(e.rate_limit().unwrap_or_default()),
         GitHubError::Refused { status: 404 | 410 | 301 | 302 | 307, .. } => Failure::Missing,
         e if e.is_transient() => Failure::Transient,
         GitHubError::Malformed(_) | GitHubError::BadJson(_) => Failure::Transient,

@@ -11,7 +11,8 @@
 //!   again, and who may claim it;
 //! - [`publish`]: the marker that makes publishing a task idempotent;
 //! - [`installations`]: when an installation event of the GitHub App is believed;
-//! - [`tenant`](mod@tenant): what saving a config does (moved, due, outbox, token check, hook).
+//! - [`tenant`](mod@tenant): what saving a config does (moved, due, outbox, token check, hook);
+//! - [`scheduling`]: when a config runs next, the wait after a rate limit, full passes, probes.
 //!
 //! Webhook deliveries, reconcile polls, the pusher and the API translate what they saw (a
 //! payload's action, an HTTP status, a person's choice) into these inputs and call the same
@@ -22,6 +23,7 @@ pub mod installations;
 pub mod publish;
 pub mod push;
 pub mod resolve;
+pub mod scheduling;
 pub mod snapshot;
 pub mod tenant;
 
@@ -37,6 +39,7 @@ pub use push::{
     state_of, wanted_state,
 };
 pub use resolve::{Resolved, Resolving, resolve};
+pub use scheduling::{FullPass, RateLimit, RunEnded, after_rate_limit, full_pass, keeps_probe, next_sync_at};
 pub use snapshot::{
     ConflictWrite, ContentAction, Effect, FUTURE_LEEWAY, LinkWrite, Linked, Plan, Remote, Side, Source,
     StatusAction, TaskWrite, Unlinked, decide_content, decide_status, from_the_future, import_status, plan,

@@ -262,8 +262,8 @@ pub enum Failure {
     /// A 5xx, a timeout, a lost connection, an answer that does not parse: a write may have
     /// landed (its record stays in flight) and is worth trying again.
     Transient,
-    /// A rate limit; GitHub said until when, or not.
-    RateLimited { until: Option<Timestamp> },
+    /// A rate limit, with what GitHub said of it ([`super::scheduling::after_rate_limit`]).
+    RateLimited(super::scheduling::RateLimit),
     /// GitHub refused (401 for a PAT, 403, 422, another 4xx), or the config cannot reach
     /// GitHub (an expired or unreadable token, no App): waits for its cause to change.
     Refused,
@@ -293,24 +293,20 @@ pub enum Then {
 /// The slow retry of a parked refusal.
 pub const PARKED_RETRY: chrono::Duration = chrono::Duration::hours(1);
 
-/// The shortest wait after a rate limit that names no time.
-pub const RATE_LIMIT_FLOOR: chrono::Duration = chrono::Duration::minutes(1);
-
 /// When an entry that failed `attempts` times before is tried again: 30 s, doubling, at most
 /// an hour.
 pub fn backoff(attempts: i64, now: Timestamp) -> Timestamp {
-    let exponent = attempts.clamp(0, 7) as u32;
-    let delay = (chrono::Duration::seconds(30) * 2i32.pow(exponent)).min(chrono::Duration::hours(1));
-    now.plus(delay)
+    use super::scheduling::{FAILURE_BACKOFF, doubled};
+    now.plus(doubled(FAILURE_BACKOFF, attempts).min(chrono::Duration::hours(1)))
 }
 
 /// Decides what a failed attempt does to its entry (`attempts`: failures before this one).
 pub fn after_failure(failure: Failure, attempts: i64, now: Timestamp) -> Then {
     match failure {
         Failure::Transient | Failure::Lagging => Then::Retry { at: backoff(attempts, now) },
-        Failure::RateLimited { until } => {
-            let floor = now.plus(RATE_LIMIT_FLOOR);
-            Then::Retry { at: until.filter(|u| *u > now).unwrap_or(floor) }
+        // The same rule as a run's: GitHub's time, else a minute doubling with each failure.
+        Failure::RateLimited(limit) => {
+            Then::Retry { at: super::scheduling::after_rate_limit(limit, attempts, now) }
         }
         Failure::HandedOver => Then::Retry { at: now },
         Failure::Busy { until } => Then::Retry { at: until },
@@ -599,16 +595,24 @@ mod tests {
     fn failures_park_retry_or_look_up() {
         let now = t("2026-01-01T00:00:00Z");
         let limit = t("2026-01-01T00:10:00Z");
+        let limited = |retry: Option<i64>, reset: Option<Timestamp>| {
+            Failure::RateLimited(crate::sync::scheduling::RateLimit {
+                retry_after: retry.map(chrono::Duration::seconds),
+                reset_at: reset,
+            })
+        };
         let table = [
             (Failure::Transient, 0, Then::Retry { at: t("2026-01-01T00:00:30Z") }),
             (Failure::Transient, 3, Then::Retry { at: t("2026-01-01T00:04:00Z") }),
             (Failure::Transient, 40, Then::Retry { at: t("2026-01-01T01:00:00Z") }),
             (Failure::Lagging, 1, Then::Retry { at: t("2026-01-01T00:01:00Z") }),
-            (Failure::RateLimited { until: Some(limit) }, 0, Then::Retry { at: limit }),
-            (Failure::RateLimited { until: None }, 0, Then::Retry { at: t("2026-01-01T00:01:00Z") }),
+            // a second after the budget's reset, as for a run
+            (limited(None, Some(limit)), 0, Then::Retry { at: t("2026-01-01T00:10:01Z") }),
+            (limited(Some(90), Some(limit)), 0, Then::Retry { at: t("2026-01-01T00:01:30Z") }),
+            (limited(None, None), 0, Then::Retry { at: t("2026-01-01T00:01:00Z") }),
             // a reset GitHub names in the past: still at least a minute
             (
-                Failure::RateLimited { until: Some(t("2025-12-31T23:00:00Z")) },
+                limited(None, Some(t("2025-12-31T23:00:00Z"))),
                 0,
                 Then::Retry { at: t("2026-01-01T00:01:00Z") },
             ),

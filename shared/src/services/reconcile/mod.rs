@@ -25,6 +25,7 @@ use crate::domain::{SyncHistory, SyncStatus};
 use crate::github::{GitHubError, Retries};
 use crate::services::Services;
 use crate::store::{Claimed, RunEnd, StoreError};
+use crate::sync::{self, RunEnded};
 use crate::time::Timestamp;
 
 mod pull;
@@ -46,8 +47,6 @@ pub struct ReconcileOptions {
     pub attempts: u32,
     /// The first retry's delay; each further one doubles it.
     pub retry_base: Duration,
-    /// The shortest wait after a rate limit that names no time.
-    pub rate_limit_floor: chrono::Duration,
     /// A repository with changes or an applied webhook within this window is polled every 30 s.
     pub active_window: chrono::Duration,
     /// Requests of a token's hourly budget kept in reserve: below it, every config of the
@@ -64,7 +63,6 @@ impl Default for ReconcileOptions {
             full_pass_every: chrono::Duration::days(1),
             attempts: 3,
             retry_base: Duration::from_millis(500),
-            rate_limit_floor: chrono::Duration::minutes(1),
             active_window: chrono::Duration::minutes(5),
             rate_reserve: 100,
         }
@@ -263,11 +261,11 @@ impl Reconciler {
         self.sync(claimed, Limits { deadline, keep_reserve: true }).await
     }
     /// One claimed config: history row, pull, outcome, release.
-    #[instrument(skip_all, fields(project_id = %claimed.config.project_id, repo = %format_args!("{}/{}", claimed.config.repo_owner, claimed.config.repo_name)))]
+    #[instrument(skip_all, fields(project_id = %claimed.config.project_id, repo = %claimed.config.full_name()))]
     async fn sync(&self, claimed: Claimed, limits: Limits) -> ConfigReport {
         let store = &self.services.store;
         let config = &claimed.config;
-        let repo = format!("{}/{}", config.repo_owner, config.repo_name);
+        let repo = config.full_name();
         let mut report = ConfigReport {
             project_id: config.project_id,
             repo: repo.clone(),
@@ -295,6 +293,8 @@ impl Reconciler {
                 return report;
             }
         };
+        let interval = crate::domain::SyncInterval::new(config.sync_interval_seconds)
+            .unwrap_or(crate::domain::SyncInterval::DEFAULT);
         let mut tally = Tally::default();
         let pulled = self.pull(&claimed, run.id, &mut tally, limits).await;
         if config.two_way && pulled.is_ok() {
@@ -323,14 +323,10 @@ impl Reconciler {
                         .webhook_applied_since(&repo, finished.minus(self.options.active_window))
                         .await
                         .unwrap_or(false);
-                let interval = if active {
-                    crate::domain::SyncInterval::ACTIVE.seconds()
-                } else {
-                    config.sync_interval_seconds
-                };
+                let mut ended = RunEnded::Complete { active };
                 let mut end = RunEnd {
                     last_sync_at: finished,
-                    next_sync_at: finished.plus(chrono::Duration::seconds(interval)),
+                    next_sync_at: finished,
                     sync_error: None,
                     list_watermark: None,
                     probe: None,
@@ -350,15 +346,20 @@ impl Reconciler {
                         report.complete = false;
                         tally.counts.cut_short = true;
                         end.probe = probe;
-                        end.next_sync_at =
-                            resume_at.map_or(finished, |at| at.plus(chrono::Duration::seconds(1)));
+                        ended = RunEnded::Cut { resume_at };
                     }
                 }
+                end.next_sync_at = sync::next_sync_at(ended, interval, 0, finished);
                 (SyncStatus::Success, tally.skipped_message(), end)
             }
             Err(e) => {
                 let message = crate::telemetry::ErrorChain(&e).to_string();
-                let next = self.next_attempt_after_failure(&e, &claimed, finished);
+                let rate_limit = match &e {
+                    ReconcileError::GitHub(e) => e.rate_limit(),
+                    _ => None,
+                };
+                let ended = RunEnded::Failed { rate_limit };
+                let next = sync::next_sync_at(ended, interval, claimed.consecutive_failures, finished);
                 tracing::warn!(error = %message, next_attempt = %next, "sync failed");
                 let end = RunEnd {
                     last_sync_at: finished,
@@ -404,29 +405,5 @@ impl Reconciler {
         );
         sync_metrics(&report, status, &tally, finished.millis_since(started));
         report
-    }
-    /// When to try again after a failed run: a rate limit's own time (`retry-after`, then
-    /// `x-ratelimit-reset`), else at least a minute doubling with each failure; other
-    /// failures back off from 30 s, doubling, up to the configured interval.
-    fn next_attempt_after_failure(&self, e: &ReconcileError, claimed: &Claimed, now: Timestamp) -> Timestamp {
-        let failures = claimed.consecutive_failures.clamp(0, 10) as u32;
-        let doubling = |base: chrono::Duration| base * 2i32.pow(failures);
-        match e {
-            ReconcileError::GitHub(GitHubError::RateLimited { retry_after, reset_at, .. }) => {
-                if let Some(after) = retry_after {
-                    now.plus(chrono::Duration::from_std(*after).unwrap_or(self.options.rate_limit_floor))
-                } else if let Some(reset) = reset_at.filter(|r| *r > now) {
-                    reset.plus(chrono::Duration::seconds(1))
-                } else {
-                    now.plus(doubling(self.options.rate_limit_floor).min(chrono::Duration::hours(1)))
-                }
-            }
-            _ => {
-                let interval = chrono::Duration::seconds(claimed.config.sync_interval_seconds);
-                now.plus(
-                    doubling(chrono::Duration::seconds(30)).min(interval.max(chrono::Duration::seconds(30))),
-                )
-            }
-        }
     }
 }

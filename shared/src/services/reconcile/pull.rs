@@ -13,7 +13,7 @@ use crate::domain::{RemoteIssue, RepoRef, SyncCounts, WebHost};
 use crate::github::{GhIssue, GitHubError, Lookup, MalformedItem, PER_PAGE, Page};
 use crate::services::Connection;
 use crate::store::{ApplyOutcome, Checkpoint, Claimed, Probe};
-use crate::sync::{self, Disappearance};
+use crate::sync::{self, Disappearance, FullPass};
 use crate::time::Timestamp;
 
 use super::{Limits, Progress, ReconcileError, Reconciler};
@@ -96,7 +96,7 @@ impl Reconciler {
         if let Some(sink) = &self.progress {
             (sink.0)(&Progress {
                 project_id: c.config.project_id,
-                repo: format!("{}/{}", c.config.repo_owner, c.config.repo_name),
+                repo: c.config.full_name(),
                 pages: tally.counts.pages_fetched,
                 issues: tally.counts.issues_fetched,
                 done,
@@ -149,19 +149,23 @@ impl Reconciler {
         let store = &self.services.store;
         let (github, pat) = (&conn.github, &conn.token);
         let config = &c.config;
-        let repo = RepoRef::parse(&format!("{}/{}", config.repo_owner, config.repo_name))
-            .map_err(|e| ReconcileError::Store(e.into()))?;
+        let repo = config.repo().map_err(|e| ReconcileError::Store(e.into()))?;
         let now = Timestamp::now();
 
         // A full pass lists everything to find deleted and transferred issues; it may span
         // runs. One is due once a day (and the first import is one).
-        let (pass, since) = match c.full_pass_started_at {
-            Some(started) => (Some(started), c.list_watermark),
-            None if c.last_full_pass_at.is_none_or(|t| t.plus(self.options.full_pass_every) <= now) => {
+        let (pass, since) = match sync::full_pass(
+            c.full_pass_started_at,
+            c.last_full_pass_at,
+            self.options.full_pass_every,
+            now,
+        ) {
+            FullPass::Continue(started) => (Some(started), c.list_watermark),
+            FullPass::Start => {
                 store.start_full_pass(c, now).await?;
                 (Some(now), None)
             }
-            None => (None, c.list_watermark),
+            FullPass::No => (None, c.list_watermark),
         };
         if let Some(pass) = pass
             && c.full_pass_listed
@@ -229,8 +233,9 @@ impl Reconciler {
         };
 
         let watermark = listing.watermark(since, self.options.overlap).or(since);
-        let probe = match last_page {
-            (url, Some(etag), len) if listing.moved_from.is_none() && len < PER_PAGE => {
+        let (url, etag, len) = last_page;
+        let probe = match etag {
+            Some(etag) if sync::keeps_probe(true, len, PER_PAGE, listing.moved_from.is_some()) => {
                 Some(Probe { url: url.to_string(), etag })
             }
             _ => None,
