@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::rows::uuid;
 use super::{Store, StoreError};
 use crate::domain::RepoRef;
+pub use crate::sync::PauseCause;
 use crate::time::Timestamp;
 
 /// The stored App: its id and its private key and webhook secret, both sealed.
@@ -21,28 +22,6 @@ pub struct StoredApp {
 impl std::fmt::Debug for StoredApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredApp").field("app_id", &self.app_id).finish_non_exhaustive()
-    }
-}
-
-/// Why GitHub's events paused a config (`github_sync_config.paused_by`); only the matching
-/// return resumes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PauseCause {
-    /// Its repository left the installation.
-    Removed,
-    /// The installation was suspended.
-    Suspended,
-    /// The installation was deleted (nothing resumes it: a new installation has a new id).
-    Deleted,
-}
-
-impl PauseCause {
-    fn as_str(self) -> &'static str {
-        match self {
-            PauseCause::Removed => "removed",
-            PauseCause::Suspended => "suspended",
-            PauseCause::Deleted => "deleted",
-        }
     }
 }
 

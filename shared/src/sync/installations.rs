@@ -42,6 +42,99 @@ impl Said {
     }
 }
 
+/// Why GitHub's events paused a config (`github_sync_config.paused_by`); only the matching
+/// return resumes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseCause {
+    /// Its repository left the installation.
+    Removed,
+    /// The installation was suspended.
+    Suspended,
+    /// The installation was deleted (nothing resumes it: a new installation has a new id).
+    Deleted,
+}
+
+impl PauseCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseCause::Removed => "removed",
+            PauseCause::Suspended => "suspended",
+            PauseCause::Deleted => "deleted",
+        }
+    }
+}
+
+/// Which of an installation's configs an event concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concerns {
+    /// Every config of the installation.
+    All,
+    /// The configs following the repositories GitHub confirmed (they left or joined).
+    ConfirmedRepos,
+}
+
+/// What an installation event does, once believed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstallationEffect {
+    Pause {
+        concerns: Concerns,
+        cause: PauseCause,
+    },
+    /// Only configs paused for `cause` resume.
+    Resume {
+        concerns: Concerns,
+        cause: PauseCause,
+    },
+    /// The installation's refused pushes go again.
+    Rearm(super::Rearm),
+    /// Nothing changes; the reason is recorded with the delivery.
+    Ignore(&'static str),
+}
+
+/// What an App delivery (`event`, `action`) says happened, to be confirmed with GitHub, and
+/// what it does once believed.
+pub fn installation_event(event: &str, action: &str) -> (Option<Said>, InstallationEffect) {
+    use Concerns::{All, ConfirmedRepos};
+    use InstallationEffect::{Ignore, Pause, Resume};
+    match (event, action) {
+        ("installation", "deleted") => {
+            (Some(Said::Deleted), Pause { concerns: All, cause: PauseCause::Deleted })
+        }
+        ("installation", "suspend") => {
+            (Some(Said::Suspended), Pause { concerns: All, cause: PauseCause::Suspended })
+        }
+        ("installation", "unsuspend") => {
+            (Some(Said::Unsuspended), Resume { concerns: All, cause: PauseCause::Suspended })
+        }
+        ("installation_repositories", "removed") => {
+            (Some(Said::Removed), Pause { concerns: ConfirmedRepos, cause: PauseCause::Removed })
+        }
+        ("installation_repositories", "added") => {
+            (Some(Said::Added), Resume { concerns: ConfirmedRepos, cause: PauseCause::Removed })
+        }
+        // The installation may now do what GitHub refused (a replay only makes refused
+        // pushes try once more: nothing to confirm).
+        ("installation", "new_permissions_accepted") => {
+            (None, InstallationEffect::Rearm(super::Rearm::PermissionsAccepted))
+        }
+        _ => (None, Ignore("event_ignored")),
+    }
+}
+
+/// Whether GitHub bore out a repository event: some of the `concerned` repositories (those a
+/// config of the installation follows) were `confirmed`, or none was concerned.
+pub fn repos_hold(concerned: usize, confirmed: usize) -> bool {
+    concerned == 0 || confirmed > 0
+}
+
+/// The effect of an event as believed: what GitHub did not bear out changes nothing.
+pub fn believed(effect: InstallationEffect, said: Option<Said>, holds: bool) -> InstallationEffect {
+    match said {
+        Some(_) if !holds => InstallationEffect::Ignore("not_confirmed"),
+        _ => effect,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +168,33 @@ mod tests {
         for (said, now, believed) in rows {
             assert_eq!(said.holds(7, now), believed, "{said:?} {now:?}");
         }
+    }
+
+    #[test]
+    fn installation_events_table() {
+        use Concerns::{All, ConfirmedRepos};
+        use InstallationEffect::{Ignore, Pause, Resume};
+        #[rustfmt::skip]
+        let rows = [
+            ("installation", "deleted", Some(Said::Deleted), Pause { concerns: All, cause: PauseCause::Deleted }),
+            ("installation", "suspend", Some(Said::Suspended), Pause { concerns: All, cause: PauseCause::Suspended }),
+            ("installation", "unsuspend", Some(Said::Unsuspended), Resume { concerns: All, cause: PauseCause::Suspended }),
+            ("installation_repositories", "removed", Some(Said::Removed), Pause { concerns: ConfirmedRepos, cause: PauseCause::Removed }),
+            ("installation_repositories", "added", Some(Said::Added), Resume { concerns: ConfirmedRepos, cause: PauseCause::Removed }),
+            ("installation", "new_permissions_accepted", None, InstallationEffect::Rearm(crate::sync::Rearm::PermissionsAccepted)),
+            ("installation", "created", None, Ignore("event_ignored")),
+            ("installation_repositories", "deleted", None, Ignore("event_ignored")),
+        ];
+        for (event, action, said, effect) in rows {
+            assert_eq!(installation_event(event, action), (said, effect), "{event} {action}");
+        }
+        let pause = Pause { concerns: All, cause: PauseCause::Deleted };
+        assert_eq!(believed(pause, Some(Said::Deleted), false), Ignore("not_confirmed"));
+        assert_eq!(believed(pause, Some(Said::Deleted), true), pause);
+        let rearm = InstallationEffect::Rearm(crate::sync::Rearm::PermissionsAccepted);
+        assert_eq!(believed(rearm, None, false), rearm);
+        assert!(repos_hold(0, 0));
+        assert!(!repos_hold(2, 0));
+        assert!(repos_hold(2, 1));
     }
 }

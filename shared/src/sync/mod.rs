@@ -32,7 +32,9 @@ use serde::Serialize;
 use crate::domain::SyncCounts;
 
 pub use gone::{Disappearance, GoneLink, GoneOutcome, GoneWrite, count_gone, gone, link_live, transfer};
-pub use installations::{GitHubSays, Said};
+pub use installations::{
+    Concerns, GitHubSays, InstallationEffect, PauseCause, Said, believed, installation_event, repos_hold,
+};
 pub use push::{
     AfterRead, Answer, Backoff, Claim, EntryState, Failure, Fence, Fields, Idle, Parked, Pushing, Read,
     Rearm, Then, after_failure, after_read, backoff, check_answer, claim, fence, next_write, outgoing, rearm,

@@ -209,14 +209,7 @@ pub(super) async fn installation_event(
     let id = payload.installation.id;
     let meta = LogMeta { action: Some(payload.action.clone()), repo: None };
     let received = Received { meta: &meta, ..*received };
-    let said = match (received.event, payload.action.as_str()) {
-        ("installation", "deleted") => Some(Said::Deleted),
-        ("installation", "suspend") => Some(Said::Suspended),
-        ("installation", "unsuspend") => Some(Said::Unsuspended),
-        ("installation_repositories", "removed") => Some(Said::Removed),
-        ("installation_repositories", "added") => Some(Said::Added),
-        _ => None,
-    };
+    let (said, effect) = sync::installation_event(received.event, &payload.action);
     // Asked before the transaction: no database connection waits on GitHub.
     let unconfirmed = |e| WebhookError::Unconfirmed(e);
     let (holds, repos) = match said {
@@ -243,65 +236,57 @@ pub(super) async fn installation_event(
                     confirmed.push(repo.clone());
                 }
             }
-            (concerned.is_empty() || !confirmed.is_empty(), confirmed)
+            (sync::repos_hold(concerned.len(), confirmed.len()), confirmed)
         }
         None => (true, Vec::new()),
     };
     let result = store::retry_races(|| async {
         let mut tx = store.begin().await?;
         let now = received.now;
-        use store::InstallationScope::{All, Repos};
-        use store::PauseCause::{Deleted, Removed, Suspended};
-        let handled = match (said, received.event, payload.action.as_str()) {
-            (Some(_), _, _) if !holds => Handled::Ignored { reason: "not_confirmed" },
-            (Some(Said::Deleted), _, _) => {
-                let reason = format!(
-                    "the GitHub App installation {id} was deleted: install the App again and give this \
-                     config the new installation"
-                );
-                let paused = store::pause_installation_in(&mut tx, id, All, Deleted, &reason, now).await?;
-                Handled::Paused { configs: paused.len() }
-            }
-            (Some(Said::Suspended), _, _) => {
-                let reason = format!(
-                    "the GitHub App installation {id} is suspended: syncing resumes when it is unsuspended"
-                );
-                let paused = store::pause_installation_in(&mut tx, id, All, Suspended, &reason, now).await?;
-                Handled::Paused { configs: paused.len() }
-            }
-            (Some(Said::Unsuspended), _, _) => {
-                let resumed = store::resume_installation_in(&mut tx, id, All, Suspended, now).await?;
-                Handled::Resumed { configs: resumed.len() }
-            }
-            (Some(Said::Removed), _, _) => {
+        use sync::{Concerns, InstallationEffect as Effect, PauseCause};
+        let scope = |concerns| match concerns {
+            Concerns::All => store::InstallationScope::All,
+            Concerns::ConfirmedRepos => store::InstallationScope::Repos(&repos),
+        };
+        let handled = match sync::believed(effect, said, holds) {
+            Effect::Ignore(reason) => Handled::Ignored { reason },
+            Effect::Pause { concerns: Concerns::ConfirmedRepos, cause } => {
+                // Each repository's configs are told which repository left.
                 let mut paused = 0;
                 for repo in &repos {
                     let reason = format!(
                         "{repo} was removed from the GitHub App installation {id}: add it to the \
                          installation again to resume syncing"
                     );
-                    let one = Repos(std::slice::from_ref(repo));
-                    paused +=
-                        store::pause_installation_in(&mut tx, id, one, Removed, &reason, now).await?.len();
+                    let one = store::InstallationScope::Repos(std::slice::from_ref(repo));
+                    paused += store::pause_installation_in(&mut tx, id, one, cause, &reason, now).await?.len();
                 }
                 Handled::Paused { configs: paused }
             }
-            (Some(Said::Added), _, _) => {
-                let resumed = store::resume_installation_in(&mut tx, id, Repos(&repos), Removed, now).await?;
+            Effect::Pause { concerns: Concerns::All, cause } => {
+                let reason = match cause {
+                    PauseCause::Deleted => format!(
+                        "the GitHub App installation {id} was deleted: install the App again and give this \
+                         config the new installation"
+                    ),
+                    _ => format!(
+                        "the GitHub App installation {id} is suspended: syncing resumes when it is unsuspended"
+                    ),
+                };
+                let paused = store::pause_installation_in(&mut tx, id, scope(Concerns::All), cause, &reason, now).await?;
+                Handled::Paused { configs: paused.len() }
+            }
+            Effect::Resume { concerns, cause } => {
+                let resumed = store::resume_installation_in(&mut tx, id, scope(concerns), cause, now).await?;
                 Handled::Resumed { configs: resumed.len() }
             }
-            (None, "installation", "new_permissions_accepted") => {
-                // The installation may now do what GitHub refused: those pushes go again (a
-                // replay only makes refused pushes try once more).
+            Effect::Rearm(cause) => {
                 let mut entries = 0;
                 for project in store::installation_configs_in(&mut tx, id).await? {
-                    entries +=
-                        store::rearm_in(&mut tx, project, crate::sync::Rearm::PermissionsAccepted, now)
-                            .await?;
+                    entries += store::rearm_in(&mut tx, project, cause, now).await?;
                 }
                 Handled::Rearmed { entries }
             }
-            (None, _, _) => Handled::Ignored { reason: "event_ignored" },
         };
         if !received.record(&mut tx, handled.log_outcome()).await? {
             // Seen before: what it did then stands (this transaction's changes roll back).
