@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -145,10 +145,14 @@ async function seed() {
 async function checkEmbeddedConsole() {
   if (process.env.CONSOLE_DIR) return;
   const dir = path.join(REPO, 'functions/api/console');
-  for (const [file, url] of [['index.html', '/'], ['app.js', '/console/app.js'], ['style.css', '/console/style.css']]) {
-    const onDisk = await readFile(path.join(dir, file), 'utf8').catch(() => null);
-    if (onDisk === null) return;
-    const served = await (await fetch(baseUrl + url)).text();
+  const files = (await readdir(dir)).filter((f) => /\.(html|css|js)$/.test(f));
+  assert.ok(files.includes('main.js'), `${dir} has no main.js`);
+  for (const file of files) {
+    const url = file === 'index.html' ? '/' : `/console/${file}`;
+    const onDisk = await readFile(path.join(dir, file), 'utf8');
+    const answer = await fetch(baseUrl + url);
+    assert.equal(answer.status, 200, `${url} is not served: list it in functions/api/src/console.rs`);
+    const served = await answer.text();
     assert.ok(served === onDisk, `${GHSYNC_BIN} embeds an older ${file} than ${dir}: rebuild the binary `
       + '(cargo build) or run with CONSOLE_DIR=<that folder> to test the files on disk');
   }

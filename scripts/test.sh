@@ -8,7 +8,8 @@
 #                             a PostgreSQL server the fault tests may stop and start, and the
 #                             command that does it (`… stop`, `… start`); else a second
 #                             private cluster is started for them
-# Then the OpenAPI document is validated, the SAM template is linted and its promises checked
+# First the library's module shape is checked (scripts/check-modules.py). Then the OpenAPI
+# document is validated, the SAM template is linted and its promises checked
 # (scripts/lint-template.sh), and the web console's browser test runs (it
 # installs Debian's chromium and playwright-core from npm on first use;
 # GHSYNC_SKIP_BROWSER=1 skips it). Extra arguments go to `cargo test`.
@@ -33,6 +34,10 @@ export GHSYNC_TEST_POSTGRES_URL GHSYNC_TEST_KMS_URL GHSYNC_TEST_FAULT_PG_URL GHS
 # The API test writes the OpenAPI document here; it is validated after the tests.
 export GHSYNC_OPENAPI_OUT=$(mktemp /tmp/ghsync-openapi.XXXXXX.json)
 
+# The library's shape: no import circle between its modules, no file over 700 lines before
+# its tests (docs/README.md).
+python3 scripts/check-modules.py
+
 cargo test --workspace --locked "$@"
 
 if [ -s "$GHSYNC_OPENAPI_OUT" ]; then
@@ -43,6 +48,10 @@ rm -f "$GHSYNC_OPENAPI_OUT"
 
 ensure_python_tools
 scripts/lint-template.sh
+
+# The console's modules type-checked against the API's generated types (tsc --checkJs) and
+# their pure parts unit-tested (node --test).
+scripts/check-console.sh
 
 # The web console in a real headless browser (Debian's chromium, driven by playwright-core)
 # against `ghsync serve` and the GitHub-speaking test server. GHSYNC_SKIP_BROWSER=1 skips it.

@@ -28,7 +28,7 @@ pub async fn run_one(store: &Store, data: &[u8]) -> Result<Handled, WebhookError
         Some(config_id) if flags & 16 == 0 => {
             use secrecy::ExposeSecret;
             secrets
-                .for_config(config_id, &ghsync_shared::config::TenantKey::FIRST)
+                .for_config(config_id, &ghsync_shared::domain::TenantKey::FIRST)
                 .current()
                 .expose_secret()
                 .to_string()
