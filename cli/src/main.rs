@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use ghsync_shared::config::Config;
 use ghsync_shared::contract::MergedContent;
 use ghsync_shared::contract::PutSyncConfig;
-use ghsync_shared::crypto::Pat;
+use ghsync_shared::crypto::Secret;
 use ghsync_shared::domain::{ConflictStatus, Merged, RepoRef, Resolution, TaskStatus};
 use ghsync_shared::paging::{ConflictPage, PageRequest, TaskPage};
 use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
@@ -439,7 +439,7 @@ async fn app_command(config: &Config, command: AppCommand) -> Result<()> {
         AppCommand::Set { app_id, key_file } => {
             let mut pem = std::fs::read_to_string(&key_file)
                 .with_context(|| format!("cannot read the private key {}", key_file.display()))?;
-            let private_key = Pat::new(pem.as_str());
+            let private_key = Secret::new(pem.as_str());
             pem.zeroize();
             let webhook_secret = read_secret("The App's webhook secret (input hidden): ")?
                 .context("the App's webhook secret is empty")?;
@@ -457,7 +457,7 @@ async fn app_command(config: &Config, command: AppCommand) -> Result<()> {
 
 /// A secret: asked for without echo when a person is at a terminal, else all of standard
 /// input (a pipe, a file). `None` when empty.
-fn read_secret(prompt: &str) -> Result<Option<Pat>> {
+fn read_secret(prompt: &str) -> Result<Option<Secret>> {
     use std::io::IsTerminal;
     let mut input = if std::io::stdin().is_terminal() {
         rpassword::prompt_password(prompt).context("cannot read the secret from the terminal")?
@@ -466,7 +466,7 @@ fn read_secret(prompt: &str) -> Result<Option<Pat>> {
         std::io::stdin().read_to_string(&mut input).context("cannot read the secret from standard input")?;
         input
     };
-    let pat = Some(input.trim()).filter(|p| !p.is_empty()).map(Pat::new);
+    let pat = Some(input.trim()).filter(|p| !p.is_empty()).map(Secret::new);
     input.zeroize();
     Ok(pat)
 }

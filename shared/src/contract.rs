@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::Pat;
+use crate::crypto::Secret;
 use crate::github::GhHookResponse;
 
 /// `POST /api/projects`.
@@ -104,7 +104,7 @@ pub struct PutSyncConfig {
     /// A PAT (or `installation_id`) is required to create; neither on an update keeps the
     /// stored credential.
     #[serde(default)]
-    pub pat: Option<Pat>,
+    pub pat: Option<Secret>,
     /// The GitHub App installation to work through instead of a PAT (the deployment's App
     /// must be set: `PUT /api/github-app`).
     #[serde(default)]
@@ -130,9 +130,9 @@ pub struct PutGitHubApp {
     /// The App's id ("App ID" on its settings page).
     pub app_id: i64,
     /// The App's private key: the PEM file GitHub generates (stored sealed, never returned).
-    pub private_key: Pat,
+    pub private_key: Secret,
     /// The App's webhook secret (stored sealed, never returned).
-    pub webhook_secret: Pat,
+    pub webhook_secret: Secret,
 }
 
 /// `GET /api/github-app`: whether an App is set, and its id (never its secrets).

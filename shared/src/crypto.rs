@@ -37,36 +37,38 @@ const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const KEY_LEN: usize = 32;
 
-/// A GitHub personal access token. Never printed: `Debug` and `Display` redact it.
+/// A secret ghsync holds for a moment: a PAT, an installation token, the App's JWT or private
+/// key, a webhook secret. Never printed: `Debug` redacts it.
 #[derive(Clone)]
-pub struct Pat(SecretString);
+pub struct Secret(SecretString);
 
-impl Pat {
+impl Secret {
     pub fn new(token: impl Into<String>) -> Self {
         Self(SecretString::from(token.into()))
     }
 
-    /// The token, for the one place that needs it: the `Authorization` header.
+    /// The secret, for the one place that needs it (an `Authorization` header, a seal, a
+    /// signing key).
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
 }
 
-// In the API contract a PAT is a string that is only ever sent, never returned.
-string_in_contract!(Pat, |b| {
+// In the API contract a secret is a string that is only ever sent, never returned.
+string_in_contract!(Secret, |b| {
     use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
     b.format(Some(SchemaFormat::KnownFormat(KnownFormat::Password))).write_only(Some(true))
 });
 
-impl<'de> serde::Deserialize<'de> for Pat {
+impl<'de> serde::Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Pat::new)
+        String::deserialize(d).map(Secret::new)
     }
 }
 
-impl fmt::Debug for Pat {
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pat([redacted])")
+        f.write_str("Secret([redacted])")
     }
 }
 
@@ -239,7 +241,7 @@ impl KeyProvider {
 
     /// Encrypts `pat` (or another secret) for its owner (a project id, or the App) under a
     /// fresh data key.
-    pub async fn seal(&self, owner: impl Into<SealedFor>, pat: &Pat) -> Result<Vec<u8>, CryptoError> {
+    pub async fn seal(&self, owner: impl Into<SealedFor>, pat: &Secret) -> Result<Vec<u8>, CryptoError> {
         let owner = owner.into();
         let (data_key, wrapped) = self.new_data_key(owner).await?;
         let format = self.format();
@@ -264,7 +266,7 @@ impl KeyProvider {
     pub async fn seal_proven(
         &self,
         owner: impl Into<SealedFor>,
-        secret: &Pat,
+        secret: &Secret,
     ) -> Result<Vec<u8>, CryptoError> {
         let owner = owner.into();
         let blob = self.seal(owner, secret).await?;
@@ -275,7 +277,7 @@ impl KeyProvider {
     }
 
     /// Decrypts a blob sealed for `owner`.
-    pub async fn open(&self, owner: impl Into<SealedFor>, blob: &[u8]) -> Result<Pat, CryptoError> {
+    pub async fn open(&self, owner: impl Into<SealedFor>, blob: &[u8]) -> Result<Secret, CryptoError> {
         let owner = owner.into();
         let (&format, rest) = blob.split_first().ok_or(CryptoError::Malformed("empty"))?;
         if format != FORMAT_KMS && format != FORMAT_LOCAL {
@@ -303,7 +305,7 @@ impl KeyProvider {
                 .map_err(|_| CryptoError::Decrypt)?,
         );
         let text = std::str::from_utf8(&plaintext).map_err(|_| CryptoError::Malformed("PAT is not UTF-8"))?;
-        Ok(Pat::new(text))
+        Ok(Secret::new(text))
     }
 
     /// A fresh data key: (plaintext, wrapped).
@@ -437,11 +439,11 @@ mod tests {
     async fn local_round_trip_and_binding() {
         let keys = local();
         let (p, q) = (Uuid::new_v4(), Uuid::new_v4());
-        let blob = keys.seal(p, &Pat::new("ghp_local")).await.unwrap();
+        let blob = keys.seal(p, &Secret::new("ghp_local")).await.unwrap();
         assert_eq!(keys.open(p, &blob).await.unwrap().expose(), "ghp_local");
         assert!(matches!(keys.open(q, &blob).await, Err(CryptoError::Decrypt)));
         assert!(matches!(keys.open(SealedFor::GitHubAppKey, &blob).await, Err(CryptoError::Decrypt)));
-        let app = keys.seal(SealedFor::GitHubAppKey, &Pat::new("app key")).await.unwrap();
+        let app = keys.seal(SealedFor::GitHubAppKey, &Secret::new("app key")).await.unwrap();
         assert_eq!(keys.open(SealedFor::GitHubAppKey, &app).await.unwrap().expose(), "app key");
         let key_as_secret = keys.open(SealedFor::GitHubAppWebhookSecret, &app).await;
         assert!(
@@ -457,7 +459,7 @@ mod tests {
     async fn every_flipped_byte_is_refused() {
         let keys = local();
         let p = Uuid::new_v4();
-        let blob = keys.seal(p, &Pat::new("ghp_flip")).await.unwrap();
+        let blob = keys.seal(p, &Secret::new("ghp_flip")).await.unwrap();
         for i in 0..blob.len() {
             let mut bad = blob.clone();
             bad[i] ^= 0x01;
@@ -476,7 +478,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let pat = Pat::new("ghp_supersecret");
+        let pat = Secret::new("ghp_supersecret");
         let keys = LocalKeys::from_hex(&"ab".repeat(32)).unwrap();
         let shown = format!("{pat:?} {keys:?} {:?}", KeyProvider::Local(keys.clone()));
         assert!(!shown.contains("ghp_supersecret") && !shown.contains("abab"), "{shown}");

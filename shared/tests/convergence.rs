@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use ghsync_shared::Store;
 use ghsync_shared::config::WebhookSecrets;
-use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
+use ghsync_shared::crypto::{KeyProvider, LocalKeys, Secret};
 use ghsync_shared::domain::{ConflictStatus, Content, RemoteState, TaskPatch, TaskStatus};
 use ghsync_shared::github::GitHub;
 use ghsync_shared::services::Services;
@@ -207,7 +207,7 @@ async fn one_history(store: Store, seed: u64) {
     gh.add_repo(ELSEWHERE, PAT);
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"c0".repeat(32)).unwrap());
     let project = testkit::configured_project(&store, REPO, Vec::new()).await;
-    let blob = keys.seal(project, &Pat::new(PAT)).await.unwrap();
+    let blob = keys.seal(project, &Secret::new(PAT)).await.unwrap();
     sqlx::query("UPDATE github_sync_config SET encrypted_pat = $1 WHERE project_id = $2")
         .bind(blob)
         .bind(project.to_string())

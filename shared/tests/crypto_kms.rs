@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
-use ghsync_shared::crypto::{CryptoError, KeyProvider, Pat};
+use ghsync_shared::crypto::{CryptoError, KeyProvider, Secret};
 use uuid::Uuid;
 
 async fn kms() -> KeyProvider {
@@ -15,19 +15,19 @@ async fn kms() -> KeyProvider {
 async fn a_pat_round_trips_through_kms() {
     let keys = kms().await;
     let project = Uuid::new_v4();
-    let blob = keys.seal(project, &Pat::new("ghp_roundtrip")).await.unwrap();
+    let blob = keys.seal(project, &Secret::new("ghp_roundtrip")).await.unwrap();
     assert_eq!(blob[0], 0x01, "format byte of a KMS-wrapped key");
     assert!(!blob.windows(13).any(|w| w == b"ghp_roundtrip"), "no plaintext in the blob");
     assert_eq!(keys.open(project, &blob).await.unwrap().expose(), "ghp_roundtrip");
     // A fresh data key and nonce each time.
-    assert_ne!(keys.seal(project, &Pat::new("ghp_roundtrip")).await.unwrap(), blob);
+    assert_ne!(keys.seal(project, &Secret::new("ghp_roundtrip")).await.unwrap(), blob);
 }
 
 #[tokio::test]
 async fn a_blob_does_not_open_for_another_project() {
     let keys = kms().await;
     let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
-    let blob = keys.seal(mine, &Pat::new("ghp_bound")).await.unwrap();
+    let blob = keys.seal(mine, &Secret::new("ghp_bound")).await.unwrap();
     // Copied to another project's config: KMS refuses the encryption context.
     let err = keys.open(theirs, &blob).await.unwrap_err();
     assert!(matches!(err, CryptoError::Decrypt), "{err:?}");
@@ -37,7 +37,7 @@ async fn a_blob_does_not_open_for_another_project() {
 async fn a_flipped_byte_anywhere_is_refused() {
     let keys = kms().await;
     let project = Uuid::new_v4();
-    let blob = keys.seal(project, &Pat::new("ghp_flip")).await.unwrap();
+    let blob = keys.seal(project, &Secret::new("ghp_flip")).await.unwrap();
     let wrapped_len = u16::from_be_bytes([blob[1], blob[2]]) as usize;
     let nonce_at = 3 + wrapped_len;
     let regions = [
@@ -61,7 +61,7 @@ async fn a_flipped_byte_anywhere_is_refused() {
 async fn a_local_blob_is_not_opened_by_kms() {
     let local = KeyProvider::Local(ghsync_shared::crypto::LocalKeys::from_hex(&"11".repeat(32)).unwrap());
     let project = Uuid::new_v4();
-    let blob = local.seal(project, &Pat::new("ghp_local")).await.unwrap();
+    let blob = local.seal(project, &Secret::new("ghp_local")).await.unwrap();
     let err = kms().await.open(project, &blob).await.unwrap_err();
     assert!(matches!(err, CryptoError::WrongProvider { .. }), "{err:?}");
 }
@@ -70,7 +70,7 @@ async fn a_local_blob_is_not_opened_by_kms() {
 async fn an_unreachable_kms_is_a_clear_retryable_error() {
     let dead = testkit::UNREACHABLE.to_string();
     let keys = KeyProvider::Kms(testkit::kms::keys_at(&dead, "alias/ghsync").await);
-    let err = keys.seal(Uuid::new_v4(), &Pat::new("ghp_x")).await.unwrap_err();
+    let err = keys.seal(Uuid::new_v4(), &Secret::new("ghp_x")).await.unwrap_err();
     assert!(matches!(err, CryptoError::KmsUnavailable(_)), "{err:?}");
     assert!(err.is_retryable());
     assert!(!err.to_string().contains("ghp_x"));
@@ -97,7 +97,7 @@ async fn a_throttling_kms_is_retried_with_backoff_then_reported() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let keys = KeyProvider::Kms(testkit::kms::keys_at(&url, "alias/ghsync").await);
-    let err = keys.seal(Uuid::new_v4(), &Pat::new("ghp_x")).await.unwrap_err();
+    let err = keys.seal(Uuid::new_v4(), &Secret::new("ghp_x")).await.unwrap_err();
 
     assert!(matches!(&err, CryptoError::KmsUnavailable(m) if m.contains("ThrottlingException")), "{err:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 4, "retried up to the attempt limit");

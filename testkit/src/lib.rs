@@ -200,7 +200,7 @@ pub async fn project_with_pat(
     pat: &str,
 ) -> uuid::Uuid {
     let project = store.create_project("Widgets").await.expect("create project").id;
-    let sealed = keys.seal(project, &ghsync_shared::crypto::Pat::new(pat)).await.expect("seal the PAT");
+    let sealed = keys.seal(project, &ghsync_shared::crypto::Secret::new(pat)).await.expect("seal the PAT");
     put_config(store, project, repo, sealed).await;
     project
 }
@@ -215,7 +215,7 @@ pub async fn save_pat(
     keys: &ghsync_shared::crypto::KeyProvider,
     pat: &str,
 ) {
-    let sealed = keys.seal(project, &ghsync_shared::crypto::Pat::new(pat)).await.expect("seal the PAT");
+    let sealed = keys.seal(project, &ghsync_shared::crypto::Secret::new(pat)).await.expect("seal the PAT");
     let write = ghsync_shared::store::ConfigWrite {
         credential: Some(ghsync_shared::store::Credential::Pat(sealed)),
         ..write_for(repo)

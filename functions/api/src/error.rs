@@ -112,7 +112,7 @@ impl From<ManageError> for ApiError {
                 field: Some(field),
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "pat_refused", e.to_string())
             },
-            ManageError::StoredPatUnreadable(_) => {
+            ManageError::StoredSecretUnreadable { .. } => {
                 tracing::warn!(error = %ErrorChain(&e), "a stored PAT does not decrypt");
                 Self::new(StatusCode::CONFLICT, "stored_pat_unreadable", e.to_string())
             }
@@ -127,7 +127,7 @@ impl From<ManageError> for ApiError {
                 field: Some("private_key"),
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "github_app_refused", e.to_string())
             },
-            ManageError::GitHubUnavailable(_) => {
+            ManageError::GitHubUnavailable { .. } => {
                 tracing::warn!(error = %ErrorChain(&e), "GitHub unavailable");
                 Self::new(StatusCode::BAD_GATEWAY, "github_unavailable", GITHUB_UNAVAILABLE)
             }

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use ghsync_shared::crypto::{KeyProvider, LocalKeys, Pat};
+use ghsync_shared::crypto::{KeyProvider, LocalKeys, Secret};
 use ghsync_shared::domain::SyncStatus;
 use ghsync_shared::github::GitHub;
 use ghsync_shared::services::Services;
@@ -17,7 +17,7 @@ async fn reconciler(gh: &FakeGitHub) -> Reconciler {
     let store = testkit::sqlite().await;
     let keys = KeyProvider::Local(LocalKeys::from_hex(&"77".repeat(32)).unwrap());
     let project = testkit::configured_project(&store, "acme/widgets", Vec::new()).await;
-    let blob = keys.seal(project, &Pat::new(PAT)).await.unwrap();
+    let blob = keys.seal(project, &Secret::new(PAT)).await.unwrap();
     sqlx::query("UPDATE github_sync_config SET encrypted_pat = $1")
         .bind(blob)
         .execute(store.pool())

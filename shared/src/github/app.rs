@@ -23,7 +23,7 @@ pub struct AppInstallation {
 /// An installation token GitHub minted for a GitHub App installation.
 #[derive(Clone, Debug)]
 pub struct InstallationToken {
-    pub token: Pat,
+    pub token: Secret,
     pub expires_at: Timestamp,
     /// What the installation may do (`{"issues": "write", …}`).
     pub permissions: std::collections::BTreeMap<String, String>,
@@ -32,7 +32,7 @@ pub struct InstallationToken {
 impl GitHub {
     /// The App's installations (`GET /app/installations`, the first 100), authenticated by
     /// the App's `jwt`.
-    pub async fn list_installations(&self, jwt: &Pat) -> Result<Vec<AppInstallation>, GitHubError> {
+    pub async fn list_installations(&self, jwt: &Secret) -> Result<Vec<AppInstallation>, GitHubError> {
         let mut url = self.api_url(&["app", "installations"]);
         url.query_pairs_mut().append_pair("per_page", "100");
         let r = self.get(&url, jwt, None, &mut 0).await?;
@@ -63,7 +63,7 @@ impl GitHub {
 
     /// The id of the App's installation on `repo` (`GET /repos/{o}/{r}/installation`, the
     /// App's `jwt`); `None`: the App is not installed there.
-    pub async fn repo_installation(&self, jwt: &Pat, repo: &RepoRef) -> Result<Option<i64>, GitHubError> {
+    pub async fn repo_installation(&self, jwt: &Secret, repo: &RepoRef) -> Result<Option<i64>, GitHubError> {
         let r = self.get(&self.repo_url(repo, &["installation"]), jwt, None, &mut 0).await?;
         if r.status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -80,7 +80,7 @@ impl GitHub {
     /// /app/installations/{id}`, the App's `jwt`); `None`: deleted.
     pub async fn installation_state(
         &self,
-        jwt: &Pat,
+        jwt: &Secret,
         installation: i64,
     ) -> Result<Option<crate::domain::InstallationState>, GitHubError> {
         let url = self.api_url(&["app", "installations", &installation.to_string()]);
@@ -100,7 +100,7 @@ impl GitHub {
     /// (`POST /app/installations/{id}/access_tokens`), authenticated by the App's `jwt`.
     pub async fn mint_installation_token(
         &self,
-        jwt: &Pat,
+        jwt: &Secret,
         installation: i64,
     ) -> Result<InstallationToken, GitHubError> {
         let url = self.api_url(&["app", "installations", &installation.to_string(), "access_tokens"]);
@@ -121,11 +121,15 @@ impl GitHub {
             .expires_at
             .parse()
             .map_err(|_| GitHubError::Malformed("an installation token's expires_at is not a time".into()))?;
-        Ok(InstallationToken { token: Pat::new(minted.token), expires_at, permissions: minted.permissions })
+        Ok(InstallationToken {
+            token: Secret::new(minted.token),
+            expires_at,
+            permissions: minted.permissions,
+        })
     }
 
     /// The login of the account a personal access token acts as (`GET /user`).
-    pub async fn token_login(&self, pat: &Pat, requests: &mut u32) -> Result<String, GitHubError> {
+    pub async fn token_login(&self, pat: &Secret, requests: &mut u32) -> Result<String, GitHubError> {
         let r = self.get(&self.api_url(&["user"]), pat, None, requests).await?;
         expect_success(&r)?;
         #[derive(Deserialize)]
@@ -137,7 +141,7 @@ impl GitHub {
 
     /// The login a GitHub App's installation tokens act as, `{slug}[bot]` (`GET /app`, with the
     /// App's `jwt`).
-    pub async fn app_bot_login(&self, jwt: &Pat, requests: &mut u32) -> Result<String, GitHubError> {
+    pub async fn app_bot_login(&self, jwt: &Secret, requests: &mut u32) -> Result<String, GitHubError> {
         let r = self.get(&self.api_url(&["app"]), jwt, None, requests).await?;
         expect_success(&r)?;
         #[derive(Deserialize)]
@@ -186,7 +190,7 @@ impl GitHub {
     pub async fn installation_token<E>(
         &self,
         installation: i64,
-        jwt: impl Future<Output = Result<Pat, E>>,
+        jwt: impl Future<Output = Result<Secret, E>>,
         refused: impl FnOnce(GitHubError) -> E,
     ) -> Result<InstallationToken, E> {
         let slot = self.installation_tokens.slot(installation);
@@ -206,7 +210,7 @@ impl GitHub {
     /// Forgets `token` of `installation` when GitHub refused it (revoked, or the
     /// installation's permissions changed): the next use mints a new one. True when it was
     /// the cached token.
-    pub async fn forget_installation_token(&self, installation: i64, token: &Pat) -> bool {
+    pub async fn forget_installation_token(&self, installation: i64, token: &Secret) -> bool {
         let slot = self.installation_tokens.slot(installation);
         let mut cached = slot.lock().await;
         let forget = cached.as_ref().is_some_and(|t| t.token.expose() == token.expose());

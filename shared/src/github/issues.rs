@@ -76,7 +76,7 @@ impl GitHub {
         &self,
         repo: &RepoRef,
         page: &Url,
-        pat: &Pat,
+        pat: &Secret,
         etag: Option<&str>,
         requests: &mut u32,
     ) -> Result<Page, GitHubError> {
@@ -113,7 +113,7 @@ impl GitHub {
         &self,
         repo: &RepoRef,
         number: i64,
-        pat: &Pat,
+        pat: &Secret,
         requests: &mut u32,
     ) -> Result<Lookup, GitHubError> {
         let url = self.repo_url(repo, &["issues", &number.to_string()]);
@@ -140,7 +140,7 @@ impl GitHub {
         &self,
         repo: &RepoRef,
         number: i64,
-        pat: &Pat,
+        pat: &Secret,
         change: &IssueChange<'_>,
         requests: &mut u32,
     ) -> Result<GhIssue, GitHubError> {
@@ -158,7 +158,7 @@ impl GitHub {
         repo: &RepoRef,
         content: &Content,
         task: uuid::Uuid,
-        pat: &Pat,
+        pat: &Secret,
         requests: &mut u32,
     ) -> Result<GhIssue, GitHubError> {
         let url = self.repo_url(repo, &["issues"]);
@@ -177,7 +177,7 @@ impl GitHub {
         &self,
         repo: &RepoRef,
         login: &str,
-        pat: &Pat,
+        pat: &Secret,
         requests: &mut u32,
     ) -> Result<Vec<GhIssue>, GitHubError> {
         let mut url = self.repo_url(repo, &["issues"]);

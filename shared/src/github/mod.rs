@@ -18,7 +18,7 @@ use octocrab::Octocrab;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::crypto::Pat;
+use crate::crypto::Secret;
 use crate::domain::{
     Content, IssueExtras, IssueState, IssuesAccess, Label, RemoteIssue, RepoRef, TokenSource,
     ValidationError, WebHost,
@@ -289,11 +289,11 @@ impl GitHub {
     }
 
     /// The token's budget as GitHub last told it, if it has told.
-    pub fn budget(&self, pat: &Pat) -> Option<Budget> {
+    pub fn budget(&self, pat: &Secret) -> Option<Budget> {
         self.budgets.lock().expect("budgets lock").get(&token_key(pat)).copied()
     }
 
-    fn note_budget(&self, pat: &Pat, r: &Response) {
+    fn note_budget(&self, pat: &Secret, r: &Response) {
         let remaining = r.header("x-ratelimit-remaining").and_then(|v| v.trim().parse::<u32>().ok());
         let reset_at = r
             .header("x-ratelimit-reset")
@@ -333,7 +333,7 @@ impl GitHub {
     async fn get(
         &self,
         url: &Url,
-        pat: &Pat,
+        pat: &Secret,
         etag: Option<&str>,
         requests: &mut u32,
     ) -> Result<Response, GitHubError> {
@@ -346,7 +346,7 @@ impl GitHub {
         &self,
         method: Method,
         url: &Url,
-        pat: &Pat,
+        pat: &Secret,
         etag: Option<&str>,
         body: Option<&serde_json::Value>,
         requests: &mut u32,
@@ -372,7 +372,7 @@ impl GitHub {
         &self,
         method: Method,
         url: &Url,
-        pat: &Pat,
+        pat: &Secret,
         etag: Option<&str>,
         body: Option<&serde_json::Value>,
     ) -> Result<Response, GitHubError> {
@@ -425,7 +425,7 @@ fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-fn token_key(pat: &Pat) -> [u8; 32] {
+fn token_key(pat: &Secret) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(pat.expose().as_bytes()).into()
 }

@@ -22,7 +22,7 @@ pub struct TokenReport {
 
 /// What a token check must find out (each probe costs a request).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Probe {
+pub struct TokenCheck {
     /// Whether the token may write issues (two-way sync).
     pub write: bool,
     /// Whether the token may manage hooks (ghsync is to install the hook).
@@ -43,7 +43,7 @@ impl GitHub {
     /// What `token` may do in `repo`: it must read the repository (else an error); the rest
     /// is reported. A classic token's scopes come with any answer (`x-oauth-scopes`); a
     /// fine-grained or installation token lists none, so its access to issues (and, when
-    /// `probe` asks, to write them and to manage hooks) is tried on the endpoints themselves:
+    /// `check` asks, to write them and to manage hooks) is tried on the endpoints themselves:
     /// a listing of one issue, an issue creation without a title (which GitHub refuses with
     /// 422 to a token that may write, 403 to one that may not; nothing is created) and the
     /// hooks listing. Installation tokens (`installation`) are reported from their
@@ -52,8 +52,8 @@ impl GitHub {
     pub async fn check_token(
         &self,
         repo: &RepoRef,
-        token: &Pat,
-        probe: Probe,
+        token: &Secret,
+        check: TokenCheck,
         installation: Option<&InstallationToken>,
     ) -> Result<TokenReport, GitHubError> {
         let response = self.get(&self.repo_url(repo, &[]), token, None, &mut 0).await?;
@@ -110,7 +110,7 @@ impl GitHub {
         let accepted = |r: &Response| r.header("x-accepted-github-permissions").map(str::to_string);
         let mut issues = read.status.is_success().then_some(IssuesAccess::Read);
         let mut refused = if issues.is_none() { accepted(&read) } else { None };
-        if issues.is_some() && probe.write {
+        if issues.is_some() && check.write {
             let body = serde_json::json!({});
             let tried = self.send(Method::POST, &issues_url, token, None, Some(&body), &mut 0).await?;
             if tried.status == StatusCode::UNPROCESSABLE_ENTITY {
@@ -119,7 +119,7 @@ impl GitHub {
                 refused = accepted(&tried);
             }
         }
-        let hooks = probe.hooks
+        let hooks = check.hooks
             && self.get(&self.repo_url(repo, &["hooks"]), token, None, &mut 0).await?.status.is_success();
         Ok(TokenReport { source: TokenSource::FineGrained, issues, hooks, expires_at, refused })
     }
@@ -151,7 +151,7 @@ pub struct GhHookResponse {
 
 impl GitHub {
     /// The repository's webhooks (`GET /repos/{o}/{r}/hooks`; needs the right to manage them).
-    pub async fn list_hooks(&self, repo: &RepoRef, pat: &Pat) -> Result<Vec<GhHook>, GitHubError> {
+    pub async fn list_hooks(&self, repo: &RepoRef, pat: &Secret) -> Result<Vec<GhHook>, GitHubError> {
         let r = self.get(&self.repo_url(repo, &["hooks"]), pat, None, &mut 0).await?;
         expect_success(&r)?;
         r.json()
@@ -162,7 +162,7 @@ impl GitHub {
     pub async fn put_hook(
         &self,
         repo: &RepoRef,
-        pat: &Pat,
+        pat: &Secret,
         id: Option<i64>,
         url: &str,
         secret: &str,
@@ -188,7 +188,7 @@ impl GitHub {
     }
 
     /// Removes hook `id` (one already gone counts as removed).
-    pub async fn delete_hook(&self, repo: &RepoRef, pat: &Pat, id: i64) -> Result<(), GitHubError> {
+    pub async fn delete_hook(&self, repo: &RepoRef, pat: &Secret, id: i64) -> Result<(), GitHubError> {
         let url = self.repo_url(repo, &["hooks", &id.to_string()]);
         let r = self.send(Method::DELETE, &url, pat, None, None, &mut 0).await?;
         if r.status == StatusCode::NOT_FOUND {

@@ -12,7 +12,7 @@ use octocrab::models::AppId;
 use secrecy::SecretString;
 
 use crate::contract::{GitHubAppInfo, PutGitHubApp};
-use crate::crypto::{KeyProvider, Pat, SealedFor};
+use crate::crypto::{KeyProvider, SealedFor, Secret};
 use crate::github::{AppInstallation, GitHub, GitHubError, InstallationToken};
 use crate::services::{ManageError, Services, open_stored};
 use crate::store::{Store, StoreError, StoredApp};
@@ -31,12 +31,12 @@ fn signing_key(pem: &str) -> Result<octocrab::auth::EncodingKey, ManageError> {
 }
 
 /// A JWT that authenticates as App `app_id` for a few minutes.
-fn app_jwt(app_id: i64, key: &octocrab::auth::EncodingKey) -> Result<Pat, ManageError> {
+fn app_jwt(app_id: i64, key: &octocrab::auth::EncodingKey) -> Result<Secret, ManageError> {
     let id = u64::try_from(app_id)
         .map_err(|_| crate::domain::ValidationError::new("app_id", "must be positive"))?;
     let jwt = octocrab::auth::create_jwt(AppId(id), key)
         .map_err(|_| crate::domain::ValidationError::new("private_key", "cannot sign with this key"))?;
-    Ok(Pat::new(jwt))
+    Ok(Secret::new(jwt))
 }
 
 impl Services {
@@ -84,7 +84,7 @@ impl Services {
     }
 
     /// A JWT of the deployment's App, signed with its key (opened from its seal).
-    pub(crate) async fn app_jwt(&self) -> Result<Pat, ManageError> {
+    pub(crate) async fn app_jwt(&self) -> Result<Secret, ManageError> {
         jwt_of(&self.store, &self.keys).await
     }
 
@@ -123,7 +123,7 @@ fn app_refusal(e: GitHubError) -> ManageError {
     match e {
         GitHubError::BadCredentials => ManageError::AppRefused,
         e @ GitHubError::NoInstallation { .. } => ManageError::GitHubRefused(e),
-        e => ManageError::GitHubUnavailable(e),
+        e => ManageError::unavailable("asking GitHub as the GitHub App")(e),
     }
 }
 
@@ -196,7 +196,7 @@ impl AppAccess {
     }
 
     /// The deployment's GitHub and a JWT of its App, to ask GitHub about installations.
-    pub(crate) async fn jwt(&self) -> Result<(GitHub, Pat), ManageError> {
+    pub(crate) async fn jwt(&self) -> Result<(GitHub, Secret), ManageError> {
         let (store, keys, github) = self.source.as_ref().ok_or(ManageError::NoApp)?;
         Ok((github.clone(), jwt_of(store, keys).await?))
     }
@@ -219,7 +219,7 @@ impl AppAccess {
 }
 
 /// A JWT of the deployment's App in `store`, signed with its key (opened with `keys`).
-async fn jwt_of(store: &Store, keys: &KeyProvider) -> Result<Pat, ManageError> {
+async fn jwt_of(store: &Store, keys: &KeyProvider) -> Result<Secret, ManageError> {
     let app = store.github_app().await?.ok_or(ManageError::NoApp)?;
     let pem = open_stored(keys, SealedFor::GitHubAppKey, &app.encrypted_private_key).await?;
     app_jwt(app.app_id, &signing_key(pem.expose())?)
@@ -233,13 +233,13 @@ mod tests {
     async fn debug_never_shows_the_apps_secrets() {
         let request = PutGitHubApp {
             app_id: 7,
-            private_key: Pat::new("-----BEGIN RSA PRIVATE KEY-----\nMIIsecret"),
-            webhook_secret: Pat::new("hook-secret"),
+            private_key: Secret::new("-----BEGIN RSA PRIVATE KEY-----\nMIIsecret"),
+            webhook_secret: Secret::new("hook-secret"),
         };
         let stored =
             StoredApp { app_id: 7, encrypted_private_key: vec![1, 2], encrypted_webhook_secret: vec![3] };
         let token = InstallationToken {
-            token: Pat::new("ghs_installationToken"),
+            token: Secret::new("ghs_installationToken"),
             expires_at: crate::time::Timestamp::now(),
             permissions: Default::default(),
         };

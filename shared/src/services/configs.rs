@@ -7,19 +7,19 @@ use uuid::Uuid;
 
 use super::{Connection, ManageError, Services, invalid_api_url};
 use crate::contract::PutSyncConfig;
-use crate::crypto::Pat;
+use crate::crypto::Secret;
 use crate::domain::{
     GitHubSyncConfig, IssuesAccess, Reach, RepoName, RepoOwner, RepoRef, SyncInterval, TokenPermissions,
     ValidationError,
 };
-use crate::github::{GitHubError, Probe, TokenReport};
+use crate::github::{GitHubError, TokenCheck, TokenReport};
 use crate::store::{ConfigWrite, Credential, Saved, TokenChecked};
 use crate::sync;
 
 /// A `PUT` of a sync config, its values checked.
 struct Asked {
     repo: RepoRef,
-    pat: Option<Pat>,
+    pat: Option<Secret>,
     installation_id: Option<i64>,
     sync_enabled: Option<bool>,
     sync_interval: Option<SyncInterval>,
@@ -221,7 +221,7 @@ impl Services {
         two_way: bool,
         installs_hook: bool,
     ) -> Result<TokenChecked, ManageError> {
-        let probe = Probe { write: two_way, hooks: installs_hook && reach.installation_id.is_none() };
+        let check = TokenCheck { write: two_way, hooks: installs_hook && reach.installation_id.is_none() };
         let connection = match &asked.pat {
             // A new PAT is checked as sent (the sealed copy was proven).
             Some(pat) => Connection {
@@ -236,7 +236,7 @@ impl Services {
             // installed on this one, as this installation, GitHub says to the App itself.
             self.check_installation_covers(&asked.repo, installation).await?;
         }
-        let report = self.check_token(&asked.repo, &connection, probe).await?;
+        let report = self.check_token(&asked.repo, &connection, check).await?;
         Ok(require(&asked.repo, &report, two_way)?)
     }
 
@@ -245,15 +245,15 @@ impl Services {
         &self,
         repo: &RepoRef,
         c: &Connection,
-        probe: Probe,
+        check: TokenCheck,
     ) -> Result<TokenReport, ManageError> {
-        match c.github.check_token(repo, &c.token, probe, c.installation.as_ref()).await {
+        match c.github.check_token(repo, &c.token, check, c.installation.as_ref()).await {
             Ok(report) => Ok(report),
             Err(e @ (GitHubError::BadCredentials | GitHubError::NoAccess { .. })) => {
                 let field = if c.installation.is_some() { "installation_id" } else { "pat" };
                 Err(ManageError::PatRefused { repo: repo.to_string(), field, source: Box::new(e) })
             }
-            Err(e) => Err(ManageError::GitHubUnavailable(e)),
+            Err(e) => Err(ManageError::unavailable("checking the token")(e)),
         }
     }
 }

@@ -124,7 +124,7 @@ impl Services {
                 self.store.set_hook(project_id, None, Some(&message)).await?;
                 setup.message = Some(message);
             }
-            Err(e) => return Err(ManageError::GitHubUnavailable(e)),
+            Err(e) => return Err(ManageError::unavailable("installing the webhook")(e)),
         }
         Ok(setup)
     }
@@ -164,7 +164,10 @@ impl Services {
         let Some(id) = config.hook_id else { return };
         let removed = async {
             let (repo, c) = self.repo_and_connection(config).await?;
-            c.github.delete_hook(&repo, &c.token, id).await.map_err(ManageError::GitHubUnavailable)
+            c.github
+                .delete_hook(&repo, &c.token, id)
+                .await
+                .map_err(ManageError::unavailable("removing the webhook"))
         }
         .await;
         match removed {

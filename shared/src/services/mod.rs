@@ -8,7 +8,7 @@ pub mod push;
 pub mod reconcile;
 pub mod runs;
 
-use crate::crypto::{CryptoError, KeyProvider, Pat};
+use crate::crypto::{CryptoError, KeyProvider, SealedFor, Secret};
 use crate::domain::{GitHubSyncConfig, Reach, RepoName, RepoOwner, RepoRef, ValidationError};
 use crate::github::{GitHub, GitHubError, InstallationToken};
 use crate::store::{Store, StoreError};
@@ -30,16 +30,14 @@ pub enum ManageError {
     #[error("{0}")]
     GitHubRefused(#[source] GitHubError),
     /// GitHub could not be asked (HTTP 502).
-    #[error("cannot check the PAT with GitHub")]
-    GitHubUnavailable(#[source] GitHubError),
+    #[error("GitHub did not answer while {doing}")]
+    GitHubUnavailable { doing: &'static str, source: GitHubError },
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    /// The stored PAT does not open (sealed under another key, or altered): the person must
-    /// send it again (HTTP 409).
-    #[error(
-        "the stored PAT cannot be decrypted (it was sealed with another key, or altered): send the PAT again"
-    )]
-    StoredPatUnreadable(#[source] CryptoError),
+    /// A stored secret does not open (sealed under another key, or altered): the person must
+    /// send it again, as `remedy` says (HTTP 409).
+    #[error("the stored {what} cannot be decrypted (it was sealed with another key, or altered): {remedy}")]
+    StoredSecretUnreadable { what: &'static str, remedy: &'static str, source: CryptoError },
     /// The config's PAT has expired (GitHub said when): nothing is sent with it (HTTP 409).
     #[error("{0}")]
     TokenExpired(String),
@@ -68,9 +66,16 @@ pub struct Services {
 #[derive(Clone, Debug)]
 pub struct Connection {
     pub github: GitHub,
-    pub token: Pat,
+    pub token: Secret,
     /// The installation token's details, for an App config.
     pub installation: Option<InstallationToken>,
+}
+
+impl ManageError {
+    /// GitHub did not answer while ghsync was `doing` something (HTTP 502).
+    pub(crate) fn unavailable(doing: &'static str) -> impl FnOnce(GitHubError) -> ManageError {
+        move |source| ManageError::GitHubUnavailable { doing, source }
+    }
 }
 
 impl Services {
@@ -112,16 +117,29 @@ impl Services {
 }
 
 /// Opens a stored secret (a config's PAT, the App's key or webhook secret); one that does not
-/// open (another key, altered) is [`ManageError::StoredPatUnreadable`], an unreachable KMS
+/// open (another key, altered) is [`ManageError::StoredSecretUnreadable`], an unreachable KMS
 /// stays a [`CryptoError`].
 pub(crate) async fn open_stored(
     keys: &KeyProvider,
-    owner: impl Into<crate::crypto::SealedFor>,
+    owner: impl Into<SealedFor>,
     blob: &[u8],
-) -> Result<Pat, ManageError> {
+) -> Result<Secret, ManageError> {
+    let owner = owner.into();
     keys.open(owner, blob).await.map_err(|e| match e {
         CryptoError::KmsUnavailable(_) => ManageError::Crypto(e),
-        e => ManageError::StoredPatUnreadable(e),
+        source => {
+            let (what, remedy) = match owner {
+                SealedFor::Project(_) => ("PAT", "send the PAT again"),
+                SealedFor::GitHubAppKey => {
+                    ("GitHub App private key", "set the App again (PUT /api/github-app, or `ghsync app set`)")
+                }
+                SealedFor::GitHubAppWebhookSecret => (
+                    "GitHub App webhook secret",
+                    "set the App again (PUT /api/github-app, or `ghsync app set`)",
+                ),
+            };
+            ManageError::StoredSecretUnreadable { what, remedy, source }
+        }
     })
 }
 

@@ -476,7 +476,7 @@ fn failure_of(e: &GitHubError) -> Failure {
 /// are not the outbox's to record).
 fn reach_failure(e: &ManageError) -> Failure {
     match e {
-        ManageError::Store(_) | ManageError::Crypto(_) | ManageError::GitHubUnavailable(_) => {
+        ManageError::Store(_) | ManageError::Crypto(_) | ManageError::GitHubUnavailable { .. } => {
             Failure::Transient
         }
         _ => Failure::Refused,
@@ -489,7 +489,7 @@ impl Services {
     pub(crate) async fn forget_refused(
         &self,
         reach: &crate::domain::Reach,
-        token: &crate::crypto::Pat,
+        token: &crate::crypto::Secret,
         e: &GitHubError,
     ) -> bool {
         match (e, reach.installation_id) {
@@ -679,11 +679,11 @@ impl Services {
             Some(_) => github.app_bot_login(&self.app_jwt().await?, requests).await,
             None => github.token_login(&connection.token, requests).await,
         }
-        .map_err(ManageError::GitHubUnavailable)?;
+        .map_err(ManageError::unavailable("looking for an issue being published"))?;
         let issues = github
             .issues_created_by(&config.repo, &login, &connection.token, requests)
             .await
-            .map_err(ManageError::GitHubUnavailable)?;
+            .map_err(ManageError::unavailable("looking for an issue being published"))?;
         Ok(issues
             .into_iter()
             .filter_map(|i| i.into_remote(github.web_host(), &config.repo).ok().flatten())

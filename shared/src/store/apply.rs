@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::sync::{
     self, ApplyOutcome, ConflictWrite, Disappearance, GoneLink, GoneOutcome, GoneWrite, LinkWrite, Linked,
-    Plan, Remote, Side, Source, Unlinked, plan,
+    NoLink, Plan, Remote, Side, Source, plan,
 };
 use crate::time::Timestamp;
 
@@ -245,14 +245,14 @@ async fn apply_distinct_in(
             Some(link) => apply_linked(conn, link, issue, scope).await?,
             None => {
                 let posted = issue.marker.and_then(|task| publishing.remove(&task).map(|p| (task, p)));
-                let unlinked = if retired.contains(&issue.node_id) {
-                    Unlinked::Retired
+                let no_link = if retired.contains(&issue.node_id) {
+                    NoLink::Retired
                 } else if posted.is_some() {
-                    Unlinked::Publishing
+                    NoLink::Publishing
                 } else {
-                    Unlinked::New
+                    NoLink::New
                 };
-                match (plan(Err(unlinked), &remote_of(issue, scope)), posted) {
+                match (plan(Err(no_link), &remote_of(issue, scope)), posted) {
                     (Plan::Create { status }, _) => {
                         new.push((issue, status));
                         ApplyOutcome::Created
@@ -424,7 +424,7 @@ async fn apply_linked(
         applied_updated_at: ts("task_github_metadata.remote_updated_at", &link.remote_updated_at)?,
         last_remote: conflict_remote.as_ref().unwrap_or(&base),
         remote_state: parse("task_github_metadata.remote_state", &link.remote_state)?,
-        unlinked: link.unlinked_at.is_some(),
+        link_ended: link.unlinked_at.is_some(),
         local: &local,
         local_status,
         conflict_pending,

@@ -82,7 +82,7 @@ pub struct PushLink {
     pub remote_state: RemoteState,
     /// GitHub's `updated_at` of the newest snapshot applied.
     pub applied_updated_at: Timestamp,
-    pub unlinked: bool,
+    pub link_ended: bool,
     pub conflict_pending: bool,
 }
 
@@ -96,7 +96,7 @@ impl PushJob {
             local: &self.local,
             local_status: self.local_status,
             conflict_pending: link.conflict_pending,
-            gone: !sync::link_live(link.remote_state, link.unlinked),
+            gone: !sync::link_live(link.remote_state, link.link_ended),
             in_flight: self.in_flight.as_ref(),
         })
     }
@@ -201,7 +201,7 @@ impl TryFrom<PushRow> for PushJob {
                 base_state: parse("task_github_metadata.synced_state", &synced)?,
                 remote_state: parse("task_github_metadata.remote_state", &remote)?,
                 applied_updated_at: ts("task_github_metadata.remote_updated_at", &applied)?,
-                unlinked: r.unlinked_at.is_some(),
+                link_ended: r.unlinked_at.is_some(),
                 conflict_pending: r.sync_conflict_status.as_deref() == Some(ConflictStatus::Pending.as_str()),
             }),
             _ => None,

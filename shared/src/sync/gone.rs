@@ -7,11 +7,11 @@ use crate::domain::{RemoteIssue, RemoteState, RepoRef, SyncCounts, WebHost};
 use crate::time::Timestamp;
 
 /// Whether ghsync may still write to, or look up, the issue of a link: the link was not
-/// ended by a repository switch (`unlinked`), and the issue is not gone (deleted or
+/// ended by a repository switch (`link_ended`), and the issue is not gone (deleted or
 /// transferred away). A snapshot of the issue itself may still revive an ended link
 /// ([`super::plan`]); everything else leaves a dead link alone.
-pub fn link_live(remote_state: RemoteState, unlinked: bool) -> bool {
-    !unlinked && remote_state.issue_state().is_some()
+pub fn link_live(remote_state: RemoteState, link_ended: bool) -> bool {
+    !link_ended && remote_state.issue_state().is_some()
 }
 
 /// How an issue left its repository, as a delivery's action (`deleted`, `transferred`) or a

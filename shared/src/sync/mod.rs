@@ -43,8 +43,8 @@ pub use push::{
 pub use resolve::{Resolved, Resolving, resolve};
 pub use scheduling::{FullPass, RateLimit, RunEnded, after_rate_limit, full_pass, keeps_probe, next_sync_at};
 pub use snapshot::{
-    ConflictWrite, ContentAction, Effect, FUTURE_LEEWAY, LinkWrite, Linked, Plan, Remote, Side, Source,
-    StatusAction, TaskWrite, Unlinked, decide_content, decide_status, from_the_future, import_status, plan,
+    ConflictWrite, ContentAction, Effect, FUTURE_LEEWAY, LinkWrite, Linked, NoLink, Plan, Remote, Side,
+    Source, StatusAction, TaskWrite, decide_content, decide_status, from_the_future, import_status, plan,
 };
 pub use tenant::{Change, CredentialKind, OutboxOnSave, Place, Stored, Switch, moved, switch};
 

@@ -35,7 +35,7 @@ pub struct Linked<'a> {
     pub remote_state: RemoteState,
     /// The link ended when its config moved to another repository; a snapshot of the issue
     /// (its config follows the repository again) links it anew.
-    pub unlinked: bool,
+    pub link_ended: bool,
     /// The task's current content.
     pub local: &'a Content,
     pub local_status: TaskStatus,
@@ -189,7 +189,7 @@ impl Plan {
 
 /// What is known of an issue the project has no link for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unlinked {
+pub enum NoLink {
     /// Never seen: a new issue.
     New,
     /// The old node id of an issue that was transferred and relinked to its new identity.
@@ -201,12 +201,12 @@ pub enum Unlinked {
 /// Decides what a remote snapshot does to its task (the "Sync rules" of `docs/sync-rules.md`,
 /// with replays, ambiguity and times from the future). `linked` is `Err` when the project has
 /// no link for the issue.
-pub fn plan(linked: Result<&Linked<'_>, Unlinked>, remote: &Remote<'_>) -> Plan {
+pub fn plan(linked: Result<&Linked<'_>, NoLink>, remote: &Remote<'_>) -> Plan {
     let linked = match linked {
         Ok(linked) => linked,
-        Err(Unlinked::New) => return Plan::Create { status: remote.state.task_status() },
-        Err(Unlinked::Retired) => return Plan::Skip(ApplyOutcome::Retired),
-        Err(Unlinked::Publishing) => return Plan::Adopt,
+        Err(NoLink::New) => return Plan::Create { status: remote.state.task_status() },
+        Err(NoLink::Retired) => return Plan::Skip(ApplyOutcome::Retired),
+        Err(NoLink::Publishing) => return Plan::Adopt,
     };
     // A link whose applied time lies ahead of the clock holds a time nobody can trust (a
     // body from the future applied before the rule refused them): what GitHub's API says now
@@ -224,7 +224,7 @@ pub fn plan(linked: Result<&Linked<'_>, Unlinked>, remote: &Remote<'_>) -> Plan 
         let same_second = remote.updated_at == linked.applied_updated_at;
         let differs =
             remote.content != linked.last_remote || RemoteState::from(remote.state) != linked.remote_state;
-        if same_second && differs && remote.source == Source::Delivery && !linked.unlinked {
+        if same_second && differs && remote.source == Source::Delivery && !linked.link_ended {
             return Plan::Skip(ApplyOutcome::Ambiguous);
         }
     }
@@ -277,7 +277,7 @@ pub fn plan(linked: Result<&Linked<'_>, Unlinked>, remote: &Remote<'_>) -> Plan 
         || (base_side == Side::Remote && remote.content != linked.base)
         || remote.state != linked.base_state
         || RemoteState::from(remote.state) != linked.remote_state
-        || linked.unlinked
+        || linked.link_ended
         || landed.is_some();
     Plan::Apply(Effect {
         content,
@@ -357,7 +357,7 @@ mod tests {
             applied_updated_at: t(at),
             last_remote: base,
             remote_state: RemoteState::Open,
-            unlinked: false,
+            link_ended: false,
             local,
             local_status: Todo,
             conflict_pending: false,
@@ -459,9 +459,9 @@ mod tests {
         let r = c("r");
         for (state, status) in [(Open, Todo), (Completed, Done), (NotPlanned, Cancelled)] {
             let remote = remote(&r, state, "2026-01-01T00:00:00Z");
-            assert_eq!(plan(Err(Unlinked::New), &remote), Plan::Create { status });
-            assert_eq!(plan(Err(Unlinked::Retired), &remote), Plan::Skip(ApplyOutcome::Retired));
-            assert_eq!(plan(Err(Unlinked::Publishing), &remote), Plan::Adopt);
+            assert_eq!(plan(Err(NoLink::New), &remote), Plan::Create { status });
+            assert_eq!(plan(Err(NoLink::Retired), &remote), Plan::Skip(ApplyOutcome::Retired));
+            assert_eq!(plan(Err(NoLink::Publishing), &remote), Plan::Adopt);
         }
     }
 
@@ -524,7 +524,7 @@ mod tests {
             (&other, Open, Source::Delivery, true, false), // an ended link is linked anew
         ];
         for (content, state, source, unlinked, ambiguous) in table {
-            let l = Linked { unlinked, ..linked(&base, &base, "2026-01-01T00:00:10Z") };
+            let l = Linked { link_ended: unlinked, ..linked(&base, &base, "2026-01-01T00:00:10Z") };
             let r = Remote { source, ..remote(content, state, "2026-01-01T00:00:10Z") };
             let skipped = plan(Ok(&l), &r) == Plan::Skip(ApplyOutcome::Ambiguous);
             assert_eq!(skipped, ambiguous, "{content:?} {state} {source:?} unlinked={unlinked}");
@@ -563,7 +563,7 @@ mod tests {
     #[test]
     fn an_ended_link_is_linked_anew_by_any_current_snapshot() {
         let base = c("a");
-        let l = Linked { unlinked: true, ..linked(&base, &base, "2026-01-01T00:00:10Z") };
+        let l = Linked { link_ended: true, ..linked(&base, &base, "2026-01-01T00:00:10Z") };
         let same = remote(&base, Open, "2026-01-01T00:00:10Z");
         assert_eq!(
             plan(Ok(&l), &same),

@@ -8,7 +8,7 @@ use std::collections::hash_map::Entry;
 use url::Url;
 use uuid::Uuid;
 
-use crate::crypto::Pat;
+use crate::crypto::Secret;
 use crate::domain::{RemoteIssue, RepoRef, SyncCounts, WebHost};
 use crate::github::{GhIssue, GitHubError, Lookup, MalformedItem, PER_PAGE, Page};
 use crate::services::Connection;
@@ -105,7 +105,7 @@ impl Reconciler {
     }
     /// When the run keeps the reserve and the token's known budget is below it: the time
     /// GitHub resets the budget.
-    pub(super) fn waits_for_budget(&self, pat: &Pat, limits: Limits) -> Option<Timestamp> {
+    pub(super) fn waits_for_budget(&self, pat: &Secret, limits: Limits) -> Option<Timestamp> {
         if !limits.keep_reserve {
             return None;
         }
