@@ -18,13 +18,32 @@ pub fn on_terminal() -> Option<ProgressSink> {
 
 /// The display, drawing to `target`.
 fn sink(target: ProgressDrawTarget) -> ProgressSink {
-    let bars = MultiProgress::with_draw_target(target);
-    let lines: Mutex<HashMap<Uuid, (ProgressBar, Instant)>> = Mutex::new(HashMap::new());
-    let style = ProgressStyle::with_template("{spinner} {msg}").expect("a valid template");
-    ProgressSink(Arc::new(move |p: &Progress| {
-        let mut lines = lines.lock().expect("progress lock");
+    let display = Display::new(target);
+    ProgressSink(Arc::new(move |p: &Progress| display.show(p)))
+}
+
+/// One line per config, each with its own start time (for its rate).
+struct Display {
+    bars: MultiProgress,
+    lines: Mutex<HashMap<Uuid, (ProgressBar, Instant)>>,
+    style: ProgressStyle,
+}
+
+impl Display {
+    fn new(target: ProgressDrawTarget) -> Self {
+        Self {
+            bars: MultiProgress::with_draw_target(target),
+            lines: Mutex::new(HashMap::new()),
+            style: ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"),
+        }
+    }
+
+    /// Shows `p` on its config's line (a new line for a config not seen yet); a config
+    /// that is done keeps its last line.
+    fn show(&self, p: &Progress) {
+        let mut lines = self.lines.lock().expect("progress lock");
         let (bar, started) = lines.entry(p.project_id).or_insert_with(|| {
-            let bar = bars.add(ProgressBar::new_spinner().with_style(style.clone()));
+            let bar = self.bars.add(ProgressBar::new_spinner().with_style(self.style.clone()));
             (bar, Instant::now())
         });
         bar.set_message(line(p, started.elapsed().as_secs_f64()));
@@ -32,7 +51,7 @@ fn sink(target: ProgressDrawTarget) -> ProgressSink {
         if p.done {
             bar.finish();
         }
-    }))
+    }
 }
 
 /// One config's line: `acme/widgets: 12 pages, 1,180 issues (236 issues/s)`.
@@ -61,16 +80,31 @@ mod tests {
     }
 
     #[test]
-    fn every_update_reaches_the_display() {
-        let shown = sink(ProgressDrawTarget::hidden());
+    fn every_update_reaches_its_configs_line() {
+        let display = Display::new(ProgressDrawTarget::hidden());
+        let (one, other) = (Uuid::nil(), Uuid::max());
         for pages in 1..=3 {
-            (shown.0)(&Progress {
-                project_id: Uuid::nil(),
+            display.show(&Progress {
+                project_id: one,
                 repo: "acme/widgets".into(),
                 pages,
                 issues: pages * 100,
                 done: pages == 3,
             });
         }
+        display.show(&Progress {
+            project_id: other,
+            repo: "acme/gadgets".into(),
+            pages: 1,
+            issues: 7,
+            done: false,
+        });
+        let lines = display.lines.lock().unwrap();
+        assert_eq!(lines.len(), 2, "one line per config");
+        let (bar, _) = &lines[&one];
+        assert!(bar.message().starts_with("acme/widgets: 3 pages, 300 issues"), "{}", bar.message());
+        assert!(bar.message().ends_with(", done") && bar.is_finished(), "{}", bar.message());
+        let (bar, _) = &lines[&other];
+        assert!(bar.message().starts_with("acme/gadgets: 1 pages, 7 issues") && !bar.is_finished());
     }
 }

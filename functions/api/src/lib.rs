@@ -6,6 +6,7 @@ mod console;
 pub mod error;
 mod extract;
 #[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 
 use std::sync::Arc;

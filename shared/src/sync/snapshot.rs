@@ -176,15 +176,6 @@ impl Plan {
             Plan::Apply(effect) => effect.outcome,
         }
     }
-
-    /// Whether carrying out the plan changes the task itself.
-    pub fn touches_task(&self) -> bool {
-        match self {
-            Plan::Create { .. } | Plan::Adopt => true,
-            Plan::Skip(_) => false,
-            Plan::Apply(effect) => effect.task.is_some(),
-        }
-    }
 }
 
 /// What is known of an issue the project has no link for.
@@ -588,7 +579,8 @@ mod tests {
                 landed: false,
             })
         );
-        assert!(!p.touches_task());
+        // The task keeps everything: the conflict holds both sides.
+        assert!(matches!(p, Plan::Apply(Effect { task: None, .. })));
     }
 
     #[test]
@@ -651,7 +643,7 @@ mod tests {
             p,
             apply(Keep, Some(write), LinkWrite::Advance { base: Side::Local }, ApplyOutcome::Updated)
         );
-        assert!(p.touches_task());
+        assert!(matches!(p, Plan::Apply(Effect { task: Some(_), .. })));
     }
 
     #[test]

@@ -36,10 +36,22 @@ impl Job {
     }
 }
 
+/// What the writer task did before its queue closed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Written {
+    /// Shared transactions tried (each takes whatever was queued).
+    pub(super) batches: usize,
+    /// Deliveries applied on their own after their batch failed.
+    pub(super) alone: usize,
+}
+
 /// The writer task: takes whatever is queued (at least one job) and applies it together.
-pub(super) async fn write_batches(store: Store, mut queue: mpsc::Receiver<Job>) {
+pub(super) async fn write_batches(store: Store, mut queue: mpsc::Receiver<Job>) -> Written {
     let mut jobs = Vec::with_capacity(BATCH_MAX);
+    let mut written = Written::default();
     while queue.recv_many(&mut jobs, BATCH_MAX).await > 0 {
+        written.batches += 1;
+        tracing::debug!(deliveries = jobs.len(), "group commit");
         match apply_batch(&store, &jobs).await {
             Ok(results) => {
                 for (job, result) in jobs.drain(..).zip(results) {
@@ -54,6 +66,7 @@ pub(super) async fn write_batches(store: Store, mut queue: mpsc::Receiver<Job>) 
             // One failure must not fail its neighbours: each runs again on its own, so only
             // the deliveries that fail by themselves are answered with an error.
             Err(_) => {
+                written.alone += jobs.len();
                 for job in jobs.drain(..) {
                     let result = apply_alone(&store, &job.received(), &job.change).await;
                     let _ = job.reply.send(result);
@@ -61,6 +74,7 @@ pub(super) async fn write_batches(store: Store, mut queue: mpsc::Receiver<Job>) 
             }
         }
     }
+    written
 }
 
 async fn apply_batch(store: &Store, jobs: &[Job]) -> Result<Vec<Handled>, WebhookError> {
@@ -137,8 +151,9 @@ mod tests {
             answers.push(answer);
         }
         drop(queue);
-        // All four are queued before the writer starts, so they are taken as one batch.
-        write_batches(store.clone(), jobs).await;
+        // All four are queued before the writer starts, so they are taken as one batch; it
+        // fails whole, and each runs again on its own.
+        assert_eq!(write_batches(store.clone(), jobs).await, Written { batches: 1, alone: 4 });
 
         let mut outcomes = Vec::new();
         for answer in answers {
@@ -153,6 +168,24 @@ mod tests {
         assert_eq!(store.count_rows(Table::Tasks).await.unwrap(), 3);
         assert_eq!(store.count_rows(Table::Deliveries).await.unwrap(), 3);
         assert_eq!(store.delivery_outcome("d-3").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn deliveries_queued_together_commit_together() {
+        let store = store_with_poison().await;
+        let (queue, jobs) = mpsc::channel(8);
+        let mut answers = Vec::new();
+        for n in 1..=5 {
+            let (job, answer) = job(n, &format!("issue {n}"));
+            queue.send(job).await.unwrap();
+            answers.push(answer);
+        }
+        drop(queue);
+        assert_eq!(write_batches(store.clone(), jobs).await, Written { batches: 1, alone: 0 });
+        for answer in answers {
+            assert_eq!(answer.await.unwrap().map(|h| h.status()).ok(), Some(200));
+        }
+        assert_eq!(store.count_rows(Table::Tasks).await.unwrap(), 5);
     }
 
     #[tokio::test]
