@@ -1,4 +1,4 @@
-//! Configuration from the environment (the same variable names everywhere; README.md, "Configuration").
+//! Configuration from the environment (the same variable names everywhere; docs/operations.md, "Configuration").
 //!
 //! Read once at start-up through a lookup function, so tests build configs from a map
 //! instead of changing the process environment.

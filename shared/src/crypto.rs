@@ -1,4 +1,5 @@
-//! PAT envelope encryption: a fresh AES-256 data key per PAT, wrapped by a key provider.
+//! Envelope encryption of stored secrets (a config's PAT, the App's key and webhook secret;
+//! docs/credentials.md): a fresh AES-256 data key per secret, wrapped by a key provider.
 //!
 //! Blob layout (all integers big-endian):
 //!

@@ -1,7 +1,19 @@
-//! ghsync's library: everything the Lambda functions and the local runner share.
+//! ghsync's library: everything the Lambda functions and the local runner share. One room
+//! per role (docs/README.md, "The code, room by room"):
 //!
-//! Domain types and the sync rules ([`domain`], [`sync`]), the store over SQLite and
-//! PostgreSQL ([`store`]), configuration ([`config`]) and timestamps ([`time`]).
+//! - [`sync`]: every decision, as pure table-tested functions over values;
+//! - [`domain`]: the board and GitHub's side as types, and the values they accept;
+//! - [`contract`]: every request and answer shape of the management API;
+//! - [`services`]: operations over the store, GitHub and the key provider (configs, the App,
+//!   hooks, the pusher, the reconciler, the AWS fan-out, run requests);
+//! - [`github`]: GitHub's REST API, the one place that speaks it;
+//! - [`store`]: the one query layer over SQLite and PostgreSQL;
+//! - [`webhook`]: deliveries verified, parsed and applied;
+//! - [`startup`]: building a running ghsync from its configuration;
+//! - [`config`], [`secrets`], [`crypto`]: configuration, the deployment's secrets, the KMS
+//!   envelope;
+//! - [`time`], [`paging`], [`metrics`], [`telemetry`]: timestamps and the run deadline, bounded
+//!   lists, metrics, logging.
 //!
 //! It must not depend on Lambda crates (`lambda_*`, `aws_lambda_events`): the functions are
 //! thin adapters over what is here, and the same code runs locally and in tests.

@@ -1,4 +1,4 @@
-//! Conflicts and how a person resolves them (the seed's `ConflictResolution`).
+//! Conflicts and how a person resolves them (table `conflict_resolution`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -26,7 +26,7 @@ text_enum!(
     }
 );
 
-/// A detected conflict and, once a person chose, its resolution (the seed's `ConflictResolution`).
+/// A detected conflict and, once a person chose, its resolution (table `conflict_resolution`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ConflictResolution {
     pub id: Uuid,
@@ -159,7 +159,7 @@ pub enum Resolution {
 }
 
 impl Resolution {
-    /// Applies the seed's rules: `merged_content` goes with `merge` and only with it.
+    /// `merged_content` goes with `merge` and only with it (docs/sync-rules.md, "Resolution").
     pub fn new(action: ResolutionAction, merged_content: Option<Merged>) -> Result<Self, ValidationError> {
         match (action, merged_content) {
             (ResolutionAction::Merge, Some(m)) => Ok(Resolution::Merge(m)),

@@ -274,7 +274,7 @@ impl IssueExtras {
 }
 
 impl RemoteIssue {
-    /// Checks the seed's rules for the link fields (`github_issue_number` positive,
+    /// Checks the link fields (docs/sync-rules.md, "What is accepted") (`github_issue_number` positive,
     /// `github_issue_url` of the form `https://{host}/{owner}/{repo}/issues/{number}`).
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.node_id.trim().is_empty() {
@@ -288,7 +288,7 @@ impl RemoteIssue {
 }
 
 /// `https://{host}/{owner}/{repo}/issues/{number}`; the host is `github.com` or a GitHub
-/// Enterprise host, and the number must be the issue's (the seed's rule).
+/// Enterprise host, and the number must be the issue's (docs/sync-rules.md, "What is accepted").
 pub fn validate_issue_url(url: &str, number: i64) -> Result<(), ValidationError> {
     issue_url_parts(url, number).map(|_| ())
 }
@@ -398,7 +398,7 @@ impl RemoteIssue {
     }
 }
 
-/// The link between a task and its issue (the seed's `TaskGitHubMetadata`).
+/// The link between a task and its issue (table `task_github_metadata`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TaskGitHubMetadata {
     pub id: Uuid,
@@ -422,7 +422,7 @@ pub struct TaskGitHubMetadata {
     pub updated_at: Timestamp,
 }
 
-/// A task's link to its issue, as the API shows it (the seed's `TaskGitHubMetadata`,
+/// A task's link to its issue, as the API shows it (table `task_github_metadata`,
 /// without the sync rules' private state).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct GitHubLink {

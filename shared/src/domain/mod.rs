@@ -1,7 +1,7 @@
-//! Domain types: the board (projects, tasks), the seed's sync models, and their validation.
+//! Domain types: the board (projects, tasks), the sync models, and their validation.
 //!
 //! Values from outside (API bodies, GitHub payloads, database rows) are parsed into these
-//! types once; a value that breaks a rule of the seed's data model is refused with a
+//! types once; a value that breaks a rule of docs/sync-rules.md, "What is accepted", is refused with a
 //! [`ValidationError`] naming the field.
 
 /// A value that breaks one of the data model's rules.

@@ -1,4 +1,4 @@
-//! A project's sync config and the history of its runs (the seed's `GitHubSyncConfig`
+//! A project's sync config and the history of its runs (table `github_sync_config`
 //! and `SyncHistory`).
 
 use std::fmt;
@@ -27,7 +27,7 @@ pub struct SyncInterval(i64);
 impl SyncInterval {
     pub const MIN: i64 = 30;
     pub const MAX: i64 = 3600;
-    /// The seed's default: five minutes.
+    /// The default: five minutes (docs/sync-rules.md, "When a config syncs").
     pub const DEFAULT: SyncInterval = SyncInterval(300);
     /// How soon a repository with recent activity is polled again.
     pub const ACTIVE: SyncInterval = SyncInterval(30);
@@ -65,7 +65,7 @@ impl From<SyncInterval> for i64 {
     }
 }
 
-/// A project's GitHub sync configuration (the seed's `GitHubSyncConfig`).
+/// A project's GitHub sync configuration (table `github_sync_config`).
 #[derive(Clone, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct GitHubSyncConfig {
     pub id: Uuid,
@@ -243,7 +243,7 @@ impl GitHubSyncConfig {
     }
 }
 
-/// One sync run of a config (the seed's `SyncHistory`).
+/// One sync run of a config (table `sync_history`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct SyncHistory {
     pub id: Uuid,

@@ -1,10 +1,8 @@
-//! GitHub App authentication (README.md, "Connecting to GitHub"): the deployment's one App
-//! (its id, and its private key and webhook secret sealed under the KMS envelope), the App's
-//! JWT (RS256, signed by octocrab's `create_jwt`), and installation tokens minted with it and
-//! cached until shortly before they expire.
-//!
-//! The cache lives in the process: a Lambda instance mints a token per installation at
-//! most once an hour (GitHub's tokens last an hour), and every instance may hold its own.
+//! The deployment's GitHub App (docs/credentials.md, "The GitHub App"): setting it (its id,
+//! and its private key and webhook secret sealed under the KMS envelope), its JWT (RS256,
+//! signed by octocrab's `create_jwt`), its installations and their tokens (cached by the
+//! GitHub client, [`crate::github::GitHub::installation_token`]), and [`AppAccess`], what the
+//! webhook receiver needs of it.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Each config's own repository webhook (README.md, "Webhook"): what to give GitHub (its URL
+//! Each config's own repository webhook (docs/tenants.md, "Hooks ghsync installs"): what to give GitHub (its URL
 //! `/webhooks/github/{config_id}` and its own secret), and, with `GHSYNC_PUBLIC_URL` and a
 //! token allowed to manage hooks, installing, repairing and removing it on GitHub.
 

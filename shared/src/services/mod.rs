@@ -1,4 +1,8 @@
-//! Management operations that span the store, GitHub and the key provider.
+//! Operations that span the store, GitHub and the key provider, one file per family:
+//! [`configs`] (saving a sync config), [`app`] (the GitHub App), [`hooks`] (repository
+//! webhooks), [`push`] (two-way sync's pusher and publishing), [`reconcile`] (a sync run),
+//! [`fanout`] (the tick and queue in AWS), [`runs`] (how a requested run reaches a worker).
+//! [`Services`] holds what they share, and here is how a config reaches GitHub.
 
 pub mod app;
 pub mod configs;

@@ -130,7 +130,7 @@ impl Store {
         rows.into_iter().map(SyncHistory::try_from).collect()
     }
 
-    /// The seed's `SyncHistorySummary`: the last 100 runs, and figures over the kept history
+    /// The history summary (docs/sync-rules.md, "History"): the last 100 runs, and figures over the kept history
     /// (average duration and success rate over finished runs).
     pub async fn history_summary(&self, project_id: Uuid) -> Result<SyncHistorySummary, StoreError> {
         self.get_project(project_id).await?;
@@ -157,7 +157,7 @@ impl Store {
     }
 }
 
-/// The seed's rules for a finished run.
+/// The rules for a finished run (docs/sync-rules.md, "History").
 fn validate_completion(
     status: SyncStatus,
     counts: &SyncCounts,

@@ -263,12 +263,10 @@ impl Reconciler {
     /// One claimed config: history row, pull, outcome, release.
     #[instrument(skip_all, fields(project_id = %claimed.config.project_id, repo = %claimed.config.full_name()))]
     async fn sync(&self, claimed: Claimed, limits: Limits) -> ConfigReport {
-        let store = &self.services.store;
         let config = &claimed.config;
-        let repo = config.full_name();
         let mut report = ConfigReport {
             project_id: config.project_id,
-            repo: repo.clone(),
+            repo: config.full_name(),
             history: None,
             requests: 0,
             not_modified: false,
@@ -277,24 +275,13 @@ impl Reconciler {
             error: None,
         };
         let started = Timestamp::now();
-        if let Err(e) = store.close_abandoned_runs(&claimed, started).await {
-            report.error = Some(e.to_string());
-            return report;
-        }
-        // A run asked for through the API has its history row already.
-        let run = match claimed.requested_run {
-            Some(id) => store.get_run(id).await,
-            None => store.start_sync(config.project_id, config.id, started).await,
-        };
-        let run = match run {
+        let run = match self.start_run(&claimed, started).await {
             Ok(run) => run,
             Err(e) => {
                 report.error = Some(e.to_string());
                 return report;
             }
         };
-        let interval = crate::domain::SyncInterval::new(config.sync_interval_seconds)
-            .unwrap_or(crate::domain::SyncInterval::DEFAULT);
         let mut tally = Tally::default();
         let pulled = self.pull(&claimed, run.id, &mut tally, limits).await;
         if config.two_way && pulled.is_ok() {
@@ -315,81 +302,8 @@ impl Reconciler {
         self.report_progress(&claimed, &tally, true);
         let finished = Timestamp::now();
         report.requests = tally.requests;
-
-        let (status, error, end) = match pulled {
-            Ok(pulled) => {
-                let active = tally.changed()
-                    || store
-                        .webhook_applied_since(&repo, finished.minus(self.options.active_window))
-                        .await
-                        .unwrap_or(false);
-                let mut ended = RunEnded::Complete { active };
-                let mut end = RunEnd {
-                    last_sync_at: finished,
-                    next_sync_at: finished,
-                    sync_error: None,
-                    list_watermark: None,
-                    probe: None,
-                    last_full_pass_at: None,
-                    consecutive_failures: 0,
-                };
-                report.complete = true;
-                match pulled {
-                    Pulled::NotModified => report.not_modified = true,
-                    Pulled::Listed { watermark, probe, full_pass_done } => {
-                        end.list_watermark = watermark;
-                        end.probe = probe;
-                        end.last_full_pass_at = full_pass_done;
-                    }
-                    Pulled::Cut { probe, resume_at } => {
-                        // Each applied page is a checkpoint: the next run continues there.
-                        report.complete = false;
-                        tally.counts.cut_short = true;
-                        end.probe = probe;
-                        ended = RunEnded::Cut { resume_at };
-                    }
-                }
-                end.next_sync_at = sync::next_sync_at(ended, interval, 0, finished);
-                (SyncStatus::Success, tally.skipped_message(), end)
-            }
-            Err(e) => {
-                let message = crate::telemetry::ErrorChain(&e).to_string();
-                let rate_limit = match &e {
-                    ReconcileError::GitHub(e) => e.rate_limit(),
-                    _ => None,
-                };
-                let ended = RunEnded::Failed { rate_limit };
-                let next = sync::next_sync_at(ended, interval, claimed.consecutive_failures, finished);
-                tracing::warn!(error = %message, next_attempt = %next, "sync failed");
-                let end = RunEnd {
-                    last_sync_at: finished,
-                    next_sync_at: next,
-                    sync_error: Some(message.clone()),
-                    list_watermark: None,
-                    probe: None,
-                    last_full_pass_at: None,
-                    consecutive_failures: claimed.consecutive_failures + 1,
-                };
-                (SyncStatus::Failure, Some(message), end)
-            }
-        };
-        match store.complete_sync(run.id, status, &tally.counts, error.as_deref(), finished).await {
-            Ok(history) => report.history = Some(history),
-            Err(e) => report.error = Some(e.to_string()),
-        }
-        if status == SyncStatus::Failure {
-            report.error = report.error.or(error);
-        }
-        match store.finish_run(&claimed, &end).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!("the claim expired before the run ended; its outcome was not recorded")
-            }
-            Err(e) => report.error = Some(e.to_string()),
-        }
-        if let Err(e) = store.prune_history(config.id, finished).await {
-            tracing::warn!(error = %e, "pruning sync history failed");
-        }
+        let (status, error, end) = self.run_end(&claimed, pulled, &mut tally, &mut report, finished).await;
+        self.record_run(&claimed, run.id, (status, error, &end), &tally, &mut report, finished).await;
         tracing::info!(
             status = status.as_str(),
             complete = report.complete,
@@ -405,5 +319,117 @@ impl Reconciler {
         );
         sync_metrics(&report, status, &tally, finished.millis_since(started));
         report
+    }
+
+    /// The run's history row: closes runs a crashed worker left open, then takes the row a
+    /// request through the API made, or starts one.
+    async fn start_run(&self, claimed: &Claimed, started: Timestamp) -> Result<SyncHistory, StoreError> {
+        let store = &self.services.store;
+        store.close_abandoned_runs(claimed, started).await?;
+        match claimed.requested_run {
+            Some(id) => store.get_run(id).await,
+            None => store.start_sync(claimed.config.project_id, claimed.config.id, started).await,
+        }
+    }
+
+    /// How the run ended, for its history and its config: the status, the error or the
+    /// skipped issues, and what the config keeps (next time as [`sync::next_sync_at`] says,
+    /// watermark, probe, full pass).
+    async fn run_end(
+        &self,
+        claimed: &Claimed,
+        pulled: Result<Pulled, ReconcileError>,
+        tally: &mut Tally,
+        report: &mut ConfigReport,
+        finished: Timestamp,
+    ) -> (SyncStatus, Option<String>, RunEnd) {
+        let config = &claimed.config;
+        let interval = crate::domain::SyncInterval::new(config.sync_interval_seconds)
+            .unwrap_or(crate::domain::SyncInterval::DEFAULT);
+        let mut end = RunEnd {
+            last_sync_at: finished,
+            next_sync_at: finished,
+            sync_error: None,
+            list_watermark: None,
+            probe: None,
+            last_full_pass_at: None,
+            consecutive_failures: 0,
+        };
+        let pulled = match pulled {
+            Ok(pulled) => pulled,
+            Err(e) => {
+                let message = crate::telemetry::ErrorChain(&e).to_string();
+                let rate_limit = match &e {
+                    ReconcileError::GitHub(e) => e.rate_limit(),
+                    _ => None,
+                };
+                let ended = RunEnded::Failed { rate_limit };
+                end.next_sync_at =
+                    sync::next_sync_at(ended, interval, claimed.consecutive_failures, finished);
+                end.sync_error = Some(message.clone());
+                end.consecutive_failures = claimed.consecutive_failures + 1;
+                tracing::warn!(error = %message, next_attempt = %end.next_sync_at, "sync failed");
+                return (SyncStatus::Failure, Some(message), end);
+            }
+        };
+        // The repository is busy when this run changed something or a delivery for it applied
+        // something lately: it is asked again sooner.
+        let active = tally.changed()
+            || self
+                .services
+                .store
+                .webhook_applied_since(&report.repo, finished.minus(self.options.active_window))
+                .await
+                .unwrap_or(false);
+        let mut ended = RunEnded::Complete { active };
+        report.complete = true;
+        match pulled {
+            Pulled::NotModified => report.not_modified = true,
+            Pulled::Listed { watermark, probe, full_pass_done } => {
+                end.list_watermark = watermark;
+                end.probe = probe;
+                end.last_full_pass_at = full_pass_done;
+            }
+            Pulled::Cut { probe, resume_at } => {
+                // Each applied page is a checkpoint: the next run continues there.
+                report.complete = false;
+                tally.counts.cut_short = true;
+                end.probe = probe;
+                ended = RunEnded::Cut { resume_at };
+            }
+        }
+        end.next_sync_at = sync::next_sync_at(ended, interval, 0, finished);
+        (SyncStatus::Success, tally.skipped_message(), end)
+    }
+
+    /// Records the run: its history row completed, the config's end (only while the claim
+    /// holds), the history pruned.
+    async fn record_run(
+        &self,
+        claimed: &Claimed,
+        run_id: uuid::Uuid,
+        (status, error, end): (SyncStatus, Option<String>, &RunEnd),
+        tally: &Tally,
+        report: &mut ConfigReport,
+        finished: Timestamp,
+    ) {
+        let store = &self.services.store;
+        match store.complete_sync(run_id, status, &tally.counts, error.as_deref(), finished).await {
+            Ok(history) => report.history = Some(history),
+            Err(e) => report.error = Some(e.to_string()),
+        }
+        if status == SyncStatus::Failure {
+            report.error = report.error.take().or(error);
+        }
+        match store.finish_run(claimed, end).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("the claim expired before the run ended; its outcome was not recorded")
+            }
+            Err(e) => report.error = Some(e.to_string()),
+        }
+        if let Err(e) = store.prune_history(claimed.config.id, finished).await {
+            tracing::warn!(error = %e, "pruning sync history failed");
+        }
     }
 }
