@@ -12,12 +12,14 @@
 //! - [`publish`]: the marker that makes publishing a task idempotent;
 //! - [`installations`]: when an installation event of the GitHub App is believed;
 //! - [`tenant`](mod@tenant): what saving a config does (moved, due, outbox, token check, hook);
-//! - [`scheduling`]: when a config runs next, the wait after a rate limit, full passes, probes.
+//! - [`scheduling`]: when a config runs next, the wait after a rate limit, full passes, probes;
+//! - [`comments`]: what a GitHub comment does to its task's thread, and the comments' watermark.
 //!
 //! Webhook deliveries, reconcile polls, the pusher and the API translate what they saw (a
 //! payload's action, an HTTP status, a person's choice) into these inputs and call the same
 //! functions. Nothing here reads a clock, a database or the network: times come in as values.
 
+pub mod comments;
 pub mod gone;
 pub mod installations;
 pub mod publish;
@@ -31,6 +33,7 @@ use serde::Serialize;
 
 use crate::domain::SyncCounts;
 
+pub use comments::{CommentIssue, CommentOutcome, CommentSeen, StoredComment, comment, comments_watermark};
 pub use gone::{Disappearance, GoneLink, GoneOutcome, GoneWrite, count_gone, gone, link_live, transfer};
 pub use installations::{
     Concerns, GitHubSays, InstallationEffect, PauseCause, Said, believed, installation_event, repos_hold,
