@@ -134,7 +134,8 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// The outcome recorded for a delivery id, if it was seen.
+    /// The outcome recorded for a delivery id, if it was seen (tests).
+    #[cfg(any(test, feature = "testing"))]
     pub async fn delivery_outcome(&self, delivery_id: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT outcome FROM webhook_deliveries WHERE delivery_id = $1")
             .bind(delivery_id)

@@ -375,7 +375,8 @@ impl Store {
         })
     }
 
-    /// Counts the rows of one of the store's tables (tests and operator checks).
+    /// Counts the rows of one of the store's tables (tests).
+    #[cfg(any(test, feature = "testing"))]
     pub async fn count_rows(&self, table: Table) -> Result<i64, StoreError> {
         let sql = match table {
             Table::Projects => "SELECT COUNT(*) FROM projects",
@@ -390,7 +391,8 @@ impl Store {
     }
 }
 
-/// The store's tables, for [`Store::count_rows`].
+/// The store's tables, for `Store::count_rows` (tests).
+#[cfg(any(test, feature = "testing"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
     Projects,
@@ -402,6 +404,7 @@ pub enum Table {
     Deliveries,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Table {
     pub const ALL: [Table; 7] = [
         Table::Projects,

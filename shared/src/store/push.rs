@@ -567,7 +567,8 @@ impl Store {
         .await
     }
 
-    /// The entry of `task_id` as it stands (tests and operator checks).
+    /// The entry of `task_id` as it stands (tests).
+    #[cfg(any(test, feature = "testing"))]
     pub async fn read_push(&self, task_id: Uuid) -> Result<Option<PushJob>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         read_job_in(&mut conn, task_id).await
