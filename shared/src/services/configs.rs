@@ -154,14 +154,7 @@ impl Services {
         api_url: Option<&str>,
     ) -> Result<sync::Switch, ManageError> {
         let old_repo = existing.map(GitHubSyncConfig::repo).transpose()?;
-        let stored = existing.zip(old_repo.as_ref()).map(|(old, repo)| sync::Stored {
-            place: sync::Place { repo, api_url: old.api_url.as_deref() },
-            sync_enabled: old.sync_enabled,
-            two_way: old.two_way,
-            paused_by_github: old.paused_by_github,
-            paused_for_host: old.paused_for_host,
-            installation: old.installation_id.is_some(),
-        });
+        let stored = existing.zip(old_repo.as_ref()).map(|(old, repo)| sync::Stored::of(old, repo));
         let credential = match (&asked.pat, asked.installation_id) {
             (Some(_), _) => Some(sync::CredentialKind::Pat),
             (None, Some(_)) => Some(sync::CredentialKind::Installation),

@@ -13,7 +13,7 @@ pub mod reconcile;
 pub mod runs;
 
 use crate::crypto::{CryptoError, KeyProvider, SealedFor, Secret};
-use crate::domain::{GitHubSyncConfig, Reach, RepoName, RepoOwner, RepoRef, ValidationError};
+use crate::domain::{GitHubSyncConfig, Reach, RepoRef, ValidationError};
 use crate::github::{GitHub, GitHubError, InstallationToken};
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
@@ -112,11 +112,7 @@ impl Services {
         &self,
         config: &GitHubSyncConfig,
     ) -> Result<(RepoRef, Connection), ManageError> {
-        let repo = RepoRef {
-            owner: RepoOwner::parse(config.repo_owner.clone())?,
-            name: RepoName::parse(config.repo_name.clone())?,
-        };
-        Ok((repo, self.reach_github(&config.reach()).await?))
+        Ok((config.repo()?, self.reach_github(&config.reach()).await?))
     }
 }
 

@@ -129,14 +129,7 @@ impl Store {
             (None, Some(old)) => old.api_url.clone(),
             (None, None) => None,
         };
-        let stored = before.as_ref().zip(old_repo.as_ref()).map(|(old, old_repo)| sync::Stored {
-            place: sync::Place { repo: old_repo, api_url: old.api_url.as_deref() },
-            sync_enabled: old.sync_enabled,
-            two_way: old.two_way,
-            paused_by_github: old.paused_by_github,
-            paused_for_host: old.paused_for_host,
-            installation: old.installation_id.is_some(),
-        });
+        let stored = before.as_ref().zip(old_repo.as_ref()).map(|(old, repo)| sync::Stored::of(old, repo));
         let switch = sync::switch(
             stored.as_ref(),
             &sync::Change {

@@ -5,7 +5,7 @@
 //! carries the decision out on the locked row; the API and the token check read it.
 
 use super::push::Rearm;
-use crate::domain::RepoRef;
+use crate::domain::{GitHubSyncConfig, RepoRef};
 
 /// Where a config's issues live: a repository, on the deployment's GitHub (`api_url` none)
 /// or a GitHub Enterprise Server's API.
@@ -40,6 +40,20 @@ pub struct Stored<'a> {
     pub paused_for_host: bool,
     /// It works through a GitHub App installation.
     pub installation: bool,
+}
+
+impl<'a> Stored<'a> {
+    /// The stored `config`, following `repo` (its parsed repository).
+    pub fn of(config: &'a GitHubSyncConfig, repo: &'a RepoRef) -> Self {
+        Stored {
+            place: Place { repo, api_url: config.api_url.as_deref() },
+            sync_enabled: config.sync_enabled,
+            two_way: config.two_way,
+            paused_by_github: config.paused_by_github,
+            paused_for_host: config.paused_for_host,
+            installation: config.installation_id.is_some(),
+        }
+    }
 }
 
 /// What a save asks for: the new place (`api_url` as it will be stored), and the fields the
