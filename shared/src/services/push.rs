@@ -463,7 +463,7 @@ fn write_takes(deadline: tokio::time::Instant) -> chrono::Duration {
 /// What a failed GitHub request means for the outbox.
 fn failure_of(e: &GitHubError) -> Failure {
     match e {
-        GitHubError::RateLimited { .. } => Failure::RateLimited(e.rate_limit().unwrap_or_default()),
+        e if let Some(limit) = e.rate_limit() => Failure::RateLimited(limit),
         GitHubError::Refused { status: 404 | 410 | 301 | 302 | 307, .. } => Failure::Missing,
         e if e.is_transient() => Failure::Transient,
         GitHubError::Malformed(_) | GitHubError::BadJson(_) => Failure::Transient,

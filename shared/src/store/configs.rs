@@ -413,7 +413,7 @@ async fn update_config_in(
         }
         sync::OutboxOnSave::Keep => {}
     }
-    if switch.credential_saved && !switch.moved {
+    if switch.rearm_refused {
         // GitHub accepted the new credential just now: refused edits go again.
         super::rearm_in(tx, project_id, Rearm::CredentialSaved, at).await?;
     }

@@ -55,8 +55,7 @@ pub enum RunEnded {
 /// after the budget's reset; after a failure, the rate limit's time or a backoff from
 /// [`FAILURE_BACKOFF`] doubling with each of the `failures` before this one, up to the
 /// interval.
-pub fn next_sync_at(ended: RunEnded, interval: SyncInterval, failures: i64, now: Timestamp) -> Timestamp {
-    let interval = chrono::Duration::seconds(interval.seconds());
+pub fn next_sync_at(ended: RunEnded, interval: chrono::Duration, failures: i64, now: Timestamp) -> Timestamp {
     match ended {
         RunEnded::Complete { active: true } => {
             now.plus(chrono::Duration::seconds(SyncInterval::ACTIVE.seconds()))
@@ -148,7 +147,7 @@ mod tests {
     #[test]
     fn the_next_run_follows_how_this_one_ended() {
         let now = t(T);
-        let five_minutes = SyncInterval::new(300).unwrap();
+        let five_minutes = chrono::Duration::minutes(5);
         let limited = RateLimit { retry_after: Some(secs(120)), reset_at: None };
         #[rustfmt::skip]
         let rows = [
@@ -166,7 +165,7 @@ mod tests {
             assert_eq!(next_sync_at(ended, five_minutes, failures, now), t(at), "{ended:?} after {failures}");
         }
         // An interval below the backoff's base still backs off by the base.
-        let one_minute = SyncInterval::new(60).unwrap();
+        let one_minute = chrono::Duration::minutes(1);
         assert_eq!(
             next_sync_at(RunEnded::Failed { rate_limit: None }, one_minute, 5, now),
             t("2026-01-05T10:01:00Z")

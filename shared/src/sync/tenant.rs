@@ -90,9 +90,12 @@ pub struct Switch {
     /// events (the pause cause is cleared).
     pub person_decides: bool,
     pub outbox: OutboxOnSave,
-    /// A new credential GitHub accepted just now, for the same repository: edits GitHub
-    /// refused go again, and the last run's error no longer holds.
+    /// A new credential GitHub accepted just now: the last run's error no longer holds, and a
+    /// pause by GitHub's events ends with it.
     pub credential_saved: bool,
+    /// Edits GitHub refused go again: a new credential for the same repository (a moved
+    /// config's edits end instead).
+    pub rearm_refused: bool,
     /// Due at once: moved, turned on, or a new credential.
     pub due_now: bool,
     /// The token must be checked with GitHub before the save (it, the repository, or what it
@@ -120,6 +123,7 @@ pub fn switch(old: Option<&Stored<'_>>, change: &Change<'_>) -> Switch {
             person_decides: false,
             outbox: OutboxOnSave::Keep,
             credential_saved: credential,
+            rearm_refused: false,
             due_now: true,
             check_token: true,
             pat_must_be_resent: false,
@@ -156,6 +160,7 @@ pub fn switch(old: Option<&Stored<'_>>, change: &Change<'_>) -> Switch {
         person_decides: change.sync_enabled.is_some_and(|e| e != old.sync_enabled),
         outbox,
         credential_saved: credential,
+        rearm_refused: credential && !moved,
         due_now: moved || (enabled && !old.sync_enabled) || credential,
         check_token: credential || moved || (two_way && !old.two_way),
         pat_must_be_resent: moved && !credential && !old.installation,
@@ -222,6 +227,7 @@ mod tests {
                 person_decides: false,
                 outbox: OutboxOnSave::Keep,
                 credential_saved: false,
+                rearm_refused: false,
                 due_now: false,
                 check_token: false,
                 pat_must_be_resent: false,
@@ -249,7 +255,7 @@ mod tests {
             ("a new credential ends GitHub's pause",
              Stored { sync_enabled: false, paused_by_github: true, ..stored },
              Change { credential: Some(CredentialKind::Pat), ..change },
-             Switch { enabled: true, credential_saved: true, due_now: true, check_token: true, ..base }),
+             Switch { enabled: true, credential_saved: true, rearm_refused: true, due_now: true, check_token: true, ..base }),
             ("moved off a host no longer allowed",
              Stored { sync_enabled: false, paused_for_host: true, place: Place { repo: &widgets, api_url: ghe }, ..stored },
              Change { credential: Some(CredentialKind::Pat), ..change },
@@ -259,7 +265,8 @@ mod tests {
              Switch { person_decides: true, due_now: true, ..base }),
             ("a PAT config now works through the App", stored,
              Change { credential: Some(CredentialKind::Installation), ..change },
-             Switch { credential_saved: true, due_now: true, check_token: true, old_hook_goes: true, ..base }),
+             Switch { credential_saved: true, rearm_refused: true, due_now: true, check_token: true,
+                      old_hook_goes: true, ..base }),
         ];
         for (what, old, change, expected) in rows {
             assert_eq!(switch(Some(&old), &change), expected, "{what}");

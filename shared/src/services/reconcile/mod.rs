@@ -344,8 +344,7 @@ impl Reconciler {
         finished: Timestamp,
     ) -> (SyncStatus, Option<String>, RunEnd) {
         let config = &claimed.config;
-        let interval = crate::domain::SyncInterval::new(config.sync_interval_seconds)
-            .unwrap_or(crate::domain::SyncInterval::DEFAULT);
+        let interval = chrono::Duration::seconds(config.sync_interval_seconds);
         let mut end = RunEnd {
             last_sync_at: finished,
             next_sync_at: finished,

@@ -234,12 +234,8 @@ impl Reconciler {
 
         let watermark = listing.watermark(since, self.options.overlap).or(since);
         let (url, etag, len) = last_page;
-        let probe = match etag {
-            Some(etag) if sync::keeps_probe(true, len, PER_PAGE, listing.moved_from.is_some()) => {
-                Some(Probe { url: url.to_string(), etag })
-            }
-            _ => None,
-        };
+        let keep = sync::keeps_probe(etag.is_some(), len, PER_PAGE, listing.moved_from.is_some());
+        let probe = etag.filter(|_| keep).map(|etag| Probe { url: url.to_string(), etag });
         let Some(pass) = pass else {
             return Ok(Pulled::Listed { watermark, probe: Some(probe), full_pass_done: None });
         };
