@@ -193,6 +193,24 @@ pub(super) async fn apply_in(
     Ok(Handled::Applied { results })
 }
 
+/// What a config paused by an installation event shows as its error: why, and what resumes it.
+fn pause_reason(cause: sync::PauseCause, installation: i64, repo: Option<&RepoRef>) -> String {
+    match cause {
+        sync::PauseCause::Deleted => format!(
+            "the GitHub App installation {installation} was deleted: install the App again and give this config \
+             the new installation"
+        ),
+        sync::PauseCause::Suspended => format!(
+            "the GitHub App installation {installation} is suspended: syncing resumes when it is unsuspended"
+        ),
+        sync::PauseCause::Removed => format!(
+            "{} was removed from the GitHub App installation {installation}: add it to the installation again \
+             to resume syncing",
+            repo.map_or_else(|| "a repository".to_string(), RepoRef::to_string)
+        ),
+    }
+}
+
 /// An `installation` or `installation_repositories` delivery of the App: what it says is
 /// confirmed with GitHub first (a captured delivery replayed under a new id verifies like the
 /// original), then the configs it concerns pause or resume in one transaction with its record.
@@ -243,38 +261,30 @@ pub(super) async fn installation_event(
     let result = store::retry_races(|| async {
         let mut tx = store.begin().await?;
         let now = received.now;
-        use sync::{Concerns, InstallationEffect as Effect, PauseCause};
+        use sync::{Concerns, InstallationEffect as Effect};
         let scope = |concerns| match concerns {
             Concerns::All => store::InstallationScope::All,
             Concerns::ConfirmedRepos => store::InstallationScope::Repos(&repos),
         };
         let handled = match sync::believed(effect, said, holds) {
             Effect::Ignore(reason) => Handled::Ignored { reason },
-            Effect::Pause { concerns: Concerns::ConfirmedRepos, cause } => {
+            Effect::Pause { concerns, cause } => {
                 // Each repository's configs are told which repository left.
+                let targets: Vec<Option<&RepoRef>> = match concerns {
+                    Concerns::All => vec![None],
+                    Concerns::ConfirmedRepos => repos.iter().map(Some).collect(),
+                };
                 let mut paused = 0;
-                for repo in &repos {
-                    let reason = format!(
-                        "{repo} was removed from the GitHub App installation {id}: add it to the \
-                         installation again to resume syncing"
-                    );
-                    let one = store::InstallationScope::Repos(std::slice::from_ref(repo));
-                    paused += store::pause_installation_in(&mut tx, id, one, cause, &reason, now).await?.len();
+                for repo in targets {
+                    let one = match repo {
+                        Some(repo) => store::InstallationScope::Repos(std::slice::from_ref(repo)),
+                        None => store::InstallationScope::All,
+                    };
+                    let reason = pause_reason(cause, id, repo);
+                    paused +=
+                        store::pause_installation_in(&mut tx, id, one, cause, &reason, now).await?.len();
                 }
                 Handled::Paused { configs: paused }
-            }
-            Effect::Pause { concerns: Concerns::All, cause } => {
-                let reason = match cause {
-                    PauseCause::Deleted => format!(
-                        "the GitHub App installation {id} was deleted: install the App again and give this \
-                         config the new installation"
-                    ),
-                    _ => format!(
-                        "the GitHub App installation {id} is suspended: syncing resumes when it is unsuspended"
-                    ),
-                };
-                let paused = store::pause_installation_in(&mut tx, id, scope(Concerns::All), cause, &reason, now).await?;
-                Handled::Paused { configs: paused.len() }
             }
             Effect::Resume { concerns, cause } => {
                 let resumed = store::resume_installation_in(&mut tx, id, scope(concerns), cause, now).await?;
