@@ -260,6 +260,8 @@ message: string | null,
  */
 last_delivery: GhHookResponse | null, };
 
+export type CommentCounts = { fetched: number, created: number, updated: number, deleted: number, };
+
 export type SyncHistory = { id: string, project_id: string, sync_config_id: string, started_at: string, completed_at: string | null, duration_ms: number | null, issues_fetched: number, tasks_created: number, tasks_updated: number, conflicts_detected: number, 
 /**
  * Issues left out as malformed (named in `error_message`).
@@ -273,7 +275,37 @@ pages_fetched: number,
  * Whether the run reached the end of what was due; `false`: the deadline cut it and
  * the next run continues where it stopped.
  */
-complete: boolean, status: SyncStatus, error_message: string | null, };
+complete: boolean, 
+/**
+ * What the run's comments did (docs/comments.md).
+ */
+comments: CommentCounts, status: SyncStatus, error_message: string | null, };
+
+export type GitHubComment = { comment_id: number, 
+/**
+ * `https://github.com/{owner}/{repo}/issues/{n}#issuecomment-{id}`.
+ */
+url: string, author_login: string, };
+
+export type TaskComment = { id: string, task_id: string, 
+/**
+ * Markdown text, shown as text (never rendered as HTML by the console).
+ */
+body: string, 
+/**
+ * Who wrote it: the GitHub login of a GitHub comment.
+ */
+author: string, created_at: string, updated_at: string, 
+/**
+ * Where it lives on GitHub; `null` for a comment written on the board.
+ */
+github: GitHubComment | null, };
+
+export type TaskCommentPage = { items: Array<TaskComment>, 
+/**
+ * The `cursor` of the next page; `null` on the last.
+ */
+next_cursor: string | null, };
 
 export type SyncHistorySummary = { 
 /**

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::{ConflictResolution, SyncHistory, TaskWithLink, ValidationError};
+use crate::domain::{ConflictResolution, SyncHistory, TaskComment, TaskWithLink, ValidationError};
 use crate::time::Timestamp;
 
 /// Items of a page when the request names no `limit`.
@@ -108,6 +108,12 @@ impl Keyed for ConflictResolution {
     }
 }
 
+impl Keyed for TaskComment {
+    fn key(&self) -> Cursor {
+        Cursor { at: self.created_at, id: self.id }
+    }
+}
+
 impl Keyed for SyncHistory {
     fn key(&self) -> Cursor {
         Cursor { at: self.started_at, id: self.id }
@@ -168,6 +174,11 @@ page_type!(
     /// `GET /api/projects/{id}/conflicts`: conflicts, newest first.
     ConflictPage,
     ConflictResolution
+);
+page_type!(
+    /// `GET /api/tasks/{id}/comments`: a task's thread, oldest first.
+    TaskCommentPage,
+    TaskComment
 );
 page_type!(
     /// `GET /api/projects/{id}/sync-history/runs`: sync runs, newest first.

@@ -66,6 +66,12 @@ impl World {
         self.rec.run_project(self.project).await.unwrap()
     }
 
+    /// The requests about issues: the comment listing that follows each run's issues
+    /// (tests/comments.rs) left out.
+    fn issue_requests(&self) -> Vec<testkit::github::Recorded> {
+        self.gh.requests().into_iter().filter(|r| !r.path.ends_with("/issues/comments")).collect()
+    }
+
     fn list_requests(&self) -> Vec<testkit::github::Recorded> {
         self.gh.requests().into_iter().filter(|r| r.is_list()).collect()
     }
@@ -118,7 +124,7 @@ async fn first_run_imports_every_issue_and_no_pull_request(store: Store) {
     let history = report.history.unwrap();
     assert_eq!(history.status, SyncStatus::Success, "{:?}", history.error_message);
     assert_eq!(w.list_requests().len(), 11, "⌈1030 items / 100⌉ list requests");
-    assert_eq!(report.requests, 11);
+    assert_eq!(report.requests, 12, "and the (empty) comment listing");
     assert_eq!(history.issues_fetched, 1000);
     assert_eq!(history.tasks_created, 1000);
     assert_eq!(w.store.count_rows(Table::Tasks).await.unwrap(), 1000);
@@ -147,9 +153,11 @@ async fn an_unchanged_repository_costs_one_304_and_writes_nothing(store: Store) 
 
     let report = w.run().await;
 
-    let requests = w.gh.requests();
+    let requests = w.issue_requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(requests[0].status, 304);
+    let comments: Vec<u16> = w.gh.requests().iter().skip(1).map(|r| r.status).collect();
+    assert_eq!(comments, [304], "the comments' probe is conditional too");
     assert!(requests[0].if_none_match.is_some());
     assert!(report.not_modified);
     let h = report.history.unwrap();
@@ -190,7 +198,7 @@ async fn after_five_changes_the_next_run_updates_exactly_those_five(store: Store
         let want = if changed.contains(&n) { format!("Changed {n}") } else { before[&n].clone() };
         assert_eq!(after[&n], want);
     }
-    assert_eq!(w.gh.requests().len(), 2, "a probe answered 200, then one page since the watermark");
+    assert_eq!(w.issue_requests().len(), 2, "a probe answered 200, then one page since the watermark");
     // And then it is quiet again.
     w.gh.clear_requests();
     assert!(w.run().await.not_modified);
@@ -321,7 +329,7 @@ async fn server_errors_are_retried_then_recorded(store: Store) {
     w.gh.push_fault(Fault::status(502, "bad gateway"));
     let h = w.run().await;
     assert_eq!(h.history.unwrap().status, SyncStatus::Success);
-    assert_eq!(h.requests, 3, "one retry, then two pages");
+    assert_eq!(h.requests, 4, "one retry, then two pages, then the comment listing");
     // Three in a row fail the run; the next attempt backs off.
     let w = world(testkit::sqlite().await).await;
     w.seed(120, 0);
@@ -453,7 +461,7 @@ async fn the_full_pass_finds_deleted_and_transferred_issues(store: Store) {
     assert_eq!(state(5), RemoteState::Open);
     assert_eq!(tasks.len(), 20, "tasks are kept with their content");
     let looked_up: Vec<String> =
-        w.gh.requests().into_iter().filter(|r| !r.is_list()).map(|r| r.path).collect();
+        w.issue_requests().into_iter().filter(|r| !r.is_list()).map(|r| r.path).collect();
     assert!(looked_up.contains(&"/repos/acme/widgets/issues/3".to_string()), "{looked_up:?}");
 }
 
@@ -551,7 +559,7 @@ async fn switching_the_repository_ends_the_old_links_and_imports_the_new_one(sto
         assert_eq!(link.unlinked_at.is_some(), old, "{}", link.issue_url);
     }
     let looked_up: Vec<String> =
-        w.gh.requests().into_iter().filter(|r| !r.is_list()).map(|r| r.path).collect();
+        w.issue_requests().into_iter().filter(|r| !r.is_list()).map(|r| r.path).collect();
     assert!(looked_up.is_empty(), "no old issue is looked up in the new repository: {looked_up:?}");
     // A later full pass leaves the ended links alone too.
     sqlx::query("UPDATE github_sync_config SET last_full_pass_at = $1")
@@ -728,7 +736,7 @@ async fn a_full_pass_spans_runs_and_looks_up_deletions_once_it_has_listed_everyt
     let requests = w.list_requests().len();
     assert!(requests <= pages + runs.len() + 2, "{requests} list requests for {} runs", runs.len());
     let looked_up: Vec<String> =
-        w.gh.requests().into_iter().filter(|r| !r.is_list()).map(|r| r.path).collect();
+        w.issue_requests().into_iter().filter(|r| !r.is_list()).map(|r| r.path).collect();
     assert_eq!(looked_up.len(), 3, "only what the pass did not show is looked up: {looked_up:?}");
     assert_eq!(w.store.count_rows(Table::Tasks).await.unwrap(), N, "tasks are kept");
     // The pass is over: the next run is incremental, and one 304.

@@ -113,6 +113,45 @@ pub fn pull_request_issue(repo: &str, number: i64, title: &str, updated_at: &str
     pr
 }
 
+/// An issue comment as the REST API and `issue_comment` deliveries show it: comment `id` of
+/// issue `number` of `repo` (`pull`: a pull request's, whose page is `/pull/{n}`).
+pub fn comment(
+    repo: &str,
+    number: i64,
+    id: i64,
+    body: &str,
+    login: &str,
+    created_at: &str,
+    updated_at: &str,
+) -> Value {
+    let api = format!("https://api.github.com/repos/{repo}/issues/comments/{id}");
+    json!({
+        "url": api,
+        "html_url": format!("https://github.com/{repo}/issues/{number}#issuecomment-{id}"),
+        "issue_url": format!("https://api.github.com/repos/{repo}/issues/{number}"),
+        "id": id,
+        "node_id": format!("IC_kwDO{id:08}"),
+        "user": user(login, 4_000 + login.len() as i64),
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "author_association": "CONTRIBUTOR",
+        "body": body,
+        "reactions": {
+            "url": format!("{api}/reactions"),
+            "total_count": 0, "+1": 0, "-1": 0, "laugh": 0, "hooray": 0,
+            "confused": 0, "heart": 0, "rocket": 0, "eyes": 0
+        },
+        "performed_via_github_app": null
+    })
+}
+
+/// The same as [`comment`], on a pull request's conversation.
+pub fn pull_request_comment(repo: &str, number: i64, id: i64, body: &str, updated_at: &str) -> Value {
+    let mut c = comment(repo, number, id, body, "reviewer", updated_at, updated_at);
+    c["html_url"] = json!(format!("https://github.com/{repo}/pull/{number}#issuecomment-{id}"));
+    c
+}
+
 /// A repository object as webhooks carry it.
 pub fn repository(full_name: &str) -> Value {
     let (owner, name) = full_name.split_once('/').expect("owner/name");

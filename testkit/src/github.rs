@@ -144,6 +144,11 @@ pub enum Mutation {
     Delete { repo: String, number: i64 },
     /// Moves issue `number` to `to_repo` as `to_number` (later look-ups answer 301).
     Transfer { repo: String, number: i64, to_repo: String, to_number: i64, updated_at: String },
+    /// Adds the comment object, or replaces the one with its id. A new comment moves its
+    /// issue's `updated_at` to its own, as GitHub does.
+    UpsertComment { repo: String, comment: Value },
+    /// Deletes comment `id` (later look-ups answer 404).
+    DeleteComment { repo: String, id: i64 },
 }
 
 enum Gone {
@@ -160,6 +165,8 @@ struct RepoData {
     gone: HashMap<i64, Gone>,
     /// Each item's version before its newest change (what a lagging replica still shows).
     previous: HashMap<i64, Value>,
+    /// Issue and pull request comments, kept in list order: ascending (updated_at, id).
+    comments: Vec<Value>,
 }
 
 /// An item's place in the list order. Times compare as text: the fixtures write them all
@@ -309,11 +316,43 @@ impl GhState {
             numbers: HashSet::new(),
             gone: HashMap::new(),
             previous: HashMap::new(),
+            comments: Vec::new(),
         })
     }
 
     fn apply(&mut self, m: Mutation) {
         match m {
+            Mutation::UpsertComment { repo, comment } => {
+                let r = self.repo_mut(&repo);
+                let id = comment["id"].as_i64().expect("a comment has an id");
+                let old = r.comments.iter().position(|c| c["id"].as_i64() == Some(id));
+                let new = old.is_none();
+                if let Some(at) = old {
+                    r.comments.remove(at);
+                }
+                let key = |c: &Value| {
+                    (c["updated_at"].as_str().unwrap_or("").to_string(), c["id"].as_i64().unwrap_or(0))
+                };
+                let at = r.comments.partition_point(|c| key(c) < key(&comment));
+                let number = comment["issue_url"]
+                    .as_str()
+                    .and_then(|u| u.rsplit('/').next())
+                    .and_then(|n| n.parse::<i64>().ok());
+                let updated_at = comment["updated_at"].clone();
+                r.comments.insert(at, comment);
+                let issue =
+                    number.and_then(|n| r.items.iter().find(|i| i["number"].as_i64() == Some(n)).cloned());
+                if new
+                    && let Some(mut issue) = issue.filter(|i| i["updated_at"].as_str() < updated_at.as_str())
+                {
+                    issue["updated_at"] = updated_at;
+                    issue["comments"] = json!(issue["comments"].as_i64().unwrap_or(0) + 1);
+                    r.upsert(issue);
+                }
+            }
+            Mutation::DeleteComment { repo, id } => {
+                self.repo_mut(&repo).comments.retain(|c| c["id"].as_i64() != Some(id));
+            }
             Mutation::Upsert { repo, issue } => {
                 self.repo_mut(&repo).upsert(issue);
             }
@@ -387,11 +426,15 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/issues", get(list_by_name).post(create_issue))
             .route("/repositories/{id}/issues", get(list_by_id))
             .route("/repos/{owner}/{repo}/issues/{number}", get(issue_by_name).patch(update_issue))
+            .route("/repos/{owner}/{repo}/issues/comments", get(list_comments_by_name))
+            .route("/repositories/{id}/issues/comments", get(list_comments_by_id))
+            .route("/repos/{owner}/{repo}/issues/comments/{id}", get(comment_by_name))
             .route("/repos/{owner}/{repo}/hooks", get(list_hooks).post(create_hook))
             .route("/repos/{owner}/{repo}/hooks/{id}", axum::routing::patch(update_hook).delete(delete_hook))
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
             .route("/_fake/touch", axum::routing::post(touch))
             .route("/_fake/latency", axum::routing::post(latency))
+            .route("/_fake/comment", axum::routing::post(add_comment))
             .route("/_fake/read_only", axum::routing::post(read_only))
             .route("/app/installations/{id}/access_tokens", axum::routing::post(mint_installation_token))
             .route("/app/installations", get(list_installations))
@@ -589,6 +632,22 @@ impl FakeGitHub {
     /// Applies a change now.
     pub fn mutate(&self, m: Mutation) {
         self.state.lock().unwrap().apply(m);
+    }
+
+    /// Adds or replaces a comment object (see [`Mutation::UpsertComment`]).
+    pub fn upsert_comment(&self, repo: &str, comment: Value) {
+        self.mutate(Mutation::UpsertComment { repo: repo.to_string(), comment });
+    }
+
+    /// Deletes comment `id` of `repo`.
+    pub fn delete_comment(&self, repo: &str, id: i64) {
+        self.mutate(Mutation::DeleteComment { repo: repo.to_string(), id });
+    }
+
+    /// The comments of `repo` (pull requests' too), in list order.
+    pub fn comments(&self, repo: &str) -> Vec<Value> {
+        let s = self.state.lock().unwrap();
+        s.repos.get(&repo.to_ascii_lowercase()).map(|r| r.comments.clone()).unwrap_or_default()
     }
 
     /// Adds or replaces an issue (or pull request) object.
@@ -1333,6 +1392,20 @@ fn list(s: &GhState, key: &str, q: &HashMap<String, String>, if_none_match: Opti
     if q.get("sort").is_some_and(|sort| sort == "created") {
         return list_by_creation(s, repo, q);
     }
+    list_in_order(s, repo.id, &repo.items, "issues", q, if_none_match)
+}
+
+/// A page of `all` (kept in ascending `updated_at` order) as GitHub lists it: `since`
+/// (inclusive), `direction`, `per_page`, `page`, a `Link` header under
+/// `/repositories/{id}/{tail}`, a weak `ETag` and `304` for a matching `If-None-Match`.
+fn list_in_order(
+    s: &GhState,
+    repo_id: i64,
+    all: &[Value],
+    tail: &str,
+    q: &HashMap<String, String>,
+    if_none_match: Option<&str>,
+) -> Response {
     let since = q.get("since").cloned();
     let per_page = q.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
     let page = q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
@@ -1340,8 +1413,8 @@ fn list(s: &GhState, key: &str, q: &HashMap<String, String>, if_none_match: Opti
     // The items are kept in list order: `since` is a binary search, a page a slice.
     let first = since
         .as_deref()
-        .map_or(0, |since| repo.items.partition_point(|i| i["updated_at"].as_str().unwrap_or("") < since));
-    let items = &repo.items[first..];
+        .map_or(0, |since| all.partition_point(|i| i["updated_at"].as_str().unwrap_or("") < since));
+    let items = &all[first..];
     let total = items.len();
     let pages = total.div_ceil(per_page).max(1);
     let (from, to) = ((page - 1) * per_page, (page * per_page).min(total));
@@ -1368,7 +1441,7 @@ fn list(s: &GhState, key: &str, q: &HashMap<String, String>, if_none_match: Opti
         params.sort();
         params.push(("page".into(), p.to_string()));
         let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("{}/repositories/{}/issues?{}", s.base, repo.id, query.join("&"))
+        format!("{}/repositories/{repo_id}/{tail}?{}", s.base, query.join("&"))
     };
     let mut links = Vec::new();
     if page < pages {
@@ -1392,6 +1465,86 @@ fn list(s: &GhState, key: &str, q: &HashMap<String, String>, if_none_match: Opti
         h.insert("link", links.join(", ").parse().unwrap());
     }
     response
+}
+
+async fn list_comments_by_name(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let query = encode_query(&q);
+    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
+    answer(
+        &state,
+        "GET",
+        &headers,
+        format!("/repos/{owner}/{repo}/issues/comments"),
+        query,
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| list_comments(s, key, &q, if_none_match.as_deref()),
+    )
+    .await
+}
+
+async fn list_comments_by_id(
+    State(state): Shared,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let query = encode_query(&q);
+    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
+    answer(
+        &state,
+        "GET",
+        &headers,
+        format!("/repositories/{id}/issues/comments"),
+        query,
+        |s| key_by_id(s, id),
+        |s, key| list_comments(s, key, &q, if_none_match.as_deref()),
+    )
+    .await
+}
+
+/// The repository's comments (pull requests' too) as `GET …/issues/comments` lists them:
+/// sorted by `updated_at` (the only order ghsync asks for).
+fn list_comments(
+    s: &GhState,
+    key: &str,
+    q: &HashMap<String, String>,
+    if_none_match: Option<&str>,
+) -> Response {
+    let repo = &s.repos[key];
+    if q.get("sort").is_none_or(|sort| sort != "updated") {
+        return github_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the test server lists comments by sort=updated only",
+        );
+    }
+    list_in_order(s, repo.id, &repo.comments, "issues/comments", q, if_none_match)
+}
+
+async fn comment_by_name(
+    State(state): Shared,
+    Path((owner, repo, id)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    answer(
+        &state,
+        "GET",
+        &headers,
+        format!("/repos/{owner}/{repo}/issues/comments/{id}"),
+        String::new(),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| match s.repos[key].comments.iter().find(|c| c["id"].as_i64() == Some(id)) {
+            Some(c) => Json(on_web_host(c.clone(), s.web_origin.as_deref())).into_response(),
+            None => github_error(StatusCode::NOT_FOUND, "Not Found"),
+        },
+    )
+    .await
 }
 
 async fn issue_by_name(
@@ -1514,6 +1667,25 @@ async fn touch(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
         item["updated_at"] = json!(updated_at);
         s.apply(Mutation::Upsert { repo: repo.clone(), issue: item });
     }
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /_fake/comment {"repo", "number", "id", "body", "login", "at"}`: a comment on issue
+/// `number`, written by `login` at `at` (what [`FakeGitHub::upsert_comment`] does, for tests
+/// that drive the binary over HTTP).
+async fn add_comment(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
+    let (Some(repo), Some(number), Some(id), Some(text), Some(at)) = (
+        body["repo"].as_str(),
+        body["number"].as_i64(),
+        body["id"].as_i64(),
+        body["body"].as_str(),
+        body["at"].as_str(),
+    ) else {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    };
+    let login = body["login"].as_str().unwrap_or("octocat");
+    let comment = crate::fixtures::comment(repo, number, id, text, login, at, at);
+    state.lock().unwrap().apply(Mutation::UpsertComment { repo: repo.to_string(), comment });
     StatusCode::NO_CONTENT
 }
 

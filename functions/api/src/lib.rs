@@ -29,7 +29,7 @@ use ghsync_shared::domain::{
     SyncHistorySummary, Task, TaskPatch, TaskStatus, ValidationError,
 };
 use ghsync_shared::github::AppInstallation;
-use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskPage};
+use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskCommentPage, TaskPage};
 use ghsync_shared::secrets::Secrets;
 use ghsync_shared::services::Services;
 use ghsync_shared::services::hooks::HookSettings;
@@ -111,6 +111,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/{id}", patch(update_task))
         .route("/tasks/{id}/github-issue", post(publish_task))
         .route("/tasks/{id}/push/retry", post(retry_push))
+        .route("/tasks/{id}/comments", get(task_comments))
         .route("/conflicts/{id}/resolve", post(resolve_conflict))
         .route("/github-app", get(get_github_app).put(put_github_app).delete(delete_github_app))
         .route("/github-app/installations", get(list_app_installations))
@@ -428,6 +429,23 @@ async fn create_task(
     Ok((StatusCode::CREATED, Json(state.services.store.create_task(project_id, &content, status).await?)))
 }
 
+/// A page of the task's thread: its issue's comments (and, later, the board's), oldest first.
+#[utoipa::path(get, path = "/api/tasks/{id}/comments", tag = "tasks",
+    params(("id" = Uuid, Path, description = "task id"),
+        ("limit" = Option<i64>, Query, description = "items per page: 1 to 500 (default 100)"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the page before")),
+    responses((status = 200, body = TaskCommentPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn task_comments(
+    State(state): AppState,
+    Id(task_id): Id,
+    Params(query): Params<PageQuery>,
+) -> Result<Json<TaskCommentPage>, ApiError> {
+    let request = PageRequest::new(query.limit, query.cursor.as_deref())?;
+    let fetched = state.services.store.task_comments(task_id, &request).await?;
+    Ok(Json(TaskCommentPage::of(fetched, &request)))
+}
+
 /// A page of the project's sync runs, newest first (a running one with its progress).
 #[utoipa::path(get, path = "/api/projects/{id}/sync-history/runs", tag = "sync",
     params(("id" = Uuid, Path, description = "project id"),
@@ -573,7 +591,7 @@ async fn resolve_conflict(
         put_github_app, get_github_app, delete_github_app, list_app_installations,
         get_webhook, install_webhook, rotate_webhook_secret,
         answer_offer, sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, retry_push,
-        list_conflicts, resolve_conflict, openapi
+        task_comments, list_conflicts, resolve_conflict, openapi
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -567,6 +567,7 @@ async fn the_openapi_document_lists_every_route() {
         "GET /api/projects/{id}/sync-history",
         "GET /api/projects/{id}/sync-history/runs",
         "GET /api/projects/{id}/tasks",
+        "GET /api/tasks/{id}/comments",
         "POST /api/projects/{id}/tasks",
         "PATCH /api/tasks/{id}",
         "POST /api/tasks/{id}/github-issue",

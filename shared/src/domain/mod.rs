@@ -61,11 +61,13 @@ macro_rules! text_enum {
 }
 
 mod board;
+mod comments;
 mod conflicts;
 mod github;
 mod sync_config;
 
 pub use board::*;
+pub use comments::*;
 pub use conflicts::*;
 pub use github::*;
 pub use sync_config::*;

@@ -263,6 +263,8 @@ pub struct SyncHistory {
     /// Whether the run reached the end of what was due; `false`: the deadline cut it and
     /// the next run continues where it stopped.
     pub complete: bool,
+    /// What the run's comments did (docs/comments.md).
+    pub comments: super::CommentCounts,
     pub status: SyncStatus,
     pub error_message: Option<String>,
 }
@@ -280,6 +282,8 @@ pub struct SyncCounts {
     pub pages_fetched: i64,
     /// The deadline stopped the run before the end of what was due.
     pub cut_short: bool,
+    /// Comments listed or looked up, and what they did to the threads.
+    pub comments: super::CommentCounts,
 }
 
 impl SyncCounts {
@@ -292,6 +296,10 @@ impl SyncCounts {
             ("conflicts_detected", self.conflicts_detected),
             ("issues_skipped", self.issues_skipped),
             ("pages_fetched", self.pages_fetched),
+            ("comments_fetched", self.comments.fetched),
+            ("comments_created", self.comments.created),
+            ("comments_updated", self.comments.updated),
+            ("comments_deleted", self.comments.deleted),
         ] {
             if v < 0 {
                 return Err(ValidationError::new(field, format!("must be >= 0, not {v}")));

@@ -6,25 +6,25 @@ use super::*;
 /// GitHub's page size for the issue listing.
 pub const PER_PAGE: usize = 100;
 
-/// One page of the issue listing.
+/// One page of a listing (of issues, unless it says otherwise).
 #[derive(Debug)]
-pub enum Page {
+pub enum Page<T = GhIssue> {
     /// `304`: the page is as it was when its ETag was taken.
     NotModified,
     Listed {
         /// The page's items in order, each parsed on its own: one malformed issue does not
         /// make the page unreadable.
-        items: Vec<Result<GhIssue, MalformedItem>>,
+        items: Vec<Result<T, MalformedItem>>,
         /// The `rel="next"` page, on this API.
         next: Option<Url>,
         etag: Option<String>,
     },
 }
 
-/// An item of a listing that is not an issue as GitHub documents it.
+/// An item of a listing that is not what GitHub documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MalformedItem {
-    /// Its number, when it has one.
+    /// Its number (an issue's) or id (a comment's), when it has one.
     pub number: Option<i64>,
     pub reason: String,
 }
@@ -70,16 +70,16 @@ impl GitHub {
         url
     }
 
-    /// `GET` one page of a listing; with `etag`, conditionally. `requests` counts every
-    /// request made, retries included.
-    pub async fn list_page(
+    /// `GET` one page of a listing of `T` (issues, or comments); with `etag`, conditionally.
+    /// `requests` counts every request made, retries included.
+    pub async fn list_page<T: Listed>(
         &self,
         repo: &RepoRef,
         page: &Url,
         pat: &Secret,
         etag: Option<&str>,
         requests: &mut u32,
-    ) -> Result<Page, GitHubError> {
+    ) -> Result<Page<T>, GitHubError> {
         let r = self.get(page, pat, etag, requests).await?;
         if r.status == StatusCode::NOT_MODIFIED {
             return Ok(Page::NotModified);
@@ -89,9 +89,8 @@ impl GitHub {
         let items = raw
             .into_iter()
             .map(|item| {
-                let number = item.get("number").and_then(serde_json::Value::as_i64);
-                serde_json::from_value::<GhIssue>(item)
-                    .map_err(|e| MalformedItem { number, reason: e.to_string() })
+                let number = item.get(T::KEY).and_then(serde_json::Value::as_i64);
+                serde_json::from_value::<T>(item).map_err(|e| MalformedItem { number, reason: e.to_string() })
             })
             .collect();
         let next = match next_link(&r.headers) {
@@ -228,6 +227,15 @@ impl<'a> IssueChange<'a> {
             state_reason,
         }
     }
+}
+
+/// An item of a listing: parsed on its own, named by its `KEY` field when it is malformed.
+pub trait Listed: serde::de::DeserializeOwned {
+    const KEY: &'static str;
+}
+
+impl Listed for GhIssue {
+    const KEY: &'static str = "number";
 }
 
 /// An issue as GitHub's REST API and webhooks show it (the fields ghsync reads).

@@ -26,10 +26,12 @@ use crate::domain::{
 use crate::time::Timestamp;
 
 mod app;
+mod comments;
 mod issues;
 mod repos;
 
 pub use app::*;
+pub use comments::*;
 pub use issues::*;
 pub use repos::*;
 

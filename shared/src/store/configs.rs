@@ -429,6 +429,11 @@ async fn update_config_in(
         .bind(&now)
         .execute(&mut *tx)
         .await?;
+        // Its numbers meant the old repository's pull requests and gone issues.
+        sqlx::query("DELETE FROM not_board_issues WHERE project_id = $1")
+            .bind(project_id.to_string())
+            .execute(&mut *tx)
+            .await?;
     }
     // Another repository starts from scratch: its own listing, probe and webhook secret (the
     // old one's holders, that repository's admins, can no longer sign for this config). A
@@ -457,6 +462,10 @@ async fn update_config_in(
          last_full_pass_at = CASE WHEN $9 = 1 THEN NULL ELSE last_full_pass_at END, \
          full_pass_started_at = CASE WHEN $9 = 1 THEN NULL ELSE full_pass_started_at END, \
          full_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE full_pass_listed END, \
+         comments_watermark = CASE WHEN $9 = 1 THEN NULL ELSE comments_watermark END, \
+         comments_probe_url = CASE WHEN $9 = 1 THEN NULL ELSE comments_probe_url END, \
+         comments_probe_etag = CASE WHEN $9 = 1 THEN NULL ELSE comments_probe_etag END, \
+         comments_pass_listed = CASE WHEN $9 = 1 THEN 0 ELSE comments_pass_listed END, \
          hook_id = CASE WHEN $9 = 1 THEN NULL ELSE hook_id END, \
          hook_error = CASE WHEN $9 = 1 THEN NULL ELSE hook_error END, \
          paused_by = CASE WHEN $10 = 1 OR $16 = 1 THEN NULL ELSE paused_by END, \

@@ -67,7 +67,8 @@ impl Store {
         let row: Option<HistoryRow> = sqlx::query_as(concat!(
             "UPDATE sync_history SET completed_at = $2, duration_ms = $3, status = $4, \
              issues_fetched = $5, tasks_created = $6, tasks_updated = $7, conflicts_detected = $8, \
-             error_message = $9, issues_skipped = $10, pages_fetched = $11, complete = $12 \
+             error_message = $9, issues_skipped = $10, pages_fetched = $11, complete = $12, \
+             comments_fetched = $13, comments_created = $14, comments_updated = $15, comments_deleted = $16 \
              WHERE id = $1 AND status = 'in_progress' RETURNING ",
             history_columns!()
         ))
@@ -83,6 +84,10 @@ impl Store {
         .bind(counts.issues_skipped)
         .bind(counts.pages_fetched)
         .bind(i64::from(!counts.cut_short))
+        .bind(counts.comments.fetched)
+        .bind(counts.comments.created)
+        .bind(counts.comments.updated)
+        .bind(counts.comments.deleted)
         .fetch_optional(&self.pool)
         .await?;
         row.ok_or_else(|| StoreError::StateConflict(format!("sync run {id} is already completed")))?

@@ -11,6 +11,7 @@
 #[macro_use]
 mod rows;
 mod apply;
+mod comments;
 mod configs;
 mod conflicts;
 mod deliveries;
@@ -36,6 +37,10 @@ pub use crate::sync::ApplyOutcome;
 pub use crate::sync::Backoff;
 pub use crate::sync::GoneOutcome;
 pub(crate) use apply::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
+pub use comments::{CommentPage, CommentsApplied, IssueOfComment, NotBoard};
+pub(crate) use comments::{
+    IssueKey, SeenComment, apply_comment_in, issue_of_comment_in, note_not_board_in, reread_comments_soon_in,
+};
 pub use configs::{ConfigWrite, Credential, Saved, TokenChecked};
 pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
 pub(crate) use deliveries::{
@@ -386,6 +391,7 @@ impl Store {
             Table::SyncHistory => "SELECT COUNT(*) FROM sync_history",
             Table::Conflicts => "SELECT COUNT(*) FROM conflict_resolution",
             Table::Deliveries => "SELECT COUNT(*) FROM webhook_deliveries",
+            Table::Comments => "SELECT COUNT(*) FROM task_comments",
         };
         Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
     }
@@ -402,11 +408,13 @@ pub enum Table {
     SyncHistory,
     Conflicts,
     Deliveries,
+    /// Comments, tombstones included.
+    Comments,
 }
 
 #[cfg(any(test, feature = "testing"))]
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Projects,
         Table::Tasks,
         Table::SyncConfigs,
@@ -414,6 +422,7 @@ impl Table {
         Table::SyncHistory,
         Table::Conflicts,
         Table::Deliveries,
+        Table::Comments,
     ];
 }
 

@@ -28,6 +28,13 @@ pub struct Claimed {
     pub full_pass_started_at: Option<Timestamp>,
     /// That pass listed everything; the links it did not show remain to be looked up.
     pub full_pass_listed: bool,
+    /// The `since` of the next listing of comments.
+    pub comments_watermark: Option<Timestamp>,
+    /// The last page of the last listing of comments, and its ETag.
+    pub comments_probe: Option<Probe>,
+    /// The full pass in progress has listed every comment; the comments it did not show
+    /// remain to be looked up.
+    pub comments_pass_listed: bool,
     /// The history row of a run asked for through the API, which this run carries out.
     pub requested_run: Option<Uuid>,
     pub consecutive_failures: i64,
@@ -84,6 +91,10 @@ struct ClaimRow {
     full_pass_listed: i64,
     requested_run_id: Option<String>,
     consecutive_failures: i64,
+    comments_watermark: Option<String>,
+    comments_probe_url: Option<String>,
+    comments_probe_etag: Option<String>,
+    comments_pass_listed: i64,
 }
 
 impl Store {
@@ -233,15 +244,18 @@ impl Store {
             "SELECT ",
             config_columns!(),
             ", list_watermark, probe_url, probe_etag, last_full_pass_at, full_pass_started_at, \
-             full_pass_listed, requested_run_id, consecutive_failures FROM github_sync_config WHERE id = $1"
+             full_pass_listed, requested_run_id, consecutive_failures, comments_watermark, comments_probe_url, \
+             comments_probe_etag, comments_pass_listed FROM github_sync_config WHERE id = $1"
         ))
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
-        let probe = match (row.probe_url, row.probe_etag) {
+        let probe_of = |url, etag| match (url, etag) {
             (Some(url), Some(etag)) => Some(Probe { url, etag }),
             _ => None,
         };
+        let probe = probe_of(row.probe_url, row.probe_etag);
+        let comments_probe = probe_of(row.comments_probe_url, row.comments_probe_etag);
         Ok(Claimed {
             config: row.config.try_into()?,
             list_watermark: opt_ts("github_sync_config.list_watermark", row.list_watermark.as_deref())?,
@@ -255,6 +269,12 @@ impl Store {
                 row.full_pass_started_at.as_deref(),
             )?,
             full_pass_listed: row.full_pass_listed != 0,
+            comments_watermark: opt_ts(
+                "github_sync_config.comments_watermark",
+                row.comments_watermark.as_deref(),
+            )?,
+            comments_probe,
+            comments_pass_listed: row.comments_pass_listed != 0,
             requested_run: row
                 .requested_run_id
                 .as_deref()
@@ -289,6 +309,7 @@ impl Store {
              last_full_pass_at = COALESCE($10, last_full_pass_at), consecutive_failures = $11, \
              full_pass_started_at = CASE WHEN $10 IS NULL THEN full_pass_started_at ELSE NULL END, \
              full_pass_listed = CASE WHEN $10 IS NULL THEN full_pass_listed ELSE 0 END, \
+             comments_pass_listed = CASE WHEN $10 IS NULL THEN comments_pass_listed ELSE 0 END, \
              requested_run_id = CASE WHEN requested_run_id = $12 THEN NULL ELSE requested_run_id END, \
              lease_token = NULL, lease_until = NULL, updated_at = $3 \
              WHERE id = $1 AND lease_token = $2",
@@ -413,7 +434,9 @@ impl Store {
     pub async fn start_full_pass(&self, claimed: &Claimed, at: Timestamp) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE github_sync_config SET full_pass_started_at = $3, full_pass_listed = 0, \
-             list_watermark = NULL, probe_url = NULL, probe_etag = NULL WHERE id = $1 AND lease_token = $2",
+             list_watermark = NULL, probe_url = NULL, probe_etag = NULL, comments_watermark = NULL, \
+             comments_probe_url = NULL, comments_probe_etag = NULL, comments_pass_listed = 0 \
+             WHERE id = $1 AND lease_token = $2",
         )
         .bind(claimed.config.id.to_string())
         .bind(&claimed.lease_token)
@@ -446,17 +469,43 @@ impl Store {
         claim_held(done.rows_affected())
     }
 
+    /// Records that a listing of comments reached its end: its probe (`None` forgets the
+    /// stored one), and, for a full pass, that every comment was listed.
+    pub async fn comments_listed(
+        &self,
+        claimed: &Claimed,
+        probe: Option<&Probe>,
+        pass_listed: bool,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE github_sync_config SET comments_probe_url = $3, comments_probe_etag = $4, \
+             comments_pass_listed = CASE WHEN $5 = 1 THEN 1 ELSE comments_pass_listed END \
+             WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(claimed.config.id.to_string())
+        .bind(&claimed.lease_token)
+        .bind(probe.map(|p| p.url.clone()))
+        .bind(probe.map(|p| p.etag.clone()))
+        .bind(i64::from(pass_listed))
+        .execute(&self.pool)
+        .await?;
+        claim_held(done.rows_affected())
+    }
+
     /// Applies a page read from GitHub and records where the run stands, in one transaction:
     /// the page's links are marked as seen by the full pass in progress, the watermark and
     /// the run's counts move with the page. A run that lost its claim writes nothing.
+    /// The page's pull requests (`pull_requests`, by number) are remembered: their comments,
+    /// which the comment listing carries too, are not the board's.
     pub async fn apply_checkpointed(
         &self,
         project_id: Uuid,
         issues: &[RemoteIssue],
         listed: &[String],
+        pull_requests: &[i64],
         checkpoint: &Checkpoint<'_>,
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
-        self.apply_read(project_id, issues, Some((listed, checkpoint))).await
+        self.apply_read(project_id, issues, Some((listed, pull_requests, checkpoint))).await
     }
 
     /// Applies a page of snapshots read from GitHub in one transaction (run again when a
@@ -473,7 +522,7 @@ impl Store {
         &self,
         project_id: Uuid,
         issues: &[RemoteIssue],
-        checkpoint: Option<(&[String], &Checkpoint<'_>)>,
+        checkpoint: Option<(&[String], &[i64], &Checkpoint<'_>)>,
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
         for issue in issues {
             issue.validate()?;
@@ -481,7 +530,11 @@ impl Store {
         retry_races(|| async {
             let mut tx = self.begin().await?;
             let outcomes = apply_page_in(&mut tx, self.read_now(project_id), issues).await?;
-            if let Some((listed, checkpoint)) = checkpoint {
+            if let Some((listed, pull_requests, checkpoint)) = checkpoint {
+                for &number in pull_requests {
+                    super::note_not_board_in(&mut tx, project_id, number, super::NotBoard::PullRequest)
+                        .await?;
+                }
                 write_checkpoint_in(&mut tx, project_id, issues.len(), listed, checkpoint, &outcomes).await?;
             }
             tx.commit().await?;
@@ -517,7 +570,7 @@ impl Store {
 
 /// Whether a write guarded by the run's lease token found its config: when not, the claim
 /// was taken over (the lease expired) and the run must stop writing.
-fn claim_held(rows_affected: u64) -> Result<(), StoreError> {
+pub(super) fn claim_held(rows_affected: u64) -> Result<(), StoreError> {
     if rows_affected == 0 {
         return Err(StoreError::StateConflict(
             "the run's claim on the config expired; another run took it".into(),

@@ -277,7 +277,8 @@ macro_rules! history_columns {
     () => {
         "id, project_id, sync_config_id, started_at, completed_at, \
      duration_ms, issues_fetched, tasks_created, tasks_updated, conflicts_detected, issues_skipped, \
-     pages_fetched, complete, status, error_message"
+     pages_fetched, complete, status, error_message, comments_fetched, comments_created, comments_updated, \
+     comments_deleted"
     };
 }
 
@@ -298,6 +299,10 @@ pub(crate) struct HistoryRow {
     complete: i64,
     status: String,
     error_message: Option<String>,
+    comments_fetched: i64,
+    comments_created: i64,
+    comments_updated: i64,
+    comments_deleted: i64,
 }
 
 impl TryFrom<HistoryRow> for SyncHistory {
@@ -317,6 +322,12 @@ impl TryFrom<HistoryRow> for SyncHistory {
             issues_skipped: r.issues_skipped,
             pages_fetched: r.pages_fetched,
             complete: r.complete != 0,
+            comments: crate::domain::CommentCounts {
+                fetched: r.comments_fetched,
+                created: r.comments_created,
+                updated: r.comments_updated,
+                deleted: r.comments_deleted,
+            },
             status: parse::<SyncStatus>("sync_history.status", &r.status)?,
             error_message: r.error_message,
         })

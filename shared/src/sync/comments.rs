@@ -3,10 +3,11 @@
 //! how far a listing of comments may move its watermark. Webhook deliveries (`issue_comment`)
 //! and the reconcile's listing come here alike.
 //!
-//! These are the rules only: the thread's tables, the deliveries and the listing that call
-//! them come with issue 28's remaining work.
+//! The store carries the outcome out (`store/comments.rs`); the webhook and the reconcile
+//! only gather what GitHub shows.
 
 use super::Source;
+use crate::domain::CommentCounts;
 use crate::time::Timestamp;
 
 /// What ghsync knows of the issue a comment belongs to.
@@ -16,6 +17,8 @@ pub enum CommentIssue {
     Linked,
     /// It is a pull request (its comments are not the board's).
     PullRequest,
+    /// It was deleted or moved to another repository: its comments are not the board's.
+    Gone,
     /// Not known yet: the issue is imported (or found to be a pull request) first.
     Unknown,
 }
@@ -58,6 +61,8 @@ pub enum CommentOutcome {
     Ambiguous,
     /// A pull request's comment: ignored.
     PullRequest,
+    /// A comment of an issue deleted or moved away: ignored.
+    IssueGone,
     /// Its issue is not known yet: nothing is written, and a listing's watermark stops before
     /// it, so the comment is listed again once its issue is.
     IssueUnknown,
@@ -71,6 +76,7 @@ pub fn comment(
 ) -> CommentOutcome {
     match issue {
         CommentIssue::PullRequest => return CommentOutcome::PullRequest,
+        CommentIssue::Gone => return CommentOutcome::IssueGone,
         CommentIssue::Unknown => return CommentOutcome::IssueUnknown,
         CommentIssue::Linked => {}
     }
@@ -97,17 +103,32 @@ pub fn comment(
     }
 }
 
+/// Adds what applying comments did to a run's counts.
+pub fn count_comments(counts: &mut CommentCounts, outcomes: &[CommentOutcome]) {
+    for outcome in outcomes {
+        match outcome {
+            CommentOutcome::Created => counts.created += 1,
+            CommentOutcome::Updated => counts.updated += 1,
+            CommentOutcome::Deleted => counts.deleted += 1,
+            _ => {}
+        }
+    }
+}
+
 /// How far a listing of comments (sorted by `updated_at`, ascending, from `since`) may move
-/// the comments' watermark: to its last comment, but never past a comment whose issue is not
-/// known yet (the next listing starts at that comment again). `None` keeps `since`.
+/// the comments' watermark: to `reach` (what the listing alone allows: its newest comment less
+/// the overlap, never past a comment that moved during it), but never past a comment whose
+/// issue is not known yet: the next listing starts at that comment again. Never backwards;
+/// `None` keeps `since`.
 pub fn comments_watermark(
     listed: &[(Timestamp, CommentIssue)],
+    reach: Option<Timestamp>,
     since: Option<Timestamp>,
 ) -> Option<Timestamp> {
-    let held = listed.iter().find(|(_, issue)| *issue == CommentIssue::Unknown);
-    let reached = match held {
-        Some((at, _)) => Some(*at),
-        None => listed.last().map(|(at, _)| *at),
+    let held = listed.iter().find(|(_, issue)| *issue == CommentIssue::Unknown).map(|(at, _)| *at);
+    let reached = match (reach, held) {
+        (Some(reach), Some(held)) => Some(reach.min(held)),
+        (reach, held) => held.or(reach),
     };
     match (reached, since) {
         (Some(reached), Some(since)) => Some(reached.max(since)),
@@ -149,6 +170,7 @@ mod tests {
             (Linked,      gone,   body("ship it", t11, r),  Unchanged),
             (Linked,      gone,   CommentSeen::Deleted,     Unchanged),
             (PullRequest, None,   body("lgtm", t10, d),     CommentOutcome::PullRequest),
+            (CommentIssue::Gone, None, body("late", t10, r), IssueGone),
             (PullRequest, stored, CommentSeen::Deleted,     CommentOutcome::PullRequest),
             (Unknown,     None,   body("first!", t10, r),   IssueUnknown),
         ];
@@ -162,19 +184,28 @@ mod tests {
         use CommentIssue::{Linked, PullRequest, Unknown};
         let (t1, t2, t3) = (t("2026-01-05T10:01:00Z"), t("2026-01-05T10:02:00Z"), t("2026-01-05T10:03:00Z"));
         let t0 = t("2026-01-05T10:00:00Z");
+        type Row<'a> =
+            (&'a [(Timestamp, CommentIssue)], Option<Timestamp>, Option<Timestamp>, Option<Timestamp>);
         #[rustfmt::skip]
-        type Row<'a> = (&'a [(Timestamp, CommentIssue)], Option<Timestamp>, Option<Timestamp>);
-        let rows: [Row<'_>; 6] = [
-            (&[(t1, Linked), (t2, PullRequest), (t3, Linked)], Some(t0), Some(t3)),
-            (&[(t1, Linked), (t2, Unknown), (t3, Linked)], Some(t0), Some(t2)),
-            (&[(t1, Unknown), (t2, Linked)], None, Some(t1)),
-            (&[], Some(t0), Some(t0)),
-            (&[], None, None),
+        let rows: [Row<'_>; 8] = [
+            // listed, what the listing reaches, since → the new watermark
+            (&[(t1, Linked), (t2, PullRequest), (t3, Linked)], Some(t3), Some(t0), Some(t3)),
+            (&[(t1, Linked), (t2, CommentIssue::Gone)],        Some(t2), Some(t0), Some(t2)),
+            (&[(t1, Linked), (t2, Unknown), (t3, Linked)],     Some(t3), Some(t0), Some(t2)),
+            (&[(t1, Unknown), (t2, Linked)],                   Some(t2), None,     Some(t1)),
+            // a comment that moved during the listing holds it lower still
+            (&[(t2, Linked), (t3, Unknown)],                   Some(t1), Some(t0), Some(t1)),
+            (&[],                                              None,     Some(t0), Some(t0)),
+            (&[],                                              None,     None,     None),
             // never backwards
-            (&[(t0, Unknown)], Some(t1), Some(t1)),
+            (&[(t0, Unknown)],                                 Some(t0), Some(t1), Some(t1)),
         ];
-        for (listed, since, expected) in rows {
-            assert_eq!(comments_watermark(listed, since), expected, "{listed:?} from {since:?}");
+        for (listed, reach, since, expected) in rows {
+            assert_eq!(
+                comments_watermark(listed, reach, since),
+                expected,
+                "{listed:?} to {reach:?} from {since:?}"
+            );
         }
     }
 }

@@ -33,7 +33,9 @@ use serde::Serialize;
 
 use crate::domain::SyncCounts;
 
-pub use comments::{CommentIssue, CommentOutcome, CommentSeen, StoredComment, comment, comments_watermark};
+pub use comments::{
+    CommentIssue, CommentOutcome, CommentSeen, StoredComment, comment, comments_watermark, count_comments,
+};
 pub use gone::{Disappearance, GoneLink, GoneOutcome, GoneWrite, count_gone, gone, link_live, transfer};
 pub use installations::{
     Concerns, GitHubSays, InstallationEffect, PauseCause, Said, believed, installation_event, repos_hold,

@@ -186,6 +186,30 @@ pub(super) async fn apply_in(
                     GoneOutcome::NotLinked => IssueResult::NotLinked,
                 }
             }
+            ChangeKind::Comment(c) => {
+                // The issue as the delivery shows it first: a comment that arrives before its
+                // issue's own delivery finds the task there.
+                let issue = store::apply_issue_in(&mut *tx, scope, &c.issue).await?;
+                if issue == ApplyOutcome::Ambiguous {
+                    store::reread_soon_in(&mut *tx, project_id, c.issue.updated_at, received.now).await?;
+                }
+                let of =
+                    store::issue_of_comment_in(&mut *tx, project_id, store::IssueKey::Node(&c.issue.node_id))
+                        .await?;
+                let seen = store::SeenComment {
+                    comment: &c.comment,
+                    deleted: c.deleted,
+                    source: Source::Delivery,
+                    pass: None,
+                };
+                let comment =
+                    store::apply_comment_in(&mut *tx, backend, project_id, of, seen, received.now).await?;
+                if comment == sync::CommentOutcome::Ambiguous {
+                    store::reread_comments_soon_in(&mut *tx, project_id, c.comment.updated_at, received.now)
+                        .await?;
+                }
+                IssueResult::Comment { issue, comment }
+            }
             ChangeKind::PullRequest => unreachable!("pull requests are ignored above"),
         };
         results.push(ProjectResult { project_id, result });

@@ -1,5 +1,5 @@
-//! GitHub webhook deliveries: verification, then `issues` events applied through the sync
-//! rules, idempotently on `X-GitHub-Delivery`.
+//! GitHub webhook deliveries: verification, then `issues` and `issue_comment` events applied
+//! through the sync rules, idempotently on `X-GitHub-Delivery`.
 //!
 //! [`handle`] is the whole behaviour; the Lambda function and `ghsync serve` only translate
 //! HTTP to a [`Delivery`] and the result back to a status.
@@ -26,7 +26,7 @@ use crate::time::Timestamp;
 use apply::{Received, apply_alone, record_alone};
 use group_commit::{Job, QUEUE_CAPACITY, write_batches};
 pub use payload::PayloadError;
-use payload::{Change, Envelope, IssuesPayload};
+use payload::{Change, CommentPayload, Envelope, IssuesPayload, RepositoryRef};
 pub use signature::{parse_signature, sign, verify_signature};
 
 /// GitHub's cap on a webhook payload: larger deliveries are refused (413).
@@ -141,6 +141,11 @@ pub enum IssueResult {
     Relinked,
     /// Not linked in this project: nothing to mark.
     NotLinked,
+    /// An `issue_comment` event: its issue's snapshot applied, then the comment.
+    Comment {
+        issue: ApplyOutcome,
+        comment: crate::sync::CommentOutcome,
+    },
 }
 
 impl Handled {
@@ -417,7 +422,7 @@ async fn handle_verified(
             Box::pin(apply::installation_event(store, &config.app, &received, delivery.body)).await?;
         return Ok((handled, meta));
     }
-    if event != "issues" {
+    if event != "issues" && event != "issue_comment" {
         let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(parse_error)?;
         let meta = LogMeta { action: envelope.action, repo: envelope.repository.map(|r| r.full_name) };
         let received = Received { id: delivery_id, event, meta: &meta, now, route };
@@ -427,22 +432,38 @@ async fn handle_verified(
         return Ok((if fresh { handled } else { Handled::Duplicate }, meta));
     }
 
-    // The body is parsed once, straight into what an `issues` event carries.
-    let payload: IssuesPayload = serde_json::from_slice(delivery.body).map_err(parse_error)?;
-    let meta =
-        LogMeta { action: Some(payload.action.clone()), repo: Some(payload.repository.full_name.clone()) };
+    // The body is parsed once, straight into what an `issues` or `issue_comment` event carries.
+    let (payload, meta) = if event == "issues" {
+        let payload: IssuesPayload = serde_json::from_slice(delivery.body).map_err(parse_error)?;
+        let meta = LogMeta {
+            action: Some(payload.action.clone()),
+            repo: Some(payload.repository.full_name.clone()),
+        };
+        (Parsed::Issue(payload), meta)
+    } else {
+        let payload: CommentPayload = serde_json::from_slice(delivery.body).map_err(parse_error)?;
+        let meta = LogMeta {
+            action: Some(payload.action.clone()),
+            repo: Some(payload.repository.full_name.clone()),
+        };
+        (Parsed::Comment(payload), meta)
+    };
     // A config's own URL may be a GitHub Enterprise Server's: its issues are on the host its
     // signed payload names, which the config's own API must match (checked when applied).
     let foreign_host = match route {
         Route::Config(_) => payload
-            .repository
+            .repository()
             .html_url
             .as_deref()
             .and_then(WebHost::of_web_url)
             .filter(|host| *host != config.web_host),
         _ => None,
     };
-    let mut change = Change::from_payload(payload, foreign_host.as_ref().unwrap_or(&config.web_host))?;
+    let web = foreign_host.as_ref().unwrap_or(&config.web_host);
+    let mut change = match payload {
+        Parsed::Issue(payload) => Change::from_payload(payload, web)?,
+        Parsed::Comment(payload) => Change::from_comment(payload, web)?,
+    };
     change.foreign_host = foreign_host;
     if let Some(updated_at) = change.updated_at().filter(|at| crate::sync::from_the_future(*at, now)) {
         // Recorded (its id is kept like any other), applied nowhere.
@@ -466,6 +487,21 @@ async fn handle_verified(
         }
     };
     handled.map(|h| (h, meta))
+}
+
+/// A verified body of one of the events that change the board.
+enum Parsed {
+    Issue(IssuesPayload),
+    Comment(CommentPayload),
+}
+
+impl Parsed {
+    fn repository(&self) -> &RepositoryRef {
+        match self {
+            Parsed::Issue(p) => &p.repository,
+            Parsed::Comment(p) => &p.repository,
+        }
+    }
 }
 
 #[cfg(test)]

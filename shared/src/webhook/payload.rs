@@ -1,10 +1,11 @@
-//! What an `issues` delivery says, parsed once from the verified body into a [`Change`].
+//! What an `issues` or `issue_comment` delivery says, parsed once from the verified body into
+//! a [`Change`].
 
 use serde::Deserialize;
 
 use super::WebhookError;
-use crate::domain::{RemoteIssue, RepoRef, ValidationError, WebHost};
-use crate::github::GhIssue;
+use crate::domain::{RemoteComment, RemoteIssue, RepoRef, ValidationError, WebHost};
+use crate::github::{GhComment, GhIssue};
 use crate::time::Timestamp;
 
 #[derive(Deserialize)]
@@ -21,6 +22,15 @@ pub(super) struct IssuesPayload {
     pub(super) repository: RepositoryRef,
     #[serde(default)]
     pub(super) changes: Option<TransferChanges>,
+}
+
+/// An `issue_comment` delivery: the comment, and its issue as it now is.
+#[derive(Deserialize)]
+pub(super) struct CommentPayload {
+    pub(super) action: String,
+    pub(super) issue: GhIssue,
+    pub(super) comment: GhComment,
+    pub(super) repository: RepositoryRef,
 }
 
 #[derive(Deserialize)]
@@ -87,8 +97,18 @@ pub(super) enum ChangeKind {
         seen_at: Timestamp,
         how: Gone,
     },
-    /// A pull request: never imported.
+    /// A comment created, edited or deleted, with its issue's snapshot (applied first, so
+    /// a comment that arrives before its issue's own delivery is not lost).
+    Comment(Box<CommentChange>),
+    /// A pull request (or a comment of one): never imported.
     PullRequest,
+}
+
+pub(super) struct CommentChange {
+    pub(super) issue: RemoteIssue,
+    pub(super) comment: RemoteComment,
+    /// A `deleted` delivery.
+    pub(super) deleted: bool,
 }
 
 /// How an issue left: deleted, or transferred (with its new identity and repository when
@@ -104,17 +124,40 @@ impl Change {
         match &self.kind {
             ChangeKind::Snapshot(issue) => Some(issue.updated_at),
             ChangeKind::Gone { seen_at, .. } => Some(*seen_at),
+            ChangeKind::Comment(c) => Some(c.issue.updated_at.max(c.comment.updated_at)),
             ChangeKind::PullRequest => None,
         }
+    }
+
+    /// The change an `issue_comment` payload asks for; its issue and comment must be on `web`
+    /// and of the payload's own repository.
+    pub(super) fn from_comment(p: CommentPayload, web: &WebHost) -> Result<Self, WebhookError> {
+        let invalid = |e: ValidationError| WebhookError::InvalidPayload(PayloadError::Value(e));
+        let repo = repo_of(&p.repository)?;
+        let kind = match p.issue.into_remote(web, &repo).map_err(invalid)? {
+            Some(issue) => {
+                let comment = p.comment.into_remote(web, &repo).map_err(invalid)?;
+                if comment.issue_number != issue.number {
+                    return Err(WebhookError::InvalidPayload(PayloadError::Shape(
+                        "the comment's issue_url names another issue than the payload's",
+                    )));
+                }
+                ChangeKind::Comment(Box::new(CommentChange {
+                    issue,
+                    comment,
+                    deleted: p.action == "deleted",
+                }))
+            }
+            None => ChangeKind::PullRequest,
+        };
+        Ok(Self { repo, kind, foreign_host: None, web: web.clone() })
     }
 
     /// The change a payload asks for; its issues must be on `web` and name the payload's
     /// own repository.
     pub(super) fn from_payload(p: IssuesPayload, web: &WebHost) -> Result<Self, WebhookError> {
         let invalid = |e: ValidationError| WebhookError::InvalidPayload(PayloadError::Value(e));
-        let repo = RepoRef::parse(&p.repository.full_name).map_err(|_| {
-            WebhookError::InvalidPayload(PayloadError::Shape("repository.full_name is not owner/name"))
-        })?;
+        let repo = repo_of(&p.repository)?;
         let node_id = p.issue.node_id.clone();
         let kind = match p.action.as_str() {
             "deleted" | "transferred" => {
@@ -142,4 +185,10 @@ impl Change {
         };
         Ok(Self { repo, kind, foreign_host: None, web: web.clone() })
     }
+}
+
+fn repo_of(repository: &RepositoryRef) -> Result<RepoRef, WebhookError> {
+    RepoRef::parse(&repository.full_name).map_err(|_| {
+        WebhookError::InvalidPayload(PayloadError::Shape("repository.full_name is not owner/name"))
+    })
 }

@@ -28,6 +28,7 @@ use crate::store::{Claimed, RunEnd, StoreError};
 use crate::sync::{self, RunEnded};
 use crate::time::Timestamp;
 
+mod comments;
 mod pull;
 
 use pull::{Pulled, Tally};

@@ -16,7 +16,7 @@ use crate::store::{ApplyOutcome, Checkpoint, Claimed, Probe};
 use crate::sync::{self, Disappearance, FullPass};
 use crate::time::Timestamp;
 
-use super::{Limits, Progress, ReconcileError, Reconciler};
+use super::{Limits, Progress, ReconcileError, Reconciler, comments};
 
 /// What one run's pull found.
 pub(super) enum Pulled {
@@ -82,12 +82,26 @@ impl Tally {
         Some(format!("skipped {} malformed issue(s): {}{more}", self.skipped.len(), named.join("; ")))
     }
 
+    /// A comment GitHub listed that is not a valid snapshot: named in the run's message.
+    pub(super) fn skip_comment(&mut self, item: MalformedItem) {
+        tracing::warn!(comment = item.number, reason = %item.reason, "skipped a malformed comment");
+        let id = item.number.map_or_else(|| "?".to_string(), |n| n.to_string());
+        self.skipped.push(format!("comment {id} ({})", item.reason));
+    }
+
     pub(super) fn count(&mut self, outcomes: Vec<ApplyOutcome>) {
         sync::count(&mut self.counts, &outcomes);
     }
 
     pub(super) fn changed(&self) -> bool {
-        self.counts.tasks_created + self.counts.tasks_updated + self.counts.conflicts_detected > 0
+        let comments = &self.counts.comments;
+        self.counts.tasks_created
+            + self.counts.tasks_updated
+            + self.counts.conflicts_detected
+            + comments.created
+            + comments.updated
+            + comments.deleted
+            > 0
     }
 }
 
@@ -138,6 +152,8 @@ impl Reconciler {
         }
         pulled
     }
+    /// The issues, then (when they are done) the comments: a run cut during the issues
+    /// leaves the comments to the next run, and a full pass is done when both are.
     pub(super) async fn pull_with(
         &self,
         c: &Claimed,
@@ -146,29 +162,63 @@ impl Reconciler {
         tally: &mut Tally,
         limits: Limits,
     ) -> Result<Pulled, ReconcileError> {
-        let store = &self.services.store;
-        let (github, pat) = (&conn.github, &conn.token);
-        let config = &c.config;
-        let repo = config.repo().map_err(|e| ReconcileError::Store(e.into()))?;
         let now = Timestamp::now();
-
-        // A full pass lists everything to find deleted and transferred issues; it may span
-        // runs. One is due once a day (and the first import is one).
-        let (pass, since) = match sync::full_pass(
+        // A full pass lists everything to find deleted and transferred issues and deleted
+        // comments; it may span runs. One is due once a day (and the first import is one).
+        let (pass, started) = match sync::full_pass(
             c.full_pass_started_at,
             c.last_full_pass_at,
             self.options.full_pass_every,
             now,
         ) {
-            FullPass::Continue(started) => (Some(started), c.list_watermark),
+            FullPass::Continue(started) => (Some(started), false),
             FullPass::Start => {
-                store.start_full_pass(c, now).await?;
-                (Some(now), None)
+                self.services.store.start_full_pass(c, now).await?;
+                (Some(now), true)
             }
-            FullPass::No => (None, c.list_watermark),
+            FullPass::No => (None, false),
         };
+        let issues = self.pull_issues(c, conn, run_id, tally, limits, pass, started).await?;
+        let (watermark, probe, pass_done, issues_unmodified) = match issues {
+            Pulled::Cut { .. } => return Ok(issues),
+            Pulled::NotModified => (None, None, None, true),
+            Pulled::Listed { watermark, probe, full_pass_done } => (watermark, probe, full_pass_done, false),
+        };
+        let from = comments::CommentsFrom {
+            since: if started { None } else { c.comments_watermark },
+            pass: pass_done,
+            pass_listed: !started && c.comments_pass_listed,
+        };
+        let comments = self.pull_comments(c, conn, run_id, tally, limits, from).await?;
+        Ok(match comments {
+            comments::CommentsPulled::Cut { resume_at } => Pulled::Cut { probe, resume_at },
+            comments::CommentsPulled::NotModified if issues_unmodified => Pulled::NotModified,
+            _ => Pulled::Listed { watermark, probe, full_pass_done: pass_done },
+        })
+    }
+
+    /// The issues: probes, lists and applies, page by page, each page a checkpoint; then,
+    /// for a full pass (`pass`, `started` by this run) that has listed everything, looks up
+    /// what it did not show. Returns what to remember for the next run.
+    #[allow(clippy::too_many_arguments)]
+    async fn pull_issues(
+        &self,
+        c: &Claimed,
+        conn: &Connection,
+        run_id: Uuid,
+        tally: &mut Tally,
+        limits: Limits,
+        pass: Option<Timestamp>,
+        started: bool,
+    ) -> Result<Pulled, ReconcileError> {
+        let store = &self.services.store;
+        let (github, pat) = (&conn.github, &conn.token);
+        let config = &c.config;
+        let repo = config.repo().map_err(|e| ReconcileError::Store(e.into()))?;
+        let since = if started { None } else { c.list_watermark };
         if let Some(pass) = pass
             && c.full_pass_listed
+            && !started
         {
             return self.look_up_unseen(c, &repo, conn, pass, run_id, tally, limits).await;
         }
@@ -184,8 +234,9 @@ impl Reconciler {
             // A probe that no longer parses is only a lost shortcut: list instead.
             if let Ok(url) = Url::parse(&probe.url)
                 && github.is_own_url(&url)
-                && let Page::NotModified =
-                    github.list_page(&repo, &url, pat, Some(&probe.etag), &mut tally.requests).await?
+                && let Page::NotModified = github
+                    .list_page::<GhIssue>(&repo, &url, pat, Some(&probe.etag), &mut tally.requests)
+                    .await?
             {
                 return Ok(Pulled::NotModified);
             }
@@ -202,7 +253,8 @@ impl Reconciler {
                 );
             };
             let page_len = items.len();
-            let (snapshots, listed) = listing.take_page(items, github.web_host(), &repo, tally);
+            let (snapshots, listed, pull_requests) =
+                listing.take_page(items, github.web_host(), &repo, tally);
             let checkpoint = Checkpoint {
                 claimed: c,
                 run_id,
@@ -212,7 +264,8 @@ impl Reconciler {
             };
             tally.counts.pages_fetched += 1;
             self.report_progress(c, tally, false);
-            let applying = store.apply_checkpointed(config.project_id, &snapshots, &listed, &checkpoint);
+            let applying =
+                store.apply_checkpointed(config.project_id, &snapshots, &listed, &pull_requests, &checkpoint);
             let Some(next) = next else {
                 tally.count(applying.await?);
                 break (url, etag, page_len);
@@ -234,7 +287,7 @@ impl Reconciler {
 
         let watermark = listing.watermark(since, self.options.overlap).or(since);
         let (url, etag, len) = last_page;
-        let keep = sync::keeps_probe(etag.is_some(), len, PER_PAGE, listing.moved_from.is_some());
+        let keep = sync::keeps_probe(etag.is_some(), len, PER_PAGE, listing.moved());
         let probe = etag.filter(|_| keep).map(|etag| Probe { url: url.to_string(), etag });
         let Some(pass) = pass else {
             return Ok(Pulled::Listed { watermark, probe: Some(probe), full_pass_done: None });
@@ -283,8 +336,9 @@ impl Reconciler {
                         pass: Some(pass),
                         list_page: false,
                     };
-                    tally
-                        .count(store.apply_checkpointed(project, &snapshots, &[node_id], &checkpoint).await?);
+                    tally.count(
+                        store.apply_checkpointed(project, &snapshots, &[node_id], &[], &checkpoint).await?,
+                    );
                     continue;
                 }
                 Lookup::Gone => (Disappearance::Deleted, None),
@@ -297,28 +351,48 @@ impl Reconciler {
     }
 }
 
-/// What a run's listing has seen so far, across its pages.
+/// What a run's listing (of issues, or of comments) has seen so far, across its pages.
 #[derive(Default)]
-struct Listing {
-    /// node id → the `updated_at` it was first seen with; a second sighting means it moved.
+pub(super) struct Listing {
+    /// item → the `updated_at` it was first seen with; a second sighting means it moved.
     seen: HashMap<String, Timestamp>,
-    /// The earliest first position of an issue seen twice.
+    /// The earliest first position of an item seen twice.
     moved_from: Option<Timestamp>,
     newest: Option<Timestamp>,
 }
 
 impl Listing {
-    /// Takes note of a page and returns its issues as snapshots; pull requests and
-    /// malformed items are left out (the latter counted and named in the run's message).
+    /// Takes note of an item (an issue's node id, a comment's id) listed at `updated_at`.
+    pub(super) fn saw(&mut self, key: String, updated_at: Timestamp) {
+        match self.seen.entry(key) {
+            Entry::Occupied(first) => {
+                self.moved_from = Some(self.moved_from.map_or(*first.get(), |m| m.min(*first.get())));
+            }
+            Entry::Vacant(v) => {
+                v.insert(updated_at);
+            }
+        }
+        self.newest = Some(self.newest.map_or(updated_at, |n| n.max(updated_at)));
+    }
+
+    /// Whether an item was seen twice (it moved while the listing went on).
+    pub(super) fn moved(&self) -> bool {
+        self.moved_from.is_some()
+    }
+
+    /// Takes note of a page of issues and returns its issues as snapshots, the node ids
+    /// listed, and the numbers of its pull requests; pull requests and malformed items are
+    /// left out of the snapshots (the latter counted and named in the run's message).
     fn take_page(
         &mut self,
         items: Vec<Result<GhIssue, MalformedItem>>,
         web: &WebHost,
         repo: &RepoRef,
         tally: &mut Tally,
-    ) -> (Vec<RemoteIssue>, Vec<String>) {
+    ) -> (Vec<RemoteIssue>, Vec<String>, Vec<i64>) {
         let mut snapshots = Vec::with_capacity(items.len());
         let mut listed = Vec::with_capacity(items.len());
+        let mut pull_requests = Vec::new();
         for item in items {
             let item = match item {
                 Ok(item) => item,
@@ -329,28 +403,23 @@ impl Listing {
             };
             listed.push(item.node_id.clone());
             if let Ok(updated_at) = item.updated_at() {
-                match self.seen.entry(item.node_id.clone()) {
-                    Entry::Occupied(first) => {
-                        self.moved_from = Some(self.moved_from.map_or(*first.get(), |m| m.min(*first.get())));
-                    }
-                    Entry::Vacant(v) => {
-                        v.insert(updated_at);
-                    }
-                }
-                self.newest = Some(self.newest.map_or(updated_at, |n| n.max(updated_at)));
+                self.saw(item.node_id.clone(), updated_at);
+            }
+            if item.pull_request.is_some() {
+                pull_requests.push(item.number);
             }
             if let Some(issue) = tally.snapshot(item, web, repo) {
                 snapshots.push(issue);
             }
         }
         tally.counts.issues_fetched += snapshots.len() as i64;
-        (snapshots, listed)
+        (snapshots, listed, pull_requests)
     }
 
     /// The `since` of a listing that resumes after what this one has applied: the newest
-    /// `updated_at` seen minus `overlap`, never past an issue that moved during the listing
+    /// `updated_at` seen minus `overlap`, never past an item that moved during the listing
     /// (whatever slid past it is listed again), never below `since`.
-    fn watermark(&self, since: Option<Timestamp>, overlap: chrono::Duration) -> Option<Timestamp> {
+    pub(super) fn watermark(&self, since: Option<Timestamp>, overlap: chrono::Duration) -> Option<Timestamp> {
         let reach = match (self.newest, self.moved_from) {
             (Some(n), Some(m)) => Some(n.min(m)),
             (n, _) => n,

@@ -1,0 +1,496 @@
+//! Tasks' threads: GitHub comments applied as the comment rules decide (`sync::comment`),
+//! in the caller's transaction or as a checkpointed page of the reconcile's listing; what a
+//! comment's issue is to the project; and a thread read in pages.
+
+use std::collections::HashMap;
+
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+use super::rows::{opt_ts, ts, uuid};
+use super::{Backend, Checkpoint, Store, StoreError, new_id, retry_races};
+use crate::domain::{CommentCounts, GitHubComment, RemoteComment, TaskComment};
+use crate::paging::PageRequest;
+use crate::sync::{self, CommentIssue, CommentOutcome, CommentSeen, Source, StoredComment};
+use crate::time::Timestamp;
+
+/// Why an issue number's comments are not the board's (table `not_board_issues`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotBoard {
+    PullRequest,
+    /// Deleted, or transferred to another repository.
+    Gone,
+}
+
+impl NotBoard {
+    fn as_str(self) -> &'static str {
+        match self {
+            NotBoard::PullRequest => "pull_request",
+            NotBoard::Gone => "gone",
+        }
+    }
+}
+
+/// What a comment's issue is to a project, and the task whose thread holds its comments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IssueOfComment {
+    pub issue: CommentIssue,
+    /// The task of a [`CommentIssue::Linked`] issue.
+    pub task_id: Option<Uuid>,
+}
+
+/// How a comment's issue is named: by number (the listing) or node id (a delivery).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IssueKey<'a> {
+    Number(i64),
+    Node(&'a str),
+}
+
+/// What the project knows of the issue `key` names: a live link's task, a number known not to
+/// be the board's, or nothing yet.
+pub(crate) async fn issue_of_comment_in(
+    conn: &mut AnyConnection,
+    project_id: Uuid,
+    key: IssueKey<'_>,
+) -> Result<IssueOfComment, StoreError> {
+    let links: Vec<(String, String, Option<String>)> = match key {
+        IssueKey::Number(n) => {
+            sqlx::query_as(
+                "SELECT task_id, remote_state, unlinked_at FROM task_github_metadata \
+                 WHERE project_id = $1 AND github_issue_number = $2",
+            )
+            .bind(project_id.to_string())
+            .bind(n)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        IssueKey::Node(node) => {
+            sqlx::query_as(
+                "SELECT task_id, remote_state, unlinked_at FROM task_github_metadata \
+                 WHERE project_id = $1 AND github_issue_id = $2",
+            )
+            .bind(project_id.to_string())
+            .bind(node)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    for (task_id, state, unlinked_at) in links {
+        if sync::link_live(
+            super::rows::parse("task_github_metadata.remote_state", &state)?,
+            unlinked_at.is_some(),
+        ) {
+            let task_id = uuid("task_github_metadata.task_id", &task_id)?;
+            return Ok(IssueOfComment { issue: CommentIssue::Linked, task_id: Some(task_id) });
+        }
+    }
+    let IssueKey::Number(number) = key else {
+        return Ok(IssueOfComment { issue: CommentIssue::Unknown, task_id: None });
+    };
+    let kind: Option<String> = sqlx::query_scalar(
+        "SELECT kind FROM not_board_issues WHERE project_id = $1 AND github_issue_number = $2",
+    )
+    .bind(project_id.to_string())
+    .bind(number)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let issue = match kind.as_deref() {
+        Some("pull_request") => CommentIssue::PullRequest,
+        Some(_) => CommentIssue::Gone,
+        None => CommentIssue::Unknown,
+    };
+    Ok(IssueOfComment { issue, task_id: None })
+}
+
+/// Remembers that issue `number`'s comments are not the board's.
+pub(crate) async fn note_not_board_in(
+    conn: &mut AnyConnection,
+    project_id: Uuid,
+    number: i64,
+    kind: NotBoard,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO not_board_issues (project_id, github_issue_number, kind) VALUES ($1, $2, $3) \
+         ON CONFLICT (project_id, github_issue_number) DO NOTHING",
+    )
+    .bind(project_id.to_string())
+    .bind(number)
+    .bind(kind.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A comment as GitHub shows it, to apply: its body, or its deletion.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SeenComment<'a> {
+    pub comment: &'a RemoteComment,
+    pub deleted: bool,
+    pub source: Source,
+    /// The full pass in progress whose listing (or look-up) showed it.
+    pub pass: Option<Timestamp>,
+}
+
+/// Applies what GitHub shows of a comment to the project's threads, as [`sync::comment`]
+/// decides, in the caller's transaction. The comment's row is locked first, so concurrent
+/// deliveries of one comment apply one after the other.
+pub(crate) async fn apply_comment_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    project_id: Uuid,
+    of: IssueOfComment,
+    seen: SeenComment<'_>,
+    now: Timestamp,
+) -> Result<CommentOutcome, StoreError> {
+    let c = seen.comment;
+    let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(locking!(
+        backend,
+        "SELECT id, body, github_updated_at, deleted_at FROM task_comments \
+         WHERE project_id = $1 AND github_comment_id = $2"
+    ))
+    .bind(project_id.to_string())
+    .bind(c.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let applied = match &row {
+        Some((_, _, applied, _)) => opt_ts("task_comments.github_updated_at", applied.as_deref())?,
+        None => None,
+    };
+    let stored = row.as_ref().zip(applied).map(|((_, body, _, deleted_at), applied_updated_at)| {
+        StoredComment { body, applied_updated_at, deleted: deleted_at.is_some() }
+    });
+    let shown = if seen.deleted {
+        CommentSeen::Deleted
+    } else {
+        CommentSeen::Body { body: &c.body, updated_at: c.updated_at, source: seen.source }
+    };
+    let outcome = sync::comment(of.issue, stored, shown);
+    let pass = seen.pass.map(Timestamp::to_sql);
+    match (outcome, &row, of.task_id) {
+        (CommentOutcome::Created | CommentOutcome::Deleted, None, Some(task_id)) => {
+            // A deletion never seen before leaves its tombstone.
+            let deleted_at = (outcome == CommentOutcome::Deleted).then(|| now.to_sql());
+            sqlx::query(
+                "INSERT INTO task_comments (id, task_id, project_id, body, author, created_at, updated_at, \
+                 deleted_at, github_comment_id, github_node_id, github_url, github_author_login, \
+                 github_updated_at, base_body, seen_in_pass_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $5, $7, $4, $12)",
+            )
+            .bind(new_id())
+            .bind(task_id.to_string())
+            .bind(project_id.to_string())
+            .bind(&c.body)
+            .bind(&c.author_login)
+            .bind(c.created_at.to_sql())
+            .bind(c.updated_at.to_sql())
+            .bind(deleted_at)
+            .bind(c.id)
+            .bind(&c.node_id)
+            .bind(&c.html_url)
+            .bind(pass)
+            .execute(&mut *conn)
+            .await?;
+        }
+        (CommentOutcome::Updated, Some((id, ..)), _) => {
+            sqlx::query(
+                "UPDATE task_comments SET body = $2, base_body = $2, updated_at = $3, github_updated_at = $3, \
+                 github_url = $4, github_author_login = $5, seen_in_pass_at = COALESCE($6, seen_in_pass_at) \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&c.body)
+            .bind(c.updated_at.to_sql())
+            .bind(&c.html_url)
+            .bind(&c.author_login)
+            .bind(pass)
+            .execute(&mut *conn)
+            .await?;
+        }
+        (CommentOutcome::Deleted, Some((id, ..)), _) => {
+            sqlx::query("UPDATE task_comments SET deleted_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now.to_sql())
+                .execute(&mut *conn)
+                .await?;
+        }
+        (_, Some((id, ..)), _) if pass.is_some() => {
+            // Unchanged (or stale) but shown by the full pass: it is still there.
+            sqlx::query("UPDATE task_comments SET seen_in_pass_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(pass)
+                .execute(&mut *conn)
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(outcome)
+}
+
+/// Has the next reconcile list the comments changed since `updated_at` again soon (an
+/// ambiguous delivery of a comment: GitHub decides), without the probe's shortcut.
+pub(crate) async fn reread_comments_soon_in(
+    conn: &mut AnyConnection,
+    project_id: Uuid,
+    updated_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let due = now.plus(super::REREAD_WITHIN).to_sql();
+    let since = updated_at.minus(chrono::Duration::seconds(1)).to_sql();
+    sqlx::query(
+        "UPDATE github_sync_config SET \
+         next_sync_at = CASE WHEN next_sync_at IS NULL OR next_sync_at > $2 THEN $2 ELSE next_sync_at END, \
+         comments_watermark = CASE WHEN comments_watermark > $3 THEN $3 ELSE comments_watermark END, \
+         comments_probe_url = NULL, comments_probe_etag = NULL WHERE project_id = $1",
+    )
+    .bind(project_id.to_string())
+    .bind(due)
+    .bind(since)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A page of the reconcile's comment listing.
+#[derive(Clone, Copy, Debug)]
+pub struct CommentPage<'a> {
+    /// The page's comments, in listing order.
+    pub comments: &'a [RemoteComment],
+    /// How many items the page listed (malformed ones included).
+    pub listed: usize,
+    /// How far the listing alone lets the watermark move (see [`sync::comments_watermark`]).
+    pub reach: Option<Timestamp>,
+    /// The listing's `since`.
+    pub since: Option<Timestamp>,
+}
+
+/// What applying a page of comments did.
+#[derive(Clone, Debug, Default)]
+pub struct CommentsApplied {
+    pub outcomes: Vec<CommentOutcome>,
+    /// The comments' watermark the page left (`None`: unchanged).
+    pub watermark: Option<Timestamp>,
+}
+
+impl Store {
+    /// What the project knows of each of these issue numbers (before a page is applied, so
+    /// that the issues not known yet can be read from GitHub first).
+    pub async fn issues_of_comments(
+        &self,
+        project_id: Uuid,
+        numbers: &[i64],
+    ) -> Result<HashMap<i64, CommentIssue>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut known = HashMap::new();
+        for &n in numbers {
+            if let std::collections::hash_map::Entry::Vacant(v) = known.entry(n) {
+                v.insert(issue_of_comment_in(&mut conn, project_id, IssueKey::Number(n)).await?.issue);
+            }
+        }
+        Ok(known)
+    }
+
+    /// Remembers that issue `number`'s comments are not the board's (a pull request, or an
+    /// issue that is gone).
+    pub async fn note_not_board(
+        &self,
+        project_id: Uuid,
+        number: i64,
+        kind: NotBoard,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        note_not_board_in(&mut conn, project_id, number, kind).await
+    }
+
+    /// Applies a page of the comment listing and records where the run stands, in one
+    /// transaction: each comment as its issue allows, the comments' watermark (held before
+    /// the first comment whose issue is not known), the full pass's sightings and the run's
+    /// counts. A run that lost its claim writes nothing.
+    pub async fn apply_comment_page(
+        &self,
+        project_id: Uuid,
+        page: CommentPage<'_>,
+        checkpoint: &Checkpoint<'_>,
+    ) -> Result<CommentsApplied, StoreError> {
+        retry_races(|| async {
+            let mut tx = self.begin().await?;
+            let now = Timestamp::now();
+            let mut applied = CommentsApplied::default();
+            let mut positions = Vec::with_capacity(page.comments.len());
+            for comment in page.comments {
+                let of =
+                    issue_of_comment_in(&mut tx, project_id, IssueKey::Number(comment.issue_number)).await?;
+                let seen =
+                    SeenComment { comment, deleted: false, source: Source::Read, pass: checkpoint.pass };
+                applied
+                    .outcomes
+                    .push(apply_comment_in(&mut tx, self.backend, project_id, of, seen, now).await?);
+                positions.push((comment.updated_at, of.issue));
+            }
+            applied.watermark = sync::comments_watermark(&positions, page.reach, page.since);
+            let moved = sqlx::query(
+                "UPDATE github_sync_config SET comments_watermark = COALESCE($3, comments_watermark) \
+                 WHERE id = $1 AND lease_token = $2",
+            )
+            .bind(checkpoint.claimed.config.id.to_string())
+            .bind(&checkpoint.claimed.lease_token)
+            .bind(applied.watermark.map(Timestamp::to_sql))
+            .execute(&mut *tx)
+            .await?;
+            super::reconcile::claim_held(moved.rows_affected())?;
+            let mut counts = CommentCounts { fetched: page.listed as i64, ..Default::default() };
+            sync::count_comments(&mut counts, &applied.outcomes);
+            add_comment_counts_in(&mut tx, checkpoint.run_id, &counts, checkpoint.list_page).await?;
+            tx.commit().await?;
+            Ok(applied)
+        })
+        .await
+    }
+
+    /// Applies one comment a full pass looked up (`None`: GitHub says comment `id` is gone).
+    pub async fn apply_comment_lookup(
+        &self,
+        project_id: Uuid,
+        id: i64,
+        found: Option<&RemoteComment>,
+        pass: Timestamp,
+    ) -> Result<CommentOutcome, StoreError> {
+        retry_races(|| async {
+            let mut tx = self.begin().await?;
+            let now = Timestamp::now();
+            let outcome = match found {
+                Some(comment) => {
+                    let of = issue_of_comment_in(&mut tx, project_id, IssueKey::Number(comment.issue_number))
+                        .await?;
+                    let seen =
+                        SeenComment { comment, deleted: false, source: Source::Read, pass: Some(pass) };
+                    apply_comment_in(&mut tx, self.backend, project_id, of, seen, now).await?
+                }
+                None => {
+                    let done = sqlx::query(
+                        "UPDATE task_comments SET deleted_at = $3 \
+                         WHERE project_id = $1 AND github_comment_id = $2 AND deleted_at IS NULL",
+                    )
+                    .bind(project_id.to_string())
+                    .bind(id)
+                    .bind(now.to_sql())
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() > 0 { CommentOutcome::Deleted } else { CommentOutcome::Unchanged }
+                }
+            };
+            tx.commit().await?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// The GitHub comments a full pass (started at `pass`) has to look up: on a task whose
+    /// link is live, not deleted, and not shown by the pass's listing.
+    pub async fn comments_unseen_by_pass(
+        &self,
+        project_id: Uuid,
+        pass: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT c.github_comment_id, m.remote_state, m.unlinked_at FROM task_comments c \
+             JOIN task_github_metadata m ON m.task_id = c.task_id \
+             WHERE c.project_id = $1 AND c.github_comment_id IS NOT NULL AND c.deleted_at IS NULL \
+             AND (c.seen_in_pass_at IS NULL OR c.seen_in_pass_at <> $2) ORDER BY c.github_comment_id",
+        )
+        .bind(project_id.to_string())
+        .bind(pass.to_sql())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut unseen = Vec::new();
+        for (id, state, unlinked_at) in rows {
+            if sync::link_live(
+                super::rows::parse("task_github_metadata.remote_state", &state)?,
+                unlinked_at.is_some(),
+            ) {
+                unseen.push(id);
+            }
+        }
+        Ok(unseen)
+    }
+
+    /// A page of a task's thread, oldest first (comments deleted on GitHub left out): up to
+    /// [`PageRequest::fetch`] rows after the request's cursor.
+    pub async fn task_comments(
+        &self,
+        task_id: Uuid,
+        request: &PageRequest,
+    ) -> Result<Vec<TaskComment>, StoreError> {
+        self.get_task(task_id).await?;
+        let rows: Vec<CommentRow> = sqlx::query_as(
+            "SELECT id, task_id, body, author, created_at, updated_at, github_comment_id, github_url, \
+             github_author_login FROM task_comments WHERE task_id = $1 AND deleted_at IS NULL \
+             AND ($2 = '' OR created_at > $2 OR (created_at = $2 AND id > $3)) \
+             ORDER BY created_at, id LIMIT $4",
+        )
+        .bind(task_id.to_string())
+        .bind(request.after.map(|c| c.at.to_sql()).unwrap_or_default())
+        .bind(request.after.map(|c| c.id.to_string()).unwrap_or_default())
+        .bind(request.fetch())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+}
+
+/// Adds a page's comment counts to the run's history row (its progress while it runs).
+async fn add_comment_counts_in(
+    conn: &mut AnyConnection,
+    run_id: Uuid,
+    counts: &CommentCounts,
+    list_page: bool,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE sync_history SET comments_fetched = comments_fetched + $2, \
+         comments_created = comments_created + $3, comments_updated = comments_updated + $4, \
+         comments_deleted = comments_deleted + $5, pages_fetched = pages_fetched + $6 \
+         WHERE id = $1 AND status = 'in_progress'",
+    )
+    .bind(run_id.to_string())
+    .bind(counts.fetched)
+    .bind(counts.created)
+    .bind(counts.updated)
+    .bind(counts.deleted)
+    .bind(i64::from(list_page))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct CommentRow {
+    id: String,
+    task_id: String,
+    body: String,
+    author: String,
+    created_at: String,
+    updated_at: String,
+    github_comment_id: Option<i64>,
+    github_url: Option<String>,
+    github_author_login: Option<String>,
+}
+
+impl TryFrom<CommentRow> for TaskComment {
+    type Error = StoreError;
+    fn try_from(r: CommentRow) -> Result<Self, StoreError> {
+        let github = match (r.github_comment_id, r.github_url, r.github_author_login) {
+            (Some(comment_id), Some(url), Some(author_login)) => {
+                Some(GitHubComment { comment_id, url, author_login })
+            }
+            _ => None,
+        };
+        Ok(TaskComment {
+            id: uuid("task_comments.id", &r.id)?,
+            task_id: uuid("task_comments.task_id", &r.task_id)?,
+            body: r.body,
+            author: r.author,
+            created_at: ts("task_comments.created_at", &r.created_at)?,
+            updated_at: ts("task_comments.updated_at", &r.updated_at)?,
+            github,
+        })
+    }
+}
