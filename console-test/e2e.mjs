@@ -167,6 +167,22 @@ async function resize(size) {
 }
 const taskRow = (n) => page.locator('#tasks-body tr').filter({ has: page.getByRole('link', { name: `#${n}`, exact: true }) });
 
+/** A comment on issue `number` in the fake GitHub (it also moves the issue's updated_at). */
+async function addComment(number, id, body, login, at) {
+  const res = await call('POST', `${fakeUrl}/_fake/comment`, { repo: 'acme/widgets', number, id, body, login, at });
+  assert.equal(res.status, 204, `comment ${id}: ${JSON.stringify(res.body)}`);
+}
+
+/** Waits (bounded) until the project's newest run is newer than `previousId` and finished. */
+async function newerFinishedRun(projectId, previousId) {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const [newest] = (await api('GET', `/projects/${projectId}/sync-history/runs?limit=1`)).items;
+    if (newest && newest.id !== previousId && newest.status !== 'in_progress') return newest;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no new sync run finished within 10 s');
+}
+
 // ---- the test -------------------------------------------------------------------------
 describe('ghsync web console', () => {
   let seeded;
@@ -202,6 +218,8 @@ describe('ghsync web console', () => {
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (e) => browserProblems.push(`page error: ${e.message}`));
     page.on('console', (m) => { if (/Content Security Policy|Uncaught/i.test(m.text())) browserProblems.push(m.text()); });
+    // The console opens no alert, confirm or prompt: one would mean injected script ran.
+    page.on('dialog', (d) => { browserProblems.push(`unexpected ${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
   });
 
   after(async () => {
@@ -303,6 +321,84 @@ describe('ghsync web console', () => {
     await call('POST', `${fakeUrl}/_fake/latency`, { ms: 0 });
     await assertText('#sync-result', /Sync finished in \d+ ms: \d+ issues fetched, \d+ tasks created/);
     assert.equal(await taskRow(2).getByRole('button', { name: /Conflict/ }).count(), 1, 'the conflict stays pending');
+  });
+
+  test('a task\'s detail view shows its GitHub comments as text, a page at a time', async () => {
+    // Markup in a comment must reach the page as the characters typed, never as elements.
+    const hostile = '<img src=x onerror=alert(1)> **bold**\n<b>second line</b> <script>alert(2)</script>';
+    await addComment(1, 9001, hostile, 'octo-reviewer', '2026-03-02T00:00:00Z');
+    await addComment(1, 9002, 'Fixed in v2.2.', 'maintainer-ana', '2026-03-02T01:00:00Z');
+    const pid = seeded.project.id;
+    const [previous] = (await api('GET', `/projects/${pid}/sync-history/runs?limit=1`)).items;
+    await page.getByRole('button', { name: 'Sync now' }).click();
+    const run = await newerFinishedRun(pid, previous.id);
+    assert.equal(run.status, 'success', run.error_message || '');
+    assert.equal(run.comments.created, 2, `the sync took both comments in: ${JSON.stringify(run.comments)}`);
+    // The history table gives the run's comment counts (the console reloads it when the run ends).
+    if (!(await page.locator('#history-details').evaluate((d) => d instanceof HTMLDetailsElement && d.open))) {
+      await page.getByText('Runs as a table').click();
+    }
+    await assertText('#runs-body tr:first-child td.comments', new RegExp(`^${run.comments.fetched} listed, 2 new, 0 edited, 0 deleted$`));
+    await page.locator('#history-h').scrollIntoViewIfNeeded();
+    await page.locator('#history-h').locator('..').screenshot({ path: path.join(ARTIFACTS, '03b-sync-history-comments.png') });
+
+    // One comment a page (the console asks for 50): the first page, then "Load more comments".
+    const pageOfOne = (route) => {
+      const url = new URL(route.request().url());
+      url.searchParams.set('limit', '1');
+      return route.continue({ url: url.href });
+    };
+    const threadPages = (url) => /^\/api\/tasks\/[^/]+\/comments$/.test(url.pathname);
+    await page.route(threadPages, pageOfOne);
+    const title = taskRow(1).getByRole('button', { name: 'Issue number 1', exact: true });
+    await title.press('Enter'); // keyboard-reachable: a button, not a clickable cell
+    const dialog = page.getByRole('dialog', { name: 'Issue number 1' });
+    await dialog.waitFor();
+    assert.ok(await page.locator('#task-dlg-close').evaluate((b) => b === document.activeElement), 'focus moves into the dialog');
+    const issueLink = dialog.getByRole('link', { name: '#1', exact: true });
+    assert.equal(await issueLink.getAttribute('href'), 'https://github.com/acme/widgets/issues/1');
+    assert.match(await issueLink.getAttribute('rel'), /noopener noreferrer/);
+    await assertText('#task-facts', /On GitHub\s*Open/);
+    await assertText('#task-facts', /Sync\s*In sync/);
+    const comments = page.locator('#thread-list li.comment');
+    await comments.first().waitFor();
+    await assertText('#thread-count', /^1 comment shown, more to load\.$/);
+    const first = comments.first();
+    assert.equal(await first.locator('.comment-body').textContent(), hostile, 'the body is shown verbatim');
+    assert.ok(await dialog.getByText('<img src=x onerror=alert(1)> **bold**').isVisible(), 'the markup is visible as text');
+    assert.equal(await first.locator('.comment-body').evaluate((b) => getComputedStyle(b).whiteSpace), 'pre-wrap');
+    const author = first.getByRole('link', { name: '@octo-reviewer', exact: true });
+    assert.equal(await author.getAttribute('href'), 'https://github.com/acme/widgets/issues/1#issuecomment-9001');
+    assert.match(await author.getAttribute('rel'), /noopener noreferrer/);
+    assert.match(await first.locator('time').getAttribute('title'), /2026/, 'the exact time is the title');
+    assert.equal(await first.locator('.edited').count(), 0, 'not edited');
+    assert.equal(await page.locator('#task-dialog img, #task-dialog script, #task-dialog b, #task-dialog strong').count(), 0,
+      'no element was made from the comment');
+
+    await page.getByRole('button', { name: 'Load more comments' }).click();
+    await comments.nth(1).waitFor();
+    assert.equal(await comments.count(), 2);
+    await assertText('#thread-count', /^2 comments shown\.$/);
+    assert.ok(await page.locator('#thread-more').isHidden(), 'no page left to load');
+    assert.equal(await comments.nth(1).locator('.comment-body').textContent(), 'Fixed in v2.2.');
+    assert.ok(await comments.nth(1).evaluate((li) => li === document.activeElement), 'reading goes on at the new comment');
+    await page.unroute(threadPages, pageOfOne);
+    await shot('03c-task-detail-comments', false);
+    await resize(PHONE);
+    const box = await page.locator('#task-dialog').boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= PHONE.width, 'the dialog fits a phone');
+    await shot('03d-task-detail-comments-phone', false);
+    await resize(DESKTOP);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.ok(await title.evaluate((b) => b === document.activeElement), 'focus returns to the title');
+
+    // A task without comments says so; ✕ closes it.
+    await taskRow(3).getByRole('button', { name: 'Issue number 3', exact: true }).click();
+    await assertText('#thread-empty', /^No comments yet\.$/);
+    assert.equal(await page.locator('#thread-list li').count(), 0);
+    await page.getByRole('dialog', { name: 'Issue number 3' }).getByRole('button', { name: 'Close' }).click();
+    await page.locator('#task-dialog').waitFor({ state: 'hidden' });
   });
 
   test('the conflict dialog shows both versions side by side, closes on Escape', async () => {

@@ -1,11 +1,12 @@
 // Unit tests of the console's text formatters, run in Node without a DOM: times, durations,
-// intervals and sentences (dom.js), and the sync card's, task rows' and chart's texts.
+// intervals and sentences (dom.js), and the sync card's, task rows' and chart's texts (and
+// the runs' comment counts).
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fmtInterval, fmtMs, fmtRelative, fmtTime, sentence } from '../../functions/api/console/dom.js';
 import { credentialText, permissionsText } from '../../functions/api/console/config.js';
-import { isTaskStatus, pushedText, tasksPath, waitingText } from '../../functions/api/console/tasks.js';
-import { runLabel } from '../../functions/api/console/history.js';
+import { isTaskStatus, pushedText, syncText, tasksPath, waitingText } from '../../functions/api/console/tasks.js';
+import { commentsText, runLabel } from '../../functions/api/console/history.js';
 import { isAction } from '../../functions/api/console/conflicts.js';
 import { state } from '../../functions/api/console/state.js';
 
@@ -179,14 +180,44 @@ describe('runLabel (a chart column\'s tooltip)', () => {
   const run = {
     id: 'r1', status: 'failure', started_at: '2025-03-10T11:00:00Z', duration_ms: 1234, issues_fetched: 5,
     tasks_created: 1, tasks_updated: 2, conflicts_detected: 0, error_message: 'GitHub answered 502',
+    comments: { fetched: 3, created: 1, updated: 1, deleted: 0 },
   };
   test('a failed run, with its error', () => {
     assert.equal(runLabel(run, 0, 3), `Run 1 of 3, ${fmtTime(run.started_at)}: FAILED, 1234 ms, `
-      + '5 fetched, 1 created, 2 updated, 0 conflicts. Error: GitHub answered 502');
+      + '5 fetched, 1 created, 2 updated, 0 conflicts, comments: 3 listed, 1 new, 1 edited, 0 deleted. Error: GitHub answered 502');
   });
   test('a running run, without an error or duration yet', () => {
     assert.equal(runLabel({ ...run, status: 'in_progress', duration_ms: null, error_message: null }, 2, 3),
-      `Run 3 of 3, ${fmtTime(run.started_at)}: running, —, 5 fetched, 1 created, 2 updated, 0 conflicts`);
+      `Run 3 of 3, ${fmtTime(run.started_at)}: running, —, 5 fetched, 1 created, 2 updated, 0 conflicts, `
+      + 'comments: 3 listed, 1 new, 1 edited, 0 deleted');
+  });
+});
+
+describe('commentsText (a run\'s comment counts)', () => {
+  test('every count, zeros included', () => {
+    assert.equal(commentsText({ fetched: 0, created: 0, updated: 0, deleted: 0 }), '0 listed, 0 new, 0 edited, 0 deleted');
+    assert.equal(commentsText({ fetched: 12, created: 2, updated: 3, deleted: 1 }), '12 listed, 2 new, 3 edited, 1 deleted');
+  });
+});
+
+describe('syncText (a task\'s sync state in the detail dialog)', () => {
+  /** A linked task with `over` changed in its link. */
+  const linked = (over) => ({
+    id: 't1', title: 'T', status: 'todo',
+    github: { sync_conflict_status: null, push_error: null, push_pending: false, push_waiting: null, ...over },
+  });
+  test('a local task is not linked', () => {
+    assert.equal(syncText({ id: 't1', title: 'T', status: 'todo', github: null }), 'Not linked to GitHub');
+  });
+  test('a pending conflict comes first, then a refusal, then a waiting push', () => {
+    assert.equal(syncText(linked({ sync_conflict_status: 'pending', push_error: '403' })), 'Conflict: waits for review');
+    assert.equal(syncText(linked({ push_error: 'GitHub answered 403', push_pending: true })), 'Not on GitHub: GitHub answered 403');
+    assert.equal(syncText(linked({ push_pending: true, push_waiting: { parked: 'one_way', reason: null, next_attempt_at: null } })),
+      'Waiting: two-way sync is off');
+  });
+  test('otherwise in sync, or resolved', () => {
+    assert.equal(syncText(linked({})), 'In sync');
+    assert.equal(syncText(linked({ sync_conflict_status: 'resolved' })), 'Resolved');
   });
 });
 

@@ -2,6 +2,7 @@
 // The sync history card: summary figures, an SVG chart of the last runs (one row of bars
 // per figure, failures marked ✕) and the same runs as a table, the chart's accessible
 // alternative. A run still going when the page opens is followed (config.js shows it).
+// Each run also says what it did to the issues' comments (its tooltip and a table column).
 
 import { api, guard } from './api.js';
 import { followRun } from './config.js';
@@ -11,6 +12,7 @@ import { state } from './state.js';
 /** @typedef {import('../../../shared/types').SyncHistory} SyncHistory */
 /** @typedef {import('../../../shared/types').SyncHistorySummary} SyncHistorySummary */
 /** @typedef {import('../../../shared/types').SyncStatus} SyncStatus */
+/** @typedef {import('../../../shared/types').CommentCounts} CommentCounts */
 
 /**
  * One row of bars: which figure of a run, its label and unit, its height in pixels.
@@ -73,6 +75,15 @@ function renderSummary(s) {
 const RUN_RESULT = { success: 'succeeded', failure: 'FAILED', in_progress: 'running' };
 
 /**
+ * What a run did to the comments: "3 listed, 1 new, 1 edited, 0 deleted" ("listed": the
+ * comments GitHub's listing returned, whether or not they changed anything).
+ * @param {CommentCounts} c
+ */
+export function commentsText(c) {
+  return `${c.fetched} listed, ${c.created} new, ${c.updated} edited, ${c.deleted} deleted`;
+}
+
+/**
  * A run in one sentence (the chart's tooltip for its column).
  * @param {SyncHistory} r
  * @param {number} i its place, oldest first
@@ -82,7 +93,8 @@ export function runLabel(r, i, n) {
   const result = RUN_RESULT[r.status];
   return `Run ${i + 1} of ${n}, ${fmtTime(r.started_at)}: ${result}, ${fmtMs(r.duration_ms)}, `
     + `${r.issues_fetched} fetched, ${r.tasks_created} created, ${r.tasks_updated} updated, `
-    + `${r.conflicts_detected} conflicts${r.error_message ? `. Error: ${r.error_message}` : ''}`;
+    + `${r.conflicts_detected} conflicts, comments: ${commentsText(r.comments)}`
+    + `${r.error_message ? `. Error: ${r.error_message}` : ''}`;
 }
 
 /** Draws one row of bars per series, runs oldest to newest, at the container's width. */
@@ -172,5 +184,6 @@ function renderRunsTable(runs) {
   $('runs-body').replaceChildren(...runs.map((r) => el('tr', { class: r.status === 'failure' ? 'failed' : false },
     el('td', { text: fmtTime(r.started_at) }), el('td', { text: RUN_RESULT_CELL[r.status] }), el('td', { text: fmtMs(r.duration_ms) }),
     el('td', { text: r.issues_fetched }), el('td', { text: r.tasks_created }), el('td', { text: r.tasks_updated }),
-    el('td', { text: r.conflicts_detected }), el('td', { text: r.error_message || '' }))));
+    el('td', { text: r.conflicts_detected }), el('td', { class: 'comments', text: commentsText(r.comments) }),
+    el('td', { text: r.error_message || '' }))));
 }

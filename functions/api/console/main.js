@@ -7,8 +7,8 @@
 //
 // Modules: state.js (the shared state), api.js (requests, error sentences), dom.js
 // (element helpers, formatters), config.js (sync card and connect form), history.js
-// (summary, chart, runs table), tasks.js (tasks card), conflicts.js (list, dialog, merge),
-// diff.js (the word diff).
+// (summary, chart, runs table), tasks.js (tasks card), thread.js (a task's detail dialog and
+// its comments), conflicts.js (list, dialog, merge), diff.js (the word diff).
 
 import { ApiError, api, errorText, guard, onUnauthorized } from './api.js';
 import {
@@ -21,6 +21,7 @@ import { $, el, notify, show } from './dom.js';
 import { loadHistory, renderChart } from './history.js';
 import { PROJECT_KEY, TOKEN_KEY, state } from './state.js';
 import { createTask, loadMoreTasks, loadTasksAndConflicts, searchTasks } from './tasks.js';
+import { loadMoreComments, onDetailClose } from './thread.js';
 
 /** @typedef {import('../../../shared/types').Project} Project */
 
@@ -50,8 +51,10 @@ function expireSession() {
   if (!state.token) return;
   state.token = null;
   sessionStorage.removeItem(TOKEN_KEY);
-  const dialog = $('conflict-dialog', HTMLDialogElement);
-  if (dialog.open) dialog.close();
+  for (const id of ['conflict-dialog', 'task-dialog']) {
+    const dialog = $(id, HTMLDialogElement);
+    if (dialog.open) dialog.close();
+  }
   showSignIn('Your API token was refused: it is wrong or has expired. Sign in again.');
 }
 
@@ -166,6 +169,11 @@ function wire() {
   $('resolve-later').addEventListener('click', () => dialog.close());
   $('dlg-close').addEventListener('click', () => dialog.close());
   dialog.addEventListener('close', onDialogClose);
+  // The task detail dialog: ✕ and Escape close it (Escape natively, as a modal <dialog>).
+  const detail = $('task-dialog', HTMLDialogElement);
+  $('task-dlg-close').addEventListener('click', () => detail.close());
+  detail.addEventListener('close', onDetailClose);
+  $('thread-more').addEventListener('click', loadMoreComments);
   let pending = 0;
   window.addEventListener('resize', () => {
     cancelAnimationFrame(pending);

@@ -11,6 +11,7 @@
 /** @typedef {import('../../../shared/types').ConflictStatus} ConflictStatus */
 /** @typedef {import('../../../shared/types').WebhookSetup} WebhookSetup */
 /** @typedef {import('../../../shared/types').GitHubAppInfo} GitHubAppInfo */
+/** @typedef {import('../../../shared/types').TaskComment} TaskComment */
 
 /** sessionStorage keys: the API token and the last selected project (this tab only). */
 export const TOKEN_KEY = 'ghsync.token';
@@ -35,11 +36,22 @@ export const PROJECT_KEY = 'ghsync.project';
  * @property {WebhookSetup | null} hook The config's webhook values.
  * @property {boolean} editing The connect form edits the existing config.
  * @property {GitHubAppInfo | null} app The deployment's GitHub App, when read.
+ * @property {Thread | null} thread The task open in the detail dialog (thread.js).
+ */
+
+/**
+ * The task detail dialog's task and the pages of its thread loaded so far. A new object for
+ * each opening, so an answer that arrives after the dialog moved on can tell it is late.
+ * @typedef {object} Thread
+ * @property {TaskWithLink} task
+ * @property {TaskComment[]} comments Oldest first.
+ * @property {string | null} cursor The next page's cursor; null after the last.
+ * @property {HTMLElement | null} opener Focus returns there when the dialog closes.
  */
 
 /** @type {State} */
 export const state = {
   token: null, projects: [], projectId: null, config: null, history: null,
   tasks: [], tasksCursor: null, taskQuery: '', taskLabel: '', conflicts: [], filter: 'pending', conflict: null, opener: null,
-  following: null, hook: null, editing: false, app: null,
+  following: null, hook: null, editing: false, app: null, thread: null,
 };

@@ -2,12 +2,14 @@
 // The tasks card: the project's tasks a page at a time (title search, label filter), each
 // with its issue link, labels, GitHub state and sync state, and the actions of that row
 // (review a conflict, publish to GitHub, retry a push); and the new-task form. It loads the
-// conflicts together with the tasks, since a row shows its conflict.
+// conflicts together with the tasks, since a row shows its conflict. A task's title opens
+// its detail dialog (thread.js) with the same facts the row shows.
 
 import { api, guard } from './api.js';
 import { openConflictForTask, renderConflicts } from './conflicts.js';
-import { $, el, fmtRelative, notify, show } from './dom.js';
+import { $, el, fmtRelative, fmtTime, notify, show } from './dom.js';
 import { state } from './state.js';
+import { openDetail } from './thread.js';
 
 /** @typedef {import('../../../shared/types').Task} Task */
 /** @typedef {import('../../../shared/types').TaskWithLink} TaskWithLink */
@@ -17,6 +19,7 @@ import { state } from './state.js';
 /** @typedef {import('../../../shared/types').GitHubLink} GitHubLink */
 /** @typedef {import('../../../shared/types').PushWaiting} PushWaiting */
 /** @typedef {import('../../../shared/types').Pushed} Pushed */
+/** @typedef {import('./thread.js').Fact} Fact */
 
 /** Tasks per page the console asks for (the API pages every list). */
 const TASK_PAGE = 100;
@@ -139,16 +142,50 @@ export function renderTasks() {
 /** @param {TaskWithLink} t */
 function taskRow(t) {
   const gh = t.github;
-  const link = gh ? el('a', { href: gh.issue_url, target: '_blank', rel: 'noopener noreferrer', text: `#${gh.issue_number}` })
-    : el('span', { class: 'muted', text: 'local' });
-  const [remoteText, remoteClass] = gh ? REMOTE[gh.remote_state] || [gh.remote_state, ''] : ['—', ''];
+  // A button, not a clickable cell: reachable with Tab and announced as an action.
+  const open = el('button', { type: 'button', class: 'link task-open', 'aria-haspopup': 'dialog', title: 'Details and comments',
+    text: t.title, onclick: (e) => openTask(t, e.currentTarget) });
   return el('tr', { 'data-task': t.id },
-    el('td', { 'data-label': 'Issue' }, link),
-    el('td', { 'data-label': 'Title', class: 'title', text: t.title }),
+    el('td', { 'data-label': 'Issue' }, issueLink(gh)),
+    el('td', { 'data-label': 'Title', class: 'title' }, open),
     el('td', { 'data-label': 'Labels' }, issueDetails(gh)),
     el('td', { 'data-label': 'Status', text: STATUS[t.status] || t.status }),
-    el('td', { 'data-label': 'On GitHub' }, remoteClass ? el('span', { class: `badge ${remoteClass}`, text: remoteText }) : remoteText),
+    el('td', { 'data-label': 'On GitHub' }, remoteBadge(gh)),
     el('td', { 'data-label': 'Sync' }, syncCell(t)));
+}
+
+/** @param {GitHubLink | null} gh */
+const issueLink = (gh) => (gh ? el('a', { href: gh.issue_url, target: '_blank', rel: 'noopener noreferrer', text: `#${gh.issue_number}` })
+  : el('span', { class: 'muted', text: 'local' }));
+
+/**
+ * The issue's state on GitHub, as a badge when it is a warning.
+ * @param {GitHubLink | null} gh
+ */
+function remoteBadge(gh) {
+  const [text, badge] = gh ? REMOTE[gh.remote_state] || [gh.remote_state, ''] : ['—', ''];
+  return badge ? el('span', { class: `badge ${badge}`, text }) : text;
+}
+
+/**
+ * Opens a task's detail dialog: the row's facts, one per line, then its thread.
+ * @param {TaskWithLink} t
+ * @param {HTMLElement} opener
+ */
+function openTask(t, opener) {
+  const gh = t.github;
+  const none = () => el('span', { class: 'muted', text: '—' });
+  /** @type {Fact[]} */
+  const facts = [['Issue', issueLink(gh)], ['Column', STATUS[t.status] || t.status]];
+  if (gh) {
+    facts.push(['On GitHub', remoteBadge(gh)],
+      ['Labels', gh.labels.length ? el('div', { class: 'details' }, ...labelChips(gh, false)) : none()],
+      ['Assignees', gh.assignees.length ? gh.assignees.map((a) => `@${a}`).join(' ') : none()],
+      ['Milestone', gh.milestone || none()],
+      ['Last synced', el('time', { datetime: gh.last_synced_at, title: fmtTime(gh.last_synced_at), text: fmtRelative(gh.last_synced_at) })]);
+  }
+  facts.push(['Sync', syncText(t)]);
+  return openDetail(t, facts, opener);
 }
 
 /**
@@ -157,18 +194,40 @@ function taskRow(t) {
  */
 function issueDetails(gh) {
   if (!gh) return el('span', { class: 'muted', text: '—' });
-  /** @type {HTMLElement[]} */
-  const parts = gh.labels.map((l) => {
-    const chip = el('button', {
+  const parts = labelChips(gh, true);
+  if (gh.assignees.length) parts.push(el('span', { class: 'muted', text: gh.assignees.map((a) => `@${a}`).join(' ') }));
+  if (gh.milestone) parts.push(el('span', { class: 'muted', text: `◷ ${gh.milestone}` }));
+  return parts.length ? el('div', { class: 'details' }, ...parts) : el('span', { class: 'muted', text: '—' });
+}
+
+/**
+ * The labels in their colours: buttons that filter the list (`filter`), or plain chips.
+ * @param {GitHubLink} gh
+ * @param {boolean} filter
+ * @returns {HTMLElement[]}
+ */
+function labelChips(gh, filter) {
+  return gh.labels.map((l) => {
+    const chip = filter ? el('button', {
       type: 'button', class: 'chip', title: `Show tasks labelled ${l.name}`, onclick: () => filterByLabel(l.name), text: l.name,
-    });
+    }) : el('span', { class: 'chip', text: l.name });
     // Through the CSSOM: the console's CSP allows no inline style attributes.
     chip.style.setProperty('--chip', `#${/^[0-9a-fA-F]{6}$/.test(l.color) ? l.color : '8b949e'}`);
     return chip;
   });
-  if (gh.assignees.length) parts.push(el('span', { class: 'muted', text: gh.assignees.map((a) => `@${a}`).join(' ') }));
-  if (gh.milestone) parts.push(el('span', { class: 'muted', text: `◷ ${gh.milestone}` }));
-  return parts.length ? el('div', { class: 'details' }, ...parts) : el('span', { class: 'muted', text: '—' });
+}
+
+/**
+ * A task's sync state in words (the Sync cell's text without its buttons).
+ * @param {TaskWithLink} t
+ */
+export function syncText(t) {
+  const gh = t.github;
+  if (!gh) return 'Not linked to GitHub';
+  if (gh.sync_conflict_status === 'pending') return 'Conflict: waits for review';
+  if (gh.push_error) return `Not on GitHub: ${gh.push_error}`;
+  if (gh.push_pending) return waitingText(gh.push_waiting);
+  return gh.sync_conflict_status === 'resolved' ? 'Resolved' : 'In sync';
 }
 
 /** @param {TaskWithLink} t */
@@ -186,11 +245,10 @@ function syncCell(t) {
   }
   const retry = () => el('button', { type: 'button', class: 'link', onclick: (e) => retryPush(t, e.currentTarget), text: 'Retry push' });
   if (gh.push_error) {
-    return el('div', { class: 'details' }, el('span', { class: 'error-text', text: `Not on GitHub: ${gh.push_error}` }),
-      gh.push_pending ? retry() : '');
+    return el('div', { class: 'details' }, el('span', { class: 'error-text', text: syncText(t) }), gh.push_pending ? retry() : '');
   }
-  if (gh.push_pending) return el('div', { class: 'details' }, el('span', { class: 'badge warn', text: waitingText(gh.push_waiting) }), retry());
-  return el('span', { class: 'muted', text: status === 'resolved' ? 'Resolved' : 'In sync' });
+  if (gh.push_pending) return el('div', { class: 'details' }, el('span', { class: 'badge warn', text: syncText(t) }), retry());
+  return el('span', { class: 'muted', text: syncText(t) });
 }
 
 /**

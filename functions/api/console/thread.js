@@ -1,0 +1,202 @@
+// @ts-check
+// The task detail dialog: a task's title, description and GitHub facts, and its
+// thread, the issue's comments a page at a time, oldest first. tasks.js opens it with the
+// facts it already knows how to show; this module owns the dialog, the thread's paging and
+// its texts. It imports only api.js, dom.js and state.js, so tasks.js can import it without
+// an import cycle. Everything in a comment came from GitHub, so it goes in as text
+// (textContent, white-space: pre-wrap) and is never parsed as HTML or Markdown.
+
+import { ApiError, api, errorText } from './api.js';
+import { $, el, fmtRelative, fmtTime, show } from './dom.js';
+import { state } from './state.js';
+
+/** @typedef {import('../../../shared/types').TaskComment} TaskComment */
+/** @typedef {import('../../../shared/types').TaskCommentPage} TaskCommentPage */
+/** @typedef {import('../../../shared/types').TaskWithLink} TaskWithLink */
+/** @typedef {import('./state.js').Thread} Thread */
+
+/**
+ * A fact of the dialog's list: its term, and its value as text or an element.
+ * @typedef {[string, Node | string]} Fact
+ */
+/**
+ * What a comment's header line shows, as plain values: who (a GitHub comment's login with
+ * "@", a board comment's author), where the login links (null: not linkable), when (relative,
+ * and the exact time for its title), and whether it was edited (the edit's time, or null).
+ * @typedef {{ author: string, href: string | null, when: string, exact: string, edited: string | null }} CommentMeta
+ */
+
+/** Comments per page the console asks for. */
+export const COMMENT_PAGE = 50;
+
+/**
+ * The first page of a task's comments (`cursor` null), or the page after `cursor`.
+ * @param {string} taskId
+ * @param {string | null} cursor
+ */
+export function commentsPath(taskId, cursor) {
+  const q = new URLSearchParams({ limit: String(COMMENT_PAGE) });
+  if (cursor) q.set('cursor', cursor);
+  return `/tasks/${encodeURIComponent(taskId)}/comments?${q}`;
+}
+
+/**
+ * The URL to link to, or null when it should stay text: only an absolute https URL becomes
+ * an href (a `javascript:` or `data:` URL stored on GitHub's side must never be clickable).
+ * @param {string | null | undefined} url
+ * @returns {string | null}
+ */
+export function linkableUrl(url) {
+  if (!url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'https:' && parsed.hostname ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a comment was changed after it was written (the two times as instants, since the
+ * API may spell the same instant two ways).
+ * @param {TaskComment} c
+ */
+export function isEdited(c) {
+  const created = Date.parse(c.created_at);
+  const updated = Date.parse(c.updated_at);
+  return Number.isFinite(created) && Number.isFinite(updated) ? updated !== created : c.updated_at !== c.created_at;
+}
+
+/**
+ * A comment's header line (see CommentMeta).
+ * @param {TaskComment} c
+ * @returns {CommentMeta}
+ */
+export function commentMeta(c) {
+  const gh = c.github;
+  return {
+    author: gh ? `@${gh.author_login}` : c.author,
+    href: gh ? linkableUrl(gh.url) : null,
+    when: fmtRelative(c.created_at),
+    exact: fmtTime(c.created_at),
+    edited: isEdited(c) ? `Edited ${fmtTime(c.updated_at)}` : null,
+  };
+}
+
+/**
+ * The thread's count line: "2 comments", with "more to load" while pages remain.
+ * @param {number} n
+ * @param {boolean} more
+ */
+export function countText(n, more) {
+  if (n === 0) return more ? 'More comments to load.' : '';
+  return `${n} comment${n === 1 ? '' : 's'} shown${more ? ', more to load' : ''}.`;
+}
+
+// ---- the dialog -----------------------------------------------------------------------
+
+/**
+ * Opens the detail dialog on a task and loads the first page of its thread.
+ * @param {TaskWithLink} task
+ * @param {Fact[]} facts the GitHub facts tasks.js renders (issue, state, labels, sync, …)
+ * @param {HTMLElement} opener focus returns there (or to the task's row) when it closes
+ */
+export function openDetail(task, facts, opener) {
+  /** @type {Thread} */
+  const thread = { task, comments: [], cursor: null, opener };
+  state.thread = thread;
+  $('task-dlg-title').textContent = task.title;
+  $('task-facts').replaceChildren(...facts.map(([k, v]) => el('div', {}, el('dt', { text: k }), el('dd', {}, v))));
+  $('task-desc').replaceChildren(task.description ? task.description : el('em', { class: 'muted', text: '(no description)' }));
+  $('thread-list').replaceChildren();
+  show($('thread-empty'), false);
+  show($('thread-more'), false);
+  $('thread-count').textContent = 'Loading comments…';
+  const dialog = $('task-dialog', HTMLDialogElement);
+  if (!dialog.open) dialog.showModal();
+  $('task-dlg-close').focus();
+  return loadPage(thread);
+}
+
+/** "Load more comments": the next page, after the ones shown. */
+export function loadMoreComments() {
+  const thread = state.thread;
+  return thread && thread.cursor ? loadPage(thread) : undefined;
+}
+
+/**
+ * Reads the page after `thread.cursor` and shows it, unless the dialog moved on meanwhile.
+ * Errors are shown inside the dialog: the notice bar is behind its backdrop.
+ * @param {Thread} thread
+ */
+async function loadPage(thread) {
+  const more = $('thread-more', HTMLButtonElement);
+  show($('thread-error'), false); // a retry clears the last failure
+  more.disabled = true;
+  more.textContent = 'Loading…';
+  const first = thread.comments.length;
+  /** @type {TaskCommentPage | undefined} */
+  let page;
+  try {
+    page = await api('GET', commentsPath(thread.task.id, thread.cursor));
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.status === 401 || state.thread !== thread) return; // signed out, or closed
+    $('thread-error').textContent = errorText(err, 'comments');
+    show($('thread-error'), true);
+  } finally {
+    more.disabled = false;
+    more.textContent = 'Load more comments';
+  }
+  if (state.thread !== thread) return; // closed, or opened on another task meanwhile
+  if (page) {
+    thread.comments = thread.comments.concat(page.items);
+    thread.cursor = page.next_cursor;
+    $('thread-list').append(...page.items.map(commentItem));
+  }
+  renderStatus(thread, !page);
+  // After "Load more", reading goes on at the first new comment (the button may be gone).
+  const added = first > 0 ? $('thread-list').children[first] : null;
+  if (added instanceof HTMLElement) added.focus();
+}
+
+/**
+ * The count line, "No comments yet." and the "Load more" button, after a page (or a failure).
+ * @param {Thread} thread
+ * @param {boolean} failed the read failed: an empty list says nothing about the thread
+ */
+function renderStatus(thread, failed) {
+  const n = thread.comments.length;
+  show($('thread-empty'), n === 0 && !thread.cursor && !failed);
+  show($('thread-more'), Boolean(thread.cursor));
+  $('thread-count').textContent = countText(n, Boolean(thread.cursor));
+}
+
+/**
+ * One comment: its header (author, time, edited) and its body as text.
+ * @param {TaskComment} c
+ */
+function commentItem(c) {
+  const m = commentMeta(c);
+  const author = m.href
+    ? el('a', { class: 'comment-author', href: m.href, target: '_blank', rel: 'noopener noreferrer', text: m.author })
+    : el('span', { class: 'comment-author', text: m.author });
+  return el('li', { class: 'comment', tabindex: '-1', 'data-comment': c.id },
+    el('p', { class: 'comment-meta' }, author, ' commented ',
+      el('time', { datetime: c.created_at, title: m.exact, text: m.when }),
+      m.edited ? el('span', { class: 'edited', title: m.edited, text: ' · edited' }) : null),
+    el('div', { class: 'comment-body', text: c.body }));
+}
+
+/** The dialog closed (✕, Escape): forget the thread, and focus goes back to the task's title. */
+export function onDetailClose() {
+  const thread = state.thread;
+  state.thread = null;
+  if (!thread) return;
+  // The list may have been re-rendered meanwhile: then the same task's title button, or the search box.
+  const row = [...$('tasks-body').querySelectorAll('tr')].find((r) => r instanceof HTMLElement && r.dataset.task === thread.task.id);
+  const again = row && row.querySelector('button.task-open');
+  if (thread.opener && thread.opener.isConnected) thread.opener.focus();
+  else if (again instanceof HTMLElement) again.focus();
+  else if (state.token) $('task-search').focus();
+}
