@@ -199,7 +199,12 @@ private_key: string,
  */
 webhook_secret: string, };
 
-export type GitHubAppInfo = { app_id: number | null, configured: boolean, };
+export type GitHubAppInfo = { app_id: number | null, configured: boolean, 
+/**
+ * What the App's own settings on GitHub lack for ghsync (e.g. not subscribed to "Issue
+ * comment" events), or why they could not be checked. Empty when all is well.
+ */
+warnings: Array<string>, };
 
 export type AppInstallation = { id: number, 
 /**

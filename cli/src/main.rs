@@ -152,6 +152,15 @@ enum Command {
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Lists a task's comments (its issue's conversation) as JSON, oldest first: all of them
+    /// as an array, or one page with --limit.
+    Comments {
+        /// The task's id.
+        #[arg(long)]
+        task: Uuid,
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// Two-way sync's waiting edits.
     #[command(subcommand)]
     Push(PushCommand),
@@ -367,6 +376,16 @@ async fn main() -> Result<()> {
                 None => {
                     print_json(&store.list_tasks_page(project, &filter, &PageRequest::everything()).await?)
                 }
+            }
+        }
+        Command::Comments { task, page } => {
+            let store = open_store(&config).await?;
+            match page.request()? {
+                Some(request) => {
+                    let fetched = store.task_comments(task, &request).await?;
+                    print_json(&ghsync_shared::paging::TaskCommentPage::of(fetched, &request))
+                }
+                None => print_json(&store.task_comments(task, &PageRequest::everything()).await?),
             }
         }
         Command::Reconcile { once, project, time_limit } => {

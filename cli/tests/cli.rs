@@ -347,3 +347,31 @@ async fn on_a_terminal_config_set_asks_for_the_pat_without_echoing_it() {
     let config = json(&env.ghsync(&["config", "show", "--project", id], "").await);
     assert_eq!(config["repo_name"], "widgets");
 }
+
+#[tokio::test]
+async fn an_operator_reads_a_tasks_comments() {
+    let env = Env::new().await;
+    let repo = "acme/widgets";
+    env.github.upsert(repo, testkit::fixtures::issue(repo, 1, "First", None, "open", "2026-01-05T10:00:00Z"));
+    for (id, body, at) in [(11, "one", "2026-01-05T10:01:00Z"), (12, "two", "2026-01-05T10:02:00Z")] {
+        env.github.upsert_comment(repo, testkit::fixtures::comment(repo, 1, id, body, "ana", at, at));
+    }
+    let project = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await);
+    let id = project["id"].as_str().unwrap();
+    json(&env.ghsync(&["config", "set", "--project", id, "--repo", repo], &format!("{PAT}\n")).await);
+    json(&env.ghsync(&["reconcile", "--once", "--project", id], "").await);
+    let tasks = json(&env.ghsync(&["tasks", "--project", id], "").await);
+    let task = tasks[0]["id"].as_str().unwrap();
+
+    let all = json(&env.ghsync(&["comments", "--task", task], "").await);
+    let bodies: Vec<&str> = all.as_array().unwrap().iter().map(|c| c["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["one", "two"]);
+    assert_eq!(all[0]["github"]["author_login"], "ana");
+    let page = json(&env.ghsync(&["comments", "--task", task, "--limit", "1"], "").await);
+    assert_eq!(page["items"][0]["body"], "one");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let next = json(&env.ghsync(&["comments", "--task", task, "--limit", "1", "--cursor", cursor], "").await);
+    assert_eq!((next["items"][0]["body"].clone(), next["next_cursor"].clone()), ("two".into(), Value::Null));
+    let unknown = env.ghsync(&["comments", "--task", &uuid::Uuid::new_v4().to_string()], "").await;
+    assert!(!unknown.ok && unknown.stderr.contains("not found"), "{}", unknown.stderr);
+}

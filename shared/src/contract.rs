@@ -140,6 +140,9 @@ pub struct PutGitHubApp {
 pub struct GitHubAppInfo {
     pub app_id: Option<i64>,
     pub configured: bool,
+    /// What the App's own settings on GitHub lack for ghsync (e.g. not subscribed to "Issue
+    /// comment" events), or why they could not be checked. Empty when all is well.
+    pub warnings: Vec<String>,
 }
 
 /// `GET /api/projects/{id}/github-sync/webhook`: what to give GitHub for the config, and

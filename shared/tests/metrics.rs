@@ -70,6 +70,9 @@ async fn deliveries_and_sync_runs_are_valid_emf_and_carry_no_secret() {
     for n in 1..=2 {
         gh.upsert(REPO, issue(REPO, n, &format!("Issue {n}"), Some("body"), "open", "2026-01-01T00:00:00Z"));
     }
+    // And one comment on the first.
+    let at = "2026-01-01T00:00:01Z";
+    gh.upsert_comment(REPO, testkit::fixtures::comment(REPO, 1, 5, "hello", "ana", at, at));
     let keys = KeyProvider::Local(LocalKeys::from_hex(LOCAL_KEY).unwrap());
     let project = testkit::project_with_pat(&store, REPO, &keys, PAT).await;
     let github = GitHub::new(&gh.url, Duration::from_secs(5)).unwrap();
@@ -105,12 +108,20 @@ async fn deliveries_and_sync_runs_are_valid_emf_and_carry_no_secret() {
         run["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
         serde_json::json!([["function"], ["function", "status"]])
     );
-    for metric in
-        ["SyncRuns", "SyncDuration", "IssuesFetched", "Conflicts", "RateLimitRemaining", "TokenExpiresInDays"]
-    {
+    for metric in [
+        "SyncRuns",
+        "SyncDuration",
+        "IssuesFetched",
+        "Conflicts",
+        "CommentsFetched",
+        "CommentsChanged",
+        "RateLimitRemaining",
+        "TokenExpiresInDays",
+    ] {
         assert!(declared(run).contains(&metric), "{metric} in {run}");
     }
     assert_eq!(run["IssuesFetched"], 2.0);
+    assert_eq!((run["CommentsFetched"].clone(), run["CommentsChanged"].clone()), (1.0.into(), 1.0.into()));
     assert!(run["TokenExpiresInDays"].as_f64().unwrap() > 365.0, "{run}");
     assert_eq!(run["function"], "test");
 

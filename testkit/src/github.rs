@@ -288,6 +288,8 @@ pub const APP_BOT_LOGIN: &str = "ghsync-test[bot]";
 struct App {
     id: i64,
     public_key_pem: String,
+    /// The events the App subscribes to (`GET /app`'s `events`).
+    events: Vec<String>,
 }
 
 /// An installation of the App: the repositories (lower case) and permissions its tokens get.
@@ -505,8 +507,17 @@ impl FakeGitHub {
     /// Registers the GitHub App `app_id`: its JWTs, signed with the private key of
     /// `public_key_pem` (SPKI or PKCS#1 PEM), mint installation tokens.
     pub fn set_app(&self, app_id: i64, public_key_pem: &str) {
-        let app = App { id: app_id, public_key_pem: public_key_pem.to_string() };
+        let events = ["issues", "issue_comment", "installation", "installation_repositories"];
+        let events = events.map(str::to_string).to_vec();
+        let app = App { id: app_id, public_key_pem: public_key_pem.to_string(), events };
         self.state.lock().unwrap().app = Some(app);
+    }
+
+    /// Sets the events the App subscribes to (as its settings page would).
+    pub fn set_app_events(&self, events: &[&str]) {
+        if let Some(app) = self.state.lock().unwrap().app.as_mut() {
+            app.events = events.iter().map(|e| e.to_string()).collect();
+        }
     }
 
     /// Installs the App as installation `id` on `repos` (`owner/name`, added if new) with
@@ -1641,8 +1652,9 @@ async fn get_app(State(state): Shared, headers: HeaderMap) -> Response {
             Some(refused) => refused,
             None => {
                 let id = s.app.as_ref().map_or(0, |a| a.id);
+                let events = s.app.as_ref().map(|a| a.events.clone()).unwrap_or_default();
                 let slug = APP_BOT_LOGIN.trim_end_matches("[bot]");
-                Json(json!({"id": id, "slug": slug, "name": "ghsync test"})).into_response()
+                Json(json!({"id": id, "slug": slug, "name": "ghsync test", "events": events})).into_response()
             }
         }
     };

@@ -968,7 +968,7 @@ async fn the_configs_webhook_is_installed_repaired_and_removed(store: Store) {
     assert_eq!(hook["config"]["url"], format!("https://ghsync.example/webhooks/github/{config_id}"));
     assert_eq!(
         (hook["config"]["content_type"].as_str(), hook["events"].clone()),
-        (Some("json"), json!(["issues"]))
+        (Some("json"), json!(["issues", "issue_comment"]))
     );
     assert_eq!(secret, &own_secret(&app, &config_id).await, "the config's own secret, not the deployment's");
 
@@ -977,9 +977,26 @@ async fn the_configs_webhook_is_installed_repaired_and_removed(store: Store) {
     let setup = app.call(Method::GET, &format!("{path}/webhook"), None).await.json();
     assert_eq!(setup["url"], format!("https://ghsync.example/webhooks/github/{config_id}"));
     assert_eq!(setup["secret"], own_secret(&app, &config_id).await);
-    assert_eq!((setup["events"].clone(), setup["content_type"].clone()), (json!(["issues"]), json!("json")));
+    assert_eq!(
+        (setup["events"].clone(), setup["content_type"].clone()),
+        (json!(["issues", "issue_comment"]), json!("json"))
+    );
     assert_eq!(setup["hook_id"], hook_id);
     assert_eq!(setup["last_delivery"]["code"], 200);
+    assert_eq!(setup["message"], Value::Null);
+
+    // A hook an older ghsync installed sends issues only: ghsync says so, and repairing it
+    // subscribes it to their comments too.
+    let patch = format!("{}/repos/acme/widgets/hooks/{hook_id}", app.github.url);
+    let auth = format!("Bearer {GOOD_PAT}");
+    let old = json!({"events": ["issues"]}).to_string();
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    assert_eq!(send(Method::PATCH, &patch, &headers, old).await.status, 200);
+    let setup = app.call(Method::GET, &format!("{path}/webhook"), None).await.json();
+    assert!(setup["message"].as_str().unwrap().contains("does not send issue_comment"), "{setup}");
+    app.call(Method::POST, &format!("{path}/webhook"), None).await;
+    assert_eq!(app.github.hooks("acme/widgets")[0].0["events"], json!(["issues", "issue_comment"]));
+    let setup = app.call(Method::GET, &format!("{path}/webhook"), None).await.json();
     assert_eq!(setup["message"], Value::Null);
 
     // Someone deletes it on GitHub: ghsync says so, and repairs it.

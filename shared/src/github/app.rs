@@ -142,14 +142,25 @@ impl GitHub {
     /// The login a GitHub App's installation tokens act as, `{slug}[bot]` (`GET /app`, with the
     /// App's `jwt`).
     pub async fn app_bot_login(&self, jwt: &Secret, requests: &mut u32) -> Result<String, GitHubError> {
+        Ok(format!("{}[bot]", self.app_settings(jwt, requests).await?.slug))
+    }
+
+    /// The App's own settings (`GET /app`, with its `jwt`): its slug and the events it
+    /// subscribes to.
+    pub async fn app_settings(&self, jwt: &Secret, requests: &mut u32) -> Result<AppSettings, GitHubError> {
         let r = self.get(&self.api_url(&["app"]), jwt, None, requests).await?;
         expect_success(&r)?;
-        #[derive(Deserialize)]
-        struct App {
-            slug: String,
-        }
-        Ok(format!("{}[bot]", r.json::<App>()?.slug))
+        r.json()
     }
+}
+
+/// What `GET /app` shows of the App (the fields ghsync reads).
+#[derive(Clone, Debug, Deserialize)]
+pub struct AppSettings {
+    pub slug: String,
+    /// The webhook events the App subscribes to.
+    #[serde(default)]
+    pub events: Vec<String>,
 }
 
 /// Installation tokens by installation id (all on the deployment's GitHub, the only one the

@@ -125,11 +125,17 @@ impl GitHub {
     }
 }
 
+/// The events a repository webhook ghsync installs sends: issues, and their comments.
+pub const HOOK_EVENTS: [&str; 2] = ["issues", "issue_comment"];
+
 /// A repository webhook as GitHub shows it (the fields ghsync reads).
 #[derive(Clone, Debug, Deserialize)]
 pub struct GhHook {
     pub id: i64,
     pub config: GhHookConfig,
+    /// The events it sends.
+    #[serde(default)]
+    pub events: Vec<String>,
     pub last_response: Option<GhHookResponse>,
 }
 
@@ -157,7 +163,7 @@ impl GitHub {
         r.json()
     }
 
-    /// Creates (`id` `None`) or repairs a hook delivering `issues` events as JSON to `url`,
+    /// Creates (`id` `None`) or repairs a hook delivering [`HOOK_EVENTS`] as JSON to `url`,
     /// signed with `secret`, and makes it active.
     pub async fn put_hook(
         &self,
@@ -170,7 +176,7 @@ impl GitHub {
         let body = serde_json::json!({
             "name": "web",
             "active": true,
-            "events": ["issues"],
+            "events": HOOK_EVENTS,
             "config": { "url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0" },
         });
         let r = match id {

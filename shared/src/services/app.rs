@@ -28,6 +28,9 @@ fn signing_key(pem: &str) -> Result<octocrab::auth::EncodingKey, ManageError> {
     })
 }
 
+/// The events whose deliveries ghsync applies, with their names on the App's settings page.
+const APP_EVENTS: [(&str, &str); 2] = [("issues", "Issues"), ("issue_comment", "Issue comment")];
+
 /// A JWT that authenticates as App `app_id` for a few minutes.
 fn app_jwt(app_id: i64, key: &octocrab::auth::EncodingKey) -> Result<Secret, ManageError> {
     let id = u64::try_from(app_id)
@@ -57,13 +60,38 @@ impl Services {
         // Tokens minted for another App (or key) are not this one's.
         self.github.forget_installation_tokens();
         tracing::info!(app_id = app.app_id, "GitHub App stored");
-        Ok(GitHubAppInfo { app_id: Some(app.app_id), configured: true })
+        let warnings = self.app_warnings().await;
+        Ok(GitHubAppInfo { app_id: Some(app.app_id), configured: true, warnings })
     }
 
-    /// Whether an App is set, and its id.
+    /// Whether an App is set, its id, and what its settings on GitHub lack.
     pub async fn github_app_info(&self) -> Result<GitHubAppInfo, ManageError> {
         let app = self.store.github_app().await?;
-        Ok(GitHubAppInfo { app_id: app.as_ref().map(|a| a.app_id), configured: app.is_some() })
+        let warnings = if app.is_some() { self.app_warnings().await } else { Vec::new() };
+        Ok(GitHubAppInfo { app_id: app.as_ref().map(|a| a.app_id), configured: app.is_some(), warnings })
+    }
+
+    /// What the App's settings on GitHub (`GET /app`) lack: the events whose deliveries
+    /// ghsync applies ("Issues", "Issue comment"). Deliveries of an event the App does not
+    /// subscribe to never come, and only the reconcile would bring their changes.
+    async fn app_warnings(&self) -> Vec<String> {
+        let settings = match self.app_jwt().await {
+            Ok(jwt) => self.github.app_settings(&jwt, &mut 0).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match settings {
+            Ok(settings) => APP_EVENTS
+                .iter()
+                .filter(|(event, _)| !settings.events.iter().any(|e| e == event))
+                .map(|(_, name)| {
+                    format!(
+                        "the App is not subscribed to \"{name}\" events: tick it in the App's settings \
+                         (Permissions & events), or its changes arrive only with the reconcile"
+                    )
+                })
+                .collect(),
+            Err(e) => vec![format!("the App's settings could not be read from GitHub: {e}")],
+        }
     }
 
     /// Removes the deployment's App (`NotFound` when none is set).

@@ -58,7 +58,20 @@ impl Services {
             let (repo, c) = self.repo_and_connection(&config).await?;
             match c.github.list_hooks(&repo, &c.token).await {
                 Ok(hooks) => match hooks.into_iter().find(|h| h.id == id) {
-                    Some(hook) => setup.last_delivery = hook.last_response,
+                    Some(hook) => {
+                        let missing: Vec<&str> = crate::github::HOOK_EVENTS
+                            .into_iter()
+                            .filter(|e| !hook.events.iter().any(|h| h == e))
+                            .collect();
+                        if !missing.is_empty() {
+                            // Installed by an older ghsync (issues only): repairing adds the rest.
+                            setup.message = Some(format!(
+                                "the webhook ghsync installed does not send {}: repair it",
+                                missing.join(", ")
+                            ));
+                        }
+                        setup.last_delivery = hook.last_response;
+                    }
                     None => {
                         setup.message =
                             Some("the webhook ghsync installed is gone from GitHub: repair it".into())
@@ -205,7 +218,7 @@ fn setup_of(settings: &HookSettings, config: &GitHubSyncConfig) -> Result<Webhoo
     Ok(WebhookSetup {
         url: settings.url(config.id),
         secret,
-        events: vec!["issues".into()],
+        events: crate::github::HOOK_EVENTS.iter().map(|e| e.to_string()).collect(),
         content_type: "json".into(),
         hook_id: config.hook_id,
         secret_generation: config.secret_generation,
