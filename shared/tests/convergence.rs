@@ -11,7 +11,12 @@
 //! except the pending conflicts, the newest edit of either side is what both hold, a pending
 //! conflict keeps the newest edit of each side, and a second reconcile writes nothing.
 //!
-//! Both run on both backends; `GHSYNC_CONVERGENCE_CASES` (default 12) sets how many random
+//! Comments: random histories of GitHub comments (created, edited, deleted, on issues old and
+//! new and on a pull request), their `issue_comment` deliveries dropped, duplicated and
+//! reordered, then one reconcile: every task's thread holds exactly its issue's comments on
+//! GitHub, and a second reconcile changes nothing.
+//!
+//! All run on both backends; `GHSYNC_CONVERGENCE_CASES` (default 12) sets how many random
 //! histories each gets.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -116,8 +121,9 @@ impl World {
         let body = serde_json::to_vec(payload).unwrap();
         let signature = sign(SECRET, &body);
         let secrets = WebhookSecrets::parse(SECRET).unwrap();
+        let event = if payload.get("comment").is_some() { "issue_comment" } else { "issues" };
         let d = Delivery {
-            event: Some("issues"),
+            event: Some(event),
             delivery_id: Some(id),
             signature_256: Some(&signature),
             signature_sha1: None,
@@ -182,7 +188,11 @@ impl World {
     }
 }
 
-both_backends!(random_histories_converge, random_two_way_histories_converge);
+both_backends!(
+    random_histories_converge,
+    random_two_way_histories_converge,
+    random_comment_histories_converge
+);
 
 /// Every run a full pass, so one reconcile also finds deleted and transferred issues.
 fn full_passes() -> ReconcileOptions {
@@ -202,23 +212,8 @@ async fn random_histories_converge(store: Store) {
 
 async fn one_history(store: Store, seed: u64) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x1000_0000_01B3));
-    let gh = FakeGitHub::start().await;
-    gh.add_repo(REPO, PAT);
-    gh.add_repo(ELSEWHERE, PAT);
-    let keys = KeyProvider::Local(LocalKeys::from_hex(&"c0".repeat(32)).unwrap());
-    let project = testkit::configured_project(&store, REPO, Vec::new()).await;
-    let blob = keys.seal(project, &Secret::new(PAT)).await.unwrap();
-    sqlx::query("UPDATE github_sync_config SET encrypted_pat = $1 WHERE project_id = $2")
-        .bind(blob)
-        .bind(project.to_string())
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let github = GitHub::new(&gh.url, Duration::from_secs(5)).unwrap();
-    let options = ReconcileOptions { retry_base: Duration::from_millis(1), ..full_passes() };
-    let reconciler = Reconciler::new(Services::new(store.clone(), keys, github), options);
-    let mut w =
-        World { store, gh, reconciler, project, issues: BTreeMap::new(), clock: 0, deliveries: Vec::new() };
+    let mut w = world_of(store).await;
+    let project = w.project;
 
     // Phase 1: some issues, delivered chaotically, then a reconcile: both sides agree.
     let first = 3 + rng.below(5) as i64;
@@ -373,6 +368,149 @@ async fn one_history(store: Store, seed: u64) {
     }
 
     w.reconcile_changes_nothing(&board, seed).await;
+}
+
+async fn random_comment_histories_converge(store: Store) {
+    for seed in 1..=cases() {
+        comment_history(store.clone(), seed).await;
+    }
+}
+
+/// A world whose config every test history syncs: a fresh project on `store`, a fresh
+/// GitHub stand-in, every run a full pass.
+async fn world_of(store: Store) -> World {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO, PAT);
+    gh.add_repo(ELSEWHERE, PAT);
+    let keys = KeyProvider::Local(LocalKeys::from_hex(&"c0".repeat(32)).unwrap());
+    let project = testkit::configured_project(&store, REPO, Vec::new()).await;
+    let blob = keys.seal(project, &Secret::new(PAT)).await.unwrap();
+    sqlx::query("UPDATE github_sync_config SET encrypted_pat = $1 WHERE project_id = $2")
+        .bind(blob)
+        .bind(project.to_string())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let github = GitHub::new(&gh.url, Duration::from_secs(5)).unwrap();
+    let options = ReconcileOptions { retry_base: Duration::from_millis(1), ..full_passes() };
+    let reconciler = Reconciler::new(Services::new(store.clone(), keys, github), options);
+    World { store, gh, reconciler, project, issues: BTreeMap::new(), clock: 0, deliveries: Vec::new() }
+}
+
+/// The threads as the board holds them, by issue number: (comment id, body), oldest first.
+async fn board_threads(w: &World) -> BTreeMap<i64, Vec<(i64, String)>> {
+    let mut threads = BTreeMap::new();
+    for t in w.store.list_tasks(w.project).await.unwrap() {
+        let page = ghsync_shared::paging::PageRequest::everything();
+        let thread: Vec<(i64, String)> = w
+            .store
+            .task_comments(t.task.id, &page)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.github.expect("a GitHub comment").comment_id, c.body))
+            .collect();
+        if !thread.is_empty() {
+            threads.insert(t.github.unwrap().issue_number, thread);
+        }
+    }
+    threads
+}
+
+async fn comment_history(store: Store, seed: u64) {
+    use testkit::fixtures::{comment, pull_request_comment, pull_request_issue};
+    let mut rng = Rng(0xC0FF_EE00_1234_5678 ^ seed.wrapping_mul(0x1000_0000_01B3));
+    let mut w = world_of(store).await;
+    let first = 2 + rng.below(3) as i64;
+    w.import(first, &mut rng).await;
+    const PR: i64 = 90;
+    w.clock += 1;
+    w.gh.upsert(REPO, pull_request_issue(REPO, PR, "A change", &at(w.clock)));
+
+    // GitHub's comments as the test drives them: id → (issue, created, the comment JSON).
+    let mut comments: BTreeMap<i64, (i64, i64, Value)> = BTreeMap::new();
+    let mut next_id = 1000;
+    let steps = 15 + rng.below(25);
+    for _ in 0..steps {
+        w.clock += 1;
+        let numbers: Vec<i64> = w.issues.keys().copied().collect();
+        match rng.below(10) {
+            // A new issue, commented on at once (its comment may arrive before it).
+            0 => {
+                let n = w.issues.len() as i64 + 1;
+                let content = Content::new(format!("New {n}"), None).unwrap();
+                w.issues.insert(n, Issue { content, state: "open", gone: None, remote_edits: 0 });
+                w.publish("opened", n, json!({}));
+            }
+            // On the pull request: never the board's.
+            1 => {
+                next_id += 1;
+                let c = pull_request_comment(REPO, PR, next_id, "nit", &at(w.clock));
+                w.gh.upsert_comment(REPO, c.clone());
+                let pr = w.gh.issue(REPO, PR).unwrap();
+                let id = format!("c-{}-{}", w.clock, w.deliveries.len());
+                w.deliveries.push((
+                    id,
+                    json!({"action": "created", "issue": pr, "comment": c, "repository": repository(REPO)}),
+                ));
+            }
+            // Edited or deleted.
+            2..=4 if !comments.is_empty() => {
+                let ids: Vec<i64> = comments.keys().copied().collect();
+                let id = ids[rng.below(ids.len() as u64) as usize];
+                let (n, created, _) = comments[&id].clone();
+                let (action, c) = if rng.chance(40) {
+                    w.gh.delete_comment(REPO, id);
+                    let (_, _, c) = comments.remove(&id).unwrap();
+                    ("deleted", c)
+                } else {
+                    let body = format!("edited {id} at {}", w.clock);
+                    let c = comment(REPO, n, id, &body, "ana", &at(created), &at(w.clock));
+                    w.gh.upsert_comment(REPO, c.clone());
+                    comments.insert(id, (n, created, c.clone()));
+                    ("edited", c)
+                };
+                let issue = w.gh.issue(REPO, n).unwrap();
+                let did = format!("c-{}-{}", w.clock, w.deliveries.len());
+                w.deliveries.push((
+                    did,
+                    json!({"action": action, "issue": issue, "comment": c, "repository": repository(REPO)}),
+                ));
+            }
+            // Created.
+            _ => {
+                let n = numbers[rng.below(numbers.len() as u64) as usize];
+                next_id += 1;
+                let body = format!("comment {next_id} on {n}");
+                let c = comment(REPO, n, next_id, &body, "bo", &at(w.clock), &at(w.clock));
+                w.gh.upsert_comment(REPO, c.clone());
+                comments.insert(next_id, (n, w.clock, c.clone()));
+                let issue = w.gh.issue(REPO, n).unwrap();
+                let did = format!("c-{}-{}", w.clock, w.deliveries.len());
+                w.deliveries.push((did, json!({"action": "created", "issue": issue, "comment": c, "repository": repository(REPO)})));
+            }
+        }
+    }
+    w.deliver_chaotically(&mut rng).await;
+    w.reconcile().await;
+
+    let mut want: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
+    let mut by_creation: Vec<(i64, i64, i64, String)> = comments
+        .iter()
+        .map(|(id, (n, created, c))| (*created, *id, *n, c["body"].as_str().unwrap().to_string()))
+        .collect();
+    by_creation.sort();
+    for (_, id, n, body) in by_creation {
+        want.entry(n).or_default().push((id, body));
+    }
+    assert_eq!(board_threads(&w).await, want, "seed {seed}: the threads hold exactly GitHub's comments");
+    let again = w.reconcile().await;
+    assert_eq!(
+        (again.comments.created, again.comments.updated, again.comments.deleted),
+        (0, 0, 0),
+        "seed {seed}: a second reconcile changes no comment"
+    );
+    assert_eq!(board_threads(&w).await, want, "seed {seed}: after a second reconcile");
 }
 
 async fn random_two_way_histories_converge(store: Store) {
