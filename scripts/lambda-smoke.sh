@@ -117,6 +117,7 @@ for f in ghsync-webhook ghsync-reconcile ghsync-api; do start "$f"; done
 invoke ghsync-webhook events/webhook-ping.json 'r["statusCode"] == 200'
 invoke ghsync-webhook events/webhook-issues-opened.json 'r["statusCode"] == 200 and "applied" in r["body"]'
 invoke ghsync-webhook events/webhook-issues-opened-base64.json 'r["statusCode"] == 200'
+invoke ghsync-webhook events/webhook-issue-comment-created.json 'r["statusCode"] == 200 and "comment" in r["body"]'
 invoke ghsync-webhook events/webhook-pull-request.json 'r["statusCode"] == 202'
 invoke ghsync-webhook events/webhook-bad-signature.json 'r["statusCode"] == 401'
 invoke ghsync-reconcile events/reconcile-scheduled.json 'r["configs"][0]["history"]["status"] == "success" and r["configs"][0]["history"]["tasks_created"] == 3'

@@ -193,6 +193,19 @@ pub fn all() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
+            "webhook-issue-comment-created.json",
+            w("issue_comment", "d0a1c2e0-0000-11f0-8000-00000000000b", {
+                let at = "2026-01-05T10:20:00Z";
+                json!({
+                    "action": "created",
+                    "issue": issue(REPO, 46, "Crash when saving a board", Some("Steps: open, save."), "open", at),
+                    "comment": crate::fixtures::comment(REPO, 46, 1_081_119_491, "It also happens on Firefox.", "mona", at, at),
+                    "repository": repository(REPO),
+                    "sender": crate::fixtures::user("mona", 9),
+                })
+            }),
+        ),
+        (
             "webhook-pull-request.json",
             w("pull_request", "d0a1c2e0-0000-11f0-8000-000000000009", pull_request_event(REPO, 44)),
         ),

@@ -167,6 +167,8 @@ struct RepoData {
     previous: HashMap<i64, Value>,
     /// Issue and pull request comments, kept in list order: ascending (updated_at, id).
     comments: Vec<Value>,
+    /// The ids in `comments`.
+    comment_ids: HashSet<i64>,
 }
 
 /// An item's place in the list order. Times compare as text: the fixtures write them all
@@ -319,6 +321,7 @@ impl GhState {
             gone: HashMap::new(),
             previous: HashMap::new(),
             comments: Vec::new(),
+            comment_ids: HashSet::new(),
         })
     }
 
@@ -327,9 +330,8 @@ impl GhState {
             Mutation::UpsertComment { repo, comment } => {
                 let r = self.repo_mut(&repo);
                 let id = comment["id"].as_i64().expect("a comment has an id");
-                let old = r.comments.iter().position(|c| c["id"].as_i64() == Some(id));
-                let new = old.is_none();
-                if let Some(at) = old {
+                let new = r.comment_ids.insert(id);
+                if !new && let Some(at) = r.comments.iter().position(|c| c["id"].as_i64() == Some(id)) {
                     r.comments.remove(at);
                 }
                 let key = |c: &Value| {
@@ -353,7 +355,9 @@ impl GhState {
                 }
             }
             Mutation::DeleteComment { repo, id } => {
-                self.repo_mut(&repo).comments.retain(|c| c["id"].as_i64() != Some(id));
+                let r = self.repo_mut(&repo);
+                r.comments.retain(|c| c["id"].as_i64() != Some(id));
+                r.comment_ids.remove(&id);
             }
             Mutation::Upsert { repo, issue } => {
                 self.repo_mut(&repo).upsert(issue);
@@ -648,6 +652,21 @@ impl FakeGitHub {
     /// Adds or replaces a comment object (see [`Mutation::UpsertComment`]).
     pub fn upsert_comment(&self, repo: &str, comment: Value) {
         self.mutate(Mutation::UpsertComment { repo: repo.to_string(), comment });
+    }
+
+    /// Adds many new comments at once, in list order, leaving their issues as they are (as if
+    /// each issue's own last change came after its comments): how benchmarks seed a large
+    /// conversation in linear time.
+    pub fn seed_comments(&self, repo: &str, comments: Vec<Value>) {
+        let mut s = self.state.lock().unwrap();
+        let r = s.repo_mut(repo);
+        for c in comments {
+            r.comment_ids.insert(c["id"].as_i64().expect("a comment has an id"));
+            r.comments.push(c);
+        }
+        let key =
+            |c: &Value| (c["updated_at"].as_str().unwrap_or("").to_string(), c["id"].as_i64().unwrap_or(0));
+        r.comments.sort_by_cached_key(key);
     }
 
     /// Deletes comment `id` of `repo`.

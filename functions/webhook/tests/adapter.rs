@@ -65,7 +65,12 @@ async fn the_sample_events_are_current_and_answered_as_expected() {
     assert_eq!(t42.task.status, TaskStatus::Todo, "reopened");
     assert_eq!(t42.github.as_ref().unwrap().remote_state.as_str(), "deleted");
     assert!(tasks.iter().all(|t| t.task.title != "Forged"), "the badly signed event changed nothing");
-    assert_eq!(store.count_rows(Table::Deliveries).await.unwrap(), 9, "every verified delivery is logged");
+    // The comment brought its issue in, and sits on its thread.
+    let t46 = tasks.iter().find(|t| t.github.as_ref().unwrap().issue_number == 46).unwrap();
+    let thread =
+        store.task_comments(t46.task.id, &ghsync_shared::paging::PageRequest::everything()).await.unwrap();
+    assert_eq!(thread[0].body, "It also happens on Firefox.");
+    assert_eq!(store.count_rows(Table::Deliveries).await.unwrap(), 10, "every verified delivery is logged");
 }
 
 #[tokio::test]

@@ -1,12 +1,13 @@
 //! The GitHub-speaking test server as a process, for benchmarks and local trials:
 //! `fake-github --port 7100 --repo acme/big --token T --issues 10000 --prs 100
-//! [--latency-ms 300]` (every request answered after that long, as real GitHub).
+//! [--comments 50000] [--latency-ms 300]` (every request answered after that long, as real
+//! GitHub; the comments spread over the issues).
 //! Prints `listening on http://…` and serves until killed.
 
 use std::net::SocketAddr;
 
 use testkit::arg;
-use testkit::fixtures::{issue, pull_request_issue};
+use testkit::fixtures::{comment, issue, pull_request_issue};
 use testkit::github::FakeGitHub;
 
 #[tokio::main]
@@ -17,6 +18,7 @@ async fn main() {
     let token = arg(&args, "--token", "bench-token");
     let issues: i64 = arg(&args, "--issues", "10000").parse().expect("--issues");
     let prs: i64 = arg(&args, "--prs", "100").parse().expect("--prs");
+    let comments: i64 = arg(&args, "--comments", "0").parse().expect("--comments");
     let latency_ms: u64 = arg(&args, "--latency-ms", "0").parse().expect("--latency-ms");
     let gh = FakeGitHub::start_on(SocketAddr::from(([127, 0, 0, 1], port))).await;
     gh.add_repo(&repo, &token);
@@ -29,8 +31,18 @@ async fn main() {
             gh.upsert(&repo, pull_request_issue(&repo, n, &format!("Pull request {n}"), &t));
         }
     }
+    if comments > 0 && issues > 0 {
+        let text = "I can reproduce this on the latest release; the log shows the same error. ".repeat(3);
+        let seeded = (1..=comments)
+            .map(|id| {
+                let t = chrono_like_time(id * issues / comments);
+                comment(&repo, 1 + id % issues, id, &text, "reviewer", &t, &t)
+            })
+            .collect();
+        gh.seed_comments(&repo, seeded);
+    }
     gh.set_latency(std::time::Duration::from_millis(latency_ms));
-    println!("listening on {} ({issues} issues, {prs} pull requests in {repo})", gh.url);
+    println!("listening on {} ({issues} issues, {prs} pull requests, {comments} comments in {repo})", gh.url);
     std::future::pending::<()>().await;
 }
 
