@@ -313,7 +313,12 @@ export function showMode() {
 }
 
 function showAppNote() {
-  show($('f-app-note'), authMode() === 'installation' && Boolean(state.app && !state.app.configured));
+  const installation = authMode() === 'installation';
+  show($('f-app-note'), installation && Boolean(state.app && !state.app.configured));
+  // What the App's own settings on GitHub lack (e.g. the "Issue comment" event), as text.
+  const warnings = installation && state.app ? state.app.warnings : [];
+  $('f-app-warnings').replaceChildren(...warnings.map((w) => el('li', { text: w })));
+  show($('f-app-warnings'), warnings.length > 0);
 }
 
 /** Whether the deployment's GitHub App is set (the note stays hidden when this cannot be read),
@@ -422,7 +427,7 @@ export async function connectRepo(event) {
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     if (err.status === 401) return undefined;
-    if (err.code === 'no_github_app') { state.app = { app_id: null, configured: false }; showAppNote(); }
+    if (err.code === 'no_github_app') { state.app = { app_id: null, configured: false, warnings: [] }; showAppNote(); }
     const text = err.code === 'pat_refused' && mode === 'installation'
       ? `GitHub refused the installation's token for this repository. ${sentence(err.message)}` : errorText(err, 'config');
     // A refusal names `pat` whatever the credential: point at the field in use.

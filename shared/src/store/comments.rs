@@ -316,9 +316,18 @@ impl Store {
             let now = Timestamp::now();
             let mut applied = CommentsApplied::default();
             let mut positions = Vec::with_capacity(page.comments.len());
+            // A page's comments gather on a few issues: each is looked up once.
+            let mut issues: HashMap<i64, IssueOfComment> = HashMap::new();
             for comment in page.comments {
-                let of =
-                    issue_of_comment_in(&mut tx, project_id, IssueKey::Number(comment.issue_number)).await?;
+                let of = match issues.get(&comment.issue_number) {
+                    Some(of) => *of,
+                    None => {
+                        let key = IssueKey::Number(comment.issue_number);
+                        let of = issue_of_comment_in(&mut tx, project_id, key).await?;
+                        issues.insert(comment.issue_number, of);
+                        of
+                    }
+                };
                 let seen =
                     SeenComment { comment, deleted: false, source: Source::Read, pass: checkpoint.pass };
                 applied
