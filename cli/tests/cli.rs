@@ -150,7 +150,7 @@ async fn an_operator_sets_the_github_app_and_a_config_works_through_it() {
     let key = key_file.to_str().unwrap();
     let set =
         env.ghsync(&["app", "set", "--app-id", "31337", "--key-file", key], &format!("{secret}\n")).await;
-    assert_eq!(json(&set), serde_json::json!({"app_id": 31337, "configured": true}));
+    assert_eq!(json(&set), serde_json::json!({"app_id": 31337, "configured": true, "warnings": []}));
     let id = json(&env.ghsync(&["project", "create", "--name", "Widgets"], "").await)["id"]
         .as_str()
         .unwrap()

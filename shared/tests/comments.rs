@@ -18,7 +18,7 @@ use ghsync_shared::webhook::{Delivery, Handled, IssueResult, WebhookConfig, hand
 use serde_json::{Value, json};
 use testkit::both_backends;
 use testkit::fixtures::{comment, issue, pull_request_comment, pull_request_issue, repository, user};
-use testkit::github::{FakeGitHub, Mutation};
+use testkit::github::{FakeGitHub, HoldWhen, Mutation};
 use uuid::Uuid;
 
 const REPO: &str = "acme/widgets";
@@ -36,6 +36,9 @@ both_backends!(
     pull_requests_comments_are_skipped_by_the_listing,
     a_comment_listed_before_its_issue_is_imported_is_not_lost,
     comments_are_imported_across_runs_cut_by_the_deadline,
+    a_comment_deleted_while_the_listing_pages_hides_no_other,
+    a_deleted_issue_keeps_its_thread_through_the_full_pass,
+    a_comment_whose_issue_cannot_be_imported_pins_nothing,
 );
 
 fn at(i: i64) -> String {
@@ -447,4 +450,73 @@ async fn comments_are_imported_across_runs_cut_by_the_deadline(store: Store) {
         w.gh.requests().iter().filter(|r| r.method == "GET" && !r.path.contains("/comments/")).count();
     let pages = (issues + 99) / 100 + (comments + 99) / 100;
     assert!(lists as i64 <= pages + 2 * runs, "{lists} requests for {pages} pages in {runs} runs");
+}
+
+async fn a_comment_deleted_while_the_listing_pages_hides_no_other(store: Store) {
+    let w = world(store).await;
+    w.gh.upsert(REPO, issue(REPO, 1, "Issue 1", None, "open", &at(1)));
+    for id in 1..=250 {
+        w.gh.upsert_comment(
+            REPO,
+            comment(REPO, 1, id, &format!("c{id}"), "ana", &at(100 + id), &at(100 + id)),
+        );
+    }
+    // The first page of comments is answered, and before the second is asked for, a comment
+    // of the first page is deleted: an offset's next page would start one comment too late.
+    let mut held = w.gh.hold_request("GET", "/issues/comments", HoldWhen::AfterServing);
+    let run = tokio::spawn({
+        let rec = w.rec.clone();
+        let project = w.project;
+        async move { rec.run_project(project).await.unwrap() }
+    });
+    held.arrived().await;
+    w.gh.delete_comment(REPO, 5);
+    held.release();
+    let report = run.await.unwrap();
+    assert!(report.complete, "{report:?}");
+    let thread = &w.threads().await[&1];
+    // Every comment listed after the deletion is there (c5 came with the first page).
+    assert_eq!(thread.len(), 250, "{} comments", thread.len());
+    assert!(thread.contains(&"c101".to_string()) && thread.contains(&"c250".to_string()));
+}
+
+async fn a_deleted_issue_keeps_its_thread_through_the_full_pass(store: Store) {
+    let w = world(store).await;
+    w.gh.upsert(REPO, issue(REPO, 1, "Issue 1", None, "open", &at(1)));
+    w.gh.upsert(REPO, issue(REPO, 2, "Issue 2", None, "open", &at(2)));
+    w.gh.upsert_comment(REPO, comment(REPO, 1, 11, "kept", "ana", &at(10), &at(10)));
+    w.gh.upsert_comment(REPO, comment(REPO, 2, 21, "on two", "ana", &at(11), &at(11)));
+    w.run().await;
+    // The issue goes (its comments with it) and its delivery is lost; a full pass is due.
+    w.gh.mutate(Mutation::Delete { repo: REPO.into(), number: 1 });
+    w.gh.delete_comment(REPO, 11);
+    w.full_pass_due().await;
+    let h = w.run().await;
+    assert_eq!(h.comments.deleted, 0, "{h:?}");
+    assert_eq!(w.threads().await[&1], ["kept"], "a gone issue keeps its task, and its task its thread");
+    let tasks = w.store.list_tasks(w.project).await.unwrap();
+    let one = tasks.iter().find(|t| t.github.as_ref().unwrap().issue_number == 1).unwrap();
+    assert_eq!(one.github.as_ref().unwrap().remote_state, ghsync_shared::domain::RemoteState::Deleted);
+    assert_eq!(w.threads().await[&2], ["on two"]);
+}
+
+async fn a_comment_whose_issue_cannot_be_imported_pins_nothing(store: Store) {
+    let w = world(store).await;
+    w.gh.upsert(REPO, issue(REPO, 1, "Issue 1", None, "open", &at(1)));
+    // Issue 2 GitHub shows malformed (a blank title): its comment cannot be placed.
+    let mut blank = issue(REPO, 2, "x", None, "open", &at(2));
+    blank["title"] = json!("");
+    w.gh.upsert(REPO, blank);
+    w.gh.upsert_comment(REPO, comment(REPO, 2, 1, "on a malformed issue", "ana", &at(10), &at(10)));
+    for id in 2..=150 {
+        w.gh.upsert_comment(REPO, comment(REPO, 1, id, &format!("c{id}"), "ana", &at(10 + id), &at(10 + id)));
+    }
+    let h = w.run().await;
+    assert_eq!(h.comments.created, 149, "{h:?}");
+    assert!(h.error_message.as_deref().unwrap_or("").contains("comment 1"), "named: {h:?}");
+    // Left out, not holding the watermark: the next run lists only the overlap.
+    w.gh.clear_requests();
+    w.run().await;
+    let pages = w.gh.requests().iter().filter(|r| r.path.ends_with("/issues/comments")).count();
+    assert_eq!(pages, 1, "one conditional request: nothing pins the listing");
 }

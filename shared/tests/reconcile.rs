@@ -594,7 +594,7 @@ async fn a_malformed_issue_is_skipped_named_and_counted_and_the_rest_applied(sto
     assert_eq!(report.error, None);
     assert_eq!((h.issues_fetched, h.tasks_created, h.issues_skipped), (3, 3, 2));
     let message = h.error_message.unwrap();
-    assert!(message.contains("skipped 2 malformed issue(s)"), "{message}");
+    assert!(message.contains("skipped 2 malformed item(s)"), "{message}");
     assert!(message.contains("#3") && message.contains("#4"), "{message}");
     let titles = w.titles().await;
     assert_eq!(titles.keys().copied().collect::<Vec<_>>(), [1, 2, 5]);

@@ -31,7 +31,8 @@ pub struct GitHubComment {
     pub author_login: String,
 }
 
-/// What a sync run did to the threads: comments listed (or looked up) and what they did.
+/// What a sync run did to the threads: comments the listing showed, and what the listed and
+/// looked-up ones did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct CommentCounts {
     pub fetched: i64,
@@ -93,12 +94,20 @@ impl RemoteComment {
     }
 }
 
-/// The issue number an API `issue_url` (`…/repos/{owner}/{repo}/issues/{n}`) names.
-pub fn issue_number_of(issue_url: &str) -> Result<i64, ValidationError> {
-    let bad =
-        || ValidationError::new("comment.issue_url", format!("must end in /issues/{{n}}, not {issue_url:?}"));
-    let (rest, n) = issue_url.rsplit_once('/').ok_or_else(bad)?;
-    if !rest.ends_with("/issues") {
+/// The issue number an API `issue_url` (`…/repos/{owner}/{repo}/issues/{n}`) names; it must
+/// be an issue of `repo`.
+pub fn issue_number_of(issue_url: &str, repo: &RepoRef) -> Result<i64, ValidationError> {
+    let bad = || {
+        ValidationError::new(
+            "comment.issue_url",
+            format!("must end in /repos/{repo}/issues/{{n}}, not {issue_url:?}"),
+        )
+    };
+    let parts: Vec<&str> = issue_url.rsplitn(5, '/').collect();
+    let [n, "issues", name, owner, rest] = parts.as_slice() else {
+        return Err(bad());
+    };
+    if !rest.ends_with("/repos") || !repo.is(owner, name) {
         return Err(bad());
     }
     n.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(bad)
@@ -148,12 +157,19 @@ mod tests {
     }
 
     #[test]
-    fn the_issue_number_comes_from_the_issue_url() {
-        assert_eq!(issue_number_of("https://api.github.com/repos/o/r/issues/42").unwrap(), 42);
-        for bad in
-            ["", "https://api.github.com/repos/o/r/pulls/42", "https://x/issues/0", "https://x/issues/n"]
-        {
-            assert!(issue_number_of(bad).is_err(), "{bad:?}");
+    fn the_issue_number_comes_from_the_issue_url_of_the_repository() {
+        let repo = RepoRef::parse("o/r").unwrap();
+        assert_eq!(issue_number_of("https://api.github.com/repos/o/r/issues/42", &repo).unwrap(), 42);
+        assert_eq!(issue_number_of("https://ghe.example/api/v3/repos/O/R/issues/7", &repo).unwrap(), 7);
+        for bad in [
+            "",
+            "https://api.github.com/repos/o/r/pulls/42",
+            "https://api.github.com/repos/o/other/issues/42",
+            "https://api.github.com/repos/o/r/issues/0",
+            "https://api.github.com/repos/o/r/issues/n",
+            "https://x/issues/4",
+        ] {
+            assert!(issue_number_of(bad, &repo).is_err(), "{bad:?}");
         }
     }
 }

@@ -37,7 +37,7 @@ impl GhComment {
         let comment = RemoteComment {
             id: self.id,
             node_id: self.node_id,
-            issue_number: issue_number_of(&self.issue_url)?,
+            issue_number: issue_number_of(&self.issue_url, repo)?,
             html_url: self.html_url,
             author_login: self.user.map_or_else(|| GHOST.to_string(), |u| u.login),
             body: self.body.unwrap_or_default(),
@@ -53,8 +53,10 @@ impl GhComment {
 #[derive(Debug)]
 pub enum CommentLookup {
     Found(GhComment),
-    /// `404` / `410`: deleted (or its issue is).
+    /// `404` / `410`: deleted, or its issue is (or the repository's issues are off).
     Gone,
+    /// A redirect: its issue was transferred to another repository.
+    Moved,
 }
 
 impl GitHub {
@@ -74,7 +76,8 @@ impl GitHub {
         url
     }
 
-    /// Reads comment `id` of `repo`: found, or gone (404/410).
+    /// Reads comment `id` of `repo`: found, gone (404/410) or moved (a redirect, not
+    /// followed).
     pub async fn get_comment(
         &self,
         repo: &RepoRef,
@@ -87,6 +90,9 @@ impl GitHub {
         match r.status {
             s if s.is_success() => Ok(CommentLookup::Found(r.json()?)),
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(CommentLookup::Gone),
+            StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::TEMPORARY_REDIRECT => {
+                Ok(CommentLookup::Moved)
+            }
             s => Err(GitHubError::Unexpected(s.as_u16())),
         }
     }

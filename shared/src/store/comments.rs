@@ -257,10 +257,19 @@ pub struct CommentPage<'a> {
     pub comments: &'a [RemoteComment],
     /// How many items the page listed (malformed ones included).
     pub listed: usize,
-    /// How far the listing alone lets the watermark move (see [`sync::comments_watermark`]).
+    /// How far the listing lets the watermark move (see [`sync::comments_watermark`]): never
+    /// past a comment an earlier page held it at.
     pub reach: Option<Timestamp>,
     /// The listing's `since`.
     pub since: Option<Timestamp>,
+}
+
+/// A comment a full pass did not list, with its task's issue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnseenComment {
+    pub id: i64,
+    pub issue_node_id: String,
+    pub issue_number: i64,
 }
 
 /// What applying a page of comments did.
@@ -269,6 +278,9 @@ pub struct CommentsApplied {
     pub outcomes: Vec<CommentOutcome>,
     /// The comments' watermark the page left (`None`: unchanged).
     pub watermark: Option<Timestamp>,
+    /// The time of the page's first comment whose issue is not known: the listing's later
+    /// pages must not move the watermark past it either.
+    pub held: Option<Timestamp>,
 }
 
 impl Store {
@@ -336,6 +348,8 @@ impl Store {
                 positions.push((comment.updated_at, of.issue));
             }
             applied.watermark = sync::comments_watermark(&positions, page.reach, page.since);
+            applied.held =
+                positions.iter().find(|(_, issue)| *issue == CommentIssue::Unknown).map(|(at, _)| *at);
             let moved = sqlx::query(
                 "UPDATE github_sync_config SET comments_watermark = COALESCE($3, comments_watermark) \
                  WHERE id = $1 AND lease_token = $2",
@@ -399,9 +413,10 @@ impl Store {
         &self,
         project_id: Uuid,
         pass: Timestamp,
-    ) -> Result<Vec<i64>, StoreError> {
-        let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT c.github_comment_id, m.remote_state, m.unlinked_at FROM task_comments c \
+    ) -> Result<Vec<UnseenComment>, StoreError> {
+        let rows: Vec<(i64, String, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT c.github_comment_id, m.github_issue_id, m.github_issue_number, m.remote_state, m.unlinked_at \
+             FROM task_comments c \
              JOIN task_github_metadata m ON m.task_id = c.task_id \
              WHERE c.project_id = $1 AND c.github_comment_id IS NOT NULL AND c.deleted_at IS NULL \
              AND (c.seen_in_pass_at IS NULL OR c.seen_in_pass_at <> $2) ORDER BY c.github_comment_id",
@@ -411,12 +426,12 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut unseen = Vec::new();
-        for (id, state, unlinked_at) in rows {
+        for (id, issue_node_id, issue_number, state, unlinked_at) in rows {
             if sync::link_live(
                 super::rows::parse("task_github_metadata.remote_state", &state)?,
                 unlinked_at.is_some(),
             ) {
-                unseen.push(id);
+                unseen.push(UnseenComment { id, issue_node_id, issue_number });
             }
         }
         Ok(unseen)

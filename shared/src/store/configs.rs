@@ -436,7 +436,9 @@ async fn update_config_in(
             .await?;
     }
     // Another repository starts from scratch: its own listing, probe and webhook secret (the
-    // old one's holders, that repository's admins, can no longer sign for this config). A
+    // old one's holders, that repository's admins, can no longer sign for this config), and
+    // the claim of a run still syncing the old one ends, so none of its checkpoints lands in
+    // the new repository's state. A
     // new credential was just accepted by GitHub: the last run's error no longer holds, and
     // a pause for a repository gone from the App's installation ends with it.
     let next_key = TenantKey::after(old.secret_generation);
@@ -475,7 +477,9 @@ async fn update_config_in(
          secret_salt = CASE WHEN $9 = 1 THEN $18 ELSE secret_salt END, \
          secret_rotated_at = CASE WHEN $9 = 1 THEN $8 ELSE secret_rotated_at END, \
          secret_used_at = CASE WHEN $9 = 1 THEN NULL ELSE secret_used_at END, \
-         host_paused = CASE WHEN $9 = 1 THEN 0 ELSE host_paused END \
+         host_paused = CASE WHEN $9 = 1 THEN 0 ELSE host_paused END, \
+         lease_token = CASE WHEN $9 = 1 THEN NULL ELSE lease_token END, \
+         lease_until = CASE WHEN $9 = 1 THEN NULL ELSE lease_until END \
          WHERE project_id = $1 RETURNING ",
         config_columns!()
     ))

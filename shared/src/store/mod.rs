@@ -37,7 +37,7 @@ pub use crate::sync::ApplyOutcome;
 pub use crate::sync::Backoff;
 pub use crate::sync::GoneOutcome;
 pub(crate) use apply::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
-pub use comments::{CommentPage, CommentsApplied, IssueOfComment, NotBoard};
+pub use comments::{CommentPage, CommentsApplied, IssueOfComment, NotBoard, UnseenComment};
 pub(crate) use comments::{
     IssueKey, SeenComment, apply_comment_in, issue_of_comment_in, note_not_board_in, reread_comments_soon_in,
 };

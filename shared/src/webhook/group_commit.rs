@@ -28,7 +28,7 @@ impl Job {
     fn received(&self) -> Received<'_> {
         Received {
             id: &self.delivery_id,
-            event: "issues",
+            event: self.change.event(),
             meta: &self.meta,
             now: self.now,
             route: self.route,

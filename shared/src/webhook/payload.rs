@@ -85,6 +85,8 @@ pub(super) struct Change {
     pub(super) foreign_host: Option<WebHost>,
     /// The web host its issues were checked on (the deployment's, or `foreign_host`).
     pub(super) web: WebHost,
+    /// An `issue_comment` delivery (of an issue or of a pull request).
+    pub(super) comment: bool,
 }
 
 pub(super) enum ChangeKind {
@@ -119,6 +121,11 @@ pub(super) enum Gone {
 }
 
 impl Change {
+    /// The event that asked for it, as the delivery log records it.
+    pub(super) fn event(&self) -> &'static str {
+        if self.comment { "issue_comment" } else { "issues" }
+    }
+
     /// The issue's `updated_at` the change carries (none for a pull request).
     pub(super) fn updated_at(&self) -> Option<Timestamp> {
         match &self.kind {
@@ -150,7 +157,7 @@ impl Change {
             }
             None => ChangeKind::PullRequest,
         };
-        Ok(Self { repo, kind, foreign_host: None, web: web.clone() })
+        Ok(Self { repo, kind, foreign_host: None, web: web.clone(), comment: true })
     }
 
     /// The change a payload asks for; its issues must be on `web` and name the payload's
@@ -183,7 +190,7 @@ impl Change {
                 None => ChangeKind::PullRequest,
             },
         };
-        Ok(Self { repo, kind, foreign_host: None, web: web.clone() })
+        Ok(Self { repo, kind, foreign_host: None, web: web.clone(), comment: false })
     }
 }
 

@@ -3,15 +3,15 @@
 //! its comments name that ghsync does not know yet read first, and a full pass's look-up of
 //! the comments its listing did not show (docs/comments.md).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use url::Url;
 use uuid::Uuid;
 
-use crate::domain::RemoteComment;
+use crate::domain::{RemoteComment, RepoRef};
 use crate::github::{CommentLookup, GhComment, GitHubError, Lookup, MalformedItem, PER_PAGE, Page};
 use crate::services::Connection;
-use crate::store::{Checkpoint, Claimed, CommentPage, NotBoard, Probe};
+use crate::store::{Checkpoint, Claimed, CommentPage, NotBoard, Probe, UnseenComment};
 use crate::sync::{self, CommentIssue};
 use crate::time::Timestamp;
 
@@ -39,7 +39,43 @@ pub(super) enum CommentsPulled {
     },
 }
 
+/// The URL of the listing's next page: from the time of the page's last comment (`since`,
+/// which GitHub takes inclusively), so that a comment deleted from a page already read does
+/// not shift one that follows out of sight, as an offset (`Link`'s `page=`) would. A page all
+/// of one second cannot be stepped past that way: `Link` then.
+fn next_page(github: &crate::github::GitHub, repo: &RepoRef, link: Url, times: &[Timestamp]) -> Url {
+    match (times.first(), times.last()) {
+        (Some(first), Some(last)) if last > first => github.comments_listing(repo, Some(*last)),
+        _ => link,
+    }
+}
+
 impl Reconciler {
+    /// Whether the issue of a comment GitHub no longer finds is still there: read once, and
+    /// when it is gone (deleted, or transferred away) its link is marked as the issue rules
+    /// say (its task and thread stay).
+    async fn issue_still_there(
+        &self,
+        c: &Claimed,
+        conn: &Connection,
+        unseen: &UnseenComment,
+        tally: &mut Tally,
+    ) -> Result<bool, ReconcileError> {
+        let store = &self.services.store;
+        let (github, pat) = (&conn.github, &conn.token);
+        let repo = c.config.repo().map_err(|e| ReconcileError::Store(e.into()))?;
+        let (disappearance, new) =
+            match github.get_issue(&repo, unseen.issue_number, pat, &mut tally.requests).await? {
+                Lookup::Found(_) => return Ok(true),
+                Lookup::Gone => (crate::sync::Disappearance::Deleted, None),
+                Lookup::Moved(moved) => crate::github::moved_to(moved, github.web_host(), &repo),
+            };
+        let outcome =
+            store.apply_gone(c.config.project_id, &unseen.issue_node_id, disappearance, new.as_ref()).await?;
+        sync::count_gone(&mut tally.counts, &[outcome]);
+        Ok(false)
+    }
+
     /// Lists the comments changed since the comments' watermark (everything, in a full
     /// pass), applying each page as a checkpoint; then, for a full pass, looks up what its
     /// listing did not show.
@@ -78,6 +114,8 @@ impl Reconciler {
         let since = from.since;
         let mut url = github.comments_listing(&repo, since);
         let mut listing = Listing::default();
+        // The earliest comment any page held the watermark at (its issue not known).
+        let mut held: Option<Timestamp> = None;
         let (last_url, etag, len) = loop {
             let Page::Listed { items, next, etag } =
                 github.list_page::<GhComment>(&repo, &url, pat, None, &mut tally.requests).await?
@@ -88,6 +126,7 @@ impl Reconciler {
             };
             let listed = items.len();
             let mut comments = Vec::with_capacity(listed);
+            let mut times = Vec::with_capacity(listed);
             for item in items {
                 let comment = item.and_then(|item| {
                     let id = item.id;
@@ -97,6 +136,7 @@ impl Reconciler {
                 match comment {
                     Ok(comment) => {
                         listing.saw(comment.id.to_string(), comment.updated_at);
+                        times.push(comment.updated_at);
                         comments.push(comment);
                     }
                     Err(malformed) => tally.skip_comment(malformed),
@@ -105,13 +145,16 @@ impl Reconciler {
             let comments = self.know_their_issues(c, conn, comments, tally).await?;
             let checkpoint =
                 Checkpoint { claimed: c, run_id, watermark: None, pass: from.pass, list_page: true };
-            let page = CommentPage {
-                comments: &comments,
-                listed,
-                reach: listing.watermark(since, self.options.overlap),
-                since,
+            let reach = match (listing.watermark(since, self.options.overlap), held) {
+                (Some(reach), Some(held)) => Some(reach.min(held)),
+                (reach, held) => reach.or(held),
             };
+            let page = CommentPage { comments: &comments, listed, reach, since };
             let applied = store.apply_comment_page(project, page, &checkpoint).await?;
+            held = match (held, applied.held) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tally.counts.pages_fetched += 1;
             tally.counts.comments.fetched += listed as i64;
             sync::count_comments(&mut tally.counts.comments, &applied.outcomes);
@@ -124,7 +167,7 @@ impl Reconciler {
                 store.comments_listed(c, None, false).await?;
                 return Ok(CommentsPulled::Cut { resume_at: budget_reset });
             }
-            url = next;
+            url = next_page(github, &repo, next, &times);
         };
         let keep = sync::keeps_probe(etag.is_some(), len, PER_PAGE, listing.moved());
         let probe = etag.filter(|_| keep).map(|etag| Probe { url: last_url.to_string(), etag });
@@ -157,7 +200,7 @@ impl Reconciler {
         let mut unknown: Vec<i64> =
             known.iter().filter(|(_, issue)| **issue == CommentIssue::Unknown).map(|(n, _)| *n).collect();
         unknown.sort_unstable();
-        for number in unknown {
+        for &number in &unknown {
             match github.get_issue(&repo, number, pat, &mut tally.requests).await? {
                 Lookup::Found(issue) if issue.pull_request.is_some() => {
                     store.note_not_board(project, number, NotBoard::PullRequest).await?;
@@ -173,12 +216,21 @@ impl Reconciler {
                 }
             }
         }
+        // An issue read and applied that is still not linked (its snapshot older than what the
+        // project knows, or an identity retired by a transfer) would hold the watermark at
+        // every run: its comments are left out instead, and the next full pass lists them.
+        let read: Vec<i64> = unknown.iter().copied().filter(|n| !unreadable.contains(n)).collect();
+        for (number, issue) in store.issues_of_comments(project, &read).await? {
+            if issue == CommentIssue::Unknown {
+                unreadable.insert(number);
+            }
+        }
         let (kept, left): (Vec<_>, Vec<_>) =
             comments.into_iter().partition(|comment| !unreadable.contains(&comment.issue_number));
         for comment in left {
             tally.skip_comment(MalformedItem {
                 number: Some(comment.id),
-                reason: format!("its issue #{} is malformed", comment.issue_number),
+                reason: format!("its issue #{} could not be imported", comment.issue_number),
             });
         }
         Ok(kept)
@@ -199,24 +251,43 @@ impl Reconciler {
         let (github, pat) = (&conn.github, &conn.token);
         let project = c.config.project_id;
         let repo = c.config.repo().map_err(|e| ReconcileError::Store(e.into()))?;
-        for (i, id) in store.comments_unseen_by_pass(project, pass).await?.into_iter().enumerate() {
+        // What GitHub said of an issue whose comment was not found, once per issue.
+        let mut issues: HashMap<i64, bool> = HashMap::new();
+        for (i, unseen) in store.comments_unseen_by_pass(project, pass).await?.into_iter().enumerate() {
             if let Some(reset) = self.waits_for_budget(pat, limits) {
                 return Ok(CommentsPulled::Cut { resume_at: Some(reset) });
             }
             if i > 0 && limits.deadline.passed() {
                 return Ok(CommentsPulled::Cut { resume_at: None });
             }
-            let found = match github.get_comment(&repo, id, pat, &mut tally.requests).await? {
+            let found = match github.get_comment(&repo, unseen.id, pat, &mut tally.requests).await? {
                 CommentLookup::Found(comment) => match comment.into_remote(github.web_host(), &repo) {
                     Ok(comment) => Some(comment),
                     Err(e) => {
-                        tally.skip_comment(MalformedItem { number: Some(id), reason: e.to_string() });
+                        tally.skip_comment(MalformedItem { number: Some(unseen.id), reason: e.to_string() });
                         continue;
                     }
                 },
-                CommentLookup::Gone => None,
+                // Its issue was transferred: the issue rules deal with it, the thread stays.
+                CommentLookup::Moved => continue,
+                CommentLookup::Gone => {
+                    // Deleted, or is its issue gone? Only a comment of an issue still there is
+                    // a deleted comment: a gone issue keeps its task, and its task the thread.
+                    let there = match issues.get(&unseen.issue_number) {
+                        Some(there) => *there,
+                        None => {
+                            let there = self.issue_still_there(c, conn, &unseen, tally).await?;
+                            issues.insert(unseen.issue_number, there);
+                            there
+                        }
+                    };
+                    if !there {
+                        continue;
+                    }
+                    None
+                }
             };
-            let outcome = store.apply_comment_lookup(project, id, found.as_ref(), pass).await?;
+            let outcome = store.apply_comment_lookup(project, unseen.id, found.as_ref(), pass).await?;
             sync::count_comments(&mut tally.counts.comments, &[outcome]);
         }
         Ok(CommentsPulled::Done)

@@ -79,7 +79,7 @@ impl Tally {
         let named: Vec<&str> = self.skipped.iter().take(SKIPPED_NAMED).map(String::as_str).collect();
         let more = self.skipped.len().saturating_sub(SKIPPED_NAMED);
         let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-        Some(format!("skipped {} malformed issue(s): {}{more}", self.skipped.len(), named.join("; ")))
+        Some(format!("skipped {} malformed item(s): {}{more}", self.skipped.len(), named.join("; ")))
     }
 
     /// A comment GitHub listed that is not a valid snapshot: named in the run's message.
@@ -365,6 +365,8 @@ impl Listing {
     /// Takes note of an item (an issue's node id, a comment's id) listed at `updated_at`.
     pub(super) fn saw(&mut self, key: String, updated_at: Timestamp) {
         match self.seen.entry(key) {
+            // Listed again as it was (a page that starts at the last page's time): not a move.
+            Entry::Occupied(first) if *first.get() == updated_at => {}
             Entry::Occupied(first) => {
                 self.moved_from = Some(self.moved_from.map_or(*first.get(), |m| m.min(*first.get())));
             }
