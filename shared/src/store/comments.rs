@@ -359,7 +359,7 @@ impl Store {
             .bind(applied.watermark.map(Timestamp::to_sql))
             .execute(&mut *tx)
             .await?;
-            super::reconcile::claim_held(moved.rows_affected())?;
+            super::claim_held(moved.rows_affected())?;
             let mut counts = CommentCounts { fetched: page.listed as i64, ..Default::default() };
             sync::count_comments(&mut counts, &applied.outcomes);
             add_comment_counts_in(&mut tx, checkpoint.run_id, &counts, checkpoint.list_page).await?;

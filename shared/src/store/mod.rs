@@ -53,7 +53,7 @@ pub(crate) use github_app::{
 pub use outbox::PUSH_LEASE;
 pub(crate) use outbox::{earliest_push_in, end_entries_in, park_one_way_in, rearm_in};
 pub use push::{EntryKind, Finished, PushClaim, PushConfig, PushEnd, PushJob, PushLink, WriteStart};
-pub use reconcile::{Checkpoint, Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
+pub use reconcile::{Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
 pub use tasks::TaskFilter;
 
 /// A database transaction of the store.
@@ -430,4 +430,30 @@ impl Table {
 /// indexes instead of scattering writes over them.
 pub(crate) fn new_id() -> String {
     Uuid::now_v7().to_string()
+}
+
+/// Where a run stands after a page: written in the page's transaction, so a run cut at
+/// any point continues from its last applied page.
+#[derive(Clone, Copy, Debug)]
+pub struct Checkpoint<'a> {
+    pub claimed: &'a Claimed,
+    /// The run's history row: its counts grow with each page (a running sync's progress).
+    pub run_id: Uuid,
+    /// The listing's new `since` (`None` keeps the stored one).
+    pub watermark: Option<crate::time::Timestamp>,
+    /// The full pass in progress: the page's issues are marked as seen by it.
+    pub pass: Option<crate::time::Timestamp>,
+    /// Whether this is a list page (counted in `pages_fetched`) or a single look-up.
+    pub list_page: bool,
+}
+
+/// Whether a write guarded by the run's lease token found its config: when not, the claim
+/// was taken over (the lease expired) and the run must stop writing.
+pub(crate) fn claim_held(rows_affected: u64) -> Result<(), StoreError> {
+    if rows_affected == 0 {
+        return Err(StoreError::StateConflict(
+            "the run's claim on the config expired; another run took it".into(),
+        ));
+    }
+    Ok(())
 }

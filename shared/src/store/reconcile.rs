@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::rows::{ConfigRow, opt_ts};
 use super::{
-    ApplyOutcome, GoneOutcome, Scope, Store, StoreError, apply_page_in, carry_out_gone_in, new_id,
-    retry_races,
+    ApplyOutcome, Checkpoint, GoneOutcome, Scope, Store, StoreError, apply_page_in, carry_out_gone_in,
+    claim_held, new_id, retry_races,
 };
 use crate::domain::{GitHubSyncConfig, RemoteIssue, SyncCounts, SyncHistory};
 use crate::sync::{Disappearance, Source, count};
@@ -40,21 +40,6 @@ pub struct Claimed {
     pub consecutive_failures: i64,
     /// Proves the claim when the run records its end.
     pub lease_token: String,
-}
-
-/// Where a run stands after a page: written in the page's transaction, so a run cut at
-/// any point continues from its last applied page.
-#[derive(Clone, Copy, Debug)]
-pub struct Checkpoint<'a> {
-    pub claimed: &'a Claimed,
-    /// The run's history row: its counts grow with each page (a running sync's progress).
-    pub run_id: Uuid,
-    /// The listing's new `since` (`None` keeps the stored one).
-    pub watermark: Option<Timestamp>,
-    /// The full pass in progress: the page's issues are marked as seen by it.
-    pub pass: Option<Timestamp>,
-    /// Whether this is a list page (counted in `pages_fetched`) or a single look-up.
-    pub list_page: bool,
 }
 
 /// The conditional request that tells whether anything changed.
@@ -566,17 +551,6 @@ impl Store {
     fn read_now(&self, project_id: Uuid) -> Scope {
         Scope { backend: self.backend, project_id, source: Source::Read, now: Timestamp::now() }
     }
-}
-
-/// Whether a write guarded by the run's lease token found its config: when not, the claim
-/// was taken over (the lease expired) and the run must stop writing.
-pub(super) fn claim_held(rows_affected: u64) -> Result<(), StoreError> {
-    if rows_affected == 0 {
-        return Err(StoreError::StateConflict(
-            "the run's claim on the config expired; another run took it".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Marks the project's links of `node_ids` as seen by the full pass started at `pass`.
