@@ -39,6 +39,7 @@ both_backends!(
     a_comment_deleted_while_the_listing_pages_hides_no_other,
     a_deleted_issue_keeps_its_thread_through_the_full_pass,
     a_comment_whose_issue_cannot_be_imported_pins_nothing,
+    a_same_second_edit_by_delivery_is_left_to_the_next_reconcile,
 );
 
 fn at(i: i64) -> String {
@@ -519,4 +520,27 @@ async fn a_comment_whose_issue_cannot_be_imported_pins_nothing(store: Store) {
     w.run().await;
     let pages = w.gh.requests().iter().filter(|r| r.path.ends_with("/issues/comments")).count();
     assert_eq!(pages, 1, "one conditional request: nothing pins the listing");
+}
+
+async fn a_same_second_edit_by_delivery_is_left_to_the_next_reconcile(store: Store) {
+    let w = world(store).await;
+    let the_issue = issue(REPO, 1, "Issue 1", None, "open", &at(1));
+    w.gh.upsert(REPO, the_issue.clone());
+    w.gh.upsert_comment(REPO, comment(REPO, 1, 11, "a", "ana", &at(10), &at(10)));
+    w.gh.upsert_comment(REPO, comment(REPO, 1, 12, "late", "ana", &at(2000), &at(2000)));
+    w.run().await;
+    // GitHub holds "b" with the same updated_at as the "a" applied; a delivery says so.
+    w.gh.upsert_comment(REPO, comment(REPO, 1, 11, "b", "ana", &at(10), &at(10)));
+    let h = deliver(
+        &w.store,
+        "issue_comment",
+        "amb-1",
+        &comment_event("edited", the_issue, comment(REPO, 1, 11, "b", "ana", &at(10), &at(10))),
+    )
+    .await;
+    assert_eq!(comment_result(&h), CommentOutcome::Ambiguous);
+    assert_eq!(w.threads().await[&1], ["a", "late"], "a delivery does not decide at an equal time");
+    // The next reconcile lists the comments from just before that time again: GitHub decides.
+    w.run().await;
+    assert_eq!(w.threads().await[&1], ["b", "late"]);
 }

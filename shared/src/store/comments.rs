@@ -226,30 +226,6 @@ pub(crate) async fn apply_comment_in(
     Ok(outcome)
 }
 
-/// Has the next reconcile list the comments changed since `updated_at` again soon (an
-/// ambiguous delivery of a comment: GitHub decides), without the probe's shortcut.
-pub(crate) async fn reread_comments_soon_in(
-    conn: &mut AnyConnection,
-    project_id: Uuid,
-    updated_at: Timestamp,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let due = now.plus(super::REREAD_WITHIN).to_sql();
-    let since = updated_at.minus(chrono::Duration::seconds(1)).to_sql();
-    sqlx::query(
-        "UPDATE github_sync_config SET \
-         next_sync_at = CASE WHEN next_sync_at IS NULL OR next_sync_at > $2 THEN $2 ELSE next_sync_at END, \
-         comments_watermark = CASE WHEN comments_watermark > $3 THEN $3 ELSE comments_watermark END, \
-         comments_probe_url = NULL, comments_probe_etag = NULL WHERE project_id = $1",
-    )
-    .bind(project_id.to_string())
-    .bind(due)
-    .bind(since)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// A page of the reconcile's comment listing.
 #[derive(Clone, Copy, Debug)]
 pub struct CommentPage<'a> {

@@ -96,28 +96,42 @@ pub(crate) async fn followed_repo_in(
     .transpose()
 }
 
-/// Has the next reconcile of the project read the issue last changed at `updated_at` again
-/// soon (an ambiguous delivery: GitHub decides): due within [`REREAD_WITHIN`], listing from
-/// just before that time, without the probe's shortcut.
+/// Which listing an ambiguous delivery has the next reconcile read again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reread {
+    /// The issues (an issue's snapshot was ambiguous).
+    Issues,
+    /// The comments (a comment's).
+    Comments,
+}
+
+/// Has the next reconcile of the project read what changed at `updated_at` again soon (an
+/// ambiguous delivery: GitHub decides): due within [`REREAD_WITHIN`], that listing from just
+/// before that time, without its probe's shortcut.
 pub(crate) async fn reread_soon_in(
     conn: &mut AnyConnection,
     project_id: Uuid,
+    what: Reread,
     updated_at: Timestamp,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let due = now.plus(REREAD_WITHIN).to_sql();
     let since = updated_at.minus(chrono::Duration::seconds(1)).to_sql();
-    sqlx::query(
-        "UPDATE github_sync_config SET \
-         next_sync_at = CASE WHEN next_sync_at IS NULL OR next_sync_at > $2 THEN $2 ELSE next_sync_at END, \
-         list_watermark = CASE WHEN list_watermark > $3 THEN $3 ELSE list_watermark END, \
-         probe_url = NULL, probe_etag = NULL WHERE project_id = $1",
-    )
-    .bind(project_id.to_string())
-    .bind(due)
-    .bind(since)
-    .execute(conn)
-    .await?;
+    let sql = match what {
+        Reread::Issues => {
+            "UPDATE github_sync_config SET \
+             next_sync_at = CASE WHEN next_sync_at IS NULL OR next_sync_at > $2 THEN $2 ELSE next_sync_at END, \
+             list_watermark = CASE WHEN list_watermark > $3 THEN $3 ELSE list_watermark END, \
+             probe_url = NULL, probe_etag = NULL WHERE project_id = $1"
+        }
+        Reread::Comments => {
+            "UPDATE github_sync_config SET \
+             next_sync_at = CASE WHEN next_sync_at IS NULL OR next_sync_at > $2 THEN $2 ELSE next_sync_at END, \
+             comments_watermark = CASE WHEN comments_watermark > $3 THEN $3 ELSE comments_watermark END, \
+             comments_probe_url = NULL, comments_probe_etag = NULL WHERE project_id = $1"
+        }
+    };
+    sqlx::query(sql).bind(project_id.to_string()).bind(due).bind(since).execute(conn).await?;
     Ok(())
 }
 

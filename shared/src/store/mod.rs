@@ -38,13 +38,12 @@ pub use crate::sync::Backoff;
 pub use crate::sync::GoneOutcome;
 pub(crate) use apply::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
 pub use comments::{CommentPage, CommentsApplied, IssueOfComment, NotBoard, UnseenComment};
-pub(crate) use comments::{
-    IssueKey, SeenComment, apply_comment_in, issue_of_comment_in, note_not_board_in, reread_comments_soon_in,
-};
+pub(crate) use comments::{IssueKey, SeenComment, apply_comment_in, issue_of_comment_in, note_not_board_in};
 pub use configs::{ConfigWrite, Credential, Saved, TokenChecked};
 pub use deliveries::{DELIVERY_RETENTION, REREAD_WITHIN};
 pub(crate) use deliveries::{
-    enabled_projects_for_repo_in, followed_repo_in, record_delivery_in, reread_soon_in, tenant_project_in,
+    Reread, enabled_projects_for_repo_in, followed_repo_in, record_delivery_in, reread_soon_in,
+    tenant_project_in,
 };
 pub use github_app::{InstallationScope, PauseCause, StoredApp};
 pub(crate) use github_app::{

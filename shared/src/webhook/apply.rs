@@ -154,7 +154,14 @@ pub(super) async fn apply_in(
                 let outcome = store::apply_issue_in(&mut *tx, scope, issue).await?;
                 if outcome == ApplyOutcome::Ambiguous {
                     // GitHub decides: the next reconcile reads the issue again, soon.
-                    store::reread_soon_in(&mut *tx, project_id, issue.updated_at, received.now).await?;
+                    store::reread_soon_in(
+                        &mut *tx,
+                        project_id,
+                        store::Reread::Issues,
+                        issue.updated_at,
+                        received.now,
+                    )
+                    .await?;
                 }
                 IssueResult::Applied(outcome)
             }
@@ -191,7 +198,14 @@ pub(super) async fn apply_in(
                 // issue's own delivery finds the task there.
                 let issue = store::apply_issue_in(&mut *tx, scope, &c.issue).await?;
                 if issue == ApplyOutcome::Ambiguous {
-                    store::reread_soon_in(&mut *tx, project_id, c.issue.updated_at, received.now).await?;
+                    store::reread_soon_in(
+                        &mut *tx,
+                        project_id,
+                        store::Reread::Issues,
+                        c.issue.updated_at,
+                        received.now,
+                    )
+                    .await?;
                 }
                 let of =
                     store::issue_of_comment_in(&mut *tx, project_id, store::IssueKey::Node(&c.issue.node_id))
@@ -205,7 +219,8 @@ pub(super) async fn apply_in(
                 let comment =
                     store::apply_comment_in(&mut *tx, backend, project_id, of, seen, received.now).await?;
                 if comment == sync::CommentOutcome::Ambiguous {
-                    store::reread_comments_soon_in(&mut *tx, project_id, c.comment.updated_at, received.now)
+                    let at = c.comment.updated_at;
+                    store::reread_soon_in(&mut *tx, project_id, store::Reread::Comments, at, received.now)
                         .await?;
                 }
                 IssueResult::Comment { issue, comment }
