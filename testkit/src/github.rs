@@ -1370,6 +1370,22 @@ async fn get_repo(
     .await
 }
 
+/// A listing request (`GET`, conditional with `If-None-Match`): recorded and answered by
+/// `list` for the repository `repo` finds.
+async fn listing(
+    state: &Mutex<GhState>,
+    headers: &HeaderMap,
+    path: String,
+    q: HashMap<String, String>,
+    repo: impl FnOnce(&GhState) -> Option<String>,
+    list: fn(&GhState, &str, &HashMap<String, String>, Option<&str>) -> Response,
+) -> Response {
+    let query = encode_query(&q);
+    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
+    answer(state, "GET", headers, path, query, repo, |s, key| list(s, key, &q, if_none_match.as_deref()))
+        .await
+}
+
 async fn list_by_name(
     State(state): Shared,
     Path((owner, repo)): Path<(String, String)>,
@@ -1377,16 +1393,13 @@ async fn list_by_name(
     headers: HeaderMap,
 ) -> Response {
     let key = key_of(&owner, &repo);
-    let query = encode_query(&q);
-    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
-    answer(
+    listing(
         &state,
-        "GET",
         &headers,
         format!("/repos/{owner}/{repo}/issues"),
-        query,
+        q,
         |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |s, key| list(s, key, &q, if_none_match.as_deref()),
+        list,
     )
     .await
 }
@@ -1397,18 +1410,7 @@ async fn list_by_id(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let query = encode_query(&q);
-    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
-    answer(
-        &state,
-        "GET",
-        &headers,
-        format!("/repositories/{id}/issues"),
-        query,
-        |s| key_by_id(s, id),
-        |s, key| list(s, key, &q, if_none_match.as_deref()),
-    )
-    .await
+    listing(&state, &headers, format!("/repositories/{id}/issues"), q, |s| key_by_id(s, id), list).await
 }
 
 fn encode_query(q: &HashMap<String, String>) -> String {
@@ -1504,16 +1506,13 @@ async fn list_comments_by_name(
     headers: HeaderMap,
 ) -> Response {
     let key = key_of(&owner, &repo);
-    let query = encode_query(&q);
-    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
-    answer(
+    listing(
         &state,
-        "GET",
         &headers,
         format!("/repos/{owner}/{repo}/issues/comments"),
-        query,
+        q,
         |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |s, key| list_comments(s, key, &q, if_none_match.as_deref()),
+        list_comments,
     )
     .await
 }
@@ -1524,16 +1523,13 @@ async fn list_comments_by_id(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let query = encode_query(&q);
-    let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
-    answer(
+    listing(
         &state,
-        "GET",
         &headers,
         format!("/repositories/{id}/issues/comments"),
-        query,
+        q,
         |s| key_by_id(s, id),
-        |s, key| list_comments(s, key, &q, if_none_match.as_deref()),
+        list_comments,
     )
     .await
 }

@@ -254,11 +254,8 @@ impl Reconciler {
         // What GitHub said of an issue whose comment was not found, once per issue.
         let mut issues: HashMap<i64, bool> = HashMap::new();
         for (i, unseen) in store.comments_unseen_by_pass(project, pass).await?.into_iter().enumerate() {
-            if let Some(reset) = self.waits_for_budget(pat, limits) {
-                return Ok(CommentsPulled::Cut { resume_at: Some(reset) });
-            }
-            if i > 0 && limits.deadline.passed() {
-                return Ok(CommentsPulled::Cut { resume_at: None });
+            if let Some(resume_at) = self.stops_before(i, pat, limits) {
+                return Ok(CommentsPulled::Cut { resume_at });
             }
             let found = match github.get_comment(&repo, unseen.id, pat, &mut tally.requests).await? {
                 CommentLookup::Found(comment) => match comment.into_remote(github.web_host(), &repo) {

@@ -127,6 +127,15 @@ impl Reconciler {
         (budget.remaining < self.options.rate_reserve && budget.reset_at > Timestamp::now())
             .then_some(budget.reset_at)
     }
+    /// Whether a run's look-ups stop before the `i`-th (the next run goes on from there): the
+    /// token's budget is nearly spent (`Some(Some(reset))`), or the deadline passed and at
+    /// least one was made (`Some(None)`).
+    pub(super) fn stops_before(&self, i: usize, pat: &Secret, limits: Limits) -> Option<Option<Timestamp>> {
+        if let Some(reset) = self.waits_for_budget(pat, limits) {
+            return Some(Some(reset));
+        }
+        (i > 0 && limits.deadline.passed()).then_some(None)
+    }
     /// Probes, lists and applies, page by page, each page a checkpoint; then, for a full
     /// pass that has listed everything, looks up what it did not show. Returns what to
     /// remember for the next run.
@@ -316,11 +325,8 @@ impl Reconciler {
         let project = c.config.project_id;
         for (i, (node_id, number)) in store.links_unseen_by_pass(project, pass).await?.into_iter().enumerate()
         {
-            if let Some(reset) = self.waits_for_budget(pat, limits) {
-                return Ok(Pulled::Cut { probe: None, resume_at: Some(reset) });
-            }
-            if i > 0 && limits.deadline.passed() {
-                return Ok(Pulled::Cut { probe: None, resume_at: None });
+            if let Some(resume_at) = self.stops_before(i, pat, limits) {
+                return Ok(Pulled::Cut { probe: None, resume_at });
             }
             let (disappearance, new) = match github.get_issue(repo, number, pat, &mut tally.requests).await? {
                 Lookup::Found(issue) => {
