@@ -40,6 +40,7 @@ both_backends!(
     a_deleted_issue_keeps_its_thread_through_the_full_pass,
     a_comment_whose_issue_cannot_be_imported_pins_nothing,
     a_same_second_edit_by_delivery_is_left_to_the_next_reconcile,
+    a_run_on_the_old_repository_writes_nothing_after_a_switch,
 );
 
 fn at(i: i64) -> String {
@@ -543,4 +544,34 @@ async fn a_same_second_edit_by_delivery_is_left_to_the_next_reconcile(store: Sto
     // The next reconcile lists the comments from just before that time again: GitHub decides.
     w.run().await;
     assert_eq!(w.threads().await[&1], ["b", "late"]);
+}
+
+async fn a_run_on_the_old_repository_writes_nothing_after_a_switch(store: Store) {
+    let w = world(store).await;
+    w.gh.upsert(REPO, issue(REPO, 1, "Issue 1", None, "open", &at(1)));
+    w.gh.upsert(REPO, pull_request_issue(REPO, 2, "A fix", &at(2)));
+    w.gh.upsert_comment(REPO, comment(REPO, 1, 11, "old", "ana", &at(10), &at(10)));
+    // The run has listed the old repository's issues and asks for its comments; meanwhile the
+    // config moves to another repository.
+    let mut held = w.gh.hold_request("GET", "/issues/comments", HoldWhen::BeforeServing);
+    let run = tokio::spawn({
+        let rec = w.rec.clone();
+        let project = w.project;
+        async move { rec.run_project(project).await.unwrap() }
+    });
+    held.arrived().await;
+    testkit::switch_repo(&w.store, w.project, "acme/gadgets").await;
+    held.release();
+    let report = run.await.unwrap();
+    assert!(report.error.as_deref().unwrap_or("").contains("claim"), "{report:?}");
+    // Nothing of the old repository's comment listing landed in the new one's state.
+    let (watermark, pass_listed): (Option<String>, i64) = sqlx::query_as(
+        "SELECT comments_watermark, comments_pass_listed FROM github_sync_config WHERE project_id = $1",
+    )
+    .bind(w.project.to_string())
+    .fetch_one(w.store.pool())
+    .await
+    .unwrap();
+    assert_eq!((watermark, pass_listed), (None, 0));
+    assert_eq!(w.store.count_rows(Table::Comments).await.unwrap(), 0);
 }

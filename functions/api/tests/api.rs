@@ -1266,10 +1266,10 @@ async fn app_project(app: &App) -> String {
 async fn an_app_config_syncs_with_installation_tokens(store: Store) {
     let app = spawn_app(store.clone()).await;
     let info = app.call(Method::GET, "/api/github-app", None).await.json();
-    assert_eq!(info, json!({"app_id": null, "configured": false}));
+    assert_eq!(info, json!({"app_id": null, "configured": false, "warnings": []}));
     let id = app_project(&app).await;
     let info = app.call(Method::GET, "/api/github-app", None).await;
-    assert_eq!(info.json(), json!({"app_id": APP_ID, "configured": true}));
+    assert_eq!(info.json(), json!({"app_id": APP_ID, "configured": true, "warnings": []}));
     assert!(!info.text().contains("PRIVATE KEY") && !info.text().contains(APP_SECRET));
     assert_eq!(app.github.tokens_minted(INSTALLATION), 1, "checked at save with a minted token");
     let listed = app.call(Method::GET, "/api/github-app/installations", None).await;
