@@ -13,12 +13,15 @@
 //! - [`installations`]: when an installation event of the GitHub App is believed;
 //! - [`tenant`](mod@tenant): what saving a config does (moved, due, outbox, token check, hook);
 //! - [`scheduling`]: when a config runs next, the wait after a rate limit, full passes, probes;
-//! - [`comments`]: what a GitHub comment does to its task's thread, and the comments' watermark.
+//! - [`comments`]: what a GitHub comment does to its task's thread, and the comments' watermark;
+//! - [`board_comments`]: a board comment on its way to GitHub: the body sent (attribution and
+//!   marker), what comes back, echoes, what it sends next, and the pace of content writes.
 //!
 //! Webhook deliveries, reconcile polls, the pusher and the API translate what they saw (a
 //! payload's action, an HTTP status, a person's choice) into these inputs and call the same
 //! functions. Nothing here reads a clock, a database or the network: times come in as values.
 
+pub mod board_comments;
 pub mod comments;
 pub mod gone;
 pub mod installations;
