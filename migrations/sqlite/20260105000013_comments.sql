@@ -56,6 +56,11 @@ ALTER TABLE github_sync_config ADD COLUMN comments_probe_url TEXT;
 ALTER TABLE github_sync_config ADD COLUMN comments_probe_etag TEXT;
 ALTER TABLE github_sync_config ADD COLUMN comments_pass_listed BIGINT NOT NULL DEFAULT 0;
 
+-- github_sync_config.hook_events: the events the hook ghsync installed was last given
+--   (comma-separated). NULL beside a hook_id: installed by an earlier ghsync, which sent
+--   `issues` only; the next run adds `issue_comment` to it (a PATCH of its events alone).
+ALTER TABLE github_sync_config ADD COLUMN hook_events TEXT;
+
 -- A run's comments: listed, and what they did to the threads.
 ALTER TABLE sync_history ADD COLUMN comments_fetched BIGINT NOT NULL DEFAULT 0 CHECK (comments_fetched >= 0);
 ALTER TABLE sync_history ADD COLUMN comments_created BIGINT NOT NULL DEFAULT 0 CHECK (comments_created >= 0);

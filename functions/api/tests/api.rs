@@ -998,6 +998,21 @@ async fn the_configs_webhook_is_installed_repaired_and_removed(store: Store) {
     assert_eq!(app.github.hooks("acme/widgets")[0].0["events"], json!(["issues", "issue_comment"]));
     let setup = app.call(Method::GET, &format!("{path}/webhook"), None).await.json();
     assert_eq!(setup["message"], Value::Null);
+    // Without a person: an older ghsync's hook (issues only, nothing recorded of its events)
+    // is given the comments by the next run, once, its secret untouched.
+    assert_eq!(
+        send(Method::PATCH, &patch, &headers, json!({"events": ["issues"]}).to_string()).await.status,
+        200
+    );
+    sqlx::query("UPDATE github_sync_config SET hook_events = NULL").execute(app.store.pool()).await.unwrap();
+    let secret_before = app.github.hooks("acme/widgets")[0].1.clone();
+    let worker = app.worker();
+    worker.run_project(id.parse().unwrap()).await.unwrap();
+    let (hook, secret_after) = app.github.hooks("acme/widgets")[0].clone();
+    assert_eq!((hook["events"].clone(), secret_after), (json!(["issues", "issue_comment"]), secret_before));
+    app.github.clear_requests();
+    worker.run_project(id.parse().unwrap()).await.unwrap();
+    assert!(!app.github.requests().iter().any(|r| r.path.contains("/hooks")), "asked once");
 
     // Someone deletes it on GitHub: ghsync says so, and repairs it.
     let delete = format!("{}/repos/acme/widgets/hooks/{hook_id}", app.github.url);

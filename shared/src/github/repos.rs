@@ -193,6 +193,25 @@ impl GitHub {
         r.json()
     }
 
+    /// Gives hook `id` the events ghsync subscribes to ([`HOOK_EVENTS`]), nothing else about
+    /// it changed (its URL and secret stay). `Ok(false)`: the hook is gone.
+    pub async fn set_hook_events(
+        &self,
+        repo: &RepoRef,
+        pat: &Secret,
+        id: i64,
+        requests: &mut u32,
+    ) -> Result<bool, GitHubError> {
+        let url = self.repo_url(repo, &["hooks", &id.to_string()]);
+        let body = serde_json::json!({ "events": HOOK_EVENTS });
+        let r = self.send(Method::PATCH, &url, pat, None, Some(&body), requests).await?;
+        if r.status == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        expect_success(&r)?;
+        Ok(true)
+    }
+
     /// Removes hook `id` (one already gone counts as removed).
     pub async fn delete_hook(&self, repo: &RepoRef, pat: &Secret, id: i64) -> Result<(), GitHubError> {
         let url = self.repo_url(repo, &["hooks", &id.to_string()]);

@@ -273,17 +273,45 @@ impl Store {
         error: Option<&str>,
     ) -> Result<GitHubSyncConfig, StoreError> {
         let row: Option<ConfigRow> = sqlx::query_as(concat!(
-            "UPDATE github_sync_config SET hook_id = $2, hook_error = $3, updated_at = $4 \
-             WHERE project_id = $1 RETURNING ",
+            "UPDATE github_sync_config SET hook_id = $2, hook_error = $3, updated_at = $4, \
+             hook_events = CASE WHEN $2 IS NULL THEN NULL ELSE $5 END WHERE project_id = $1 RETURNING ",
             config_columns!()
         ))
         .bind(project_id.to_string())
         .bind(hook_id)
         .bind(error)
         .bind(Timestamp::now().to_sql())
+        .bind(crate::github::HOOK_EVENTS.join(","))
         .fetch_optional(&self.pool)
         .await?;
         row.ok_or(StoreError::NotFound("sync config"))?.try_into()
+    }
+
+    /// The hook ghsync installed for the project, when it was not given every event ghsync
+    /// now subscribes to ([`crate::github::HOOK_EVENTS`]): an earlier ghsync installed it.
+    pub async fn hook_missing_events(&self, project_id: Uuid) -> Result<Option<i64>, StoreError> {
+        let row: Option<(Option<i64>, Option<String>)> =
+            sqlx::query_as("SELECT hook_id, hook_events FROM github_sync_config WHERE project_id = $1")
+                .bind(project_id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        let current = crate::github::HOOK_EVENTS.join(",");
+        Ok(match row {
+            Some((Some(hook_id), events)) if events.as_deref() != Some(current.as_str()) => Some(hook_id),
+            _ => None,
+        })
+    }
+
+    /// Records that hook `hook_id` now sends every event ghsync subscribes to (only while it
+    /// is still the project's hook).
+    pub async fn hook_events_given(&self, project_id: Uuid, hook_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE github_sync_config SET hook_events = $3 WHERE project_id = $1 AND hook_id = $2")
+            .bind(project_id.to_string())
+            .bind(hook_id)
+            .bind(crate::github::HOOK_EVENTS.join(","))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Records when the project's PAT expires, as GitHub last said.

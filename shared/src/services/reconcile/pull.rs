@@ -199,11 +199,38 @@ impl Reconciler {
             pass_listed: !started && c.comments_pass_listed,
         };
         let comments = self.pull_comments(c, conn, run_id, tally, limits, from).await?;
+        self.give_hook_its_events(c, conn, tally).await;
         Ok(match comments {
             comments::CommentsPulled::Cut { resume_at } => Pulled::Cut { probe, resume_at },
             comments::CommentsPulled::NotModified if issues_unmodified => Pulled::NotModified,
             _ => Pulled::Listed { watermark, probe, full_pass_done: pass_done },
         })
+    }
+
+    /// A hook an earlier ghsync installed sends `issues` only: it is given every event ghsync
+    /// subscribes to now, once (its URL and secret untouched). GitHub's answer is recorded
+    /// whatever it is (a hook gone or a refusal shows in the webhook panel, which reads the
+    /// hook itself), so it is asked once; only a transient failure asks again next run. The
+    /// run goes on either way.
+    async fn give_hook_its_events(&self, c: &Claimed, conn: &Connection, tally: &mut Tally) {
+        let store = &self.services.store;
+        let Ok(Some(hook_id)) = store.hook_missing_events(c.config.project_id).await else { return };
+        let Ok(repo) = c.config.repo() else { return };
+        match conn.github.set_hook_events(&repo, &conn.token, hook_id, &mut tally.requests).await {
+            Ok(given) => {
+                tracing::info!(hook_id, given, "the repository webhook was given the issue_comment event")
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %crate::telemetry::ErrorChain(&e), hook_id, "cannot give the webhook its events");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::ErrorChain(&e), hook_id, "GitHub refused the webhook its events")
+            }
+        }
+        if let Err(e) = store.hook_events_given(c.config.project_id, hook_id).await {
+            tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "cannot record the hook's events");
+        }
     }
 
     /// The issues: probes, lists and applies, page by page, each page a checkpoint; then,
