@@ -14,7 +14,7 @@ use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::store::Table;
 use ghsync_shared::sync::CommentOutcome;
 use ghsync_shared::time::{Deadline, Timestamp};
-use ghsync_shared::webhook::{Delivery, Handled, IssueResult, WebhookConfig, handle, sign};
+use ghsync_shared::webhook::{Handled, IssueResult};
 use serde_json::{Value, json};
 use testkit::both_backends;
 use testkit::fixtures::{comment, issue, pull_request_comment, pull_request_issue, repository, user};
@@ -51,23 +51,8 @@ fn at(i: i64) -> String {
 
 // --- deliveries ---------------------------------------------------------------------------
 
-fn webhook_config() -> WebhookConfig {
-    WebhookConfig::github_com(Some(ghsync_shared::config::WebhookSecrets::parse(SECRET).unwrap()))
-}
-
 async fn deliver(store: &Store, event: &str, id: &str, payload: &Value) -> Handled {
-    let body = serde_json::to_vec(payload).unwrap();
-    let signature = sign(SECRET, &body);
-    let delivery = Delivery {
-        event: Some(event),
-        delivery_id: Some(id),
-        signature_256: Some(&signature),
-        signature_sha1: None,
-        body: &body,
-        tenant: None,
-        app: false,
-    };
-    handle(store, &webhook_config(), delivery).await.unwrap()
+    testkit::deliver(store, SECRET, event, id, payload).await.unwrap()
 }
 
 /// An `issue_comment` delivery: `action` on `comment`, with its issue as it now is.

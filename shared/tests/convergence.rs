@@ -23,13 +23,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ghsync_shared::Store;
-use ghsync_shared::config::WebhookSecrets;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys, Secret};
 use ghsync_shared::domain::{ConflictStatus, Content, RemoteState, TaskPatch, TaskStatus};
 use ghsync_shared::github::GitHub;
 use ghsync_shared::services::Services;
 use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
-use ghsync_shared::webhook::{Delivery, WebhookConfig, handle, sign};
 use serde_json::{Value, json};
 use testkit::both_backends;
 use testkit::fixtures::{issue, issues_event, repository};
@@ -118,20 +116,8 @@ impl World {
     }
 
     async fn deliver(&self, id: &str, payload: &Value) {
-        let body = serde_json::to_vec(payload).unwrap();
-        let signature = sign(SECRET, &body);
-        let secrets = WebhookSecrets::parse(SECRET).unwrap();
         let event = if payload.get("comment").is_some() { "issue_comment" } else { "issues" };
-        let d = Delivery {
-            event: Some(event),
-            delivery_id: Some(id),
-            signature_256: Some(&signature),
-            signature_sha1: None,
-            body: &body,
-            tenant: None,
-            app: false,
-        };
-        handle(&self.store, &WebhookConfig::github_com(Some(secrets)), d).await.unwrap();
+        testkit::deliver(&self.store, SECRET, event, id, payload).await.unwrap();
     }
 
     /// Delivers the queued deliveries with some dropped, some duplicated, all shuffled.

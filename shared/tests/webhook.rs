@@ -42,18 +42,7 @@ async fn configured_project(store: &Store, repo: &str) -> Uuid {
 }
 
 async fn deliver(store: &Store, event: &str, id: &str, payload: &Value) -> Result<Handled, WebhookError> {
-    let body = serde_json::to_vec(payload).unwrap();
-    let signature = sign(SECRET, &body);
-    let delivery = Delivery {
-        event: Some(event),
-        delivery_id: Some(id),
-        signature_256: Some(&signature),
-        signature_sha1: None,
-        body: &body,
-        tenant: None,
-        app: false,
-    };
-    handle(store, &WebhookConfig::github_com(Some(secrets())), delivery).await
+    testkit::deliver(store, SECRET, event, id, payload).await
 }
 
 async fn deliver_issue(store: &Store, action: &str, issue: Value, extra: Value) -> Handled {

@@ -282,3 +282,28 @@ pub async fn config_secret(store: &Store, secret: &str, config_id: uuid::Uuid) -
     let secrets = ghsync_shared::config::WebhookSecrets::parse(secret).expect("a secret");
     secrets.for_config(config_id, &key).current().expose_secret().to_string()
 }
+
+/// Hands `payload` to `webhook::handle` as GitHub sends it to the deployment-wide URL: event
+/// `event`, delivery id `id`, signed with the deployment secret `secret` (github.com).
+pub async fn deliver(
+    store: &Store,
+    secret: &str,
+    event: &str,
+    id: &str,
+    payload: &serde_json::Value,
+) -> Result<ghsync_shared::webhook::Handled, ghsync_shared::webhook::WebhookError> {
+    use ghsync_shared::webhook::{Delivery, WebhookConfig, handle, sign};
+    let body = serde_json::to_vec(payload).expect("a JSON payload");
+    let signature = sign(secret, &body);
+    let delivery = Delivery {
+        event: Some(event),
+        delivery_id: Some(id),
+        signature_256: Some(&signature),
+        signature_sha1: None,
+        body: &body,
+        tenant: None,
+        app: false,
+    };
+    let secrets = ghsync_shared::config::WebhookSecrets::parse(secret).expect("a webhook secret");
+    handle(store, &WebhookConfig::github_com(Some(secrets)), delivery).await
+}
