@@ -41,6 +41,7 @@ both_backends!(
     a_comment_whose_issue_cannot_be_imported_pins_nothing,
     a_same_second_edit_by_delivery_is_left_to_the_next_reconcile,
     a_run_on_the_old_repository_writes_nothing_after_a_switch,
+    a_rereads_lower_watermark_outlives_a_run_in_progress,
 );
 
 fn at(i: i64) -> String {
@@ -559,4 +560,39 @@ async fn a_run_on_the_old_repository_writes_nothing_after_a_switch(store: Store)
     .unwrap();
     assert_eq!((watermark, pass_listed), (None, 0));
     assert_eq!(w.store.count_rows(Table::Comments).await.unwrap(), 0);
+}
+
+async fn a_rereads_lower_watermark_outlives_a_run_in_progress(store: Store) {
+    let w = world(store).await;
+    let the_issue = issue(REPO, 1, "Issue 1", None, "open", &at(1));
+    w.gh.upsert(REPO, the_issue.clone());
+    w.gh.upsert_comment(REPO, comment(REPO, 1, 11, "a", "ana", &at(10), &at(10)));
+    w.gh.upsert_comment(REPO, comment(REPO, 1, 12, "late", "ana", &at(2000), &at(2000)));
+    w.run().await;
+    // Newer comments to list, and no probe: the next run lists a page and checkpoints it.
+    w.gh.upsert_comment(REPO, comment(REPO, 1, 13, "newer", "bo", &at(3000), &at(3000)));
+    sqlx::query("UPDATE github_sync_config SET comments_probe_url = NULL, comments_probe_etag = NULL")
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+    // While that run waits for its page, a delivery of a same-second edit asks for a re-read.
+    let mut held = w.gh.hold_request("GET", "/issues/comments", HoldWhen::AfterServing);
+    let run = tokio::spawn({
+        let rec = w.rec.clone();
+        let project = w.project;
+        async move { rec.run_project(project).await.unwrap() }
+    });
+    held.arrived().await;
+    w.gh.upsert_comment(REPO, comment(REPO, 1, 11, "b", "ana", &at(10), &at(10)));
+    let edited = comment_event("edited", the_issue, comment(REPO, 1, 11, "b", "ana", &at(10), &at(10)));
+    assert_eq!(
+        comment_result(&deliver(&w.store, "issue_comment", "amb-2", &edited).await),
+        CommentOutcome::Ambiguous
+    );
+    held.release();
+    run.await.unwrap();
+    // The run's checkpoint did not raise the watermark back over the comment: the next run
+    // reads it, and GitHub decides.
+    w.run().await;
+    assert_eq!(w.threads().await[&1], ["b", "late", "newer"]);
 }

@@ -238,6 +238,10 @@ pub struct CommentPage<'a> {
     pub reach: Option<Timestamp>,
     /// The listing's `since`.
     pub since: Option<Timestamp>,
+    /// The comments' watermark as this run last left it (its `since` before its first page).
+    /// Found otherwise, someone lowered it meanwhile (an ambiguous delivery asking for a
+    /// re-read), and the page does not raise it again.
+    pub left: Option<Timestamp>,
 }
 
 /// A comment a full pass did not list, with its task's issue.
@@ -327,12 +331,14 @@ impl Store {
             applied.held =
                 positions.iter().find(|(_, issue)| *issue == CommentIssue::Unknown).map(|(at, _)| *at);
             let moved = sqlx::query(
-                "UPDATE github_sync_config SET comments_watermark = COALESCE($3, comments_watermark) \
-                 WHERE id = $1 AND lease_token = $2",
+                "UPDATE github_sync_config SET comments_watermark = CASE \
+                 WHEN COALESCE(comments_watermark, '') <> $4 AND comments_watermark < $3 THEN comments_watermark \
+                 ELSE COALESCE($3, comments_watermark) END WHERE id = $1 AND lease_token = $2",
             )
             .bind(checkpoint.claimed.config.id.to_string())
             .bind(&checkpoint.claimed.lease_token)
             .bind(applied.watermark.map(Timestamp::to_sql))
+            .bind(page.left.map(Timestamp::to_sql).unwrap_or_default())
             .execute(&mut *tx)
             .await?;
             super::claim_held(moved.rows_affected())?;

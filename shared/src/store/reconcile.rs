@@ -455,15 +455,20 @@ impl Store {
     }
 
     /// Records that a listing of comments reached its end: its probe (`None` forgets the
-    /// stored one), and, for a full pass, that every comment was listed.
+    /// stored one), and, for a full pass, that every comment was listed. `left` is the
+    /// watermark as the listing last left it: found lower, an ambiguous delivery asked for a
+    /// re-read meanwhile, and no probe is kept (it would answer 304 over the comment).
     pub async fn comments_listed(
         &self,
         claimed: &Claimed,
         probe: Option<&Probe>,
         pass_listed: bool,
+        left: Option<Timestamp>,
     ) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE github_sync_config SET comments_probe_url = $3, comments_probe_etag = $4, \
+            "UPDATE github_sync_config SET \
+             comments_probe_url = CASE WHEN COALESCE(comments_watermark, '') <> $6 THEN NULL ELSE $3 END, \
+             comments_probe_etag = CASE WHEN COALESCE(comments_watermark, '') <> $6 THEN NULL ELSE $4 END, \
              comments_pass_listed = CASE WHEN $5 = 1 THEN 1 ELSE comments_pass_listed END \
              WHERE id = $1 AND lease_token = $2",
         )
@@ -472,6 +477,7 @@ impl Store {
         .bind(probe.map(|p| p.url.clone()))
         .bind(probe.map(|p| p.etag.clone()))
         .bind(i64::from(pass_listed))
+        .bind(left.map(Timestamp::to_sql).unwrap_or_default())
         .execute(&self.pool)
         .await?;
         claim_held(done.rows_affected())

@@ -116,6 +116,8 @@ impl Reconciler {
         let mut listing = Listing::default();
         // The earliest comment any page held the watermark at (its issue not known).
         let mut held: Option<Timestamp> = None;
+        // The watermark as this run last left it.
+        let mut left = since;
         let (last_url, etag, len) = loop {
             let Page::Listed { items, next, etag } =
                 github.list_page::<GhComment>(&repo, &url, pat, None, &mut tally.requests).await?
@@ -149,8 +151,9 @@ impl Reconciler {
                 (Some(reach), Some(held)) => Some(reach.min(held)),
                 (reach, held) => reach.or(held),
             };
-            let page = CommentPage { comments: &comments, listed, reach, since };
+            let page = CommentPage { comments: &comments, listed, reach, since, left };
             let applied = store.apply_comment_page(project, page, &checkpoint).await?;
+            left = applied.watermark.or(left);
             held = match (held, applied.held) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -164,14 +167,14 @@ impl Reconciler {
             };
             let budget_reset = self.waits_for_budget(pat, limits);
             if limits.deadline.passed() || budget_reset.is_some() {
-                store.comments_listed(c, None, false).await?;
+                store.comments_listed(c, None, false, left).await?;
                 return Ok(CommentsPulled::Cut { resume_at: budget_reset });
             }
             url = next_page(github, &repo, next, &times);
         };
         let keep = sync::keeps_probe(etag.is_some(), len, PER_PAGE, listing.moved());
         let probe = etag.filter(|_| keep).map(|etag| Probe { url: last_url.to_string(), etag });
-        store.comments_listed(c, probe.as_ref(), from.pass.is_some()).await?;
+        store.comments_listed(c, probe.as_ref(), from.pass.is_some(), left).await?;
         match from.pass {
             Some(pass) => self.look_up_unseen_comments(c, conn, pass, tally, limits).await,
             None => Ok(CommentsPulled::Done),
