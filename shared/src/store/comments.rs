@@ -76,10 +76,7 @@ pub(crate) async fn issue_of_comment_in(
         }
     };
     for (task_id, state, unlinked_at) in links {
-        if sync::link_live(
-            super::rows::parse("task_github_metadata.remote_state", &state)?,
-            unlinked_at.is_some(),
-        ) {
+        if super::rows::stored_link_live(&state, unlinked_at.is_some())? {
             let task_id = uuid("task_github_metadata.task_id", &task_id)?;
             return Ok(IssueOfComment { issue: CommentIssue::Linked, task_id: Some(task_id) });
         }
@@ -409,10 +406,7 @@ impl Store {
         .await?;
         let mut unseen = Vec::new();
         for (id, issue_node_id, issue_number, state, unlinked_at) in rows {
-            if sync::link_live(
-                super::rows::parse("task_github_metadata.remote_state", &state)?,
-                unlinked_at.is_some(),
-            ) {
+            if super::rows::stored_link_live(&state, unlinked_at.is_some())? {
                 unseen.push(UnseenComment { id, issue_node_id, issue_number });
             }
         }

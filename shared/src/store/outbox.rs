@@ -290,10 +290,7 @@ async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uu
             local: &local,
             local_status: parse("tasks.status", &status)?,
             conflict_pending: conflict.as_deref() == Some(crate::domain::ConflictStatus::Pending.as_str()),
-            gone: !sync::link_live(
-                parse("task_github_metadata.remote_state", &remote_state)?,
-                unlinked_at.is_some(),
-            ),
+            gone: !super::rows::stored_link_live(&remote_state, unlinked_at.is_some())?,
             in_flight: None,
         };
         // What `outgoing` sends nothing for (a conflict holds both sides, the link is dead)

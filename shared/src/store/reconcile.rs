@@ -405,10 +405,7 @@ impl Store {
         let mut unseen = Vec::new();
         // Only a live link's issue is looked up: a dead one's is known gone, or not followed.
         for (node_id, number, state, unlinked_at) in rows {
-            if crate::sync::link_live(
-                super::rows::parse("task_github_metadata.remote_state", &state)?,
-                unlinked_at.is_some(),
-            ) {
+            if super::rows::stored_link_live(&state, unlinked_at.is_some())? {
                 unseen.push((node_id, number));
             }
         }

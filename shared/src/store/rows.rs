@@ -54,6 +54,12 @@ where
     s.parse().map_err(|e: T::Err| StoreError::corrupt(what, e.to_string()))
 }
 
+/// [`crate::sync::link_live`] for a link row as stored: its `remote_state` text and whether
+/// `unlinked_at` is set.
+pub(crate) fn stored_link_live(remote_state: &str, unlinked: bool) -> Result<bool, StoreError> {
+    Ok(crate::sync::link_live(parse("task_github_metadata.remote_state", remote_state)?, unlinked))
+}
+
 pub(crate) fn content(what: &'static str, json: &str) -> Result<Content, StoreError> {
     Content::from_json(what, json).map_err(|e| StoreError::corrupt(what, e))
 }
