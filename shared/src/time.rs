@@ -38,6 +38,14 @@ impl Timestamp {
         Self(self.0.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC))
     }
 
+    /// The earlier of two times either of which may be absent (`None` only when both are).
+    pub fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// `self - d`, saturating instead of overflowing.
     pub fn minus(self, d: chrono::Duration) -> Self {
         Self(self.0.checked_sub_signed(d).unwrap_or(DateTime::<Utc>::MIN_UTC))

@@ -41,6 +41,13 @@ pub struct CommentCounts {
     pub deleted: i64,
 }
 
+impl CommentCounts {
+    /// Comments whose thread changed: created, updated or deleted.
+    pub fn changed(&self) -> i64 {
+        self.created + self.updated + self.deleted
+    }
+}
+
 /// A comment as GitHub last showed it: what the comment rules need of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteComment {

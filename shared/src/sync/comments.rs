@@ -126,10 +126,7 @@ pub fn comments_watermark(
     since: Option<Timestamp>,
 ) -> Option<Timestamp> {
     let held = listed.iter().find(|(_, issue)| *issue == CommentIssue::Unknown).map(|(at, _)| *at);
-    let reached = match (reach, held) {
-        (Some(reach), Some(held)) => Some(reach.min(held)),
-        (reach, held) => held.or(reach),
-    };
+    let reached = Timestamp::earliest(reach, held);
     match (reached, since) {
         (Some(reached), Some(since)) => Some(reached.max(since)),
         (reached, since) => reached.or(since),

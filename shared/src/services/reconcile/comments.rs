@@ -147,17 +147,11 @@ impl Reconciler {
             let comments = self.know_their_issues(c, conn, comments, tally).await?;
             let checkpoint =
                 Checkpoint { claimed: c, run_id, watermark: None, pass: from.pass, list_page: true };
-            let reach = match (listing.watermark(since, self.options.overlap), held) {
-                (Some(reach), Some(held)) => Some(reach.min(held)),
-                (reach, held) => reach.or(held),
-            };
+            let reach = Timestamp::earliest(listing.watermark(since, self.options.overlap), held);
             let page = CommentPage { comments: &comments, listed, reach, since, left };
             let applied = store.apply_comment_page(project, page, &checkpoint).await?;
             left = applied.watermark.or(left);
-            held = match (held, applied.held) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            held = Timestamp::earliest(held, applied.held);
             tally.counts.pages_fetched += 1;
             tally.counts.comments.fetched += listed as i64;
             sync::count_comments(&mut tally.counts.comments, &applied.outcomes);

@@ -104,10 +104,7 @@ fn sync_metrics(report: &ConfigReport, status: SyncStatus, tally: &Tally, durati
         .metric("TasksChanged", Unit::Count, (tally.counts.tasks_created + tally.counts.tasks_updated) as f64)
         .metric("Conflicts", Unit::Count, tally.counts.conflicts_detected as f64)
         .metric("CommentsFetched", Unit::Count, tally.counts.comments.fetched as f64)
-        .metric("CommentsChanged", Unit::Count, {
-            let c = &tally.counts.comments;
-            (c.created + c.updated + c.deleted) as f64
-        })
+        .metric("CommentsChanged", Unit::Count, tally.counts.comments.changed() as f64)
         .metric("GitHubRequests", Unit::Count, f64::from(tally.requests))
         .property("project_id", report.project_id.to_string())
         .property("repo", report.repo.as_str())
@@ -321,8 +318,7 @@ impl Reconciler {
             tasks_updated = tally.counts.tasks_updated,
             conflicts_detected = tally.counts.conflicts_detected,
             comments_fetched = tally.counts.comments.fetched,
-            comments_changed =
-                tally.counts.comments.created + tally.counts.comments.updated + tally.counts.comments.deleted,
+            comments_changed = tally.counts.comments.changed(),
             duration_ms = finished.millis_since(started),
             "config synced"
         );

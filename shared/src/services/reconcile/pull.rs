@@ -94,13 +94,10 @@ impl Tally {
     }
 
     pub(super) fn changed(&self) -> bool {
-        let comments = &self.counts.comments;
         self.counts.tasks_created
             + self.counts.tasks_updated
             + self.counts.conflicts_detected
-            + comments.created
-            + comments.updated
-            + comments.deleted
+            + self.counts.comments.changed()
             > 0
     }
 }
