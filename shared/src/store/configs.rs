@@ -287,21 +287,6 @@ impl Store {
         row.ok_or(StoreError::NotFound("sync config"))?.try_into()
     }
 
-    /// The hook ghsync installed for the project, when it was not given every event ghsync
-    /// now subscribes to ([`crate::github::HOOK_EVENTS`]): an earlier ghsync installed it.
-    pub async fn hook_missing_events(&self, project_id: Uuid) -> Result<Option<i64>, StoreError> {
-        let row: Option<(Option<i64>, Option<String>)> =
-            sqlx::query_as("SELECT hook_id, hook_events FROM github_sync_config WHERE project_id = $1")
-                .bind(project_id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        let current = crate::github::HOOK_EVENTS.join(",");
-        Ok(match row {
-            Some((Some(hook_id), events)) if events.as_deref() != Some(current.as_str()) => Some(hook_id),
-            _ => None,
-        })
-    }
-
     /// Records that hook `hook_id` now sends every event ghsync subscribes to (only while it
     /// is still the project's hook).
     pub async fn hook_events_given(&self, project_id: Uuid, hook_id: i64) -> Result<(), StoreError> {

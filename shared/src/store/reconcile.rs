@@ -35,6 +35,9 @@ pub struct Claimed {
     /// The full pass in progress has listed every comment; the comments it did not show
     /// remain to be looked up.
     pub comments_pass_listed: bool,
+    /// The hook ghsync installed, when it lacks events ghsync now subscribes to
+    /// ([`crate::github::HOOK_EVENTS`]).
+    pub hook_missing_events: Option<i64>,
     /// The history row of a run asked for through the API, which this run carries out.
     pub requested_run: Option<Uuid>,
     pub consecutive_failures: i64,
@@ -80,6 +83,7 @@ struct ClaimRow {
     comments_probe_url: Option<String>,
     comments_probe_etag: Option<String>,
     comments_pass_listed: i64,
+    hook_events: Option<String>,
 }
 
 impl Store {
@@ -230,7 +234,7 @@ impl Store {
             config_columns!(),
             ", list_watermark, probe_url, probe_etag, last_full_pass_at, full_pass_started_at, \
              full_pass_listed, requested_run_id, consecutive_failures, comments_watermark, comments_probe_url, \
-             comments_probe_etag, comments_pass_listed FROM github_sync_config WHERE id = $1"
+             comments_probe_etag, comments_pass_listed, hook_events FROM github_sync_config WHERE id = $1"
         ))
         .bind(id)
         .fetch_one(&self.pool)
@@ -241,8 +245,13 @@ impl Store {
         };
         let probe = probe_of(row.probe_url, row.probe_etag);
         let comments_probe = probe_of(row.comments_probe_url, row.comments_probe_etag);
+        let config: GitHubSyncConfig = row.config.try_into()?;
+        // A hook an earlier ghsync installed was not given every event ghsync sends now.
+        let current = crate::github::HOOK_EVENTS.join(",");
+        let hook_missing_events =
+            config.hook_id.filter(|_| row.hook_events.as_deref() != Some(current.as_str()));
         Ok(Claimed {
-            config: row.config.try_into()?,
+            config,
             list_watermark: opt_ts("github_sync_config.list_watermark", row.list_watermark.as_deref())?,
             probe,
             last_full_pass_at: opt_ts(
@@ -260,6 +269,7 @@ impl Store {
             )?,
             comments_probe,
             comments_pass_listed: row.comments_pass_listed != 0,
+            hook_missing_events,
             requested_run: row
                 .requested_run_id
                 .as_deref()

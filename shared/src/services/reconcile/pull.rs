@@ -211,7 +211,7 @@ impl Reconciler {
     /// run goes on either way.
     async fn give_hook_its_events(&self, c: &Claimed, conn: &Connection, tally: &mut Tally) {
         let store = &self.services.store;
-        let Ok(Some(hook_id)) = store.hook_missing_events(c.config.project_id).await else { return };
+        let Some(hook_id) = c.hook_missing_events else { return };
         let Ok(repo) = c.config.repo() else { return };
         match conn.github.set_hook_events(&repo, &conn.token, hook_id, &mut tally.requests).await {
             Ok(given) => {
