@@ -125,7 +125,8 @@ invoke ghsync-reconcile events/reconcile-scheduled.json 'r["configs"] == []'
 invoke ghsync-reconcile events/reconcile-queue.json 'r["batchItemFailures"] == []'
 invoke ghsync-api events/api-list-tasks.json 'r["statusCode"] in (200, 404)'
 tasks=$("$host_bin/ghsync" tasks --project "$project" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-[ "$tasks" = 4 ] && echo "ok   4 tasks: 1 from the webhook event, 3 from the reconcile" || { echo "FAIL expected 4 tasks, found $tasks"; failures=$((failures + 1)); }
+# #42 from the issues event, #46 from the comment event's issue snapshot, 3 from the reconcile.
+[ "$tasks" = 5 ] && echo "ok   5 tasks: 2 from the webhook events, 3 from the reconcile" || { echo "FAIL expected 5 tasks, found $tasks"; failures=$((failures + 1)); }
 grep -q '"_aws"' "$work/ghsync-webhook.log" && echo "ok   the webhook wrote EMF metric lines" || { echo "FAIL no EMF line from the webhook"; failures=$((failures + 1)); }
 if [ "$failures" -ne 0 ]; then
   for f in "${functions[@]}"; do echo "--- $f log"; tail -20 "$work/$f.log"; done
