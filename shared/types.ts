@@ -292,6 +292,15 @@ export type GitHubComment = { comment_id: number,
  */
 url: string, author_login: string, };
 
+export type CommentOrigin = "github" | "board";
+
+export type CommentConflict = { 
+/**
+ * The text GitHub shows (without ghsync's attribution and marker); `null`: GitHub
+ * deleted the comment.
+ */
+github_body: string | null, found_at: string, };
+
 export type TaskComment = { id: string, task_id: string, 
 /**
  * Markdown text, shown as text (never rendered as HTML by the console).
@@ -302,9 +311,31 @@ body: string,
  */
 author: string, created_at: string, updated_at: string, 
 /**
- * Where it lives on GitHub; `null` for a comment written on the board.
+ * Where it lives on GitHub; `null` for a comment not (yet) on GitHub.
  */
-github: GitHubComment | null, };
+github: GitHubComment | null, 
+/**
+ * Where it was written: GitHub comments are read-only on the board.
+ */
+origin: CommentOrigin, 
+/**
+ * A post, edit or deletion of it waits to reach GitHub (also while it is paced under
+ * GitHub's limits: waiting is not failing).
+ */
+push_pending: boolean, 
+/**
+ * Why GitHub refused its last push, or why it will not go (its entry ended).
+ */
+push_error: string | null, 
+/**
+ * A board comment that stays on the board: its project is one-way (or has no sync
+ * config). Turning two-way on offers it.
+ */
+local_only: boolean, 
+/**
+ * Changed on both sides since the last sync: GitHub's side, waiting for a person.
+ */
+conflict: CommentConflict | null, };
 
 export type TaskCommentPage = { items: Array<TaskComment>, 
 /**
@@ -372,6 +403,25 @@ export type ResolveRequest = { action: ResolutionAction,
  */
 merged_content?: MergedContent, };
 
+export type NewComment = { 
+/**
+ * Markdown text, at most `MAX_BOARD_COMMENT_CHARS` characters (GitHub's limit less
+ * ghsync's attribution line and marker).
+ */
+body: string, 
+/**
+ * Who wrote it, as the attribution line on GitHub names them; "board" when absent.
+ */
+author?: string, };
+
+export type CommentEdit = { body: string, };
+
+export type ResolveCommentRequest = { action: ResolutionAction, 
+/**
+ * The merged text: required with `merge`, refused with the other actions.
+ */
+body?: string, };
+
 export type RunAccepted = { 
 /**
  * The run's history row: `GET …/sync-history/runs` shows its progress and outcome.
@@ -390,7 +440,11 @@ export type Offer = {
  * Linked tasks whose content or column differs from what GitHub held at their last sync
  * (edited while the config was one-way), with nothing queued for them.
  */
-tasks: number, };
+tasks: number, 
+/**
+ * Board comments written, edited or deleted while the config was one-way.
+ */
+comments: number, };
 
 export type SavedSyncConfig = { 
 /**

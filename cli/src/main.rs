@@ -18,7 +18,7 @@ use ghsync_shared::crypto::Secret;
 use ghsync_shared::domain::{ConflictStatus, Merged, RepoRef, Resolution, TaskStatus};
 use ghsync_shared::paging::{ConflictPage, PageRequest, TaskPage};
 use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
-use ghsync_shared::store::TaskFilter;
+use ghsync_shared::store::{Backoff, TaskFilter};
 use ghsync_shared::{Store, StoreOptions};
 use uuid::Uuid;
 use zeroize::Zeroize;
@@ -161,6 +161,9 @@ enum Command {
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Writes, edits or deletes a comment on the board (sent to GitHub with two-way sync).
+    #[command(subcommand)]
+    Comment(CommentCommand),
     /// Two-way sync's waiting edits.
     #[command(subcommand)]
     Push(PushCommand),
@@ -275,6 +278,32 @@ enum PushCommand {
 }
 
 #[derive(Subcommand)]
+enum CommentCommand {
+    /// Writes a comment on a task's thread, its text read from standard input; prints it as
+    /// JSON once pushed (or waiting to be).
+    Add {
+        /// The task's id.
+        #[arg(long)]
+        task: Uuid,
+        /// Who wrote it, as GitHub's copy names them ("board" when absent).
+        #[arg(long, value_name = "NAME")]
+        author: Option<String>,
+    },
+    /// Replaces a board comment's text with standard input.
+    Edit {
+        /// The comment's id.
+        #[arg(long)]
+        id: Uuid,
+    },
+    /// Deletes a board comment (from GitHub too, once it was posted).
+    Delete {
+        /// The comment's id.
+        #[arg(long)]
+        id: Uuid,
+    },
+}
+
+#[derive(Subcommand)]
 enum AppCommand {
     /// Sets the GitHub App: its id and private key; its webhook secret is read from standard
     /// input (asked for, hidden, on a terminal). Both are stored sealed.
@@ -349,6 +378,23 @@ async fn main() -> Result<()> {
                 _ => unreachable!("clap requires one action"),
             };
             print_json(&open_store(&config).await?.resolve_conflict(id, &resolution).await?)
+        }
+        Command::Comment(command) => {
+            let services = local::services(&config).await?;
+            let (store, options) = (&services.store, services.push_options);
+            let id = match command {
+                CommentCommand::Add { task, author } => {
+                    store.add_comment(task, &read_stdin("the comment")?, author.as_deref()).await?.id
+                }
+                CommentCommand::Edit { id } => store.edit_comment(id, &read_stdin("the comment")?).await?.id,
+                CommentCommand::Delete { id } => {
+                    store.delete_comment(id).await?;
+                    services.push_comment(id, &options, Backoff::Respect, &mut 0).await?;
+                    return print_json(&serde_json::json!({ "deleted": id }));
+                }
+            };
+            services.push_comment(id, &options, Backoff::Respect, &mut 0).await?;
+            print_json(&store.get_comment(id).await?)
         }
         Command::Push(PushCommand::Retry { task }) => {
             let services = local::services(&config).await?;
@@ -579,4 +625,11 @@ mod tests {
                 .starts_with("GHSYNC_RECONCILE_CONCURRENCY is invalid")
         );
     }
+}
+
+/// All of standard input, as `what` (a comment's text).
+fn read_stdin(what: &str) -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).with_context(|| format!("cannot read {what} from standard input"))?;
+    Ok(text)
 }

@@ -39,6 +39,37 @@ pub struct ResolveRequest {
     pub merged_content: Option<MergedContent>,
 }
 
+/// `POST /api/tasks/{id}/comments`: a comment written on the board.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
+pub struct NewComment {
+    /// Markdown text, at most `MAX_BOARD_COMMENT_CHARS` characters (GitHub's limit less
+    /// ghsync's attribution line and marker).
+    pub body: String,
+    /// Who wrote it, as the attribution line on GitHub names them; "board" when absent.
+    #[serde(default)]
+    pub author: Option<String>,
+}
+
+/// `PATCH /api/comments/{id}`: a board comment's new text.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentEdit {
+    pub body: String,
+}
+
+/// `POST /api/comments/{id}/resolve`: a person's choice for a comment changed on both sides.
+#[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
+pub struct ResolveCommentRequest {
+    pub action: crate::domain::ResolutionAction,
+    /// The merged text: required with `merge`, refused with the other actions.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
 /// The content a person merged from both sides, and the column when they choose one.
 #[derive(Clone, Debug, Deserialize, Serialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -253,6 +284,8 @@ pub fn typescript() -> String {
         CommentCounts::decl(&cfg),
         SyncHistory::decl(&cfg),
         GitHubComment::decl(&cfg),
+        CommentOrigin::decl(&cfg),
+        CommentConflict::decl(&cfg),
         TaskComment::decl(&cfg),
         crate::paging::TaskCommentPage::decl(&cfg),
         SyncHistorySummary::decl(&cfg),
@@ -263,6 +296,9 @@ pub fn typescript() -> String {
         CreateProject::decl(&cfg),
         CreateTask::decl(&cfg),
         ResolveRequest::decl(&cfg),
+        NewComment::decl(&cfg),
+        CommentEdit::decl(&cfg),
+        ResolveCommentRequest::decl(&cfg),
         RunAccepted::decl(&cfg),
         MergedContent::decl(&cfg),
         Offer::decl(&cfg),

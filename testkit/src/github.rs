@@ -74,6 +74,8 @@ pub struct Recorded {
     pub status: u16,
     /// A write's JSON body.
     pub body: Option<Value>,
+    /// When it was answered.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -88,7 +90,13 @@ impl Recorded {
             if_none_match: header("if-none-match"),
             status,
             body: None,
+            at: std::time::Instant::now(),
         }
+    }
+
+    /// A content-creating request GitHub's secondary limits count: a new issue or comment.
+    pub fn is_content_create(&self) -> bool {
+        self.method == "POST" && (self.path.ends_with("/issues") || self.path.ends_with("/comments"))
     }
 
     /// A request for an issue list.
@@ -434,7 +442,11 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/issues/{number}", get(issue_by_name).patch(update_issue))
             .route("/repos/{owner}/{repo}/issues/comments", get(list_comments_by_name))
             .route("/repositories/{id}/issues/comments", get(list_comments_by_id))
-            .route("/repos/{owner}/{repo}/issues/comments/{id}", get(comment_by_name))
+            .route(
+                "/repos/{owner}/{repo}/issues/comments/{id}",
+                get(comment_by_name).patch(update_comment).delete(delete_comment_request),
+            )
+            .route("/repos/{owner}/{repo}/issues/{number}/comments", get(issue_comments).post(create_comment))
             .route("/repos/{owner}/{repo}/hooks", get(list_hooks).post(create_hook))
             .route("/repos/{owner}/{repo}/hooks/{id}", axum::routing::patch(update_hook).delete(delete_hook))
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
@@ -788,6 +800,18 @@ impl FakeGitHub {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// The most content-creating requests (new issues and comments) answered within any
+    /// `window`: what GitHub's secondary limits count.
+    pub fn busiest_creates(&self, window: Duration) -> usize {
+        let times: Vec<std::time::Instant> =
+            self.requests().iter().filter(|r| r.is_content_create()).map(|r| r.at).collect();
+        let mut busiest = 0;
+        for (i, start) in times.iter().enumerate() {
+            busiest = busiest.max(times[i..].iter().take_while(|t| t.duration_since(*start) < window).count());
+        }
+        busiest
+    }
+
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();
@@ -989,6 +1013,7 @@ async fn unknown_route(State(state): Shared, method: axum::http::Method, uri: ax
         if_none_match: None,
         status: 500,
         body: None,
+        at: std::time::Instant::now(),
     });
     github_error(StatusCode::INTERNAL_SERVER_ERROR, &message)
 }
@@ -1568,6 +1593,159 @@ async fn comment_by_name(
         |s, key| match s.repos[key].comments.iter().find(|c| c["id"].as_i64() == Some(id)) {
             Some(c) => Json(on_web_host(c.clone(), s.web_origin.as_deref())).into_response(),
             None => github_error(StatusCode::NOT_FOUND, "Not Found"),
+        },
+    )
+    .await
+}
+
+/// The next comment's id and time in `repo`: after every comment and issue change there.
+fn next_comment(repo: &RepoData) -> (i64, String) {
+    let id = repo.comment_ids.iter().max().copied().unwrap_or(7_000_000).max(7_000_000) + 1;
+    let issue_time = write_time(repo);
+    let newest = repo.comments.last().and_then(|c| c["updated_at"].as_str()).unwrap_or("");
+    let at = match chrono::DateTime::parse_from_rfc3339(newest) {
+        Ok(t) => (t + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Err(_) => issue_time.clone(),
+    };
+    (id, at.max(issue_time))
+}
+
+/// `GET /repos/{owner}/{repo}/issues/{number}/comments?since=`: one issue's comments, oldest
+/// first (by creation), changed at or after `since`, one page.
+async fn issue_comments(
+    State(state): Shared,
+    Path((owner, repo, number)): Path<(String, String, i64)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let query = encode_query(&q);
+    answer(
+        &state,
+        "GET",
+        &headers,
+        format!("/repos/{owner}/{repo}/issues/{number}/comments"),
+        query,
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            let repo = &s.repos[key];
+            if !repo.numbers.contains(&number) {
+                return github_error(StatusCode::NOT_FOUND, "Not Found");
+            }
+            let since = q.get("since").map(String::as_str).unwrap_or("");
+            let suffix = format!("/issues/{number}");
+            let mut found: Vec<Value> = repo
+                .comments
+                .iter()
+                .filter(|c| c["issue_url"].as_str().is_some_and(|u| u.ends_with(&suffix)))
+                .filter(|c| c["updated_at"].as_str().unwrap_or("") >= since)
+                .map(|c| on_web_host(c.clone(), s.web_origin.as_deref()))
+                .collect();
+            found.sort_by_key(|c| (c["created_at"].as_str().unwrap_or("").to_string(), c["id"].as_i64()));
+            found.truncate(100);
+            Json(Value::Array(found)).into_response()
+        },
+    )
+    .await
+}
+
+/// `POST /repos/{owner}/{repo}/issues/{number}/comments`: a new comment by the token's login.
+async fn create_comment(
+    State(state): Shared,
+    Path((owner, repo, number)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let full_name = format!("{owner}/{repo}");
+    let token = bearer(&headers).map(str::to_string);
+    answer_write(
+        &state,
+        "POST",
+        &headers,
+        format!("/repos/{owner}/{repo}/issues/{number}/comments"),
+        String::new(),
+        Some(&body),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            let Some(text) = body.get("body").and_then(Value::as_str).filter(|b| !b.trim().is_empty()) else {
+                return validation_failed("body");
+            };
+            if text.chars().count() > 65_536 {
+                return validation_failed("body");
+            }
+            let login = login_of(s, token.as_deref());
+            let repo = &s.repos[key];
+            if !repo.numbers.contains(&number) {
+                return github_error(StatusCode::NOT_FOUND, "Not Found");
+            }
+            let (id, at) = next_comment(repo);
+            let comment = crate::fixtures::comment(&full_name, number, id, text, &login, &at, &at);
+            s.apply(Mutation::UpsertComment { repo: full_name.clone(), comment: comment.clone() });
+            (StatusCode::CREATED, Json(on_web_host(comment, s.web_origin.as_deref()))).into_response()
+        },
+    )
+    .await
+}
+
+/// `PATCH /repos/{owner}/{repo}/issues/comments/{id}`: a new body.
+async fn update_comment(
+    State(state): Shared,
+    Path((owner, repo, id)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let full_name = format!("{owner}/{repo}");
+    answer_write(
+        &state,
+        "PATCH",
+        &headers,
+        format!("/repos/{owner}/{repo}/issues/comments/{id}"),
+        String::new(),
+        Some(&body),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            let Some(text) = body.get("body").and_then(Value::as_str).filter(|b| !b.trim().is_empty()) else {
+                return validation_failed("body");
+            };
+            let repo = &s.repos[key];
+            let Some(mut comment) = repo.comments.iter().find(|c| c["id"].as_i64() == Some(id)).cloned() else {
+                return github_error(StatusCode::NOT_FOUND, "Not Found");
+            };
+            if comment["body"].as_str() != Some(text) {
+                comment["body"] = json!(text);
+                comment["updated_at"] = json!(next_comment(repo).1);
+                s.apply(Mutation::UpsertComment { repo: full_name.clone(), comment: comment.clone() });
+            }
+            Json(on_web_host(comment, s.web_origin.as_deref())).into_response()
+        },
+    )
+    .await
+}
+
+/// `DELETE /repos/{owner}/{repo}/issues/comments/{id}`: 204, or 404 when there is none.
+async fn delete_comment_request(
+    State(state): Shared,
+    Path((owner, repo, id)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let full_name = format!("{owner}/{repo}");
+    answer_write(
+        &state,
+        "DELETE",
+        &headers,
+        format!("/repos/{owner}/{repo}/issues/comments/{id}"),
+        String::new(),
+        None,
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            if !s.repos[key].comment_ids.contains(&id) {
+                return github_error(StatusCode::NOT_FOUND, "Not Found");
+            }
+            s.apply(Mutation::DeleteComment { repo: full_name.clone(), id });
+            StatusCode::NO_CONTENT.into_response()
         },
     )
     .await

@@ -2,6 +2,7 @@
 //! `ghsync serve` mounts locally. Handlers only translate between HTTP and the operations of
 //! `ghsync-shared`; every `/api` route requires `Authorization: Bearer $GHSYNC_API_TOKEN`.
 
+mod comments;
 mod console;
 pub mod error;
 mod extract;
@@ -111,7 +112,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/{id}", patch(update_task))
         .route("/tasks/{id}/github-issue", post(publish_task))
         .route("/tasks/{id}/push/retry", post(retry_push))
-        .route("/tasks/{id}/comments", get(task_comments))
+        .route("/tasks/{id}/comments", get(task_comments).post(comments::add_comment))
+        .route("/comments/{id}", patch(comments::edit_comment).delete(comments::delete_comment))
+        .route("/comments/{id}/resolve", post(comments::resolve_comment))
         .route("/conflicts/{id}/resolve", post(resolve_conflict))
         .route("/github-app", get(get_github_app).put(put_github_app).delete(delete_github_app))
         .route("/github-app/installations", get(list_app_installations))
@@ -429,7 +432,7 @@ async fn create_task(
     Ok((StatusCode::CREATED, Json(state.services.store.create_task(project_id, &content, status).await?)))
 }
 
-/// A page of the task's thread: its issue's comments (and, later, the board's), oldest first.
+/// A page of the task's thread: its issue's comments and the board's, oldest first.
 #[utoipa::path(get, path = "/api/tasks/{id}/comments", tag = "tasks",
     params(("id" = Uuid, Path, description = "task id"),
         ("limit" = Option<i64>, Query, description = "items per page: 1 to 500 (default 100)"),
@@ -511,7 +514,13 @@ async fn update_task(
         (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn publish_task(State(state): AppState, Id(task_id): Id) -> Result<(StatusCode, Json<Task>), ApiError> {
     match state.services.publish_task(task_id).await? {
-        Published::Linked(task) => Ok((StatusCode::CREATED, Json(task))),
+        Published::Linked(task) => {
+            // The comments written on it meanwhile go now, in order, with the worker's pace.
+            if state.services.store.pending_comment_pushes(task.project_id).await? > 0 {
+                state.runs.wake(task.project_id).await;
+            }
+            Ok((StatusCode::CREATED, Json(task)))
+        }
         Published::Pending(task) => {
             state.runs.wake(task.project_id).await;
             Ok((StatusCode::ACCEPTED, Json(task)))
@@ -591,7 +600,8 @@ async fn resolve_conflict(
         put_github_app, get_github_app, delete_github_app, list_app_installations,
         get_webhook, install_webhook, rotate_webhook_secret,
         answer_offer, sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, retry_push,
-        task_comments, list_conflicts, resolve_conflict, openapi
+        task_comments, comments::add_comment, comments::edit_comment, comments::delete_comment,
+        comments::resolve_comment, list_conflicts, resolve_conflict, openapi
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

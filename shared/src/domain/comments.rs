@@ -1,7 +1,10 @@
 //! A task's thread: comments as the board shows them, and a GitHub comment as the sync rules
 //! take it (docs/comments.md).
 
-use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{RepoRef, ValidationError, WebHost};
@@ -18,8 +21,37 @@ pub struct TaskComment {
     pub author: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    /// Where it lives on GitHub; `null` for a comment written on the board.
+    /// Where it lives on GitHub; `null` for a comment not (yet) on GitHub.
     pub github: Option<GitHubComment>,
+    /// Where it was written: GitHub comments are read-only on the board.
+    pub origin: CommentOrigin,
+    /// A post, edit or deletion of it waits to reach GitHub (also while it is paced under
+    /// GitHub's limits: waiting is not failing).
+    pub push_pending: bool,
+    /// Why GitHub refused its last push, or why it will not go (its entry ended).
+    pub push_error: Option<String>,
+    /// A board comment that stays on the board: its project is one-way (or has no sync
+    /// config). Turning two-way on offers it.
+    pub local_only: bool,
+    /// Changed on both sides since the last sync: GitHub's side, waiting for a person.
+    pub conflict: Option<CommentConflict>,
+}
+
+text_enum!(
+    /// Where a comment was written (`task_comments.origin`).
+    CommentOrigin, "origin" {
+        Github = "github",
+        Board = "board",
+    }
+);
+
+/// GitHub's side of a board comment changed on both sides.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct CommentConflict {
+    /// The text GitHub shows (without ghsync's attribution and marker); `null`: GitHub
+    /// deleted the comment.
+    pub github_body: Option<String>,
+    pub found_at: Timestamp,
 }
 
 /// A comment's identity on GitHub.

@@ -387,4 +387,6 @@ pub struct Offer {
     /// Linked tasks whose content or column differs from what GitHub held at their last sync
     /// (edited while the config was one-way), with nothing queued for them.
     pub tasks: i64,
+    /// Board comments written, edited or deleted while the config was one-way.
+    pub comments: i64,
 }

@@ -96,4 +96,73 @@ impl GitHub {
             s => Err(GitHubError::Unexpected(s.as_u16())),
         }
     }
+
+    /// Posts a comment on issue `number` of `repo` (`POST`, never retried: a failed attempt
+    /// may have created it). GitHub answers with the new comment.
+    pub async fn create_comment(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+        body: &str,
+        pat: &Secret,
+        requests: &mut u32,
+    ) -> Result<GhComment, GitHubError> {
+        let url = self.repo_url(repo, &["issues", &number.to_string(), "comments"]);
+        let body = serde_json::json!({ "body": body });
+        let r = self.send(Method::POST, &url, pat, None, Some(&body), requests).await?;
+        expect_success(&r)?;
+        r.json()
+    }
+
+    /// Replaces comment `id`'s body (`PATCH`); GitHub answers with the comment as it now is.
+    pub async fn update_comment(
+        &self,
+        repo: &RepoRef,
+        id: i64,
+        body: &str,
+        pat: &Secret,
+        requests: &mut u32,
+    ) -> Result<GhComment, GitHubError> {
+        let url = self.repo_url(repo, &["issues", "comments", &id.to_string()]);
+        let body = serde_json::json!({ "body": body });
+        let r = self.send(Method::PATCH, &url, pat, None, Some(&body), requests).await?;
+        expect_success(&r)?;
+        r.json()
+    }
+
+    /// Deletes comment `id` (`DELETE`): `true` when GitHub deleted it now, `false` when it was
+    /// gone already (404/410).
+    pub async fn delete_comment(
+        &self,
+        repo: &RepoRef,
+        id: i64,
+        pat: &Secret,
+        requests: &mut u32,
+    ) -> Result<bool, GitHubError> {
+        let url = self.repo_url(repo, &["issues", "comments", &id.to_string()]);
+        let r = self.send(Method::DELETE, &url, pat, None, None, requests).await?;
+        match r.status {
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(false),
+            _ => expect_success(&r).map(|()| true),
+        }
+    }
+
+    /// Issue `number`'s comments changed at or after `since` (one page of 100, oldest first):
+    /// where a post whose answer was lost is looked for by its marker.
+    pub async fn issue_comments_since(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+        since: Timestamp,
+        pat: &Secret,
+        requests: &mut u32,
+    ) -> Result<Vec<GhComment>, GitHubError> {
+        let mut url = self.repo_url(repo, &["issues", &number.to_string(), "comments"]);
+        url.query_pairs_mut()
+            .append_pair("since", &since.as_datetime().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .append_pair("per_page", &PER_PAGE.to_string());
+        let r = self.get(&url, pat, None, requests).await?;
+        expect_success(&r)?;
+        r.json()
+    }
 }

@@ -457,7 +457,8 @@ fn next_link(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A 429, or a 403 that is a rate limit (primary: `x-ratelimit-remaining: 0`; secondary:
-/// `retry-after`), with when to try again.
+/// `retry-after`, or GitHub's message naming a secondary rate limit when it sends neither
+/// header), with when to try again (nothing said: the caller waits at least a minute).
 fn rate_limit(r: &Response) -> Option<GitHubError> {
     let status = r.status.as_u16();
     let retry_after =
@@ -468,7 +469,9 @@ fn rate_limit(r: &Response) -> Option<GitHubError> {
         .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
         .map(Timestamp::from);
     let exhausted = r.header("x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
-    let limited = status == 429 || (status == 403 && (exhausted || retry_after.is_some()));
+    let secondary = status == 403
+        && String::from_utf8_lossy(&r.body).to_ascii_lowercase().contains("secondary rate limit");
+    let limited = status == 429 || (status == 403 && (exhausted || retry_after.is_some() || secondary));
     limited.then_some(GitHubError::RateLimited { status, retry_after, reset_at })
 }
 
@@ -569,6 +572,13 @@ mod tests {
             matches!(secondary, Some(GitHubError::RateLimited { retry_after: Some(d), .. }) if d.as_secs() == 60)
         );
         assert!(rate_limit(&response(403, &[("x-ratelimit-remaining", "4999")])).is_none());
+        // A secondary limit that names itself only in its message.
+        let mut told = response(403, &[("x-ratelimit-remaining", "4999")]);
+        told.body = Bytes::from_static(b"{\"message\":\"You have exceeded a secondary rate limit.\"}");
+        assert!(matches!(
+            rate_limit(&told),
+            Some(GitHubError::RateLimited { retry_after: None, reset_at: None, .. })
+        ));
         assert!(rate_limit(&response(404, &[])).is_none());
     }
 

@@ -5,6 +5,7 @@
 //! [`Services`] holds what they share, and here is how a config reaches GitHub.
 
 pub mod app;
+pub mod comment_push;
 pub mod configs;
 pub mod fanout;
 pub mod hooks;

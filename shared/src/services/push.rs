@@ -38,6 +38,11 @@ pub struct PushOptions {
     pub read_budget: Option<Duration>,
     /// Writes of one entry per call (a reopen then a close; an edit made meanwhile).
     pub rounds: u32,
+    /// The pace of mutating requests per GitHub account (comments and publications).
+    pub pace: crate::sync::board_comments::Pace,
+    /// How long a pusher waits for the pace before it leaves an entry for later (the API
+    /// does not wait: its answer shows the comment pending).
+    pub pace_wait: Duration,
 }
 
 /// How long GitHub works on a request at most: it ends any API request that takes longer
@@ -53,6 +58,8 @@ impl Default for PushOptions {
             deadline: Duration::from_secs(25),
             read_budget: None,
             rounds: 3,
+            pace: crate::sync::board_comments::PACE,
+            pace_wait: Duration::from_secs(5),
         }
     }
 }
@@ -64,6 +71,7 @@ impl PushOptions {
         Self {
             deadline: Duration::from_secs(8),
             read_budget: Some(Duration::from_secs(4)),
+            pace_wait: Duration::ZERO,
             ..Self::default()
         }
     }
@@ -410,26 +418,26 @@ impl Services {
 
 /// The clock of one attempt: when it started, and what it may spend.
 #[derive(Clone, Copy)]
-struct Attempt {
+pub(crate) struct Attempt {
     started: Instant,
     /// The one deadline of its read and write.
-    deadline: tokio::time::Instant,
+    pub(crate) deadline: tokio::time::Instant,
     /// The API's budget for the read.
     read_budget: Option<Duration>,
 }
 
 /// Why the API hands an attempt to the worker after a slow read.
-const BUDGET_SPENT: &str = "the request's budget ran out before the write: the worker takes it over";
+pub(crate) const BUDGET_SPENT: &str = "the request's budget ran out before the write: the worker takes it over";
 
 impl Attempt {
-    fn start(options: &PushOptions) -> Self {
+    pub(crate) fn start(options: &PushOptions) -> Self {
         let started = Instant::now();
         let deadline = tokio::time::Instant::from_std(started + options.deadline);
         Self { started, deadline, read_budget: options.read_budget }
     }
 
     /// When the read must have answered: the API's budget, or the deadline.
-    fn read_until(&self) -> tokio::time::Instant {
+    pub(crate) fn read_until(&self) -> tokio::time::Instant {
         match self.read_budget {
             Some(budget) => self.deadline.min(tokio::time::Instant::from_std(self.started + budget)),
             None => self.deadline,
@@ -437,12 +445,12 @@ impl Attempt {
     }
 
     /// Whether the read outlasted the API's budget: nothing is written, the worker takes it.
-    fn budget_spent(&self) -> bool {
+    pub(crate) fn budget_spent(&self) -> bool {
         self.read_budget.is_some_and(|budget| self.started.elapsed() > budget)
     }
 
     /// What a read that did not answer by [`Attempt::read_until`] means for the entry.
-    fn read_timed_out(&self) -> (Failure, &'static str) {
+    pub(crate) fn read_timed_out(&self) -> (Failure, &'static str) {
         match self.read_budget {
             Some(_) => (
                 Failure::HandedOver,
@@ -455,13 +463,13 @@ impl Attempt {
 
 /// The longest a write started now may take: what is left of the push's deadline, and
 /// GitHub's own limit on working on it after that.
-fn write_takes(deadline: tokio::time::Instant) -> chrono::Duration {
+pub(crate) fn write_takes(deadline: tokio::time::Instant) -> chrono::Duration {
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     chrono::Duration::from_std(left).unwrap_or(chrono::Duration::zero()) + GITHUB_PROCESSING
 }
 
 /// What a failed GitHub request means for the outbox.
-fn failure_of(e: &GitHubError) -> Failure {
+pub(crate) fn failure_of(e: &GitHubError) -> Failure {
     match e {
         e if let Some(limit) = e.rate_limit() => Failure::RateLimited(limit),
         GitHubError::Refused { status: 404 | 410 | 301 | 302 | 307, .. } => Failure::Missing,
@@ -474,7 +482,7 @@ fn failure_of(e: &GitHubError) -> Failure {
 /// Why a config could not reach GitHub, for the outbox: a credential that cannot work waits
 /// for a new one; a KMS or GitHub that does not answer is retried (the store's own failures
 /// are not the outbox's to record).
-fn reach_failure(e: &ManageError) -> Failure {
+pub(crate) fn reach_failure(e: &ManageError) -> Failure {
     match e {
         ManageError::Store(_) | ManageError::Crypto(_) | ManageError::GitHubUnavailable { .. } => {
             Failure::Transient
@@ -692,6 +700,6 @@ impl Services {
 }
 
 /// An error with its causes, as one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     crate::telemetry::ErrorChain(e).to_string()
 }

@@ -9,10 +9,29 @@ use uuid::Uuid;
 
 use super::rows::{opt_ts, ts, uuid};
 use super::{Backend, Checkpoint, Store, StoreError, new_id, retry_races};
-use crate::domain::{CommentCounts, GitHubComment, RemoteComment, TaskComment};
+use crate::domain::{CommentConflict, CommentCounts, CommentOrigin, GitHubComment, RemoteComment, TaskComment};
 use crate::paging::PageRequest;
+use crate::sync::board_comments::{self, Side};
 use crate::sync::{self, CommentIssue, CommentOutcome, CommentSeen, Source, StoredComment};
 use crate::time::Timestamp;
+
+/// The columns of a comment as the API shows it (`c`: the comment, `o`: its outbox entry).
+macro_rules! comment_select {
+    () => {
+        "SELECT c.id, c.task_id, c.body, c.author, c.created_at, c.updated_at, c.github_comment_id, \
+         c.github_url, c.github_author_login, c.origin, c.conflict_at, c.conflict_body, c.push_error, \
+         o.comment_id AS entry, o.parked \
+         FROM task_comments c LEFT JOIN comment_outbox o ON o.comment_id = c.id"
+    };
+}
+pub(super) use comment_select;
+
+/// The comments a thread shows: not deleted on either side, unless a conflict waits on them.
+macro_rules! shown_in_thread {
+    () => {
+        "((c.deleted_at IS NULL AND c.board_deleted_at IS NULL) OR c.conflict_at IS NOT NULL)"
+    };
+}
 
 /// Why an issue number's comments are not the board's (table `not_board_issues`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,8 +148,10 @@ pub(crate) struct SeenComment<'a> {
 }
 
 /// Applies what GitHub shows of a comment to the project's threads, as [`sync::comment`]
-/// decides, in the caller's transaction. The comment's row is locked first, so concurrent
-/// deliveries of one comment apply one after the other.
+/// decides (and, for a comment the board changed too, [`board_comments::comment_push`]), in
+/// the caller's transaction. The comment's row is locked first, so concurrent deliveries of
+/// one comment apply one after the other. A new comment carrying the marker of one of the
+/// task's board comments is that comment's echo: it links to it instead of being added.
 pub(crate) async fn apply_comment_in(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -140,28 +161,34 @@ pub(crate) async fn apply_comment_in(
     now: Timestamp,
 ) -> Result<CommentOutcome, StoreError> {
     let c = seen.comment;
-    let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(locking!(
-        backend,
-        "SELECT id, body, github_updated_at, deleted_at FROM task_comments \
-         WHERE project_id = $1 AND github_comment_id = $2"
-    ))
-    .bind(project_id.to_string())
-    .bind(c.id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let applied = match &row {
-        Some((_, _, applied, _)) => opt_ts("task_comments.github_updated_at", applied.as_deref())?,
+    let row = match stored_comment_in(conn, backend, project_id, c.id).await? {
+        Some(row) => Some(row),
+        None if !seen.deleted && of.issue == CommentIssue::Linked => {
+            match super::board_comments::echo_in(conn, backend, of.task_id, c, seen.pass).await? {
+                // Linked to (or a second post of) a board comment: nothing new on the thread.
+                Some(_) => return Ok(CommentOutcome::Unchanged),
+                None => None,
+            }
+        }
         None => None,
     };
-    let stored = row.as_ref().zip(applied).map(|((_, body, _, deleted_at), applied_updated_at)| {
-        StoredComment { body, applied_updated_at, deleted: deleted_at.is_some() }
+    // What GitHub shows, as the board compares it: without ghsync's attribution and marker
+    // on a board comment's own post.
+    let shown = match &row {
+        Some(row) => row.shown(&c.body),
+        None => c.body.as_str(),
+    };
+    let stored = row.as_ref().map(|r| StoredComment {
+        body: r.base(),
+        applied_updated_at: r.applied_updated_at,
+        deleted: r.deleted,
     });
-    let shown = if seen.deleted {
+    let github_side = if seen.deleted {
         CommentSeen::Deleted
     } else {
-        CommentSeen::Body { body: &c.body, updated_at: c.updated_at, source: seen.source }
+        CommentSeen::Body { body: shown, updated_at: c.updated_at, source: seen.source }
     };
-    let outcome = sync::comment(of.issue, stored, shown);
+    let outcome = sync::comment(of.issue, stored, github_side);
     let pass = seen.pass.map(Timestamp::to_sql);
     match (outcome, &row, of.task_id) {
         (CommentOutcome::Created | CommentOutcome::Deleted, None, Some(task_id)) => {
@@ -188,39 +215,93 @@ pub(crate) async fn apply_comment_in(
             .execute(&mut *conn)
             .await?;
         }
-        (CommentOutcome::Updated, Some((id, ..)), _) => {
-            sqlx::query(
-                "UPDATE task_comments SET body = $2, base_body = $2, updated_at = $3, github_updated_at = $3, \
-                 github_url = $4, github_author_login = $5, seen_in_pass_at = COALESCE($6, seen_in_pass_at) \
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(&c.body)
-            .bind(c.updated_at.to_sql())
-            .bind(&c.html_url)
-            .bind(&c.author_login)
-            .bind(pass)
-            .execute(&mut *conn)
-            .await?;
+        (CommentOutcome::Updated | CommentOutcome::Deleted, Some(row), _) => {
+            let github = if outcome == CommentOutcome::Deleted { Side::Deleted } else { Side::Body(shown) };
+            let url = Some((c.html_url.as_str(), c.author_login.as_str()));
+            super::board_comments::github_changed_in(conn, row, github, Some(c.updated_at), url, now).await?;
+            if let Some(pass) = &pass {
+                seen_by_pass_in(conn, &row.id, pass).await?;
+            }
         }
-        (CommentOutcome::Deleted, Some((id, ..)), _) => {
-            sqlx::query("UPDATE task_comments SET deleted_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(now.to_sql())
-                .execute(&mut *conn)
-                .await?;
-        }
-        (_, Some((id, ..)), _) if pass.is_some() => {
+        (_, Some(row), _) if pass.is_some() => {
             // Unchanged (or stale) but shown by the full pass: it is still there.
-            sqlx::query("UPDATE task_comments SET seen_in_pass_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(pass)
-                .execute(&mut *conn)
-                .await?;
+            seen_by_pass_in(conn, &row.id, pass.as_deref().unwrap_or_default()).await?;
         }
         _ => {}
     }
     Ok(outcome)
+}
+
+async fn seen_by_pass_in(conn: &mut AnyConnection, id: &str, pass: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE task_comments SET seen_in_pass_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(pass)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A stored GitHub-linked comment, locked, as the comment rules and the board's side see it.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredRow {
+    pub id: String,
+    pub origin_board: bool,
+    /// The board's side.
+    pub body: String,
+    pub base_body: Option<String>,
+    pub applied_updated_at: Timestamp,
+    /// Deleted on GitHub (a tombstone).
+    pub deleted: bool,
+    pub board_deleted: bool,
+}
+
+impl StoredRow {
+    /// The text both sides last agreed on (a GitHub comment's is its body).
+    pub fn base(&self) -> &str {
+        self.base_body.as_deref().unwrap_or(&self.body)
+    }
+
+    /// What a body GitHub shows for this comment is, as the board compares it: without the
+    /// attribution and marker ghsync added, when it is this board comment's own marker.
+    pub fn shown<'a>(&self, raw: &'a str) -> &'a str {
+        let posted = board_comments::read_posted(raw);
+        let ours = self.origin_board && posted.marker.is_some_and(|m| m.to_string() == self.id);
+        board_comments::shown_body(raw, ours)
+    }
+}
+
+/// The project's comment linked to GitHub comment `github_id`, locked.
+pub(crate) async fn stored_comment_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    project_id: Uuid,
+    github_id: i64,
+) -> Result<Option<StoredRow>, StoreError> {
+    type Row = (String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(locking!(
+        backend,
+        "SELECT id, origin, body, base_body, github_updated_at, deleted_at, board_deleted_at FROM task_comments \
+         WHERE project_id = $1 AND github_comment_id = $2"
+    ))
+    .bind(project_id.to_string())
+    .bind(github_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((id, origin, body, base_body, applied, deleted_at, board_deleted_at)) = row else {
+        return Ok(None);
+    };
+    let Some(applied_updated_at) = opt_ts("task_comments.github_updated_at", applied.as_deref())? else {
+        return Ok(None);
+    };
+    Ok(Some(StoredRow {
+        id,
+        origin_board: origin == CommentOrigin::Board.as_str(),
+        body,
+        base_body,
+        applied_updated_at,
+        deleted: deleted_at.is_some(),
+        board_deleted: board_deleted_at.is_some(),
+    }))
 }
 
 /// A page of the reconcile's comment listing.
@@ -367,18 +448,15 @@ impl Store {
                         SeenComment { comment, deleted: false, source: Source::Read, pass: Some(pass) };
                     apply_comment_in(&mut tx, self.backend, project_id, of, seen, now).await?
                 }
-                None => {
-                    let done = sqlx::query(
-                        "UPDATE task_comments SET deleted_at = $3 \
-                         WHERE project_id = $1 AND github_comment_id = $2 AND deleted_at IS NULL",
-                    )
-                    .bind(project_id.to_string())
-                    .bind(id)
-                    .bind(now.to_sql())
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() > 0 { CommentOutcome::Deleted } else { CommentOutcome::Unchanged }
-                }
+                None => match stored_comment_in(&mut tx, self.backend, project_id, id).await? {
+                    Some(row) if !row.deleted => {
+                        // Deleted on GitHub: a board edit waiting for it makes a conflict.
+                        super::board_comments::github_changed_in(&mut tx, &row, Side::Deleted, None, None, now)
+                            .await?;
+                        CommentOutcome::Deleted
+                    }
+                    _ => CommentOutcome::Unchanged,
+                },
             };
             tx.commit().await?;
             Ok(outcome)
@@ -413,7 +491,8 @@ impl Store {
         Ok(unseen)
     }
 
-    /// A page of a task's thread, oldest first (comments deleted on GitHub left out): up to
+    /// A page of a task's thread, oldest first (comments deleted on either side left out,
+    /// unless a conflict keeps them for a person): up to
     /// [`PageRequest::fetch`] rows after the request's cursor.
     pub async fn task_comments(
         &self,
@@ -421,12 +500,13 @@ impl Store {
         request: &PageRequest,
     ) -> Result<Vec<TaskComment>, StoreError> {
         self.get_task(task_id).await?;
-        let rows: Vec<CommentRow> = sqlx::query_as(
-            "SELECT id, task_id, body, author, created_at, updated_at, github_comment_id, github_url, \
-             github_author_login FROM task_comments WHERE task_id = $1 AND deleted_at IS NULL \
-             AND ($2 = '' OR created_at > $2 OR (created_at = $2 AND id > $3)) \
-             ORDER BY created_at, id LIMIT $4",
-        )
+        let rows: Vec<CommentRow> = sqlx::query_as(concat!(
+            comment_select!(),
+            " WHERE c.task_id = $1 AND ",
+            shown_in_thread!(),
+            " AND ($2 = '' OR c.created_at > $2 OR (c.created_at = $2 AND c.id > $3)) \
+             ORDER BY c.created_at, c.id LIMIT $4"
+        ))
         .bind(task_id.to_string())
         .bind(request.after.map(|c| c.at.to_sql()).unwrap_or_default())
         .bind(request.after.map(|c| c.id.to_string()).unwrap_or_default())
@@ -462,7 +542,7 @@ async fn add_comment_counts_in(
 }
 
 #[derive(sqlx::FromRow)]
-struct CommentRow {
+pub(super) struct CommentRow {
     id: String,
     task_id: String,
     body: String,
@@ -472,6 +552,12 @@ struct CommentRow {
     github_comment_id: Option<i64>,
     github_url: Option<String>,
     github_author_login: Option<String>,
+    origin: String,
+    conflict_at: Option<String>,
+    conflict_body: Option<String>,
+    push_error: Option<String>,
+    entry: Option<String>,
+    parked: Option<String>,
 }
 
 impl TryFrom<CommentRow> for TaskComment {
@@ -483,6 +569,15 @@ impl TryFrom<CommentRow> for TaskComment {
             }
             _ => None,
         };
+        let origin: CommentOrigin = super::rows::parse("task_comments.origin", &r.origin)?;
+        let one_way = r.parked.as_deref() == Some(crate::domain::Parked::OneWay.as_str());
+        let conflict = match r.conflict_at {
+            Some(at) => Some(CommentConflict {
+                github_body: r.conflict_body,
+                found_at: ts("task_comments.conflict_at", &at)?,
+            }),
+            None => None,
+        };
         Ok(TaskComment {
             id: uuid("task_comments.id", &r.id)?,
             task_id: uuid("task_comments.task_id", &r.task_id)?,
@@ -490,7 +585,12 @@ impl TryFrom<CommentRow> for TaskComment {
             author: r.author,
             created_at: ts("task_comments.created_at", &r.created_at)?,
             updated_at: ts("task_comments.updated_at", &r.updated_at)?,
+            local_only: origin == CommentOrigin::Board && github.is_none() && (r.entry.is_none() || one_way),
             github,
+            origin,
+            push_pending: r.entry.is_some() && r.parked.is_none(),
+            push_error: r.push_error,
+            conflict,
         })
     }
 }

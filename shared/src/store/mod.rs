@@ -11,7 +11,10 @@
 #[macro_use]
 mod rows;
 mod apply;
+mod board_comments;
+mod comment_push;
 mod comments;
+mod pace;
 mod configs;
 mod conflicts;
 mod deliveries;
@@ -37,6 +40,9 @@ pub use crate::sync::ApplyOutcome;
 pub use crate::sync::Backoff;
 pub use crate::sync::GoneOutcome;
 pub(crate) use apply::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
+pub use board_comments::{CommentResolution, DEFAULT_AUTHOR, comment_author, comment_body};
+pub use comment_push::{CommentClaim, CommentEnd, CommentJob};
+pub use pace::account_of;
 pub use comments::{CommentPage, CommentsApplied, IssueOfComment, NotBoard, UnseenComment};
 pub(crate) use comments::{IssueKey, SeenComment, apply_comment_in, issue_of_comment_in, note_not_board_in};
 pub use configs::{ConfigWrite, Credential, Saved, TokenChecked};

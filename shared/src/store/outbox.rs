@@ -189,6 +189,10 @@ impl Store {
 
 /// Parks every entry of the project until two-way sync is on again (it was turned off).
 pub(crate) async fn park_one_way_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<u64, StoreError> {
+    sqlx::query("UPDATE comment_outbox SET parked = 'one_way' WHERE project_id = $1")
+        .bind(project_id.to_string())
+        .execute(&mut *conn)
+        .await?;
     Ok(sqlx::query("UPDATE sync_outbox SET parked = 'one_way' WHERE project_id = $1")
         .bind(project_id.to_string())
         .execute(conn)
@@ -196,7 +200,8 @@ pub(crate) async fn park_one_way_in(conn: &mut AnyConnection, project_id: Uuid) 
         .rows_affected())
 }
 
-/// Sends the project's parked entries again, at once, as `cause` allows ([`sync::rearm`]).
+/// Sends the project's parked entries (edits and board comments) again, at once, as `cause`
+/// allows ([`sync::rearm`]).
 pub(crate) async fn rearm_in(
     conn: &mut AnyConnection,
     project_id: Uuid,
@@ -204,21 +209,28 @@ pub(crate) async fn rearm_in(
     now: Timestamp,
 ) -> Result<u64, StoreError> {
     let (refused, one_way) = rearms(cause);
-    let done = sqlx::query(concat!(
-        "UPDATE sync_outbox SET next_attempt_at = $2, attempts = 0, parked = ",
-        rearmed_parked!("$3", "$4"),
-        " WHERE project_id = $1 AND ((parked = 'refused' AND $3 = 1) OR (parked = 'one_way' AND $4 = 1))"
-    ))
-    .bind(project_id.to_string())
-    .bind(now.to_sql())
-    .bind(refused)
-    .bind(one_way)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() > 0 {
+    let mut rearmed = 0;
+    for table in ["sync_outbox", "comment_outbox"] {
+        // Only the table's name is formatted in; every value is bound.
+        let sql = format!(
+            "UPDATE {table} SET next_attempt_at = $2, attempts = 0, parked = CASE \
+             WHEN parked = 'refused' AND $3 = 1 THEN NULL WHEN parked = 'one_way' AND $4 = 1 THEN NULL \
+             ELSE parked END \
+             WHERE project_id = $1 AND ((parked = 'refused' AND $3 = 1) OR (parked = 'one_way' AND $4 = 1))"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(project_id.to_string())
+            .bind(now.to_sql())
+            .bind(refused)
+            .bind(one_way)
+            .execute(&mut *conn)
+            .await?;
+        rearmed += done.rows_affected();
+    }
+    if rearmed > 0 {
         due_by_in(conn, project_id, now).await?;
     }
-    Ok(done.rows_affected())
+    Ok(rearmed)
 }
 
 /// Ends every entry of the project, with `reason` left on each linked task (`push_error`), so
@@ -242,6 +254,18 @@ pub(crate) async fn end_entries_in(
     .await?;
     sqlx::query("DELETE FROM sync_outbox WHERE project_id = $1")
         .bind(project_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE task_comments SET push_error = $2 \
+         WHERE id IN (SELECT comment_id FROM comment_outbox WHERE project_id = $1)",
+    )
+    .bind(project_id.to_string())
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM comment_outbox WHERE project_id = $1")
+        .bind(project_id.to_string())
         .execute(conn)
         .await?;
     Ok(())
@@ -260,9 +284,22 @@ pub(crate) async fn earliest_push_in(
          AND (parked IS NULL OR parked <> 'one_way')",
     )
     .bind(project_id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    // Board comments wait too, those of unpublished tasks aside (their publication makes them due).
+    let comments: Option<String> = sqlx::query_scalar(
+        "SELECT MIN(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.next_attempt_at THEN o.lease_until \
+         ELSE o.next_attempt_at END) FROM comment_outbox o \
+         JOIN task_github_metadata m ON m.task_id = o.task_id WHERE o.project_id = $1 \
+         AND (o.parked IS NULL OR o.parked <> 'one_way')",
+    )
+    .bind(project_id.to_string())
     .fetch_one(conn)
     .await?;
-    opt_ts("sync_outbox.next_attempt_at", at.as_deref())
+    Ok(Timestamp::earliest(
+        opt_ts("sync_outbox.next_attempt_at", at.as_deref())?,
+        opt_ts("comment_outbox.next_attempt_at", comments.as_deref())?,
+    ))
 }
 
 /// The linked tasks of the project with something to send and no entry: edits made while the
@@ -302,11 +339,30 @@ async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uu
     Ok(offered)
 }
 
+/// The board comments of the project with something to send and no entry: written, edited
+/// or deleted on the board while the config was one-way.
+async fn offered_comments_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT c.id FROM task_comments c LEFT JOIN comment_outbox o ON o.comment_id = c.id \
+         WHERE c.project_id = $1 AND c.origin = 'board' AND o.comment_id IS NULL \
+         AND c.deleted_at IS NULL AND c.conflict_at IS NULL \
+         AND ((c.github_comment_id IS NULL AND c.board_deleted_at IS NULL) \
+              OR (c.github_comment_id IS NOT NULL AND (c.board_deleted_at IS NOT NULL OR c.body <> c.base_body))) \
+         ORDER BY c.created_at, c.id",
+    )
+    .bind(project_id.to_string())
+    .fetch_all(conn)
+    .await?)
+}
+
 impl Store {
-    /// What turning two-way on offers for the project ([`offered_in`]).
+    /// What turning two-way on offers for the project ([`offered_in`], [`offered_comments_in`]).
     pub async fn offer(&self, project_id: Uuid) -> Result<Offer, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        Ok(Offer { tasks: offered_in(&mut conn, project_id).await?.len() as i64 })
+        Ok(Offer {
+            tasks: offered_in(&mut conn, project_id).await?.len() as i64,
+            comments: offered_comments_in(&mut conn, project_id).await?.len() as i64,
+        })
     }
 
     /// Accepts the offer: queues a push of each offered task, in one transaction (`StateConflict`
@@ -332,10 +388,14 @@ impl Store {
         for task_id in offered_in(&mut tx, project_id).await? {
             queued += i64::from(queue_push_in(&mut tx, task_id, now).await?);
         }
-        if queued > 0 {
+        let mut comments = 0;
+        for comment_id in offered_comments_in(&mut tx, project_id).await? {
+            comments += i64::from(super::board_comments::queue_comment_in(&mut tx, &comment_id, now).await?);
+        }
+        if queued + comments > 0 {
             due_by_in(&mut tx, project_id, now).await?;
         }
         tx.commit().await?;
-        Ok(Offer { tasks: queued })
+        Ok(Offer { tasks: queued, comments })
     }
 }

@@ -133,14 +133,8 @@ struct PushRow {
     title: String,
     description: Option<String>,
     status: String,
-    repo_owner: Option<String>,
-    repo_name: Option<String>,
-    encrypted_pat: Option<Vec<u8>>,
-    installation_id: Option<i64>,
-    api_url: Option<String>,
-    token_expires_at: Option<String>,
-    two_way: Option<i64>,
-    sync_enabled: Option<i64>,
+    #[sqlx(flatten)]
+    config: ConfigCols,
     metadata_id: Option<String>,
     github_issue_id: Option<String>,
     github_issue_number: Option<i64>,
@@ -152,30 +146,57 @@ struct PushRow {
     sync_conflict_status: Option<String>,
 }
 
+/// The config columns a push goes through (`LEFT JOIN github_sync_config c`).
+#[derive(sqlx::FromRow)]
+pub(super) struct ConfigCols {
+    repo_owner: Option<String>,
+    repo_name: Option<String>,
+    encrypted_pat: Option<Vec<u8>>,
+    installation_id: Option<i64>,
+    api_url: Option<String>,
+    token_expires_at: Option<String>,
+    two_way: Option<i64>,
+    sync_enabled: Option<i64>,
+}
+
+impl ConfigCols {
+    /// The config of `project_id`, if it has one.
+    pub(super) fn config(self, project_id: Uuid) -> Result<Option<PushConfig>, StoreError> {
+        let (Some(owner), Some(name), Some(encrypted_pat)) = (self.repo_owner, self.repo_name, self.encrypted_pat)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(PushConfig {
+            repo: RepoRef {
+                owner: RepoOwner::parse(owner).map_err(|e| StoreError::corrupt("repo_owner", e))?,
+                name: RepoName::parse(name).map_err(|e| StoreError::corrupt("repo_name", e))?,
+            },
+            reach: crate::domain::Reach {
+                project_id,
+                encrypted_pat,
+                installation_id: self.installation_id,
+                api_url: self.api_url,
+                token_expires_at: opt_ts("github_sync_config.token_expires_at", self.token_expires_at.as_deref())?,
+            },
+            two_way: self.two_way == Some(1),
+            sync_enabled: self.sync_enabled == Some(1),
+        }))
+    }
+}
+
+/// The config columns [`ConfigCols`] reads.
+macro_rules! config_columns {
+    () => {
+        "c.repo_owner, c.repo_name, c.encrypted_pat, c.installation_id, c.api_url, c.token_expires_at, \
+         c.two_way, c.sync_enabled"
+    };
+}
+pub(super) use config_columns;
+
 impl TryFrom<PushRow> for PushJob {
     type Error = StoreError;
     fn try_from(r: PushRow) -> Result<Self, StoreError> {
-        let config = match (r.repo_owner, r.repo_name, r.encrypted_pat) {
-            (Some(owner), Some(name), Some(encrypted_pat)) => Some(PushConfig {
-                repo: RepoRef {
-                    owner: RepoOwner::parse(owner).map_err(|e| StoreError::corrupt("repo_owner", e))?,
-                    name: RepoName::parse(name).map_err(|e| StoreError::corrupt("repo_name", e))?,
-                },
-                reach: crate::domain::Reach {
-                    project_id: uuid("sync_outbox.project_id", &r.project_id)?,
-                    encrypted_pat,
-                    installation_id: r.installation_id,
-                    api_url: r.api_url,
-                    token_expires_at: opt_ts(
-                        "github_sync_config.token_expires_at",
-                        r.token_expires_at.as_deref(),
-                    )?,
-                },
-                two_way: r.two_way == Some(1),
-                sync_enabled: r.sync_enabled == Some(1),
-            }),
-            _ => None,
-        };
+        let config = r.config.config(uuid("sync_outbox.project_id", &r.project_id)?)?;
         let link = match (
             r.metadata_id,
             r.github_issue_id,

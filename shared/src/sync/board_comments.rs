@@ -6,8 +6,8 @@
 //! last synced body, GitHub), and the pace of content-creating requests under GitHub's
 //! secondary limits.
 //!
-//! These are the rules only: the outbox entries, the pusher, the API and the console that use
-//! them come with the rest of the work on comments from the board.
+//! The store carries these decisions out (`store/board_comments.rs`, `store/comment_push.rs`),
+//! the pusher (`services/comment_push.rs`) only gathers what GitHub shows.
 
 use uuid::Uuid;
 
@@ -178,38 +178,55 @@ pub fn comment_push(board: Side<'_>, base: Option<&str>, github: Side<'_>) -> Co
 /// web actions included, as GitHub documents them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pace {
+    /// Content-creating requests in any `minute`.
     pub per_minute: usize,
+    /// Content-creating requests in any `hour`.
     pub per_hour: usize,
     /// At least this long between mutating requests.
     pub spacing: chrono::Duration,
+    /// The windows (a minute and an hour; shorter only where tests run the pace fast).
+    pub minute: chrono::Duration,
+    pub hour: chrono::Duration,
 }
 
 /// What ghsync keeps to: GitHub's 80 a minute and 500 an hour, and a second between writes.
-pub const PACE: Pace = Pace { per_minute: 80, per_hour: 500, spacing: chrono::Duration::seconds(1) };
+pub const PACE: Pace = Pace {
+    per_minute: 80,
+    per_hour: 500,
+    spacing: chrono::Duration::seconds(1),
+    minute: chrono::Duration::minutes(1),
+    hour: chrono::Duration::hours(1),
+};
 
-/// When the account's next content-creating request may go: `recent` holds the times of its
+/// When the account's next mutating request may go: `recent` holds the times of its
 /// content-creating requests in the last hour, oldest first; `last_write` its last mutating
-/// request of any kind. Never before `now`.
-pub fn next_content_write(
+/// request of any kind; `creates` whether this one creates content (only those count against
+/// the minute and the hour). Never before `now`.
+pub fn next_write(
     pace: Pace,
     recent: &[Timestamp],
     last_write: Option<Timestamp>,
+    creates: bool,
     now: Timestamp,
 ) -> Timestamp {
     let mut at = now;
     if let Some(last) = last_write {
         at = at.max(last.plus(pace.spacing));
     }
-    // The window is full while its oldest request in it is younger than the window.
+    if !creates {
+        return at;
+    }
+    // A window is full while it holds `size` requests: the next may go once the oldest of the
+    // newest `size` has aged out of it.
     let window = |size: usize, span: chrono::Duration| {
         let start = now.minus(span);
         let inside: Vec<&Timestamp> = recent.iter().filter(|t| **t > start).collect();
-        (inside.len() >= size).then(|| inside[inside.len() - size].plus(span))
+        (size > 0 && inside.len() >= size).then(|| inside[inside.len() - size].plus(span))
     };
-    if let Some(free) = window(pace.per_minute, chrono::Duration::minutes(1)) {
+    if let Some(free) = window(pace.per_minute, pace.minute) {
         at = at.max(free);
     }
-    if let Some(free) = window(pace.per_hour, chrono::Duration::hours(1)) {
+    if let Some(free) = window(pace.per_hour, pace.hour) {
         at = at.max(free);
     }
     at
@@ -334,21 +351,24 @@ mod tests {
         // 500 in the last hour, spread so no minute holds 80: the oldest 3,000 s ago.
         let hour_full = every(500, 6, 3000);
         #[rustfmt::skip]
-        let rows: [(&[Timestamp], Option<Timestamp>, Timestamp); 6] = [
-            (&[],           None,           now),
-            // a second after the last mutating request
-            (&[],           Some(ago(0)),   now.plus(chrono::Duration::seconds(1))),
-            (&[],           Some(ago(5)),   now),
-            (&minute_full,  None,           ago(59).plus(chrono::Duration::minutes(1))),
+        let rows: [(&[Timestamp], Option<Timestamp>, bool, Timestamp); 8] = [
+            (&[],           None,           true,  now),
+            // a second after the last mutating request, creating or not
+            (&[],           Some(ago(0)),   true,  now.plus(chrono::Duration::seconds(1))),
+            (&[],           Some(ago(0)),   false, now.plus(chrono::Duration::seconds(1))),
+            (&[],           Some(ago(5)),   true,  now),
+            (&minute_full,  None,           true,  ago(59).plus(chrono::Duration::minutes(1))),
+            // an edit or a deletion creates nothing: the full minute does not hold it
+            (&minute_full,  None,           false, now),
             // 79 leave room
-            (&minute_full[1..], None,       now),
-            (&hour_full,    None,           ago(3000).plus(chrono::Duration::hours(1))),
+            (&minute_full[1..], None,       true,  now),
+            (&hour_full,    None,           true,  ago(3000).plus(chrono::Duration::hours(1))),
         ];
-        for (recent, last, want) in rows {
+        for (recent, last, creates, want) in rows {
             assert_eq!(
-                next_content_write(PACE, recent, last, now),
+                next_write(PACE, recent, last, creates, now),
                 want,
-                "{} recent, last {last:?}",
+                "{} recent, last {last:?}, creates {creates}",
                 recent.len()
             );
         }

@@ -135,6 +135,8 @@ pub struct ConfigReport {
     pub complete: bool,
     /// Local edits pushed to GitHub (two-way configs), by outcome.
     pub pushes: Option<crate::services::push::Drained>,
+    /// Board comments sent to GitHub (two-way configs), by outcome.
+    pub comment_pushes: Option<crate::services::push::Drained>,
     pub error: Option<String>,
 }
 
@@ -275,6 +277,7 @@ impl Reconciler {
             not_modified: false,
             complete: false,
             pushes: None,
+            comment_pushes: None,
             error: None,
         };
         let started = Timestamp::now();
@@ -299,6 +302,21 @@ impl Reconciler {
                 }
                 Err(e) => {
                     tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "pushing queued edits failed")
+                }
+            }
+            // Then the board's comments (a task's own edit before the thread).
+            let drained = self.services.drain_comment_pushes(
+                config.project_id,
+                crate::store::Backoff::Ignore,
+                limits.deadline,
+            );
+            match drained.await {
+                Ok(drained) => {
+                    tally.requests += drained.requests;
+                    report.comment_pushes = Some(drained);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "pushing board comments failed")
                 }
             }
         }
