@@ -630,6 +630,8 @@ mod tests {
 /// All of standard input, as `what` (a comment's text).
 fn read_stdin(what: &str) -> anyhow::Result<String> {
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).with_context(|| format!("cannot read {what} from standard input"))?;
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {what} from standard input"))?;
     Ok(text)
 }

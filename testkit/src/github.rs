@@ -807,7 +807,8 @@ impl FakeGitHub {
             self.requests().iter().filter(|r| r.is_content_create()).map(|r| r.at).collect();
         let mut busiest = 0;
         for (i, start) in times.iter().enumerate() {
-            busiest = busiest.max(times[i..].iter().take_while(|t| t.duration_since(*start) < window).count());
+            busiest =
+                busiest.max(times[i..].iter().take_while(|t| t.duration_since(*start) < window).count());
         }
         busiest
     }
@@ -1600,14 +1601,18 @@ async fn comment_by_name(
 
 /// The next comment's id and time in `repo`: after every comment and issue change there.
 fn next_comment(repo: &RepoData) -> (i64, String) {
-    let id = repo.comment_ids.iter().max().copied().unwrap_or(7_000_000).max(7_000_000) + 1;
+    // GitHub never reuses a comment's id, even after a deletion.
+    static NEXT_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(7_000_001);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let issue_time = write_time(repo);
     let newest = repo.comments.last().and_then(|c| c["updated_at"].as_str()).unwrap_or("");
-    let at = match chrono::DateTime::parse_from_rfc3339(newest) {
+    let after_newest = match chrono::DateTime::parse_from_rfc3339(newest) {
         Ok(t) => (t + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Err(_) => issue_time.clone(),
     };
-    (id, at.max(issue_time))
+    // GitHub's own clock: now, or later than anything before (fixtures may be in the future).
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    (id, after_newest.max(issue_time).max(now))
 }
 
 /// `GET /repos/{owner}/{repo}/issues/{number}/comments?since=`: one issue's comments, oldest
@@ -1710,7 +1715,8 @@ async fn update_comment(
                 return validation_failed("body");
             };
             let repo = &s.repos[key];
-            let Some(mut comment) = repo.comments.iter().find(|c| c["id"].as_i64() == Some(id)).cloned() else {
+            let Some(mut comment) = repo.comments.iter().find(|c| c["id"].as_i64() == Some(id)).cloned()
+            else {
                 return github_error(StatusCode::NOT_FOUND, "Not Found");
             };
             if comment["body"].as_str() != Some(text) {

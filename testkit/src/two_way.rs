@@ -9,10 +9,14 @@ use ghsync_shared::Store;
 use ghsync_shared::config::WebhookSecrets;
 use ghsync_shared::contract::Pushed;
 use ghsync_shared::crypto::{KeyProvider, LocalKeys};
+use ghsync_shared::domain::TaskComment;
 use ghsync_shared::domain::{ConflictResolution, ConflictStatus, TaskPatch, TaskStatus, TaskWithLink};
 use ghsync_shared::github::{GitHub, Retries};
+use ghsync_shared::paging::PageRequest;
 use ghsync_shared::services::Services;
+use ghsync_shared::services::comment_push::CommentPushed;
 use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
+use ghsync_shared::store::Backoff;
 use ghsync_shared::webhook::{Delivery, Handled, WebhookConfig, WebhookError, handle, sign};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -214,5 +218,81 @@ impl World {
     /// again.
     pub async fn save_credential(&self) {
         crate::save_pat(&self.store, self.project, REPO, &self.keys, PAT).await;
+    }
+
+    // --- the thread ---------------------------------------------------------------------
+
+    /// Writes a comment on issue `number`'s task as the API does: stored, then pushed.
+    pub async fn comment(&self, number: i64, body: &str, author: Option<&str>) -> TaskComment {
+        let task = self.task_id(number).await;
+        let written = self.store.add_comment(task, body, author).await.unwrap();
+        self.push_comment(written.id).await;
+        self.store.get_comment(written.id).await.unwrap()
+    }
+
+    /// The push the API makes after a change of board comment `id`.
+    pub async fn push_comment(&self, id: Uuid) -> CommentPushed {
+        let options = self.services.push_options;
+        self.services.push_comment(id, &options, Backoff::Respect, &mut 0).await.unwrap()
+    }
+
+    /// Issue `number`'s task's thread.
+    pub async fn thread(&self, number: i64) -> Vec<TaskComment> {
+        let task = self.task_id(number).await;
+        self.store.task_comments(task, &PageRequest::everything()).await.unwrap()
+    }
+
+    /// Issue `number`'s comments as GitHub holds them.
+    pub fn github_comments(&self, number: i64) -> Vec<Value> {
+        let suffix = format!("/issues/{number}");
+        self.gh
+            .comments(REPO)
+            .into_iter()
+            .filter(|c| c["issue_url"].as_str().is_some_and(|u| u.ends_with(&suffix)))
+            .collect()
+    }
+
+    /// Delivers GitHub's `issue_comment` webhook (`created`, `edited`, `deleted`) for
+    /// `comment`, with its issue as GitHub holds it.
+    pub async fn deliver_comment(&mut self, action: &str, comment: Value) -> Handled {
+        self.deliveries += 1;
+        let number: i64 =
+            comment["issue_url"].as_str().and_then(|u| u.rsplit('/').next()).unwrap().parse().unwrap();
+        let payload = json!({
+            "action": action,
+            "issue": self.github(number),
+            "comment": comment,
+            "repository": crate::fixtures::repository(REPO),
+            "sender": crate::fixtures::user("mona", 9),
+        });
+        let id = self.delivery_id(self.deliveries);
+        crate::deliver(&self.store, SECRET, "issue_comment", &id, &payload).await.unwrap()
+    }
+
+    /// An edit of GitHub comment `id` by someone on GitHub (no delivery): its raw body.
+    pub fn edit_comment_on_github(&self, id: i64, body: &str) -> Value {
+        let mut comment = self
+            .gh
+            .comments(REPO)
+            .into_iter()
+            .find(|c| c["id"].as_i64() == Some(id))
+            .expect("the comment is on GitHub");
+        let after = chrono::DateTime::parse_from_rfc3339(comment["updated_at"].as_str().unwrap()).unwrap()
+            + chrono::Duration::seconds(1);
+        let after = after.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        comment["body"] = json!(body);
+        comment["updated_at"] = json!(after.max(self.gh.next_write_time(REPO)));
+        self.gh.upsert_comment(REPO, comment.clone());
+        comment
+    }
+
+    /// Lets time pass for a retry: board comment `id`'s entry is due now.
+    pub async fn make_comment_due(&self, id: Uuid) {
+        sqlx::query("UPDATE comment_outbox SET next_attempt_at = $2 WHERE comment_id = $1")
+            .bind(id.to_string())
+            .bind("2000-01-01T00:00:00.000Z")
+            .execute(self.store.pool())
+            .await
+            .unwrap();
     }
 }

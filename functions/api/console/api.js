@@ -56,7 +56,7 @@ export async function api(method, path, body) {
   } catch {
     throw new ApiError(0, 'network', 'The ghsync server could not be reached. Check that it is running.');
   }
-  // Only the API's DELETEs answer 204, and the console sends none.
+  // Only the API's DELETEs answer 204 (the console sends one: deleting a board comment).
   if (res.status === 204) return /** @type {T} */ (null);
   /** @type {unknown} */
   const data = await res.json().catch(() => null);
@@ -74,6 +74,7 @@ const FIELD_LABELS = {
   pat: 'personal access token', sync_interval_seconds: 'interval', title: 'title',
   description: 'description', merged_content: 'merged content', action: 'action',
   installation_id: 'installation id', api_url: 'GitHub Enterprise API URL', two_way: 'two-way sync',
+  body: 'comment', author: 'name',
 };
 
 /** 409 answers whose message says what to do (no App set, an expired or unreadable token). */

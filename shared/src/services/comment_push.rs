@@ -68,11 +68,14 @@ impl Services {
         let mut pushed = CommentPushed::Nothing;
         for round in 0..options.rounds.max(1) {
             let backoff = if round == 0 { backoff } else { Backoff::Respect };
-            let claimed = self.store.claim_comment_push(comment_id, Timestamp::now(), options.lease, backoff).await?;
+            let claimed =
+                self.store.claim_comment_push(comment_id, Timestamp::now(), options.lease, backoff).await?;
             let job = match claimed {
                 CommentClaim::Job(job) => *job,
                 CommentClaim::Busy { .. } if round == 0 => return Ok(CommentPushed::Busy),
-                CommentClaim::NotDue | CommentClaim::Parked if round == 0 => return Ok(CommentPushed::Waiting),
+                CommentClaim::NotDue | CommentClaim::Parked if round == 0 => {
+                    return Ok(CommentPushed::Waiting);
+                }
                 _ => return Ok(pushed),
             };
             let this = self.push_comment_claimed(job, options, requests).await?;
@@ -195,7 +198,9 @@ impl Services {
             };
             if let Some(found) = found {
                 tracing::info!(comment_id = %job.comment_id, github_comment_id = found.id, "a post whose answer was lost was found by its marker");
-                return self.comment_ended(job, CommentEnd::Holds { comment: &found }, CommentPushed::Sent).await;
+                return self
+                    .comment_ended(job, CommentEnd::Holds { comment: &found }, CommentPushed::Sent)
+                    .await;
             }
             if push.attempt.budget_spent() {
                 return self.comment_failed(job, Failure::HandedOver, BUDGET_SPENT, true).await;
@@ -204,14 +209,17 @@ impl Services {
         if let Some(at) = self.paced(&push, true).await? {
             return self.comment_ended(job, CommentEnd::Paced { at }, CommentPushed::Paced(at)).await;
         }
-        let fresh = match self.store.begin_comment_write(job, true, write_takes(push.attempt.deadline)).await? {
-            Ok(fresh) => fresh,
-            Err(Fence::Lost) => return Ok(CommentPushed::Busy),
-            Err(_) => {
-                let error = "the claim would run out before the post: the worker posts it";
-                return self.comment_failed(job, Failure::HandedOver, error, job.posted_at.is_some()).await;
-            }
-        };
+        let fresh =
+            match self.store.begin_comment_write(job, true, write_takes(push.attempt.deadline)).await? {
+                Ok(fresh) => fresh,
+                Err(Fence::Lost) => return Ok(CommentPushed::Busy),
+                Err(_) => {
+                    let error = "the claim would run out before the post: the worker posts it";
+                    return self
+                        .comment_failed(job, Failure::HandedOver, error, job.posted_at.is_some())
+                        .await;
+                }
+            };
         if fresh.next() != CommentPush::Post {
             // Deleted (or linked by its echo) meanwhile: the entry as it now stands decides.
             return self.comment_ended(&fresh, CommentEnd::Settle, CommentPushed::Nothing).await;
@@ -224,7 +232,10 @@ impl Services {
         .await;
         match answer {
             Ok(Ok(created)) => match created.into_remote(github.web_host(), repo) {
-                Ok(created) => self.comment_ended(&fresh, CommentEnd::Holds { comment: &created }, CommentPushed::Sent).await,
+                Ok(created) => {
+                    self.comment_ended(&fresh, CommentEnd::Holds { comment: &created }, CommentPushed::Sent)
+                        .await
+                }
                 Err(e) => {
                     let error = format!("GitHub answered the post with a comment ghsync cannot read: {e}");
                     self.comment_failed(&fresh, Failure::Transient, &error, true).await
@@ -232,7 +243,8 @@ impl Services {
             },
             Ok(Err(e)) => {
                 // A refusal or a rate limit created nothing; anything else may have.
-                let landed = !matches!(failure_of(&e), Failure::Refused | Failure::Missing | Failure::RateLimited(_));
+                let landed =
+                    !matches!(failure_of(&e), Failure::Refused | Failure::Missing | Failure::RateLimited(_));
                 self.comment_github_failed(&Push { job: fresh, ..push }, e, landed).await
             }
             Err(_) => {
@@ -245,11 +257,17 @@ impl Services {
 
     /// A board comment on GitHub, edited or deleted on the board: GitHub's copy is read, and
     /// the change goes only while it still holds the base.
-    async fn change_comment(&self, push: Push<'_>, id: i64, requests: &mut u32) -> Result<CommentPushed, StoreError> {
+    async fn change_comment(
+        &self,
+        push: Push<'_>,
+        id: i64,
+        requests: &mut u32,
+    ) -> Result<CommentPushed, StoreError> {
         let (github, repo, token) = (&push.connection.github, &push.config.repo, &push.connection.token);
         let job = &push.job;
         let read =
-            tokio::time::timeout_at(push.attempt.read_until(), github.get_comment(repo, id, token, requests)).await;
+            tokio::time::timeout_at(push.attempt.read_until(), github.get_comment(repo, id, token, requests))
+                .await;
         let current: Option<RemoteComment> = match read {
             Err(_) => {
                 let (failure, error) = push.attempt.read_timed_out();
@@ -284,14 +302,15 @@ impl Services {
         if let Some(at) = self.paced(&push, false).await? {
             return self.comment_ended(job, CommentEnd::Paced { at }, CommentPushed::Paced(at)).await;
         }
-        let fresh = match self.store.begin_comment_write(job, false, write_takes(push.attempt.deadline)).await? {
-            Ok(fresh) => fresh,
-            Err(Fence::Lost) => return Ok(CommentPushed::Busy),
-            Err(_) => {
-                let error = "the claim would run out before the write: the worker sends it";
-                return self.comment_failed(job, Failure::HandedOver, error, false).await;
-            }
-        };
+        let fresh =
+            match self.store.begin_comment_write(job, false, write_takes(push.attempt.deadline)).await? {
+                Ok(fresh) => fresh,
+                Err(Fence::Lost) => return Ok(CommentPushed::Busy),
+                Err(_) => {
+                    let error = "the claim would run out before the write: the worker sends it";
+                    return self.comment_failed(job, Failure::HandedOver, error, false).await;
+                }
+            };
         // The board's side as it is when it writes (an edit or a deletion made since the read).
         let write = match comment_push(fresh.board(), Some(base), github_side) {
             now @ (CommentPush::Edit | CommentPush::Delete) => now,
@@ -300,27 +319,44 @@ impl Services {
         let sent = match write {
             CommentPush::Edit => {
                 let body = posted_body(&fresh.author, &fresh.body, fresh.comment_id);
-                let answer =
-                    tokio::time::timeout_at(push.attempt.deadline, github.update_comment(repo, id, &body, token, requests))
-                        .await;
+                let answer = tokio::time::timeout_at(
+                    push.attempt.deadline,
+                    github.update_comment(repo, id, &body, token, requests),
+                )
+                .await;
                 match answer {
                     Ok(Ok(c)) => c.into_remote(github.web_host(), repo).map(Some).map_err(|e| e.to_string()),
-                    Ok(Err(e)) => return self.comment_github_failed(&Push { job: fresh, ..push }, e, false).await,
-                    Err(_) => Err("GitHub's answer to the edit did not come: the next attempt reads the comment".into()),
+                    Ok(Err(e)) => {
+                        return self.comment_github_failed(&Push { job: fresh, ..push }, e, false).await;
+                    }
+                    Err(_) => {
+                        Err("GitHub's answer to the edit did not come: the next attempt reads the comment"
+                            .into())
+                    }
                 }
             }
             _ => {
-                let answer =
-                    tokio::time::timeout_at(push.attempt.deadline, github.delete_comment(repo, id, token, requests)).await;
+                let answer = tokio::time::timeout_at(
+                    push.attempt.deadline,
+                    github.delete_comment(repo, id, token, requests),
+                )
+                .await;
                 match answer {
                     Ok(Ok(_)) => Ok(None),
-                    Ok(Err(e)) => return self.comment_github_failed(&Push { job: fresh, ..push }, e, false).await,
-                    Err(_) => Err("GitHub's answer to the deletion did not come: the next attempt reads the comment".into()),
+                    Ok(Err(e)) => {
+                        return self.comment_github_failed(&Push { job: fresh, ..push }, e, false).await;
+                    }
+                    Err(_) => Err(
+                        "GitHub's answer to the deletion did not come: the next attempt reads the comment"
+                            .into(),
+                    ),
                 }
             }
         };
         match sent {
-            Ok(Some(c)) => self.comment_ended(&fresh, CommentEnd::Holds { comment: &c }, CommentPushed::Sent).await,
+            Ok(Some(c)) => {
+                self.comment_ended(&fresh, CommentEnd::Holds { comment: &c }, CommentPushed::Sent).await
+            }
             Ok(None) => self.comment_ended(&fresh, CommentEnd::Deleted, CommentPushed::Sent).await,
             Err(error) => self.comment_failed(&fresh, Failure::Transient, &error, false).await,
         }

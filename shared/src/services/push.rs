@@ -427,7 +427,8 @@ pub(crate) struct Attempt {
 }
 
 /// Why the API hands an attempt to the worker after a slow read.
-pub(crate) const BUDGET_SPENT: &str = "the request's budget ran out before the write: the worker takes it over";
+pub(crate) const BUDGET_SPENT: &str =
+    "the request's budget ran out before the write: the worker takes it over";
 
 impl Attempt {
     pub(crate) fn start(options: &PushOptions) -> Self {

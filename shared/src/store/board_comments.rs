@@ -181,7 +181,9 @@ pub(crate) async fn github_changed_in(
         .bind(login),
         // Deleted on GitHub (and nothing else changed, or the board deleted it too).
         (CommentPush::TakeGitHub | CommentPush::Nothing, Side::Deleted) => {
-            sqlx::query("UPDATE task_comments SET deleted_at = $2 WHERE id = $1").bind(&row.id).bind(now.to_sql())
+            sqlx::query("UPDATE task_comments SET deleted_at = $2 WHERE id = $1")
+                .bind(&row.id)
+                .bind(now.to_sql())
         }
         // Both sides hold the same text: it is the base now.
         (CommentPush::Nothing, Side::Body(text)) => sqlx::query(
@@ -209,11 +211,11 @@ pub(crate) async fn github_changed_in(
             .bind(at)
         }
         // Only the board changed it: GitHub still holds the base, the board's change goes.
-        (CommentPush::Edit | CommentPush::Delete | CommentPush::Post, _) => {
-            sqlx::query("UPDATE task_comments SET github_updated_at = COALESCE($2, github_updated_at) WHERE id = $1")
-                .bind(&row.id)
-                .bind(at)
-        }
+        (CommentPush::Edit | CommentPush::Delete | CommentPush::Post, _) => sqlx::query(
+            "UPDATE task_comments SET github_updated_at = COALESCE($2, github_updated_at) WHERE id = $1",
+        )
+        .bind(&row.id)
+        .bind(at),
     };
     query.execute(conn).await?;
     Ok(())
@@ -228,7 +230,11 @@ struct Editable {
     conflict: Option<Option<String>>,
 }
 
-async fn lock_comment_in(conn: &mut AnyConnection, backend: Backend, id: Uuid) -> Result<Editable, StoreError> {
+async fn lock_comment_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    id: Uuid,
+) -> Result<Editable, StoreError> {
     type Row = (String, String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>);
     let row: Option<Row> = sqlx::query_as(locking!(
         backend,
@@ -276,7 +282,12 @@ impl Store {
 
     /// Writes a comment on the board (`POST /api/tasks/{id}/comments`), queued for GitHub in
     /// the same transaction when the project is two-way.
-    pub async fn add_comment(&self, task_id: Uuid, body: &str, author: Option<&str>) -> Result<TaskComment, StoreError> {
+    pub async fn add_comment(
+        &self,
+        task_id: Uuid,
+        body: &str,
+        author: Option<&str>,
+    ) -> Result<TaskComment, StoreError> {
         let body = comment_body(body)?;
         let author = comment_author(author)?;
         let now = Timestamp::now();
@@ -345,7 +356,10 @@ impl Store {
             posted_at.is_some() || lease.is_some_and(|l| l.as_str() >= now.to_sql().as_str())
         });
         if !e.linked && !post_under_way {
-            sqlx::query("DELETE FROM task_comments WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM task_comments WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
         } else {
             sqlx::query("UPDATE task_comments SET board_deleted_at = $2, updated_at = $2 WHERE id = $1")
                 .bind(id.to_string())
@@ -361,7 +375,11 @@ impl Store {
     /// A person's resolution of a comment changed on both sides (`POST
     /// /api/comments/{id}/resolve`): keep the board's (sent to GitHub), accept GitHub's, or a
     /// merged text (sent). When GitHub had deleted it, keeping or merging posts it anew.
-    pub async fn resolve_comment(&self, id: Uuid, resolution: &CommentResolution) -> Result<TaskComment, StoreError> {
+    pub async fn resolve_comment(
+        &self,
+        id: Uuid,
+        resolution: &CommentResolution,
+    ) -> Result<TaskComment, StoreError> {
         let now = Timestamp::now();
         let mut tx = self.begin().await?;
         let e = lock_comment_in(&mut tx, self.backend, id).await?;
@@ -418,7 +436,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if matches!(resolution, CommentResolution::AcceptGithub) {
-            sqlx::query("DELETE FROM comment_outbox WHERE comment_id = $1").bind(&key).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM comment_outbox WHERE comment_id = $1")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
         } else {
             queue_comment_in(&mut tx, &key, now).await?;
         }
@@ -437,7 +458,10 @@ pub enum CommentResolution {
 
 impl CommentResolution {
     /// `body` goes with `merge` and only with it.
-    pub fn new(action: crate::domain::ResolutionAction, body: Option<String>) -> Result<Self, ValidationError> {
+    pub fn new(
+        action: crate::domain::ResolutionAction,
+        body: Option<String>,
+    ) -> Result<Self, ValidationError> {
         use crate::domain::ResolutionAction as A;
         match (action, body) {
             (A::Merge, Some(body)) => Ok(Self::Merge(body)),

@@ -35,6 +35,8 @@ pub struct CommentJob {
     /// The board's side.
     pub body: String,
     pub board_deleted: bool,
+    /// Deleted on GitHub (a tombstone).
+    pub github_deleted: bool,
     /// The text both sides last agreed on; `None`: never on GitHub.
     pub base: Option<String>,
     pub github_id: Option<i64>,
@@ -66,7 +68,10 @@ impl CommentJob {
         if self.conflict {
             return CommentPush::Nothing;
         }
-        let github = self.base.as_deref().map_or(Side::Deleted, Side::Body);
+        let github = match self.base.as_deref() {
+            Some(base) if !self.github_deleted => Side::Body(base),
+            _ => Side::Deleted,
+        };
         comment_push(self.board(), self.base.as_deref(), github)
     }
 }
@@ -82,6 +87,7 @@ struct JobRow {
     author: String,
     body: String,
     board_deleted_at: Option<String>,
+    deleted_at: Option<String>,
     base_body: Option<String>,
     github_comment_id: Option<i64>,
     conflict_at: Option<String>,
@@ -95,7 +101,7 @@ struct JobRow {
 async fn read_job_in(conn: &mut AnyConnection, comment_id: Uuid) -> Result<Option<CommentJob>, StoreError> {
     let row: Option<JobRow> = sqlx::query_as(concat!(
         "SELECT o.comment_id, o.task_id, o.project_id, o.attempts, o.claim_token, o.posted_at, \
-         k.author, k.body, k.board_deleted_at, k.base_body, k.github_comment_id, k.conflict_at, ",
+         k.author, k.body, k.board_deleted_at, k.deleted_at, k.base_body, k.github_comment_id, k.conflict_at, ",
         super::push::config_columns!(),
         ", m.github_issue_number, m.remote_state, m.unlinked_at \
          FROM comment_outbox o JOIN task_comments k ON k.id = o.comment_id \
@@ -123,6 +129,7 @@ async fn read_job_in(conn: &mut AnyConnection, comment_id: Uuid) -> Result<Optio
         author: r.author,
         body: r.body,
         board_deleted: r.board_deleted_at.is_some(),
+        github_deleted: r.deleted_at.is_some(),
         base: r.base_body,
         github_id: r.github_comment_id,
         conflict: r.conflict_at.is_some(),
@@ -249,12 +256,14 @@ impl Store {
         };
         let claimed = match sync::claim(&state, now, backoff) {
             Claim::Take => {
-                sqlx::query("UPDATE comment_outbox SET claim_token = $2, lease_until = $3 WHERE comment_id = $1")
-                    .bind(comment_id.to_string())
-                    .bind(new_id())
-                    .bind(now.plus(lease).to_sql())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE comment_outbox SET claim_token = $2, lease_until = $3 WHERE comment_id = $1",
+                )
+                .bind(comment_id.to_string())
+                .bind(new_id())
+                .bind(now.plus(lease).to_sql())
+                .execute(&mut *tx)
+                .await?;
                 match read_job_in(&mut tx, comment_id).await? {
                     Some(job) => CommentClaim::Job(Box::new(job)),
                     None => CommentClaim::Nothing,
@@ -308,7 +317,11 @@ impl Store {
     /// and lets the entry go: removed when GitHub holds the board's side (or a conflict holds
     /// both), otherwise waiting (due at once with more to send, at its retry or paced time, or
     /// parked), its config due by then.
-    pub async fn finish_comment_push(&self, job: &CommentJob, end: CommentEnd<'_>) -> Result<bool, StoreError> {
+    pub async fn finish_comment_push(
+        &self,
+        job: &CommentJob,
+        end: CommentEnd<'_>,
+    ) -> Result<bool, StoreError> {
         super::retry_races(|| async {
             let now = Timestamp::now();
             let mut tx = self.begin().await?;
@@ -338,21 +351,26 @@ impl Store {
                     settle_in(&mut tx, job.comment_id, now).await?;
                 }
                 CommentEnd::Deleted => {
-                    sqlx::query("UPDATE task_comments SET deleted_at = COALESCE(deleted_at, $2) WHERE id = $1")
-                        .bind(&id)
-                        .bind(now.to_sql())
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE task_comments SET deleted_at = COALESCE(deleted_at, $2) WHERE id = $1",
+                    )
+                    .bind(&id)
+                    .bind(now.to_sql())
+                    .execute(&mut *tx)
+                    .await?;
                     settle_in(&mut tx, job.comment_id, now).await?;
                 }
                 CommentEnd::Pulled { comment } => {
                     if let Some(github_id) = job.github_id
-                        && let Some(row) = stored_comment_in(&mut tx, self.backend, job.project_id, github_id).await?
+                        && let Some(row) =
+                            stored_comment_in(&mut tx, self.backend, job.project_id, github_id).await?
                     {
                         let (github, at, url) = match comment {
-                            Some(c) => {
-                                (Side::Body(row.shown(&c.body)), Some(c.updated_at), Some((c.html_url.as_str(), c.author_login.as_str())))
-                            }
+                            Some(c) => (
+                                Side::Body(row.shown(&c.body)),
+                                Some(c.updated_at),
+                                Some((c.html_url.as_str(), c.author_login.as_str())),
+                            ),
                             None => (Side::Deleted, None, None),
                         };
                         github_changed_in(&mut tx, &row, github, at, url, now).await?;
@@ -425,7 +443,10 @@ impl Store {
 }
 
 async fn clear_posted_in(conn: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE comment_outbox SET posted_at = NULL WHERE comment_id = $1").bind(id).execute(conn).await?;
+    sqlx::query("UPDATE comment_outbox SET posted_at = NULL WHERE comment_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -441,7 +462,10 @@ async fn settle_in(conn: &mut AnyConnection, comment_id: Uuid, now: Timestamp) -
                 sqlx::query("DELETE FROM task_comments WHERE id = $1").bind(&id).execute(&mut *conn).await?;
                 return Ok(());
             }
-            sqlx::query("DELETE FROM comment_outbox WHERE comment_id = $1").bind(&id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM comment_outbox WHERE comment_id = $1")
+                .bind(&id)
+                .execute(&mut *conn)
+                .await?;
             if !job.conflict {
                 sqlx::query("UPDATE task_comments SET push_error = NULL WHERE id = $1")
                     .bind(&id)
@@ -475,8 +499,12 @@ async fn release_in(conn: &mut AnyConnection, comment_id: Uuid) -> Result<(), St
     if let Some((project, at, parked)) = left
         && parked.as_deref() != Some(crate::domain::Parked::OneWay.as_str())
     {
-        due_by_in(conn, uuid("comment_outbox.project_id", &project)?, ts("comment_outbox.next_attempt_at", &at)?)
-            .await?;
+        due_by_in(
+            conn,
+            uuid("comment_outbox.project_id", &project)?,
+            ts("comment_outbox.next_attempt_at", &at)?,
+        )
+        .await?;
     }
     Ok(())
 }

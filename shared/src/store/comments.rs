@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::rows::{opt_ts, ts, uuid};
 use super::{Backend, Checkpoint, Store, StoreError, new_id, retry_races};
-use crate::domain::{CommentConflict, CommentCounts, CommentOrigin, GitHubComment, RemoteComment, TaskComment};
+use crate::domain::{
+    CommentConflict, CommentCounts, CommentOrigin, GitHubComment, RemoteComment, TaskComment,
+};
 use crate::paging::PageRequest;
 use crate::sync::board_comments::{self, Side};
 use crate::sync::{self, CommentIssue, CommentOutcome, CommentSeen, Source, StoredComment};
@@ -451,8 +453,15 @@ impl Store {
                 None => match stored_comment_in(&mut tx, self.backend, project_id, id).await? {
                     Some(row) if !row.deleted => {
                         // Deleted on GitHub: a board edit waiting for it makes a conflict.
-                        super::board_comments::github_changed_in(&mut tx, &row, Side::Deleted, None, None, now)
-                            .await?;
+                        super::board_comments::github_changed_in(
+                            &mut tx,
+                            &row,
+                            Side::Deleted,
+                            None,
+                            None,
+                            now,
+                        )
+                        .await?;
                         CommentOutcome::Deleted
                     }
                     _ => CommentOutcome::Unchanged,

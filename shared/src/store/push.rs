@@ -162,7 +162,8 @@ pub(super) struct ConfigCols {
 impl ConfigCols {
     /// The config of `project_id`, if it has one.
     pub(super) fn config(self, project_id: Uuid) -> Result<Option<PushConfig>, StoreError> {
-        let (Some(owner), Some(name), Some(encrypted_pat)) = (self.repo_owner, self.repo_name, self.encrypted_pat)
+        let (Some(owner), Some(name), Some(encrypted_pat)) =
+            (self.repo_owner, self.repo_name, self.encrypted_pat)
         else {
             return Ok(None);
         };
@@ -176,7 +177,10 @@ impl ConfigCols {
                 encrypted_pat,
                 installation_id: self.installation_id,
                 api_url: self.api_url,
-                token_expires_at: opt_ts("github_sync_config.token_expires_at", self.token_expires_at.as_deref())?,
+                token_expires_at: opt_ts(
+                    "github_sync_config.token_expires_at",
+                    self.token_expires_at.as_deref(),
+                )?,
             },
             two_way: self.two_way == Some(1),
             sync_enabled: self.sync_enabled == Some(1),
