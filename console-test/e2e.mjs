@@ -218,7 +218,8 @@ describe('ghsync web console', () => {
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (e) => browserProblems.push(`page error: ${e.message}`));
     page.on('console', (m) => { if (/Content Security Policy|Uncaught/i.test(m.text())) browserProblems.push(m.text()); });
-    // The console opens no alert, confirm or prompt: one would mean injected script ran.
+    // The console opens no alert or prompt, and confirm() only to delete a comment, which no
+    // test does: any of them would mean injected script ran.
     page.on('dialog', (d) => { browserProblems.push(`unexpected ${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
   });
 
@@ -467,7 +468,7 @@ describe('ghsync web console', () => {
     // The merged task was edited on the board while one-way: the console asks before it goes.
     const offer = page.getByRole('dialog', { name: /Send edits made while two-way sync was off/ });
     await offer.waitFor();
-    await assertText('#offer-text', /^1 task was edited on the board while two-way sync was off/);
+    await assertText('#offer-text', /^1 task edit and no comments were made on the board while two-way sync was off\./);
     await shot('08a-two-way-offer', false);
     await page.getByRole('button', { name: 'Send them to GitHub' }).click();
     await offer.waitFor({ state: 'hidden' });
@@ -523,6 +524,70 @@ describe('ghsync web console', () => {
     const res = await fetch(`${fakeUrl}/repos/acme/widgets/issues/7`, { headers: { Authorization: `Bearer ${GH_TOKEN}` } });
     assert.equal((await res.json()).title, 'Write release notes', 'the issue is on GitHub');
     await shot('08c-two-way-published');
+  });
+
+  test('two-way: a comment written on the board reaches the test GitHub', async () => {
+    // Markup typed in a comment stays text on the board, and goes to GitHub as typed.
+    const text = 'Shipped in <b>v2</b> <img src=x onerror=alert(3)>';
+    const title = taskRow(1).getByRole('button', { name: 'Issue number 1', exact: true });
+    await title.click();
+    const dialog = page.getByRole('dialog', { name: 'Issue number 1' });
+    await dialog.waitFor();
+    await assertText('#thread-count', /^2 comments shown\.$/);
+    const comments = page.locator('#thread-list li.comment');
+    assert.equal(await comments.first().getByRole('button').count(), 0, 'a GitHub comment has no Edit or Delete');
+    await dialog.getByLabel('Comment', { exact: true }).fill(text);
+    await dialog.getByLabel('Your name', { exact: true }).fill('Ana');
+    await dialog.getByRole('button', { name: 'Post comment' }).click();
+    await assertText('#comment-status', /^Comment (posted to GitHub|saved; waiting to reach GitHub)\.$/);
+    assert.equal(await dialog.getByLabel('Comment', { exact: true }).inputValue(), '', 'the form is emptied');
+    await assertText('#thread-count', /^3 comments shown\.$/);
+    const mine = comments.nth(2);
+    assert.equal(await mine.locator('.comment-body').textContent(), text, 'the body is shown verbatim');
+    assert.equal(await mine.locator('.comment-author').textContent(), 'Ana');
+    assert.equal(await page.locator('#task-dialog img, #task-dialog script, #task-dialog b').count(), 0,
+      'no element was made from the comment');
+    assert.equal(await mine.getByRole('button', { name: /^Edit comment by Ana, / }).count(), 1, 'a board comment can be edited');
+    assert.equal(await mine.getByRole('button', { name: /^Delete comment by Ana, / }).count(), 1, 'and deleted');
+
+    // ghsync's worker posts it, paced under GitHub's limits (polled, bounded: until the board
+    // says nothing waits for it).
+    const task1 = (await api('GET', `/projects/${seeded.project.id}/tasks`)).items.find((t) => t.github && t.github.issue_number === 1);
+    const deadline = Date.now() + 15_000;
+    let stored = null;
+    while (Date.now() < deadline) {
+      stored = (await api('GET', `/tasks/${task1.id}/comments?limit=50`)).items.find((c) => c.origin === 'board');
+      if (stored && stored.github && !stored.push_pending) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(stored && stored.github && !stored.push_pending, `the comment reached GitHub: ${JSON.stringify(stored)}`);
+    assert.equal(stored.push_error, null);
+    assert.equal(stored.body, text);
+    const res = await fetch(`${fakeUrl}/repos/acme/widgets/issues/1/comments`, { headers: { Authorization: `Bearer ${GH_TOKEN}` } });
+    assert.equal(res.status, 200);
+    const ours = (await res.json()).filter((c) => c.body.startsWith('**Ana** (via ghsync):'));
+    assert.equal(ours.length, 1, 'exactly one comment was posted');
+    assert.ok(ours[0].body.includes(text), `the text goes as typed: ${ours[0].body}`);
+    assert.ok(ours[0].body.includes('<!-- ghsync:comment:'), 'with ghsync\'s marker');
+    assert.equal(ours[0].id, stored.github.comment_id, 'the board knows which GitHub comment it is');
+
+    await mine.scrollIntoViewIfNeeded();
+    await shot('08d-two-way-comment-posted', false);
+
+    // Read again: the board's author (not the token's login), a link to it on GitHub, no state line.
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await title.click();
+    await assertText('#thread-count', /^3 comments shown\.$/);
+    const again = comments.nth(2);
+    assert.equal(await again.locator('.comment-author').textContent(), 'Ana');
+    assert.equal(await again.locator('.comment-body').textContent(), text);
+    assert.equal(await again.getByRole('link', { name: 'on GitHub', exact: true }).getAttribute('href'), stored.github.url);
+    assert.equal(await again.locator('.comment-state').count(), 0, 'nothing waits, nothing was refused');
+    await again.scrollIntoViewIfNeeded();
+    await shot('08e-two-way-comment-on-github', false);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
   });
 
   test('an expired token sends the person back to sign-in with a message', async () => {

@@ -9,7 +9,7 @@ use ghsync_shared::Store;
 use ghsync_shared::domain::{CommentOrigin, ResolutionAction};
 use ghsync_shared::services::comment_push::CommentPushed;
 use ghsync_shared::store::{Backoff, CommentResolution, StoreError};
-use ghsync_shared::sync::board_comments::Pace;
+use ghsync_shared::sync::board_comments::{Pace, posted_body};
 use ghsync_shared::time::{Deadline, Timestamp};
 use serde_json::Value;
 use testkit::both_backends;
@@ -20,6 +20,7 @@ both_backends!(
     a_board_comment_is_posted_once_with_its_attribution_and_marker,
     the_echo_links_while_the_answer_is_held,
     a_lost_answer_is_found_by_its_marker_not_posted_again,
+    a_second_post_found_later_is_deleted_not_imported,
     board_edits_and_deletions_reach_github,
     an_edit_on_both_sides_is_a_conflict_a_person_resolves,
     a_deletion_on_github_against_a_board_edit_is_a_conflict,
@@ -122,6 +123,24 @@ async fn a_lost_answer_is_found_by_its_marker_not_posted_again(store: Store) {
     assert_eq!(searches, 1);
     w.rec.run_project(w.project).await.unwrap();
     assert_eq!((w.github_comments(1).len(), w.thread(1).await.len()), (1, 1));
+}
+
+async fn a_second_post_found_later_is_deleted_not_imported(store: Store) {
+    let mut w = World::new(store, 1, true).await;
+    let written = w.comment(1, "Once only", Some("Ana")).await;
+    // A post made again after a search that missed the first (a lagging listing).
+    let again = posted_body("Ana", "Once only", written.id);
+    let at = w.gh.next_write_time(REPO);
+    let second = testkit::fixtures::comment(REPO, 1, 9_300, &again, "octocat", &at, &at);
+    w.gh.upsert_comment(REPO, second.clone());
+    w.deliver_comment("created", second).await;
+    assert_eq!(w.thread(1).await.len(), 1, "not imported");
+    w.services.drain_comment_pushes(w.project, Backoff::Respect, Deadline::NONE).await.unwrap();
+    let left: Vec<i64> = w.github_comments(1).iter().filter_map(|c| c["id"].as_i64()).collect();
+    assert_eq!(left, vec![written.github.unwrap().comment_id], "the second post is deleted");
+    w.rec.run_project(w.project).await.unwrap();
+    assert_eq!(w.thread(1).await.len(), 1);
+    assert_eq!(w.store.pending_comment_pushes(w.project).await.unwrap(), 0);
 }
 
 async fn board_edits_and_deletions_reach_github(store: Store) {

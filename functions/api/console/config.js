@@ -166,18 +166,33 @@ async function changeConfig(c, change, message) {
     renderConfig();
     renderTasks();
     notify(message(updated), 'ok');
-    if (offer && offer.tasks > 0) askOffer(offer.tasks);
+    if (offer && (offer.tasks > 0 || offer.comments > 0)) askOffer(offer);
   }
 }
 
 /**
- * Asks whether the edits made while two-way sync was off go to GitHub now.
- * @param {number} count
+ * "1 task", "2 comments", "no comments": a count and its noun.
+ * @param {number} n
+ * @param {string} noun
  */
-function askOffer(count) {
-  $('offer-text').textContent = count === 1
-    ? '1 task was edited on the board while two-way sync was off. It has not reached GitHub.'
-    : `${count} tasks were edited on the board while two-way sync was off. They have not reached GitHub.`;
+const counted = (n, noun) => `${n === 0 ? 'no' : n} ${noun}${n === 1 ? '' : 's'}`;
+
+/**
+ * What the offer dialog says: both counts, "2 task edits and 1 comment were made on the
+ * board while two-way sync was off."
+ * @param {Offer} offer
+ */
+export function offerText(offer) {
+  const what = `${counted(offer.tasks, 'task edit')} and ${counted(offer.comments || 0, 'comment')}`;
+  return `${what.charAt(0).toUpperCase()}${what.slice(1)} were made on the board while two-way sync was off. They have not reached GitHub.`;
+}
+
+/**
+ * Asks whether the task edits and comments made while two-way sync was off go to GitHub now.
+ * @param {Offer} offer
+ */
+function askOffer(offer) {
+  $('offer-text').textContent = offerText(offer);
   $('offer-dialog', HTMLDialogElement).showModal();
   $('offer-accept').focus();
 }
@@ -188,7 +203,8 @@ export async function answerOffer(accept) {
   /** @type {Offer | undefined} */
   const answered = await guard('offer', () => api('POST', `/projects/${state.projectId}/github-sync/offer`, { accept }));
   if (!answered) return;
-  notify(accept ? `${answered.tasks} task${answered.tasks === 1 ? '' : 's'} queued for GitHub.` : 'The edits stay on the board.', 'ok');
+  const comments = answered.comments ? ` and ${counted(answered.comments, 'comment')}` : '';
+  notify(accept ? `${answered.tasks} task${answered.tasks === 1 ? '' : 's'}${comments} queued for GitHub.` : 'The edits stay on the board.', 'ok');
   await loadTasksAndConflicts();
 }
 

@@ -8,7 +8,8 @@
 // Modules: state.js (the shared state), api.js (requests, error sentences), dom.js
 // (element helpers, formatters), config.js (sync card and connect form), history.js
 // (summary, chart, runs table), tasks.js (tasks card), thread.js (a task's detail dialog and
-// its comments), conflicts.js (list, dialog, merge), diff.js (the word diff).
+// its comments), compose.js (writing, editing and resolving board comments), conflicts.js
+// (list, dialog, merge), diff.js (the word diff).
 
 import { ApiError, api, errorText, guard, onUnauthorized } from './api.js';
 import {

@@ -13,7 +13,7 @@ use axum::routing::get;
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Name, content type and text of each file; any other name is a 404.
-const FILES: [(&str, &str, &str); 12] = [
+const FILES: [(&str, &str, &str); 13] = [
     ("index.html", "text/html; charset=utf-8", include_str!("../console/index.html")),
     ("style.css", "text/css; charset=utf-8", include_str!("../console/style.css")),
     ("main.js", JS, include_str!("../console/main.js")),
@@ -26,6 +26,7 @@ const FILES: [(&str, &str, &str); 12] = [
     ("conflicts.js", JS, include_str!("../console/conflicts.js")),
     ("diff.js", JS, include_str!("../console/diff.js")),
     ("thread.js", JS, include_str!("../console/thread.js")),
+    ("compose.js", JS, include_str!("../console/compose.js")),
 ];
 
 /// `GET /` and `GET /console/{file}`.

@@ -1,6 +1,9 @@
 //! Comments from GitHub over real HTTP (docs/comments.md): an `issue_comment` delivery on each
 //! webhook route reaches the task's thread, `GET /api/tasks/{id}/comments` pages it, and the
-//! GitHub App's settings check names the events the App lacks. Both backends.
+//! GitHub App's settings check names the events the App lacks; a comment written, edited and
+//! deleted on the board reaches GitHub, and a GitHub comment refuses both. Both backends.
+
+#![recursion_limit = "256"]
 
 mod common;
 
@@ -13,7 +16,8 @@ use testkit::fixtures::{comment, issue, repository, user};
 
 both_backends!(
     a_comment_arrives_on_each_webhook_route_and_the_thread_pages,
-    the_app_check_names_missing_events
+    the_app_check_names_missing_events,
+    board_comments_are_written_edited_and_deleted_through_the_api,
 );
 
 /// An `issue_comment` `created` delivery of comment `id` on issue `number` of acme/widgets.
@@ -115,4 +119,83 @@ async fn the_app_check_names_missing_events(store: Store) {
     let body = json!({"app_id": APP_ID, "private_key": testkit::github::app_private_key(), "webhook_secret": APP_SECRET});
     let saved = app.call(Method::PUT, "/api/github-app", Some(body)).await.json();
     assert_eq!(saved["warnings"].as_array().unwrap().len(), 1, "saving says so too: {saved}");
+}
+
+async fn board_comments_are_written_edited_and_deleted_through_the_api(store: Store) {
+    let app = common::spawn_app_hooked(store.clone(), "https://ghsync.example").await;
+    app.github.upsert(
+        "acme/widgets",
+        issue("acme/widgets", 1, "First", Some("one"), "open", "2026-01-05T10:00:00Z"),
+    );
+    let id = app.project().await;
+    let body = json!({"repo_owner": "acme", "repo_name": "widgets", "pat": GOOD_PAT, "two_way": true});
+    assert_eq!(
+        app.call(Method::PUT, &format!("/api/projects/{id}/github-sync"), Some(body)).await.status,
+        200
+    );
+    app.worker().run_project(id.parse().unwrap()).await.unwrap();
+    let tasks = app.call(Method::GET, &format!("/api/projects/{id}/tasks"), None).await.json();
+    let task = tasks["items"][0]["id"].as_str().unwrap().to_string();
+    let thread = format!("/api/tasks/{task}/comments");
+
+    // Bad input: nothing written.
+    let before = testkit::row_counts(&store).await;
+    for bad in [json!({"body": "  "}), json!({"body": "x", "author": ""}), json!({"text": "x"})] {
+        let r = app.call(Method::POST, &thread, Some(bad.clone())).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+    }
+    let too_long = "x".repeat(ghsync_shared::sync::board_comments::MAX_BOARD_COMMENT_CHARS + 1);
+    assert_eq!(app.call(Method::POST, &thread, Some(json!({"body": too_long}))).await.status, 422);
+    assert_eq!(testkit::row_counts(&store).await, before);
+
+    let r = app.call(Method::POST, &thread, Some(json!({"body": "On it", "author": "Ana"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let written = r.json();
+    assert_eq!((written["origin"].as_str(), written["author"].as_str()), (Some("board"), Some("Ana")));
+    assert_eq!(written["push_pending"], false, "posted before the answer: {written}");
+    assert_eq!((written["push_error"].clone(), written["conflict"].clone()), (Value::Null, Value::Null));
+    let github_id = written["github"]["comment_id"].as_i64().expect("linked");
+    let on_github = app.github.comments("acme/widgets");
+    assert_eq!(on_github.len(), 1);
+    assert!(
+        on_github[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("**Ana** (via ghsync):\n\nOn it\n\n<!-- ghsync:comment:")
+    );
+
+    let comment = format!("/api/comments/{}", written["id"].as_str().unwrap());
+    let r = app.call(Method::PATCH, &comment, Some(json!({"body": "Done"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["body"], "Done");
+    // A second write within GitHub's spacing of a second waits for the worker, shown pending.
+    let project: uuid::Uuid = id.parse().unwrap();
+    if r.json()["push_pending"] == true {
+        app.worker().run_project(project).await.unwrap();
+    }
+    assert!(app.github.comments("acme/widgets")[0]["body"].as_str().unwrap().contains("\n\nDone\n\n"));
+    assert_eq!(app.call(Method::DELETE, &comment, None).await.status, 204);
+    app.worker().run_project(project).await.unwrap();
+    assert!(app.github.comments("acme/widgets").iter().all(|c| c["id"].as_i64() != Some(github_id)));
+    assert_eq!(app.call(Method::DELETE, &comment, None).await.status, 404);
+    let page = app.call(Method::GET, &thread, None).await.json();
+    assert_eq!(page["items"], json!([]));
+
+    // A comment written on GitHub is read-only here; no conflict to resolve on a board one.
+    let event = comment_event(1, 501, "from GitHub", 30, None);
+    let r = app.deliver_to("/webhooks/github", "issue_comment", event, DEPLOY_SECRET).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = app.call(Method::GET, &thread, None).await.json();
+    let github_comment = format!("/api/comments/{}", page["items"][0]["id"].as_str().unwrap());
+    let r = app.call(Method::PATCH, &github_comment, Some(json!({"body": "mine"}))).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("read-only"));
+    assert_eq!(app.call(Method::DELETE, &github_comment, None).await.status, 409);
+    let resolve = format!("{github_comment}/resolve");
+    assert_eq!(app.call(Method::POST, &resolve, Some(json!({"action": "keep_local"}))).await.status, 409);
+    assert_eq!(app.call(Method::POST, &resolve, Some(json!({"action": "merge"}))).await.status, 422);
+    assert_eq!(
+        app.call(Method::PATCH, "/api/comments/not-an-id", Some(json!({"body": "x"}))).await.status,
+        400
+    );
 }

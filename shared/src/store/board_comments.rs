@@ -114,12 +114,47 @@ pub(crate) async fn echo_in(
             tracing::warn!(
                 comment_id = %marker,
                 github_comment_id = c.id,
-                "a second GitHub comment carries a board comment's marker; it is not imported"
+                "a second GitHub comment carries a board comment's marker: it is deleted, not imported"
             );
+            remove_duplicate_in(conn, task_id, c, pass).await?;
             Ok(Some(Echo::Duplicate))
         }
         Echo::Known | Echo::NotOurs => Ok(None),
     }
+}
+
+/// A second post of a board comment (its answer was lost and a search missed it): kept as a
+/// board comment of its own, deleted on the board, so the pusher deletes it from GitHub (after
+/// reading that nobody changed it since) and a tombstone stays.
+async fn remove_duplicate_in(
+    conn: &mut AnyConnection,
+    task_id: Uuid,
+    c: &RemoteComment,
+    pass: Option<Timestamp>,
+) -> Result<(), StoreError> {
+    let id = new_id();
+    // Its marker names the other comment: its text is its whole body.
+    sqlx::query(
+        "INSERT INTO task_comments (id, task_id, project_id, body, author, created_at, updated_at, origin, \
+         board_deleted_at, github_comment_id, github_node_id, github_url, github_author_login, github_updated_at, \
+         base_body, seen_in_pass_at) \
+         SELECT $1, t.id, t.project_id, $3, $4, $5, $6, 'board', $6, $7, $8, $9, $4, $6, $3, $10 FROM tasks t \
+         WHERE t.id = $2",
+    )
+    .bind(&id)
+    .bind(task_id.to_string())
+    .bind(&c.body)
+    .bind(&c.author_login)
+    .bind(c.created_at.to_sql())
+    .bind(c.updated_at.to_sql())
+    .bind(c.id)
+    .bind(&c.node_id)
+    .bind(&c.html_url)
+    .bind(pass.map(Timestamp::to_sql))
+    .execute(&mut *conn)
+    .await?;
+    queue_comment_in(conn, &id, Timestamp::now()).await?;
+    Ok(())
 }
 
 /// Links board comment `id` to GitHub comment `c`, its own post: the text GitHub shows becomes
