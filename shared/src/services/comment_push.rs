@@ -220,9 +220,11 @@ impl Services {
                         .await;
                 }
             };
-        if fresh.next() != CommentPush::Post {
-            // Deleted (or linked by its echo) meanwhile: the entry as it now stands decides.
-            return self.comment_ended(&fresh, CommentEnd::Settle, CommentPushed::Nothing).await;
+        if fresh.decided() != CommentPush::Post {
+            // Deleted (or linked by its echo) meanwhile: nothing is posted; an earlier post
+            // whose answer was lost was not found.
+            let end = if fresh.posted_at.is_some() { CommentEnd::NotPosted } else { CommentEnd::Settle };
+            return self.comment_ended(&fresh, end, CommentPushed::Nothing).await;
         }
         let body = posted_body(&fresh.author, &fresh.body, fresh.comment_id);
         let answer = tokio::time::timeout_at(

@@ -183,8 +183,20 @@ pub(crate) async fn link_in(
     .await?;
     sqlx::query("UPDATE comment_outbox SET posted_at = NULL WHERE comment_id = $1")
         .bind(id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    // Changed on the board since it was posted (edited, or deleted while the post was out):
+    // that change goes next.
+    let changed: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM task_comments WHERE id = $1 AND (board_deleted_at IS NOT NULL OR body <> $2)",
+    )
+    .bind(id)
+    .bind(shown)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if changed.is_some() {
+        queue_comment_in(conn, id, Timestamp::now()).await?;
+    }
     Ok(())
 }
 

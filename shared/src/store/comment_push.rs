@@ -64,7 +64,17 @@ impl CommentJob {
     }
 
     /// What it sends while GitHub holds the base; nothing while a conflict holds both sides.
+    /// A post whose answer was lost is settled first (found, or known not to have landed),
+    /// whatever the board did since.
     pub fn next(&self) -> CommentPush {
+        if self.github_id.is_none() && self.posted_at.is_some() {
+            return CommentPush::Post;
+        }
+        self.decided()
+    }
+
+    /// What it sends, a lost post aside.
+    pub fn decided(&self) -> CommentPush {
         if self.conflict {
             return CommentPush::Nothing;
         }
@@ -201,6 +211,10 @@ pub enum CommentEnd<'a> {
     Settle,
     /// Not pushed now (the config is disabled, the task not published): the entry waits.
     Release,
+    /// A post whose answer was lost was looked for and not found, and nothing is to be posted
+    /// now (the board deleted the comment meanwhile): the entry ends. The comment stays as a
+    /// hidden row, so that the post, should it show up late after all, is linked and deleted.
+    NotPosted,
 }
 
 impl Store {
@@ -301,7 +315,7 @@ impl Store {
         let Some(mut fresh) = read_job_in(&mut tx, job.comment_id).await? else {
             return Ok(Err(Fence::Lost));
         };
-        if post && fresh.next() == CommentPush::Post {
+        if post && fresh.decided() == CommentPush::Post {
             sqlx::query("UPDATE comment_outbox SET posted_at = $2 WHERE comment_id = $1")
                 .bind(job.comment_id.to_string())
                 .bind(now.to_sql())
@@ -425,6 +439,15 @@ impl Store {
                         .await?;
                 }
                 CommentEnd::Settle => settle_in(&mut tx, job.comment_id, now).await?,
+                CommentEnd::NotPosted => {
+                    clear_posted_in(&mut tx, &id).await?;
+                    sqlx::query("DELETE FROM comment_outbox WHERE comment_id = $1 AND $2 = 0")
+                        .bind(&id)
+                        .bind(i64::from(job.github_id.is_some()))
+                        .execute(&mut *tx)
+                        .await?;
+                    settle_in(&mut tx, job.comment_id, now).await?;
+                }
                 CommentEnd::Release => {}
             }
             release_in(&mut tx, job.comment_id).await?;
