@@ -562,6 +562,15 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// All of standard input, as `what` (a comment's text).
+fn read_stdin(what: &str) -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {what} from standard input"))?;
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,13 +634,4 @@ mod tests {
                 .starts_with("GHSYNC_RECONCILE_CONCURRENCY is invalid")
         );
     }
-}
-
-/// All of standard input, as `what` (a comment's text).
-fn read_stdin(what: &str) -> anyhow::Result<String> {
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {what} from standard input"))?;
-    Ok(text)
 }

@@ -364,23 +364,8 @@ impl Services {
         }
     }
 
-    /// Waits for the account's pace when it frees up within the pusher's patience; `Some(at)`:
-    /// the write waits until then instead.
     async fn paced(&self, push: &Push<'_>, creates: bool) -> Result<Option<Timestamp>, StoreError> {
-        loop {
-            let now = Timestamp::now();
-            match self.store.reserve_write(&push.account, creates, push.options.pace, now).await? {
-                Ok(()) => return Ok(None),
-                Err(at) => {
-                    let wait = (at.as_datetime() - now.as_datetime()).to_std().unwrap_or_default();
-                    let until = tokio::time::Instant::now() + wait;
-                    if wait > push.options.pace_wait || until >= push.attempt.deadline {
-                        return Ok(Some(at));
-                    }
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
+        self.paced_write(&push.account, creates, push.options, push.attempt.deadline).await
     }
 
     /// A request GitHub failed: a refused installation token is forgotten (the next attempt

@@ -9,6 +9,7 @@ pub mod comment_push;
 pub mod configs;
 pub mod fanout;
 pub mod hooks;
+pub mod publish;
 pub mod push;
 pub mod reconcile;
 pub mod runs;

@@ -9,15 +9,90 @@
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::comments::{StoredRow, comment_select};
-use super::outbox::due_by_in;
-use super::rows::uuid;
-use super::{Backend, PUSH_LEASE, Store, StoreError, new_id};
-use crate::domain::{RemoteComment, TaskComment, ValidationError};
+use super::outbox::queue_comment_in;
+use super::rows::{opt_ts, ts, uuid};
+use super::{Backend, Store, StoreError, new_id};
+use crate::domain::{
+    CommentConflict, CommentOrigin, GitHubComment, RemoteComment, TaskComment, ValidationError,
+};
 use crate::sync::board_comments::{
     self, CommentPush, Echo, MAX_AUTHOR_CHARS, MAX_BOARD_COMMENT_CHARS, Named, Side, comment_push,
 };
 use crate::time::Timestamp;
+
+/// The columns of a comment as the API shows it (`c`: the comment, `o`: its outbox entry).
+macro_rules! comment_select {
+    () => {
+        "SELECT c.id, c.task_id, c.body, c.author, c.created_at, c.updated_at, c.github_comment_id, \
+         c.github_url, c.github_author_login, c.origin, c.conflict_at, c.conflict_body, c.push_error, \
+         o.comment_id AS entry, o.parked \
+         FROM task_comments c LEFT JOIN comment_outbox o ON o.comment_id = c.id"
+    };
+}
+pub(super) use comment_select;
+
+/// A stored GitHub-linked comment, locked, as the comment rules and the board's side see it.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredRow {
+    pub id: String,
+    pub origin_board: bool,
+    /// The board's side.
+    pub body: String,
+    pub base_body: Option<String>,
+    pub applied_updated_at: Timestamp,
+    /// Deleted on GitHub (a tombstone).
+    pub deleted: bool,
+    pub board_deleted: bool,
+}
+
+impl StoredRow {
+    /// The text both sides last agreed on (a GitHub comment's is its body).
+    pub fn base(&self) -> &str {
+        self.base_body.as_deref().unwrap_or(&self.body)
+    }
+
+    /// What a body GitHub shows for this comment is, as the board compares it: without the
+    /// attribution and marker ghsync added, when it is this board comment's own marker.
+    pub fn shown<'a>(&self, raw: &'a str) -> &'a str {
+        let posted = board_comments::read_posted(raw);
+        let ours = self.origin_board && posted.marker.is_some_and(|m| m.to_string() == self.id);
+        board_comments::shown_body(raw, ours)
+    }
+}
+
+/// The project's comment linked to GitHub comment `github_id`, locked.
+pub(crate) async fn stored_comment_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    project_id: Uuid,
+    github_id: i64,
+) -> Result<Option<StoredRow>, StoreError> {
+    type Row = (String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(locking!(
+        backend,
+        "SELECT id, origin, body, base_body, github_updated_at, deleted_at, board_deleted_at FROM task_comments \
+         WHERE project_id = $1 AND github_comment_id = $2"
+    ))
+    .bind(project_id.to_string())
+    .bind(github_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((id, origin, body, base_body, applied, deleted_at, board_deleted_at)) = row else {
+        return Ok(None);
+    };
+    let Some(applied_updated_at) = opt_ts("task_comments.github_updated_at", applied.as_deref())? else {
+        return Ok(None);
+    };
+    Ok(Some(StoredRow {
+        id,
+        origin_board: origin == CommentOrigin::Board.as_str(),
+        body,
+        base_body,
+        applied_updated_at,
+        deleted: deleted_at.is_some(),
+        board_deleted: board_deleted_at.is_some(),
+    }))
+}
 
 /// The author a board comment is attributed to when none is given.
 pub const DEFAULT_AUTHOR: &str = "board";
@@ -49,34 +124,6 @@ pub fn comment_author(author: Option<&str>) -> Result<String, ValidationError> {
         return Err(ValidationError::new("author", format!("must be at most {MAX_AUTHOR_CHARS} characters")));
     }
     Ok(author.to_string())
-}
-
-/// Queues what board comment `comment_id` has to send when its project is two-way (else does
-/// nothing), inside the caller's transaction: a waiting entry takes the new version and is due
-/// at once (a refused one goes again: the change may have fixed it). The config is due within
-/// a claim's lifetime, so the worker comes by even when the process that queued it dies.
-pub(crate) async fn queue_comment_in(
-    conn: &mut AnyConnection,
-    comment_id: &str,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    let project: Option<String> = sqlx::query_scalar(
-        "INSERT INTO comment_outbox (comment_id, task_id, project_id, version, queued_at, next_attempt_at, attempts) \
-         SELECT c.id, c.task_id, c.project_id, 1, $2, $2, 0 FROM task_comments c \
-         JOIN github_sync_config g ON g.project_id = c.project_id \
-         WHERE c.id = $1 AND c.origin = 'board' AND g.two_way = 1 \
-         ON CONFLICT (comment_id) DO UPDATE SET version = comment_outbox.version + 1, \
-         next_attempt_at = excluded.next_attempt_at, attempts = 0, last_error = NULL, \
-         parked = CASE WHEN comment_outbox.parked = 'refused' THEN NULL ELSE comment_outbox.parked END \
-         RETURNING project_id",
-    )
-    .bind(comment_id)
-    .bind(now.to_sql())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(project) = project else { return Ok(false) };
-    due_by_in(conn, uuid("comment_outbox.project_id", &project)?, now.plus(PUSH_LEASE)).await?;
-    Ok(true)
 }
 
 /// A new GitHub comment carrying the marker of one of the task's board comments: the echo of
@@ -319,11 +366,10 @@ fn editable(e: &Editable, doing: &str) -> Result<(), StoreError> {
 impl Store {
     /// One comment as the API shows it.
     pub async fn get_comment(&self, id: Uuid) -> Result<TaskComment, StoreError> {
-        let row: Option<super::comments::CommentRow> =
-            sqlx::query_as(concat!(comment_select!(), " WHERE c.id = $1"))
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<CommentRow> = sqlx::query_as(concat!(comment_select!(), " WHERE c.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
         row.ok_or(StoreError::NotFound("comment"))?.try_into()
     }
 
@@ -566,4 +612,58 @@ async fn repost_in(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CommentRow {
+    id: String,
+    task_id: String,
+    body: String,
+    author: String,
+    created_at: String,
+    updated_at: String,
+    github_comment_id: Option<i64>,
+    github_url: Option<String>,
+    github_author_login: Option<String>,
+    origin: String,
+    conflict_at: Option<String>,
+    conflict_body: Option<String>,
+    push_error: Option<String>,
+    entry: Option<String>,
+    parked: Option<String>,
+}
+
+impl TryFrom<CommentRow> for TaskComment {
+    type Error = StoreError;
+    fn try_from(r: CommentRow) -> Result<Self, StoreError> {
+        let github = match (r.github_comment_id, r.github_url, r.github_author_login) {
+            (Some(comment_id), Some(url), Some(author_login)) => {
+                Some(GitHubComment { comment_id, url, author_login })
+            }
+            _ => None,
+        };
+        let origin: CommentOrigin = super::rows::parse("task_comments.origin", &r.origin)?;
+        let one_way = r.parked.as_deref() == Some(crate::domain::Parked::OneWay.as_str());
+        let conflict = match r.conflict_at {
+            Some(at) => Some(CommentConflict {
+                github_body: r.conflict_body,
+                found_at: ts("task_comments.conflict_at", &at)?,
+            }),
+            None => None,
+        };
+        Ok(TaskComment {
+            id: uuid("task_comments.id", &r.id)?,
+            task_id: uuid("task_comments.task_id", &r.task_id)?,
+            body: r.body,
+            author: r.author,
+            created_at: ts("task_comments.created_at", &r.created_at)?,
+            updated_at: ts("task_comments.updated_at", &r.updated_at)?,
+            local_only: origin == CommentOrigin::Board && github.is_none() && (r.entry.is_none() || one_way),
+            github,
+            origin,
+            push_pending: r.entry.is_some() && r.parked.is_none(),
+            push_error: r.push_error,
+            conflict,
+        })
+    }
 }

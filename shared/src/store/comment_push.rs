@@ -9,10 +9,9 @@
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::board_comments::{github_changed_in, link_in};
-use super::comments::stored_comment_in;
+use super::board_comments::{github_changed_in, link_in, stored_comment_in};
 use super::outbox::due_by_in;
-use super::push::ConfigCols;
+use super::rows::ConfigCols;
 use super::rows::{opt_ts, parse, ts, uuid};
 use super::{Backend, PushConfig, Store, StoreError, new_id};
 use crate::domain::RemoteComment;
@@ -112,7 +111,7 @@ async fn read_job_in(conn: &mut AnyConnection, comment_id: Uuid) -> Result<Optio
     let row: Option<JobRow> = sqlx::query_as(concat!(
         "SELECT o.comment_id, o.task_id, o.project_id, o.attempts, o.claim_token, o.posted_at, \
          k.author, k.body, k.board_deleted_at, k.deleted_at, k.base_body, k.github_comment_id, k.conflict_at, ",
-        super::push::config_columns!(),
+        push_config_columns!(),
         ", m.github_issue_number, m.remote_state, m.unlinked_at \
          FROM comment_outbox o JOIN task_comments k ON k.id = o.comment_id \
          LEFT JOIN task_github_metadata m ON m.task_id = o.task_id \
@@ -159,15 +158,15 @@ async fn lock_in(
         .bind(comment_id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
-    let row: Option<(Option<String>, String, Option<String>, Option<String>, Option<String>, String)> =
-        sqlx::query_as(locking!(
-            backend,
-            "SELECT parked, next_attempt_at, lease_until, posted_at, claim_token, project_id \
+    type Row = (Option<String>, String, Option<String>, Option<String>, Option<String>, String);
+    let row: Option<Row> = sqlx::query_as(locking!(
+        backend,
+        "SELECT parked, next_attempt_at, lease_until, posted_at, claim_token, project_id \
              FROM comment_outbox WHERE comment_id = $1"
-        ))
-        .bind(comment_id.to_string())
-        .fetch_optional(conn)
-        .await?;
+    ))
+    .bind(comment_id.to_string())
+    .fetch_optional(conn)
+    .await?;
     let Some((parked, next, lease, posted_at, token, project)) = row else { return Ok(None) };
     let state = EntryState {
         parked: parked.as_deref().map(|p| parse("comment_outbox.parked", p)).transpose()?,

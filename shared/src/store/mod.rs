@@ -57,8 +57,9 @@ pub(crate) use github_app::{
 pub use outbox::PUSH_LEASE;
 pub(crate) use outbox::{earliest_push_in, end_entries_in, park_one_way_in, rearm_in};
 pub use pace::account_of;
-pub use push::{EntryKind, Finished, PushClaim, PushConfig, PushEnd, PushJob, PushLink, WriteStart};
+pub use push::{EntryKind, Finished, PushClaim, PushEnd, PushJob, PushLink, WriteStart};
 pub use reconcile::{Claimed, HISTORY_KEEP, HISTORY_MAX_AGE, Probe, RunEnd};
+pub use rows::PushConfig;
 pub use tasks::TaskFilter;
 
 /// A database transaction of the store.

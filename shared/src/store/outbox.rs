@@ -89,6 +89,34 @@ pub(crate) async fn queue_push_in(
     Ok(true)
 }
 
+/// Queues what board comment `comment_id` has to send when its project is two-way (else does
+/// nothing), inside the caller's transaction: a waiting entry takes the new version and is due
+/// at once (a refused one goes again: the change may have fixed it). The config is due within
+/// a claim's lifetime, so the worker comes by even when the process that queued it dies.
+pub(crate) async fn queue_comment_in(
+    conn: &mut AnyConnection,
+    comment_id: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let project: Option<String> = sqlx::query_scalar(
+        "INSERT INTO comment_outbox (comment_id, task_id, project_id, version, queued_at, next_attempt_at, attempts) \
+         SELECT c.id, c.task_id, c.project_id, 1, $2, $2, 0 FROM task_comments c \
+         JOIN github_sync_config g ON g.project_id = c.project_id \
+         WHERE c.id = $1 AND c.origin = 'board' AND g.two_way = 1 \
+         ON CONFLICT (comment_id) DO UPDATE SET version = comment_outbox.version + 1, \
+         next_attempt_at = excluded.next_attempt_at, attempts = 0, last_error = NULL, \
+         parked = CASE WHEN comment_outbox.parked = 'refused' THEN NULL ELSE comment_outbox.parked END \
+         RETURNING project_id",
+    )
+    .bind(comment_id)
+    .bind(now.to_sql())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(project) = project else { return Ok(false) };
+    due_by_in(conn, uuid("comment_outbox.project_id", &project)?, now.plus(PUSH_LEASE)).await?;
+    Ok(true)
+}
+
 /// How long a pusher holds an entry before another may take it (a pusher that died). A push's
 /// read and write end well inside it ([`crate::services::push::PushOptions`]).
 pub const PUSH_LEASE: chrono::Duration = chrono::Duration::minutes(2);
@@ -390,7 +418,7 @@ impl Store {
         }
         let mut comments = 0;
         for comment_id in offered_comments_in(&mut tx, project_id).await? {
-            comments += i64::from(super::board_comments::queue_comment_in(&mut tx, &comment_id, now).await?);
+            comments += i64::from(queue_comment_in(&mut tx, &comment_id, now).await?);
         }
         if queued + comments > 0 {
             due_by_in(&mut tx, project_id, now).await?;

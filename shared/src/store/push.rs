@@ -8,11 +8,8 @@ use uuid::Uuid;
 
 use super::outbox::due_by_in;
 use super::rows::{content, opt_ts, parse, ts, uuid};
-use super::{Backend, Scope, Store, StoreError, apply_issue_in, carry_out_gone_in};
-use crate::domain::{
-    ConflictStatus, Content, IssueState, Parked, RemoteIssue, RemoteState, RepoName, RepoOwner, RepoRef,
-    TaskStatus,
-};
+use super::{Backend, PushConfig, Scope, Store, StoreError, apply_issue_in, carry_out_gone_in};
+use crate::domain::{ConflictStatus, Content, IssueState, Parked, RemoteIssue, RemoteState, TaskStatus};
 use crate::sync::{
     self, AfterRead, Backoff, Claim, Disappearance, EntryState, Failure, Fence, Fields, Idle, Pushing,
     Source, Then,
@@ -59,16 +56,6 @@ impl std::fmt::Debug for PushJob {
             .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
-}
-
-/// The config a push goes through.
-#[derive(Clone)]
-pub struct PushConfig {
-    pub repo: RepoRef,
-    /// How it reaches GitHub.
-    pub reach: crate::domain::Reach,
-    pub two_way: bool,
-    pub sync_enabled: bool,
 }
 
 /// The link a push writes to.
@@ -134,7 +121,7 @@ struct PushRow {
     description: Option<String>,
     status: String,
     #[sqlx(flatten)]
-    config: ConfigCols,
+    config: super::rows::ConfigCols,
     metadata_id: Option<String>,
     github_issue_id: Option<String>,
     github_issue_number: Option<i64>,
@@ -145,57 +132,6 @@ struct PushRow {
     unlinked_at: Option<String>,
     sync_conflict_status: Option<String>,
 }
-
-/// The config columns a push goes through (`LEFT JOIN github_sync_config c`).
-#[derive(sqlx::FromRow)]
-pub(super) struct ConfigCols {
-    repo_owner: Option<String>,
-    repo_name: Option<String>,
-    encrypted_pat: Option<Vec<u8>>,
-    installation_id: Option<i64>,
-    api_url: Option<String>,
-    token_expires_at: Option<String>,
-    two_way: Option<i64>,
-    sync_enabled: Option<i64>,
-}
-
-impl ConfigCols {
-    /// The config of `project_id`, if it has one.
-    pub(super) fn config(self, project_id: Uuid) -> Result<Option<PushConfig>, StoreError> {
-        let (Some(owner), Some(name), Some(encrypted_pat)) =
-            (self.repo_owner, self.repo_name, self.encrypted_pat)
-        else {
-            return Ok(None);
-        };
-        Ok(Some(PushConfig {
-            repo: RepoRef {
-                owner: RepoOwner::parse(owner).map_err(|e| StoreError::corrupt("repo_owner", e))?,
-                name: RepoName::parse(name).map_err(|e| StoreError::corrupt("repo_name", e))?,
-            },
-            reach: crate::domain::Reach {
-                project_id,
-                encrypted_pat,
-                installation_id: self.installation_id,
-                api_url: self.api_url,
-                token_expires_at: opt_ts(
-                    "github_sync_config.token_expires_at",
-                    self.token_expires_at.as_deref(),
-                )?,
-            },
-            two_way: self.two_way == Some(1),
-            sync_enabled: self.sync_enabled == Some(1),
-        }))
-    }
-}
-
-/// The config columns [`ConfigCols`] reads.
-macro_rules! config_columns {
-    () => {
-        "c.repo_owner, c.repo_name, c.encrypted_pat, c.installation_id, c.api_url, c.token_expires_at, \
-         c.two_way, c.sync_enabled"
-    };
-}
-pub(super) use config_columns;
 
 impl TryFrom<PushRow> for PushJob {
     type Error = StoreError;
@@ -253,17 +189,16 @@ pub(super) async fn read_job_in(
     conn: &mut AnyConnection,
     task_id: Uuid,
 ) -> Result<Option<PushJob>, StoreError> {
-    let row: Option<PushRow> = sqlx::query_as(
+    let row: Option<PushRow> = sqlx::query_as(concat!(
         "SELECT o.task_id, o.project_id, o.version, o.attempts, o.claim_token, o.kind, o.in_flight, \
-         t.title, t.description, t.status, \
-         c.repo_owner, c.repo_name, c.encrypted_pat, c.installation_id, c.api_url, c.token_expires_at, \
-         c.two_way, c.sync_enabled, \
-         m.id AS metadata_id, m.github_issue_id, m.github_issue_number, m.last_synced_content, \
+         t.title, t.description, t.status, ",
+        push_config_columns!(),
+        ", m.id AS metadata_id, m.github_issue_id, m.github_issue_number, m.last_synced_content, \
          m.synced_state, m.remote_state, m.remote_updated_at, m.unlinked_at, m.sync_conflict_status \
          FROM sync_outbox o JOIN tasks t ON t.id = o.task_id \
          LEFT JOIN task_github_metadata m ON m.task_id = o.task_id \
-         LEFT JOIN github_sync_config c ON c.project_id = o.project_id WHERE o.task_id = $1",
-    )
+         LEFT JOIN github_sync_config c ON c.project_id = o.project_id WHERE o.task_id = $1"
+    ))
     .bind(task_id.to_string())
     .fetch_optional(conn)
     .await?;

@@ -534,3 +534,65 @@ mod tests {
         assert!(sql.contains("m.unlinked_at IS NULL"), "an ended link is not live: {sql}");
     }
 }
+
+/// The config a push goes through.
+#[derive(Clone)]
+pub struct PushConfig {
+    pub repo: crate::domain::RepoRef,
+    /// How it reaches GitHub.
+    pub reach: crate::domain::Reach,
+    pub two_way: bool,
+    pub sync_enabled: bool,
+}
+
+/// The config columns a push goes through (`LEFT JOIN github_sync_config c`).
+#[derive(sqlx::FromRow)]
+pub(super) struct ConfigCols {
+    repo_owner: Option<String>,
+    repo_name: Option<String>,
+    encrypted_pat: Option<Vec<u8>>,
+    installation_id: Option<i64>,
+    api_url: Option<String>,
+    token_expires_at: Option<String>,
+    two_way: Option<i64>,
+    sync_enabled: Option<i64>,
+}
+
+impl ConfigCols {
+    /// The config of `project_id`, if it has one.
+    pub(super) fn config(self, project_id: Uuid) -> Result<Option<PushConfig>, StoreError> {
+        let (Some(owner), Some(name), Some(encrypted_pat)) =
+            (self.repo_owner, self.repo_name, self.encrypted_pat)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(PushConfig {
+            repo: crate::domain::RepoRef {
+                owner: crate::domain::RepoOwner::parse(owner)
+                    .map_err(|e| StoreError::corrupt("repo_owner", e))?,
+                name: crate::domain::RepoName::parse(name)
+                    .map_err(|e| StoreError::corrupt("repo_name", e))?,
+            },
+            reach: crate::domain::Reach {
+                project_id,
+                encrypted_pat,
+                installation_id: self.installation_id,
+                api_url: self.api_url,
+                token_expires_at: opt_ts(
+                    "github_sync_config.token_expires_at",
+                    self.token_expires_at.as_deref(),
+                )?,
+            },
+            two_way: self.two_way == Some(1),
+            sync_enabled: self.sync_enabled == Some(1),
+        }))
+    }
+}
+
+/// The config columns [`ConfigCols`] reads.
+macro_rules! push_config_columns {
+    () => {
+        "c.repo_owner, c.repo_name, c.encrypted_pat, c.installation_id, c.api_url, c.token_expires_at, \
+         c.two_way, c.sync_enabled"
+    };
+}
