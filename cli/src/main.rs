@@ -253,8 +253,9 @@ enum ConfigCommand {
         #[arg(long)]
         project: Uuid,
     },
-    /// Prints what turning two-way sync on offers to push (`{"tasks": N}`: linked tasks edited
-    /// while it was off); with --accept, queues them.
+    /// Prints what turning two-way sync on offers to push (`{"tasks": N, "comments": M}`:
+    /// linked tasks edited and board comments written while it was off); with --accept, queues
+    /// them.
     Offer {
         /// The project's id.
         #[arg(long)]

@@ -123,7 +123,7 @@ async fn an_operator_retries_a_refused_push_and_answers_the_two_way_offer() {
     json(&env.ghsync(&two_way, "").await);
     assert_eq!(
         json(&env.ghsync(&["config", "offer", "--project", id], "").await),
-        serde_json::json!({"tasks": 1})
+        serde_json::json!({"tasks": 1, "comments": 0})
     );
 
     // Accepted, and the token may not write: refused, and retried once fixed.

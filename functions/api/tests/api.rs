@@ -858,15 +858,20 @@ async fn turning_two_way_on_offers_the_edits_made_while_one_way(store: Store) {
 
     let on = json!({"repo_owner": "acme", "repo_name": "widgets", "two_way": true});
     let r = app.call(Method::PUT, &path, Some(on)).await;
-    assert_eq!((r.status.as_u16(), r.json()["offer"].clone()), (200, json!({"tasks": 1})), "{}", r.text());
+    assert_eq!(
+        (r.status.as_u16(), r.json()["offer"].clone()),
+        (200, json!({"tasks": 1, "comments": 0})),
+        "{}",
+        r.text()
+    );
     let patches = app.github.writes().into_iter().filter(|r| r.method == "PATCH").count();
     assert_eq!(patches, 0, "nothing goes before the person accepts");
     // Declining leaves it; accepting queues it for the worker.
     let offer = format!("/api/projects/{id}/github-sync/offer");
     let r = app.call(Method::POST, &offer, Some(json!({"accept": false}))).await;
-    assert_eq!((r.status.as_u16(), r.json()), (200, json!({"tasks": 0})));
+    assert_eq!((r.status.as_u16(), r.json()), (200, json!({"tasks": 0, "comments": 0})));
     let r = app.call(Method::POST, &offer, Some(json!({"accept": true}))).await;
-    assert_eq!((r.status.as_u16(), r.json()), (202, json!({"tasks": 1})), "{}", r.text());
+    assert_eq!((r.status.as_u16(), r.json()), (202, json!({"tasks": 1, "comments": 0})), "{}", r.text());
     app.worker().run_due(ghsync_shared::time::Deadline::NONE).await.unwrap();
     assert_eq!(app.github.issue("acme/widgets", 1).unwrap()["title"], "Made one-way");
     let r = app.call(Method::POST, &offer, Some(json!({"accept": "yes"}))).await;

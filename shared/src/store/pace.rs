@@ -102,3 +102,20 @@ pub fn account_of(installation: Option<i64>, token: &crate::crypto::Secret) -> S
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Secret;
+
+    #[test]
+    fn an_account_is_named_without_its_token() {
+        let token = Secret::new("ghp_paceTestToken0000000000000000001");
+        let key = account_of(None, &token);
+        assert!(key.starts_with("token:") && !key.contains("ghp_") && !key.contains("paceTest"), "{key}");
+        assert_eq!(key, account_of(None, &Secret::new("ghp_paceTestToken0000000000000000001")));
+        assert_ne!(key, account_of(None, &Secret::new("ghp_paceTestToken0000000000000000002")));
+        // An installation's tokens rotate: its account is the installation.
+        assert_eq!(account_of(Some(77), &token), "installation:77");
+    }
+}
