@@ -22,7 +22,9 @@ use crate::services::push::{
 };
 use crate::services::{Connection, ManageError, Services};
 use crate::store::{CommentClaim, CommentEnd, CommentJob, PushConfig, StoreError, account_of};
-use crate::sync::board_comments::{CommentPush, Side, comment_push, posted_body, read_posted};
+use crate::sync::board_comments::{
+    CommentPush, PostStep, Side, comment_push, post_step, posted_body, read_posted,
+};
 use crate::sync::{Backoff, Failure, Fence};
 use crate::time::{Deadline, Timestamp};
 
@@ -177,7 +179,9 @@ impl Services {
     async fn post_comment(&self, push: Push<'_>, requests: &mut u32) -> Result<CommentPushed, StoreError> {
         let (github, repo, token) = (&push.connection.github, &push.config.repo, &push.connection.token);
         let job = &push.job;
-        if let Some(posted_at) = job.posted_at {
+        if let (PostStep::LookForMarker, Some(posted_at)) =
+            (post_step(job.posted_at.is_some(), job.board()), job.posted_at)
+        {
             // The search is the post's read: from a minute before it, so a clock apart does not hide it.
             let since = posted_at.minus(chrono::Duration::minutes(1));
             let listed = tokio::time::timeout_at(

@@ -15,7 +15,7 @@ use super::rows::ConfigCols;
 use super::rows::{opt_ts, parse, ts, uuid};
 use super::{Backend, PushConfig, Store, StoreError, new_id};
 use crate::domain::RemoteComment;
-use crate::sync::board_comments::{CommentPush, Side, comment_push};
+use crate::sync::board_comments::{CommentPush, PostStep, Side, comment_push, post_step};
 use crate::sync::{self, Backoff, Claim, EntryState, Failure, Fence, Then};
 use crate::time::Timestamp;
 
@@ -66,7 +66,9 @@ impl CommentJob {
     /// A post whose answer was lost is settled first (found, or known not to have landed),
     /// whatever the board did since.
     pub fn next(&self) -> CommentPush {
-        if self.github_id.is_none() && self.posted_at.is_some() {
+        if self.github_id.is_none()
+            && post_step(self.posted_at.is_some(), self.board()) == PostStep::LookForMarker
+        {
             return CommentPush::Post;
         }
         self.decided()

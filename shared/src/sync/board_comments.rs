@@ -174,6 +174,29 @@ pub fn comment_push(board: Side<'_>, base: Option<&str>, github: Side<'_>) -> Co
     }
 }
 
+/// The next step of a board comment that is not linked to a GitHub comment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostStep {
+    /// An earlier post's answer was lost: the recent comments are searched for the
+    /// marker first, whatever the board did since (a post found is linked, and a board change
+    /// made meanwhile goes after it).
+    LookForMarker,
+    /// Post it.
+    Post,
+    /// Deleted on the board before it went: nothing to send.
+    Nothing,
+}
+
+/// Decides a post's step: `posted_earlier` when a post went out and its answer was never
+/// recorded; `board` the board's side now.
+pub fn post_step(posted_earlier: bool, board: Side<'_>) -> PostStep {
+    match (posted_earlier, board) {
+        (true, _) => PostStep::LookForMarker,
+        (false, Side::Body(_)) => PostStep::Post,
+        (false, Side::Deleted) => PostStep::Nothing,
+    }
+}
+
 /// GitHub's secondary limits on content-creating requests of one account (or installation),
 /// web actions included, as GitHub documents them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -336,6 +359,23 @@ mod tests {
         ];
         for (board, base, github, want) in rows {
             assert_eq!(comment_push(board, base, github), want, "{board:?} {base:?} {github:?}");
+        }
+    }
+
+    #[test]
+    fn a_lost_post_is_looked_for_before_anything_else() {
+        use Side::{Body, Deleted};
+        #[rustfmt::skip]
+        let rows = [
+            // posted earlier, the board now → the step
+            (false, Body("hi"), PostStep::Post),
+            (false, Deleted,    PostStep::Nothing),
+            // the answer was lost: found or not, before posting again or giving up
+            (true,  Body("hi"), PostStep::LookForMarker),
+            (true,  Deleted,    PostStep::LookForMarker),
+        ];
+        for (posted, board, want) in rows {
+            assert_eq!(post_step(posted, board), want, "{posted} {board:?}");
         }
     }
 
