@@ -17,36 +17,12 @@ use ghsync_shared::store::Backoff;
 use ghsync_shared::sync::board_comments::{Pace, posted_body, read_posted};
 use ghsync_shared::time::Deadline;
 use serde_json::Value;
-use testkit::both_backends;
 use testkit::github::Fault;
 use testkit::two_way::{REPO, World};
+use testkit::{Rng, both_backends, cases};
 use uuid::Uuid;
 
 both_backends!(random_board_comment_histories_converge);
-
-/// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
-fn cases() -> u64 {
-    std::env::var("GHSYNC_CONVERGENCE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(12)
-}
 
 /// GitHub's pace, run fast: the property is about what is sent, not when.
 const FAST: Pace = Pace {

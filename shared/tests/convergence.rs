@@ -29,32 +29,14 @@ use ghsync_shared::github::GitHub;
 use ghsync_shared::services::Services;
 use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
 use serde_json::{Value, json};
-use testkit::both_backends;
 use testkit::fixtures::{issue, issues_event, repository};
 use testkit::github::{FakeGitHub, Mutation};
+use testkit::{Rng, both_backends, cases};
 
 const REPO: &str = "acme/widgets";
 const ELSEWHERE: &str = "acme/elsewhere";
 const PAT: &str = "ghp_convergenceToken000000001";
 const SECRET: &str = "convergence-secret";
-
-/// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 #[derive(Clone, Debug, PartialEq)]
 enum Gone {
@@ -183,10 +165,6 @@ both_backends!(
 /// Every run a full pass, so one reconcile also finds deleted and transferred issues.
 fn full_passes() -> ReconcileOptions {
     ReconcileOptions { full_pass_every: chrono::Duration::zero(), ..Default::default() }
-}
-
-fn cases() -> u64 {
-    std::env::var("GHSYNC_CONVERGENCE_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(12)
 }
 
 async fn random_histories_converge(store: Store) {

@@ -307,3 +307,30 @@ pub async fn deliver(
     let secrets = ghsync_shared::config::WebhookSecrets::parse(secret).expect("a webhook secret");
     handle(store, &WebhookConfig::github_com(Some(secrets)), delivery).await
 }
+
+/// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// How many random histories a property test runs: `GHSYNC_CONVERGENCE_CASES`, default 12.
+pub fn cases() -> u64 {
+    std::env::var("GHSYNC_CONVERGENCE_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(12)
+}
