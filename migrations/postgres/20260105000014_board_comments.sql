@@ -20,9 +20,11 @@ ALTER TABLE task_comments ADD COLUMN push_error TEXT;
 -- comment_outbox: one row per board comment whose post, edit or deletion waits to reach
 --   GitHub, written in the transaction of the change; a later change bumps `version`. It is
 --   fenced like sync_outbox: claim_token and lease_until name the one pusher holding it, and
---   every record a push makes is conditional on its token. posted_at: a POST went out at
---   that time and its answer was never recorded; before anything is posted again the issue's
---   comments since then are searched for the comment's marker.
+--   every record a push makes is conditional on its token. posted_at / posted_body: a POST
+--   went out at that time with that text and its answer was never recorded; before anything
+--   is posted again the issue's comments since then are searched for the comment's marker,
+--   and a comment found is linked with the text posted as its base (what GitHub or the board
+--   changed since then is each side's change).
 CREATE TABLE comment_outbox (
     comment_id TEXT PRIMARY KEY NOT NULL REFERENCES task_comments(id) ON DELETE CASCADE,
     task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
@@ -35,7 +37,8 @@ CREATE TABLE comment_outbox (
     claim_token TEXT,
     lease_until TEXT,
     parked TEXT CHECK (parked IN ('refused', 'one_way')),
-    posted_at TEXT
+    posted_at TEXT,
+    posted_body TEXT
 );
 
 CREATE INDEX idx_comment_outbox_project_due ON comment_outbox(project_id, next_attempt_at);

@@ -21,6 +21,7 @@ both_backends!(
     the_echo_links_while_the_answer_is_held,
     a_lost_answer_is_found_by_its_marker_not_posted_again,
     a_second_post_found_later_is_deleted_not_imported,
+    a_lost_post_is_linked_with_what_was_posted,
     board_edits_and_deletions_reach_github,
     an_edit_on_both_sides_is_a_conflict_a_person_resolves,
     a_deletion_on_github_against_a_board_edit_is_a_conflict,
@@ -43,7 +44,8 @@ fn body(c: &Value) -> &str {
 
 async fn a_board_comment_is_posted_once_with_its_attribution_and_marker(store: Store) {
     let mut w = World::new(store, 1, true).await;
-    let written = w.comment(1, "Looks good.\n", Some("Ana")).await;
+    // Blank lines at either end would not survive the trip: the board keeps what GitHub shows.
+    let written = w.comment(1, "\n\nLooks good.\n", Some("Ana")).await;
     assert_eq!(written.origin, CommentOrigin::Board);
     assert!(!written.push_pending, "{written:?}");
     let on_github = w.github_comments(1);
@@ -62,6 +64,7 @@ async fn a_board_comment_is_posted_once_with_its_attribution_and_marker(store: S
     assert_eq!(thread.len(), 1, "{thread:?}");
     assert_eq!((thread[0].body.as_str(), thread[0].author.as_str()), ("Looks good.", "Ana"));
     assert_eq!(posts(&w), 1);
+    assert_eq!(w.gh.writes().len(), 1, "the POST alone: nothing was edited back and forth");
     assert_eq!(w.github_comments(1).len(), 1);
 }
 
@@ -123,6 +126,43 @@ async fn a_lost_answer_is_found_by_its_marker_not_posted_again(store: Store) {
     assert_eq!(searches, 1);
     w.rec.run_project(w.project).await.unwrap();
     assert_eq!((w.github_comments(1).len(), w.thread(1).await.len()), (1, 1));
+}
+
+async fn a_lost_post_is_linked_with_what_was_posted(store: Store) {
+    let mut w = World::new(store, 1, true).await;
+    // The answer is lost; a person fixes a typo in ghsync's post on GitHub before the link.
+    w.gh.lose_write_answers(1);
+    let written = w.comment(1, "Deployd.", Some("Bo")).await;
+    let posted = w.github_comments(1)[0].clone();
+    let id = posted["id"].as_i64().unwrap();
+    w.edit_comment_on_github(id, &posted_body("Bo", "Deployed.", written.id));
+    // A board change does not hasten the search (GitHub's listing may lag behind the post).
+    w.store.edit_comment(written.id, "Deployd. (edited)").await.unwrap();
+    assert_eq!(w.push_comment(written.id).await, CommentPushed::Waiting);
+    assert!(w.gh.requests().iter().all(|r| r.method == "POST"), "no search before the retry time");
+    // Found: linked with what was posted as its base; both sides changed it: a conflict.
+    w.make_comment_due(written.id).await;
+    w.push_comment(written.id).await;
+    let held = w.store.get_comment(written.id).await.unwrap();
+    assert_eq!(held.github.as_ref().map(|g| g.comment_id), Some(id));
+    assert_eq!(
+        held.conflict.map(|c| c.github_body),
+        Some(Some("Deployed.".to_string())),
+        "nothing overwritten"
+    );
+    assert_eq!(w.gh.writes().len(), 1, "only the POST");
+
+    // A lost post deleted on GitHub is linked by its `deleted` delivery and stays deleted.
+    w.gh.lose_write_answers(1);
+    let second = w.comment(1, "Second", None).await;
+    let on_github =
+        w.github_comments(1).into_iter().find(|c| c["body"].as_str().unwrap().contains("Second")).unwrap();
+    w.gh.delete_comment(REPO, on_github["id"].as_i64().unwrap());
+    w.deliver_comment("deleted", on_github).await;
+    w.make_comment_due(second.id).await;
+    w.services.drain_comment_pushes(w.project, Backoff::Respect, Deadline::NONE).await.unwrap();
+    assert!(w.thread(1).await.iter().all(|c| c.id != second.id), "deleted on both sides");
+    assert_eq!(posts(&w), 2, "never posted again");
 }
 
 async fn a_second_post_found_later_is_deleted_not_imported(store: Store) {

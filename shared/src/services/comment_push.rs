@@ -146,7 +146,8 @@ impl Services {
         };
         if !live {
             let error = "the task's issue is gone from GitHub: the comment stays on the board";
-            return self.comment_failed(&job, Failure::Refused, error, false).await;
+            let posted = job.posted_at.is_some();
+            return self.comment_failed(&job, Failure::Refused, error, posted).await;
         }
         if matches!(job.next(), CommentPush::Nothing | CommentPush::TakeGitHub | CommentPush::Conflict) {
             return self.comment_ended(&job, CommentEnd::Settle, CommentPushed::Nothing).await;
@@ -271,6 +272,10 @@ impl Services {
     ) -> Result<CommentPushed, StoreError> {
         let (github, repo, token) = (&push.connection.github, &push.config.repo, &push.connection.token);
         let job = &push.job;
+        // The pace first: the read and the write then go back to back.
+        if let Some(at) = self.paced(&push, false).await? {
+            return self.comment_ended(job, CommentEnd::Paced { at }, CommentPushed::Paced(at)).await;
+        }
         let read =
             tokio::time::timeout_at(push.attempt.read_until(), github.get_comment(repo, id, token, requests))
                 .await;
@@ -297,16 +302,15 @@ impl Services {
         let base = job.base.as_deref().unwrap_or_default();
         let github_side = shown.map_or(Side::Deleted, Side::Body);
         let pulled = CommentEnd::Pulled { comment: current.as_ref() };
-        let write = match comment_push(job.board(), Some(base), github_side) {
-            write @ (CommentPush::Edit | CommentPush::Delete) => write,
+        if !matches!(
+            comment_push(job.board(), Some(base), github_side),
+            CommentPush::Edit | CommentPush::Delete
+        ) {
             // GitHub changed it (or holds the board's change already): no write.
-            _ => return self.comment_ended(job, pulled, CommentPushed::Pulled).await,
-        };
+            return self.comment_ended(job, pulled, CommentPushed::Pulled).await;
+        }
         if push.attempt.budget_spent() {
             return self.comment_failed(job, Failure::HandedOver, BUDGET_SPENT, false).await;
-        }
-        if let Some(at) = self.paced(&push, false).await? {
-            return self.comment_ended(job, CommentEnd::Paced { at }, CommentPushed::Paced(at)).await;
         }
         let fresh =
             match self.store.begin_comment_write(job, false, write_takes(push.attempt.deadline)).await? {
@@ -317,10 +321,15 @@ impl Services {
                     return self.comment_failed(job, Failure::HandedOver, error, false).await;
                 }
             };
+        // GitHub's side changed since the read (a delivery applied it: a conflict, a deletion, a
+        // new base): nothing is written, the next round reads again.
+        if fresh.conflict || fresh.github_deleted || fresh.base != job.base {
+            return self.comment_ended(&fresh, CommentEnd::Settle, CommentPushed::Pulled).await;
+        }
         // The board's side as it is when it writes (an edit or a deletion made since the read).
         let write = match comment_push(fresh.board(), Some(base), github_side) {
             now @ (CommentPush::Edit | CommentPush::Delete) => now,
-            _ => write,
+            _ => return self.comment_ended(&fresh, CommentEnd::Settle, CommentPushed::Nothing).await,
         };
         let sent = match write {
             CommentPush::Edit => {

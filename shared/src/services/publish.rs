@@ -159,7 +159,12 @@ impl Services {
         }
         // The issue may exist: it is looked for by its marker, never posted again blindly.
         let failure = match failure_of(&e) {
-            limited @ Failure::RateLimited { .. } => limited,
+            Failure::RateLimited(limit) => {
+                // A secondary limit holds the whole account, its comments too.
+                let until = crate::sync::after_rate_limit(limit, job.attempts, Timestamp::now());
+                self.store.hold_writes(&account, until).await?;
+                Failure::RateLimited(limit)
+            }
             _ => Failure::Transient,
         };
         let error = chain(&e);

@@ -9,98 +9,25 @@
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
+use super::comment_rows::{CommentRow, StoredRow, comment_select, stored_row_in};
 use super::outbox::queue_comment_in;
-use super::rows::{opt_ts, ts, uuid};
+use super::rows::uuid;
 use super::{Backend, Store, StoreError, new_id};
-use crate::domain::{
-    CommentConflict, CommentOrigin, GitHubComment, RemoteComment, TaskComment, ValidationError,
-};
+use crate::domain::{RemoteComment, TaskComment, ValidationError};
 use crate::sync::board_comments::{
     self, CommentPush, Echo, MAX_AUTHOR_CHARS, MAX_BOARD_COMMENT_CHARS, Named, Side, comment_push,
 };
 use crate::time::Timestamp;
 
-/// The columns of a comment as the API shows it (`c`: the comment, `o`: its outbox entry).
-macro_rules! comment_select {
-    () => {
-        "SELECT c.id, c.task_id, c.body, c.author, c.created_at, c.updated_at, c.github_comment_id, \
-         c.github_url, c.github_author_login, c.origin, c.conflict_at, c.conflict_body, c.push_error, \
-         o.comment_id AS entry, o.parked \
-         FROM task_comments c LEFT JOIN comment_outbox o ON o.comment_id = c.id"
-    };
-}
-pub(super) use comment_select;
-
-/// A stored GitHub-linked comment, locked, as the comment rules and the board's side see it.
-#[derive(Clone, Debug)]
-pub(crate) struct StoredRow {
-    pub id: String,
-    pub origin_board: bool,
-    /// The board's side.
-    pub body: String,
-    pub base_body: Option<String>,
-    pub applied_updated_at: Timestamp,
-    /// Deleted on GitHub (a tombstone).
-    pub deleted: bool,
-    pub board_deleted: bool,
-}
-
-impl StoredRow {
-    /// The text both sides last agreed on (a GitHub comment's is its body).
-    pub fn base(&self) -> &str {
-        self.base_body.as_deref().unwrap_or(&self.body)
-    }
-
-    /// What a body GitHub shows for this comment is, as the board compares it: without the
-    /// attribution and marker ghsync added, when it is this board comment's own marker.
-    pub fn shown<'a>(&self, raw: &'a str) -> &'a str {
-        let posted = board_comments::read_posted(raw);
-        let ours = self.origin_board && posted.marker.is_some_and(|m| m.to_string() == self.id);
-        board_comments::shown_body(raw, ours)
-    }
-}
-
-/// The project's comment linked to GitHub comment `github_id`, locked.
-pub(crate) async fn stored_comment_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    project_id: Uuid,
-    github_id: i64,
-) -> Result<Option<StoredRow>, StoreError> {
-    type Row = (String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
-    let row: Option<Row> = sqlx::query_as(locking!(
-        backend,
-        "SELECT id, origin, body, base_body, github_updated_at, deleted_at, board_deleted_at FROM task_comments \
-         WHERE project_id = $1 AND github_comment_id = $2"
-    ))
-    .bind(project_id.to_string())
-    .bind(github_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((id, origin, body, base_body, applied, deleted_at, board_deleted_at)) = row else {
-        return Ok(None);
-    };
-    let Some(applied_updated_at) = opt_ts("task_comments.github_updated_at", applied.as_deref())? else {
-        return Ok(None);
-    };
-    Ok(Some(StoredRow {
-        id,
-        origin_board: origin == CommentOrigin::Board.as_str(),
-        body,
-        base_body,
-        applied_updated_at,
-        deleted: deleted_at.is_some(),
-        board_deleted: board_deleted_at.is_some(),
-    }))
-}
-
 /// The author a board comment is attributed to when none is given.
 pub const DEFAULT_AUTHOR: &str = "board";
 
-/// A board comment's text as stored: trailing whitespace off (GitHub's copy comes back without
-/// it), not empty, and short enough that GitHub's limit holds with the attribution and marker.
+/// A board comment's text as stored: trailing whitespace and leading blank lines off (GitHub's
+/// copy comes back without them), not empty, and short enough that GitHub's limit holds with the attribution and marker.
 pub fn comment_body(body: &str) -> Result<String, ValidationError> {
-    let body = body.trim_end();
+    // Blank lines at either end do not survive the trip (the attribution line's blank line
+    // swallows leading ones): the board keeps what GitHub will show.
+    let body = body.trim_end().trim_start_matches(['\n', '\r']);
     if body.trim().is_empty() {
         return Err(ValidationError::new("body", "must not be empty"));
     }
@@ -134,23 +61,35 @@ pub(crate) async fn echo_in(
     backend: Backend,
     task_id: Option<Uuid>,
     c: &RemoteComment,
+    deleted: bool,
     pass: Option<Timestamp>,
 ) -> Result<Option<Echo>, StoreError> {
     let (Some(task_id), Some(marker)) = (task_id, board_comments::read_posted(&c.body).marker) else {
         return Ok(None);
     };
-    let linked: Option<Option<i64>> = sqlx::query_scalar(locking!(
+    type Row = (Option<i64>, Option<String>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(locking!(
         backend,
-        "SELECT github_comment_id FROM task_comments WHERE id = $1 AND task_id = $2 AND origin = 'board'"
+        "SELECT github_comment_id, github_author_login, board_deleted_at FROM task_comments \
+         WHERE id = $1 AND task_id = $2 AND origin = 'board'"
     ))
     .bind(marker.to_string())
     .bind(task_id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    let named = match linked {
-        None => Named::Nothing,
-        Some(None) => Named::Unlinked,
-        Some(Some(id)) => Named::Linked(id),
+    let posted_at: Option<Option<String>> =
+        sqlx::query_scalar("SELECT posted_at FROM comment_outbox WHERE comment_id = $1")
+            .bind(marker.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let post_out = posted_at.flatten().is_some();
+    let named = match row {
+        // Only a post of ours can come back: one is out (its answer not recorded), or the
+        // comment was deleted on the board while one may have been.
+        Some((None, _, board_deleted)) if post_out || board_deleted.is_some() => Named::Unlinked,
+        // A second copy counts only when the account that made the first made it too.
+        Some((Some(id), login, _)) if login.as_deref() == Some(c.author_login.as_str()) => Named::Linked(id),
+        _ => Named::Nothing,
     };
     match board_comments::echo(Some(marker), named, c.id) {
         Echo::Link => {
@@ -163,7 +102,9 @@ pub(crate) async fn echo_in(
                 github_comment_id = c.id,
                 "a second GitHub comment carries a board comment's marker: it is deleted, not imported"
             );
-            remove_duplicate_in(conn, task_id, c, pass).await?;
+            if !deleted {
+                remove_duplicate_in(conn, task_id, c, pass).await?;
+            }
             Ok(Some(Echo::Duplicate))
         }
         Echo::Known | Echo::NotOurs => Ok(None),
@@ -204,8 +145,11 @@ async fn remove_duplicate_in(
     Ok(())
 }
 
-/// Links board comment `id` to GitHub comment `c`, its own post: the text GitHub shows becomes
-/// the base (a board edit made since goes next), and a post whose answer was lost is answered.
+/// Links board comment `id` to GitHub comment `c`, its own post (its answer, its echo, or
+/// found by its marker). The base is the text that was posted; what GitHub shows now is then
+/// GitHub's side (someone may have edited the post before the link), and what the board holds
+/// now is the board's (edited, or deleted, while the post was out): each change goes, and a
+/// change on both sides is a conflict.
 pub(crate) async fn link_in(
     conn: &mut AnyConnection,
     id: &str,
@@ -213,7 +157,13 @@ pub(crate) async fn link_in(
     pass: Option<Timestamp>,
 ) -> Result<(), StoreError> {
     let shown = board_comments::read_posted(&c.body).text;
-    sqlx::query(
+    let posted: Option<Option<String>> =
+        sqlx::query_scalar("SELECT posted_body FROM comment_outbox WHERE comment_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let base = posted.flatten().unwrap_or_else(|| shown.to_string());
+    let linked = sqlx::query(
         "UPDATE task_comments SET github_comment_id = $2, github_node_id = $3, github_url = $4, \
          github_author_login = $5, github_updated_at = $6, base_body = $7, push_error = NULL, \
          seen_in_pass_at = COALESCE($8, seen_in_pass_at) WHERE id = $1 AND github_comment_id IS NULL",
@@ -224,21 +174,27 @@ pub(crate) async fn link_in(
     .bind(&c.html_url)
     .bind(&c.author_login)
     .bind(c.updated_at.to_sql())
-    .bind(shown)
+    .bind(&base)
     .bind(pass.map(Timestamp::to_sql))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE comment_outbox SET posted_at = NULL WHERE comment_id = $1")
+    if linked.rows_affected() == 0 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE comment_outbox SET posted_at = NULL, posted_body = NULL WHERE comment_id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    // Changed on the board since it was posted (edited, or deleted while the post was out):
-    // that change goes next.
+    if base != shown {
+        let row = stored_row_in(conn, id).await?;
+        github_changed_in(conn, &row, Side::Body(shown), None, None, Timestamp::now()).await?;
+    }
+    // Changed on the board since it was posted: that change goes next.
     let changed: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM task_comments WHERE id = $1 AND (board_deleted_at IS NOT NULL OR body <> $2)",
+        "SELECT 1 FROM task_comments WHERE id = $1 AND conflict_at IS NULL \
+         AND (board_deleted_at IS NOT NULL OR body <> base_body)",
     )
     .bind(id)
-    .bind(shown)
     .fetch_optional(&mut *conn)
     .await?;
     if changed.is_some() {
@@ -612,58 +568,4 @@ async fn repost_in(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct CommentRow {
-    id: String,
-    task_id: String,
-    body: String,
-    author: String,
-    created_at: String,
-    updated_at: String,
-    github_comment_id: Option<i64>,
-    github_url: Option<String>,
-    github_author_login: Option<String>,
-    origin: String,
-    conflict_at: Option<String>,
-    conflict_body: Option<String>,
-    push_error: Option<String>,
-    entry: Option<String>,
-    parked: Option<String>,
-}
-
-impl TryFrom<CommentRow> for TaskComment {
-    type Error = StoreError;
-    fn try_from(r: CommentRow) -> Result<Self, StoreError> {
-        let github = match (r.github_comment_id, r.github_url, r.github_author_login) {
-            (Some(comment_id), Some(url), Some(author_login)) => {
-                Some(GitHubComment { comment_id, url, author_login })
-            }
-            _ => None,
-        };
-        let origin: CommentOrigin = super::rows::parse("task_comments.origin", &r.origin)?;
-        let one_way = r.parked.as_deref() == Some(crate::domain::Parked::OneWay.as_str());
-        let conflict = match r.conflict_at {
-            Some(at) => Some(CommentConflict {
-                github_body: r.conflict_body,
-                found_at: ts("task_comments.conflict_at", &at)?,
-            }),
-            None => None,
-        };
-        Ok(TaskComment {
-            id: uuid("task_comments.id", &r.id)?,
-            task_id: uuid("task_comments.task_id", &r.task_id)?,
-            body: r.body,
-            author: r.author,
-            created_at: ts("task_comments.created_at", &r.created_at)?,
-            updated_at: ts("task_comments.updated_at", &r.updated_at)?,
-            local_only: origin == CommentOrigin::Board && github.is_none() && (r.entry.is_none() || one_way),
-            github,
-            origin,
-            push_pending: r.entry.is_some() && r.parked.is_none(),
-            push_error: r.push_error,
-            conflict,
-        })
-    }
 }

@@ -9,7 +9,8 @@
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::board_comments::{github_changed_in, link_in, stored_comment_in};
+use super::board_comments::{github_changed_in, link_in};
+use super::comment_rows::stored_comment_in;
 use super::outbox::due_by_in;
 use super::rows::ConfigCols;
 use super::rows::{opt_ts, parse, ts, uuid};
@@ -25,6 +26,8 @@ pub struct CommentJob {
     pub comment_id: Uuid,
     pub task_id: Uuid,
     pub project_id: Uuid,
+    /// The entry's version when it was read (a later change of the comment bumps it).
+    pub version: i64,
     pub attempts: i64,
     /// The claim's token: the push records only while the entry carries it.
     pub token: String,
@@ -92,6 +95,7 @@ struct JobRow {
     comment_id: String,
     task_id: String,
     project_id: String,
+    version: i64,
     attempts: i64,
     claim_token: Option<String>,
     posted_at: Option<String>,
@@ -111,7 +115,7 @@ struct JobRow {
 
 async fn read_job_in(conn: &mut AnyConnection, comment_id: Uuid) -> Result<Option<CommentJob>, StoreError> {
     let row: Option<JobRow> = sqlx::query_as(concat!(
-        "SELECT o.comment_id, o.task_id, o.project_id, o.attempts, o.claim_token, o.posted_at, \
+        "SELECT o.comment_id, o.task_id, o.project_id, o.version, o.attempts, o.claim_token, o.posted_at, \
          k.author, k.body, k.board_deleted_at, k.deleted_at, k.base_body, k.github_comment_id, k.conflict_at, ",
         push_config_columns!(),
         ", m.github_issue_number, m.remote_state, m.unlinked_at \
@@ -134,6 +138,7 @@ async fn read_job_in(conn: &mut AnyConnection, comment_id: Uuid) -> Result<Optio
         comment_id: uuid("comment_outbox.comment_id", &r.comment_id)?,
         task_id: uuid("comment_outbox.task_id", &r.task_id)?,
         project_id,
+        version: r.version,
         attempts: r.attempts,
         token: r.claim_token.unwrap_or_default(),
         posted_at: opt_ts("comment_outbox.posted_at", r.posted_at.as_deref())?,
@@ -179,6 +184,15 @@ async fn lock_in(
         post_unanswered: posted_at.is_some(),
     };
     Ok(Some((state, token, project)))
+}
+
+/// Entry `p` of comment `e` is an older post of the same task, still waiting (not refused,
+/// not deleted): a thread's posts go in the order they were written.
+macro_rules! older_post_waits {
+    () => {
+        "p.parked IS NULL AND e.github_comment_id IS NULL AND e.board_deleted_at IS NULL \
+         AND (e.created_at < k.created_at OR (e.created_at = k.created_at AND e.id < k.id))"
+    };
 }
 
 /// What claiming a comment entry found.
@@ -228,7 +242,7 @@ impl Store {
         backoff: Backoff,
         limit: i64,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(
+        let ids: Vec<String> = sqlx::query_scalar(concat!(
             "SELECT o.comment_id FROM comment_outbox o \
              JOIN task_comments k ON k.id = o.comment_id \
              JOIN task_github_metadata m ON m.task_id = o.task_id \
@@ -236,10 +250,11 @@ impl Store {
              AND (o.next_attempt_at <= $2 OR ($4 = 1 AND o.parked IS NULL AND o.posted_at IS NULL)) \
              AND (o.lease_until IS NULL OR o.lease_until < $2) \
              AND NOT EXISTS (SELECT 1 FROM comment_outbox p JOIN task_comments e ON e.id = p.comment_id \
-                 WHERE p.task_id = o.task_id AND e.github_comment_id IS NULL AND k.github_comment_id IS NULL \
-                 AND (e.created_at < k.created_at OR (e.created_at = k.created_at AND e.id < k.id))) \
-             ORDER BY k.created_at, k.id LIMIT $3",
-        )
+                 WHERE p.task_id = o.task_id AND k.github_comment_id IS NULL AND ",
+            older_post_waits!(),
+            ") \
+             ORDER BY k.created_at, k.id LIMIT $3"
+        ))
         .bind(project_id.to_string())
         .bind(now.to_sql())
         .bind(limit)
@@ -269,7 +284,18 @@ impl Store {
         let Some((state, _, project)) = lock_in(&mut tx, self.backend, comment_id).await? else {
             return Ok(CommentClaim::Nothing);
         };
+        let older: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT 1 FROM task_comments k JOIN comment_outbox p ON p.task_id = k.task_id \
+             JOIN task_comments e ON e.id = p.comment_id \
+             WHERE k.id = $1 AND p.comment_id <> $1 AND k.github_comment_id IS NULL AND ",
+            older_post_waits!()
+        ))
+        .bind(comment_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
         let claimed = match sync::claim(&state, now, backoff) {
+            // An older post of the thread goes first.
+            Claim::Take if older.is_some() => CommentClaim::NotDue,
             Claim::Take => {
                 sqlx::query(
                     "UPDATE comment_outbox SET claim_token = $2, lease_until = $3 WHERE comment_id = $1",
@@ -317,9 +343,10 @@ impl Store {
             return Ok(Err(Fence::Lost));
         };
         if post && fresh.decided() == CommentPush::Post {
-            sqlx::query("UPDATE comment_outbox SET posted_at = $2 WHERE comment_id = $1")
+            sqlx::query("UPDATE comment_outbox SET posted_at = $2, posted_body = $3 WHERE comment_id = $1")
                 .bind(job.comment_id.to_string())
                 .bind(now.to_sql())
+                .bind(&fresh.body)
                 .execute(&mut *tx)
                 .await?;
             fresh.posted_at = Some(now);
@@ -399,13 +426,16 @@ impl Store {
                     }
                     let parked_at = match sync::after_failure(failure, job.attempts, now) {
                         Then::Retry { at } => {
+                            // A change made meanwhile keeps the earlier time it asked for.
                             sqlx::query(
                                 "UPDATE comment_outbox SET attempts = attempts + 1, last_error = $2, \
-                                 next_attempt_at = $3 WHERE comment_id = $1",
+                                 next_attempt_at = CASE WHEN version <> $4 AND next_attempt_at < $3 \
+                                 THEN next_attempt_at ELSE $3 END WHERE comment_id = $1",
                             )
                             .bind(&id)
                             .bind(error)
                             .bind(at.to_sql())
+                            .bind(job.version)
                             .execute(&mut *tx)
                             .await?;
                             None
@@ -416,13 +446,17 @@ impl Store {
                         Then::LookUp => Some(now.plus(sync::push::PARKED_RETRY)),
                     };
                     if let Some(at) = parked_at {
+                        // A change made meanwhile may have fixed it: it goes as queued.
                         sqlx::query(
-                            "UPDATE comment_outbox SET parked = 'refused', attempts = attempts + 1, \
-                             last_error = $2, next_attempt_at = $3 WHERE comment_id = $1",
+                            "UPDATE comment_outbox SET parked = CASE WHEN version <> $4 THEN parked ELSE 'refused' END, \
+                             attempts = attempts + 1, last_error = $2, \
+                             next_attempt_at = CASE WHEN version <> $4 THEN next_attempt_at ELSE $3 END \
+                             WHERE comment_id = $1",
                         )
                         .bind(&id)
                         .bind(error)
                         .bind(at.to_sql())
+                        .bind(job.version)
                         .execute(&mut *tx)
                         .await?;
                         sqlx::query("UPDATE task_comments SET push_error = $2 WHERE id = $1")
@@ -442,11 +476,14 @@ impl Store {
                 CommentEnd::Settle => settle_in(&mut tx, job.comment_id, now).await?,
                 CommentEnd::NotPosted => {
                     clear_posted_in(&mut tx, &id).await?;
-                    sqlx::query("DELETE FROM comment_outbox WHERE comment_id = $1 AND $2 = 0")
-                        .bind(&id)
-                        .bind(i64::from(job.github_id.is_some()))
-                        .execute(&mut *tx)
-                        .await?;
+                    // Unless its echo linked it meanwhile (then its board change goes).
+                    sqlx::query(
+                        "DELETE FROM comment_outbox WHERE comment_id = $1 AND EXISTS \
+                         (SELECT 1 FROM task_comments WHERE id = $1 AND github_comment_id IS NULL)",
+                    )
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
                     settle_in(&mut tx, job.comment_id, now).await?;
                 }
                 CommentEnd::Release => {}
@@ -499,8 +536,8 @@ async fn settle_in(conn: &mut AnyConnection, comment_id: Uuid, now: Timestamp) -
         }
         CommentPush::Post | CommentPush::Edit | CommentPush::Delete => {
             sqlx::query(
-                "UPDATE comment_outbox SET parked = NULL, next_attempt_at = $2, attempts = 0, last_error = NULL \
-                 WHERE comment_id = $1",
+                "UPDATE comment_outbox SET parked = CASE WHEN parked = 'one_way' THEN parked ELSE NULL END, \
+                 next_attempt_at = $2, attempts = 0, last_error = NULL WHERE comment_id = $1",
             )
             .bind(&id)
             .bind(now.to_sql())

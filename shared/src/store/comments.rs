@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::board_comments::{CommentRow, comment_select, stored_comment_in};
+use super::comment_rows::{CommentRow, comment_select, stored_comment_in};
 use super::rows::uuid;
 use super::{Backend, Checkpoint, Store, StoreError, new_id, retry_races};
 use crate::domain::{CommentCounts, RemoteComment, TaskComment};
 use crate::paging::PageRequest;
-use crate::sync::board_comments::Side;
+use crate::sync::board_comments::{Echo, Side};
 use crate::sync::{self, CommentIssue, CommentOutcome, CommentSeen, Source, StoredComment};
 use crate::time::Timestamp;
 
@@ -153,9 +153,13 @@ pub(crate) async fn apply_comment_in(
     let c = seen.comment;
     let row = match stored_comment_in(conn, backend, project_id, c.id).await? {
         Some(row) => Some(row),
-        None if !seen.deleted && of.issue == CommentIssue::Linked => {
-            match super::board_comments::echo_in(conn, backend, of.task_id, c, seen.pass).await? {
-                // Linked to (or a second post of) a board comment: nothing new on the thread.
+        None if of.issue == CommentIssue::Linked => {
+            match super::board_comments::echo_in(conn, backend, of.task_id, c, seen.deleted, seen.pass)
+                .await?
+            {
+                // A board comment's own post, linked now: what this snapshot shows applies to it.
+                Some(Echo::Link) => stored_comment_in(conn, backend, project_id, c.id).await?,
+                // A second post of a board comment: not imported.
                 Some(_) => return Ok(CommentOutcome::Unchanged),
                 None => None,
             }

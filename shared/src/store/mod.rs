@@ -13,6 +13,7 @@ mod rows;
 mod apply;
 mod board_comments;
 mod comment_push;
+mod comment_rows;
 mod comments;
 mod configs;
 mod conflicts;

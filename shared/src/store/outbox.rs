@@ -91,7 +91,8 @@ pub(crate) async fn queue_push_in(
 
 /// Queues what board comment `comment_id` has to send when its project is two-way (else does
 /// nothing), inside the caller's transaction: a waiting entry takes the new version and is due
-/// at once (a refused one goes again: the change may have fixed it). The config is due within
+/// at once (a refused one goes again: the change may have fixed it), unless a post whose
+/// answer was lost waits for its retry time (GitHub's listing may lag behind it). The config is due within
 /// a claim's lifetime, so the worker comes by even when the process that queued it dies.
 pub(crate) async fn queue_comment_in(
     conn: &mut AnyConnection,
@@ -104,7 +105,8 @@ pub(crate) async fn queue_comment_in(
          JOIN github_sync_config g ON g.project_id = c.project_id \
          WHERE c.id = $1 AND c.origin = 'board' AND g.two_way = 1 \
          ON CONFLICT (comment_id) DO UPDATE SET version = comment_outbox.version + 1, \
-         next_attempt_at = excluded.next_attempt_at, attempts = 0, last_error = NULL, \
+         next_attempt_at = CASE WHEN comment_outbox.posted_at IS NULL THEN excluded.next_attempt_at \
+         ELSE comment_outbox.next_attempt_at END, attempts = 0, last_error = NULL, \
          parked = CASE WHEN comment_outbox.parked = 'refused' THEN NULL ELSE comment_outbox.parked END \
          RETURNING project_id",
     )
