@@ -394,13 +394,13 @@ async fn a_secondary_limit_holds_the_account_and_shows_pending(store: Store) {
 
 async fn queued_posts_are_spread_under_the_limits(store: Store) {
     let mut w = World::new(store, 1, true).await;
-    // GitHub's pace, run fast: 20 posts a "minute" of 400 ms, 100 an "hour" of 4 s.
+    // GitHub's pace, run fast: 20 posts a "minute" of 1 s, 100 an "hour" of 6 s.
     let pace = Pace {
         per_minute: 20,
         per_hour: 100,
         spacing: chrono::Duration::milliseconds(2),
-        minute: chrono::Duration::milliseconds(400),
-        hour: chrono::Duration::seconds(4),
+        minute: chrono::Duration::seconds(1),
+        hour: chrono::Duration::seconds(6),
     };
     w.services.push_options.pace = pace;
     w.services.push_options.pace_wait = Duration::from_secs(5);
@@ -413,9 +413,10 @@ async fn queued_posts_are_spread_under_the_limits(store: Store) {
     }
     assert_eq!(posts(&w), 150, "each posted once");
     assert_eq!(w.github_comments(1).len(), 150);
-    // Counted by the test server: never more than the pace allows in a window (less a margin
-    // for the time between a reservation and the request's answer).
-    let busiest = w.gh.busiest_creates(Duration::from_millis(350));
+    // Counted by the test server: never more than the pace allows in a window. The windows it
+    // counts are shorter by a margin: a request reaches it some time after its reservation,
+    // and a busy machine may stretch that by a few hundred milliseconds.
+    let busiest = w.gh.busiest_creates(Duration::from_millis(600));
     assert!(busiest <= pace.per_minute, "{busiest} posts in one window");
-    assert!(w.gh.busiest_creates(Duration::from_millis(3_900)) <= pace.per_hour);
+    assert!(w.gh.busiest_creates(Duration::from_millis(5_600)) <= pace.per_hour);
 }
