@@ -31,12 +31,11 @@ async fn push_comment_soon(state: &ApiState, comment_id: Uuid, project_id: Uuid)
     }
 }
 
-/// The comment as it stands after its push.
-async fn pushed(state: &ApiState, comment_id: Uuid) -> Result<TaskComment, ApiError> {
-    let comment = state.services.store.get_comment(comment_id).await?;
-    let task = state.services.store.get_task(comment.task_id).await?;
-    push_comment_soon(state, comment_id, task.project_id).await;
-    Ok(state.services.store.get_comment(comment_id).await?)
+/// The comment as it stands after its push (`written`: as the change left it).
+async fn pushed(state: &ApiState, written: &TaskComment) -> Result<TaskComment, ApiError> {
+    let task = state.services.store.get_task(written.task_id).await?;
+    push_comment_soon(state, written.id, task.project_id).await;
+    Ok(state.services.store.get_comment(written.id).await?)
 }
 
 /// Writes a comment on the task's thread; with two-way sync it is posted to the issue (with an
@@ -51,7 +50,7 @@ pub(crate) async fn add_comment(
     Body(body): Body<NewComment>,
 ) -> Result<(StatusCode, Json<TaskComment>), ApiError> {
     let comment = state.services.store.add_comment(task_id, &body.body, body.author.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(pushed(&state, comment.id).await?)))
+    Ok((StatusCode::CREATED, Json(pushed(&state, &comment).await?)))
 }
 
 /// Edits a board comment; the edit goes to GitHub unless GitHub changed the comment too (then
@@ -66,8 +65,8 @@ pub(crate) async fn edit_comment(
     Id(comment_id): Id,
     Body(body): Body<CommentEdit>,
 ) -> Result<Json<TaskComment>, ApiError> {
-    state.services.store.edit_comment(comment_id, &body.body).await?;
-    Ok(Json(pushed(&state, comment_id).await?))
+    let edited = state.services.store.edit_comment(comment_id, &body.body).await?;
+    Ok(Json(pushed(&state, &edited).await?))
 }
 
 /// Deletes a board comment, on GitHub too once it was posted.
@@ -99,6 +98,6 @@ pub(crate) async fn resolve_comment(
     Body(body): Body<ResolveCommentRequest>,
 ) -> Result<Json<TaskComment>, ApiError> {
     let resolution = CommentResolution::new(body.action, body.body)?;
-    state.services.store.resolve_comment(comment_id, &resolution).await?;
-    Ok(Json(pushed(&state, comment_id).await?))
+    let resolved = state.services.store.resolve_comment(comment_id, &resolution).await?;
+    Ok(Json(pushed(&state, &resolved).await?))
 }

@@ -557,15 +557,5 @@ async fn release_in(conn: &mut AnyConnection, comment_id: Uuid) -> Result<(), St
     .bind(comment_id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some((project, at, parked)) = left
-        && parked.as_deref() != Some(crate::domain::Parked::OneWay.as_str())
-    {
-        due_by_in(
-            conn,
-            uuid("comment_outbox.project_id", &project)?,
-            ts("comment_outbox.next_attempt_at", &at)?,
-        )
-        .await?;
-    }
-    Ok(())
+    super::outbox::due_after_release_in(conn, left).await
 }

@@ -36,6 +36,21 @@ pub(crate) async fn due_by_in(
     Ok(())
 }
 
+/// After a claim let an entry go (`left`: its project, retry time and parking, as the release
+/// returned them): its config is due when the entry is, unless two-way sync is off. One rule
+/// for both outboxes.
+pub(super) async fn due_after_release_in(
+    conn: &mut AnyConnection,
+    left: Option<(String, String, Option<String>)>,
+) -> Result<(), StoreError> {
+    let Some((project, at, parked)) = left else { return Ok(()) };
+    if parked.as_deref() == Some(Parked::OneWay.as_str()) {
+        return Ok(());
+    }
+    due_by_in(conn, uuid("outbox.project_id", &project)?, super::rows::ts("outbox.next_attempt_at", &at)?)
+        .await
+}
+
 /// The values that re-arm parked entries for `cause` ([`sync::rearm`]): (refused, one-way).
 fn rearms(cause: Rearm) -> (i64, i64) {
     (i64::from(sync::rearm(Parked::Refused, cause)), i64::from(sync::rearm(Parked::OneWay, cause)))

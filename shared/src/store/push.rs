@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::outbox::due_by_in;
 use super::rows::{content, opt_ts, parse, ts, uuid};
 use super::{Backend, PushConfig, Scope, Store, StoreError, apply_issue_in, carry_out_gone_in};
-use crate::domain::{ConflictStatus, Content, IssueState, Parked, RemoteIssue, RemoteState, TaskStatus};
+use crate::domain::{ConflictStatus, Content, IssueState, RemoteIssue, RemoteState, TaskStatus};
 use crate::sync::{
     self, AfterRead, Backoff, Claim, Disappearance, EntryState, Failure, Fence, Fields, Idle, Pushing,
     Source, Then,
@@ -629,11 +629,5 @@ pub(super) async fn release_in(conn: &mut AnyConnection, task_id: Uuid) -> Resul
     .bind(task_id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some((project, at, parked)) = left
-        && parked.as_deref() != Some(Parked::OneWay.as_str())
-    {
-        due_by_in(conn, uuid("sync_outbox.project_id", &project)?, ts("sync_outbox.next_attempt_at", &at)?)
-            .await?;
-    }
-    Ok(())
+    super::outbox::due_after_release_in(conn, left).await
 }
