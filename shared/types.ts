@@ -3,6 +3,8 @@
 
 export type TaskStatus = "todo" | "inprogress" | "inreview" | "done" | "cancelled";
 
+export type TaskOrder = "created" | "updated";
+
 export type ConflictStatus = "pending" | "resolved";
 
 export type RemoteState = "open" | "completed" | "not_planned" | "deleted" | "transferred";
@@ -84,7 +86,11 @@ assignees: Array<string>,
  */
 milestone: string | null, };
 
-export type TaskWithLink = { github: GitHubLink | null, id: string, project_id: string, title: string, description: string | null, status: TaskStatus, 
+export type TaskWithLink = { github: GitHubLink | null, 
+/**
+ * The comments its thread shows (GitHub's and the board's).
+ */
+comment_count: number, id: string, project_id: string, title: string, description: string | null, status: TaskStatus, 
 /**
  * The linked issue's URL, when the task came from GitHub.
  */

@@ -15,7 +15,9 @@ use ghsync_shared::config::Config;
 use ghsync_shared::contract::MergedContent;
 use ghsync_shared::contract::PutSyncConfig;
 use ghsync_shared::crypto::Secret;
-use ghsync_shared::domain::{ConflictStatus, Merged, RepoRef, Resolution, TaskStatus};
+use ghsync_shared::domain::{
+    ConflictStatus, Merged, RepoRef, Resolution, TaskOrder, TaskStatus, ValidationError,
+};
 use ghsync_shared::paging::{ConflictPage, PageRequest, TaskPage};
 use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
 use ghsync_shared::store::{Backoff, TaskFilter};
@@ -146,9 +148,18 @@ enum Command {
         /// Only tasks whose title contains this text.
         #[arg(long, value_name = "TEXT")]
         q: Option<String>,
-        /// Only tasks whose issue has this label.
+        /// Only tasks that show this label.
         #[arg(long, value_name = "NAME")]
         label: Option<String>,
+        /// Only tasks assigned to this login.
+        #[arg(long, value_name = "LOGIN")]
+        assignee: Option<String>,
+        /// Only tasks in the milestone with this title.
+        #[arg(long, value_name = "TITLE")]
+        milestone: Option<String>,
+        /// created (oldest first) or updated (newest-updated first, as the board's columns).
+        #[arg(long, default_value = "created")]
+        sort: String,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -200,9 +211,14 @@ struct PageArgs {
 impl PageArgs {
     /// The page asked for, or `None` for all of them.
     fn request(&self) -> Result<Option<PageRequest>> {
+        self.request_in(None)
+    }
+
+    /// The same for a list in `order` (its cursors name the order; `None`: the default).
+    fn request_in(&self, order: Option<&str>) -> Result<Option<PageRequest>> {
         match self.limit {
             None => Ok(None),
-            Some(limit) => Ok(Some(PageRequest::new(Some(limit), self.cursor.as_deref())?)),
+            Some(limit) => Ok(Some(PageRequest::new_in(Some(limit), self.cursor.as_deref(), order)?)),
         }
     }
 }
@@ -405,7 +421,7 @@ async fn main() -> Result<()> {
         Command::History { project } => {
             print_json(&open_store(&config).await?.history_summary(project).await?)
         }
-        Command::Tasks { project, status, conflict_pending, q, label, page } => {
+        Command::Tasks { project, status, conflict_pending, q, label, assignee, milestone, sort, page } => {
             let filter = TaskFilter {
                 status: status
                     .map(|s| s.parse::<TaskStatus>().map_err(|e| anyhow::anyhow!("--status: {}", e.message)))
@@ -413,16 +429,20 @@ async fn main() -> Result<()> {
                 conflict_pending,
                 title_contains: q,
                 label,
+                assignee,
+                milestone,
             };
+            let order: TaskOrder =
+                sort.parse().map_err(|e: ValidationError| anyhow::anyhow!("--sort: {}", e.message))?;
             let store = open_store(&config).await?;
-            match page.request()? {
+            match page.request_in(order.cursor_tag())? {
                 Some(request) => {
-                    let fetched = store.list_tasks_page(project, &filter, &request).await?;
-                    print_json(&TaskPage::of(fetched, &request))
+                    let fetched = store.list_tasks_page(project, &filter, order, &request).await?;
+                    print_json(&TaskPage::in_order(fetched, &request, order))
                 }
-                None => {
-                    print_json(&store.list_tasks_page(project, &filter, &PageRequest::everything()).await?)
-                }
+                None => print_json(
+                    &store.list_tasks_page(project, &filter, order, &PageRequest::everything()).await?,
+                ),
             }
         }
         Command::Comments { task, page } => {

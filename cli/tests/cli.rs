@@ -111,6 +111,15 @@ async fn an_operator_retries_a_refused_push_and_answers_the_two_way_offer() {
     json(&env.ghsync(&["reconcile", "--once", "--project", id], "").await);
     let tasks = json(&env.ghsync(&["tasks", "--project", id], "").await);
     let task = tasks[0]["id"].as_str().unwrap().to_string();
+    // The board's column and filters: one page newest-updated first, a label in any case.
+    let column =
+        ["tasks", "--project", id, "--status", "todo", "--sort", "updated", "--label", "BUG", "--limit", "1"];
+    let page = json(&env.ghsync(&column, "").await);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    let none = json(&env.ghsync(&["tasks", "--project", id, "--assignee", "nobody"], "").await);
+    assert_eq!(none, serde_json::json!([]));
+    let refused = env.ghsync(&["tasks", "--project", id, "--sort", "newest"], "").await;
+    assert!(!refused.ok && refused.stderr.contains("--sort"), "{}", refused.stderr);
     // An edit made while one-way: nothing to retry, and it is offered once two-way is on.
     let store_url = format!("sqlite://{}/ghsync.db?mode=rwc", env.dir.display());
     let store = ghsync_shared::Store::connect(&store_url, &Default::default()).await.unwrap();

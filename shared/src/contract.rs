@@ -258,6 +258,7 @@ pub fn typescript() -> String {
     let cfg = ts_rs::Config::new().with_large_int("number");
     let decls = [
         TaskStatus::decl(&cfg),
+        TaskOrder::decl(&cfg),
         ConflictStatus::decl(&cfg),
         RemoteState::decl(&cfg),
         SyncStatus::decl(&cfg),

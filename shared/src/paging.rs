@@ -6,7 +6,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::{ConflictResolution, SyncHistory, TaskComment, TaskWithLink, ValidationError};
+use crate::domain::{ConflictResolution, SyncHistory, TaskComment, TaskOrder, TaskWithLink, ValidationError};
 use crate::time::Timestamp;
 
 /// Items of a page when the request names no `limit`.
@@ -36,8 +36,23 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> Result<Self, BadCursor> {
+        Self::decode_in(text, None)
+    }
+
+    /// The text form of a cursor into a list sorted other than by its default order: the
+    /// `order` is part of it, so a cursor of one order is refused by another.
+    pub fn encode_in(&self, order: &str) -> String {
+        hex::encode(format!("{order}|{}|{}", self.at.to_sql(), self.id))
+    }
+
+    /// Decodes a cursor given out for `order` (`None`: the list's default order).
+    pub fn decode_in(text: &str, order: Option<&str>) -> Result<Self, BadCursor> {
         let raw = hex::decode(text).map_err(|_| BadCursor)?;
         let raw = std::str::from_utf8(&raw).map_err(|_| BadCursor)?;
+        let raw = match order {
+            None => raw,
+            Some(order) => raw.strip_prefix(order).and_then(|r| r.strip_prefix('|')).ok_or(BadCursor)?,
+        };
         let (at, id) = raw.split_once('|').ok_or(BadCursor)?;
         Ok(Self { at: at.parse().map_err(|_| BadCursor)?, id: Uuid::parse_str(id).map_err(|_| BadCursor)? })
     }
@@ -64,6 +79,15 @@ pub enum PageRequestError {
 impl PageRequest {
     /// From the query's `limit` (default [`DEFAULT_LIMIT`], 1 to [`MAX_LIMIT`]) and `cursor`.
     pub fn new(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, PageRequestError> {
+        Self::new_in(limit, cursor, None)
+    }
+
+    /// The same for a list sorted in `order` (see [`Cursor::encode_in`]); `None`: its default.
+    pub fn new_in(
+        limit: Option<i64>,
+        cursor: Option<&str>,
+        order: Option<&str>,
+    ) -> Result<Self, PageRequestError> {
         let limit = match limit {
             None => DEFAULT_LIMIT,
             Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
@@ -74,7 +98,7 @@ impl PageRequest {
                 )));
             }
         };
-        let after = cursor.filter(|c| !c.is_empty()).map(Cursor::decode).transpose()?;
+        let after = cursor.filter(|c| !c.is_empty()).map(|c| Cursor::decode_in(c, order)).transpose()?;
         Ok(Self { limit, after })
     }
 
@@ -124,6 +148,16 @@ impl Keyed for SyncHistory {
 /// at most `limit` items and [`MAX_PAGE_BYTES`] of JSON (at least one item), and the cursor
 /// of the next page when more follow.
 pub fn page_of<T: Keyed + Serialize>(fetched: Vec<T>, request: &PageRequest) -> (Vec<T>, Option<String>) {
+    page_by(fetched, request, |last| last.key().encode())
+}
+
+/// [`page_of`] for a list in another order: `cursor` gives the next page's cursor after an
+/// item.
+pub fn page_by<T: Serialize>(
+    fetched: Vec<T>,
+    request: &PageRequest,
+    cursor: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
     let mut items = Vec::with_capacity(fetched.len().min(request.limit));
     let mut bytes = 0;
     let total = fetched.len();
@@ -139,7 +173,7 @@ pub fn page_of<T: Keyed + Serialize>(fetched: Vec<T>, request: &PageRequest) -> 
         items.push(item);
     }
     let more = total > items.len();
-    let next = more.then(|| items.last().map(|last: &T| last.key().encode())).flatten();
+    let next = more.then(|| items.last().map(&cursor)).flatten();
     (items, next)
 }
 
@@ -166,10 +200,23 @@ macro_rules! page_type {
 }
 
 page_type!(
-    /// `GET /api/projects/{id}/tasks`: tasks, oldest first.
+    /// `GET /api/projects/{id}/tasks`: tasks, oldest first (or newest-updated first).
     TaskPage,
     TaskWithLink
 );
+
+impl TaskPage {
+    /// The page of what the store fetched for `request` in `order`.
+    pub fn in_order(fetched: Vec<TaskWithLink>, request: &PageRequest, order: TaskOrder) -> Self {
+        let (items, next_cursor) = match order {
+            TaskOrder::Created => page_of(fetched, request),
+            TaskOrder::Updated => page_by(fetched, request, |t| {
+                Cursor { at: t.task.updated_at, id: t.task.id }.encode_in(TaskOrder::Updated.as_str())
+            }),
+        };
+        Self { items, next_cursor }
+    }
+}
 page_type!(
     /// `GET /api/projects/{id}/conflicts`: conflicts, newest first.
     ConflictPage,
@@ -194,6 +241,11 @@ mod tests {
     fn a_cursor_round_trips_and_a_forged_one_is_refused() {
         let c = Cursor { at: "2026-01-05T10:00:00.123Z".parse().unwrap(), id: Uuid::now_v7() };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        assert_eq!(Cursor::decode_in(&c.encode_in("updated"), Some("updated")).unwrap(), c);
+        // A cursor of one order is refused by another.
+        assert!(Cursor::decode(&c.encode_in("updated")).is_err());
+        assert!(Cursor::decode_in(&c.encode(), Some("updated")).is_err());
+        assert!(Cursor::decode_in(&c.encode_in("created"), Some("updated")).is_err());
         for bad in ["", "zz", "00", &hex::encode("2026|x"), &hex::encode("nodate|0191")] {
             assert!(Cursor::decode(bad).is_err(), "{bad:?}");
         }

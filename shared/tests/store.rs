@@ -2,7 +2,7 @@
 
 use ghsync_shared::domain::{
     ConflictStatus, Content, LocalSnapshot, Merged, RemoteSnapshot, RemoteState, Resolution,
-    ResolutionAction, SyncCounts, SyncStatus, TaskPatch, TaskStatus,
+    ResolutionAction, SyncCounts, SyncStatus, TaskOrder, TaskPatch, TaskStatus,
 };
 use ghsync_shared::store::Table;
 use ghsync_shared::time::Timestamp;
@@ -587,5 +587,54 @@ async fn the_task_link_shows_the_seeds_metadata(store: Store) {
         "remote_state",
     ] {
         assert!(json.get(field).is_some(), "{field} in {json}");
+    }
+}
+
+/// The board's migration indexes the labels, assignees and milestones of the links stored
+/// before it (ASCII letters folded, as the store writes them), so the filters find them.
+#[tokio::test]
+async fn the_board_migration_indexes_the_links_stored_before_it() {
+    use ghsync_shared::store::TaskFilter;
+    for backend in ["sqlite", "postgres"] {
+        let (url, _) = testkit::schema::one_migration_behind(backend).await;
+        let store = Store::connect(&url, &ghsync_shared::StoreOptions::default()).await.unwrap();
+        let (project, task) = (Uuid::now_v7(), Uuid::now_v7());
+        let at = "2026-01-05T10:00:00.000Z";
+        let statements = [
+            "INSERT INTO projects (id, name, created_at, updated_at) VALUES ($1, 'Old', $3, $3)",
+            "INSERT INTO tasks (id, project_id, title, status, created_at, updated_at) VALUES ($2, $1, 'Old task', 'todo', $3, $3)",
+            "INSERT INTO task_github_metadata (id, task_id, project_id, github_issue_id, github_issue_number, \
+             github_issue_url, last_synced_at, remote_updated_at, last_synced_content, labels, assignees, milestone) \
+             VALUES ($2, $2, $1, 'I_1', 1, 'https://github.com/acme/widgets/issues/1', $3, $3, '{\"title\":\"Old task\"}', \
+             '[{\"name\":\"Needs Design\",\"color\":\"ededed\"}]', '[\"OctoCat\"]', 'V1')",
+        ];
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(project.to_string())
+                .bind(task.to_string())
+                .bind(at)
+                .execute(store.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{backend}: {sql}: {e}"));
+        }
+        store.migrate().await.unwrap();
+        let filters = [
+            TaskFilter { label: Some("needs design".into()), ..Default::default() },
+            TaskFilter { assignee: Some("octocat".into()), ..Default::default() },
+            TaskFilter { milestone: Some("v1".into()), ..Default::default() },
+        ];
+        for filter in filters {
+            let found = store
+                .list_tasks_page(
+                    project,
+                    &filter,
+                    TaskOrder::Created,
+                    &ghsync_shared::paging::PageRequest::everything(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "{backend}: {filter:?}");
+        }
+        store.close().await;
     }
 }

@@ -6,7 +6,7 @@
 
 use ghsync_shared::Store;
 use ghsync_shared::contract::Pushed;
-use ghsync_shared::domain::{Content, Resolution, TaskStatus};
+use ghsync_shared::domain::{Content, Resolution, TaskOrder, TaskStatus};
 use ghsync_shared::services::ManageError;
 use ghsync_shared::services::push::Published;
 use ghsync_shared::store::{PushClaim, StoreError, TaskFilter};
@@ -223,7 +223,7 @@ async fn labels_assignees_and_milestone_are_imported_and_filter_the_board(store:
         let project = w.project;
         async move {
             let page = ghsync_shared::paging::PageRequest::everything();
-            let tasks = store.list_tasks_page(project, &filter, &page).await.unwrap();
+            let tasks = store.list_tasks_page(project, &filter, TaskOrder::Created, &page).await.unwrap();
             tasks.into_iter().map(|t| t.task.title).collect::<Vec<_>>()
         }
     };

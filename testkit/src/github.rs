@@ -451,6 +451,7 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/hooks/{id}", axum::routing::patch(update_hook).delete(delete_hook))
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
             .route("/_fake/touch", axum::routing::post(touch))
+            .route("/_fake/fields", axum::routing::post(set_fields))
             .route("/_fake/latency", axum::routing::post(latency))
             .route("/_fake/comment", axum::routing::post(add_comment))
             .route("/_fake/read_only", axum::routing::post(read_only))
@@ -1878,6 +1879,46 @@ async fn touch(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
         item["updated_at"] = json!(updated_at);
         s.apply(Mutation::Upsert { repo: repo.clone(), issue: item });
     }
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /_fake/fields {"repo", "number", "updated_at", "labels"?: [name], "assignees"?:
+/// [login], "milestone"?: title | null}`: sets those fields of an issue as a person on GitHub
+/// would (each label coloured `0e8a16`, the milestone numbered 1). Not part of GitHub's API.
+async fn set_fields(State(state): Shared, Json(body): Json<Value>) -> StatusCode {
+    let (Some(repo), Some(number), Some(updated_at)) =
+        (body["repo"].as_str(), body["number"].as_i64(), body["updated_at"].as_str())
+    else {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    };
+    let mut s = state.lock().unwrap();
+    let Some(mut item) = s
+        .repos
+        .get(&repo.to_ascii_lowercase())
+        .and_then(|r| r.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned())
+    else {
+        return StatusCode::NOT_FOUND;
+    };
+    if let Some(labels) = body["labels"].as_array() {
+        item["labels"] = labels
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|name| json!({"name": name, "color": "0e8a16", "default": false}))
+            .collect();
+    }
+    if let Some(logins) = body["assignees"].as_array() {
+        let users: Vec<Value> =
+            logins.iter().filter_map(Value::as_str).map(|l| json!({"login": l})).collect();
+        item["assignee"] = users.first().cloned().unwrap_or(Value::Null);
+        item["assignees"] = Value::Array(users);
+    }
+    match &body["milestone"] {
+        Value::String(title) => item["milestone"] = json!({"number": 1, "title": title, "state": "open"}),
+        Value::Null if body.get("milestone").is_some() => item["milestone"] = Value::Null,
+        _ => {}
+    }
+    item["updated_at"] = json!(updated_at);
+    s.apply(Mutation::Upsert { repo: repo.to_string(), issue: item });
     StatusCode::NO_CONTENT
 }
 

@@ -83,6 +83,9 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(v) => v.into(),
             StoreError::NotFound(what) => Self::not_found(what),
             StoreError::StateConflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            StoreError::Changed(message) => {
+                Self::new(StatusCode::PRECONDITION_FAILED, "task_changed", message)
+            }
             StoreError::Unavailable(_) => Self::unavailable(&e),
             StoreError::Database(_) | StoreError::Corrupt { .. } => Self::internal(&e),
         }

@@ -27,7 +27,7 @@ use ghsync_shared::contract::{
 use ghsync_shared::contract::{GitHubAppInfo, Pushed, PutGitHubApp, WebhookSetup};
 use ghsync_shared::domain::{
     ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Offer, Project, Resolution,
-    SyncHistorySummary, Task, TaskPatch, TaskStatus, ValidationError,
+    SyncHistorySummary, Task, TaskOrder, TaskPatch, TaskStatus, TaskWithLink, ValidationError,
 };
 use ghsync_shared::github::AppInstallation;
 use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskCommentPage, TaskPage};
@@ -39,7 +39,7 @@ use ghsync_shared::services::runs::RunQueue;
 use ghsync_shared::startup::StartupError;
 use ghsync_shared::store::Backoff;
 use ghsync_shared::store::StoreOptions;
-use ghsync_shared::store::TaskFilter;
+use ghsync_shared::store::{StoreError, TaskFilter};
 use ghsync_shared::telemetry::ErrorChain;
 use ghsync_shared::time::Timestamp;
 use serde::Deserialize;
@@ -109,7 +109,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/projects/{id}/tasks", get(list_tasks).post(create_task))
         .route("/projects/{id}/conflicts", get(list_conflicts))
         .route("/projects/{id}/github-sync/offer", post(answer_offer))
-        .route("/tasks/{id}", patch(update_task))
+        .route("/tasks/{id}", get(get_task).patch(update_task))
         .route("/tasks/{id}/github-issue", post(publish_task))
         .route("/tasks/{id}/push/retry", post(retry_push))
         .route("/tasks/{id}/comments", get(task_comments).post(comments::add_comment))
@@ -375,17 +375,24 @@ struct TaskQuery {
     conflict: Option<String>,
     q: Option<String>,
     label: Option<String>,
+    assignee: Option<String>,
+    milestone: Option<String>,
+    sort: Option<String>,
 }
 
-/// A page of the project's tasks with their GitHub links, oldest first.
+/// A page of the project's tasks with their GitHub links, oldest first (`sort=updated`:
+/// newest-updated first, as the board's columns list them).
 #[utoipa::path(get, path = "/api/projects/{id}/tasks", tag = "tasks",
     params(("id" = Uuid, Path, description = "project id"),
         ("limit" = Option<i64>, Query, description = "items per page: 1 to 500 (default 100)"),
-        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the page before"),
+        ("cursor" = Option<String>, Query, description = "the `next_cursor` of the page before (in the same sort)"),
+        ("sort" = Option<TaskOrder>, Query, description = "`created` (oldest first, the default) or `updated` (newest-updated first)"),
         ("status" = Option<TaskStatus>, Query, description = "only tasks in this column"),
         ("conflict" = Option<String>, Query, description = "`pending`: only tasks with a pending conflict"),
         ("q" = Option<String>, Query, description = "only tasks whose title contains this text"),
-        ("label" = Option<String>, Query, description = "only tasks whose issue has this label")),
+        ("label" = Option<String>, Query, description = "only tasks that show this label (its name, any case)"),
+        ("assignee" = Option<String>, Query, description = "only tasks assigned to this login (any case)"),
+        ("milestone" = Option<String>, Query, description = "only tasks in the milestone with this title (any case)")),
     responses((status = 200, body = TaskPage), (status = 400, description = "malformed query or cursor", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, description = "limit or filter out of range", body = ErrorBody),
         (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
@@ -394,7 +401,12 @@ async fn list_tasks(
     Id(project_id): Id,
     Params(query): Params<TaskQuery>,
 ) -> Result<Json<TaskPage>, ApiError> {
-    let request = PageRequest::new(query.limit, query.cursor.as_deref())?;
+    let order = match query.sort.as_deref() {
+        None => TaskOrder::Created,
+        Some(sort) => sort.parse::<TaskOrder>()?,
+    };
+    let request = PageRequest::new_in(query.limit, query.cursor.as_deref(), order.cursor_tag())?;
+    let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
     let filter = TaskFilter {
         status: query
             .status
@@ -410,11 +422,21 @@ async fn list_tasks(
                 );
             }
         },
-        title_contains: query.q.filter(|q| !q.trim().is_empty()),
-        label: query.label.filter(|l| !l.trim().is_empty()),
+        title_contains: given(query.q),
+        label: given(query.label),
+        assignee: given(query.assignee),
+        milestone: given(query.milestone),
     };
-    let fetched = state.services.store.list_tasks_page(project_id, &filter, &request).await?;
-    Ok(Json(TaskPage::of(fetched, &request)))
+    let fetched = state.services.store.list_tasks_page(project_id, &filter, order, &request).await?;
+    Ok(Json(TaskPage::in_order(fetched, &request, order)))
+}
+
+/// One task with its GitHub link and sync state, as a board's card shows it.
+#[utoipa::path(get, path = "/api/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
+    responses((status = 200, body = TaskWithLink), (status = 404, body = ErrorBody),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn get_task(State(state): AppState, Id(task_id): Id) -> Result<Json<TaskWithLink>, ApiError> {
+    Ok(Json(state.services.store.get_task_with_link(task_id).await?))
 }
 
 /// Creates a task on the project's board (not linked; a two-way project can publish it).
@@ -488,18 +510,40 @@ async fn push_soon(state: &ApiState, task_id: Uuid, project_id: Uuid) -> Option<
 }
 
 /// A local edit of a task (the local side of the sync rules). In a two-way config the edit
-/// of a linked task is pushed to GitHub before the answer (or queued for the worker).
-#[utoipa::path(patch, path = "/api/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
+/// of a linked task is pushed to GitHub before the answer (or queued for the worker). With
+/// `If-Match: "<updated_at>"` (the version the caller shows) it is made only while the task
+/// is still that version: else 412, nothing written (a board's move of a stale card).
+#[utoipa::path(patch, path = "/api/tasks/{id}", tag = "tasks",
+    params(("id" = Uuid, Path, description = "task id"),
+        ("If-Match" = Option<String>, Header, description = "the task's `updated_at` as the caller last read it, quoted")),
     request_body = TaskPatch,
-    responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+    responses((status = 200, body = Task), (status = 404, body = ErrorBody),
+        (status = 412, description = "the task changed since the version in If-Match", body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
 async fn update_task(
     State(state): AppState,
     Id(task_id): Id,
+    headers: axum::http::HeaderMap,
     Body(patch): Body<TaskPatch>,
 ) -> Result<Json<Task>, ApiError> {
-    let task = state.services.store.update_task(task_id, &patch).await?;
+    let seen = seen_version(&headers)?;
+    let task = state.services.store.update_task_if(task_id, &patch, seen).await?;
     push_soon(&state, task_id, task.project_id).await;
     Ok(Json(task))
+}
+
+/// The task version an `If-Match` header names: its `updated_at`, quoted as an entity tag
+/// (`*` or no header: any version). A tag that is no time matches no version (412).
+fn seen_version(headers: &axum::http::HeaderMap) -> Result<Option<Timestamp>, ApiError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
+    let value = value.to_str().unwrap_or_default().trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    let tag = value.strip_prefix("W/").unwrap_or(value).trim_matches('"');
+    tag.parse::<Timestamp>().map(Some).map_err(|_| {
+        StoreError::Changed(format!("If-Match must be the task's updated_at in quotes, not {value:?}")).into()
+    })
 }
 
 /// Publishes an unlinked task of a two-way project as a new issue and links it: 201 once

@@ -19,6 +19,26 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// The order of a task list (`?sort=`): `created`, oldest first (the default), or
+    /// `updated`, newest-updated first (the board's columns).
+    TaskOrder, "sort" {
+        Created = "created",
+        Updated = "updated",
+    }
+);
+
+impl TaskOrder {
+    /// What its cursors carry to name it: nothing for the default order (so the cursors
+    /// given out before there was a choice stay valid).
+    pub fn cursor_tag(self) -> Option<&'static str> {
+        match self {
+            TaskOrder::Created => None,
+            TaskOrder::Updated => Some(self.as_str()),
+        }
+    }
+}
+
 /// The synced part of a task and an issue: `{title, description}` (GitHub's `title`, `body`).
 ///
 /// An empty description and no description are the same content (GitHub sends `null` for an
@@ -165,4 +185,6 @@ pub struct TaskWithLink {
     #[serde(flatten)]
     pub task: Task,
     pub github: Option<GitHubLink>,
+    /// The comments its thread shows (GitHub's and the board's).
+    pub comment_count: i64,
 }

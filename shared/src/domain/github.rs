@@ -256,21 +256,6 @@ impl IssueExtras {
     pub fn assignees_json(&self) -> String {
         serde_json::to_string(&self.assignees).expect("logins serialise")
     }
-
-    /// The `LIKE` pattern (escape `\`) that finds a label named `name` in the stored labels,
-    /// compared in lower case as GitHub compares label names.
-    pub fn label_pattern(name: &str) -> String {
-        let object = serde_json::to_string(&name.to_lowercase()).expect("a string serialises");
-        let mut pattern = String::from("%{\"name\":");
-        for c in object.chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
-        pattern.push_str(",\"color\":%");
-        pattern
-    }
 }
 
 impl RemoteIssue {

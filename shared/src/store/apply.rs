@@ -12,7 +12,8 @@ use super::rows::{content, parse, ts};
 use super::rows::{multi_row_insert, placeholders};
 use super::{Backend, Store, StoreError, new_id};
 use crate::domain::{
-    ConflictStatus, Content, IssueState, LocalSnapshot, RemoteIssue, RemoteSnapshot, RemoteState, TaskStatus,
+    ConflictStatus, Content, IssueExtras, IssueState, LocalSnapshot, RemoteIssue, RemoteSnapshot,
+    RemoteState, TaskStatus,
 };
 use crate::sync::{
     self, ApplyOutcome, ConflictWrite, Disappearance, GoneLink, GoneOutcome, GoneWrite, LinkWrite, Linked,
@@ -179,6 +180,9 @@ async fn insert_new(
                 .bind(issue.extras.milestone.as_deref());
         }
         query.execute(&mut *conn).await?;
+        let facets: Vec<(&str, &IssueExtras)> =
+            chunk.iter().zip(&task_ids).map(|((issue, _), id)| (id.as_str(), &issue.extras)).collect();
+        super::facets::replace_in(conn, project_id, &facets).await?;
     }
     Ok(())
 }
@@ -377,6 +381,8 @@ pub(super) async fn insert_link_in(
     .bind(issue.extras.milestone.as_deref())
     .execute(&mut *conn)
     .await?;
+    let task = task_id.to_string();
+    super::facets::replace_in(conn, &scope.project_id.to_string(), &[(&task, &issue.extras)]).await?;
     sqlx::query("UPDATE tasks SET github_issue_url = $2, updated_at = $3 WHERE id = $1")
         .bind(task_id.to_string())
         .bind(&issue.html_url)
@@ -548,6 +554,10 @@ async fn apply_linked(
             .await?;
         }
     }
+    if effect.link != LinkWrite::Untouched {
+        let project = scope.project_id.to_string();
+        super::facets::replace_in(conn, &project, &[(&link.task_id, &issue.extras)]).await?;
+    }
     Ok(effect.outcome)
 }
 
@@ -681,6 +691,8 @@ pub(super) async fn take_echo_in(
             .bind(&echo.task_id)
             .execute(&mut *conn)
             .await?;
+        // Unlinked, it shows no labels, assignees or milestone: the filters find it by none.
+        super::facets::replace_in(conn, &project, &[(&echo.task_id, &IssueExtras::default())]).await?;
     }
     Ok(Some(snapshot))
 }

@@ -16,13 +16,6 @@ use crate::sync::board_comments::{Echo, Side};
 use crate::sync::{self, CommentIssue, CommentOutcome, CommentSeen, Source, StoredComment};
 use crate::time::Timestamp;
 
-/// The comments a thread shows: not deleted on either side, unless a conflict waits on them.
-macro_rules! shown_in_thread {
-    () => {
-        "((c.deleted_at IS NULL AND c.board_deleted_at IS NULL) OR c.conflict_at IS NOT NULL)"
-    };
-}
-
 /// Why an issue number's comments are not the board's (table `not_board_issues`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotBoard {

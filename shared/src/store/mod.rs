@@ -18,6 +18,7 @@ mod comments;
 mod configs;
 mod conflicts;
 mod deliveries;
+mod facets;
 mod github_app;
 mod history;
 mod outbox;
@@ -51,6 +52,7 @@ pub(crate) use deliveries::{
     Reread, enabled_projects_for_repo_in, followed_repo_in, record_delivery_in, reread_soon_in,
     tenant_project_in,
 };
+pub use facets::{Facet, fold as fold_facet};
 pub use github_app::{InstallationScope, PauseCause, StoredApp};
 pub(crate) use github_app::{
     installation_configs_in, installation_projects_in, pause_installation_in, resume_installation_in,
@@ -97,6 +99,9 @@ pub enum StoreError {
     /// The row is not in a state that allows the change (HTTP 409).
     #[error("{0}")]
     StateConflict(String),
+    /// The row changed since the version the caller names (HTTP 412): nothing was written.
+    #[error("{0}")]
+    Changed(String),
     /// The database cannot be reached or did not answer in time (HTTP 503): nothing was written.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),

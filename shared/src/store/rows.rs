@@ -148,16 +148,31 @@ pub(crate) struct TaskWithLinkRow {
     push_next_attempt_at: Option<String>,
     push_last_error: Option<String>,
     push_parked: Option<String>,
+    /// The comments the task's thread shows.
+    comment_count: i64,
+}
+
+/// The comments a thread shows, of `task_comments c`: not deleted on either side, unless a
+/// conflict waits on them (for `concat!`).
+macro_rules! shown_in_thread {
+    () => {
+        "((c.deleted_at IS NULL AND c.board_deleted_at IS NULL) OR c.conflict_at IS NOT NULL)"
+    };
 }
 
 /// The link columns [`TaskWithLinkRow`] reads, from `task_github_metadata m` and the task's
 /// outbox entry `sync_outbox o` (for `concat!`).
 macro_rules! link_columns {
     () => {
+        concat!(
         "m.github_issue_id AS link_node_id, m.github_issue_number, m.github_issue_url AS link_url, \
          m.sync_conflict_status, m.remote_state, m.remote_updated_at, m.last_synced_at, m.unlinked_at, \
          m.labels, m.assignees, m.milestone, m.push_error, o.queued_at AS push_queued, \
-         o.next_attempt_at AS push_next_attempt_at, o.last_error AS push_last_error, o.parked AS push_parked"
+         o.next_attempt_at AS push_next_attempt_at, o.last_error AS push_last_error, o.parked AS push_parked, \
+         (SELECT COUNT(*) FROM task_comments c WHERE c.task_id = t.id AND ",
+            shown_in_thread!(),
+            ") AS comment_count"
+        )
     };
 }
 
@@ -218,7 +233,7 @@ impl TryFrom<TaskWithLinkRow> for TaskWithLink {
             }),
             _ => None,
         };
-        Ok(TaskWithLink { task: r.task.try_into()?, github })
+        Ok(TaskWithLink { task: r.task.try_into()?, github, comment_count: r.comment_count })
     }
 }
 

@@ -4,9 +4,10 @@
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::facets::fold;
 use super::rows::{MetadataRow, TaskRow, TaskWithLinkRow};
 use super::{Store, StoreError, new_id};
-use crate::domain::{Content, IssueExtras, Task, TaskGitHubMetadata, TaskPatch, TaskStatus, TaskWithLink};
+use crate::domain::{Content, Task, TaskGitHubMetadata, TaskOrder, TaskPatch, TaskStatus, TaskWithLink};
 use crate::paging::PageRequest;
 use crate::time::Timestamp;
 
@@ -18,8 +19,57 @@ pub struct TaskFilter {
     pub conflict_pending: bool,
     /// Only tasks whose title contains this text (case-insensitive for ASCII letters).
     pub title_contains: Option<String>,
-    /// Only tasks whose issue has this label (case-insensitive for ASCII letters).
+    /// Only tasks that show this label (its name, case-insensitive for ASCII letters).
     pub label: Option<String>,
+    /// Only tasks assigned to this login (case-insensitive for ASCII letters).
+    pub assignee: Option<String>,
+    /// Only tasks in the milestone with this title (case-insensitive for ASCII letters).
+    pub milestone: Option<String>,
+}
+
+/// The task list's query: the text depends only on the order and on which of the column,
+/// the cursor and the filters are given, so each planner sees an index it can walk (a column's
+/// `tasks(project_id, status, updated_at, id)`, the project's `(project_id, created_at, id)`)
+/// and starts at the cursor instead of filtering everything before it. Every value is
+/// bound, always as `$1`…`$10`: an absent column, cursor or filter is an always-true
+/// comparison of its empty binding. A label, assignee or milestone filter (`$8`, `$9`, `$10`,
+/// folded as [`fold`]) is a semi-join on `task_facets`: the planner either probes it for each
+/// task of the column or starts from the value's few tasks.
+fn task_list_sql(order: TaskOrder, filter: &TaskFilter, cursor: bool) -> String {
+    let column = if filter.status.is_some() { "t.status = $2" } else { "$2 = ''" };
+    let (after, sort) = match order {
+        TaskOrder::Created => ("(t.created_at, t.id) > ($5, $6)", "t.created_at, t.id"),
+        TaskOrder::Updated => ("(t.updated_at, t.id) < ($5, $6)", "t.updated_at DESC, t.id DESC"),
+    };
+    let after = if cursor { after } else { "$5 = '' AND $6 = ''" };
+    let given = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.is_empty());
+    let facet = |given: bool, kind: &str, n: u8| match given {
+        true => format!(
+            "t.id IN (SELECT f.task_id FROM task_facets f WHERE f.project_id = $1 \
+             AND f.kind = '{kind}' AND f.value = ${n})"
+        ),
+        false => format!("${n} = ''"),
+    };
+    format!(
+        concat!(
+            "SELECT ",
+            task_columns!(),
+            ", ",
+            link_columns!(),
+            " FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
+             LEFT JOIN sync_outbox o ON o.task_id = t.id \
+             WHERE t.project_id = $1 AND {column} AND {after} \
+             AND ($3 = 0 OR m.sync_conflict_status = 'pending') \
+             AND ($4 = '' OR lower(t.title) LIKE $4 ESCAPE '\\') \
+             AND {label} AND {assignee} AND {milestone} ORDER BY {sort} LIMIT $7"
+        ),
+        column = column,
+        after = after,
+        label = facet(given(&filter.label), "label", 8),
+        assignee = facet(given(&filter.assignee), "assignee", 9),
+        milestone = facet(given(&filter.milestone), "milestone", 10),
+        sort = sort,
+    )
 }
 
 /// A `LIKE` pattern (escape `\`) matching titles that contain `text`, lower-cased.
@@ -75,45 +125,58 @@ impl Store {
 
     /// A project's tasks with their GitHub links, oldest first.
     pub async fn list_tasks(&self, project_id: Uuid) -> Result<Vec<TaskWithLink>, StoreError> {
-        self.list_tasks_page(project_id, &TaskFilter::default(), &PageRequest::everything()).await
+        self.list_tasks_page(
+            project_id,
+            &TaskFilter::default(),
+            TaskOrder::Created,
+            &PageRequest::everything(),
+        )
+        .await
     }
 
-    /// A page of a project's tasks with their GitHub links, oldest first, as `filter` keeps
+    /// A page of a project's tasks with their GitHub links in `order`, as `filter` keeps
     /// them: up to [`PageRequest::fetch`] rows after the request's cursor (see
     /// [`crate::paging`]).
     pub async fn list_tasks_page(
         &self,
         project_id: Uuid,
         filter: &TaskFilter,
+        order: TaskOrder,
         request: &PageRequest,
     ) -> Result<Vec<TaskWithLink>, StoreError> {
         self.get_project(project_id).await?;
-        let pattern = filter.title_contains.as_deref().map(like_pattern);
-        let rows: Vec<TaskWithLinkRow> = sqlx::query_as(concat!(
+        let sql = task_list_sql(order, filter, request.after.is_some());
+        let facet = |value: &Option<String>| value.as_deref().map(fold).unwrap_or_default();
+        let rows: Vec<TaskWithLinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(project_id.to_string())
+            .bind(filter.status.map_or("", |s| s.as_str()))
+            .bind(i64::from(filter.conflict_pending))
+            .bind(filter.title_contains.as_deref().map(like_pattern).unwrap_or_default())
+            .bind(request.after.map(|c| c.at.to_sql()).unwrap_or_default())
+            .bind(request.after.map(|c| c.id.to_string()).unwrap_or_default())
+            .bind(request.fetch())
+            .bind(facet(&filter.label))
+            .bind(facet(&filter.assignee))
+            .bind(facet(&filter.milestone))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(TaskWithLink::try_from).collect()
+    }
+
+    /// One task with its GitHub link, as the board shows it, or `NotFound`.
+    pub async fn get_task_with_link(&self, id: Uuid) -> Result<TaskWithLink, StoreError> {
+        let row: Option<TaskWithLinkRow> = sqlx::query_as(concat!(
             "SELECT ",
             task_columns!(),
             ", ",
             link_columns!(),
             " FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
-             LEFT JOIN sync_outbox o ON o.task_id = t.id \
-             WHERE t.project_id = $1 AND ($2 = '' OR t.status = $2) \
-             AND ($3 = 0 OR m.sync_conflict_status = 'pending') \
-             AND ($4 = '' OR lower(t.title) LIKE $4 ESCAPE '\\') \
-             AND ($5 = '' OR t.created_at > $5 OR (t.created_at = $5 AND t.id > $6)) \
-             AND ($8 = '' OR lower(m.labels) LIKE $8 ESCAPE '\\') \
-             ORDER BY t.created_at, t.id LIMIT $7"
+             LEFT JOIN sync_outbox o ON o.task_id = t.id WHERE t.id = $1"
         ))
-        .bind(project_id.to_string())
-        .bind(filter.status.map_or("", |s| s.as_str()))
-        .bind(i64::from(filter.conflict_pending))
-        .bind(pattern.unwrap_or_default())
-        .bind(request.after.map(|c| c.at.to_sql()).unwrap_or_default())
-        .bind(request.after.map(|c| c.id.to_string()).unwrap_or_default())
-        .bind(request.fetch())
-        .bind(filter.label.as_deref().map(IssueExtras::label_pattern).unwrap_or_default())
-        .fetch_all(&self.pool)
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
         .await?;
-        rows.into_iter().map(TaskWithLink::try_from).collect()
+        row.ok_or(StoreError::NotFound("task"))?.try_into()
     }
 
     /// The GitHub link of a task, if it has one.
@@ -131,10 +194,29 @@ impl Store {
 
     /// A local edit: the local side of the sync rules. In a two-way config an edit of a
     /// linked task also queues its push, in the same transaction (see [`Store::claim_push`]).
-    #[instrument(skip(self, patch))]
     pub async fn update_task(&self, id: Uuid, patch: &TaskPatch) -> Result<Task, StoreError> {
+        self.update_task_if(id, patch, None).await
+    }
+
+    /// [`Store::update_task`], only while the task is still the version last updated at
+    /// `seen` (when given): otherwise [`StoreError::Changed`] and nothing is written. The
+    /// board sends the version it shows, so a card moved on a stale board never overwrites a
+    /// change it did not show.
+    #[instrument(skip(self, patch))]
+    pub async fn update_task_if(
+        &self,
+        id: Uuid,
+        patch: &TaskPatch,
+        seen: Option<Timestamp>,
+    ) -> Result<Task, StoreError> {
         let mut tx = self.begin().await?;
         let task = super::rows::lock_task(&mut tx, self.backend, id).await?;
+        if seen.is_some_and(|seen| seen != task.updated_at) {
+            return Err(StoreError::Changed(format!(
+                "the task changed since it was read: it is in {} now (updated {})",
+                task.status, task.updated_at
+            )));
+        }
         let before = task.content();
         let content = Content::new(
             patch.title.clone().unwrap_or(task.title),

@@ -1,7 +1,8 @@
 //! The GitHub-speaking test server as a process, for benchmarks and local trials:
 //! `fake-github --port 7100 --repo acme/big --token T --issues 10000 --prs 100
-//! [--comments 50000] [--latency-ms 300]` (every request answered after that long, as real
-//! GitHub; the comments spread over the issues).
+//! [--comments 50000] [--latency-ms 300] [--extra-repo acme/huge --extra-issues 5000]` (every
+//! request answered after that long, as real GitHub; the comments spread over the issues; the
+//! extra repository, with the same token, holds only open issues).
 //! Prints `listening on http://…` and serves until killed.
 
 use std::net::SocketAddr;
@@ -40,6 +41,17 @@ async fn main() {
             })
             .collect();
         gh.seed_comments(&repo, seeded);
+    }
+    let extra_repo = arg(&args, "--extra-repo", "");
+    let extra_issues: i64 = arg(&args, "--extra-issues", "0").parse().expect("--extra-issues");
+    if !extra_repo.is_empty() {
+        gh.add_repo(&extra_repo, &token);
+        for n in 1..=extra_issues {
+            gh.upsert(
+                &extra_repo,
+                issue(&extra_repo, n, &format!("Issue number {n}"), None, "open", &chrono_like_time(n)),
+            );
+        }
     }
     gh.set_latency(std::time::Duration::from_millis(latency_ms));
     println!("listening on {} ({issues} issues, {prs} pull requests, {comments} comments in {repo})", gh.url);
