@@ -1,8 +1,9 @@
 // End-to-end test of the ghsync web console in a real browser.
 //
-// before(): starts fake-github and `ghsync serve` (each waits for its "listening on" line),
-//           seeds a project, imports 5 issues and makes one conflict through the API, then
-//           launches Debian's chromium through playwright-core with a fresh profile.
+// before(): starts fake-github (with a second repository of 5,000 issues) and `ghsync serve`
+//           (each waits for its "listening on" line), seeds a project, imports 5 issues (some
+//           with labels, assignees and a milestone) and makes one conflict through the API,
+//           then launches Debian's chromium through playwright-core with a fresh profile.
 // tests:    run in order against one page; screenshots go to ./artifacts/.
 // after():  closes the browser and kills both servers (also when a test failed).
 //
@@ -19,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -35,7 +37,7 @@ const PHONE = { width: 390, height: 844 };
 
 const children = [];
 const temps = [];
-let fakeUrl; let baseUrl; let context; let page;
+let fakeUrl; let baseUrl; let context; let page; let seededProjectId;
 const browserProblems = [];
 
 // ---- processes ------------------------------------------------------------------------
@@ -101,11 +103,13 @@ async function api(method, route, body) {
 
 /**
  * POST run (202: queued for ghsync's worker, which its own loop may hold for a moment: 409,
- * retried, bounded), then the run's row once the worker finished it (bounded polling).
+ * retried, bounded), then the run's row once the worker finished it (bounded polling). Each
+ * wait is bounded by `boundMs` (a sync of thousands of issues in a debug build takes longer).
  */
-async function runSync(projectId) {
+async function runSync(projectId, boundMs = 10_000) {
   let accepted = null;
-  for (let attempt = 0; attempt < 50 && !accepted; attempt += 1) {
+  const busyUntil = Date.now() + Math.max(5000, boundMs);
+  while (!accepted && Date.now() < busyUntil) {
     const res = await call('POST', `${baseUrl}/api/projects/${projectId}/github-sync/run`);
     if (res.status === 409) {
       await new Promise((r) => setTimeout(r, 100));
@@ -114,18 +118,29 @@ async function runSync(projectId) {
     assert.equal(res.status, 202, JSON.stringify(res.body));
     accepted = res.body;
   }
-  assert.ok(accepted, 'the sync config stayed busy (409) for 5 s');
-  for (let attempt = 0; attempt < 100; attempt += 1) {
+  assert.ok(accepted, `the sync config stayed busy (409) for ${Math.max(5000, boundMs)} ms`);
+  const deadline = Date.now() + boundMs;
+  while (Date.now() < deadline) {
     const runs = await api('GET', `/projects/${projectId}/sync-history/runs?limit=5`);
     const row = runs.items.find((r) => r.id === accepted.history_id);
     if (row && row.status !== 'in_progress') return row;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('the queued sync did not finish within 10 s');
+  throw new Error(`the queued sync did not finish within ${boundMs} ms`);
+}
+
+/** Sets an issue's labels, assignees or milestone on the test GitHub, as a person would there. */
+async function setFields(number, updatedAt, fields) {
+  const res = await call('POST', `${fakeUrl}/_fake/fields`, { repo: 'acme/widgets', number, updated_at: updatedAt, ...fields });
+  assert.equal(res.status, 204, `fields of #${number}: ${JSON.stringify(res.body)}`);
 }
 
 async function seed() {
   const project = await api('POST', '/projects', { name: 'Widgets' });
+  // What the board's filters find (every fixture issue also carries the label "bug").
+  await setFields(3, '2026-01-03T00:00:00Z', { labels: ['bug', 'ui'], assignees: ['ana'], milestone: 'v1.0' });
+  await setFields(4, '2026-01-04T00:00:00Z', { milestone: 'v1.0' });
+  await setFields(5, '2026-01-05T00:00:00Z', { assignees: ['ana', 'bo'] });
   await api('PUT', `/projects/${project.id}/github-sync`, { repo_owner: 'acme', repo_name: 'widgets', pat: GH_TOKEN });
   const first = await runSync(project.id);
   assert.equal(first.tasks_created, 5, 'the first sync imports the 5 issues');
@@ -167,6 +182,43 @@ async function resize(size) {
 }
 const taskRow = (n) => page.locator('#tasks-body tr').filter({ has: page.getByRole('link', { name: `#${n}`, exact: true }) });
 
+/** Shows the tasks card's List view (a project opens on its board); the list's tests read its table. */
+async function showList() {
+  const toggle = page.getByRole('button', { name: 'List', exact: true });
+  if (await toggle.getAttribute('aria-pressed') !== 'true') await toggle.click();
+  await page.locator('#list-view').waitFor();
+}
+/** Shows the Board view again. */
+async function showBoard() {
+  const toggle = page.getByRole('button', { name: 'Board', exact: true });
+  if (await toggle.getAttribute('aria-pressed') !== 'true') await toggle.click();
+  await page.locator('#board-view').waitFor();
+}
+/** A board column (a region named by its heading) and a card on the board (by its issue number). */
+const column = (name) => page.locator('#board').getByRole('region', { name, exact: true });
+const cardOf = (n, within = page.locator('#board')) => within.locator('li.task-card')
+  .filter({ has: page.getByRole('link', { name: `#${n}`, exact: true }) });
+/** The issue numbers of the cards a column (or the whole board) shows, in order. */
+const cardNumbers = (within = page.locator('#board')) => within.locator('li.task-card .card-head a')
+  .allTextContents().then((t) => t.map((x) => Number(x.replace('#', ''))));
+/** Polls (bounded) until `read()` resolves to a value deepEqual to `want`; returns the last value. */
+async function until(read, want, ms = 5000) {
+  const deadline = Date.now() + ms;
+  let got = await read();
+  while (!isDeepStrictEqual(got, want) && Date.now() < deadline) {
+    await page.waitForTimeout(50);
+    got = await read();
+  }
+  return got;
+}
+/** The text of the focused element (the focus after a keyboard action). */
+const focusedText = () => page.evaluate(() => (document.activeElement ? document.activeElement.textContent : null));
+/** The Widgets task of issue `n`, as the API has it now. */
+async function taskOf(n) {
+  const tasks = (await api('GET', `/projects/${seededProjectId}/tasks?limit=100`)).items;
+  return tasks.find((t) => t.github && t.github.issue_number === n);
+}
+
 /** A comment on issue `number` in the fake GitHub (it also moves the issue's updated_at). */
 async function addComment(number, id, body, login, at) {
   const res = await call('POST', `${fakeUrl}/_fake/comment`, { repo: 'acme/widgets', number, id, body, login, at });
@@ -191,7 +243,8 @@ describe('ghsync web console', () => {
     await mkdir(ARTIFACTS, { recursive: true });
     const port = await freePort();
     const [, fake] = await startServer('fake-github', FAKE_BIN,
-      ['--port', String(port), '--repo', 'acme/widgets', '--token', GH_TOKEN, '--issues', '5', '--prs', '1'],
+      ['--port', String(port), '--repo', 'acme/widgets', '--token', GH_TOKEN, '--issues', '5', '--prs', '1',
+        '--extra-repo', 'acme/huge', '--extra-issues', '5000'],
       {}, /listening on (http:\/\/\S+)/);
     fakeUrl = fake;
     const workdir = await mkdtemp(path.join(tmpdir(), 'ghsync-e2e-'));
@@ -206,6 +259,7 @@ describe('ghsync web console', () => {
       /ghsync listening on (http:\/\/127\.0\.0\.1:\d+)/);
     await checkEmbeddedConsole();
     seeded = await seed();
+    seededProjectId = seeded.project.id;
 
     const profile = await mkdtemp(path.join(tmpdir(), 'ghsync-e2e-profile-'));
     temps.push(profile);
@@ -245,6 +299,10 @@ describe('ghsync web console', () => {
     assert.equal(await page.getByRole('button', { name: 'Widgets' }).getAttribute('aria-current'), 'true');
     await assertText('#cfg-repo', /^acme\/widgets$/);
     await assertText('#cfg-enabled', /Enabled/);
+    assert.equal(await page.getByRole('button', { name: 'Board', exact: true }).getAttribute('aria-pressed'), 'true',
+      'a project opens on its board');
+    assert.ok(await page.locator('#board-view').isVisible() && await page.locator('#list-view').isHidden());
+    await showList();
     await page.locator('#tasks-body tr').nth(4).waitFor();
     assert.equal(await page.locator('#tasks-body tr').count(), 5);
     for (const title of ['Issue number 1', 'Local title', 'Issue number 3', 'Issue number 4', 'Issue number 5']) {
@@ -313,6 +371,7 @@ describe('ghsync web console', () => {
   });
 
   test('"Sync now" runs a sync and shows its result', async () => {
+    await showList();
     // GitHub answers slowly: the console shows the queued run while the worker waits on it.
     const slow = await call('POST', `${fakeUrl}/_fake/latency`, { ms: 600 });
     assert.equal(slow.status, 204);
@@ -325,6 +384,7 @@ describe('ghsync web console', () => {
   });
 
   test('a task\'s detail view shows its GitHub comments as text, a page at a time', async () => {
+    await showList();
     // Markup in a comment must reach the page as the characters typed, never as elements.
     const hostile = '<img src=x onerror=alert(1)> **bold**\n<b>second line</b> <script>alert(2)</script>';
     await addComment(1, 9001, hostile, 'octo-reviewer', '2026-03-02T00:00:00Z');
@@ -403,6 +463,7 @@ describe('ghsync web console', () => {
   });
 
   test('the conflict dialog shows both versions side by side, closes on Escape', async () => {
+    await showList();
     const badge = taskRow(2).getByRole('button', { name: /Conflict/ });
     await badge.click();
     const dialog = page.getByRole('dialog');
@@ -427,6 +488,7 @@ describe('ghsync web console', () => {
   });
 
   test('merging resolves the conflict and updates the task', async () => {
+    await showList();
     await taskRow(2).getByRole('button', { name: /Conflict/ }).click();
     await page.getByRole('button', { name: 'Merge…' }).click();
     const title = page.getByLabel('Title', { exact: true });
@@ -488,6 +550,7 @@ describe('ghsync web console', () => {
   });
 
   test('two-way: a refused push shows why and is retried once fixed', async () => {
+    await showList();
     assert.equal((await call('POST', `${fakeUrl}/_fake/read_only`, { token: GH_TOKEN, read_only: true })).status, 204);
     const edited = await api('PATCH', `/tasks/${seeded.task2.id}`, { title: 'Refused at first' });
     assert.equal(edited.title, 'Refused at first');
@@ -502,6 +565,7 @@ describe('ghsync web console', () => {
   });
 
   test('two-way: labels filter the list, a new task is published to GitHub', async () => {
+    await showList();
     await assertText('#cfg-permissions', /^Issues: read and write\b/);
     assert.equal(await taskRow(1).getByRole('button', { name: 'bug', exact: true }).count(), 1, 'the label shows');
     const label = page.getByLabel('Label', { exact: true });
@@ -527,6 +591,7 @@ describe('ghsync web console', () => {
   });
 
   test('two-way: a comment written on the board reaches the test GitHub', async () => {
+    await showList();
     // Markup typed in a comment stays text on the board, and goes to GitHub as typed.
     const text = 'Shipped in <b>v2</b> <img src=x onerror=alert(3)>';
     const title = taskRow(1).getByRole('button', { name: 'Issue number 1', exact: true });
@@ -588,6 +653,270 @@ describe('ghsync web console', () => {
     await shot('08e-two-way-comment-on-github', false);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
+  });
+
+  // ---- the board (issue 30): two-way sync is on from here ------------------------------
+
+  test('the board: five columns with their headings, cards as list items, newest-updated first', async () => {
+    await showBoard();
+    assert.equal(await page.getByRole('button', { name: 'Board', exact: true }).getAttribute('aria-pressed'), 'true');
+    assert.equal(await page.getByRole('button', { name: 'List', exact: true }).getAttribute('aria-pressed'), 'false');
+    assert.ok(await page.locator('#list-view').isHidden(), 'the list gives way to the board');
+    const names = ['To do', 'In progress', 'In review', 'Done', 'Cancelled'];
+    assert.deepEqual(await page.locator('#board').getByRole('heading', { level: 4 }).allTextContents(), names);
+    for (const name of names) assert.equal(await column(name).getByRole('heading', { level: 4, name, exact: true }).count(), 1, name);
+    await page.getByText('Newest-updated first in each column.').waitFor();
+    // The 5 issues and the task published as #7, all in To do, as list items of its list.
+    const todo = column('To do');
+    assert.deepEqual((await until(() => cardNumbers(todo).then((n) => [...n].sort()), [1, 2, 3, 4, 5, 7])), [1, 2, 3, 4, 5, 7]);
+    assert.equal(await todo.getByRole('list', { name: 'To do' }).getByRole('listitem').count(), 6);
+    for (const status of ['inprogress', 'inreview', 'done', 'cancelled']) await assertText(`#col-${status}-count`, /^No tasks\.$/);
+    for (const name of names.slice(1)) assert.equal(await column(name).getByRole('listitem').count(), 0, name);
+    await assertText('#col-todo-count', /^6 tasks\.$/);
+    // Newest-updated first: the order the API gives for sort=updated.
+    const api_order = (await api('GET', `/projects/${seededProjectId}/tasks?status=todo&sort=updated&limit=50`)).items;
+    assert.deepEqual(await cardNumbers(todo), api_order.map((t) => t.github.issue_number));
+    const times = api_order.map((t) => Date.parse(t.updated_at));
+    assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest-updated first');
+    // A card: issue link, title (opens the detail dialog), labels, assignees, milestone, comments, sync state.
+    const card3 = cardOf(3);
+    const link = card3.getByRole('link', { name: '#3', exact: true });
+    assert.equal(await link.getAttribute('href'), 'https://github.com/acme/widgets/issues/3');
+    assert.equal(await link.getAttribute('target'), '_blank');
+    assert.match(await link.getAttribute('rel'), /noopener noreferrer/);
+    assert.deepEqual(await card3.locator('.chip').allTextContents(), ['bug', 'ui']);
+    assert.deepEqual(await card3.locator('.chip').evaluateAll((chips) => chips.map((c) => c.style.getPropertyValue('--chip'))),
+      ['#0e8a16', '#0e8a16'], 'the chips in their GitHub colours');
+    await card3.getByText('@ana', { exact: true }).waitFor();
+    await card3.getByText('◷ v1.0', { exact: true }).waitFor();
+    assert.equal(await cardOf(5).getByText('@ana @bo', { exact: true }).count(), 1);
+    assert.equal(await cardOf(1).getByRole('img', { name: '3 comments', exact: true }).count(), 1, '2 from GitHub, 1 from the board');
+    assert.equal(await card3.getByRole('img', { name: 'No comments', exact: true }).count(), 1);
+    assert.equal(await cardOf(1).locator('.card-sync').textContent(), 'In sync');
+    assert.equal(await cardOf(1).getByRole('button', { name: 'Move to… (#1 Issue number 1)', exact: true }).getAttribute('aria-haspopup'), 'menu');
+    assert.equal(await page.locator('#board').getAttribute('tabindex'), '0', 'the board scroller is keyboard-focusable');
+    await shot('10-board-desktop');
+    const title = card3.getByRole('button', { name: 'Issue number 3', exact: true });
+    await title.click();
+    const dialog = page.getByRole('dialog', { name: 'Issue number 3' });
+    await dialog.waitFor();
+    await assertText('#task-facts', /Assignees\s*@ana/);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.ok(await title.evaluate((b) => b === document.activeElement), 'focus returns to the card\'s title');
+  });
+
+  test('the board: a card moves by drag and by keyboard; GitHub closes the issue moved to Done', async () => {
+    // By drag and drop: #4 to In progress.
+    const inProgress = column('In progress');
+    await cardOf(4).dragTo(inProgress, { sourcePosition: { x: 4, y: 4 } });
+    await cardOf(4, inProgress).waitFor();
+    assert.equal(await cardOf(4, column('To do')).count(), 0, 'it left To do');
+    await assertText('#board-live', /^Moved #4 to In progress\.$/);
+    assert.equal((await taskOf(4)).status, 'inprogress', 'the server has the move');
+    await assertText('#board li.task-card:has(a[href$="/issues/4"]) .card-sync', /^In sync$/);
+
+    // The menu: Escape closes it and gives the focus back; a click outside closes it.
+    const move1 = cardOf(1).getByRole('button', { name: /^Move to… \(#1 / });
+    await move1.focus();
+    await page.keyboard.press('Enter');
+    const menu = page.getByRole('menu');
+    await menu.waitFor();
+    assert.equal(await move1.getAttribute('aria-expanded'), 'true');
+    assert.deepEqual(await menu.getByRole('menuitem').allTextContents(), ['In progress', 'In review', 'Done', 'Cancelled'],
+      'the four other columns');
+    assert.equal(await focusedText(), 'In progress', 'focus moves into the menu');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await focusedText(), 'Cancelled', 'ArrowUp wraps to the last');
+    await page.keyboard.press('Escape');
+    await menu.waitFor({ state: 'hidden' });
+    assert.ok(await move1.evaluate((b) => b === document.activeElement), 'Escape returns the focus to the button');
+    assert.equal(await move1.getAttribute('aria-expanded'), 'false');
+    await move1.click();
+    await menu.waitFor();
+    await page.getByText('Newest-updated first in each column.').click();
+    await menu.waitFor({ state: 'hidden' });
+
+    // By keyboard: #5 to Done.
+    const move5 = cardOf(5).getByRole('button', { name: /^Move to… \(#5 / });
+    await move5.focus();
+    await page.keyboard.press('Enter');
+    await menu.waitFor();
+    for (let i = 0; i < 4 && (await focusedText()) !== 'Done'; i += 1) await page.keyboard.press('ArrowDown');
+    assert.equal(await focusedText(), 'Done');
+    await page.keyboard.press('Enter');
+    const done = column('Done');
+    await cardOf(5, done).waitFor();
+    assert.equal(await cardOf(5, column('To do')).count(), 0);
+    await assertText('#board-live', /^Moved #5 to Done\.$/);
+    const focusedName = await page.evaluate(() => document.activeElement && document.activeElement.getAttribute('aria-label'));
+    assert.match(focusedName || '', /^Move to… \(#5 /, 'focus follows the card to its Move button');
+    assert.equal(await cardOf(5, done).count(), 1);
+
+    // Two-way: the issue is closed as completed on the test GitHub (polled, bounded).
+    const deadline = Date.now() + 10_000;
+    let issue = null;
+    while (Date.now() < deadline) {
+      const res = await fetch(`${fakeUrl}/repos/acme/widgets/issues/5`, { headers: { Authorization: `Bearer ${GH_TOKEN}` } });
+      issue = await res.json();
+      if (issue.state === 'closed' && issue.state_reason === 'completed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(issue.state, 'closed', 'the issue was closed on GitHub');
+    assert.equal(issue.state_reason, 'completed');
+    await assertText('#board li.task-card:has(a[href$="/issues/5"]) .card-sync', /^In sync$/);
+    assert.equal((await taskOf(5)).status, 'done');
+  });
+
+  test('the board: a move of a card changed elsewhere is refused, and the card goes back', async () => {
+    const stale = await taskOf(3);
+    await api('PATCH', `/tasks/${stale.id}`, { title: 'Changed elsewhere' });
+    const card3 = cardOf(3);
+    assert.equal(await card3.getByRole('button', { name: 'Issue number 3', exact: true }).count(), 1, 'the board shows the old version');
+    const before = await cardNumbers(column('To do'));
+    await card3.getByRole('button', { name: /^Move to… \(#3 / }).click();
+    await page.getByRole('menuitem', { name: 'In review', exact: true }).click();
+    await assertText('#notice-text', /^This task changed since the board was loaded, so it was not moved; the board was refreshed\. The task changed since it was read/);
+    await column('To do').getByRole('button', { name: 'Changed elsewhere', exact: true }).waitFor();
+    assert.deepEqual(await cardNumbers(column('To do')), before, 'back in its place');
+    assert.equal(await cardOf(3, column('In review')).count(), 0);
+    await assertText('#board-live', /^#3 was not moved to In review; it is back in To do\.$/);
+    assert.equal((await taskOf(3)).status, 'todo', 'nothing was written');
+    await page.getByRole('button', { name: 'Dismiss message' }).click();
+  });
+
+  test('the board: the filters (assignee, milestone, label) narrow every column, and the list', async () => {
+    const board = page.locator('#board');
+    const sorted = () => cardNumbers(board).then((n) => [...n].sort());
+    const assignee = page.getByLabel('Assignee', { exact: true });
+    const milestone = page.getByLabel('Milestone', { exact: true });
+    const label = page.getByLabel('Label', { exact: true });
+    const search = page.getByRole('button', { name: 'Search' });
+
+    await assignee.fill('ANA'); // logins compare in any case
+    await search.click();
+    assert.deepEqual(await until(sorted, [3, 5]), [3, 5], 'only the tasks assigned to ana');
+    await assertText('#col-inprogress-count', /^No task matches the filters\.$/);
+    // The same form filters the list.
+    await showList();
+    await page.locator('#tasks-body tr').nth(1).waitFor();
+    assert.equal(await page.locator('#tasks-body tr').count(), 2);
+    assert.equal(await taskRow(3).count() + await taskRow(5).count(), 2);
+    await showBoard();
+    assert.deepEqual(await until(sorted, [3, 5]), [3, 5]);
+
+    await assignee.fill('');
+    await milestone.fill('v1.0');
+    await search.click();
+    assert.deepEqual(await until(sorted, [3, 4]), [3, 4], 'only the milestone v1.0');
+
+    await milestone.fill('');
+    await label.fill('ui');
+    await search.click();
+    assert.deepEqual(await until(sorted, [3]), [3], 'only the label ui');
+    await label.fill('nope');
+    await search.click();
+    assert.deepEqual(await until(sorted, []), []);
+    assert.deepEqual(await board.locator('.column-count').allTextContents(), Array(5).fill('No task matches the filters.'));
+
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    assert.deepEqual(await until(sorted, [1, 2, 3, 4, 5, 7]), [1, 2, 3, 4, 5, 7], 'every task is back');
+    assert.equal(await label.inputValue(), '');
+  });
+
+  test('the board at phone width scrolls sideways, and a card still moves by keyboard', async () => {
+    await resize(PHONE);
+    const board = page.locator('#board');
+    const { scrollWidth, clientWidth } = await board.evaluate((b) => ({ scrollWidth: b.scrollWidth, clientWidth: b.clientWidth }));
+    assert.ok(scrollWidth > clientWidth, `the board scrolls sideways (${scrollWidth} > ${clientWidth})`);
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), PHONE.width, 'the page itself does not');
+    await shot('11-board-phone');
+    await page.locator('section[aria-labelledby="tasks-h"]').screenshot({ path: path.join(ARTIFACTS, '11a-board-phone-section.png') });
+    // From the board scroller, Tab reaches the first card's "Move to…".
+    await board.focus();
+    let name = '';
+    for (let i = 0; i < 20 && !name.startsWith('Move to…'); i += 1) {
+      await page.keyboard.press('Tab');
+      name = await page.evaluate(() => (document.activeElement && document.activeElement.getAttribute('aria-label')) || '');
+    }
+    const number = Number((name.match(/^Move to… \(#(\d+) /) || [])[1]);
+    assert.ok(number, `Tab reached a card's Move button (${name})`);
+    await page.keyboard.press('Enter');
+    await page.getByRole('menu').waitFor();
+    assert.equal(await focusedText(), 'In progress');
+    await page.keyboard.press('Enter');
+    await cardOf(number, column('In progress')).waitFor();
+    await assertText('#board-live', new RegExp(`^Moved #${number} to In progress\\.$`));
+    const focused = await page.evaluate(() => {
+      const b = document.activeElement && document.activeElement.getBoundingClientRect();
+      return b && { label: document.activeElement.getAttribute('aria-label'), left: b.left, right: b.right };
+    });
+    assert.match(focused.label, new RegExp(`^Move to… \\(#${number} `), 'focus follows the card');
+    assert.ok(focused.left >= 0 && focused.right <= PHONE.width, `the focused button is in view (${focused.left}–${focused.right})`);
+    await shot('11b-board-phone-moved', false);
+    await resize(DESKTOP);
+  });
+
+  test('the board: a project of 5,000 tasks opens with one page per column, and pages on as a column scrolls', async () => {
+    const huge = await api('POST', '/projects', { name: 'Huge' });
+    await api('PUT', `/projects/${huge.id}/github-sync`, { repo_owner: 'acme', repo_name: 'huge', pat: GH_TOKEN });
+    // 5,000 issues take a debug build a while: bounded by 3 minutes, run again until complete.
+    let run = await runSync(huge.id, 180_000);
+    for (let i = 0; i < 5 && run.status === 'success' && !run.complete; i += 1) run = await runSync(huge.id, 180_000);
+    assert.equal(run.status, 'success', run.error_message || '');
+    const imported = await api('GET', `/projects/${huge.id}/tasks?status=todo&limit=500`);
+    assert.equal(imported.items.length, 500, 'thousands of tasks to page through');
+    // The console reads the project list when it loads.
+    await page.reload();
+    await page.getByRole('button', { name: 'Huge', exact: true }).waitFor();
+    await page.locator('#col-todo-count').waitFor();
+
+    const reads = [];
+    const onRequest = (request) => {
+      const url = new URL(request.url());
+      if (url.pathname === `/api/projects/${huge.id}/tasks`) reads.push(url.searchParams);
+    };
+    page.on('request', onRequest);
+    try {
+      await page.getByRole('button', { name: 'Huge', exact: true }).click();
+      const todo = column('To do');
+      await assertText('#col-todo-count', /^50 tasks, more to load\.$/);
+      for (const s of ['inprogress', 'inreview', 'done', 'cancelled']) await assertText(`#col-${s}-count`, /^No tasks\.$/);
+      assert.equal(await todo.getByRole('listitem').count(), 50);
+      assert.equal(reads.length, 5, `one read per column: ${reads.map(String).join(' | ')}`);
+      assert.deepEqual(reads.map((q) => q.get('status')).sort(), ['cancelled', 'done', 'inprogress', 'inreview', 'todo']);
+      for (const q of reads) {
+        assert.equal(q.get('limit'), '50');
+        assert.equal(q.get('sort'), 'updated');
+        assert.equal(q.has('cursor'), false, 'first pages only');
+      }
+      assert.ok(await page.locator('#col-todo-scroll').evaluate((c) => c.scrollHeight > c.clientHeight * 1.5),
+        'the column scrolls on its own');
+      await shot('12-board-huge');
+
+      // Scrolled to its end, To do reads its next page, once.
+      await page.locator('#col-todo-scroll').evaluate((c) => { c.scrollTop = c.scrollHeight; });
+      await assertText('#col-todo-count', /^100 tasks, more to load\.$/);
+      assert.equal(await todo.getByRole('listitem').count(), 100);
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      assert.equal(reads.length, 6, `one more read: ${reads.slice(5).map(String).join(' | ')}`);
+      assert.equal(reads[5].get('status'), 'todo');
+      assert.ok(reads[5].get('cursor'), 'with the cursor');
+      const numbers = await cardNumbers(todo);
+      assert.equal(new Set(numbers).size, 100, 'no card twice');
+
+      // "Load more" does the same for keyboard users.
+      await todo.getByRole('button', { name: 'Load more in To do' }).press('Enter');
+      await assertText('#col-todo-count', /^150 tasks, more to load\.$/);
+      assert.equal(reads.length, 7);
+      assert.equal(reads[6].get('status'), 'todo');
+      assert.ok(reads.slice(5).every((q) => q.get('status') === 'todo'), 'the other columns made no further request');
+    } finally {
+      page.off('request', onRequest);
+    }
+    // Back to Widgets for the tests after this one.
+    await page.getByRole('button', { name: 'Widgets', exact: true }).click();
+    await assertText('#col-todo-count', /^\d tasks?\.$/);
   });
 
   test('an expired token sends the person back to sign-in with a message', async () => {

@@ -57,6 +57,12 @@ describe('errorText', () => {
       'The stored token cannot be opened.');
   });
 
+  test('a 412 says the task changed since the board was loaded, that the board was refreshed, and how', () => {
+    const err = new ApiError(412, 'task_changed', 'the task changed since it was read: it is in done now (updated 2026-03-01T00:00:00Z)');
+    assert.equal(errorText(err, 'move'), 'This task changed since the board was loaded, so it was not moved; the board was refreshed. '
+      + 'The task changed since it was read: it is in done now (updated 2026-03-01T00:00:00Z).');
+  });
+
   test('413, 502 (GitHub or the key service), 503 and anything else', () => {
     assert.equal(errorText(new ApiError(413, 'too_large', 'body too large')), 'That request is too large.');
     assert.equal(errorText(new ApiError(502, 'github_unavailable', 'timed out')), 'GitHub could not be reached: timed out');
@@ -114,6 +120,15 @@ describe('api()', () => {
     const [, init] = calls[0];
     assert.deepEqual(init.headers, { Authorization: 'Bearer tok-123', 'Content-Type': 'application/json' });
     assert.equal(init.body, '{"name":"New"}');
+  });
+
+  test('extra headers go along (If-Match), but never replace the token', async () => {
+    answer = json(200, { id: 't1' });
+    await api('PATCH', '/tasks/t1', { status: 'done' }, { 'If-Match': '"2026-03-01T00:00:00Z"', Authorization: 'Bearer other' });
+    const [, init] = calls[0];
+    assert.deepEqual(init.headers, {
+      'If-Match': '"2026-03-01T00:00:00Z"', Authorization: 'Bearer tok-123', 'Content-Type': 'application/json',
+    });
   });
 
   test('a 204 resolves to null', async () => {

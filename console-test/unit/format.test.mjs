@@ -5,7 +5,9 @@ import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fmtInterval, fmtMs, fmtRelative, fmtTime, sentence } from '../../functions/api/console/dom.js';
 import { credentialText, permissionsText } from '../../functions/api/console/config.js';
-import { isTaskStatus, pushedText, syncText, tasksPath, waitingText } from '../../functions/api/console/tasks.js';
+import {
+  addFilters, isFiltered, isTaskStatus, pushedText, syncText, tasksPath, waitingText,
+} from '../../functions/api/console/tasks.js';
 import { commentsText, runLabel } from '../../functions/api/console/history.js';
 import { isAction } from '../../functions/api/console/conflicts.js';
 import { state } from '../../functions/api/console/state.js';
@@ -164,7 +166,7 @@ describe('pushedText (after "Retry push")', () => {
 });
 
 describe('tasksPath', () => {
-  afterEach(() => { state.taskQuery = ''; state.taskLabel = ''; });
+  afterEach(() => { state.taskQuery = ''; state.taskLabel = ''; state.taskAssignee = ''; state.taskMilestone = ''; });
 
   test('the first page: only the page size', () => {
     assert.equal(tasksPath('p1', null), '/projects/p1/tasks?limit=100');
@@ -173,6 +175,19 @@ describe('tasksPath', () => {
     state.taskQuery = 'login bug';
     state.taskLabel = 'good first issue';
     assert.equal(tasksPath('p1', 'c/2'), '/projects/p1/tasks?limit=100&q=login+bug&label=good+first+issue&cursor=c%2F2');
+  });
+  test('addFilters and isFiltered: only the filters that are set, in a fixed order', () => {
+    const none = { q: '', label: '', assignee: '', milestone: '' };
+    assert.equal(isFiltered(none), false);
+    assert.equal(isFiltered({ ...none, milestone: 'v1' }), true);
+    assert.equal(String(addFilters(new URLSearchParams({ limit: '5' }), none)), 'limit=5');
+    assert.equal(String(addFilters(new URLSearchParams(), { q: 'x', label: 'bug', assignee: 'ana', milestone: 'v1' })),
+      'q=x&label=bug&assignee=ana&milestone=v1');
+  });
+  test('the assignee and the milestone filter the list too', () => {
+    state.taskAssignee = 'ana';
+    state.taskMilestone = 'v1.0 & later';
+    assert.equal(tasksPath('p1', null), '/projects/p1/tasks?limit=100&assignee=ana&milestone=v1.0+%26+later');
   });
 });
 

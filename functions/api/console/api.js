@@ -40,15 +40,17 @@ export function onUnauthorized(handler) {
 /**
  * Calls `/api{path}` with the token. Resolves to the JSON answer (null for a 204), whose
  * type the caller names (the answer is trusted, not validated); rejects with an ApiError.
+ * `extra` adds request headers (the board's `If-Match`); it cannot replace the token's.
  * @template [T=unknown]
  * @param {string} method
  * @param {string} path
  * @param {unknown} [body]
+ * @param {Record<string, string>} [extra]
  * @returns {Promise<T>}
  */
-export async function api(method, path, body) {
+export async function api(method, path, body, extra) {
   /** @type {Record<string, string>} */
-  const headers = { Authorization: `Bearer ${state.token}` };
+  const headers = { ...extra, Authorization: `Bearer ${state.token}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
@@ -97,6 +99,7 @@ export function errorText(err, what) {
       if (what === 'run') return 'A sync is already running for this project. Try again when it has finished.';
       if (what === 'resolve') return 'This conflict was already resolved (perhaps in another window). The lists have been refreshed.';
       return `Conflict: ${err.message}`;
+    case 412: return `This task changed since the board was loaded, so it was not moved; the board was refreshed. ${sentence(err.message)}`;
     case 413: return 'That request is too large.';
     case 422:
       if (err.code === 'pat_refused') return `Personal access token refused. ${err.message}`;

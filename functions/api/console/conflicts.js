@@ -6,7 +6,7 @@
 import { ApiError, api, errorText, guard } from './api.js';
 import { combinedDescription, diffWords } from './diff.js';
 import { $, el, fmtTime, notify, show } from './dom.js';
-import { state } from './state.js';
+import { knownTask, state } from './state.js';
 import { REMOTE, STATUS, isTaskStatus, loadTasksAndConflicts } from './tasks.js';
 
 /** @typedef {import('../../../shared/types').ConflictResolution} ConflictResolution */
@@ -45,12 +45,12 @@ export const isAction = (value) => value !== undefined && Object.hasOwn(ACTION_T
 const actionText = (c) => (c.resolution_action && ACTION_TEXT[c.resolution_action]) || '';
 
 /**
- * The task as the list shows it ("#12 Title"), or `fallback` when it is not loaded.
+ * The task as the board and the list show it ("#12 Title"), or `fallback` when it is not loaded.
  * @param {string} taskId
  * @param {string} fallback
  */
 function taskLabel(taskId, fallback) {
-  const t = state.tasks.find((x) => x.id === taskId);
+  const t = knownTask(taskId);
   if (!t) return fallback;
   return t.github ? `#${t.github.issue_number} ${t.title}` : t.title;
 }
@@ -152,7 +152,7 @@ export function openMerge() {
   $('merge-title', HTMLInputElement).value = c.local_content_snapshot.title;
   $('merge-remote-title').textContent = c.remote_content_snapshot.title;
   $('merge-desc', HTMLTextAreaElement).value = combinedDescription(c.local_content_snapshot.description, c.remote_content_snapshot.description);
-  const current = state.tasks.find((x) => x.id === c.task_id);
+  const current = knownTask(c.task_id);
   $('merge-status', HTMLSelectElement).value = (current && current.status) || c.local_content_snapshot.status || 'todo';
   show($('dlg-actions'), false);
   show($('merge-form'), true);

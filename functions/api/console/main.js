@@ -7,11 +7,14 @@
 //
 // Modules: state.js (the shared state), api.js (requests, error sentences), dom.js
 // (element helpers, formatters), config.js (sync card and connect form), history.js
-// (summary, chart, runs table), tasks.js (tasks card), thread.js (a task's detail dialog and
-// its comments), compose.js (writing, editing and resolving board comments), conflicts.js
-// (list, dialog, merge), diff.js (the word diff).
+// (summary, chart, runs table), tasks.js (tasks card: its list view, filters, new task),
+// board.js (the tasks card's board view: columns, cards, moves), columns.js (the board's
+// columns as data), thread.js (a task's detail dialog and its comments), compose.js
+// (writing, editing and resolving board comments), conflicts.js (list, dialog, merge),
+// diff.js (the word diff).
 
 import { ApiError, api, errorText, guard, onUnauthorized } from './api.js';
+import { showView } from './board.js';
 import {
   answerOffer, closeEdit, connectRepo, installHook, loadConfig, openEdit, revealSecret, showMode, syncNow, toggleSync, toggleTwoWay,
 } from './config.js';
@@ -21,7 +24,7 @@ import {
 import { $, el, notify, show } from './dom.js';
 import { loadHistory, renderChart } from './history.js';
 import { PROJECT_KEY, TOKEN_KEY, state } from './state.js';
-import { createTask, loadMoreTasks, loadTasksAndConflicts, searchTasks } from './tasks.js';
+import { clearFilters, createTask, loadMoreTasks, loadTasksAndConflicts, searchTasks } from './tasks.js';
 import { loadMoreComments, onDetailClose } from './thread.js';
 
 /** @typedef {import('../../../shared/types').Project} Project */
@@ -157,6 +160,9 @@ function wire() {
   $('show-pending').addEventListener('click', () => setFilter('pending'));
   $('show-resolved').addEventListener('click', () => setFilter('resolved'));
   $('task-search-form').addEventListener('submit', searchTasks);
+  $('task-filters-clear').addEventListener('click', clearFilters);
+  $('view-board').addEventListener('click', () => showView('board'));
+  $('view-list').addEventListener('click', () => showView('list'));
   $('tasks-more').addEventListener('click', loadMoreTasks);
   const dialog = $('conflict-dialog', HTMLDialogElement);
   for (const b of dialog.querySelectorAll('button[data-action]')) {

@@ -1,7 +1,8 @@
 // @ts-check
 // The console's one mutable state, shared by every view module: what was read from the API
 // for the selected project and what the person has chosen. Modules read and assign its
-// fields directly; there is no other copy. No DOM access here.
+// fields directly; there is no other copy. knownTask() finds a task in what the list or the
+// board loaded. No DOM access here.
 
 /** @typedef {import('../../../shared/types').Project} Project */
 /** @typedef {import('../../../shared/types').GitHubSyncConfig} GitHubSyncConfig */
@@ -12,6 +13,7 @@
 /** @typedef {import('../../../shared/types').WebhookSetup} WebhookSetup */
 /** @typedef {import('../../../shared/types').GitHubAppInfo} GitHubAppInfo */
 /** @typedef {import('../../../shared/types').TaskComment} TaskComment */
+/** @typedef {import('../../../shared/types').TaskStatus} TaskStatus */
 
 /** sessionStorage keys: the API token and the last selected project (this tab only). */
 export const TOKEN_KEY = 'ghsync.token';
@@ -28,6 +30,10 @@ export const PROJECT_KEY = 'ghsync.project';
  * @property {string | null} tasksCursor The next page's cursor; null after the last.
  * @property {string} taskQuery The title search.
  * @property {string} taskLabel The label filter.
+ * @property {string} taskAssignee The assignee filter (a login).
+ * @property {string} taskMilestone The milestone filter (its title).
+ * @property {'board' | 'list'} view How the tasks card shows the tasks.
+ * @property {Board | null} board The board's columns as loaded (board.js); null before.
  * @property {ConflictResolution[]} conflicts The listed conflicts (pending or resolved).
  * @property {ConflictStatus} filter Which conflicts are listed.
  * @property {ConflictResolution | null} conflict The one open in the dialog.
@@ -49,9 +55,50 @@ export const PROJECT_KEY = 'ghsync.project';
  * @property {HTMLElement | null} opener Focus returns there when the dialog closes.
  */
 
+/**
+ * The search form's filters, shared by the board and the list ("" for none): text in the
+ * title, a label's name, an assignee's login, a milestone's title.
+ * @typedef {{ q: string, label: string, assignee: string, milestone: string }} Filters
+ */
+
+/**
+ * One column of the board: its cards as loaded so far (newest-updated first) and its paging.
+ * @typedef {object} Column
+ * @property {TaskWithLink[]} items
+ * @property {string | null} cursor The next page's cursor; null after the last.
+ * @property {boolean} loading A page is being read (never two at once).
+ * @property {boolean} loaded Its first page arrived.
+ * @property {boolean} failed Its last read failed ("Try again").
+ */
+
+/**
+ * The board as loaded for one project and one set of filters. A new object for each load, so
+ * an answer that arrives after the project or the filters changed can tell it is late.
+ * @typedef {object} Board
+ * @property {string | null} pid
+ * @property {Filters} filters
+ * @property {Record<TaskStatus, Column>} columns
+ * @property {Set<string>} moving The tasks whose move is on its way.
+ */
+
+/**
+ * A task as the view shown loaded it (then the other view), or null when neither holds it.
+ * @param {string} id
+ * @returns {TaskWithLink | null}
+ */
+export function knownTask(id) {
+  const cards = state.board ? Object.values(state.board.columns).flatMap((c) => c.items) : [];
+  const sources = state.view === 'board' ? [cards, state.tasks] : [state.tasks, cards];
+  for (const tasks of sources) {
+    const found = tasks.find((t) => t.id === id);
+    if (found) return found;
+  }
+  return null;
+}
+
 /** @type {State} */
 export const state = {
   token: null, projects: [], projectId: null, config: null, history: null,
-  tasks: [], tasksCursor: null, taskQuery: '', taskLabel: '', conflicts: [], filter: 'pending', conflict: null, opener: null,
+  tasks: [], tasksCursor: null, taskQuery: '', taskLabel: '', taskAssignee: '', taskMilestone: '', view: 'board', board: null, conflicts: [], filter: 'pending', conflict: null, opener: null,
   following: null, hook: null, editing: false, app: null, thread: null,
 };

@@ -1,9 +1,13 @@
 // @ts-check
-// The tasks card: the project's tasks a page at a time (title search, label filter), each
-// with its issue link, labels, GitHub state and sync state, and the actions of that row
-// (review a conflict, publish to GitHub, retry a push); and the new-task form. It loads the
-// conflicts together with the tasks, since a row shows its conflict. A task's title opens
-// its detail dialog (thread.js) with the same facts the row shows.
+// The tasks card: its List view, the project's tasks a page at a time, each with its issue
+// link, labels, GitHub state and sync state, and the actions of that row (review a conflict,
+// publish to GitHub, retry a push); the search form's filters (title, label, assignee,
+// milestone), which the Board view (board.js) uses too; and the new-task form. It loads the
+// conflicts together with the tasks, since a row (or a card) shows its conflict; when the
+// board is the view shown it has board.js load it (see useBoard: board.js imports this
+// module, never the other way round). A task's pieces (issue link, title button, label chips,
+// sync cell) are exported for the board's cards. A task's title opens its detail dialog
+// (thread.js) with the same facts the row shows.
 
 import { api, guard } from './api.js';
 import { openConflictForTask, renderConflicts } from './conflicts.js';
@@ -20,6 +24,7 @@ import { openDetail } from './thread.js';
 /** @typedef {import('../../../shared/types').PushWaiting} PushWaiting */
 /** @typedef {import('../../../shared/types').Pushed} Pushed */
 /** @typedef {import('./thread.js').Fact} Fact */
+/** @typedef {import('./state.js').Filters} Filters */
 
 /** Tasks per page the console asks for (the API pages every list). */
 const TASK_PAGE = 100;
@@ -43,30 +48,82 @@ export const REMOTE = {
   deleted: ['Deleted on GitHub', 'warn'], transferred: ['Transferred to another repository', 'warn'],
 };
 
+/** The search form's filters as the person last applied them. */
+export function currentFilters() {
+  /** @type {Filters} */
+  const filters = { q: state.taskQuery, label: state.taskLabel, assignee: state.taskAssignee, milestone: state.taskMilestone };
+  return filters;
+}
+
 /**
- * The first page of tasks (as the search box filters them), or the next one (`cursor`).
+ * Adds the filters that are set to a request's query, in a fixed order.
+ * @param {URLSearchParams} query
+ * @param {Filters} filters
+ */
+export function addFilters(query, filters) {
+  for (const key of /** @type {const} */ (['q', 'label', 'assignee', 'milestone'])) {
+    if (filters[key]) query.set(key, filters[key]);
+  }
+  return query;
+}
+
+/**
+ * Whether any filter is set (an empty view then says that nothing matches).
+ * @param {Filters} filters
+ */
+export const isFiltered = (filters) => Boolean(filters.q || filters.label || filters.assignee || filters.milestone);
+
+/**
+ * The first page of tasks (as the search form filters them), or the next one (`cursor`).
  * @param {string | null} pid
  * @param {string | null} cursor
  */
 export function tasksPath(pid, cursor) {
-  const q = new URLSearchParams({ limit: String(TASK_PAGE) });
-  if (state.taskQuery) q.set('q', state.taskQuery);
-  if (state.taskLabel) q.set('label', state.taskLabel);
+  const q = addFilters(new URLSearchParams({ limit: String(TASK_PAGE) }), currentFilters());
   if (cursor) q.set('cursor', cursor);
   return `/projects/${pid}/tasks?${q}`;
 }
 
+/**
+ * The Board view, which this module loads and re-renders when it is the view shown.
+ * board.js hands it over through useBoard() when it loads.
+ * @typedef {object} BoardView
+ * @property {() => Promise<void>} load Reads the board afresh (project, filters) and shows it.
+ * @property {() => void} render Shows the loaded cards again (the config changed).
+ */
+
+/** @type {BoardView} */
+let boardView = { load: async () => {}, render: () => {} };
+
+/** @param {BoardView} view */
+export function useBoard(view) {
+  boardView = view;
+}
+
+/** The view shown (board or list) and the conflicts, read afresh. */
 export async function loadTasksAndConflicts() {
   const pid = state.projectId;
-  /** @type {[Promise<TaskPage | undefined>, Promise<ConflictPage | undefined>]} */
+  /** @type {[Promise<void>, Promise<ConflictPage | undefined>]} */
   const reads = [
-    guard('tasks', () => api('GET', tasksPath(pid, null))),
+    state.view === 'board' ? boardView.load() : loadList(pid),
     guard('conflicts', () => api('GET', `/projects/${pid}/conflicts?status=${state.filter}`)),
   ];
-  const [tasks, conflicts] = await Promise.all(reads);
+  const [, conflicts] = await Promise.all(reads);
   if (pid !== state.projectId) return; // the person switched project meanwhile
-  if (tasks) { state.tasks = tasks.items; state.tasksCursor = tasks.next_cursor; renderTasks(); }
   if (conflicts) { state.conflicts = conflicts.items; renderConflicts(); }
+}
+
+/**
+ * The list's first page.
+ * @param {string | null} pid
+ */
+async function loadList(pid) {
+  /** @type {TaskPage | undefined} */
+  const tasks = await guard('tasks', () => api('GET', tasksPath(pid, null)));
+  if (!tasks || pid !== state.projectId) return;
+  state.tasks = tasks.items;
+  state.tasksCursor = tasks.next_cursor;
+  renderList();
 }
 
 export async function loadMoreTasks() {
@@ -76,25 +133,49 @@ export async function loadMoreTasks() {
   if (!page || pid !== state.projectId) return;
   state.tasks = state.tasks.concat(page.items);
   state.tasksCursor = page.next_cursor;
-  renderTasks();
+  renderList();
 }
 
-/** @param {SubmitEvent} event */
-export function searchTasks(event) {
-  event.preventDefault();
-  state.taskQuery = $('task-search', HTMLInputElement).value.trim();
-  state.taskLabel = $('task-label', HTMLInputElement).value.trim();
+/** The search form's inputs, by filter. */
+const FILTER_INPUTS = /** @type {const} */ ([['q', 'task-search'], ['label', 'task-label'], ['assignee', 'task-assignee'], ['milestone', 'task-milestone']]);
+
+/**
+ * Puts filters into state (and into the form's inputs, when `fill`), then reloads the view shown.
+ * @param {Filters} filters
+ * @param {boolean} fill
+ */
+function applyFilters(filters, fill) {
+  state.taskQuery = filters.q;
+  state.taskLabel = filters.label;
+  state.taskAssignee = filters.assignee;
+  state.taskMilestone = filters.milestone;
+  if (fill) for (const [key, id] of FILTER_INPUTS) $(id, HTMLInputElement).value = filters[key];
   return loadTasksAndConflicts();
 }
 
 /**
- * Filters the task list by a label chip's name.
+ * "Search": the form's filters apply to the board and to the list.
+ * @param {SubmitEvent} event
+ */
+export function searchTasks(event) {
+  event.preventDefault();
+  /** @type {Filters} */
+  const filters = { q: '', label: '', assignee: '', milestone: '' };
+  for (const [key, id] of FILTER_INPUTS) filters[key] = $(id, HTMLInputElement).value.trim();
+  return applyFilters(filters, false);
+}
+
+/** "Clear filters": every task again. */
+export function clearFilters() {
+  return applyFilters({ q: '', label: '', assignee: '', milestone: '' }, true);
+}
+
+/**
+ * Filters the tasks by a label chip's name.
  * @param {string} name
  */
 function filterByLabel(name) {
-  $('task-label', HTMLInputElement).value = name;
-  state.taskLabel = name;
-  return loadTasksAndConflicts();
+  return applyFilters({ ...currentFilters(), label: name }, true);
 }
 
 /** @param {SubmitEvent} event */
@@ -128,10 +209,16 @@ async function publishTask(t, button) {
   await loadTasksAndConflicts();
 }
 
+/** Shows the loaded tasks again in the view shown (the config changed: a row's actions depend on it). */
 export function renderTasks() {
+  if (state.view === 'board') boardView.render();
+  else renderList();
+}
+
+function renderList() {
   const tasks = state.tasks;
   $('tasks-body').replaceChildren(...tasks.map(taskRow));
-  $('tasks-empty').textContent = state.taskQuery || state.taskLabel ? 'No task matches the search.'
+  $('tasks-empty').textContent = isFiltered(currentFilters()) ? 'No task matches the search.'
     : 'No tasks yet. Run a sync to import the repository\'s issues.';
   show($('tasks-empty'), tasks.length === 0);
   show($('tasks-table'), tasks.length > 0);
@@ -139,15 +226,20 @@ export function renderTasks() {
   show($('tasks-more'), Boolean(state.tasksCursor));
 }
 
+/**
+ * A task's title as the button that opens its detail dialog (a row's, a card's): reachable
+ * with Tab and announced as an action, not a clickable cell.
+ * @param {TaskWithLink} t
+ */
+export const titleButton = (t) => el('button', { type: 'button', class: 'link task-open', 'aria-haspopup': 'dialog',
+  title: 'Details and comments', text: t.title, onclick: (e) => openTask(t, e.currentTarget) });
+
 /** @param {TaskWithLink} t */
 function taskRow(t) {
   const gh = t.github;
-  // A button, not a clickable cell: reachable with Tab and announced as an action.
-  const open = el('button', { type: 'button', class: 'link task-open', 'aria-haspopup': 'dialog', title: 'Details and comments',
-    text: t.title, onclick: (e) => openTask(t, e.currentTarget) });
   return el('tr', { 'data-task': t.id },
     el('td', { 'data-label': 'Issue' }, issueLink(gh)),
-    el('td', { 'data-label': 'Title', class: 'title' }, open),
+    el('td', { 'data-label': 'Title', class: 'title' }, titleButton(t)),
     el('td', { 'data-label': 'Labels' }, issueDetails(gh)),
     el('td', { 'data-label': 'Status', text: STATUS[t.status] || t.status }),
     el('td', { 'data-label': 'On GitHub' }, remoteBadge(gh)),
@@ -155,7 +247,7 @@ function taskRow(t) {
 }
 
 /** @param {GitHubLink | null} gh */
-const issueLink = (gh) => (gh ? el('a', { href: gh.issue_url, target: '_blank', rel: 'noopener noreferrer', text: `#${gh.issue_number}` })
+export const issueLink = (gh) => (gh ? el('a', { href: gh.issue_url, target: '_blank', rel: 'noopener noreferrer', text: `#${gh.issue_number}` })
   : el('span', { class: 'muted', text: 'local' }));
 
 /**
@@ -189,24 +281,35 @@ function openTask(t, opener) {
 }
 
 /**
- * Labels (as chips that filter the list), assignees and milestone of a linked task.
+ * Labels (as chips that filter the tasks), assignees and milestone of a linked task.
  * @param {GitHubLink | null} gh
  */
 function issueDetails(gh) {
-  if (!gh) return el('span', { class: 'muted', text: '—' });
-  const parts = labelChips(gh, true);
-  if (gh.assignees.length) parts.push(el('span', { class: 'muted', text: gh.assignees.map((a) => `@${a}`).join(' ') }));
-  if (gh.milestone) parts.push(el('span', { class: 'muted', text: `◷ ${gh.milestone}` }));
+  const parts = detailParts(gh);
   return parts.length ? el('div', { class: 'details' }, ...parts) : el('span', { class: 'muted', text: '—' });
 }
 
 /**
- * The labels in their colours: buttons that filter the list (`filter`), or plain chips.
+ * A linked task's label chips (they filter the tasks), assignees (@login) and milestone (◷);
+ * none for a local task.
+ * @param {GitHubLink | null} gh
+ * @returns {HTMLElement[]}
+ */
+export function detailParts(gh) {
+  if (!gh) return [];
+  const parts = labelChips(gh, true);
+  if (gh.assignees.length) parts.push(el('span', { class: 'muted', text: gh.assignees.map((a) => `@${a}`).join(' ') }));
+  if (gh.milestone) parts.push(el('span', { class: 'muted', text: `◷ ${gh.milestone}` }));
+  return parts;
+}
+
+/**
+ * The labels in their colours: buttons that filter the tasks (`filter`), or plain chips.
  * @param {GitHubLink} gh
  * @param {boolean} filter
  * @returns {HTMLElement[]}
  */
-function labelChips(gh, filter) {
+export function labelChips(gh, filter) {
   return gh.labels.map((l) => {
     const chip = filter ? el('button', {
       type: 'button', class: 'chip', title: `Show tasks labelled ${l.name}`, onclick: () => filterByLabel(l.name), text: l.name,
@@ -230,8 +333,12 @@ export function syncText(t) {
   return gh.sync_conflict_status === 'resolved' ? 'Resolved' : 'In sync';
 }
 
-/** @param {TaskWithLink} t */
-function syncCell(t) {
+/**
+ * A task's sync state with its action: the conflict to review, "Publish to GitHub" (a local
+ * task of a two-way project), a refusal or a wait with "Retry push", or the state in words.
+ * @param {TaskWithLink} t
+ */
+export function syncCell(t) {
   const gh = t.github;
   const status = gh && gh.sync_conflict_status;
   if (status === 'pending') {

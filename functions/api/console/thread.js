@@ -267,9 +267,10 @@ export function onDetailClose() {
   const thread = state.thread;
   state.thread = null;
   if (!thread) return;
-  // The list may have been re-rendered meanwhile: then the same task's title button, or the search box.
-  const row = [...$('tasks-body').querySelectorAll('tr')].find((r) => r instanceof HTMLElement && r.dataset.task === thread.task.id);
-  const again = row && row.querySelector('button.task-open');
+  // The list or the board may have been re-rendered meanwhile: then the same task's title
+  // button in the view shown (a row's or a card's), or the search box.
+  const again = [...document.querySelectorAll(`[data-task="${CSS.escape(thread.task.id)}"] button.task-open`)]
+    .find((b) => b instanceof HTMLElement && b.getClientRects().length > 0);
   if (thread.opener && thread.opener.isConnected) thread.opener.focus();
   else if (again instanceof HTMLElement) again.focus();
   else if (state.token) $('task-search').focus();

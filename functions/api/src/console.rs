@@ -13,7 +13,7 @@ use axum::routing::get;
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Name, content type and text of each file; any other name is a 404.
-const FILES: [(&str, &str, &str); 13] = [
+const FILES: [(&str, &str, &str); 15] = [
     ("index.html", "text/html; charset=utf-8", include_str!("../console/index.html")),
     ("style.css", "text/css; charset=utf-8", include_str!("../console/style.css")),
     ("main.js", JS, include_str!("../console/main.js")),
@@ -23,6 +23,8 @@ const FILES: [(&str, &str, &str); 13] = [
     ("config.js", JS, include_str!("../console/config.js")),
     ("history.js", JS, include_str!("../console/history.js")),
     ("tasks.js", JS, include_str!("../console/tasks.js")),
+    ("board.js", JS, include_str!("../console/board.js")),
+    ("columns.js", JS, include_str!("../console/columns.js")),
     ("conflicts.js", JS, include_str!("../console/conflicts.js")),
     ("diff.js", JS, include_str!("../console/diff.js")),
     ("thread.js", JS, include_str!("../console/thread.js")),

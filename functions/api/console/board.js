@@ -1,0 +1,551 @@
+// @ts-check
+// The board: the tasks card's Board view (issue 30), the view a project opens on. One column
+// per status (To do … Cancelled), each a list of cards, newest-updated first, read a page at a
+// time: one page per column when the board opens, the next one when the person scrolls that
+// column near its end or presses its "Load more" (so a project of any size opens at once).
+// The search form's filters (tasks.js) apply. A card shows the task as a row of the list does,
+// with the list's own pieces (issue link, title button, label chips, sync cell from tasks.js),
+// and moves to another column by drag and drop or with its "Move to…" menu: on screen at once,
+// then PATCH with If-Match (the version the card shows), then the card read again; a refused
+// move puts it back and the notice bar says why. main.js wires the Board | List toggle.
+// tasks.js loads the board through useBoard() (this module imports tasks.js, not the other
+// way round). The columns as data (request paths, pages merged, cards placed and put back,
+// the menu's focus) are columns.js; nothing here touches the document at load.
+
+import { ApiError, api, report } from './api.js';
+import { $, el, show, svg } from './dom.js';
+import {
+  boardIds, cardName, columnPath, COLUMNS, columnText, commentsText, dropCard, emptyColumns, locate, menuIndex, movedText,
+  nearEnd, newCards, otherColumns, placeCard, putBack, settleCard, shortName,
+} from './columns.js';
+import { state } from './state.js';
+import {
+  STATUS, currentFilters, detailParts, isFiltered, issueLink, loadTasksAndConflicts, syncCell, titleButton, useBoard,
+} from './tasks.js';
+
+/** @typedef {import('../../../shared/types').Task} Task */
+/** @typedef {import('../../../shared/types').TaskWithLink} TaskWithLink */
+/** @typedef {import('../../../shared/types').TaskPage} TaskPage */
+/** @typedef {import('../../../shared/types').TaskStatus} TaskStatus */
+/** @typedef {import('./state.js').Board} Board */
+/** @typedef {import('./state.js').Column} Column */
+/** @typedef {import('./state.js').Filters} Filters */
+
+/** @typedef {import('./columns.js').Placed} Placed */
+
+/** While GitHub does not hold a moved card yet, it is read again this often, at most FOLLOW_TIMES times. */
+const FOLLOW_EVERY_MS = 2000;
+const FOLLOW_TIMES = 15;
+
+/** The drag data's type: only the board's own cards can be dropped on a column. */
+const DRAG_TYPE = 'application/x-ghsync-task';
+
+// ---- loading --------------------------------------------------------------------------
+
+/** Reads the board afresh (the project or the filters changed): one page per column. */
+async function loadBoard() {
+  closeMenu(false);
+  ensureColumns();
+  /** @type {Board} */
+  const board = { pid: state.projectId, filters: currentFilters(), columns: emptyColumns(), moving: new Set() };
+  state.board = board;
+  await Promise.all(COLUMNS.map((s) => loadPage(board, s)));
+}
+
+/**
+ * Reads a column's next page (its first, on a new board) and shows it, unless a page of it is
+ * being read already, none is left, or the board moved on meanwhile.
+ * @param {Board} board
+ * @param {TaskStatus} status
+ */
+async function loadPage(board, status) {
+  const column = board.columns[status];
+  if (column.loading || (column.loaded && !column.cursor)) return;
+  column.loading = true;
+  renderColumnState(board, status);
+  /** @type {TaskPage | undefined} */
+  let page;
+  try {
+    page = await api('GET', columnPath(board.pid, status, board.filters, column.cursor));
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (state.board === board) report(err, 'tasks');
+  } finally {
+    column.loading = false;
+  }
+  if (state.board !== board) return; // the project or the filters changed: a late answer
+  column.failed = !page;
+  if (page) addPage(board, status, page);
+  else if (!column.loaded) columnList(status).replaceChildren(); // not the last board's cards
+  renderColumnState(board, status);
+}
+
+/**
+ * Shows a page at the end of its column (the first replaces the last board's cards).
+ * @param {Board} board
+ * @param {TaskStatus} status
+ * @param {TaskPage} page
+ */
+function addPage(board, status, page) {
+  const column = board.columns[status];
+  const fresh = newCards(page.items, boardIds(board.columns));
+  column.items = column.items.concat(fresh);
+  column.cursor = page.next_cursor;
+  const list = columnList(status);
+  if (column.loaded) {
+    list.append(...fresh.map((t) => card(board, t)));
+    return;
+  }
+  column.loaded = true;
+  list.replaceChildren(...fresh.map((t) => card(board, t)));
+  columnScroller(status).scrollTop = 0;
+}
+
+/**
+ * The next page of a column, when the board shown has one ("Load more", or scrolled near its end).
+ * @param {TaskStatus} status
+ */
+function loadMore(status) {
+  const board = state.board;
+  if (board && board.pid === state.projectId) loadPage(board, status);
+}
+
+/**
+ * A column's scroll container came near its end: its next page, when one is due.
+ * @param {TaskStatus} status
+ * @param {IntersectionObserverEntry[]} entries
+ */
+function onColumnEnd(status, entries) {
+  const scroller = columnScroller(status);
+  // The entry may be older than the last page: the column's geometry now decides.
+  if (state.view !== 'board' || !entries.some((e) => e.isIntersecting) || scroller.clientHeight === 0) return;
+  if (nearEnd(scroller.scrollTop, scroller.clientHeight, scroller.scrollHeight)) loadMore(status);
+}
+
+// ---- rendering ------------------------------------------------------------------------
+
+/** @param {TaskStatus} status */
+const columnList = (status) => $(`col-${status}-cards`);
+/** @param {TaskStatus} status */
+const columnScroller = (status) => $(`col-${status}-scroll`);
+
+/** Builds the five columns once (each load fills them), each watching its own end. */
+function ensureColumns() {
+  const boardEl = $('board');
+  if (boardEl.childElementCount > 0) return;
+  boardEl.replaceChildren(...COLUMNS.map(columnSection));
+  for (const status of COLUMNS) {
+    const scroller = columnScroller(status);
+    const watcher = new IntersectionObserver((entries) => onColumnEnd(status, entries), { root: scroller, rootMargin: '0px 0px 200px 0px' });
+    const sentinel = scroller.querySelector('.sentinel');
+    if (sentinel) watcher.observe(sentinel);
+  }
+}
+
+/**
+ * One column: its heading, its count line, its scroll container (the cards, then the sentinel
+ * whose coming into view loads the next page) and its "Load more". The column accepts drops.
+ * @param {TaskStatus} status
+ */
+function columnSection(status) {
+  const heading = `col-${status}-h`;
+  return el('section', {
+    class: 'column', 'data-status': status, 'aria-labelledby': heading,
+    ondragover: (e) => onDragOver(e, e.currentTarget), ondragleave: (e) => onDragLeave(e, e.currentTarget),
+    ondrop: (e) => onDrop(e, e.currentTarget, status),
+  },
+  el('h4', { id: heading, text: STATUS[status] }),
+  el('p', { class: 'column-count muted', id: `col-${status}-count` }),
+  el('div', { class: 'column-scroll', id: `col-${status}-scroll` },
+    el('ul', { class: 'cards', id: `col-${status}-cards`, 'aria-labelledby': heading }),
+    el('div', { class: 'sentinel', 'aria-hidden': 'true' })),
+  el('button', {
+    type: 'button', class: 'secondary more', id: `col-${status}-more`, 'aria-label': `Load more in ${STATUS[status]}`,
+    text: 'Load more', onclick: () => loadMore(status),
+  }));
+}
+
+/**
+ * A column's count line, "Load more" (or "Try again") and busy state.
+ * @param {Board} board
+ * @param {TaskStatus} status
+ */
+function renderColumnState(board, status) {
+  if (state.board !== board) return;
+  const column = board.columns[status];
+  $(`col-${status}-count`).textContent = columnText(column, isFiltered(board.filters));
+  const more = $(`col-${status}-more`, HTMLButtonElement);
+  more.disabled = column.loading;
+  more.textContent = column.loading ? 'Loading…' : column.failed ? 'Try again' : 'Load more';
+  show(more, Boolean(column.cursor) || column.failed);
+  columnScroller(status).setAttribute('aria-busy', String(column.loading));
+}
+
+/**
+ * One card: issue link and comment count, title (opens the detail dialog), labels, assignees
+ * and milestone, then the sync state (or "Moving…") and the "Move to…" button.
+ * @param {Board} board
+ * @param {TaskWithLink} t
+ */
+function card(board, t) {
+  const moving = board.moving.has(t.id);
+  const details = detailParts(t.github);
+  return el('li', {
+    class: moving ? 'task-card moving' : 'task-card', 'data-task': t.id, draggable: 'true', 'aria-busy': moving ? 'true' : false,
+    ondragstart: (e) => onDragStart(e, e.currentTarget, t.id), ondragend: (e) => onDragEnd(e.currentTarget),
+  },
+  el('div', { class: 'card-head' }, issueLink(t.github), commentCount(t.comment_count)),
+  el('div', { class: 'card-title' }, titleButton(t)),
+  details.length ? el('div', { class: 'details' }, ...details) : null,
+  el('div', { class: 'card-foot' },
+    el('div', { class: 'card-sync' }, moving ? el('span', { class: 'badge warn', text: 'Moving…' }) : syncCell(t)),
+    el('button', {
+      type: 'button', class: 'secondary move', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+      'aria-label': `Move to… (${cardName(t)})`, text: 'Move to…',
+      onclick: (e) => toggleMenu(t.id, e.currentTarget, 0), onkeydown: (e) => onMoveKey(e, e.currentTarget, t.id),
+    })));
+}
+
+/**
+ * A card's comment count: a speech bubble and the number, named "3 comments" as a whole.
+ * @param {number} n
+ */
+function commentCount(n) {
+  const text = commentsText(n);
+  const bubble = svg('svg', { viewBox: '0 0 16 16', width: '14', height: '14', 'aria-hidden': 'true', focusable: 'false' },
+    svg('path', { d: 'M2.5 2.5h11a1 1 0 0 1 1 1v7a1 1 0 0 1-1 1H7l-3.5 3v-3h-1a1 1 0 0 1-1-1v-7a1 1 0 0 1 1-1z' }));
+  return el('span', { class: 'comment-count', role: 'img', 'aria-label': text, title: text }, bubble, String(n));
+}
+
+/**
+ * The card's element on the page, if shown.
+ * @param {string} id
+ * @returns {HTMLElement | null}
+ */
+function cardElement(id) {
+  const node = $('board').querySelector(`li[data-task="${CSS.escape(id)}"]`);
+  return node instanceof HTMLElement ? node : null;
+}
+
+/**
+ * Shows a card as the board's model has it now: in its column at its place (or nowhere,
+ * when it left the board). Focus inside the old card moves to the same control of the new
+ * one; `focusMove` puts it on the card's "Move to…" button.
+ * @param {Board} board
+ * @param {string} id
+ * @param {boolean} focusMove
+ */
+function drawCard(board, id, focusMove) {
+  if (state.board !== board) return;
+  const old = cardElement(id);
+  const focused = old && old.contains(document.activeElement) ? focusTarget(document.activeElement) : null;
+  if (old && openMenu && old.contains(openMenu.button)) closeMenu(false);
+  if (old) old.remove();
+  const at = locate(board.columns, id);
+  if (at) {
+    const node = card(board, board.columns[at.status].items[at.index]);
+    const list = columnList(at.status);
+    list.insertBefore(node, list.children[at.index] || null);
+    const selector = focusMove ? 'button.move' : focused;
+    const target = selector ? node.querySelector(selector) || node.querySelector('button.move') : null;
+    if (target instanceof HTMLElement) target.focus();
+  }
+  for (const s of COLUMNS) renderColumnState(board, s);
+}
+
+/**
+ * Which control of a card had the focus, as a selector for its redrawn copy.
+ * @param {Element | null} active
+ */
+function focusTarget(active) {
+  if (!active) return 'button.move';
+  if (active.matches('button.task-open')) return 'button.task-open';
+  if (active.matches('a')) return 'a';
+  return 'button.move';
+}
+
+/** Shows every loaded card again (the config changed: a card's actions depend on it). */
+function redrawCards() {
+  const board = state.board;
+  if (!board) return;
+  for (const id of boardIds(board.columns)) drawCard(board, id, false);
+}
+
+/** @param {string} text */
+function announce(text) {
+  $('board-live').textContent = text;
+}
+
+// ---- moves ----------------------------------------------------------------------------
+
+/**
+ * Moves a card to column `to`: on screen at once, then PATCH with If-Match (the version the
+ * card shows), then the card as the server has it. A refused move puts it back and says why.
+ * @param {string} id
+ * @param {TaskStatus} to
+ * @param {boolean} focusMove focus goes to the moved card's "Move to…" (a move from its menu)
+ */
+async function moveTask(id, to, focusMove) {
+  const board = state.board;
+  if (!board || board.moving.has(id)) return;
+  const placed = placeCard(board.columns, id, to);
+  if (!placed) return;
+  board.moving.add(id);
+  drawCard(board, id, focusMove);
+  announce(`Moving ${shortName(placed.task)} to ${STATUS[to]}…`);
+  /** @type {Task} */
+  let saved;
+  try {
+    saved = await api('PATCH', `/tasks/${encodeURIComponent(id)}`, { status: to }, { 'If-Match': `"${placed.task.updated_at}"` });
+  } catch (err) {
+    board.moving.delete(id);
+    if (!(err instanceof ApiError)) throw err;
+    return refused(board, placed, to, err);
+  }
+  board.moving.delete(id);
+  const at = locate(board.columns, id);
+  const shown = at ? board.columns[at.status].items[at.index] : placed.task;
+  const task = await readCard(board, id, { ...shown, ...saved });
+  if (state.board !== board) return;
+  announce(movedText(placed.task, to, true));
+  if (task && task.github && task.github.push_pending) followPush(board, id);
+}
+
+/**
+ * A refused move: the card goes back, the notice bar says why; after a 412 (the task changed
+ * since the board read it) the card is read again, so the board shows the truth; after a 404
+ * it leaves the board.
+ * @param {Board} board
+ * @param {Placed} placed
+ * @param {TaskStatus} to
+ * @param {ApiError} err
+ */
+async function refused(board, placed, to, err) {
+  putBack(board.columns, placed);
+  if (err.status === 404) dropCard(board.columns, placed.task.id);
+  drawCard(board, placed.task.id, false);
+  if (state.board === board) announce(movedText(placed.task, to, false));
+  report(err, 'move');
+  if (err.status === 412) await readCard(board, placed.task.id, null);
+}
+
+/**
+ * Reads a card again (GET /api/tasks/{id}) and shows it in place; `fallback` is shown when
+ * the read fails (the card as the move left it). Resolves to the card shown.
+ * @param {Board} board
+ * @param {string} id
+ * @param {TaskWithLink | null} fallback
+ * @returns {Promise<TaskWithLink | null>}
+ */
+async function readCard(board, id, fallback) {
+  /** @type {TaskWithLink | null} */
+  let task = fallback;
+  try {
+    task = await api('GET', `/tasks/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.status === 404) { dropCard(board.columns, id); task = null; }
+  }
+  if (task) settleCard(board.columns, task);
+  drawCard(board, id, false);
+  return task;
+}
+
+/**
+ * Reads a moved card again every FOLLOW_EVERY_MS while its move waits to reach GitHub (at
+ * most FOLLOW_TIMES times), so it shows its sync state until GitHub holds it. Stops when the
+ * board moves on (another project, other filters).
+ * @param {Board} board
+ * @param {string} id
+ */
+async function followPush(board, id) {
+  for (let i = 0; i < FOLLOW_TIMES; i += 1) {
+    await new Promise((resolve) => { setTimeout(resolve, FOLLOW_EVERY_MS); });
+    if (state.board !== board || !state.token || board.moving.has(id)) return;
+    const task = await readCard(board, id, null);
+    if (!task || !task.github || !task.github.push_pending) return;
+  }
+}
+
+// ---- drag and drop --------------------------------------------------------------------
+
+/** The card being dragged (its id), while a drag is on. */
+let dragging = /** @type {string | null} */ (null);
+
+/**
+ * @param {Event} e
+ * @param {HTMLElement} li
+ * @param {string} id
+ */
+function onDragStart(e, li, id) {
+  if (!(e instanceof DragEvent) || !e.dataTransfer || !state.board || state.board.moving.has(id)) { e.preventDefault(); return; }
+  closeMenu(false);
+  dragging = id;
+  e.dataTransfer.setData(DRAG_TYPE, id);
+  e.dataTransfer.effectAllowed = 'move';
+  li.classList.add('dragging');
+}
+
+/** @param {HTMLElement} li */
+function onDragEnd(li) {
+  dragging = null;
+  li.classList.remove('dragging');
+  for (const node of $('board').querySelectorAll('.drop-target')) node.classList.remove('drop-target');
+}
+
+/**
+ * A card dragged over a column: the column accepts it (only the board's cards).
+ * @param {Event} e
+ * @param {HTMLElement} column
+ */
+function onDragOver(e, column) {
+  if (!(e instanceof DragEvent) || !e.dataTransfer || !(dragging || e.dataTransfer.types.includes(DRAG_TYPE))) return;
+  e.preventDefault();
+  e.dataTransfer.dropEffect = 'move';
+  column.classList.add('drop-target');
+}
+
+/**
+ * @param {Event} e
+ * @param {HTMLElement} column
+ */
+function onDragLeave(e, column) {
+  if (!(e instanceof DragEvent)) return;
+  if (!(e.relatedTarget instanceof Node && column.contains(e.relatedTarget))) column.classList.remove('drop-target');
+}
+
+/**
+ * A card dropped on a column: it moves there.
+ * @param {Event} e
+ * @param {HTMLElement} column
+ * @param {TaskStatus} status
+ */
+function onDrop(e, column, status) {
+  column.classList.remove('drop-target');
+  const data = e instanceof DragEvent && e.dataTransfer ? e.dataTransfer.getData(DRAG_TYPE) : '';
+  const id = data || dragging;
+  if (!id) return;
+  e.preventDefault();
+  dragging = null;
+  moveTask(id, status, false);
+}
+
+// ---- the "Move to…" menu --------------------------------------------------------------
+
+/** The open menu and the button that opened it (one at a time). */
+let openMenu = /** @type {{ button: HTMLElement, menu: HTMLElement } | null} */ (null);
+
+/**
+ * Opens a card's menu with item `focusIndex` focused (-1: the last), or closes it when open.
+ * @param {string} id
+ * @param {HTMLElement} button
+ * @param {number} focusIndex
+ */
+function toggleMenu(id, button, focusIndex) {
+  if (openMenu && openMenu.button === button) { closeMenu(true); return; }
+  const board = state.board;
+  const at = board && locate(board.columns, id);
+  if (!board || !at || board.moving.has(id)) return;
+  closeMenu(false);
+  const task = board.columns[at.status].items[at.index];
+  const items = otherColumns(at.status).map((s) => el('button', {
+    type: 'button', role: 'menuitem', tabindex: '-1', text: STATUS[s], onclick: () => chooseColumn(id, s),
+  }));
+  const menu = el('div', { class: 'move-menu', role: 'menu', id: `move-menu-${id}`, 'aria-label': `Move ${cardName(task)} to`, onkeydown: onMenuKey },
+    ...items);
+  button.closest('li')?.append(menu);
+  button.setAttribute('aria-expanded', 'true');
+  button.setAttribute('aria-controls', menu.id);
+  openMenu = { button, menu };
+  document.addEventListener('pointerdown', onPointerOutside, true);
+  items[focusIndex < 0 ? items.length - 1 : focusIndex].focus();
+  menu.scrollIntoView({ block: 'nearest' });
+}
+
+/**
+ * Closes the open menu; `refocus` returns the focus to its button.
+ * @param {boolean} refocus
+ */
+function closeMenu(refocus) {
+  if (!openMenu) return;
+  const { button, menu } = openMenu;
+  openMenu = null;
+  document.removeEventListener('pointerdown', onPointerOutside, true);
+  menu.remove();
+  button.setAttribute('aria-expanded', 'false');
+  button.removeAttribute('aria-controls');
+  if (refocus && button.isConnected) button.focus();
+}
+
+/**
+ * A column chosen in the menu: the card moves there, and focus follows it.
+ * @param {string} id
+ * @param {TaskStatus} status
+ */
+function chooseColumn(id, status) {
+  closeMenu(false);
+  moveTask(id, status, true);
+}
+
+/**
+ * The menu's keys: arrows, Home and End move the focus; Escape closes it (focus back on its
+ * button); Tab closes it and moves on. Enter and Space choose (the items are buttons).
+ * @param {Event} e
+ */
+function onMenuKey(e) {
+  if (!openMenu || !(e instanceof KeyboardEvent)) return;
+  const items = [...openMenu.menu.querySelectorAll('[role="menuitem"]')].filter((n) => n instanceof HTMLElement);
+  const next = menuIndex(e.key, items.indexOf(/** @type {HTMLElement} */ (document.activeElement)), items.length);
+  if (next >= 0) {
+    e.preventDefault();
+    items[next].focus();
+  } else if (e.key === 'Escape') {
+    e.preventDefault();
+    e.stopPropagation();
+    closeMenu(true);
+  } else if (e.key === 'Tab') {
+    closeMenu(false);
+  }
+}
+
+/**
+ * ArrowDown / ArrowUp on a closed "Move to…" opens its menu on the first / last item.
+ * @param {Event} e
+ * @param {HTMLElement} button
+ * @param {string} id
+ */
+function onMoveKey(e, button, id) {
+  if (!(e instanceof KeyboardEvent)) return;
+  if ((e.key !== 'ArrowDown' && e.key !== 'ArrowUp') || (openMenu && openMenu.button === button)) return;
+  e.preventDefault();
+  toggleMenu(id, button, e.key === 'ArrowDown' ? 0 : -1);
+}
+
+/**
+ * A press outside the open menu and its button closes it.
+ * @param {PointerEvent} e
+ */
+function onPointerOutside(e) {
+  if (!openMenu || !(e.target instanceof Node)) return;
+  if (!openMenu.menu.contains(e.target) && !openMenu.button.contains(e.target)) closeMenu(false);
+}
+
+// ---- the view toggle ------------------------------------------------------------------
+
+/**
+ * Shows the board or the list (the Board | List toggle), read afresh with the filters.
+ * @param {'board' | 'list'} view
+ */
+export function showView(view) {
+  if (view === state.view) return undefined;
+  closeMenu(false);
+  state.view = view;
+  $('view-board').setAttribute('aria-pressed', String(view === 'board'));
+  $('view-list').setAttribute('aria-pressed', String(view === 'list'));
+  show($('board-view'), view === 'board');
+  show($('list-view'), view === 'list');
+  return loadTasksAndConflicts();
+}
+
+// tasks.js loads and re-renders the board through these (see its BoardView).
+useBoard({ load: loadBoard, render: redrawCards });
