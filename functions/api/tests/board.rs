@@ -67,8 +67,22 @@ async fn filters_find_labels_assignees_and_milestones_and_follow_github(store: S
         "acme/widgets",
         issue_with(4, "Ui_glitch 100%", "2026-01-05T10:00:04Z", &["ui_x"], &[], Some("v2.0")),
     );
+    gh.upsert("acme/widgets", issue_with(5, "Ärger im Büro", "2026-01-05T10:00:05Z", &[], &[], None));
     let id = synced_project(&app, false).await;
     let list = |query: &str| format!("/api/projects/{id}/tasks?{query}");
+
+    // The title search: a substring as typed, or with its ASCII letters in any case, on both
+    // backends; `%` and `_` are text.
+    let searches: [(&str, &[&str]); 5] = [
+        ("q=%C3%84rger", &["Ärger im Büro"]),
+        ("q=IM%20B%C3%BC", &["Ärger im Büro"]),
+        ("q=100%25", &["Ui_glitch 100%"]),
+        ("q=i_g", &["Ui_glitch 100%"]),
+        ("q=i%25g", &[]),
+    ];
+    for (query, want) in searches {
+        assert_eq!(titles(&app, &list(query)).await, want, "{query}");
+    }
 
     // Each filter compares the whole value, in any case of its ASCII letters; they combine.
     let cases: [(&str, &[&str]); 12] = [
@@ -83,7 +97,7 @@ async fn filters_find_labels_assignees_and_milestones_and_follow_github(store: S
         ("assignee=ana&label=perf", &["Slow"]),
         ("milestone=v1.0&q=doc", &["Docs"]),
         ("label=ui&status=done", &[]),
-        ("label=&assignee=%20&milestone=", &["Crash", "Slow", "Docs", "Ui_glitch 100%"]),
+        ("label=&assignee=%20&milestone=", &["Crash", "Slow", "Docs", "Ui_glitch 100%", "Ärger im Büro"]),
     ];
     for (query, want) in cases {
         assert_eq!(titles(&app, &list(query)).await, want, "{query}");

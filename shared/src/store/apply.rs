@@ -182,7 +182,7 @@ async fn insert_new(
         query.execute(&mut *conn).await?;
         let facets: Vec<(&str, &IssueExtras)> =
             chunk.iter().zip(&task_ids).map(|((issue, _), id)| (id.as_str(), &issue.extras)).collect();
-        super::facets::replace_in(conn, project_id, &facets).await?;
+        super::facets::insert_in(conn, project_id, &facets).await?;
     }
     Ok(())
 }

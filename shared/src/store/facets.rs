@@ -14,14 +14,14 @@ use crate::domain::IssueExtras;
 
 /// What a facet row says of its task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Facet {
+enum Facet {
     Label,
     Assignee,
     Milestone,
 }
 
 impl Facet {
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Facet::Label => "label",
             Facet::Assignee => "assignee",
@@ -52,7 +52,6 @@ pub(crate) async fn replace_in(
 ) -> Result<(), StoreError> {
     // Well under both backends' limits on bound values per statement.
     const TASKS_PER_DELETE: usize = 500;
-    const ROWS_PER_INSERT: usize = 200;
     for chunk in tasks.chunks(TASKS_PER_DELETE) {
         let sql = format!("DELETE FROM task_facets WHERE task_id IN ({})", placeholders(1, chunk.len()));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -61,6 +60,16 @@ pub(crate) async fn replace_in(
         }
         query.execute(&mut *conn).await?;
     }
+    insert_in(conn, project_id, tasks).await
+}
+
+/// Writes the facets of tasks that have none yet (tasks created in this transaction).
+pub(crate) async fn insert_in(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    tasks: &[(&str, &IssueExtras)],
+) -> Result<(), StoreError> {
+    const ROWS_PER_INSERT: usize = 200;
     let rows: Vec<(&str, Facet, String)> = tasks
         .iter()
         .flat_map(|(task_id, extras)| facets_of(extras).into_iter().map(|(f, v)| (*task_id, f, v)))

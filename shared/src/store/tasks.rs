@@ -31,7 +31,7 @@ pub struct TaskFilter {
 /// the cursor and the filters are given, so each planner sees an index it can walk (a column's
 /// `tasks(project_id, status, updated_at, id)`, the project's `(project_id, created_at, id)`)
 /// and starts at the cursor instead of filtering everything before it. Every value is
-/// bound, always as `$1`…`$10`: an absent column, cursor or filter is an always-true
+/// bound, always as `$1`…`$11`: an absent column, cursor or filter is an always-true
 /// comparison of its empty binding. A label, assignee or milestone filter (`$8`, `$9`, `$10`,
 /// folded as [`fold`]) is a semi-join on `task_facets`: the planner either probes it for each
 /// task of the column or starts from the value's few tasks.
@@ -60,10 +60,13 @@ fn task_list_sql(order: TaskOrder, filter: &TaskFilter, cursor: bool) -> String 
              LEFT JOIN sync_outbox o ON o.task_id = t.id \
              WHERE t.project_id = $1 AND {column} AND {after} \
              AND ($3 = 0 OR m.sync_conflict_status = 'pending') \
-             AND ($4 = '' OR lower(t.title) LIKE $4 ESCAPE '\\') \
-             AND {label} AND {assignee} AND {milestone} ORDER BY {sort} LIMIT $7"
+             AND {title} AND {label} AND {assignee} AND {milestone} ORDER BY {sort} LIMIT $7"
         ),
         column = column,
+        title = match given(&filter.title_contains) {
+            true => "(lower(t.title) LIKE $4 ESCAPE '\\' OR lower(t.title) LIKE $11 ESCAPE '\\')",
+            false => "$4 = '' AND $11 = ''",
+        },
         after = after,
         label = facet(given(&filter.label), "label", 8),
         assignee = facet(given(&filter.assignee), "assignee", 9),
@@ -72,18 +75,24 @@ fn task_list_sql(order: TaskOrder, filter: &TaskFilter, cursor: bool) -> String 
     )
 }
 
-/// A `LIKE` pattern (escape `\`) matching titles that contain `text`, lower-cased.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+/// The `LIKE` patterns (escape `\`) of a title search for `text`: its ASCII letters folded,
+/// and all its letters lower-cased. `lower()` folds only ASCII letters on SQLite and every
+/// letter on PostgreSQL (under a UTF-8 locale): a title matches either pattern, so on both
+/// backends the text is found as typed and with its ASCII letters in any case.
+fn like_patterns(text: &str) -> (String, String) {
+    let escaped = |text: String| {
+        let mut pattern = String::with_capacity(text.len() + 2);
+        pattern.push('%');
+        for c in text.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
         }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
+        pattern.push('%');
+        pattern
+    };
+    (escaped(fold(text)), escaped(text.to_lowercase()))
 }
 
 impl Store {
@@ -147,17 +156,19 @@ impl Store {
         self.get_project(project_id).await?;
         let sql = task_list_sql(order, filter, request.after.is_some());
         let facet = |value: &Option<String>| value.as_deref().map(fold).unwrap_or_default();
+        let title = filter.title_contains.as_deref().map(like_patterns).unwrap_or_default();
         let rows: Vec<TaskWithLinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(project_id.to_string())
             .bind(filter.status.map_or("", |s| s.as_str()))
             .bind(i64::from(filter.conflict_pending))
-            .bind(filter.title_contains.as_deref().map(like_pattern).unwrap_or_default())
+            .bind(&title.0)
             .bind(request.after.map(|c| c.at.to_sql()).unwrap_or_default())
             .bind(request.after.map(|c| c.id.to_string()).unwrap_or_default())
             .bind(request.fetch())
             .bind(facet(&filter.label))
             .bind(facet(&filter.assignee))
             .bind(facet(&filter.milestone))
+            .bind(&title.1)
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(TaskWithLink::try_from).collect()
