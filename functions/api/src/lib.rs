@@ -643,10 +643,12 @@ async fn resolve_conflict(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
         put_github_app, get_github_app, delete_github_app, list_app_installations,
         get_webhook, install_webhook, rotate_webhook_secret,
-        answer_offer, sync_history, sync_runs, list_tasks, create_task, update_task, publish_task, retry_push,
+        answer_offer, sync_history, sync_runs, list_tasks, create_task, get_task, update_task, publish_task, retry_push,
         task_comments, comments::add_comment, comments::edit_comment, comments::delete_comment,
         comments::resolve_comment, list_conflicts, resolve_conflict, openapi
     ),
+    // Named by a query parameter only, which utoipa does not collect on its own.
+    components(schemas(TaskOrder)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
