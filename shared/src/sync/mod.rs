@@ -15,7 +15,8 @@
 //! - [`scheduling`]: when a config runs next, the wait after a rate limit, full passes, probes;
 //! - [`comments`]: what a GitHub comment does to its task's thread, and the comments' watermark;
 //! - [`board_comments`]: a board comment on its way to GitHub: the body sent (attribution and
-//!   marker), what comes back, echoes, what it sends next, and the pace of content writes.
+//!   marker), what comes back, echoes, what it sends next, and the pace of content writes;
+//! - [`fields`]: labels and assignees merged element by element, the milestone three ways.
 //!
 //! Webhook deliveries, reconcile polls, the pusher and the API translate what they saw (a
 //! payload's action, an HTTP status, a person's choice) into these inputs and call the same
@@ -23,6 +24,7 @@
 
 pub mod board_comments;
 pub mod comments;
+pub mod fields;
 pub mod gone;
 pub mod installations;
 pub mod publish;
