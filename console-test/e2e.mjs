@@ -37,7 +37,7 @@ const PHONE = { width: 390, height: 844 };
 
 const children = [];
 const temps = [];
-let fakeUrl; let baseUrl; let context; let page; let seededProjectId;
+let fakeUrl; let baseUrl; let context; let page; let seededProjectId; let hugeId;
 const browserProblems = [];
 
 // ---- processes ------------------------------------------------------------------------
@@ -218,6 +218,46 @@ async function taskOf(n) {
   const tasks = (await api('GET', `/projects/${seededProjectId}/tasks?limit=100`)).items;
   return tasks.find((t) => t.github && t.github.issue_number === n);
 }
+
+/** The board's columns, by the status the API names them. */
+const STATUSES = ['todo', 'inprogress', 'inreview', 'done', 'cancelled'];
+/**
+ * Holds the console's moves (PATCH /api/tasks/{id}) until `release()`, as a slow server would,
+ * so the board is refreshed while a move is on its way; `held` lists the moves held. `stop()`
+ * releases them and removes the hold.
+ */
+async function holdMoves() {
+  let open = () => {};
+  const gate = new Promise((resolve) => { open = resolve; });
+  const held = [];
+  const handler = async (route) => {
+    if (route.request().method() !== 'PATCH') return route.fallback();
+    held.push(route.request().url());
+    await gate;
+    return route.continue();
+  };
+  await page.route('**/api/tasks/*', handler);
+  return { held, release: () => open(), stop: async () => { open(); await page.unroute('**/api/tasks/*', handler); } };
+}
+/** Records the board's column reads of project `pid` (their query) from now on, until `stop()`. */
+function watchReads(pid) {
+  const reads = [];
+  const onRequest = (request) => {
+    const url = new URL(request.url());
+    if (url.pathname === `/api/projects/${pid}/tasks` && url.searchParams.has('status')) reads.push(url.searchParams);
+  };
+  page.on('request', onRequest);
+  return { reads, stop: () => page.off('request', onRequest) };
+}
+/** Whether no refresh of the board is under way (the board is aria-busy while one is). */
+const boardQuiet = () => page.locator('#board').getAttribute('aria-busy').then((b) => b !== 'true');
+/** Waits (bounded) until `count` column reads were made since `from` and the refresh they belong to has ended. */
+async function refreshed(watch, from, count = 5) {
+  assert.equal(await until(async () => watch.reads.length >= from + count && await boardQuiet(), true, 10_000), true,
+    `the board was refreshed (${watch.reads.length - from} column reads)`);
+}
+/** Asks the console to reload the tasks as "Search" does with the filters unchanged (no click: the focus stays). */
+const reloadTasks = () => page.locator('#task-search-form').evaluate((f) => f.requestSubmit());
 
 /** A comment on issue `number` in the fake GitHub (it also moves the issue's updated_at). */
 async function addComment(number, id, body, login, at) {
@@ -776,7 +816,7 @@ describe('ghsync web console', () => {
     const before = await cardNumbers(column('To do'));
     await card3.getByRole('button', { name: /^Move to… \(#3 / }).click();
     await page.getByRole('menuitem', { name: 'In review', exact: true }).click();
-    await assertText('#notice-text', /^This task changed since the board was loaded, so it was not moved; the board was refreshed\. The task changed since it was read/);
+    await assertText('#notice-text', /^This task changed since you last saw it, so it was not moved; it now shows its current state\. The task changed since it was read/);
     await column('To do').getByRole('button', { name: 'Changed elsewhere', exact: true }).waitFor();
     assert.deepEqual(await cardNumbers(column('To do')), before, 'back in its place');
     assert.equal(await cardOf(3, column('In review')).count(), 0);
@@ -798,10 +838,24 @@ describe('ghsync web console', () => {
     assert.deepEqual(await until(sorted, [3, 5]), [3, 5], 'only the tasks assigned to ana');
     await assertText('#col-inprogress-count', /^No task matches the filters\.$/);
     // The same form filters the list.
-    await showList();
-    await page.locator('#tasks-body tr').nth(1).waitFor();
+    // The rows the list read before the filters changed (on the board) never show: while its
+    // read (held here until checked) is on its way, it shows none.
+    let letGo = () => {};
+    const gate = new Promise((resolve) => { letGo = resolve; });
+    const listRead = (url) => url.pathname === `/api/projects/${seededProjectId}/tasks` && !url.searchParams.has('status');
+    const holdList = async (route) => { await gate; return route.fallback(); };
+    await page.route(listRead, holdList);
+    try {
+      await showList();
+      assert.equal(await page.locator('#tasks-body tr').count(), 0, 'no rows read for the old filters');
+      await assertText('#tasks-count', /^Loading…$/);
+    } finally {
+      letGo();
+      await page.unroute(listRead, holdList);
+    }
+    const listed = () => page.locator('#tasks-body td[data-label="Issue"] a').allTextContents().then((t) => t.sort());
+    assert.deepEqual(await until(listed, ['#3', '#5']), ['#3', '#5']);
     assert.equal(await page.locator('#tasks-body tr').count(), 2);
-    assert.equal(await taskRow(3).count() + await taskRow(5).count(), 2);
     await showBoard();
     assert.deepEqual(await until(sorted, [3, 5]), [3, 5]);
 
@@ -857,8 +911,66 @@ describe('ghsync web console', () => {
     await resize(DESKTOP);
   });
 
+  test('the board: a move stays on screen while a running sync refreshes the board, then settles and moves again', async () => {
+    await showBoard();
+    const todo = column('To do');
+    const inReview = column('In review');
+    const n = (await cardNumbers(todo)).find((x) => x !== 2); // #2's conflict was resolved: its cell says so
+    assert.ok(n, 'a card in To do');
+    const moves = await holdMoves();
+    const watch = watchReads(seededProjectId);
+    try {
+      await cardOf(n, todo).getByRole('button', { name: /^Move to… / }).click();
+      await page.getByRole('menuitem', { name: 'In review', exact: true }).click();
+      const moved = cardOf(n, inReview);
+      await moved.getByText('Moving…', { exact: true }).waitFor();
+      assert.equal(await until(() => moves.held.length, 1), 1, 'the move is on its way');
+      // "Sync now" with a slow GitHub: the console follows the run and reloads the tasks (each
+      // second while it fetches, and when it ends) while the move's PATCH has no answer yet.
+      assert.equal((await call('POST', `${fakeUrl}/_fake/latency`, { ms: 300 })).status, 204);
+      const syncNow = page.locator('#sync-now');
+      await syncNow.click(); // "Syncing…" until the console saw the run end
+      const ended = await until(async () => (await syncNow.textContent()) === 'Sync now' && !(await syncNow.isDisabled()), true, 20_000);
+      assert.equal((await call('POST', `${fakeUrl}/_fake/latency`, { ms: 0 })).status, 204);
+      assert.ok(ended, 'the sync ended');
+      await assertText('#sync-result', /^Sync finished/);
+      await refreshed(watch, 0);
+      const statuses = watch.reads.map((q) => q.get('status'));
+      assert.equal(statuses.length % 5, 0, `one read per column per refresh: ${statuses.join(' ')}`);
+      for (const s of STATUSES) assert.equal(statuses.filter((x) => x === s).length, statuses.length / 5, s);
+      assert.ok(watch.reads.every((q) => !q.has('cursor')), 'a refresh reads first pages');
+      assert.equal(await moved.getByText('Moving…', { exact: true }).count(), 1, 'the move stays on screen through the refreshes');
+      assert.equal(await cardOf(n, todo).count(), 0, 'not back in To do');
+
+      // The PATCH answers after the board was refreshed: the move settles all the same.
+      moves.release();
+      await assertText('#board-live', new RegExp(`^Moved #${n} to In review\\.$`));
+      await assertText(`#board li.task-card:has(a[href$="/issues/${n}"]) .card-sync`, /^In sync$/);
+      assert.equal(await cardOf(n, inReview).count(), 1);
+      assert.equal((await taskOf(n)).status, 'inreview', 'the server has the move');
+      await moves.stop();
+      // A refresh right after: still in its new column.
+      const before = watch.reads.length;
+      await reloadTasks();
+      await refreshed(watch, before);
+      assert.equal(await cardOf(n, inReview).count(), 1, 'a refresh keeps the saved move');
+      assert.equal(await cardOf(n, todo).count(), 0);
+      // The card shows the saved version, so moving it again is not refused (no 412).
+      await cardOf(n, inReview).getByRole('button', { name: /^Move to… / }).click();
+      await page.getByRole('menuitem', { name: 'To do', exact: true }).click();
+      await assertText('#board-live', new RegExp(`^Moved #${n} to To do\\.$`));
+      assert.equal((await taskOf(n)).status, 'todo', 'the second move was accepted');
+      const notice = await page.locator('#notice').isVisible() ? await page.locator('#notice-text').textContent() : '';
+      assert.doesNotMatch(notice || '', /changed since/, 'no 412');
+    } finally {
+      watch.stop();
+      await moves.stop();
+    }
+  });
+
   test('the board: a project of 5,000 tasks opens with one page per column, and pages on as a column scrolls', async () => {
     const huge = await api('POST', '/projects', { name: 'Huge' });
+    hugeId = huge.id;
     await api('PUT', `/projects/${huge.id}/github-sync`, { repo_owner: 'acme', repo_name: 'huge', pat: GH_TOKEN });
     // 5,000 issues take a debug build a while: bounded by 3 minutes, run again until complete.
     let run = await runSync(huge.id, 180_000);
@@ -913,6 +1025,72 @@ describe('ghsync web console', () => {
       assert.ok(reads.slice(5).every((q) => q.get('status') === 'todo'), 'the other columns made no further request');
     } finally {
       page.off('request', onRequest);
+    }
+  });
+
+  test('the board: a refresh keeps the pages read, the scroll, an open menu and its focus, and a move on its way', async () => {
+    assert.ok(hugeId, 'the project of 5,000 tasks is open');
+    const todo = column('To do');
+    const inProgress = column('In progress');
+    const scroller = page.locator('#col-todo-scroll');
+    await assertText('#col-todo-count', /^150 tasks, more to load\.$/);
+    await scroller.evaluate((c) => { c.scrollTop = 0; });
+    const [n] = await cardNumbers(todo);
+    const moves = await holdMoves();
+    const watch = watchReads(hugeId);
+    try {
+      // A move on its way (its PATCH held)…
+      await cardOf(n, todo).getByRole('button', { name: /^Move to… / }).click();
+      await page.getByRole('menuitem', { name: 'In progress', exact: true }).click();
+      await cardOf(n, inProgress).getByText('Moving…', { exact: true }).waitFor();
+      assert.equal(await until(() => moves.held.length, 1), 1);
+      await assertText('#col-todo-count', /^149 tasks, more to load\.$/);
+      // …To do scrolled to its middle, and the menu of a card in view open, its second item focused.
+      await scroller.evaluate((c) => { c.scrollTop = Math.round(c.scrollHeight / 2); });
+      const inView = await scroller.evaluate((c) => {
+        const top = c.getBoundingClientRect().top;
+        const li = [...c.querySelectorAll('li.task-card')].find((node) => node.getBoundingClientRect().top >= top);
+        return li ? Number(li.querySelector('.card-head a').textContent.replace('#', '')) : 0;
+      });
+      assert.ok(inView, 'a card in view');
+      await cardOf(inView, todo).getByRole('button', { name: /^Move to… / }).focus();
+      await page.keyboard.press('Enter');
+      await page.getByRole('menu').waitFor();
+      await page.keyboard.press('ArrowDown');
+      assert.equal(await focusedText(), 'In review');
+      const scrollTop = await scroller.evaluate((c) => c.scrollTop);
+      const numbers = await cardNumbers(todo);
+
+      // A reload of the tasks (as a running sync makes once a second) refreshes the board in place.
+      await reloadTasks();
+      await refreshed(watch, 0);
+      assert.equal(watch.reads.length, 5, `one read per column: ${watch.reads.map(String).join(' | ')}`);
+      assert.deepEqual(watch.reads.map((q) => q.get('status')).sort(), [...STATUSES].sort());
+      assert.ok(watch.reads.every((q) => !q.has('cursor')), 'first pages only');
+      await assertText('#col-todo-count', /^149 tasks, more to load\.$/);
+      assert.deepEqual(await cardNumbers(todo), numbers, 'the three pages read stay, in their order');
+      assert.equal(await scroller.evaluate((c) => c.scrollTop), scrollTop, 'the column keeps its scroll');
+      assert.equal(await page.getByRole('menu').count(), 1, 'the menu stays open');
+      assert.match(await page.getByRole('menu').getAttribute('aria-label'), new RegExp(`^Move #${inView} `));
+      assert.equal(await focusedText(), 'In review', 'the focus stays on its item');
+      assert.equal(await cardOf(n, inProgress).getByText('Moving…', { exact: true }).count(), 1, 'the move stays on screen');
+      assert.equal(await cardOf(n, todo).count(), 0);
+      await page.keyboard.press('Escape');
+      await page.getByRole('menu').waitFor({ state: 'hidden' });
+
+      // The PATCH answers after the refresh: the move settles on the board shown.
+      moves.release();
+      await assertText('#board-live', new RegExp(`^Moved #${n} to In progress\\.$`));
+      assert.equal(await until(() => cardOf(n, inProgress).getByText('Moving…', { exact: true }).count(), 0), 0);
+      assert.equal((await api('GET', `/projects/${hugeId}/tasks?status=inprogress&limit=5`)).items.length, 1, 'the server has the move');
+      await reloadTasks();
+      await refreshed(watch, 5);
+      assert.equal(await cardOf(n, inProgress).count(), 1, 'in its new column after a refresh');
+      await assertText('#col-inprogress-count', /^1 task\.$/);
+      await assertText('#col-todo-count', /^149 tasks, more to load\.$/);
+    } finally {
+      watch.stop();
+      await moves.stop();
     }
     // Back to Widgets for the tests after this one.
     await page.getByRole('button', { name: 'Widgets', exact: true }).click();

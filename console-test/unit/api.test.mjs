@@ -57,9 +57,9 @@ describe('errorText', () => {
       'The stored token cannot be opened.');
   });
 
-  test('a 412 says the task changed since the board was loaded, that the board was refreshed, and how', () => {
+  test('a 412 says the task changed since it was seen, that its card now shows it as it is, and how', () => {
     const err = new ApiError(412, 'task_changed', 'the task changed since it was read: it is in done now (updated 2026-03-01T00:00:00Z)');
-    assert.equal(errorText(err, 'move'), 'This task changed since the board was loaded, so it was not moved; the board was refreshed. '
+    assert.equal(errorText(err, 'move'), 'This task changed since you last saw it, so it was not moved; it now shows its current state. '
       + 'The task changed since it was read: it is in done now (updated 2026-03-01T00:00:00Z).');
   });
 

@@ -1,13 +1,17 @@
 // Unit tests of the board's pure parts (functions/api/console/columns.js) in Node, without a
 // DOM: a column's request path (status, order, page size, filters, cursor), merging a page
-// without showing a card twice, placing a moved card and putting it back, settling a card
-// read again, the "Move to…" menu's columns and focus keys, when a column is near its end,
-// and the texts (card names, announcements, comment counts, a column's count line).
+// without showing a card twice, refreshing a column from its first page read again (later
+// pages kept, cards moved between columns, cards held back), placing a moved card and putting
+// it back, placing the moves on their way again, settling a card read again, the order of
+// answers about a card (a late read is dropped), when filters are the same, the "Move to…"
+// menu's columns and focus keys, when a column is near its end, and the texts (card names,
+// announcements, comment counts, a column's count line).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BOARD_PAGE, COLUMNS, boardIds, cardName, columnPath, columnText, commentsText, dropCard, emptyColumns, locate, menuIndex,
-  movedText, nearEnd, newCards, otherColumns, placeCard, putBack, settleCard,
+  BOARD_PAGE, COLUMNS, boardIds, cardName, columnPath, columnText, commentsText, dropCard, emptyColumns, isNews, locate, markShown,
+  menuIndex, mergeFirstPage, movedText, nearEnd, newCards, newSequence, otherColumns, placeCard, placeMoves, putBack, sameFilters,
+  settleCard, showsLater, startCard, startPages,
 } from '../../functions/api/console/columns.js';
 import { knownTask, state } from '../../functions/api/console/state.js';
 
@@ -115,6 +119,106 @@ describe('placeCard, putBack, dropCard, settleCard', () => {
   });
 });
 
+describe('mergeFirstPage (a column refreshed in place)', () => {
+  const never = () => false;
+  test('the page\'s cards in its order, then the cards loaded beyond the first page as they were', () => {
+    const columns = columnsOf(task('a'), task('b'), task('c'), task('d'));
+    const taken = mergeFirstPage(columns, 'todo', [task('n'), task('b', { title: 'New title' }), task('a')], never);
+    assert.deepEqual(taken, ['n', 'b', 'a']);
+    assert.deepEqual(ids(columns.todo), ['n', 'b', 'a', 'c', 'd']);
+    assert.equal(columns.todo.items[1].title, 'New title', 'a card that came back shows its new state');
+  });
+  test('a card whose status changed moves from its old column to the one whose page has it', () => {
+    const columns = columnsOf(task('a'), task('b'), task('x', { status: 'done' }));
+    mergeFirstPage(columns, 'done', [task('b', { status: 'done' }), task('x', { status: 'done' })], never);
+    assert.deepEqual(ids(columns.todo), ['a']);
+    assert.deepEqual(ids(columns.done), ['b', 'x']);
+    assert.equal(columns.done.items[0].status, 'done');
+  });
+  test('a card held back stays as the board shows it: at the page\'s place in this column, else where it is', () => {
+    const moving = task('m', { status: 'inprogress' });
+    const kept = task('k', { title: 'as the board has it' });
+    const columns = columnsOf(task('a'), kept, moving);
+    const keep = (t) => t.id === 'm' || t.id === 'k';
+    // Read before the move of m was saved: the page still has m in To do.
+    const taken = mergeFirstPage(columns, 'todo', [task('m'), task('k', { title: 'older' }), task('a')], keep);
+    assert.deepEqual(taken, ['a']);
+    assert.deepEqual(ids(columns.todo), ['k', 'a']);
+    assert.equal(columns.todo.items[0].title, 'as the board has it');
+    assert.deepEqual(ids(columns.inprogress), ['m'], 'the move stays on screen');
+    assert.equal(columns.inprogress.items[0].status, 'inprogress');
+  });
+  test('an empty page changes nothing; a card twice in a page shows once', () => {
+    const columns = columnsOf(task('a'), task('b'));
+    mergeFirstPage(columns, 'todo', [], never);
+    assert.deepEqual(ids(columns.todo), ['a', 'b']);
+    mergeFirstPage(columns, 'todo', [task('b'), task('b')], never);
+    assert.deepEqual(ids(columns.todo), ['b', 'a']);
+  });
+  test('showsLater: the board holds a later version of the task than the page', () => {
+    const columns = columnsOf(task('a', { updated_at: '2026-01-05T00:00:00Z' }));
+    assert.equal(showsLater(columns, task('a', { updated_at: '2026-01-04T00:00:00Z' })), true);
+    assert.equal(showsLater(columns, task('a', { updated_at: '2026-01-05T00:00:00Z' })), false);
+    assert.equal(showsLater(columns, task('a', { updated_at: '2026-01-06T00:00:00Z' })), false);
+    assert.equal(showsLater(columns, task('zz')), false);
+  });
+});
+
+describe('placeMoves (the moves on their way, placed again after a refresh or a new load)', () => {
+  test('each card shown goes on top of its new column, with that status; the newest move on top', () => {
+    const columns = columnsOf(task('a'), task('b'), task('c'), task('x', { status: 'done' }));
+    placeMoves(columns, [['a', 'done'], ['c', 'done'], ['gone', 'done']]);
+    assert.deepEqual(ids(columns.todo), ['b']);
+    assert.deepEqual(ids(columns.done), ['c', 'a', 'x']);
+    assert.ok(columns.done.items.slice(0, 2).every((t) => t.status === 'done'));
+  });
+  test('placing again changes nothing', () => {
+    const columns = columnsOf(task('a'), task('b'), task('c'));
+    const moves = [['a', 'inreview'], ['b', 'inreview']];
+    placeMoves(columns, moves);
+    const once = structuredClone(columns);
+    placeMoves(columns, moves);
+    assert.deepEqual(columns, once);
+  });
+});
+
+describe('the order of answers about a card (newSequence, startCard, startPages, isNews, markShown)', () => {
+  test('an older read answering after a newer one is dropped; the newest is news', () => {
+    const seq = newSequence();
+    const first = startCard(seq, 'a');
+    const second = startCard(seq, 'a');
+    assert.equal(isNews(seq, 'a', second), true);
+    assert.equal(isNews(seq, 'a', first), false, 'out of order: too late');
+  });
+  test('a move makes the reads of that card started before it old', () => {
+    const seq = newSequence();
+    const read = startCard(seq, 'a');
+    startCard(seq, 'a'); // the move
+    assert.equal(isNews(seq, 'a', read), false);
+  });
+  test('a page read before a card\'s move or read is old for that card, not for the others', () => {
+    const seq = newSequence();
+    const page = startPages(seq);
+    startCard(seq, 'a');
+    assert.equal(isNews(seq, 'a', page), false);
+    assert.equal(isNews(seq, 'b', page), true);
+  });
+  test('a page that showed a card makes the older reads of it old; a newer read stays news', () => {
+    const seq = newSequence();
+    const old = startCard(seq, 'a');
+    const page = startPages(seq);
+    markShown(seq, 'a', page);
+    assert.equal(isNews(seq, 'a', old), false);
+    const newer = startCard(seq, 'a');
+    markShown(seq, 'a', page); // a page older than the newest read changes nothing
+    assert.equal(isNews(seq, 'a', newer), true);
+  });
+  test('sameFilters', () => {
+    assert.equal(sameFilters(NO_FILTERS, { ...NO_FILTERS }), true);
+    for (const key of ['q', 'label', 'assignee', 'milestone']) assert.equal(sameFilters(NO_FILTERS, { ...NO_FILTERS, [key]: 'x' }), false, key);
+  });
+});
+
 describe('the "Move to…" menu', () => {
   test('offers the four other columns, in order', () => {
     assert.deepEqual(otherColumns('todo'), ['inprogress', 'inreview', 'done', 'cancelled']);
@@ -180,7 +284,7 @@ describe('knownTask (state.js)', () => {
     const listed = task('a', { title: 'as listed' });
     const carded = task('a', { title: 'as on the board' });
     state.tasks = [listed];
-    state.board = { pid: 'p1', filters: NO_FILTERS, columns: columnsOf(carded, task('b', { status: 'done' })), moving: new Set() };
+    state.board = { pid: 'p1', filters: NO_FILTERS, columns: columnsOf(carded, task('b', { status: 'done' })), refreshing: null, again: false };
     try {
       state.view = 'board';
       assert.equal(knownTask('a').title, 'as on the board');

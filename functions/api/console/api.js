@@ -99,7 +99,7 @@ export function errorText(err, what) {
       if (what === 'run') return 'A sync is already running for this project. Try again when it has finished.';
       if (what === 'resolve') return 'This conflict was already resolved (perhaps in another window). The lists have been refreshed.';
       return `Conflict: ${err.message}`;
-    case 412: return `This task changed since the board was loaded, so it was not moved; the board was refreshed. ${sentence(err.message)}`;
+    case 412: return `This task changed since you last saw it, so it was not moved; it now shows its current state. ${sentence(err.message)}`;
     case 413: return 'That request is too large.';
     case 422:
       if (err.code === 'pat_refused') return `Personal access token refused. ${err.message}`;

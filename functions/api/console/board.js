@@ -3,11 +3,17 @@
 // per status (To do … Cancelled), each a list of cards, newest-updated first, read a page at a
 // time: one page per column when the board opens, the next one when the person scrolls that
 // column near its end or presses its "Load more" (so a project of any size opens at once).
-// The search form's filters (tasks.js) apply. A card shows the task as a row of the list does,
+// The search form's filters (tasks.js) apply. A reload with the same project and filters (once
+// a second while a sync runs, after a retry, a conflict action, a config change) refreshes the
+// board in place: the first page of each column read again and merged, the later pages, the
+// scroll, an open menu and the focus kept. A card shows the task as a row of the list does,
 // with the list's own pieces (issue link, title button, label chips, sync cell from tasks.js),
 // and moves to another column by drag and drop or with its "Move to…" menu: on screen at once,
 // then PATCH with If-Match (the version the card shows), then the card read again; a refused
-// move puts it back and the notice bar says why. main.js wires the Board | List toggle.
+// move puts it back and the notice bar says why. A move on its way is kept here, not on the
+// board, so a refresh or a new load shows it until it is saved; what the board learns about a
+// card is numbered (columns.js's Sequence), so a late answer never undoes a newer one. main.js
+// wires the Board | List toggle.
 // tasks.js loads the board through useBoard() (this module imports tasks.js, not the other
 // way round). The columns as data (request paths, pages merged, cards placed and put back,
 // the menu's focus) are columns.js; nothing here touches the document at load.
@@ -15,8 +21,9 @@
 import { ApiError, api, report } from './api.js';
 import { $, el, show, svg } from './dom.js';
 import {
-  boardIds, cardName, columnPath, COLUMNS, columnText, commentsText, dropCard, emptyColumns, locate, menuIndex, movedText,
-  nearEnd, newCards, otherColumns, placeCard, putBack, settleCard, shortName,
+  boardIds, cardName, columnPath, COLUMNS, columnText, commentsText, dropCard, emptyColumns, isNews, locate, markShown, menuIndex,
+  mergeFirstPage, movedText, nearEnd, newCards, newSequence, otherColumns, placeCard, placeMoves, putBack, sameFilters, settleCard,
+  shortName, showsLater, startCard, startPages,
 } from './columns.js';
 import { state } from './state.js';
 import {
@@ -40,16 +47,104 @@ const FOLLOW_TIMES = 15;
 /** The drag data's type: only the board's own cards can be dropped on a column. */
 const DRAG_TYPE = 'application/x-ghsync-task';
 
+// ---- moves on their way, and the order of answers ----------------------------------
+
+/**
+ * A move on its way: the project, the column the card goes to, where it was (to put it back).
+ * @typedef {{ pid: string | null, to: TaskStatus, placed: Placed }} Move
+ */
+
+/** The moves on their way, by card id, oldest first. Not on a board: a refresh or a new load keeps showing them. */
+/** @type {Map<string, Move>} */
+const moves = new Map();
+
+/** What the board learns about each card, in order: an answer older than the card's last move or read is dropped. */
+const seq = newSequence();
+
+/**
+ * The moves of project `pid` on their way, oldest first, as placeMoves takes them.
+ * @param {string | null} pid
+ * @returns {Array<[string, TaskStatus]>}
+ */
+const movesOf = (pid) => [...moves].filter(([, m]) => m.pid === pid).map(([id, m]) => [id, m.to]);
+
+/**
+ * The board shown, when it is of project `pid` (whichever load of it): where a move's answer settles.
+ * @param {string | null} pid
+ */
+const boardOf = (pid) => (state.board && state.board.pid === pid && state.projectId === pid ? state.board : null);
+
 // ---- loading --------------------------------------------------------------------------
 
-/** Reads the board afresh (the project or the filters changed): one page per column. */
+/**
+ * Shows the board for the project and the filters: refreshed in place when it shows them
+ * already, else read afresh (one page per column).
+ */
 async function loadBoard() {
+  const shown = state.board;
+  if (shown && shown.pid === state.projectId && sameFilters(shown.filters, currentFilters())) return refreshBoard(shown);
   closeMenu(false);
   ensureColumns();
   /** @type {Board} */
-  const board = { pid: state.projectId, filters: currentFilters(), columns: emptyColumns(), moving: new Set() };
+  const board = { pid: state.projectId, filters: currentFilters(), columns: emptyColumns(), refreshing: null, again: false };
   state.board = board;
   await Promise.all(COLUMNS.map((s) => loadPage(board, s)));
+  return undefined;
+}
+
+/**
+ * Refreshes the board in place; a refresh asked for while one is under way runs once it ends
+ * (never two at once, however often the console reloads). The board is aria-busy meanwhile.
+ * @param {Board} board
+ * @returns {Promise<void>}
+ */
+function refreshBoard(board) {
+  if (board.refreshing) {
+    board.again = true;
+    return board.refreshing;
+  }
+  const run = async () => {
+    do {
+      board.again = false;
+      await refreshOnce(board);
+    } while (board.again && state.board === board);
+  };
+  $('board').setAttribute('aria-busy', 'true');
+  board.refreshing = run().finally(() => {
+    board.refreshing = null;
+    if (!state.board || !state.board.refreshing) $('board').setAttribute('aria-busy', 'false');
+  });
+  return board.refreshing;
+}
+
+/**
+ * One refresh: one request per column. A loaded column reads its first page again and merges
+ * it (mergeFirstPage); a column whose first page failed reads it; one whose first page is on
+ * its way waits for it.
+ * @param {Board} board
+ */
+async function refreshOnce(board) {
+  const n = startPages(seq);
+  await Promise.all(COLUMNS.map(async (status) => {
+    const column = board.columns[status];
+    if (!column.loaded) return loadPage(board, status);
+    /** @type {TaskPage | undefined} */
+    let page;
+    try {
+      page = await api('GET', columnPath(board.pid, status, board.filters, null));
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      if (state.board === board) report(err, 'tasks');
+    }
+    if (!page || state.board !== board) return undefined;
+    // Held back: a card whose move is on its way, or that a later move or read (or page) showed.
+    const keep = (/** @type {TaskWithLink} */ t) => moves.has(t.id) || !isNews(seq, t.id, n) || showsLater(board.columns, t);
+    for (const id of mergeFirstPage(board.columns, status, page.items, keep)) markShown(seq, id, n);
+    if (column.pages <= 1) column.cursor = page.next_cursor;
+    placeMoves(board.columns, movesOf(board.pid));
+    renderColumns(board);
+    return undefined;
+  }));
 }
 
 /**
@@ -81,24 +176,22 @@ async function loadPage(board, status) {
 }
 
 /**
- * Shows a page at the end of its column (the first replaces the last board's cards).
+ * Shows a page at the end of its column (the first replaces the last board's cards), with
+ * the moves on their way placed again (the page may have been read before one was saved).
  * @param {Board} board
  * @param {TaskStatus} status
  * @param {TaskPage} page
  */
 function addPage(board, status, page) {
   const column = board.columns[status];
-  const fresh = newCards(page.items, boardIds(board.columns));
-  column.items = column.items.concat(fresh);
+  const first = !column.loaded;
+  column.items = column.items.concat(newCards(page.items, boardIds(board.columns)));
   column.cursor = page.next_cursor;
-  const list = columnList(status);
-  if (column.loaded) {
-    list.append(...fresh.map((t) => card(board, t)));
-    return;
-  }
+  column.pages += 1;
   column.loaded = true;
-  list.replaceChildren(...fresh.map((t) => card(board, t)));
-  columnScroller(status).scrollTop = 0;
+  placeMoves(board.columns, movesOf(board.pid));
+  renderColumns(board);
+  if (first) columnScroller(status).scrollTop = 0;
 }
 
 /**
@@ -184,13 +277,12 @@ function renderColumnState(board, status) {
 /**
  * One card: issue link and comment count, title (opens the detail dialog), labels, assignees
  * and milestone, then the sync state (or "Moving…") and the "Move to…" button.
- * @param {Board} board
  * @param {TaskWithLink} t
  */
-function card(board, t) {
-  const moving = board.moving.has(t.id);
+function card(t) {
+  const moving = moves.has(t.id);
   const details = detailParts(t.github);
-  return el('li', {
+  const node = el('li', {
     class: moving ? 'task-card moving' : 'task-card', 'data-task': t.id, draggable: 'true', 'aria-busy': moving ? 'true' : false,
     ondragstart: (e) => onDragStart(e, e.currentTarget, t.id), ondragend: (e) => onDragEnd(e.currentTarget),
   },
@@ -204,7 +296,21 @@ function card(board, t) {
       'aria-label': `Move to… (${cardName(t)})`, text: 'Move to…',
       onclick: (e) => toggleMenu(t.id, e.currentTarget, 0), onkeydown: (e) => onMoveKey(e, e.currentTarget, t.id),
     })));
+  drawn.set(node, cardKey(t));
+  return node;
 }
+
+/**
+ * What each card element shows (cardKey): a refresh keeps the elements whose card is unchanged.
+ * @type {WeakMap<Element, string>}
+ */
+const drawn = new WeakMap();
+
+/**
+ * Everything a card element shows of a task: the task, and whether its move is on its way.
+ * @param {TaskWithLink} t
+ */
+const cardKey = (t) => `${moves.has(t.id) ? 'moving ' : ''}${JSON.stringify(t)}`;
 
 /**
  * A card's comment count: a speech bubble and the number, named "3 comments" as a whole.
@@ -243,7 +349,7 @@ function drawCard(board, id, focusMove) {
   if (old) old.remove();
   const at = locate(board.columns, id);
   if (at) {
-    const node = card(board, board.columns[at.status].items[at.index]);
+    const node = card(board.columns[at.status].items[at.index]);
     const list = columnList(at.status);
     list.insertBefore(node, list.children[at.index] || null);
     const selector = focusMove ? 'button.move' : focused;
@@ -264,6 +370,61 @@ function focusTarget(active) {
   return 'button.move';
 }
 
+/**
+ * Shows the loaded columns as the board's model has them, keeping what did not change: the
+ * element of an unchanged card stays (with an open menu inside it), a changed card is drawn
+ * again (its menu opened again, the focus on the same control), the cards are put in order
+ * moving as few as needed, and the focus stays where it was. A column whose first page has not
+ * come yet keeps what it shows.
+ * @param {Board} board
+ */
+function renderColumns(board) {
+  if (state.board !== board) return;
+  const active = document.activeElement;
+  /** @type {Map<string, HTMLElement>} */
+  const nodes = new Map();
+  for (const node of $('board').querySelectorAll('li.task-card')) {
+    if (node instanceof HTMLElement && node.dataset.task) nodes.set(node.dataset.task, node);
+  }
+  /** @type {{ node: HTMLElement, id: string, selector: string | null, menuAt: number } | null} */
+  let refocus = null;
+  for (const status of COLUMNS) {
+    const column = board.columns[status];
+    if (!column.loaded) continue;
+    const list = columnList(status);
+    for (let i = 0; i < column.items.length; i += 1) {
+      const t = column.items[i];
+      let node = nodes.get(t.id);
+      if (!node || drawn.get(node) !== cardKey(t)) {
+        const old = node;
+        node = card(t);
+        if (old) {
+          const focused = old.contains(document.activeElement) ? focusTarget(document.activeElement) : null;
+          const menuAt = openMenu && old.contains(openMenu.button) ? menuFocus() : -1;
+          if (menuAt >= 0) closeMenu(false);
+          if (focused || menuAt >= 0) refocus = { node, id: t.id, selector: focused, menuAt };
+          old.replaceWith(node);
+        }
+        nodes.set(t.id, node);
+      }
+      const here = list.children[i];
+      if (here !== node) list.insertBefore(node, here || null);
+    }
+    while (list.children.length > column.items.length) list.lastElementChild?.remove();
+  }
+  if (openMenu && !openMenu.button.isConnected) closeMenu(false);
+  const button = refocus && refocus.node.isConnected ? refocus.node.querySelector('button.move') : null;
+  if (refocus && refocus.menuAt >= 0 && button instanceof HTMLElement && !moves.has(refocus.id)) {
+    toggleMenu(refocus.id, button, refocus.menuAt);
+  } else if (refocus && refocus.node.isConnected) {
+    const target = (refocus.selector && refocus.node.querySelector(refocus.selector)) || button;
+    if (target instanceof HTMLElement) target.focus({ preventScroll: true });
+  } else if (active instanceof HTMLElement && active.isConnected && document.activeElement !== active) {
+    active.focus({ preventScroll: true }); // a card moved in its list loses the focus: it gets it back
+  }
+  for (const s of COLUMNS) renderColumnState(board, s);
+}
+
 /** Shows every loaded card again (the config changed: a card's actions depend on it). */
 function redrawCards() {
   const board = state.board;
@@ -281,16 +442,21 @@ function announce(text) {
 /**
  * Moves a card to column `to`: on screen at once, then PATCH with If-Match (the version the
  * card shows), then the card as the server has it. A refused move puts it back and says why.
+ * The move is kept in `moves` until the PATCH answers, so a refresh or a new load of the
+ * board (same project) shows it meanwhile, and its answer settles on whichever board of the
+ * project is shown.
  * @param {string} id
  * @param {TaskStatus} to
  * @param {boolean} focusMove focus goes to the moved card's "Move to…" (a move from its menu)
  */
 async function moveTask(id, to, focusMove) {
   const board = state.board;
-  if (!board || board.moving.has(id)) return;
+  if (!board || moves.has(id)) return;
   const placed = placeCard(board.columns, id, to);
   if (!placed) return;
-  board.moving.add(id);
+  const pid = board.pid;
+  moves.set(id, { pid, to, placed });
+  const n = startCard(seq, id);
   drawCard(board, id, focusMove);
   announce(`Moving ${shortName(placed.task)} to ${STATUS[to]}…`);
   /** @type {Task} */
@@ -298,55 +464,74 @@ async function moveTask(id, to, focusMove) {
   try {
     saved = await api('PATCH', `/tasks/${encodeURIComponent(id)}`, { status: to }, { 'If-Match': `"${placed.task.updated_at}"` });
   } catch (err) {
-    board.moving.delete(id);
+    moves.delete(id);
     if (!(err instanceof ApiError)) throw err;
-    return refused(board, placed, to, err);
+    return refused(pid, placed, to, err);
   }
-  board.moving.delete(id);
-  const at = locate(board.columns, id);
-  const shown = at ? board.columns[at.status].items[at.index] : placed.task;
-  const task = await readCard(board, id, { ...shown, ...saved });
-  if (state.board !== board) return;
+  moves.delete(id);
+  const now = boardOf(pid);
+  if (!now) return; // the person switched project meanwhile
+  const at = locate(now.columns, id);
+  /** @type {TaskWithLink | null} */
+  let shown = null;
+  if (at) {
+    // The saved version at once (its version is the one a next move must name), then read again.
+    shown = { ...now.columns[at.status].items[at.index], ...saved };
+    if (isNews(seq, id, n)) settleCard(now.columns, shown);
+  }
+  drawCard(now, id, false);
+  const task = await readCard(pid, id, shown);
+  if (!boardOf(pid)) return;
   announce(movedText(placed.task, to, true));
-  if (task && task.github && task.github.push_pending) followPush(board, id);
+  if (task && task.github && task.github.push_pending) followPush(pid, id);
 }
 
 /**
  * A refused move: the card goes back, the notice bar says why; after a 412 (the task changed
  * since the board read it) the card is read again, so the board shows the truth; after a 404
- * it leaves the board.
- * @param {Board} board
+ * it leaves the board. Nothing is shown once the person switched project.
+ * @param {string | null} pid
  * @param {Placed} placed
  * @param {TaskStatus} to
  * @param {ApiError} err
  */
-async function refused(board, placed, to, err) {
-  putBack(board.columns, placed);
-  if (err.status === 404) dropCard(board.columns, placed.task.id);
-  drawCard(board, placed.task.id, false);
-  if (state.board === board) announce(movedText(placed.task, to, false));
+async function refused(pid, placed, to, err) {
+  const board = boardOf(pid);
+  if (!board) return;
+  const id = placed.task.id;
+  if (err.status === 404) dropCard(board.columns, id);
+  else if (locate(board.columns, id)) putBack(board.columns, placed);
+  drawCard(board, id, false);
+  announce(movedText(placed.task, to, false));
   report(err, 'move');
-  if (err.status === 412) await readCard(board, placed.task.id, null);
+  if (err.status === 412) await readCard(pid, id, null);
 }
 
 /**
- * Reads a card again (GET /api/tasks/{id}) and shows it in place; `fallback` is shown when
- * the read fails (the card as the move left it). Resolves to the card shown.
- * @param {Board} board
+ * Reads a card again (GET /api/tasks/{id}) and shows it in place, when the board of project
+ * `pid` shows it; `fallback` is shown when the read fails (the card as the move left it).
+ * The answer is dropped when a later move or read of the card started meanwhile (or a page
+ * showed it since), or a move of it is on its way. Resolves to the card read.
+ * @param {string | null} pid
  * @param {string} id
  * @param {TaskWithLink | null} fallback
  * @returns {Promise<TaskWithLink | null>}
  */
-async function readCard(board, id, fallback) {
+async function readCard(pid, id, fallback) {
+  const n = startCard(seq, id);
   /** @type {TaskWithLink | null} */
   let task = fallback;
+  let gone = false;
   try {
     task = await api('GET', `/tasks/${encodeURIComponent(id)}`);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    if (err.status === 404) { dropCard(board.columns, id); task = null; }
+    if (err.status === 404) { gone = true; task = null; }
   }
-  if (task) settleCard(board.columns, task);
+  const board = boardOf(pid);
+  if (!board || !isNews(seq, id, n) || moves.has(id)) return task;
+  if (gone) dropCard(board.columns, id);
+  else if (task && locate(board.columns, id)) settleCard(board.columns, task);
   drawCard(board, id, false);
   return task;
 }
@@ -354,15 +539,15 @@ async function readCard(board, id, fallback) {
 /**
  * Reads a moved card again every FOLLOW_EVERY_MS while its move waits to reach GitHub (at
  * most FOLLOW_TIMES times), so it shows its sync state until GitHub holds it. Stops when the
- * board moves on (another project, other filters).
- * @param {Board} board
+ * person switches project, signs out or moves the card again.
+ * @param {string | null} pid
  * @param {string} id
  */
-async function followPush(board, id) {
+async function followPush(pid, id) {
   for (let i = 0; i < FOLLOW_TIMES; i += 1) {
     await new Promise((resolve) => { setTimeout(resolve, FOLLOW_EVERY_MS); });
-    if (state.board !== board || !state.token || board.moving.has(id)) return;
-    const task = await readCard(board, id, null);
+    if (!boardOf(pid) || !state.token || moves.has(id)) return;
+    const task = await readCard(pid, id, null);
     if (!task || !task.github || !task.github.push_pending) return;
   }
 }
@@ -378,7 +563,7 @@ let dragging = /** @type {string | null} */ (null);
  * @param {string} id
  */
 function onDragStart(e, li, id) {
-  if (!(e instanceof DragEvent) || !e.dataTransfer || !state.board || state.board.moving.has(id)) { e.preventDefault(); return; }
+  if (!(e instanceof DragEvent) || !e.dataTransfer || !state.board || moves.has(id)) { e.preventDefault(); return; }
   closeMenu(false);
   dragging = id;
   e.dataTransfer.setData(DRAG_TYPE, id);
@@ -445,7 +630,7 @@ function toggleMenu(id, button, focusIndex) {
   if (openMenu && openMenu.button === button) { closeMenu(true); return; }
   const board = state.board;
   const at = board && locate(board.columns, id);
-  if (!board || !at || board.moving.has(id)) return;
+  if (!board || !at || moves.has(id)) return;
   closeMenu(false);
   const task = board.columns[at.status].items[at.index];
   const items = otherColumns(at.status).map((s) => el('button', {
@@ -475,6 +660,13 @@ function closeMenu(refocus) {
   button.setAttribute('aria-expanded', 'false');
   button.removeAttribute('aria-controls');
   if (refocus && button.isConnected) button.focus();
+}
+
+/** Which item of the open menu has the focus (0 when none does). */
+function menuFocus() {
+  if (!openMenu) return -1;
+  const items = [...openMenu.menu.querySelectorAll('[role="menuitem"]')];
+  return Math.max(0, items.indexOf(/** @type {Element} */ (document.activeElement)));
 }
 
 /**
@@ -533,7 +725,9 @@ function onPointerOutside(e) {
 // ---- the view toggle ------------------------------------------------------------------
 
 /**
- * Shows the board or the list (the Board | List toggle), read afresh with the filters.
+ * Shows the board or the list (the Board | List toggle), read again with the filters (the
+ * board refreshed in place when it shows them already; tasks.js never shows list rows read
+ * for other filters).
  * @param {'board' | 'list'} view
  */
 export function showView(view) {

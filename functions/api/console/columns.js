@@ -1,8 +1,11 @@
 // @ts-check
 // The board's columns as data (board.js draws them): the request path of a column's page,
-// merging a page into the columns (each card once), placing a moved card and putting it back,
-// settling a card read again, the Move menu's focus, and the board's sentences. Pure
-// functions over values, so the unit tests run them in Node (console-test/unit/board.test.mjs).
+// merging a page into the columns (each card once), refreshing a column from its first page
+// read again, placing a moved card and putting it back (and placing the moves still on their
+// way again after a refresh), settling a card read again, the order of what the board learns
+// about a card (a late answer is dropped), the Move menu's focus, and the board's sentences.
+// Pure functions over values, so the unit tests run them in Node
+// (console-test/unit/board.test.mjs).
 
 import { STATUS, addFilters } from './tasks.js';
 
@@ -71,7 +74,7 @@ export const boardIds = (columns) => new Set(COLUMNS.flatMap((s) => columns[s].i
 export function emptyColumns() {
   /** @type {Partial<Record<TaskStatus, Column>>} */
   const columns = {};
-  for (const s of COLUMNS) columns[s] = { items: [], cursor: null, loading: false, loaded: false, failed: false };
+  for (const s of COLUMNS) columns[s] = { items: [], cursor: null, pages: 0, loading: false, loaded: false, failed: false };
   return /** @type {Record<TaskStatus, Column>} */ (columns);
 }
 
@@ -140,6 +143,127 @@ export function settleCard(columns, task) {
   }
   dropCard(columns, task.id);
   columns[task.status].items.unshift(task);
+}
+
+/**
+ * Whether two sets of filters are the same (the board is then refreshed in place, not read afresh).
+ * @param {Filters} a
+ * @param {Filters} b
+ */
+export const sameFilters = (a, b) => a.q === b.q && a.label === b.label && a.assignee === b.assignee && a.milestone === b.milestone;
+
+/**
+ * Whether the board shows a later version of a task than `task` (a page read before the task
+ * last changed).
+ * @param {Record<TaskStatus, Column>} columns
+ * @param {TaskWithLink} task
+ */
+export function showsLater(columns, task) {
+  const at = locate(columns, task.id);
+  return at !== null && Date.parse(columns[at.status].items[at.index].updated_at) > Date.parse(task.updated_at);
+}
+
+/**
+ * Refreshes column `status` in place from its first page read again: the page's tasks, in its
+ * order, then the column's other cards as they were (the pages loaded after the first stay).
+ * A task of the page shown in another column moves here; a task that `keep` holds back (a
+ * move of it is on its way, or the board knows a later version) stays as and where the board
+ * shows it: at the page's place when it is in this column, else where it is. Returns the ids
+ * taken from the page.
+ * @param {Record<TaskStatus, Column>} columns changed in place
+ * @param {TaskStatus} status
+ * @param {TaskWithLink[]} page
+ * @param {(task: TaskWithLink) => boolean} keep
+ * @returns {string[]}
+ */
+export function mergeFirstPage(columns, status, page, keep) {
+  /** @type {TaskWithLink[]} */
+  const top = [];
+  /** @type {string[]} */
+  const taken = [];
+  const seen = new Set();
+  for (const t of page) {
+    if (seen.has(t.id)) continue;
+    seen.add(t.id);
+    if (keep(t)) {
+      const here = columns[status].items.find((c) => c.id === t.id);
+      if (here) top.push(here);
+      continue;
+    }
+    top.push(t);
+    taken.push(t.id);
+  }
+  const moved = new Set(taken);
+  for (const s of COLUMNS) if (s !== status) columns[s].items = columns[s].items.filter((c) => !moved.has(c.id));
+  const ids = new Set(top.map((t) => t.id));
+  columns[status].items = top.concat(columns[status].items.filter((c) => !ids.has(c.id)));
+  return taken;
+}
+
+/**
+ * Shows the moves still on their way (oldest first: card id, column it goes to) as placeCard
+ * did: each card the board shows goes to the top of its new column, the newest move on top.
+ * A refresh or a new load of the board may have read a card before its move was saved.
+ * @param {Record<TaskStatus, Column>} columns changed in place
+ * @param {Array<[string, TaskStatus]>} moves
+ */
+export function placeMoves(columns, moves) {
+  for (const [id, to] of moves) {
+    const at = locate(columns, id);
+    if (!at) continue;
+    const [task] = columns[at.status].items.splice(at.index, 1);
+    columns[to].items.unshift(at.status === to ? task : { ...task, status: to });
+  }
+}
+
+/**
+ * The order of what the board learns about its cards. Each move or read of a card, and each
+ * refresh of the columns (their first pages read again), takes the next number when it starts;
+ * a card remembers the number of the last move or read of it, and of the last refresh that
+ * showed it. An answer numbered `n` is news for a card only when nothing about that card
+ * started after it: an older read answering late, or out of order, is dropped.
+ * @typedef {{ last: number, cards: Map<string, number> }} Sequence
+ */
+
+/** @returns {Sequence} */
+export const newSequence = () => ({ last: 0, cards: new Map() });
+
+/**
+ * A move or a read of one card starts: its number, which makes every older answer about the card old.
+ * @param {Sequence} seq changed in place
+ * @param {string} id
+ */
+export function startCard(seq, id) {
+  seq.last += 1;
+  seq.cards.set(id, seq.last);
+  return seq.last;
+}
+
+/**
+ * A refresh (pages of many cards) starts: its number. The cards it shows take it (markShown).
+ * @param {Sequence} seq changed in place
+ */
+export function startPages(seq) {
+  seq.last += 1;
+  return seq.last;
+}
+
+/**
+ * Whether an answer numbered `n` is news for card `id`.
+ * @param {Sequence} seq
+ * @param {string} id
+ * @param {number} n
+ */
+export const isNews = (seq, id, n) => (seq.cards.get(id) || 0) <= n;
+
+/**
+ * A refresh numbered `n` showed card `id`: an older read of it now answers too late.
+ * @param {Sequence} seq changed in place
+ * @param {string} id
+ * @param {number} n
+ */
+export function markShown(seq, id, n) {
+  if (isNews(seq, id, n)) seq.cards.set(id, n);
 }
 
 /**

@@ -66,19 +66,22 @@ export const PROJECT_KEY = 'ghsync.project';
  * @typedef {object} Column
  * @property {TaskWithLink[]} items
  * @property {string | null} cursor The next page's cursor; null after the last.
+ * @property {number} pages How many pages were read (a refresh reads the first again).
  * @property {boolean} loading A page is being read (never two at once).
  * @property {boolean} loaded Its first page arrived.
  * @property {boolean} failed Its last read failed ("Try again").
  */
 
 /**
- * The board as loaded for one project and one set of filters. A new object for each load, so
- * an answer that arrives after the project or the filters changed can tell it is late.
+ * The board as loaded for one project and one set of filters. A new object when the project or
+ * the filters change, so an answer that arrives after that can tell it is late; otherwise a
+ * reload refreshes it in place (board.js). The moves on their way are board.js's, not a board's.
  * @typedef {object} Board
  * @property {string | null} pid
  * @property {Filters} filters
  * @property {Record<TaskStatus, Column>} columns
- * @property {Set<string>} moving The tasks whose move is on its way.
+ * @property {Promise<void> | null} refreshing The refresh under way, if any (never two at once).
+ * @property {boolean} again Another refresh was asked for while one was under way.
  */
 
 /**

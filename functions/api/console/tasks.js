@@ -5,9 +5,10 @@
 // milestone), which the Board view (board.js) uses too; and the new-task form. It loads the
 // conflicts together with the tasks, since a row (or a card) shows its conflict; when the
 // board is the view shown it has board.js load it (see useBoard: board.js imports this
-// module, never the other way round). A task's pieces (issue link, title button, label chips,
-// sync cell) are exported for the board's cards. A task's title opens its detail dialog
-// (thread.js) with the same facts the row shows.
+// module, never the other way round). The list never shows rows read for another project or
+// other filters. A task's pieces (issue link, title button, details: label chips, assignees,
+// milestone; sync cell) are exported for the board's cards. A task's title opens its detail
+// dialog (thread.js) with the same facts the row shows.
 
 import { api, guard } from './api.js';
 import { openConflictForTask, renderConflicts } from './conflicts.js';
@@ -88,7 +89,9 @@ export function tasksPath(pid, cursor) {
  * The Board view, which this module loads and re-renders when it is the view shown.
  * board.js hands it over through useBoard() when it loads.
  * @typedef {object} BoardView
- * @property {() => Promise<void>} load Reads the board afresh (project, filters) and shows it.
+ * @property {() => Promise<void>} load Shows the board for the project and the filters: refreshed in
+ *   place when it shows them already (its pages, scroll, open menu, focus and moves on their way
+ *   kept), else read afresh.
  * @property {() => void} render Shows the loaded cards again (the config changed).
  */
 
@@ -113,27 +116,46 @@ export async function loadTasksAndConflicts() {
   if (conflicts) { state.conflicts = conflicts.items; renderConflicts(); }
 }
 
+/** What the list's rows were read for (project and filters): rows read for others are never shown. */
+let listFor = '';
+
 /**
- * The list's first page.
+ * The project and the filters as one string, to compare with `listFor`.
+ * @param {string | null} pid
+ */
+const listKey = (pid) => JSON.stringify([pid, currentFilters()]);
+
+/**
+ * The list's first page. Rows read for another project or other filters (changed while the
+ * board was shown) are taken away at once, so they never show while the page is read.
  * @param {string | null} pid
  */
 async function loadList(pid) {
+  const key = listKey(pid);
+  if (key !== listFor) {
+    listFor = '';
+    state.tasks = [];
+    state.tasksCursor = null;
+    renderList(true);
+  }
   /** @type {TaskPage | undefined} */
   const tasks = await guard('tasks', () => api('GET', tasksPath(pid, null)));
-  if (!tasks || pid !== state.projectId) return;
+  if (!tasks || pid !== state.projectId || listKey(pid) !== key) return;
+  listFor = key;
   state.tasks = tasks.items;
   state.tasksCursor = tasks.next_cursor;
-  renderList();
+  renderList(false);
 }
 
 export async function loadMoreTasks() {
   const pid = state.projectId;
+  const key = listKey(pid);
   /** @type {TaskPage | undefined} */
   const page = await guard('tasks', () => api('GET', tasksPath(pid, state.tasksCursor)));
-  if (!page || pid !== state.projectId) return;
+  if (!page || pid !== state.projectId || key !== listFor) return;
   state.tasks = state.tasks.concat(page.items);
   state.tasksCursor = page.next_cursor;
-  renderList();
+  renderList(false);
 }
 
 /** The search form's inputs, by filter. */
@@ -212,17 +234,22 @@ async function publishTask(t, button) {
 /** Shows the loaded tasks again in the view shown (the config changed: a row's actions depend on it). */
 export function renderTasks() {
   if (state.view === 'board') boardView.render();
-  else renderList();
+  else renderList(!listFor);
 }
 
-function renderList() {
+/**
+ * Shows the loaded tasks in the list, or (`loading`) no rows while its first page is read.
+ * @param {boolean} loading
+ */
+function renderList(loading) {
   const tasks = state.tasks;
   $('tasks-body').replaceChildren(...tasks.map(taskRow));
   $('tasks-empty').textContent = isFiltered(currentFilters()) ? 'No task matches the search.'
     : 'No tasks yet. Run a sync to import the repository\'s issues.';
-  show($('tasks-empty'), tasks.length === 0);
+  show($('tasks-empty'), !loading && tasks.length === 0);
   show($('tasks-table'), tasks.length > 0);
-  $('tasks-count').textContent = tasks.length ? `${tasks.length} task${tasks.length === 1 ? '' : 's'} shown${state.tasksCursor ? ', more to load' : ''}.` : '';
+  $('tasks-count').textContent = loading ? 'Loading…'
+    : tasks.length ? `${tasks.length} task${tasks.length === 1 ? '' : 's'} shown${state.tasksCursor ? ', more to load' : ''}.` : '';
   show($('tasks-more'), Boolean(state.tasksCursor));
 }
 
@@ -309,7 +336,7 @@ export function detailParts(gh) {
  * @param {boolean} filter
  * @returns {HTMLElement[]}
  */
-export function labelChips(gh, filter) {
+function labelChips(gh, filter) {
   return gh.labels.map((l) => {
     const chip = filter ? el('button', {
       type: 'button', class: 'chip', title: `Show tasks labelled ${l.name}`, onclick: () => filterByLabel(l.name), text: l.name,
