@@ -744,6 +744,17 @@ describe('ghsync web console', () => {
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     assert.ok(await title.evaluate((b) => b === document.activeElement), 'focus returns to the card\'s title');
+    // A comment written in the detail view counts on the card once the view closes.
+    await title.click();
+    await dialog.waitFor();
+    await dialog.getByLabel('Comment', { exact: true }).fill('Triaged on the board');
+    await dialog.getByLabel('Your name', { exact: true }).fill('Ana');
+    await dialog.getByRole('button', { name: 'Post comment' }).click();
+    await assertText('#thread-count', /^1 comment shown\.$/);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await card3.getByRole('img', { name: '1 comment', exact: true }).waitFor();
+    assert.ok(await title.evaluate((b) => b === document.activeElement), 'focus stays on the card\'s title');
   });
 
   test('the board: a card moves by drag and by keyboard; GitHub closes the issue moved to Done', async () => {

@@ -537,6 +537,16 @@ async function readCard(pid, id, fallback) {
 }
 
 /**
+ * Reads a card of the board shown again (its detail dialog closed: a comment may have been
+ * written, edited or deleted there, which changes its comment count).
+ * @param {string} id
+ */
+export function cardChanged(id) {
+  const board = boardOf(state.projectId);
+  if (board && locate(board.columns, id)) readCard(board.pid, id, null);
+}
+
+/**
  * Reads a moved card again every FOLLOW_EVERY_MS while its move waits to reach GitHub (at
  * most FOLLOW_TIMES times), so it shows its sync state until GitHub holds it. Stops when the
  * person switches project, signs out or moves the card again.

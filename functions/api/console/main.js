@@ -14,7 +14,7 @@
 // diff.js (the word diff).
 
 import { ApiError, api, errorText, guard, onUnauthorized } from './api.js';
-import { showView } from './board.js';
+import { cardChanged, showView } from './board.js';
 import {
   answerOffer, closeEdit, connectRepo, installHook, loadConfig, openEdit, revealSecret, showMode, syncNow, toggleSync, toggleTwoWay,
 } from './config.js';
@@ -179,7 +179,11 @@ function wire() {
   // The task detail dialog: ✕ and Escape close it (Escape natively, as a modal <dialog>).
   const detail = $('task-dialog', HTMLDialogElement);
   $('task-dlg-close').addEventListener('click', () => detail.close());
-  detail.addEventListener('close', onDetailClose);
+  detail.addEventListener('close', () => {
+    const task = state.thread ? state.thread.task.id : null;
+    onDetailClose();
+    if (task) cardChanged(task);
+  });
   $('thread-more').addEventListener('click', loadMoreComments);
   let pending = 0;
   window.addEventListener('resize', () => {
