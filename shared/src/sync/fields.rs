@@ -9,6 +9,8 @@
 
 use std::collections::HashSet;
 
+use crate::domain::ValidationError;
+
 /// The comparison key of a label name or a login: its letters folded, as GitHub compares
 /// them.
 pub fn element_key(name: &str) -> String {
@@ -83,6 +85,39 @@ pub fn merge_value<T: Clone + PartialEq>(base: &T, local: &T, remote: &T) -> Val
     }
 }
 
+/// The most assignees GitHub keeps on one issue (it drops the rest without an error).
+pub const MAX_ASSIGNEES: usize = 10;
+
+/// Checks a set of assignees before it goes to GitHub, which drops silently what it cannot
+/// assign: each login must be one of the repository's assignable users, and there may be at
+/// most [`MAX_ASSIGNEES`]. The error names the logins at fault (HTTP 422).
+pub fn check_assignees(wanted: &[String], assignable: &[String]) -> Result<(), ValidationError> {
+    let known: HashSet<String> = assignable.iter().map(|a| element_key(a)).collect();
+    let unknown: Vec<&str> =
+        wanted.iter().filter(|w| !known.contains(&element_key(w))).map(String::as_str).collect();
+    if !unknown.is_empty() {
+        return Err(ValidationError::new(
+            "assignees",
+            format!("not assignable in this repository: {}", unknown.join(", ")),
+        ));
+    }
+    if wanted.len() > MAX_ASSIGNEES {
+        let over: Vec<&str> = wanted[MAX_ASSIGNEES..].iter().map(String::as_str).collect();
+        return Err(ValidationError::new(
+            "assignees",
+            format!("GitHub keeps at most {MAX_ASSIGNEES} assignees; these are over: {}", over.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+/// The labels of `wanted` the repository does not have yet (created before they are added),
+/// compared without case, each once.
+pub fn labels_to_create(wanted: &[String], repository: &[String]) -> Vec<String> {
+    let mut known: HashSet<String> = repository.iter().map(|l| element_key(l)).collect();
+    wanted.iter().filter(|w| known.insert(element_key(w))).cloned().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +162,26 @@ mod tests {
         let change = SetChange::between(&set(&["a", "b", "Bug"]), &set(&["bug", "a", "x", "y"]));
         assert_eq!(change, SetChange { add: set(&["x", "y"]), remove: set(&["b"]) });
         assert!(SetChange::between(&set(&["a"]), &set(&["A"])).is_empty());
+    }
+
+    #[test]
+    fn assignees_are_checked_before_github_drops_them() {
+        let assignable = set(&["ana", "Bo", "cy", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"]);
+        assert!(check_assignees(&set(&["ANA", "bo"]), &assignable).is_ok());
+        assert!(check_assignees(&[], &assignable).is_ok());
+        let e = check_assignees(&set(&["ana", "mallory", "eve"]), &assignable).unwrap_err();
+        assert_eq!(e.field, "assignees");
+        assert!(e.message.ends_with("mallory, eve"), "{}", e.message);
+        let eleven = set(&["ana", "bo", "cy", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"]);
+        let e = check_assignees(&eleven, &assignable).unwrap_err();
+        assert!(e.message.contains("at most 10") && e.message.ends_with("d8"), "{}", e.message);
+    }
+
+    #[test]
+    fn only_labels_new_to_the_repository_are_created_each_once() {
+        let repository = set(&["bug", "Needs Design"]);
+        assert_eq!(labels_to_create(&set(&["BUG", "needs design"]), &repository), Vec::<String>::new());
+        assert_eq!(labels_to_create(&set(&["bug", "UI", "ui", "perf"]), &repository), set(&["UI", "perf"]));
     }
 
     #[test]
