@@ -588,6 +588,10 @@ async fn the_openapi_document_lists_every_route() {
     ];
     routes.sort();
     assert_eq!(listed, routes);
+    // Named values are their wire names, as the API reads and writes them.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["TaskStatus"]["enum"], json!(["todo", "inprogress", "inreview", "done", "cancelled"]));
+    assert_eq!(schemas["TaskOrder"]["enum"], json!(["created", "updated"]));
     if let Ok(path) = std::env::var("GHSYNC_OPENAPI_OUT") {
         std::fs::write(path, r.text()).unwrap();
     }

@@ -20,9 +20,12 @@ impl ValidationError {
     }
 }
 
-/// Declares a closed set of names stored as text, with parsing that names its field.
+/// Declares a closed set of names stored as text, with parsing that names its field. Each
+/// name is taken as a plain token (`tt`), so the derives read the `serde(rename)` it gets: the
+/// OpenAPI document shows the wire names (a `literal` fragment reached utoipa wrapped, and it
+/// fell back to the variants' Rust names).
 macro_rules! text_enum {
-    ($(#[$m:meta])* $name:ident, $field:literal { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident, $field:literal { $($(#[$vm:meta])* $variant:ident = $text:tt),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
         pub enum $name {
