@@ -116,6 +116,9 @@ async fn an_operator_retries_a_refused_push_and_answers_the_two_way_offer() {
         ["tasks", "--project", id, "--status", "todo", "--sort", "updated", "--label", "BUG", "--limit", "1"];
     let page = json(&env.ghsync(&column, "").await);
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    // An empty filter keeps every task.
+    let empty = json(&env.ghsync(&["tasks", "--project", id, "--q", "", "--label", ""], "").await);
+    assert_eq!(empty, tasks);
     let none = json(&env.ghsync(&["tasks", "--project", id, "--assignee", "nobody"], "").await);
     assert_eq!(none, serde_json::json!([]));
     let refused = env.ghsync(&["tasks", "--project", id, "--sort", "newest"], "").await;

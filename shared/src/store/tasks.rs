@@ -27,6 +27,12 @@ pub struct TaskFilter {
     pub milestone: Option<String>,
 }
 
+/// A filter's value when it filters: an empty one keeps every task (in the SQL text and in
+/// what is bound alike).
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
 /// The task list's query: the text depends only on the order and on which of the column,
 /// the cursor and the filters are given, so each planner sees an index it can walk (a column's
 /// `tasks(project_id, status, updated_at, id)`, the project's `(project_id, created_at, id)`)
@@ -42,7 +48,6 @@ fn task_list_sql(order: TaskOrder, filter: &TaskFilter, cursor: bool) -> String 
         TaskOrder::Updated => ("(t.updated_at, t.id) < ($5, $6)", "t.updated_at DESC, t.id DESC"),
     };
     let after = if cursor { after } else { "$5 = '' AND $6 = ''" };
-    let given = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.is_empty());
     let facet = |given: bool, kind: &str, n: u8| match given {
         true => format!(
             "t.id IN (SELECT f.task_id FROM task_facets f WHERE f.project_id = $1 \
@@ -63,14 +68,14 @@ fn task_list_sql(order: TaskOrder, filter: &TaskFilter, cursor: bool) -> String 
              AND {title} AND {label} AND {assignee} AND {milestone} ORDER BY {sort} LIMIT $7"
         ),
         column = column,
-        title = match given(&filter.title_contains) {
+        title = match given(&filter.title_contains).is_some() {
             true => "(lower(t.title) LIKE $4 ESCAPE '\\' OR lower(t.title) LIKE $11 ESCAPE '\\')",
             false => "$4 = '' AND $11 = ''",
         },
         after = after,
-        label = facet(given(&filter.label), "label", 8),
-        assignee = facet(given(&filter.assignee), "assignee", 9),
-        milestone = facet(given(&filter.milestone), "milestone", 10),
+        label = facet(given(&filter.label).is_some(), "label", 8),
+        assignee = facet(given(&filter.assignee).is_some(), "assignee", 9),
+        milestone = facet(given(&filter.milestone).is_some(), "milestone", 10),
         sort = sort,
     )
 }
@@ -155,8 +160,8 @@ impl Store {
     ) -> Result<Vec<TaskWithLink>, StoreError> {
         self.get_project(project_id).await?;
         let sql = task_list_sql(order, filter, request.after.is_some());
-        let facet = |value: &Option<String>| value.as_deref().map(fold).unwrap_or_default();
-        let title = filter.title_contains.as_deref().map(like_patterns).unwrap_or_default();
+        let facet = |value: &Option<String>| given(value).map(fold).unwrap_or_default();
+        let title = given(&filter.title_contains).map(like_patterns).unwrap_or_default();
         let rows: Vec<TaskWithLinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(project_id.to_string())
             .bind(filter.status.map_or("", |s| s.as_str()))
