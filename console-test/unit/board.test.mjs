@@ -13,9 +13,9 @@ import {
   menuIndex, mergeFirstPage, movedText, nearEnd, newCards, newSequence, otherColumns, placeCard, placeMoves, putBack, sameFilters,
   settleCard, showsLater, startCard, startPages,
 } from '../../functions/api/console/columns.js';
-import { knownTask, state } from '../../functions/api/console/state.js';
+import { knownTask, noFilters, state } from '../../functions/api/console/state.js';
 
-const NO_FILTERS = { q: '', label: '', assignee: '', milestone: '' };
+const NO_FILTERS = noFilters();
 
 /** A task as the API lists it, with `over` changed. */
 const task = (id, over = {}) => ({

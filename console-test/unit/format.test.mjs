@@ -10,7 +10,7 @@ import {
 } from '../../functions/api/console/tasks.js';
 import { commentsText, runLabel } from '../../functions/api/console/history.js';
 import { isAction } from '../../functions/api/console/conflicts.js';
-import { state } from '../../functions/api/console/state.js';
+import { noFilters, state } from '../../functions/api/console/state.js';
 
 const NOW = Date.parse('2025-03-10T12:00:00Z');
 const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
@@ -166,18 +166,17 @@ describe('pushedText (after "Retry push")', () => {
 });
 
 describe('tasksPath', () => {
-  afterEach(() => { state.taskQuery = ''; state.taskLabel = ''; state.taskAssignee = ''; state.taskMilestone = ''; });
+  afterEach(() => { state.filters = noFilters(); });
 
   test('the first page: only the page size', () => {
     assert.equal(tasksPath('p1', null), '/projects/p1/tasks?limit=100');
   });
   test('the search, the label and the cursor, encoded', () => {
-    state.taskQuery = 'login bug';
-    state.taskLabel = 'good first issue';
+    state.filters = { ...noFilters(), q: 'login bug', label: 'good first issue' };
     assert.equal(tasksPath('p1', 'c/2'), '/projects/p1/tasks?limit=100&q=login+bug&label=good+first+issue&cursor=c%2F2');
   });
   test('addFilters and isFiltered: only the filters that are set, in a fixed order', () => {
-    const none = { q: '', label: '', assignee: '', milestone: '' };
+    const none = noFilters();
     assert.equal(isFiltered(none), false);
     assert.equal(isFiltered({ ...none, milestone: 'v1' }), true);
     assert.equal(String(addFilters(new URLSearchParams({ limit: '5' }), none)), 'limit=5');
@@ -185,8 +184,7 @@ describe('tasksPath', () => {
       'q=x&label=bug&assignee=ana&milestone=v1');
   });
   test('the assignee and the milestone filter the list too', () => {
-    state.taskAssignee = 'ana';
-    state.taskMilestone = 'v1.0 & later';
+    state.filters = { ...noFilters(), assignee: 'ana', milestone: 'v1.0 & later' };
     assert.equal(tasksPath('p1', null), '/projects/p1/tasks?limit=100&assignee=ana&milestone=v1.0+%26+later');
   });
 });

@@ -28,10 +28,7 @@ export const PROJECT_KEY = 'ghsync.project';
  * @property {SyncHistorySummary | null} history
  * @property {TaskWithLink[]} tasks The pages of tasks loaded so far.
  * @property {string | null} tasksCursor The next page's cursor; null after the last.
- * @property {string} taskQuery The title search.
- * @property {string} taskLabel The label filter.
- * @property {string} taskAssignee The assignee filter (a login).
- * @property {string} taskMilestone The milestone filter (its title).
+ * @property {Filters} filters The search form's filters as the person last applied them.
  * @property {'board' | 'list'} view How the tasks card shows the tasks.
  * @property {Board | null} board The board's columns as loaded (board.js); null before.
  * @property {ConflictResolution[]} conflicts The listed conflicts (pending or resolved).
@@ -60,6 +57,12 @@ export const PROJECT_KEY = 'ghsync.project';
  * title, a label's name, an assignee's login, a milestone's title.
  * @typedef {{ q: string, label: string, assignee: string, milestone: string }} Filters
  */
+
+/**
+ * No filter set: every task.
+ * @returns {Filters}
+ */
+export const noFilters = () => ({ q: '', label: '', assignee: '', milestone: '' });
 
 /**
  * One column of the board: its cards as loaded so far (newest-updated first) and its paging.
@@ -102,6 +105,6 @@ export function knownTask(id) {
 /** @type {State} */
 export const state = {
   token: null, projects: [], projectId: null, config: null, history: null,
-  tasks: [], tasksCursor: null, taskQuery: '', taskLabel: '', taskAssignee: '', taskMilestone: '', view: 'board', board: null, conflicts: [], filter: 'pending', conflict: null, opener: null,
+  tasks: [], tasksCursor: null, filters: noFilters(), view: 'board', board: null, conflicts: [], filter: 'pending', conflict: null, opener: null,
   following: null, hook: null, editing: false, app: null, thread: null,
 };

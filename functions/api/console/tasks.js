@@ -13,7 +13,7 @@
 import { api, guard } from './api.js';
 import { openConflictForTask, renderConflicts } from './conflicts.js';
 import { $, el, fmtRelative, fmtTime, notify, show } from './dom.js';
-import { state } from './state.js';
+import { noFilters, state } from './state.js';
 import { openDetail } from './thread.js';
 
 /** @typedef {import('../../../shared/types').Task} Task */
@@ -49,12 +49,8 @@ export const REMOTE = {
   deleted: ['Deleted on GitHub', 'warn'], transferred: ['Transferred to another repository', 'warn'],
 };
 
-/** The search form's filters as the person last applied them. */
-export function currentFilters() {
-  /** @type {Filters} */
-  const filters = { q: state.taskQuery, label: state.taskLabel, assignee: state.taskAssignee, milestone: state.taskMilestone };
-  return filters;
-}
+/** The search form's filters as the person last applied them (never changed in place). */
+export const currentFilters = () => state.filters;
 
 /**
  * Adds the filters that are set to a request's query, in a fixed order.
@@ -167,10 +163,7 @@ const FILTER_INPUTS = /** @type {const} */ ([['q', 'task-search'], ['label', 'ta
  * @param {boolean} fill
  */
 function applyFilters(filters, fill) {
-  state.taskQuery = filters.q;
-  state.taskLabel = filters.label;
-  state.taskAssignee = filters.assignee;
-  state.taskMilestone = filters.milestone;
+  state.filters = filters;
   if (fill) for (const [key, id] of FILTER_INPUTS) $(id, HTMLInputElement).value = filters[key];
   return loadTasksAndConflicts();
 }
@@ -181,15 +174,14 @@ function applyFilters(filters, fill) {
  */
 export function searchTasks(event) {
   event.preventDefault();
-  /** @type {Filters} */
-  const filters = { q: '', label: '', assignee: '', milestone: '' };
+  const filters = noFilters();
   for (const [key, id] of FILTER_INPUTS) filters[key] = $(id, HTMLInputElement).value.trim();
   return applyFilters(filters, false);
 }
 
 /** "Clear filters": every task again. */
 export function clearFilters() {
-  return applyFilters({ q: '', label: '', assignee: '', milestone: '' }, true);
+  return applyFilters(noFilters(), true);
 }
 
 /**
