@@ -18,31 +18,23 @@ out=$(mktemp -d /tmp/ghsync-bench.XXXXXX)
 _cleanup+=("rm -rf $out")
 
 cargo build --release -q -p ghsync -p testkit --bin ghsync --bin fake-github
-database=sqlite://ghsync.db?mode=rwc
+database=""  # start_serve's SQLite
 if [ "$DB" = postgres ]; then start_postgres durable; database=$PG_URL; fi
-gh_port=$(free_port); port=$(free_port)
+gh_port=$(free_port)
 target/release/fake-github --port "$gh_port" --repo acme/board --token $TOKEN --issues "$ISSUES" --prs 0 \
   >"$out/gh.log" 2>&1 &
 _cleanup+=("kill $!")
-(cd "$out" && GHSYNC_API_TOKEN=$API GHSYNC_WEBHOOK_SECRET=s GHSYNC_LOCAL_KEY=$(printf '22%.0s' $(seq 32)) \
-  GHSYNC_DATABASE_URL=$database GITHUB_API_URL=http://127.0.0.1:$gh_port GHSYNC_LISTEN=127.0.0.1:$port \
-  RUST_LOG=warn "$root/target/release/ghsync" serve >"$out/serve.log" 2>&1) &
-_cleanup+=("kill $!")
-wait_port "$gh_port" fake-github; wait_port "$port" "ghsync serve"
+wait_port "$gh_port" fake-github
+start_serve "$gh_port" "$database"
 
 for n in $(seq 1 "$RARE"); do
   curl -sf -X POST "http://127.0.0.1:$gh_port/_fake/fields" -H 'content-type: application/json' \
     -d "{\"repo\":\"acme/board\",\"number\":$((n * ISSUES / RARE)),\"updated_at\":\"2026-02-01T00:00:00Z\",\"labels\":[\"bug\",\"rare\"],\"assignees\":[\"ana\"],\"milestone\":\"v1.0\"}"
 done
-call() { curl -sf -H "authorization: Bearer $API" -H 'content-type: application/json' "$@"; }
-base=http://127.0.0.1:$port/api
-project=$(call -X POST "$base/projects" -d '{"name":"board"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-call -X PUT "$base/projects/$project/github-sync" \
-  -d "{\"repo_owner\":\"acme\",\"repo_name\":\"board\",\"pat\":\"$TOKEN\"}" >/dev/null
-call -X POST "$base/projects/$project/github-sync/run" >/dev/null
+follow_repo board
 for _ in $(seq 1 600); do
-  n=$(call "$base/projects/$project/tasks?limit=1&sort=updated" >/dev/null && \
-      call "$base/projects/$project/sync-history/runs?limit=1" | python3 -c 'import json,sys; r=json.load(sys.stdin)["items"]; print(r[0]["status"] if r else "none")')
+  n=$(call "$base/projects/$project/sync-history/runs?limit=1" \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin)["items"]; print(r[0]["status"] if r else "none")')
   [ "$n" = success ] && break; sleep 0.5
 done
 [ "$n" = success ] || { echo "the import did not finish" >&2; exit 1; }

@@ -14,22 +14,13 @@ out=$(mktemp -d /tmp/ghsync-bench.XXXXXX)
 _cleanup+=("rm -rf $out")
 
 cargo build --release -q -p ghsync -p testkit --bin ghsync --bin fake-github
-gh_port=$(free_port); port=$(free_port)
+gh_port=$(free_port)
 target/release/fake-github --port "$gh_port" --repo acme/widgets --token $TOKEN --issues 20 --prs 0 \
   --latency-ms "$LATENCY" >"$out/gh.log" 2>&1 &
 _cleanup+=("kill $!")
-(cd "$out" && GHSYNC_API_TOKEN=$API GHSYNC_WEBHOOK_SECRET=s GHSYNC_LOCAL_KEY=$(printf '22%.0s' $(seq 32)) \
-  GITHUB_API_URL=http://127.0.0.1:$gh_port GHSYNC_LISTEN=127.0.0.1:$port RUST_LOG=warn \
-  "$root/target/release/ghsync" serve >"$out/serve.log" 2>&1) &
-_cleanup+=("kill $!")
-wait_port "$gh_port" fake-github; wait_port "$port" "ghsync serve"
-
-call() { curl -sf -H "authorization: Bearer $API" -H 'content-type: application/json' "$@"; }
-base=http://127.0.0.1:$port/api
-project=$(call -X POST "$base/projects" -d '{"name":"bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-call -X PUT "$base/projects/$project/github-sync" \
-  -d "{\"repo_owner\":\"acme\",\"repo_name\":\"widgets\",\"pat\":\"$TOKEN\"}" >/dev/null
-call -X POST "$base/projects/$project/github-sync/run" >/dev/null
+wait_port "$gh_port" fake-github
+start_serve "$gh_port"
+follow_repo widgets
 for _ in $(seq 1 100); do
   n=$(call "$base/projects/$project/tasks" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
   [ "$n" = 20 ] && break; sleep 0.2

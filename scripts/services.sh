@@ -68,6 +68,29 @@ CTL
   echo "PostgreSQL on 127.0.0.1:$port ($dir)"
 }
 
+# For the benchmarks: `ghsync serve` (release build) working in $out, with the API token
+# $API, its GitHub at 127.0.0.1:$1 and its database $2 (default: SQLite in $out). Sets
+# `base`, the API's URL; `call` sends a request to it with the token.
+start_serve() {
+  local gh_port=$1 database=${2:-sqlite://ghsync.db?mode=rwc} port
+  port=$(free_port)
+  (cd "$out" && GHSYNC_API_TOKEN=$API GHSYNC_WEBHOOK_SECRET=s GHSYNC_LOCAL_KEY=$(printf '22%.0s' $(seq 32)) \
+    GHSYNC_DATABASE_URL=$database GITHUB_API_URL=http://127.0.0.1:$gh_port GHSYNC_LISTEN=127.0.0.1:$port \
+    RUST_LOG=warn "$root/target/release/ghsync" serve >"$out/serve.log" 2>&1) &
+  _cleanup+=("kill $!")
+  wait_port "$port" "ghsync serve"
+  base=http://127.0.0.1:$port/api
+}
+call() { curl -sf -H "authorization: Bearer $API" -H 'content-type: application/json' "$@"; }
+
+# A new project following acme/$1 with the token $TOKEN, its first sync queued. Sets `project`.
+follow_repo() {
+  project=$(call -X POST "$base/projects" -d "{\"name\":\"$1\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  call -X PUT "$base/projects/$project/github-sync" \
+    -d "{\"repo_owner\":\"acme\",\"repo_name\":\"$1\",\"pat\":\"$TOKEN\"}" >/dev/null
+  call -X POST "$base/projects/$project/github-sync/run" >/dev/null
+}
+
 venv=${GHSYNC_VENV:-$root/.venv}
 
 # The Python tools the tests and checks use, in .venv: moto's KMS-compatible server, an
