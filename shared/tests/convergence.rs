@@ -277,7 +277,7 @@ async fn one_history(store: Store, seed: u64) {
                 let patch = TaskPatch {
                     title: Some(content.title.clone()),
                     description: ghsync_shared::domain::Nullable::Set(content.description.clone().unwrap()),
-                    status: None,
+                    ..TaskPatch::default()
                 };
                 w.store.update_task(tasks[&n], &patch).await.unwrap();
                 local.insert(n, content);
@@ -650,7 +650,7 @@ async fn two_way_history(store: Store, seed: u64) {
                     TaskPatch {
                         title: Some(content.title),
                         description: ghsync_shared::domain::Nullable::Set(content.description.unwrap()),
-                        status: None,
+                        ..TaskPatch::default()
                     }
                 } else {
                     let status = TaskStatus::ALL[rng.below(TaskStatus::ALL.len() as u64) as usize];

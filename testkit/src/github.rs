@@ -177,6 +177,10 @@ struct RepoData {
     comments: Vec<Value>,
     /// The ids in `comments`.
     comment_ids: HashSet<i64>,
+    /// The repository's labels (`{"name", "color"}`), in creation order.
+    labels: Vec<Value>,
+    /// The logins it can assign (`None`: any login).
+    assignable: Option<Vec<String>>,
 }
 
 /// An item's place in the list order. Times compare as text: the fixtures write them all
@@ -330,6 +334,8 @@ impl GhState {
             previous: HashMap::new(),
             comments: Vec::new(),
             comment_ids: HashSet::new(),
+            labels: Vec::new(),
+            assignable: None,
         })
     }
 
@@ -447,6 +453,17 @@ impl FakeGitHub {
                 get(comment_by_name).patch(update_comment).delete(delete_comment_request),
             )
             .route("/repos/{owner}/{repo}/issues/{number}/comments", get(issue_comments).post(create_comment))
+            .route("/repos/{owner}/{repo}/labels", get(list_repo_labels).post(create_repo_label))
+            .route("/repos/{owner}/{repo}/assignees", get(list_repo_assignees))
+            .route("/repos/{owner}/{repo}/issues/{number}/labels", axum::routing::post(add_issue_labels))
+            .route(
+                "/repos/{owner}/{repo}/issues/{number}/labels/{name}",
+                axum::routing::delete(remove_issue_label),
+            )
+            .route(
+                "/repos/{owner}/{repo}/issues/{number}/assignees",
+                axum::routing::post(add_issue_assignees).delete(remove_issue_assignees),
+            )
             .route("/repos/{owner}/{repo}/hooks", get(list_hooks).post(create_hook))
             .route("/repos/{owner}/{repo}/hooks/{id}", axum::routing::patch(update_hook).delete(delete_hook))
             .route("/repositories/{id}/issues/{number}", get(issue_by_id))
@@ -596,6 +613,28 @@ impl FakeGitHub {
     }
 
     /// Adds a repository `owner/name` that `token` can read.
+    /// Labels the repository has (each coloured `ededed`).
+    pub fn add_repo_labels(&self, repo: &str, names: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        let r = s.repo_mut(repo);
+        for name in names {
+            r.labels.push(json!({"name": name, "color": "ededed"}));
+        }
+    }
+
+    /// The repository's labels' names.
+    pub fn repo_labels(&self, repo: &str) -> Vec<String> {
+        let mut s = self.state.lock().unwrap();
+        s.repo_mut(repo).labels.iter().filter_map(|l| l["name"].as_str().map(str::to_string)).collect()
+    }
+
+    /// The logins the repository can assign (others are dropped from assignee writes
+    /// without an error, as on GitHub).
+    pub fn set_assignable(&self, repo: &str, logins: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        s.repo_mut(repo).assignable = Some(logins.iter().map(|l| l.to_string()).collect());
+    }
+
     pub fn add_repo(&self, full_name: &str, token: &str) {
         let mut s = self.state.lock().unwrap();
         let key = full_name.to_ascii_lowercase();
@@ -866,6 +905,7 @@ fn needs(method: &str, path: &str) -> (&'static str, &'static str) {
     match rest.first() {
         Some(&"issues") => ("issues", level),
         Some(&"hooks") => ("repository_hooks", level),
+        Some(&"labels") | Some(&"assignees") => ("issues", level),
         _ => ("metadata", "read"),
     }
 }
@@ -2094,6 +2134,309 @@ async fn update_issue(
         },
     )
     .await
+}
+
+/// The name key of a label or login: GitHub compares them without case.
+fn fold(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// A JSON list with a weak `ETag` of its body, or `304` when `If-None-Match` names it.
+fn etagged_list(headers: &HeaderMap, items: Vec<Value>) -> Response {
+    let text = serde_json::to_string(&items).unwrap();
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    let etag = format!("W/\"{:016x}\"", hasher.finish());
+    let matches = headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str());
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = (StatusCode::OK, text).into_response();
+        r.headers_mut().insert("content-type", "application/json; charset=utf-8".parse().unwrap());
+        r
+    };
+    response.headers_mut().insert("etag", etag.parse().unwrap());
+    response
+}
+
+/// `GET /repos/{owner}/{repo}/labels`: the repository's labels, one page, with an ETag.
+async fn list_repo_labels(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let h = headers.clone();
+    answer(
+        &state,
+        "GET",
+        &headers,
+        format!("/repos/{owner}/{repo}/labels"),
+        String::new(),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| etagged_list(&h, s.repos[key].labels.clone()),
+    )
+    .await
+}
+
+/// `GET /repos/{owner}/{repo}/assignees`: the assignable users (the assignees of its issues
+/// when the test set none), one page, with an ETag.
+async fn list_repo_assignees(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let h = headers.clone();
+    answer(
+        &state,
+        "GET",
+        &headers,
+        format!("/repos/{owner}/{repo}/assignees"),
+        String::new(),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            let logins = s.repos[key].assignable.clone().unwrap_or_default();
+            etagged_list(&h, logins.into_iter().map(|l| json!({"login": l})).collect())
+        },
+    )
+    .await
+}
+
+/// `POST /repos/{owner}/{repo}/labels {"name", "color"?}`: `201`, or `422 already_exists`
+/// for a name it has in any case.
+async fn create_repo_label(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    answer_write(
+        &state,
+        "POST",
+        &headers,
+        format!("/repos/{owner}/{repo}/labels"),
+        String::new(),
+        Some(&body),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            let Some(name) = body["name"].as_str().filter(|n| !n.trim().is_empty()) else {
+                return validation_failed("name");
+            };
+            let repo = s.repos.get_mut(key).expect("the repository was found");
+            if repo.labels.iter().any(|l| l["name"].as_str().map(fold) == Some(fold(name))) {
+                let body = json!({"message": "Validation Failed",
+                    "errors": [{"resource": "Label", "code": "already_exists", "field": "name"}]});
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+            }
+            let color = body["color"].as_str().unwrap_or("ededed");
+            let label = json!({"name": name, "color": color});
+            repo.labels.push(label.clone());
+            (StatusCode::CREATED, Json(label)).into_response()
+        },
+    )
+    .await
+}
+
+/// Changes issue `number`'s item with `change` (it returns whether anything changed; then
+/// `updated_at` moves, as on GitHub), and answers with `answer` of the new item.
+fn change_item(
+    s: &mut GhState,
+    key: &str,
+    number: i64,
+    change: impl FnOnce(&mut Value, &RepoData) -> Result<bool, Box<Response>>,
+    answer: impl FnOnce(&Value) -> Response,
+) -> Response {
+    let web_origin = s.web_origin.clone();
+    let repo = s.repos.get_mut(key).expect("the repository was found");
+    let Some(mut item) = repo.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned() else {
+        return one_issue(s, key, number);
+    };
+    match change(&mut item, repo) {
+        Err(response) => return *response,
+        Ok(true) => {
+            item["updated_at"] = json!(write_time(repo));
+            repo.upsert(item.clone());
+        }
+        Ok(false) => {}
+    }
+    answer(&on_web_host(item, web_origin.as_deref()))
+}
+
+/// `POST /repos/{owner}/{repo}/issues/{number}/labels {"labels": [name]}`: adds those it
+/// lacks; a name the repository does not have is refused (this stand-in's rule: ghsync
+/// creates labels first). Answers the issue's labels.
+async fn add_issue_labels(
+    State(state): Shared,
+    Path((owner, repo, number)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let path = format!("/repos/{owner}/{repo}/issues/{number}/labels");
+    answer_write(
+        &state,
+        "POST",
+        &headers,
+        path,
+        String::new(),
+        Some(&body),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            let names: Vec<String> = body["labels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect();
+            change_item(
+                s,
+                key,
+                number,
+                |item, repo| {
+                    let mut changed = false;
+                    for name in &names {
+                        let Some(label) =
+                            repo.labels.iter().find(|l| l["name"].as_str().map(fold) == Some(fold(name)))
+                        else {
+                            return Err(Box::new(validation_failed("labels")));
+                        };
+                        let labels = item["labels"].as_array_mut().expect("an issue has labels");
+                        if !labels.iter().any(|l| l["name"] == label["name"]) {
+                            labels.push(
+                                json!({"name": label["name"], "color": label["color"], "default": false}),
+                            );
+                            changed = true;
+                        }
+                    }
+                    Ok(changed)
+                },
+                |item| Json(item["labels"].clone()).into_response(),
+            )
+        },
+    )
+    .await
+}
+
+/// `DELETE /repos/{owner}/{repo}/issues/{number}/labels/{name}`: `404 Label does not exist`
+/// when the issue lacks it; else the issue's remaining labels.
+async fn remove_issue_label(
+    State(state): Shared,
+    Path((owner, repo, number, name)): Path<(String, String, i64, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let path = format!("/repos/{owner}/{repo}/issues/{number}/labels/{name}");
+    answer_write(
+        &state,
+        "DELETE",
+        &headers,
+        path,
+        String::new(),
+        None,
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            change_item(
+                s,
+                key,
+                number,
+                |item, _| {
+                    let labels = item["labels"].as_array_mut().expect("an issue has labels");
+                    let before = labels.len();
+                    labels.retain(|l| l["name"].as_str().map(fold) != Some(fold(&name)));
+                    if labels.len() == before {
+                        return Err(Box::new(github_error(StatusCode::NOT_FOUND, "Label does not exist")));
+                    }
+                    Ok(true)
+                },
+                |item| Json(item["labels"].clone()).into_response(),
+            )
+        },
+    )
+    .await
+}
+
+/// `POST` / `DELETE /repos/{owner}/{repo}/issues/{number}/assignees {"assignees": [login]}`:
+/// adds (those the repository can assign; the rest are dropped without an error, and at most
+/// ten are kept) or removes them. Answers the issue.
+async fn change_issue_assignees(
+    state: &Mutex<GhState>,
+    method: &'static str,
+    (owner, repo, number): (String, String, i64),
+    headers: HeaderMap,
+    body: Value,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let path = format!("/repos/{owner}/{repo}/issues/{number}/assignees");
+    answer_write(
+        state,
+        method,
+        &headers,
+        path,
+        String::new(),
+        Some(&body),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| {
+            let logins: Vec<String> = body["assignees"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect();
+            change_item(
+                s,
+                key,
+                number,
+                |item, repo| {
+                    let mut users: Vec<Value> = item["assignees"].as_array().cloned().unwrap_or_default();
+                    let before = users.clone();
+                    for login in &logins {
+                        let has = |users: &[Value]| {
+                            users.iter().any(|u| u["login"].as_str().map(fold) == Some(fold(login)))
+                        };
+                        if method == "POST" {
+                            let assignable = repo
+                                .assignable
+                                .as_ref()
+                                .is_none_or(|a| a.iter().any(|x| fold(x) == fold(login)));
+                            if assignable && !has(&users) && users.len() < 10 {
+                                users.push(json!({"login": login}));
+                            }
+                        } else {
+                            users.retain(|u| u["login"].as_str().map(fold) != Some(fold(login)));
+                        }
+                    }
+                    item["assignee"] = users.first().cloned().unwrap_or(Value::Null);
+                    item["assignees"] = Value::Array(users.clone());
+                    Ok(users != before)
+                },
+                |item| {
+                    let status = if method == "POST" { StatusCode::CREATED } else { StatusCode::OK };
+                    (status, Json(item.clone())).into_response()
+                },
+            )
+        },
+    )
+    .await
+}
+
+async fn add_issue_assignees(
+    State(state): Shared,
+    Path(path): Path<(String, String, i64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    change_issue_assignees(&state, "POST", path, headers, body).await
+}
+
+async fn remove_issue_assignees(
+    State(state): Shared,
+    Path(path): Path<(String, String, i64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    change_issue_assignees(&state, "DELETE", path, headers, body).await
 }
 
 /// `POST /repos/{owner}/{repo}/issues`: opens an issue with the next number.

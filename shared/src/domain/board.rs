@@ -150,6 +150,12 @@ pub struct TaskPatch {
     #[schema(value_type = Option<String>)]
     pub description: Nullable<String>,
     pub status: Option<TaskStatus>,
+    /// The task's labels, by name (a linked task of a two-way config; docs/fields.md). A
+    /// name the repository lacks is created on GitHub before it is added.
+    pub labels: Option<Vec<String>>,
+    /// The task's assignees, by login (a linked task of a two-way config): at most ten, each
+    /// one the repository can assign.
+    pub assignees: Option<Vec<String>>,
 }
 
 /// A patch field that can be absent (keep), `null` (clear) or a value (set).

@@ -246,6 +246,18 @@ pub struct IssueExtras {
     pub milestone: Option<String>,
 }
 
+/// What a repository offers a task's labels and assignees, as ghsync last listed it for the
+/// config (`GET /api/projects/{id}/github-sync/choices`; docs/fields.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct RepositoryChoices {
+    /// The repository's labels (`null` until listed once).
+    pub labels: Option<Vec<Label>>,
+    /// The logins the repository can assign (`null` until listed once).
+    pub assignees: Option<Vec<String>>,
+    /// The older of the two lists' last refresh.
+    pub refreshed_at: Option<Timestamp>,
+}
+
 impl IssueExtras {
     /// The stored form of the labels: JSON `[{"name", "color"}]`.
     pub fn labels_json(&self) -> String {
@@ -423,7 +435,8 @@ pub struct GitHubLink {
     pub last_synced_at: Timestamp,
     /// When the link ended because its config moved to another repository (the task stays).
     pub unlinked_at: Option<Timestamp>,
-    /// Labels, assignees and milestone as GitHub last showed them.
+    /// The task's own labels and assignees (GitHub's merged with the board's edits,
+    /// docs/fields.md), and the milestone as GitHub last showed it.
     #[serde(flatten)]
     pub extras: IssueExtras,
     /// A local edit waits to be pushed to GitHub (two-way configs).

@@ -27,11 +27,13 @@ use crate::time::Timestamp;
 
 mod app;
 mod comments;
+mod fields;
 mod issues;
 mod repos;
 
 pub use app::*;
 pub use comments::*;
+pub use fields::*;
 pub use issues::*;
 pub use repos::*;
 

@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod hooks;
 pub mod publish;
 pub mod push;
+mod push_fields;
 pub mod reconcile;
 pub mod runs;
 

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::contract::Pushed;
 use crate::domain::Task;
 use crate::github::{GitHubError, IssueChange, Lookup};
+use crate::services::push_fields::ElementsEnd;
 use crate::services::{Connection, ManageError, Services};
 use crate::store::{Backoff, Finished, PushClaim, PushConfig, PushEnd, PushJob, StoreError, WriteStart};
 use crate::sync::{self, AfterRead, Disappearance, Failure, Fence, Idle};
@@ -214,6 +215,19 @@ impl Services {
         let github = &connection.github;
         let (repo, number) = (&config.repo, job.link.as_ref().map_or(0, |l| l.number));
 
+        // Labels and assignees first: element writes, no read (docs/fields.md).
+        let mut job = job;
+        if !job.elements().is_empty() {
+            match self.push_elements(&job, &config, &connection, &attempt, requests).await? {
+                ElementsEnd::Recorded(fresh) => job = *fresh,
+                ElementsEnd::Ended(pushed, finished) => return Ok((pushed, finished)),
+            }
+            if job.outgoing().is_err() {
+                let (_, finished) = self.end(&job, PushEnd::Settle).await?;
+                return Ok((Pushed::Sent, finished));
+            }
+        }
+
         // The read.
         let read = match tokio::time::timeout_at(
             attempt.read_until(),
@@ -239,7 +253,6 @@ impl Services {
         };
 
         // What the read means.
-        let mut job = job;
         let mut pulled = false;
         let fields = loop {
             let verdict = match job.after_read(&read, Timestamp::now()) {
@@ -331,7 +344,11 @@ impl Services {
     }
 
     /// Records an end and says what it means.
-    async fn end(&self, job: &PushJob, end: PushEnd<'_>) -> Result<(Pushed, Finished), StoreError> {
+    pub(crate) async fn end(
+        &self,
+        job: &PushJob,
+        end: PushEnd<'_>,
+    ) -> Result<(Pushed, Finished), StoreError> {
         let finished = self.store.finish_push(job, end).await?;
         let pushed = match finished {
             Finished::Settled(idle) => Pushed::of_idle(idle),
@@ -342,7 +359,7 @@ impl Services {
     }
 
     /// Records a failed attempt ([`sync::after_failure`] decides: retry or park).
-    async fn failed(
+    pub(crate) async fn failed(
         &self,
         job: &PushJob,
         failure: Failure,
@@ -367,7 +384,7 @@ impl Services {
 
     /// A request GitHub failed: a refused installation token is forgotten and the push
     /// retried with a new one; a missing issue is looked up and the gone rule decides.
-    async fn github_failed(
+    pub(crate) async fn github_failed(
         &self,
         job: &PushJob,
         config: &PushConfig,

@@ -15,6 +15,7 @@ use crate::domain::{
     ConflictStatus, Content, IssueExtras, IssueState, LocalSnapshot, RemoteIssue, RemoteSnapshot,
     RemoteState, TaskStatus,
 };
+use crate::sync::fields::Sets;
 use crate::sync::{
     self, ApplyOutcome, ConflictWrite, Disappearance, GoneLink, GoneOutcome, GoneWrite, LinkWrite, Linked,
     NoLink, Plan, Remote, Side, Source, plan,
@@ -56,6 +57,27 @@ struct LinkRow {
     title: String,
     description: Option<String>,
     status: String,
+    /// GitHub's sets and milestone as last synced (the sets' base).
+    base_labels: String,
+    base_assignees: String,
+    base_milestone: Option<String>,
+    /// The task's own sets.
+    task_labels: String,
+    task_assignees: String,
+}
+
+impl LinkRow {
+    /// (GitHub's extras as last synced, the task's own sets).
+    fn extras(&self) -> Result<(IssueExtras, Sets), StoreError> {
+        let base = super::rows::extras(
+            Some(&self.base_labels),
+            Some(&self.base_assignees),
+            self.base_milestone.clone(),
+        )?;
+        let local = super::rows::extras(Some(&self.task_labels), Some(&self.task_assignees), None)
+            .map_err(|_| StoreError::corrupt("tasks.labels", "not JSON labels and logins"))?;
+        Ok((base, Sets::of(&local)))
+    }
 }
 
 /// The links (with their tasks) of the issues among `node_ids` that the project has, by
@@ -76,8 +98,9 @@ async fn find_links(
           WHERE c.task_id = m.task_id AND c.resolved_at IS NULL) AS conflict_remote, \
          (SELECT o.in_flight FROM sync_outbox o WHERE o.task_id = m.task_id) AS in_flight, \
          (SELECT g.two_way FROM github_sync_config g WHERE g.project_id = m.project_id) AS two_way, \
-         t.title, t.description, t.status FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id \
-         WHERE m.project_id = $1 AND m.github_issue_id IN ({})",
+         t.title, t.description, t.status, m.labels AS base_labels, m.assignees AS base_assignees, \
+         m.milestone AS base_milestone, t.labels AS task_labels, t.assignees AS task_assignees \
+         FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id WHERE m.project_id = $1 AND m.github_issue_id IN ({})",
         placeholders(2, node_ids.len())
     );
     sql.push_str(backend.row_lock());
@@ -133,9 +156,9 @@ async fn insert_new(
         let task_ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
         let sql = multi_row_insert(
             "INSERT INTO tasks (id, project_id, title, description, status, github_issue_url, \
-             created_at, updated_at) VALUES ",
+             created_at, updated_at, labels, assignees) VALUES ",
             chunk.len(),
-            8,
+            10,
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for ((issue, status), task_id) in chunk.iter().zip(&task_ids) {
@@ -147,7 +170,9 @@ async fn insert_new(
                 .bind(status.as_str())
                 .bind(issue.html_url.as_str())
                 .bind(now)
-                .bind(now);
+                .bind(now)
+                .bind(issue.extras.labels_json())
+                .bind(issue.extras.assignees_json());
         }
         query.execute(&mut *conn).await?;
 
@@ -383,12 +408,17 @@ pub(super) async fn insert_link_in(
     .await?;
     let task = task_id.to_string();
     super::facets::replace_in(conn, &scope.project_id.to_string(), &[(&task, &issue.extras)]).await?;
-    sqlx::query("UPDATE tasks SET github_issue_url = $2, updated_at = $3 WHERE id = $1")
-        .bind(task_id.to_string())
-        .bind(&issue.html_url)
-        .bind(&now)
-        .execute(conn)
-        .await?;
+    // A new link starts from the issue's sets: the base and the task's own agree.
+    sqlx::query(
+        "UPDATE tasks SET github_issue_url = $2, updated_at = $3, labels = $4, assignees = $5 WHERE id = $1",
+    )
+    .bind(task_id.to_string())
+    .bind(&issue.html_url)
+    .bind(&now)
+    .bind(issue.extras.labels_json())
+    .bind(issue.extras.assignees_json())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -412,6 +442,7 @@ async fn apply_linked(
 ) -> Result<ApplyOutcome, StoreError> {
     let now_sql = scope.now.to_sql();
     let base = content("task_github_metadata.last_synced_content", &link.last_synced_content)?;
+    let (synced_extras, local_sets) = link.extras()?;
     let local = Content { title: link.title, description: link.description };
     let local_status: TaskStatus = parse("tasks.status", &link.status)?;
     let conflict_pending = link.sync_conflict_status.as_deref() == Some(ConflictStatus::Pending.as_str());
@@ -436,6 +467,7 @@ async fn apply_linked(
         conflict_pending,
         two_way: link.two_way == Some(1),
         in_flight: in_flight.as_ref(),
+        extras_differ: sync::fields::extras_differ(&synced_extras, &issue.extras),
     };
     let effect = match plan(Ok(&linked), &remote_of(issue, scope)) {
         Plan::Apply(effect) => effect,
@@ -554,11 +586,48 @@ async fn apply_linked(
             .await?;
         }
     }
-    if effect.link != LinkWrite::Untouched {
+    // The sets merge element by element whatever the content does (docs/fields.md): the task
+    // takes the merge, the link GitHub's sets (written above) as the new base, and what the
+    // merge holds beyond GitHub's sets waits in the outbox.
+    let two_way = link.two_way == Some(1);
+    let remote_sets = Sets::of(&issue.extras);
+    let merged = Sets::merged(&Sets::of(&synced_extras), &local_sets, &remote_sets, two_way);
+    let sets_changed = merged != local_sets;
+    if sets_changed {
+        write_sets_in(conn, &link.task_id, &merged, &now_sql).await?;
+    }
+    if two_way && !merged.same_elements(&remote_sets) {
+        super::outbox::queue_sets_in(conn, &link.task_id, scope.now).await?;
+    }
+    if effect.link != LinkWrite::Untouched || sets_changed {
         let project = scope.project_id.to_string();
-        super::facets::replace_in(conn, &project, &[(&link.task_id, &issue.extras)]).await?;
+        let shown = IssueExtras {
+            labels: merged.labels,
+            assignees: merged.assignees,
+            milestone: issue.extras.milestone.clone(),
+        };
+        super::facets::replace_in(conn, &project, &[(&link.task_id, &shown)]).await?;
     }
     Ok(effect.outcome)
+}
+
+/// Writes a task's own labels and assignees.
+pub(super) async fn write_sets_in(
+    conn: &mut AnyConnection,
+    task_id: &str,
+    sets: &Sets,
+    now: &str,
+) -> Result<(), StoreError> {
+    let labels = serde_json::to_string(&sets.labels).expect("labels serialise");
+    let assignees = serde_json::to_string(&sets.assignees).expect("logins serialise");
+    sqlx::query("UPDATE tasks SET labels = $2, assignees = $3, updated_at = $4 WHERE id = $1")
+        .bind(task_id)
+        .bind(labels)
+        .bind(assignees)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Carries out a disappearance of issue `node_id` (seen by GitHub at `seen_at`, when it
@@ -687,10 +756,12 @@ pub(super) async fn take_echo_in(
             .bind(&echo.task_id)
             .execute(&mut *conn)
             .await?;
-        sqlx::query("UPDATE tasks SET github_issue_url = NULL WHERE id = $1")
-            .bind(&echo.task_id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "UPDATE tasks SET github_issue_url = NULL, labels = '[]', assignees = '[]' WHERE id = $1",
+        )
+        .bind(&echo.task_id)
+        .execute(&mut *conn)
+        .await?;
         // Unlinked, it shows no labels, assignees or milestone: the filters find it by none.
         super::facets::replace_in(conn, &project, &[(&echo.task_id, &IssueExtras::default())]).await?;
     }

@@ -19,6 +19,7 @@ mod configs;
 mod conflicts;
 mod deliveries;
 mod facets;
+mod fields;
 mod github_app;
 mod history;
 mod outbox;
@@ -52,6 +53,7 @@ pub(crate) use deliveries::{
     Reread, enabled_projects_for_repo_in, followed_repo_in, record_delivery_in, reread_soon_in,
     tenant_project_in,
 };
+pub use fields::{ChoiceKind, SetsEdit};
 pub use github_app::{InstallationScope, PauseCause, StoredApp};
 pub(crate) use github_app::{
     installation_configs_in, installation_projects_in, pause_installation_in, resume_installation_in,

@@ -104,6 +104,24 @@ pub(crate) async fn queue_push_in(
     Ok(true)
 }
 
+/// Queues the push of a task whose own sets differ from GitHub's after a snapshot merged them
+/// (the board's additions and removals GitHub lacks), unless an entry already waits: it sends
+/// them (a snapshot is no edit, so a parked entry stays parked until its cause changes).
+pub(crate) async fn queue_sets_in(
+    conn: &mut AnyConnection,
+    task_id: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let waiting: Option<i64> = sqlx::query_scalar("SELECT version FROM sync_outbox WHERE task_id = $1")
+        .bind(task_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if waiting.is_none() {
+        queue_push_in(conn, uuid("tasks.id", task_id)?, now).await?;
+    }
+    Ok(())
+}
+
 /// Queues what board comment `comment_id` has to send when its project is two-way (else does
 /// nothing), inside the caller's transaction: a waiting entry takes the new version and is due
 /// at once (a refused one goes again: the change may have fixed it), unless a post whose
@@ -350,11 +368,26 @@ pub(crate) async fn earliest_push_in(
 /// The linked tasks of the project with something to send and no entry: edits made while the
 /// config was one-way (or declined before), which turning two-way on offers to push.
 async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
-    type Row =
-        (String, String, Option<String>, String, String, String, String, Option<String>, Option<String>);
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: String,
+        title: String,
+        description: Option<String>,
+        status: String,
+        last_synced_content: String,
+        synced_state: String,
+        remote_state: String,
+        unlinked_at: Option<String>,
+        sync_conflict_status: Option<String>,
+        labels: String,
+        assignees: String,
+        base_labels: String,
+        base_assignees: String,
+    }
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT t.id, t.title, t.description, t.status, m.last_synced_content, m.synced_state, \
-         m.remote_state, m.unlinked_at, m.sync_conflict_status \
+         m.remote_state, m.unlinked_at, m.sync_conflict_status, t.labels, t.assignees, \
+         m.labels AS base_labels, m.assignees AS base_assignees \
          FROM tasks t JOIN task_github_metadata m ON m.task_id = t.id \
          LEFT JOIN sync_outbox o ON o.task_id = t.id \
          WHERE t.project_id = $1 AND o.task_id IS NULL ORDER BY t.created_at, t.id",
@@ -363,18 +396,26 @@ async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uu
     .fetch_all(conn)
     .await?;
     let mut offered = Vec::new();
-    for (id, title, description, status, base, synced, remote_state, unlinked_at, conflict) in rows {
-        let local = Content { title, description };
-        let base = content("task_github_metadata.last_synced_content", &base)?;
+    for r in rows {
+        let local = Content { title: r.title, description: r.description };
+        let base = content("task_github_metadata.last_synced_content", &r.last_synced_content)?;
+        let sets = |labels: &str, assignees: &str| {
+            super::rows::extras(Some(labels), Some(assignees), None).map(|e| sync::fields::Sets::of(&e))
+        };
+        let (local_sets, base_sets) =
+            (sets(&r.labels, &r.assignees)?, sets(&r.base_labels, &r.base_assignees)?);
         let pushing = Pushing {
             base: &base,
-            base_state: parse("task_github_metadata.synced_state", &synced)?,
+            base_state: parse("task_github_metadata.synced_state", &r.synced_state)?,
             local: &local,
-            local_status: parse("tasks.status", &status)?,
-            conflict_pending: conflict.as_deref() == Some(crate::domain::ConflictStatus::Pending.as_str()),
-            gone: !super::rows::stored_link_live(&remote_state, unlinked_at.is_some())?,
+            local_status: parse("tasks.status", &r.status)?,
+            conflict_pending: r.sync_conflict_status.as_deref()
+                == Some(crate::domain::ConflictStatus::Pending.as_str()),
+            gone: !super::rows::stored_link_live(&r.remote_state, r.unlinked_at.is_some())?,
             in_flight: None,
+            sets_pending: !local_sets.same_elements(&base_sets),
         };
+        let id = r.id;
         // What `outgoing` sends nothing for (a conflict holds both sides, the link is dead)
         // is not offered.
         if sync::outgoing(&pushing).is_ok() {

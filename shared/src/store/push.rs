@@ -10,6 +10,7 @@ use super::outbox::due_by_in;
 use super::rows::{content, opt_ts, parse, ts, uuid};
 use super::{Backend, PushConfig, Scope, Store, StoreError, apply_issue_in, carry_out_gone_in};
 use crate::domain::{ConflictStatus, Content, IssueState, RemoteIssue, RemoteState, TaskStatus};
+use crate::sync::fields::{Elements, Sets};
 use crate::sync::{
     self, AfterRead, Backoff, Claim, Disappearance, EntryState, Failure, Fence, Fields, Idle, Pushing,
     Source, Then,
@@ -45,6 +46,8 @@ pub struct PushJob {
     pub link: Option<PushLink>,
     pub local: Content,
     pub local_status: TaskStatus,
+    /// The task's own labels and assignees.
+    pub local_sets: Sets,
 }
 
 impl std::fmt::Debug for PushJob {
@@ -71,9 +74,17 @@ pub struct PushLink {
     pub applied_updated_at: Timestamp,
     pub link_ended: bool,
     pub conflict_pending: bool,
+    /// GitHub's labels and assignees as last synced: the base of the element writes.
+    pub base_sets: Sets,
 }
 
 impl PushJob {
+    /// The element writes that wait (docs/fields.md): what turns GitHub's sets as last synced
+    /// into the task's own. Nothing without a link.
+    pub fn elements(&self) -> Elements {
+        self.link.as_ref().map(|l| self.local_sets.changes_from(&l.base_sets)).unwrap_or_default()
+    }
+
     /// The task as the push rules see it, if it is linked.
     pub fn pushing(&self) -> Option<Pushing<'_>> {
         let link = self.link.as_ref()?;
@@ -85,6 +96,7 @@ impl PushJob {
             conflict_pending: link.conflict_pending,
             gone: !sync::link_live(link.remote_state, link.link_ended),
             in_flight: self.in_flight.as_ref(),
+            sets_pending: !self.local_sets.changes_from(&link.base_sets).is_empty(),
         })
     }
 
@@ -120,6 +132,8 @@ struct PushRow {
     title: String,
     description: Option<String>,
     status: String,
+    task_labels: String,
+    task_assignees: String,
     #[sqlx(flatten)]
     config: super::rows::ConfigCols,
     metadata_id: Option<String>,
@@ -131,6 +145,8 @@ struct PushRow {
     remote_updated_at: Option<String>,
     unlinked_at: Option<String>,
     sync_conflict_status: Option<String>,
+    base_labels: Option<String>,
+    base_assignees: Option<String>,
 }
 
 impl TryFrom<PushRow> for PushJob {
@@ -164,6 +180,11 @@ impl TryFrom<PushRow> for PushJob {
                 applied_updated_at: ts("task_github_metadata.remote_updated_at", &applied)?,
                 link_ended: r.unlinked_at.is_some(),
                 conflict_pending: r.sync_conflict_status.as_deref() == Some(ConflictStatus::Pending.as_str()),
+                base_sets: Sets::of(&super::rows::extras(
+                    r.base_labels.as_deref(),
+                    r.base_assignees.as_deref(),
+                    None,
+                )?),
             }),
             _ => None,
         };
@@ -179,6 +200,7 @@ impl TryFrom<PushRow> for PushJob {
             link,
             local: Content { title: r.title, description: r.description },
             local_status: parse("tasks.status", &r.status)?,
+            local_sets: Sets::of(&super::rows::extras(Some(&r.task_labels), Some(&r.task_assignees), None)?),
         })
     }
 }
@@ -191,10 +213,11 @@ pub(super) async fn read_job_in(
 ) -> Result<Option<PushJob>, StoreError> {
     let row: Option<PushRow> = sqlx::query_as(concat!(
         "SELECT o.task_id, o.project_id, o.version, o.attempts, o.claim_token, o.kind, o.in_flight, \
-         t.title, t.description, t.status, ",
+         t.title, t.description, t.status, t.labels AS task_labels, t.assignees AS task_assignees, ",
         push_config_columns!(),
         ", m.id AS metadata_id, m.github_issue_id, m.github_issue_number, m.last_synced_content, \
-         m.synced_state, m.remote_state, m.remote_updated_at, m.unlinked_at, m.sync_conflict_status \
+         m.synced_state, m.remote_state, m.remote_updated_at, m.unlinked_at, m.sync_conflict_status, \
+         m.labels AS base_labels, m.assignees AS base_assignees \
          FROM sync_outbox o JOIN tasks t ON t.id = o.task_id \
          LEFT JOIN task_github_metadata m ON m.task_id = o.task_id \
          LEFT JOIN github_sync_config c ON c.project_id = o.project_id WHERE o.task_id = $1"

@@ -167,7 +167,7 @@ macro_rules! link_columns {
         concat!(
         "m.github_issue_id AS link_node_id, m.github_issue_number, m.github_issue_url AS link_url, \
          m.sync_conflict_status, m.remote_state, m.remote_updated_at, m.last_synced_at, m.unlinked_at, \
-         m.labels, m.assignees, m.milestone, m.push_error, o.queued_at AS push_queued, \
+         t.labels, t.assignees, m.milestone, m.push_error, o.queued_at AS push_queued, \
          o.next_attempt_at AS push_next_attempt_at, o.last_error AS push_last_error, o.parked AS push_parked, \
          (SELECT COUNT(*) FROM task_comments c WHERE c.task_id = t.id AND ",
             shown_in_thread!(),

@@ -233,6 +233,10 @@ impl Store {
                 task.status, task.updated_at
             )));
         }
+        let now = Timestamp::now();
+        // The sets first (a refusal writes nothing), then the row with one time for both.
+        let edit = super::SetsEdit { labels: patch.labels.as_deref(), assignees: patch.assignees.as_deref() };
+        let sets_changed = !edit.is_empty() && super::fields::edit_sets_in(&mut tx, &task, edit, now).await?;
         let before = task.content();
         let content = Content::new(
             patch.title.clone().unwrap_or(task.title),
@@ -248,11 +252,11 @@ impl Store {
         .bind(&content.title)
         .bind(&content.description)
         .bind(status.as_str())
-        .bind(Timestamp::now().to_sql())
+        .bind(now.to_sql())
         .fetch_one(&mut *tx)
         .await?;
-        if content != before || status != task.status {
-            super::outbox::queue_push_in(&mut tx, id, Timestamp::now()).await?;
+        if content != before || status != task.status || sets_changed {
+            super::outbox::queue_push_in(&mut tx, id, now).await?;
         }
         tx.commit().await?;
         row.try_into()

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use crate::domain::ValidationError;
+use crate::domain::{IssueExtras, Label, ValidationError};
 
 /// The comparison key of a label name or a login: its letters folded, as GitHub compares
 /// them.
@@ -59,6 +59,135 @@ impl SetChange {
     }
 }
 
+/// The names of labels, in their order.
+pub fn label_names(labels: &[Label]) -> Vec<String> {
+    labels.iter().map(|l| l.name.clone()).collect()
+}
+
+/// [`merge_set`] over labels: each kept label with GitHub's colour when GitHub has it, else
+/// the board's.
+pub fn merge_labels(base: &[Label], local: &[Label], remote: &[Label]) -> Vec<Label> {
+    let merged = merge_set(&label_names(base), &label_names(local), &label_names(remote));
+    merged
+        .into_iter()
+        .map(|name| {
+            let key = element_key(&name);
+            let color = remote
+                .iter()
+                .chain(local)
+                .find(|l| element_key(&l.name) == key)
+                .map_or_else(String::new, |l| l.color.clone());
+            Label { name, color }
+        })
+        .collect()
+}
+
+/// The sets of a task as one value: its labels and its assignees.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sets {
+    pub labels: Vec<Label>,
+    pub assignees: Vec<String>,
+}
+
+impl Sets {
+    pub fn of(extras: &IssueExtras) -> Self {
+        Self { labels: extras.labels.clone(), assignees: extras.assignees.clone() }
+    }
+
+    /// The three-way merge of both sets (what a snapshot does to the task's own sets). A
+    /// one-way config takes GitHub's sets: nothing is edited on the board there.
+    pub fn merged(base: &Sets, local: &Sets, remote: &Sets, two_way: bool) -> Sets {
+        if !two_way {
+            return remote.clone();
+        }
+        Sets {
+            labels: merge_labels(&base.labels, &local.labels, &remote.labels),
+            assignees: merge_set(&base.assignees, &local.assignees, &remote.assignees),
+        }
+    }
+
+    /// The element writes that turn `github` (the base: GitHub's sets as last synced) into
+    /// these sets.
+    pub fn changes_from(&self, github: &Sets) -> Elements {
+        Elements {
+            labels: SetChange::between(&label_names(&github.labels), &label_names(&self.labels)),
+            assignees: SetChange::between(&github.assignees, &self.assignees),
+        }
+    }
+
+    /// Whether both hold the same elements (compared without case, in any order).
+    pub fn same_elements(&self, other: &Sets) -> bool {
+        self.changes_from(other).is_empty()
+    }
+}
+
+/// Whether a snapshot's labels, assignees or milestone differ from those last applied (names
+/// and logins as GitHub spells them; a label's colour alone is no change of the issue).
+pub fn extras_differ(applied: &IssueExtras, snapshot: &IssueExtras) -> bool {
+    label_names(&applied.labels) != label_names(&snapshot.labels)
+        || applied.assignees != snapshot.assignees
+        || applied.milestone != snapshot.milestone
+}
+
+/// The element writes a push sends: labels and assignees to add and to remove.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Elements {
+    pub labels: SetChange,
+    pub assignees: SetChange,
+}
+
+impl Elements {
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.assignees.is_empty()
+    }
+
+    /// How many requests they take: one for all labels added, one per label removed, one
+    /// for the assignees added and one for those removed.
+    pub fn requests(&self) -> usize {
+        usize::from(!self.labels.add.is_empty())
+            + self.labels.remove.len()
+            + usize::from(!self.assignees.add.is_empty())
+            + usize::from(!self.assignees.remove.is_empty())
+    }
+}
+
+/// What GitHub holds after it took `done` over `base`: the base moves by exactly the elements
+/// written (a change someone made beside them arrives with its own snapshot and merges then).
+pub fn moved_base(base: &Sets, done: &Elements, local: &Sets) -> Sets {
+    let apply_names = |names: Vec<String>, change: &SetChange| {
+        let removed: HashSet<String> = change.remove.iter().map(|e| element_key(e)).collect();
+        let mut out: Vec<String> = names.into_iter().filter(|n| !removed.contains(&element_key(n))).collect();
+        let have: HashSet<String> = out.iter().map(|e| element_key(e)).collect();
+        out.extend(change.add.iter().filter(|a| !have.contains(&element_key(a))).cloned());
+        out
+    };
+    let names = apply_names(label_names(&base.labels), &done.labels);
+    let labels = names
+        .into_iter()
+        .map(|name| {
+            let key = element_key(&name);
+            let color = base
+                .labels
+                .iter()
+                .chain(&local.labels)
+                .find(|l| element_key(&l.name) == key)
+                .map_or_else(String::new, |l| l.color.clone());
+            Label { name, color }
+        })
+        .collect();
+    Sets { labels, assignees: apply_names(base.assignees.clone(), &done.assignees) }
+}
+
+/// The elements asked for that GitHub's answer does not show (it drops an assignee it cannot
+/// assign without an error): a refusal shown on the task, never a new base.
+pub fn missing_from_answer(asked: &SetChange, answer: &[String]) -> Vec<String> {
+    let held: HashSet<String> = answer.iter().map(|e| element_key(e)).collect();
+    let mut missing: Vec<String> =
+        asked.add.iter().filter(|a| !held.contains(&element_key(a))).cloned().collect();
+    missing.extend(asked.remove.iter().filter(|r| held.contains(&element_key(r))).cloned());
+    missing
+}
+
 /// The three-way outcome of one value (the milestone).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ValueMerge<T> {
@@ -89,17 +218,28 @@ pub fn merge_value<T: Clone + PartialEq>(base: &T, local: &T, remote: &T) -> Val
 pub const MAX_ASSIGNEES: usize = 10;
 
 /// Checks a set of assignees before it goes to GitHub, which drops silently what it cannot
-/// assign: each login must be one of the repository's assignable users, and there may be at
-/// most [`MAX_ASSIGNEES`]. The error names the logins at fault (HTTP 422).
-pub fn check_assignees(wanted: &[String], assignable: &[String]) -> Result<(), ValidationError> {
-    let known: HashSet<String> = assignable.iter().map(|a| element_key(a)).collect();
-    let unknown: Vec<&str> =
-        wanted.iter().filter(|w| !known.contains(&element_key(w))).map(String::as_str).collect();
-    if !unknown.is_empty() {
-        return Err(ValidationError::new(
-            "assignees",
-            format!("not assignable in this repository: {}", unknown.join(", ")),
-        ));
+/// assign: each login added (not in `current`) must be one of the repository's assignable
+/// users when they are known (`None`: not listed yet; GitHub's answer is checked instead), and
+/// there may be at most [`MAX_ASSIGNEES`]. The error names the logins at fault (HTTP 422).
+pub fn check_assignees(
+    wanted: &[String],
+    current: &[String],
+    assignable: Option<&[String]>,
+) -> Result<(), ValidationError> {
+    let keys = |set: &[String]| set.iter().map(|a| element_key(a)).collect::<HashSet<String>>();
+    if let Some(assignable) = assignable {
+        let (known, current) = (keys(assignable), keys(current));
+        let unknown: Vec<&str> = wanted
+            .iter()
+            .filter(|w| !known.contains(&element_key(w)) && !current.contains(&element_key(w)))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ValidationError::new(
+                "assignees",
+                format!("not assignable in this repository: {}", unknown.join(", ")),
+            ));
+        }
     }
     if wanted.len() > MAX_ASSIGNEES {
         let over: Vec<&str> = wanted[MAX_ASSIGNEES..].iter().map(String::as_str).collect();
@@ -109,6 +249,36 @@ pub fn check_assignees(wanted: &[String], assignable: &[String]) -> Result<(), V
         ));
     }
     Ok(())
+}
+
+/// The longest label name GitHub accepts.
+pub const MAX_LABEL_CHARS: usize = 50;
+
+/// The names of a person's label edit, checked (not blank, at most [`MAX_LABEL_CHARS`]) and
+/// each once (compared without case, the first spelling kept); `spelled` gives a name the
+/// spelling the repository already uses.
+pub fn clean_labels(
+    wanted: &[String],
+    spelled: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, ValidationError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for name in wanted {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ValidationError::new("labels", "a label name must not be empty"));
+        }
+        if name.chars().count() > MAX_LABEL_CHARS {
+            return Err(ValidationError::new(
+                "labels",
+                format!("a label name is at most {MAX_LABEL_CHARS} characters: {name}"),
+            ));
+        }
+        if seen.insert(element_key(name)) {
+            out.push(spelled(name).unwrap_or_else(|| name.to_string()));
+        }
+    }
+    Ok(out)
 }
 
 /// The labels of `wanted` the repository does not have yet (created before they are added),
@@ -167,14 +337,30 @@ mod tests {
     #[test]
     fn assignees_are_checked_before_github_drops_them() {
         let assignable = set(&["ana", "Bo", "cy", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"]);
-        assert!(check_assignees(&set(&["ANA", "bo"]), &assignable).is_ok());
-        assert!(check_assignees(&[], &assignable).is_ok());
-        let e = check_assignees(&set(&["ana", "mallory", "eve"]), &assignable).unwrap_err();
+        let known = Some(assignable.as_slice());
+        assert!(check_assignees(&set(&["ANA", "bo"]), &[], known).is_ok());
+        assert!(check_assignees(&[], &[], known).is_ok());
+        let e = check_assignees(&set(&["ana", "mallory", "eve"]), &[], known).unwrap_err();
         assert_eq!(e.field, "assignees");
         assert!(e.message.ends_with("mallory, eve"), "{}", e.message);
+        // One assigned already (GitHub shows them) is kept even when no longer assignable.
+        assert!(check_assignees(&set(&["ana", "gone-user"]), &set(&["Gone-User"]), known).is_ok());
+        // Not listed yet: only the count is checked here, GitHub's answer the rest.
+        assert!(check_assignees(&set(&["mallory"]), &[], None).is_ok());
         let eleven = set(&["ana", "bo", "cy", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"]);
-        let e = check_assignees(&eleven, &assignable).unwrap_err();
+        let e = check_assignees(&eleven, &[], known).unwrap_err();
         assert!(e.message.contains("at most 10") && e.message.ends_with("d8"), "{}", e.message);
+        assert!(check_assignees(&eleven, &[], None).is_err());
+    }
+
+    #[test]
+    fn a_label_edit_is_checked_each_name_once_in_the_repository_s_spelling() {
+        let spelled = |n: &str| (n.eq_ignore_ascii_case("bug")).then(|| "Bug".to_string());
+        assert_eq!(clean_labels(&set(&[" bug ", "UI", "ui", "BUG"]), spelled).unwrap(), set(&["Bug", "UI"]));
+        assert_eq!(clean_labels(&set(&["  "]), spelled).unwrap_err().field, "labels");
+        let long = "x".repeat(MAX_LABEL_CHARS + 1);
+        assert!(clean_labels(&[long], spelled).unwrap_err().message.contains("at most 50"));
+        assert!(clean_labels(&["x".repeat(MAX_LABEL_CHARS)], spelled).is_ok());
     }
 
     #[test]
@@ -182,6 +368,76 @@ mod tests {
         let repository = set(&["bug", "Needs Design"]);
         assert_eq!(labels_to_create(&set(&["BUG", "needs design"]), &repository), Vec::<String>::new());
         assert_eq!(labels_to_create(&set(&["bug", "UI", "ui", "perf"]), &repository), set(&["UI", "perf"]));
+    }
+
+    fn labels(names: &[(&str, &str)]) -> Vec<Label> {
+        names.iter().map(|(n, c)| Label { name: n.to_string(), color: c.to_string() }).collect()
+    }
+
+    #[test]
+    fn merged_labels_keep_github_s_colour_and_the_board_s_for_its_additions() {
+        let base = labels(&[("a", "111111")]);
+        let local = labels(&[("a", "111111"), ("x", "")]);
+        let remote = labels(&[("A", "222222"), ("y", "333333")]);
+        assert_eq!(
+            merge_labels(&base, &local, &remote),
+            labels(&[("A", "222222"), ("y", "333333"), ("x", "")])
+        );
+    }
+
+    #[test]
+    fn one_way_takes_github_s_sets_and_two_way_merges_them() {
+        let sets = |l: &[&str], a: &[&str]| Sets {
+            labels: l.iter().map(|n| Label { name: n.to_string(), color: String::new() }).collect(),
+            assignees: set(a),
+        };
+        let (base, local, remote) =
+            (sets(&["a"], &["ana"]), sets(&["a", "x"], &["ana", "bo"]), sets(&["a"], &[]));
+        assert_eq!(Sets::merged(&base, &local, &remote, false), remote);
+        let merged = Sets::merged(&base, &local, &remote, true);
+        assert_eq!(merged, sets(&["a", "x"], &["bo"]), "the board's additions and GitHub's removal");
+        let elements = merged.changes_from(&remote);
+        assert_eq!(elements.labels, SetChange { add: set(&["x"]), remove: vec![] });
+        assert_eq!(elements.assignees, SetChange { add: set(&["bo"]), remove: vec![] });
+        assert_eq!(elements.requests(), 2);
+        assert!(merged.same_elements(&sets(&["X", "a"], &["BO"])));
+    }
+
+    #[test]
+    fn requests_one_for_all_additions_and_one_per_removed_label() {
+        let change = |add: &[&str], remove: &[&str]| SetChange { add: set(add), remove: set(remove) };
+        let table = [
+            (change(&["a"], &[]), change(&[], &[]), 1),
+            (change(&["a", "b", "c"], &[]), change(&[], &[]), 1),
+            (change(&[], &["a", "b", "c"]), change(&[], &[]), 3),
+            (change(&["x"], &["a", "b"]), change(&["ana"], &["bo", "cy"]), 5),
+            (change(&[], &[]), change(&[], &[]), 0),
+        ];
+        for (labels, assignees, requests) in table {
+            assert_eq!(Elements { labels: labels.clone(), assignees }.requests(), requests, "{labels:?}");
+        }
+    }
+
+    #[test]
+    fn the_base_moves_by_what_was_written_only() {
+        let base = Sets { labels: labels(&[("a", "111111"), ("b", "222222")]), assignees: set(&["ana"]) };
+        let local = Sets { labels: labels(&[("a", "111111"), ("x", "")]), assignees: set(&["ana", "bo"]) };
+        let done = Elements {
+            labels: SetChange { add: set(&["x"]), remove: set(&["b"]) },
+            assignees: SetChange { add: set(&["bo"]), remove: vec![] },
+        };
+        let moved = moved_base(&base, &done, &local);
+        assert_eq!(moved, local);
+        // Written twice (a lost answer, sent again): the same base.
+        assert_eq!(moved_base(&moved, &done, &local), local);
+    }
+
+    #[test]
+    fn an_answer_without_what_was_asked_names_it() {
+        let asked = SetChange { add: set(&["ana", "mallory"]), remove: set(&["bo"]) };
+        assert_eq!(missing_from_answer(&asked, &set(&["ANA"])), set(&["mallory"]));
+        assert_eq!(missing_from_answer(&asked, &set(&["ana", "mallory", "bo"])), set(&["bo"]));
+        assert!(missing_from_answer(&asked, &set(&["ana", "mallory"])).is_empty());
     }
 
     #[test]

@@ -127,6 +127,10 @@ pub struct Pushing<'a> {
     /// A write sent earlier whose answer was never recorded: GitHub holds the base, or the
     /// base with this write in it.
     pub in_flight: Option<&'a Fields>,
+    /// The task's labels or assignees differ from GitHub's as last synced: element writes
+    /// wait (docs/fields.md). They never conflict, so they go even while a conflict of the
+    /// content waits for a person.
+    pub sets_pending: bool,
 }
 
 /// Why an entry has nothing (more) to send: each means it is done with.
@@ -146,11 +150,12 @@ pub enum Idle {
 /// a write of ours may have landed (its answer lost) GitHub may hold something else than the
 /// base, and the answer is no fields at all: read first (the entry is not done with).
 pub fn outgoing(task: &Pushing<'_>) -> Result<Fields, Idle> {
-    if task.conflict_pending {
-        return Err(Idle::Conflict);
-    }
     if task.gone {
         return Err(Idle::Gone);
+    }
+    if task.conflict_pending {
+        // Only the sets may go: the resolution decides the content.
+        return if task.sets_pending { Ok(Fields::default()) } else { Err(Idle::Conflict) };
     }
     let fields = Fields {
         title: (task.local.title != task.base.title).then(|| task.local.title.clone()),
@@ -161,7 +166,7 @@ pub fn outgoing(task: &Pushing<'_>) -> Result<Fields, Idle> {
     let unsure = task
         .in_flight
         .is_some_and(|f| f.over(task.base, task.base_state) != (task.base.clone(), task.base_state));
-    match (fields.is_empty(), unsure) {
+    match (fields.is_empty() && !task.sets_pending, unsure) {
         (true, false) => Err(Idle::Delivered),
         _ => Ok(fields),
     }
@@ -444,6 +449,7 @@ mod tests {
             conflict_pending: false,
             gone: false,
             in_flight: None,
+            sets_pending: false,
         }
     }
 
@@ -494,6 +500,25 @@ mod tests {
         assert_eq!(outgoing(&held), Err(Idle::Conflict));
         let gone = Pushing { gone: true, ..pushing(&base, &title, Todo) };
         assert_eq!(outgoing(&gone), Err(Idle::Gone));
+    }
+
+    #[test]
+    fn waiting_sets_keep_the_entry_and_go_even_beside_a_conflict() {
+        fn sets(p: Pushing<'_>) -> Pushing<'_> {
+            Pushing { sets_pending: true, ..p }
+        }
+        let (base, title) = (&Content::new("T", None).unwrap(), &Content::new("T2", None).unwrap());
+        // (task, what it sends: the content fields; the sets go as elements beside them)
+        let table = [
+            (sets(pushing(base, base, Todo)), Ok(Fields::default())),
+            (sets(pushing(base, title, Todo)), Ok(Fields { title: Some("T2".into()), ..Fields::default() })),
+            (sets(Pushing { conflict_pending: true, ..pushing(base, title, Todo) }), Ok(Fields::default())),
+            (sets(Pushing { gone: true, ..pushing(base, base, Todo) }), Err(Idle::Gone)),
+            (pushing(base, base, Todo), Err(Idle::Delivered)),
+        ];
+        for (task, want) in table {
+            assert_eq!(outgoing(&task), want, "{task:?}");
+        }
     }
 
     #[test]

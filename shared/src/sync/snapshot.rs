@@ -47,6 +47,9 @@ pub struct Linked<'a> {
     /// A write of ghsync's to this issue whose answer is not recorded yet (sent, perhaps
     /// taken, its answer slow or lost).
     pub in_flight: Option<&'a Fields>,
+    /// The snapshot's labels, assignees or milestone differ from GitHub's as last applied: a
+    /// change like one of the content (docs/fields.md).
+    pub extras_differ: bool,
 }
 
 /// A remote snapshot of the issue.
@@ -213,8 +216,9 @@ pub fn plan(linked: Result<&Linked<'_>, NoLink>, remote: &Remote<'_>) -> Plan {
             return Plan::Skip(ApplyOutcome::Stale);
         }
         let same_second = remote.updated_at == linked.applied_updated_at;
-        let differs =
-            remote.content != linked.last_remote || RemoteState::from(remote.state) != linked.remote_state;
+        let differs = remote.content != linked.last_remote
+            || RemoteState::from(remote.state) != linked.remote_state
+            || linked.extras_differ;
         if same_second && differs && remote.source == Source::Delivery && !linked.link_ended {
             return Plan::Skip(ApplyOutcome::Ambiguous);
         }
@@ -269,6 +273,7 @@ pub fn plan(linked: Result<&Linked<'_>, NoLink>, remote: &Remote<'_>) -> Plan {
         || remote.state != linked.base_state
         || RemoteState::from(remote.state) != linked.remote_state
         || linked.link_ended
+        || linked.extras_differ
         || landed.is_some();
     Plan::Apply(Effect {
         content,
@@ -354,6 +359,7 @@ mod tests {
             conflict_pending: false,
             two_way: false,
             in_flight: None,
+            extras_differ: false,
         }
     }
 

@@ -197,11 +197,62 @@ impl Reconciler {
         };
         let comments = self.pull_comments(c, conn, run_id, tally, limits, from).await?;
         self.give_hook_its_events(c, conn, tally).await;
+        if c.config.two_way {
+            self.refresh_choices(c, conn, tally).await;
+        }
         Ok(match comments {
             comments::CommentsPulled::Cut { resume_at } => Pulled::Cut { probe, resume_at },
             comments::CommentsPulled::NotModified if issues_unmodified => Pulled::NotModified,
             _ => Pulled::Listed { watermark, probe, full_pass_done: pass_done },
         })
+    }
+
+    /// The repository's labels and assignable users, which the board's edits are checked
+    /// against (docs/fields.md, "Choices"): each list asked with its ETag, so an unchanged
+    /// one costs a 304. A failure leaves the lists as they were; the run goes on.
+    async fn refresh_choices(&self, c: &Claimed, conn: &Connection, tally: &mut Tally) {
+        use crate::github::Choices;
+        use crate::store::ChoiceKind;
+        let (store, project) = (&self.services.store, c.config.project_id);
+        let Ok(repo) = c.config.repo() else { return };
+        let refreshed: Result<(), ReconcileError> = async {
+            let etag = store.choice_etag(project, ChoiceKind::Labels).await?;
+            match conn.github.list_labels(&repo, &conn.token, etag.as_deref(), &mut tally.requests).await? {
+                Choices::NotModified => {
+                    store.choices_unchanged(project, ChoiceKind::Labels, Timestamp::now()).await?
+                }
+                Choices::Listed { items, etag } => {
+                    let json = serde_json::to_string(&items).expect("labels serialise");
+                    store
+                        .save_choices(project, ChoiceKind::Labels, &json, etag.as_deref(), Timestamp::now())
+                        .await?
+                }
+            }
+            let etag = store.choice_etag(project, ChoiceKind::Assignees).await?;
+            match conn.github.list_assignees(&repo, &conn.token, etag.as_deref(), &mut tally.requests).await?
+            {
+                Choices::NotModified => {
+                    store.choices_unchanged(project, ChoiceKind::Assignees, Timestamp::now()).await?
+                }
+                Choices::Listed { items, etag } => {
+                    let json = serde_json::to_string(&items).expect("logins serialise");
+                    store
+                        .save_choices(
+                            project,
+                            ChoiceKind::Assignees,
+                            &json,
+                            etag.as_deref(),
+                            Timestamp::now(),
+                        )
+                        .await?
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = refreshed {
+            tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "cannot list the repository's labels and assignees");
+        }
     }
 
     /// A hook an earlier ghsync installed sends `issues` only: it is given every event ghsync

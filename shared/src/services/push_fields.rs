@@ -1,0 +1,168 @@
+//! The element writes of a push (docs/fields.md, "Pushed as elements"): a task's labels and
+//! assignees reach its issue as the elements that changed, never as whole sets, so a change
+//! someone made on GitHub meanwhile is not undone, and without a read first. Labels the
+//! repository lacks are created before they are added. Every write is idempotent (adding a
+//! label it has, removing one it lacks), so a lost answer is harmless: the write goes again.
+//! GitHub's answers are compared with what was asked; what it left out (an assignee it could
+//! not assign) is a visible refusal, never a new base.
+
+use std::future::Future;
+
+use crate::contract::Pushed;
+use crate::github::GitHubError;
+use crate::services::push::{Attempt, write_takes};
+use crate::services::{Connection, Services};
+use crate::store::{Finished, PushConfig, PushJob, StoreError};
+use crate::sync::fields::{Elements, SetChange, labels_to_create, missing_from_answer};
+use crate::sync::{Failure, Fence};
+
+/// How the element writes went: recorded (the entry as it now stands), or failed and
+/// recorded as such (what the push reports).
+pub(crate) enum ElementsEnd {
+    Recorded(Box<PushJob>),
+    Ended(Pushed, Finished),
+}
+
+/// A write that did not go as asked.
+enum Stop {
+    /// GitHub failed or refused the request.
+    GitHub(GitHubError),
+    /// The push's deadline came before GitHub answered (the write may have landed).
+    Deadline,
+    /// GitHub answered without what was asked.
+    Dropped(String),
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl Services {
+    /// Sends `job`'s waiting element writes, records what GitHub took, and returns the entry
+    /// as it then stands (or how the push ended).
+    pub(crate) async fn push_elements(
+        &self,
+        job: &PushJob,
+        config: &PushConfig,
+        connection: &Connection,
+        attempt: &Attempt,
+        requests: &mut u32,
+    ) -> Result<ElementsEnd, StoreError> {
+        let elements = job.elements();
+        match self.store.hold_for_elements(job, write_takes(attempt.deadline)).await? {
+            Fence::Held => {}
+            Fence::Lost => return Ok(ElementsEnd::Ended(Pushed::Busy, Finished::Lost)),
+            _ => {
+                let error = "the claim would run out before the writes: the worker pushes them";
+                let (pushed, finished) = self.failed(job, Failure::HandedOver, error, false).await?;
+                return Ok(ElementsEnd::Ended(pushed, finished));
+            }
+        }
+        let mut done = Elements::default();
+        let stop =
+            self.write_elements(job, config, connection, attempt, &elements, &mut done, requests).await;
+        // What GitHub took is recorded even when a later write failed (each is idempotent).
+        let fresh = if done.is_empty() { None } else { self.store.record_elements(job, &done).await? };
+        let Err(stop) = stop else {
+            return Ok(match fresh {
+                Some(fresh) => ElementsEnd::Recorded(Box::new(fresh)),
+                None if done.is_empty() => ElementsEnd::Recorded(Box::new(job.clone())),
+                None => ElementsEnd::Ended(Pushed::Busy, Finished::Lost),
+            });
+        };
+        let job = fresh.as_ref().unwrap_or(job);
+        let (pushed, finished) = match stop {
+            Stop::Store(e) => return Err(e),
+            Stop::Deadline => {
+                let error = "GitHub's answer to a label or assignee write did not come within the push's deadline: \
+                             it goes again (adding or removing an element twice changes nothing)";
+                self.failed(job, Failure::Transient, error, false).await?
+            }
+            Stop::Dropped(error) => self.failed(job, Failure::Refused, &error, false).await?,
+            Stop::GitHub(e) => self.github_failed(job, config, connection, e, false, requests).await?,
+        };
+        Ok(ElementsEnd::Ended(pushed, finished))
+    }
+
+    /// The writes themselves, in order: labels created, labels added (one request), labels
+    /// removed (one each), assignees added, assignees removed. `done` gathers what GitHub took.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_elements(
+        &self,
+        job: &PushJob,
+        config: &PushConfig,
+        connection: &Connection,
+        attempt: &Attempt,
+        elements: &Elements,
+        done: &mut Elements,
+        requests: &mut u32,
+    ) -> Result<(), Stop> {
+        let (github, token, repo) = (&connection.github, &connection.token, &config.repo);
+        let number = job.link.as_ref().map_or(0, |l| l.number);
+        let deadline = attempt.deadline;
+        if !elements.labels.add.is_empty() {
+            let known = self.store.choices(job.project_id).await.map_err(Stop::Store)?.labels;
+            // Not listed yet: each is created (a 422 "already exists" is fine).
+            let known: Vec<String> = known.unwrap_or_default().into_iter().map(|l| l.name).collect();
+            for name in labels_to_create(&elements.labels.add, &known) {
+                within(deadline, github.create_label(repo, &name, token, requests)).await.map_err(|stop| match stop {
+                    Stop::GitHub(GitHubError::Refused { status: 403, message }) => Stop::Dropped(format!(
+                        "GitHub refused to create the label {name:?} (HTTP 403: {message}): creating labels takes \
+                         write access to the repository's issues (a fine-grained token's or the App's \
+                         \"Issues: write\" permission)"
+                    )),
+                    stop => stop,
+                })?;
+            }
+            let held =
+                within(deadline, github.add_labels(repo, number, &elements.labels.add, token, requests))
+                    .await?;
+            let asked = SetChange { add: elements.labels.add.clone(), remove: vec![] };
+            let missing = missing_from_answer(&asked, &held);
+            done.labels.add = elements.labels.add.iter().filter(|l| !missing.contains(l)).cloned().collect();
+            if !missing.is_empty() {
+                return Err(Stop::Dropped(format!("GitHub did not add the labels {}", missing.join(", "))));
+            }
+        }
+        for name in &elements.labels.remove {
+            within(deadline, github.remove_label(repo, number, name, token, requests)).await?;
+            done.labels.remove.push(name.clone());
+        }
+        for (add, logins) in [(true, &elements.assignees.add), (false, &elements.assignees.remove)] {
+            if logins.is_empty() {
+                continue;
+            }
+            let held =
+                within(deadline, github.change_assignees(repo, number, add, logins, token, requests)).await?;
+            let asked = if add {
+                SetChange { add: logins.clone(), remove: vec![] }
+            } else {
+                SetChange { add: vec![], remove: logins.clone() }
+            };
+            let missing = missing_from_answer(&asked, &held);
+            let taken: Vec<String> = logins.iter().filter(|l| !missing.contains(l)).cloned().collect();
+            if add {
+                done.assignees.add = taken
+            } else {
+                done.assignees.remove = taken
+            }
+            if !missing.is_empty() {
+                let what = if add { "assign" } else { "unassign" };
+                return Err(Stop::Dropped(format!(
+                    "GitHub did not {what} {} (not assignable in the repository?)",
+                    missing.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A request answered by `deadline`, or [`Stop::Deadline`].
+async fn within<T>(
+    deadline: tokio::time::Instant,
+    request: impl Future<Output = Result<T, GitHubError>>,
+) -> Result<T, Stop> {
+    match tokio::time::timeout_at(deadline, request).await {
+        Err(_) => Err(Stop::Deadline),
+        Ok(answer) => answer.map_err(Stop::GitHub),
+    }
+}

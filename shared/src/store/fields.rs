@@ -1,0 +1,280 @@
+//! A task's own labels and assignees (docs/fields.md): a person's edit on the board (checked
+//! against the repository's choices, written with its outbox entry in one transaction), the
+//! record of an element push (the base moves by what GitHub took, under the push's claim),
+//! and the repository's choices kept per config.
+
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+use super::push::{PushJob, fenced_in, read_job_in, write_fence_in};
+use super::{Store, StoreError};
+use crate::domain::{IssueExtras, Label, RepositoryChoices, Task};
+use crate::sync::Fence;
+use crate::sync::fields::{self, Elements, Sets, element_key};
+use crate::time::Timestamp;
+
+/// What the repository offers, as a list GitHub answered: `labels` or `assignees`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChoiceKind {
+    Labels,
+    Assignees,
+}
+
+impl ChoiceKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChoiceKind::Labels => "labels",
+            ChoiceKind::Assignees => "assignees",
+        }
+    }
+}
+
+/// A person's new labels and assignees for a task (`None`: that set stays).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SetsEdit<'a> {
+    pub labels: Option<&'a [String]>,
+    pub assignees: Option<&'a [String]>,
+}
+
+impl SetsEdit<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_none() && self.assignees.is_none()
+    }
+}
+
+/// The link and config columns an edit of the sets needs.
+#[derive(sqlx::FromRow)]
+struct EditRow {
+    milestone: Option<String>,
+    remote_state: Option<String>,
+    unlinked_at: Option<String>,
+    two_way: Option<i64>,
+    task_labels: String,
+    task_assignees: String,
+}
+
+/// Applies a person's edit of `task`'s sets inside the caller's transaction (the task is
+/// locked): only on a live link of a two-way config (`StateConflict`, 409, otherwise: one-way
+/// shows GitHub's sets); names checked and spelled as the repository spells them; an added
+/// assignee the repository cannot assign, or an eleventh, is a 422 naming them. Returns
+/// whether the sets changed (then the caller queues the push).
+pub(super) async fn edit_sets_in(
+    conn: &mut AnyConnection,
+    task: &Task,
+    edit: SetsEdit<'_>,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let row: EditRow = sqlx::query_as(
+        "SELECT m.milestone, m.remote_state, \
+         m.unlinked_at, c.two_way, t.labels AS task_labels, t.assignees AS task_assignees \
+         FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
+         LEFT JOIN github_sync_config c ON c.project_id = t.project_id WHERE t.id = $1",
+    )
+    .bind(task.id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let live = match &row.remote_state {
+        Some(state) => super::rows::stored_link_live(state, row.unlinked_at.is_some())?,
+        None => false,
+    };
+    if !live {
+        return Err(StoreError::StateConflict(
+            "labels and assignees are edited on a task linked to an issue on GitHub; this one is not".into(),
+        ));
+    }
+    if row.two_way != Some(1) {
+        return Err(StoreError::StateConflict(
+            "two-way sync is off for the task's project: its labels and assignees are GitHub's, shown read-only"
+                .into(),
+        ));
+    }
+    let current = Sets::of(&super::rows::extras(Some(&row.task_labels), Some(&row.task_assignees), None)?);
+    let choices = read_choices_in(conn, task.project_id).await?;
+    let mut wanted = current.clone();
+    if let Some(names) = edit.labels {
+        let repository = choices.labels.as_deref().unwrap_or_default();
+        let find = |name: &str| {
+            let key = element_key(name);
+            repository.iter().chain(&current.labels).find(|l| element_key(&l.name) == key).cloned()
+        };
+        let names = fields::clean_labels(names, |n| find(n).map(|l| l.name))?;
+        wanted.labels = names
+            .into_iter()
+            .map(|name| find(&name).unwrap_or(Label { name, color: String::new() }))
+            .collect();
+    }
+    if let Some(logins) = edit.assignees {
+        let mut seen = std::collections::HashSet::new();
+        let logins: Vec<String> = logins
+            .iter()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty() && seen.insert(element_key(l)))
+            .collect();
+        fields::check_assignees(&logins, &current.assignees, choices.assignees.as_deref())?;
+        let spelled = |login: String| {
+            let key = element_key(&login);
+            let known = choices.assignees.iter().flatten().chain(&current.assignees);
+            known.into_iter().find(|a| element_key(a) == key).cloned().unwrap_or(login)
+        };
+        wanted.assignees = logins.into_iter().map(spelled).collect();
+    }
+    if wanted == current {
+        return Ok(false);
+    }
+    let task_id = task.id.to_string();
+    super::apply::write_sets_in(conn, &task_id, &wanted, &now.to_sql()).await?;
+    let shown = IssueExtras { labels: wanted.labels, assignees: wanted.assignees, milestone: row.milestone };
+    super::facets::replace_in(conn, &task.project_id.to_string(), &[(&task_id, &shown)]).await?;
+    Ok(true)
+}
+
+/// The repository's choices for a config, as last listed (inside the caller's transaction).
+async fn read_choices_in(
+    conn: &mut AnyConnection,
+    project_id: Uuid,
+) -> Result<RepositoryChoices, StoreError> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT kind, items, refreshed_at FROM repository_choices WHERE project_id = $1")
+            .bind(project_id.to_string())
+            .fetch_all(conn)
+            .await?;
+    let mut choices = RepositoryChoices::default();
+    for (kind, items, at) in rows {
+        let at = super::rows::ts("repository_choices.refreshed_at", &at)?;
+        choices.refreshed_at = Some(choices.refreshed_at.map_or(at, |seen: Timestamp| seen.min(at)));
+        let corrupt = |e| StoreError::corrupt("repository_choices.items", e);
+        match kind.as_str() {
+            "labels" => choices.labels = Some(serde_json::from_str(&items).map_err(corrupt)?),
+            _ => choices.assignees = Some(serde_json::from_str(&items).map_err(corrupt)?),
+        }
+    }
+    Ok(choices)
+}
+
+impl Store {
+    /// The repository's labels and assignable users as last listed for the project's config
+    /// (each `None` until listed once).
+    pub async fn choices(&self, project_id: Uuid) -> Result<RepositoryChoices, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read_choices_in(&mut conn, project_id).await
+    }
+
+    /// The ETag of a list as last answered (`None`: list it in full), unless a delivery marked
+    /// it stale.
+    pub async fn choice_etag(
+        &self,
+        project_id: Uuid,
+        kind: ChoiceKind,
+    ) -> Result<Option<String>, StoreError> {
+        let etag: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT CASE WHEN stale = 1 THEN NULL ELSE etag END FROM repository_choices \
+             WHERE project_id = $1 AND kind = $2",
+        )
+        .bind(project_id.to_string())
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(etag.flatten())
+    }
+
+    /// Stores a list GitHub answered in full, with its ETag.
+    pub async fn save_choices(
+        &self,
+        project_id: Uuid,
+        kind: ChoiceKind,
+        items_json: &str,
+        etag: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO repository_choices (project_id, kind, items, etag, refreshed_at, stale) \
+             VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (project_id, kind) DO UPDATE SET \
+             items = excluded.items, etag = excluded.etag, refreshed_at = excluded.refreshed_at, stale = 0",
+        )
+        .bind(project_id.to_string())
+        .bind(kind.as_str())
+        .bind(items_json)
+        .bind(etag)
+        .bind(now.to_sql())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A list GitHub answered 304 for: unchanged, refreshed now.
+    pub async fn choices_unchanged(
+        &self,
+        project_id: Uuid,
+        kind: ChoiceKind,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE repository_choices SET refreshed_at = $3 WHERE project_id = $1 AND kind = $2")
+            .bind(project_id.to_string())
+            .bind(kind.as_str())
+            .bind(now.to_sql())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A `label` or `milestone` delivery for the project's repository: its lists are read in
+    /// full by the next run (a renamed label fires no issue event).
+    pub async fn choices_stale(&self, project_id: Uuid) -> Result<(), StoreError> {
+        sqlx::query("UPDATE repository_choices SET stale = 1 WHERE project_id = $1")
+            .bind(project_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `job`'s claim still holds its entry and outlasts element writes that may take
+    /// `write_takes` (checked before they go out, as before a write of the content).
+    pub async fn hold_for_elements(
+        &self,
+        job: &PushJob,
+        write_takes: chrono::Duration,
+    ) -> Result<Fence, StoreError> {
+        let mut tx = self.begin().await?;
+        let fence = write_fence_in(&mut tx, self.backend, job, Timestamp::now(), write_takes).await?;
+        tx.commit().await?;
+        Ok(fence)
+    }
+
+    /// Records the element writes GitHub took for `job` (its claim still holding): the base
+    /// moves by them ([`fields::moved_base`]). Returns the entry as it then stands; `None`
+    /// when the claim was lost (nothing recorded).
+    pub async fn record_elements(
+        &self,
+        job: &PushJob,
+        done: &Elements,
+    ) -> Result<Option<PushJob>, StoreError> {
+        super::retry_races(|| async {
+            let mut tx = self.begin().await?;
+            if fenced_in(&mut tx, self.backend, job).await?.is_none() {
+                return Ok(None);
+            }
+            let row: Option<(String, String, String, String)> = sqlx::query_as(
+                "SELECT m.labels, m.assignees, t.labels, t.assignees FROM task_github_metadata m \
+                 JOIN tasks t ON t.id = m.task_id WHERE m.task_id = $1",
+            )
+            .bind(job.task_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((base_labels, base_assignees, labels, assignees)) = row {
+                let base = Sets::of(&super::rows::extras(Some(&base_labels), Some(&base_assignees), None)?);
+                let local = Sets::of(&super::rows::extras(Some(&labels), Some(&assignees), None)?);
+                let moved = fields::moved_base(&base, done, &local);
+                sqlx::query("UPDATE task_github_metadata SET labels = $2, assignees = $3 WHERE task_id = $1")
+                    .bind(job.task_id.to_string())
+                    .bind(serde_json::to_string(&moved.labels).expect("labels serialise"))
+                    .bind(serde_json::to_string(&moved.assignees).expect("logins serialise"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let fresh = read_job_in(&mut tx, job.task_id).await?;
+            tx.commit().await?;
+            Ok(fresh)
+        })
+        .await
+    }
+}

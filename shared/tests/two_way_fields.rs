@@ -1,0 +1,253 @@
+//! Labels and assignees edited on the board and merged per element both ways (docs/fields.md),
+//! on both backends: both sides' changes to a set survive (an addition on each side between a
+//! push and its echo, a removal on GitHub beside an addition on the board), a push costs one
+//! request for all labels added and one per label removed, echoes change nothing, what GitHub
+//! would drop silently is refused before it is sent (or shown when GitHub dropped it), a label
+//! new to the repository is created first, and a one-way config refuses the edit.
+
+use ghsync_shared::Store;
+use ghsync_shared::contract::Pushed;
+use ghsync_shared::domain::TaskPatch;
+use ghsync_shared::store::StoreError;
+use serde_json::{Value, json};
+use testkit::both_backends;
+use testkit::two_way::{REPO, World};
+
+both_backends!(
+    a_label_added_on_each_side_between_a_push_and_its_echo_stays_on_both,
+    an_assignee_removed_on_github_beside_one_added_on_the_board_keeps_both_changes,
+    one_label_added_is_one_request_and_k_removed_are_k_requests,
+    echoes_change_nothing,
+    an_unassignable_login_is_refused_naming_it_and_nothing_is_written,
+    an_assignee_github_drops_is_a_visible_refusal,
+    a_label_new_to_the_repository_is_created_then_added,
+    one_way_refuses_field_edits,
+);
+
+fn labels(names: &[&str]) -> TaskPatch {
+    TaskPatch { labels: Some(names.iter().map(|n| n.to_string()).collect()), ..Default::default() }
+}
+
+fn assignees(logins: &[&str]) -> TaskPatch {
+    TaskPatch { assignees: Some(logins.iter().map(|n| n.to_string()).collect()), ..Default::default() }
+}
+
+/// The names of a JSON list of labels or users.
+fn names(list: &Value, key: &str) -> Vec<String> {
+    list.as_array().into_iter().flatten().filter_map(|v| v[key].as_str().map(str::to_string)).collect()
+}
+
+async fn board_labels(w: &World, n: i64) -> Vec<String> {
+    w.task(n).await.github.unwrap().extras.labels.into_iter().map(|l| l.name).collect()
+}
+
+async fn board_assignees(w: &World, n: i64) -> Vec<String> {
+    w.task(n).await.github.unwrap().extras.assignees
+}
+
+/// Someone changes issue `n`'s labels or assignees on GitHub (no delivery).
+fn set_on_github(w: &World, n: i64, labels: Option<&[&str]>, assignees: Option<&[&str]>) {
+    let mut issue = w.github(n);
+    if let Some(labels) = labels {
+        issue["labels"] = labels.iter().map(|l| json!({"name": l, "color": "0e8a16"})).collect();
+    }
+    if let Some(logins) = assignees {
+        issue["assignees"] = logins.iter().map(|l| json!({"login": l})).collect();
+    }
+    issue["updated_at"] = json!(w.gh.next_write_time(REPO));
+    w.gh.upsert(REPO, issue);
+}
+
+/// A two-way world whose repository has these labels and assignable users, listed by a run.
+async fn world(store: Store, two_way: bool) -> World {
+    let w = World::new(store, 2, two_way).await;
+    for n in [1, 2] {
+        set_on_github(&w, n, Some(&[]), Some(&[]));
+    }
+    w.gh.add_repo_labels(REPO, &["bug", "ui", "docs", "perf"]);
+    w.gh.set_assignable(REPO, &["ana", "bo", "cy"]);
+    w.rec.run_project(w.project).await.unwrap();
+    w.gh.clear_requests();
+    w
+}
+
+async fn a_label_added_on_each_side_between_a_push_and_its_echo_stays_on_both(store: Store) {
+    // The echo of the board's push arrives after GitHub's own change, and then before it.
+    for echo_first in [false, true] {
+        let mut w = world(store.clone(), true).await;
+        assert_eq!(w.edit(1, labels(&["bug"])).await, Pushed::Sent);
+        let echo = w.github(1);
+        set_on_github(&w, 1, Some(&["bug", "ui"]), None);
+        if echo_first {
+            w.deliver_snapshot("labeled", echo).await.unwrap();
+            w.deliver("labeled", 1).await;
+        } else {
+            w.deliver("labeled", 1).await;
+            w.deliver_snapshot("labeled", echo).await.unwrap();
+        }
+        assert_eq!(board_labels(&w, 1).await, ["bug", "ui"], "echo first: {echo_first}");
+        assert_eq!(names(&w.github(1)["labels"], "name"), ["bug", "ui"]);
+        assert_eq!(w.pending_pushes().await, 0);
+        assert!(w.pending_conflicts().await.is_empty());
+        // A reconcile agrees and sends nothing.
+        w.gh.clear_requests();
+        w.rec.run_project(w.project).await.unwrap();
+        assert_eq!(board_labels(&w, 1).await, ["bug", "ui"]);
+        assert!(w.gh.writes().is_empty(), "{:?}", w.methods());
+    }
+}
+
+async fn an_assignee_removed_on_github_beside_one_added_on_the_board_keeps_both_changes(store: Store) {
+    let mut w = world(store, true).await;
+    set_on_github(&w, 1, None, Some(&["ana"]));
+    w.deliver("assigned", 1).await;
+    assert_eq!(board_assignees(&w, 1).await, ["ana"]);
+
+    // The board adds bo (not pushed yet); meanwhile ana is unassigned on GitHub.
+    w.edit_only(1, assignees(&["ana", "bo"])).await;
+    set_on_github(&w, 1, None, Some(&[]));
+    w.deliver("unassigned", 1).await;
+    assert_eq!(board_assignees(&w, 1).await, ["bo"], "GitHub's removal and the board's addition");
+
+    let task = w.task_id(1).await;
+    assert_eq!(w.services.push_task(task).await.unwrap(), Pushed::Sent);
+    assert_eq!(names(&w.github(1)["assignees"], "login"), ["bo"]);
+    let writes = w.gh.writes();
+    assert_eq!(writes.len(), 1, "one POST of the addition, no removal sent back");
+    assert_eq!(
+        (writes[0].method.as_str(), writes[0].body.clone()),
+        ("POST", Some(json!({"assignees": ["bo"]})))
+    );
+    w.deliver("assigned", 1).await;
+    assert_eq!(board_assignees(&w, 1).await, ["bo"]);
+    assert_eq!(w.pending_pushes().await, 0);
+}
+
+async fn one_label_added_is_one_request_and_k_removed_are_k_requests(store: Store) {
+    let mut w = world(store, true).await;
+    assert_eq!(w.edit(1, labels(&["bug"])).await, Pushed::Sent);
+    let requests = w.gh.requests();
+    assert_eq!(requests.len(), 1, "{:?}", w.methods());
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("POST", "/repos/acme/widgets/issues/1/labels")
+    );
+
+    // Three added in one request.
+    w.gh.clear_requests();
+    assert_eq!(w.edit(1, labels(&["bug", "ui", "docs", "perf"])).await, Pushed::Sent);
+    assert_eq!(w.methods(), ["POST"]);
+    assert_eq!(w.gh.requests()[0].body, Some(json!({"labels": ["ui", "docs", "perf"]})));
+    w.deliver("labeled", 1).await;
+
+    // Three removed: three requests, one per label; none is a read.
+    w.gh.clear_requests();
+    assert_eq!(w.edit(1, labels(&["docs"])).await, Pushed::Sent);
+    let paths: Vec<String> =
+        w.gh.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(
+        paths,
+        [
+            "DELETE /repos/acme/widgets/issues/1/labels/bug",
+            "DELETE /repos/acme/widgets/issues/1/labels/ui",
+            "DELETE /repos/acme/widgets/issues/1/labels/perf",
+        ]
+    );
+    assert_eq!(names(&w.github(1)["labels"], "name"), ["docs"]);
+
+    // A label someone removed on GitHub already: its DELETE answers 404, which is success.
+    set_on_github(&w, 1, Some(&[]), None);
+    w.gh.clear_requests();
+    assert_eq!(w.edit(1, labels(&[])).await, Pushed::Sent);
+    assert_eq!(w.gh.requests()[0].status, 404);
+    assert_eq!(w.pending_pushes().await, 0);
+    assert!(w.task(1).await.github.unwrap().push_error.is_none());
+}
+
+async fn echoes_change_nothing(store: Store) {
+    let mut w = world(store, true).await;
+    assert_eq!(w.edit(1, labels(&["bug", "ui"])).await, Pushed::Sent);
+    assert_eq!(w.edit(1, assignees(&["ana"])).await, Pushed::Sent);
+    let before = w.task(1).await;
+    w.gh.clear_requests();
+    for action in ["labeled", "labeled", "assigned"] {
+        w.deliver(action, 1).await;
+    }
+    let after = w.task(1).await;
+    assert_eq!(after.github.as_ref().unwrap().extras, before.github.as_ref().unwrap().extras);
+    assert_eq!(w.pending_pushes().await, 0, "no second push");
+    let task = w.task_id(1).await;
+    assert_eq!(w.services.push_task(task).await.unwrap(), Pushed::Nothing);
+    assert!(w.gh.requests().is_empty(), "{:?}", w.methods());
+}
+
+async fn an_unassignable_login_is_refused_naming_it_and_nothing_is_written(store: Store) {
+    let w = world(store, true).await;
+    let task = w.task_id(1).await;
+    let patch = TaskPatch { title: Some("New title".into()), ..assignees(&["ana", "mallory"]) };
+    let e = w.store.update_task(task, &patch).await.unwrap_err();
+    let StoreError::Invalid(e) = e else { panic!("{e:?}") };
+    assert_eq!(e.field, "assignees");
+    assert!(e.message.contains("mallory") && !e.message.contains("ana"), "{}", e.message);
+    // Nothing of the request was written, nothing queued.
+    assert_eq!(w.task(1).await.task.title, "Issue 1");
+    assert!(board_assignees(&w, 1).await.is_empty());
+    assert_eq!(w.pending_pushes().await, 0);
+
+    // An eleventh is refused too, naming those over the limit.
+    let many: Vec<String> = (0..11).map(|i| format!("user{i}")).collect();
+    let logins: Vec<&str> = many.iter().map(String::as_str).collect();
+    w.gh.set_assignable(REPO, &logins);
+    w.rec.run_project(w.project).await.unwrap();
+    let e = w.store.update_task(task, &assignees(&logins)).await.unwrap_err();
+    let StoreError::Invalid(e) = e else { panic!("{e:?}") };
+    assert!(e.message.contains("at most 10") && e.message.ends_with("user10"), "{}", e.message);
+}
+
+async fn an_assignee_github_drops_is_a_visible_refusal(store: Store) {
+    let w = world(store, true).await;
+    // bo can no longer be assigned, which ghsync has not listed yet: GitHub drops bo silently.
+    w.gh.set_assignable(REPO, &["ana"]);
+    let pushed = w.edit(1, assignees(&["ana", "bo"])).await;
+    let Pushed::Refused(reason) = pushed else { panic!("{pushed:?}") };
+    assert!(reason.contains("bo") && !reason.contains("ana,"), "{reason}");
+    let link = w.task(1).await.github.unwrap();
+    assert!(
+        link.push_error.as_deref().is_some_and(|e| e.contains("did not assign bo")),
+        "{:?}",
+        link.push_error
+    );
+    assert_eq!(link.extras.assignees, ["ana", "bo"], "the board keeps what the person asked");
+    assert_eq!(w.pending_pushes().await, 1, "parked, not dropped");
+    assert_eq!(names(&w.github(1)["assignees"], "login"), ["ana"]);
+}
+
+async fn a_label_new_to_the_repository_is_created_then_added(store: Store) {
+    let w = world(store, true).await;
+    assert_eq!(w.edit(1, labels(&["BUG", "needs design"])).await, Pushed::Sent);
+    let paths: Vec<String> =
+        w.gh.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(paths, ["POST /repos/acme/widgets/labels", "POST /repos/acme/widgets/issues/1/labels"]);
+    assert!(w.gh.repo_labels(REPO).contains(&"needs design".to_string()));
+    // "BUG" took the repository's spelling.
+    assert_eq!(names(&w.github(1)["labels"], "name"), ["bug", "needs design"]);
+    assert_eq!(board_labels(&w, 1).await, ["bug", "needs design"]);
+
+    // Made by someone else meanwhile: the 422 "already exists" is fine.
+    w.gh.add_repo_labels(REPO, &["wontfix"]);
+    w.gh.clear_requests();
+    assert_eq!(w.edit(2, labels(&["wontfix"])).await, Pushed::Sent);
+    assert_eq!(w.gh.requests()[0].status, 422);
+    assert_eq!(names(&w.github(2)["labels"], "name"), ["wontfix"]);
+}
+
+async fn one_way_refuses_field_edits(store: Store) {
+    let w = world(store, false).await;
+    let task = w.task_id(1).await;
+    for patch in [labels(&["bug"]), assignees(&["ana"])] {
+        let e = w.store.update_task(task, &patch).await.unwrap_err();
+        assert!(matches!(e, StoreError::StateConflict(_)), "{e:?}");
+    }
+    assert!(board_labels(&w, 1).await.is_empty());
+    assert!(w.gh.writes().is_empty());
+}
