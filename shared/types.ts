@@ -21,6 +21,20 @@ export type Label = { name: string,
  */
 color: string, };
 
+export type RepositoryChoices = { 
+/**
+ * The repository's labels (`null` until listed once).
+ */
+labels: Array<Label> | null, 
+/**
+ * The logins the repository can assign (`null` until listed once).
+ */
+assignees: Array<string> | null, 
+/**
+ * The older of the two lists' last refresh.
+ */
+refreshed_at: string | null, };
+
 export type Project = { id: string, name: string, created_at: string, updated_at: string, };
 
 export type Task = { id: string, project_id: string, title: string, description: string | null, status: TaskStatus, 
@@ -100,7 +114,17 @@ export type TaskPatch = { title?: string,
 /**
  * `null` clears the description; an absent field keeps it.
  */
-description?: string | null, status?: TaskStatus, };
+description?: string | null, status?: TaskStatus, 
+/**
+ * The task's labels, by name (a linked task of a two-way config; docs/fields.md). A
+ * name the repository lacks is created on GitHub before it is added.
+ */
+labels?: Array<string>, 
+/**
+ * The task's assignees, by login (a linked task of a two-way config): at most ten, each
+ * one the repository can assign.
+ */
+assignees?: Array<string>, };
 
 export type TokenSource = "classic" | "fine_grained" | "app";
 

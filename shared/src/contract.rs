@@ -265,6 +265,7 @@ pub fn typescript() -> String {
         ResolutionAction::decl(&cfg),
         Content::decl(&cfg),
         Label::decl(&cfg),
+        RepositoryChoices::decl(&cfg),
         Project::decl(&cfg),
         Task::decl(&cfg),
         Parked::decl(&cfg),

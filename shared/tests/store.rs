@@ -591,12 +591,13 @@ async fn the_task_link_shows_the_seeds_metadata(store: Store) {
 }
 
 /// The board's migration indexes the labels, assignees and milestones of the links stored
-/// before it (ASCII letters folded, as the store writes them), so the filters find them.
+/// before it (ASCII letters folded, as the store writes them), so the filters find them; the
+/// issue fields' migration gives each task its link's sets as its own.
 #[tokio::test]
 async fn the_board_migration_indexes_the_links_stored_before_it() {
     use ghsync_shared::store::TaskFilter;
     for backend in ["sqlite", "postgres"] {
-        let (url, _) = testkit::schema::one_migration_behind(backend).await;
+        let (url, _) = testkit::schema::migrated_before(backend, 20260105000015).await;
         let store = Store::connect(&url, &ghsync_shared::StoreOptions::default()).await.unwrap();
         let (project, task) = (Uuid::now_v7(), Uuid::now_v7());
         let at = "2026-01-05T10:00:00.000Z";
@@ -635,6 +636,12 @@ async fn the_board_migration_indexes_the_links_stored_before_it() {
                 .unwrap();
             assert_eq!(found.len(), 1, "{backend}: {filter:?}");
         }
+        let own = store.list_tasks(project).await.unwrap().remove(0).github.unwrap().extras;
+        assert_eq!(
+            (own.labels[0].name.as_str(), own.assignees.as_slice()),
+            ("Needs Design", ["OctoCat".to_string()].as_slice()),
+            "{backend}"
+        );
         store.close().await;
     }
 }

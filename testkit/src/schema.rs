@@ -6,6 +6,12 @@ use ghsync_shared::{Store, StoreOptions};
 /// A fresh database of `backend` ("sqlite" or "postgres") with every migration but the last
 /// applied, as an older build left it; returns its URL and what the function must name (`migration N (description)`).
 pub async fn one_migration_behind(backend: &str) -> (String, String) {
+    migrated_before(backend, i64::MAX).await
+}
+
+/// A fresh database of `backend` with the migrations before `version` applied (every one but
+/// the last for `i64::MAX`); returns its URL and the first migration it lacks.
+pub async fn migrated_before(backend: &str, version: i64) -> (String, String) {
     let url = match backend {
         "sqlite" => {
             format!("sqlite://{}?mode=rwc", crate::temp_dir("ghsync-schema").join("behind.db").display())
@@ -18,6 +24,9 @@ pub async fn one_migration_behind(backend: &str) -> (String, String) {
         _ => sqlx::migrate!("../migrations/postgres"),
     };
     let mut migrations = every.iter().cloned().collect::<Vec<_>>();
+    if version != i64::MAX {
+        migrations.retain(|m| m.version <= version);
+    }
     let last = migrations.pop().expect("a migration");
     let (version, description) = (last.version, last.description.to_string());
     sqlx::migrate::Migrator::with_migrations(migrations)

@@ -26,8 +26,8 @@ use ghsync_shared::contract::{
 };
 use ghsync_shared::contract::{GitHubAppInfo, Pushed, PutGitHubApp, WebhookSetup};
 use ghsync_shared::domain::{
-    ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Offer, Project, Resolution,
-    SyncHistorySummary, Task, TaskOrder, TaskPatch, TaskStatus, TaskWithLink, ValidationError,
+    ConflictResolution, ConflictStatus, Content, GitHubSyncConfig, Offer, Project, RepositoryChoices,
+    Resolution, SyncHistorySummary, Task, TaskOrder, TaskPatch, TaskStatus, TaskWithLink, ValidationError,
 };
 use ghsync_shared::github::AppInstallation;
 use ghsync_shared::paging::{ConflictPage, PageRequest, SyncRunPage, TaskCommentPage, TaskPage};
@@ -109,6 +109,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/projects/{id}/tasks", get(list_tasks).post(create_task))
         .route("/projects/{id}/conflicts", get(list_conflicts))
         .route("/projects/{id}/github-sync/offer", post(answer_offer))
+        .route("/projects/{id}/github-sync/choices", get(get_choices))
         .route("/tasks/{id}", get(get_task).patch(update_task))
         .route("/tasks/{id}/github-issue", post(publish_task))
         .route("/tasks/{id}/push/retry", post(retry_push))
@@ -346,6 +347,18 @@ async fn run_sync(
     let run = state.services.store.request_run(project_id, Timestamp::now()).await?;
     state.runs.wake(project_id).await;
     Ok((StatusCode::ACCEPTED, Json(RunAccepted { history_id: run.id, status: run.status })))
+}
+
+/// What the repository offers a task's labels and assignees, as the reconcile last listed it
+/// (docs/fields.md, "Choices"): each list `null` until listed once.
+#[utoipa::path(get, path = "/api/projects/{id}/github-sync/choices", tag = "sync", params(("id" = Uuid, Path, description = "project id")),
+    responses((status = 200, body = RepositoryChoices), (status = 404, body = ErrorBody), (status = 401, description = "missing or wrong bearer token", body = ErrorBody)))]
+async fn get_choices(
+    State(state): AppState,
+    Id(project_id): Id,
+) -> Result<Json<RepositoryChoices>, ApiError> {
+    state.services.store.get_config(project_id).await?;
+    Ok(Json(state.services.store.choices(project_id).await?))
 }
 
 /// The last 100 runs and figures over the kept history.
@@ -643,7 +656,7 @@ async fn resolve_conflict(
         create_project, list_projects, put_sync_config, get_sync_config, delete_sync_config, run_sync,
         put_github_app, get_github_app, delete_github_app, list_app_installations,
         get_webhook, install_webhook, rotate_webhook_secret,
-        answer_offer, sync_history, sync_runs, list_tasks, create_task, get_task, update_task, publish_task, retry_push,
+        answer_offer, get_choices, sync_history, sync_runs, list_tasks, create_task, get_task, update_task, publish_task, retry_push,
         task_comments, comments::add_comment, comments::edit_comment, comments::delete_comment,
         comments::resolve_comment, list_conflicts, resolve_conflict, openapi
     ),

@@ -562,6 +562,7 @@ async fn the_openapi_document_lists_every_route() {
         "DELETE /api/projects/{id}/github-sync",
         "POST /api/projects/{id}/github-sync/run",
         "POST /api/projects/{id}/github-sync/offer",
+        "GET /api/projects/{id}/github-sync/choices",
         "GET /api/projects/{id}/github-sync/webhook",
         "POST /api/projects/{id}/github-sync/webhook",
         "POST /api/projects/{id}/github-sync/webhook/rotate",

@@ -442,11 +442,13 @@ async fn update_config_in(
         .bind(&now)
         .execute(&mut *tx)
         .await?;
-        // Its numbers meant the old repository's pull requests and gone issues.
-        sqlx::query("DELETE FROM not_board_issues WHERE project_id = $1")
-            .bind(project_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        // Its numbers meant the old repository's pull requests and gone issues, and its
+        // choices the old repository's labels and users.
+        for table in ["not_board_issues", "repository_choices"] {
+            // Only the table's name is formatted in; the value is bound.
+            let sql = format!("DELETE FROM {table} WHERE project_id = $1");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project_id.to_string()).execute(&mut *tx).await?;
+        }
     }
     // Another repository starts from scratch: its own listing, probe and webhook secret (the
     // old one's holders, that repository's admins, can no longer sign for this config), and

@@ -217,16 +217,6 @@ impl Store {
         Ok(())
     }
 
-    /// A `label` or `milestone` delivery for the project's repository: its lists are read in
-    /// full by the next run (a renamed label fires no issue event).
-    pub async fn choices_stale(&self, project_id: Uuid) -> Result<(), StoreError> {
-        sqlx::query("UPDATE repository_choices SET stale = 1 WHERE project_id = $1")
-            .bind(project_id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Whether `job`'s claim still holds its entry and outlasts element writes that may take
     /// `write_takes` (checked before they go out, as before a write of the content).
     pub async fn hold_for_elements(
@@ -238,6 +228,21 @@ impl Store {
         let fence = write_fence_in(&mut tx, self.backend, job, Timestamp::now(), write_takes).await?;
         tx.commit().await?;
         Ok(fence)
+    }
+
+    /// A `label` or `milestone` delivery for repository `full_name` (`owner/name`): every
+    /// config following it lists its choices in full on its next run.
+    pub async fn choices_stale_for_repo(&self, full_name: &str) -> Result<(), StoreError> {
+        let Some((owner, name)) = full_name.split_once('/') else { return Ok(()) };
+        sqlx::query(
+            "UPDATE repository_choices SET stale = 1 WHERE project_id IN (SELECT project_id \
+             FROM github_sync_config WHERE lower(repo_owner) = lower($1) AND lower(repo_name) = lower($2))",
+        )
+        .bind(owner)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Records the element writes GitHub took for `job` (its claim still holding): the base

@@ -426,8 +426,20 @@ async fn handle_verified(
         let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(parse_error)?;
         let meta = LogMeta { action: envelope.action, repo: envelope.repository.map(|r| r.full_name) };
         let received = Received { id: delivery_id, event, meta: &meta, now, route };
-        let handled =
-            if event == "ping" { Handled::Pong } else { Handled::Ignored { reason: "event_ignored" } };
+        let handled = match event {
+            "ping" => Handled::Pong,
+            // A label renamed, recoloured or deleted, a milestone changed: no issue event says
+            // so, and the board's choices would go stale (docs/fields.md, "Choices"). The next
+            // run lists them in full; the delivery changes nothing else.
+            "label" | "milestone" => match &meta.repo {
+                Some(repo) => {
+                    store.choices_stale_for_repo(repo).await?;
+                    Handled::Ignored { reason: "choices_stale" }
+                }
+                None => Handled::Ignored { reason: "event_ignored" },
+            },
+            _ => Handled::Ignored { reason: "event_ignored" },
+        };
         let fresh = record_alone(store, &received, handled.log_outcome()).await?;
         return Ok((if fresh { handled } else { Handled::Duplicate }, meta));
     }
