@@ -20,7 +20,6 @@ use uuid::Uuid;
 use crate::contract::Pushed;
 use crate::domain::Task;
 use crate::github::{GitHubError, IssueChange, Lookup};
-use crate::services::push_fields::ElementsEnd;
 use crate::services::{Connection, ManageError, Services};
 use crate::store::{Backoff, Finished, PushClaim, PushConfig, PushEnd, PushJob, StoreError, WriteStart};
 use crate::sync::{self, AfterRead, Disappearance, Failure, Fence, Idle};
@@ -219,8 +218,8 @@ impl Services {
         let mut job = job;
         if !job.elements().is_empty() {
             match self.push_elements(&job, &config, &connection, &attempt, requests).await? {
-                ElementsEnd::Recorded(fresh) => job = *fresh,
-                ElementsEnd::Ended(pushed, finished) => return Ok((pushed, finished)),
+                Ok(fresh) => job = *fresh,
+                Err(ended) => return Ok(ended),
             }
             if job.outgoing().is_err() {
                 let (_, finished) = self.end(&job, PushEnd::Settle).await?;

@@ -16,12 +16,9 @@ use crate::store::{Finished, PushConfig, PushJob, StoreError};
 use crate::sync::fields::{Elements, SetChange, labels_to_create, missing_from_answer};
 use crate::sync::{Failure, Fence};
 
-/// How the element writes went: recorded (the entry as it now stands), or failed and
-/// recorded as such (what the push reports).
-pub(crate) enum ElementsEnd {
-    Recorded(Box<PushJob>),
-    Ended(Pushed, Finished),
-}
+/// How the element writes went: `Ok` with the entry as it now stands once recorded, or `Err`
+/// with how the push ended (the failure recorded as such).
+pub(crate) type ElementsEnd = Result<Box<PushJob>, (Pushed, Finished)>;
 
 /// A write that did not go as asked.
 enum Stop {
@@ -49,11 +46,11 @@ impl Services {
         let elements = job.elements();
         match self.store.hold_for_elements(job, write_takes(attempt.deadline)).await? {
             Fence::Held => {}
-            Fence::Lost => return Ok(ElementsEnd::Ended(Pushed::Busy, Finished::Lost)),
+            Fence::Lost => return Ok(Err((Pushed::Busy, Finished::Lost))),
             _ => {
                 let error = "the claim would run out before the writes: the worker pushes them";
                 let (pushed, finished) = self.failed(job, Failure::HandedOver, error, false).await?;
-                return Ok(ElementsEnd::Ended(pushed, finished));
+                return Ok(Err((pushed, finished)));
             }
         }
         let mut done = Elements::default();
@@ -63,9 +60,9 @@ impl Services {
         let fresh = if done.is_empty() { None } else { self.store.record_elements(job, &done).await? };
         let Err(stop) = stop else {
             return Ok(match fresh {
-                Some(fresh) => ElementsEnd::Recorded(Box::new(fresh)),
-                None if done.is_empty() => ElementsEnd::Recorded(Box::new(job.clone())),
-                None => ElementsEnd::Ended(Pushed::Busy, Finished::Lost),
+                Some(fresh) => Ok(Box::new(fresh)),
+                None if done.is_empty() => Ok(Box::new(job.clone())),
+                None => Err((Pushed::Busy, Finished::Lost)),
             });
         };
         let job = fresh.as_ref().unwrap_or(job);
@@ -79,7 +76,7 @@ impl Services {
             Stop::Dropped(error) => self.failed(job, Failure::Refused, &error, false).await?,
             Stop::GitHub(e) => self.github_failed(job, config, connection, e, false, requests).await?,
         };
-        Ok(ElementsEnd::Ended(pushed, finished))
+        Ok(Err((pushed, finished)))
     }
 
     /// The writes themselves, in order: labels created, labels added (one request), labels

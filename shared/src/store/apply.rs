@@ -38,32 +38,32 @@ impl Store {
 
 /// The link and task as one locked read.
 #[derive(sqlx::FromRow)]
-struct LinkRow {
-    node_id: String,
-    metadata_id: String,
-    task_id: String,
-    remote_updated_at: String,
-    last_synced_content: String,
-    sync_conflict_status: Option<String>,
-    synced_state: String,
-    remote_state: String,
-    unlinked_at: Option<String>,
+pub(super) struct LinkRow {
+    pub(super) node_id: String,
+    pub(super) metadata_id: String,
+    pub(super) task_id: String,
+    pub(super) remote_updated_at: String,
+    pub(super) last_synced_content: String,
+    pub(super) sync_conflict_status: Option<String>,
+    pub(super) synced_state: String,
+    pub(super) remote_state: String,
+    pub(super) unlinked_at: Option<String>,
     /// The open conflict's remote snapshot, if one is open.
-    conflict_remote: Option<String>,
+    pub(super) conflict_remote: Option<String>,
     /// A write of ours whose answer is not recorded (`sync_outbox.in_flight`).
-    in_flight: Option<String>,
+    pub(super) in_flight: Option<String>,
     /// The config's `two_way` (NULL without a config).
-    two_way: Option<i64>,
-    title: String,
-    description: Option<String>,
-    status: String,
+    pub(super) two_way: Option<i64>,
+    pub(super) title: String,
+    pub(super) description: Option<String>,
+    pub(super) status: String,
     /// GitHub's sets and milestone as last synced (the sets' base).
-    base_labels: String,
-    base_assignees: String,
-    base_milestone: Option<String>,
+    pub(super) base_labels: String,
+    pub(super) base_assignees: String,
+    pub(super) base_milestone: Option<String>,
     /// The task's own sets.
-    task_labels: String,
-    task_assignees: String,
+    pub(super) task_labels: String,
+    pub(super) task_assignees: String,
 }
 
 impl LinkRow {
@@ -113,7 +113,7 @@ async fn find_links(
 }
 
 /// The link of one issue, locked: [`find_links`] for one.
-async fn find_link(
+pub(super) async fn find_link(
     conn: &mut AnyConnection,
     backend: Backend,
     project_id: &str,
@@ -586,48 +586,15 @@ async fn apply_linked(
             .await?;
         }
     }
-    // The sets merge element by element whatever the content does (docs/fields.md): the task
-    // takes the merge, the link GitHub's sets (written above) as the new base, and what the
-    // merge holds beyond GitHub's sets waits in the outbox.
-    let two_way = link.two_way == Some(1);
-    let remote_sets = Sets::of(&issue.extras);
-    let merged = Sets::merged(&Sets::of(&synced_extras), &local_sets, &remote_sets, two_way);
-    let sets_changed = merged != local_sets;
-    if sets_changed {
-        write_sets_in(conn, &link.task_id, &merged, &now_sql).await?;
-    }
-    if two_way && !merged.same_elements(&remote_sets) {
-        super::outbox::queue_sets_in(conn, &link.task_id, scope.now).await?;
-    }
-    if effect.link != LinkWrite::Untouched || sets_changed {
-        let project = scope.project_id.to_string();
-        let shown = IssueExtras {
-            labels: merged.labels,
-            assignees: merged.assignees,
-            milestone: issue.extras.milestone.clone(),
-        };
-        super::facets::replace_in(conn, &project, &[(&link.task_id, &shown)]).await?;
-    }
+    let written = effect.link != LinkWrite::Untouched;
+    let sets = super::fields::SnapshotSets {
+        synced: &synced_extras,
+        local: &local_sets,
+        two_way: link.two_way == Some(1),
+    };
+    let at = (scope.project_id, scope.now);
+    super::fields::merge_snapshot_sets_in(conn, at, &link.task_id, sets, issue, written).await?;
     Ok(effect.outcome)
-}
-
-/// Writes a task's own labels and assignees.
-pub(super) async fn write_sets_in(
-    conn: &mut AnyConnection,
-    task_id: &str,
-    sets: &Sets,
-    now: &str,
-) -> Result<(), StoreError> {
-    let labels = serde_json::to_string(&sets.labels).expect("labels serialise");
-    let assignees = serde_json::to_string(&sets.assignees).expect("logins serialise");
-    sqlx::query("UPDATE tasks SET labels = $2, assignees = $3, updated_at = $4 WHERE id = $1")
-        .bind(task_id)
-        .bind(labels)
-        .bind(assignees)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Carries out a disappearance of issue `node_id` (seen by GitHub at `seen_at`, when it
@@ -712,58 +679,4 @@ pub(super) async fn find_link_of(
         .bind(task_id.to_string())
         .fetch_optional(conn)
         .await?)
-}
-
-/// Removes the task a delivery or a poll made of issue `node_id` while it was being published
-/// (an echo that carried no marker): the published task is the issue's. Returns the newest
-/// snapshot that echo applied, for the published task to take. An echo someone edited on the
-/// board keeps its task (unlinked): nothing written there is lost.
-pub(super) async fn take_echo_in(
-    conn: &mut AnyConnection,
-    scope: Scope,
-    node_id: &str,
-) -> Result<Option<RemoteIssue>, StoreError> {
-    let project = scope.project_id.to_string();
-    let Some(echo) = find_link(conn, scope.backend, &project, node_id).await? else {
-        return Ok(None);
-    };
-    let base = content("task_github_metadata.last_synced_content", &echo.last_synced_content)?;
-    let state: IssueState = parse("task_github_metadata.synced_state", &echo.synced_state)?;
-    let row: (i64, String, String, String, Option<String>) = sqlx::query_as(
-        "SELECT github_issue_number, github_issue_url, labels, assignees, milestone \
-         FROM task_github_metadata WHERE id = $1",
-    )
-    .bind(&echo.metadata_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let (number, html_url, labels, assignees, milestone) = row;
-    let snapshot = RemoteIssue {
-        node_id: node_id.to_string(),
-        number,
-        html_url,
-        content: base.clone(),
-        state,
-        updated_at: ts("task_github_metadata.remote_updated_at", &echo.remote_updated_at)?,
-        extras: super::rows::extras(Some(&labels), Some(&assignees), milestone)?,
-        marker: None,
-    };
-    let untouched = Content { title: echo.title.clone(), description: echo.description.clone() } == base
-        && parse::<TaskStatus>("tasks.status", &echo.status)? == state.task_status();
-    if untouched {
-        sqlx::query("DELETE FROM tasks WHERE id = $1").bind(&echo.task_id).execute(&mut *conn).await?;
-    } else {
-        sqlx::query("DELETE FROM task_github_metadata WHERE task_id = $1")
-            .bind(&echo.task_id)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(
-            "UPDATE tasks SET github_issue_url = NULL, labels = '[]', assignees = '[]' WHERE id = $1",
-        )
-        .bind(&echo.task_id)
-        .execute(&mut *conn)
-        .await?;
-        // Unlinked, it shows no labels, assignees or milestone: the filters find it by none.
-        super::facets::replace_in(conn, &project, &[(&echo.task_id, &IssueExtras::default())]).await?;
-    }
-    Ok(Some(snapshot))
 }

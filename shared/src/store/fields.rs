@@ -1,16 +1,14 @@
 //! A task's own labels and assignees (docs/fields.md): a person's edit on the board (checked
 //! against the repository's choices, written with its outbox entry in one transaction), the
-//! record of an element push (the base moves by what GitHub took, under the push's claim),
-//! and the repository's choices kept per config.
+//! merge of a snapshot's sets, and the repository's choices kept per config (an element
+//! push's record is `elements.rs`).
 
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::push::{PushJob, fenced_in, read_job_in, write_fence_in};
 use super::{Store, StoreError};
-use crate::domain::{IssueExtras, Label, RepositoryChoices, Task};
-use crate::sync::Fence;
-use crate::sync::fields::{self, Elements, Sets, element_key};
+use crate::domain::{IssueExtras, Label, RemoteIssue, RepositoryChoices, Task};
+use crate::sync::fields::{self, Sets, element_key};
 use crate::time::Timestamp;
 
 /// What the repository offers, as a list GitHub answered: `labels` or `assignees`.
@@ -122,10 +120,69 @@ pub(super) async fn edit_sets_in(
         return Ok(false);
     }
     let task_id = task.id.to_string();
-    super::apply::write_sets_in(conn, &task_id, &wanted, &now.to_sql()).await?;
+    write_sets_in(conn, &task_id, &wanted, &now.to_sql()).await?;
     let shown = IssueExtras { labels: wanted.labels, assignees: wanted.assignees, milestone: row.milestone };
     super::facets::replace_in(conn, &task.project_id.to_string(), &[(&task_id, &shown)]).await?;
     Ok(true)
+}
+
+/// Writes a task's own labels and assignees.
+pub(super) async fn write_sets_in(
+    conn: &mut AnyConnection,
+    task_id: &str,
+    sets: &Sets,
+    now: &str,
+) -> Result<(), StoreError> {
+    let labels = serde_json::to_string(&sets.labels).expect("labels serialise");
+    let assignees = serde_json::to_string(&sets.assignees).expect("logins serialise");
+    sqlx::query("UPDATE tasks SET labels = $2, assignees = $3, updated_at = $4 WHERE id = $1")
+        .bind(task_id)
+        .bind(labels)
+        .bind(assignees)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What a snapshot's sets are merged with: GitHub's as last synced (the base), the task's
+/// own, and whether the config is two-way.
+pub(super) struct SnapshotSets<'a> {
+    pub synced: &'a IssueExtras,
+    pub local: &'a Sets,
+    pub two_way: bool,
+}
+
+/// The sets of a snapshot applied to a linked task (docs/fields.md, "When the merge runs"),
+/// inside its transaction: they merge element by element whatever the content does; the task
+/// takes the merge (the link took GitHub's sets as the new base, when `link_written`), and
+/// what the merge holds beyond GitHub's sets waits in the outbox. The facets follow.
+pub(super) async fn merge_snapshot_sets_in(
+    conn: &mut AnyConnection,
+    (project_id, now): (Uuid, Timestamp),
+    task_id: &str,
+    sets: SnapshotSets<'_>,
+    issue: &RemoteIssue,
+    link_written: bool,
+) -> Result<(), StoreError> {
+    let remote = Sets::of(&issue.extras);
+    let merged = Sets::merged(&Sets::of(sets.synced), sets.local, &remote, sets.two_way);
+    let changed = merged != *sets.local;
+    if changed {
+        write_sets_in(conn, task_id, &merged, &now.to_sql()).await?;
+    }
+    if sets.two_way && !merged.same_elements(&remote) {
+        super::outbox::queue_sets_in(conn, task_id, now).await?;
+    }
+    if link_written || changed {
+        let shown = IssueExtras {
+            labels: merged.labels,
+            assignees: merged.assignees,
+            milestone: issue.extras.milestone.clone(),
+        };
+        super::facets::replace_in(conn, &project_id.to_string(), &[(task_id, &shown)]).await?;
+    }
+    Ok(())
 }
 
 /// The repository's choices for a config, as last listed (inside the caller's transaction).
@@ -217,19 +274,6 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `job`'s claim still holds its entry and outlasts element writes that may take
-    /// `write_takes` (checked before they go out, as before a write of the content).
-    pub async fn hold_for_elements(
-        &self,
-        job: &PushJob,
-        write_takes: chrono::Duration,
-    ) -> Result<Fence, StoreError> {
-        let mut tx = self.begin().await?;
-        let fence = write_fence_in(&mut tx, self.backend, job, Timestamp::now(), write_takes).await?;
-        tx.commit().await?;
-        Ok(fence)
-    }
-
     /// A `label` or `milestone` delivery for repository `full_name` (`owner/name`): every
     /// config following it lists its choices in full on its next run.
     pub async fn choices_stale_for_repo(&self, full_name: &str) -> Result<(), StoreError> {
@@ -243,43 +287,5 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Records the element writes GitHub took for `job` (its claim still holding): the base
-    /// moves by them ([`fields::moved_base`]). Returns the entry as it then stands; `None`
-    /// when the claim was lost (nothing recorded).
-    pub async fn record_elements(
-        &self,
-        job: &PushJob,
-        done: &Elements,
-    ) -> Result<Option<PushJob>, StoreError> {
-        super::retry_races(|| async {
-            let mut tx = self.begin().await?;
-            if fenced_in(&mut tx, self.backend, job).await?.is_none() {
-                return Ok(None);
-            }
-            let row: Option<(String, String, String, String)> = sqlx::query_as(
-                "SELECT m.labels, m.assignees, t.labels, t.assignees FROM task_github_metadata m \
-                 JOIN tasks t ON t.id = m.task_id WHERE m.task_id = $1",
-            )
-            .bind(job.task_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((base_labels, base_assignees, labels, assignees)) = row {
-                let base = Sets::of(&super::rows::extras(Some(&base_labels), Some(&base_assignees), None)?);
-                let local = Sets::of(&super::rows::extras(Some(&labels), Some(&assignees), None)?);
-                let moved = fields::moved_base(&base, done, &local);
-                sqlx::query("UPDATE task_github_metadata SET labels = $2, assignees = $3 WHERE task_id = $1")
-                    .bind(job.task_id.to_string())
-                    .bind(serde_json::to_string(&moved.labels).expect("labels serialise"))
-                    .bind(serde_json::to_string(&moved.assignees).expect("logins serialise"))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let fresh = read_job_in(&mut tx, job.task_id).await?;
-            tx.commit().await?;
-            Ok(fresh)
-        })
-        .await
     }
 }

@@ -18,6 +18,7 @@ mod comments;
 mod configs;
 mod conflicts;
 mod deliveries;
+mod elements;
 mod facets;
 mod fields;
 mod github_app;

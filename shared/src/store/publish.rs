@@ -3,6 +3,7 @@
 //! `POST` goes out (a lost answer is looked for by the issue's marker, never posted again
 //! blindly), and linking is fenced by the claim like every record of a push.
 
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::apply::{find_link_of, insert_link_in};
@@ -10,9 +11,9 @@ use super::push::{
     EntryKind, PushClaim, fenced_in, lock_entry_in, read_job_in, record_in_flight_in, release_in, settle_in,
     take_claim_in, write_fence_in,
 };
-use super::rows::lock_task;
+use super::rows::{content, lock_task, parse, ts};
 use super::{Scope, Store, StoreError, apply_issue_in};
-use crate::domain::{Content, RemoteIssue, Task};
+use crate::domain::{Content, IssueExtras, IssueState, RemoteIssue, Task, TaskStatus};
 use crate::store::PushJob;
 use crate::sync::{self, Backoff, Claim, Fence, Fields, Source};
 use crate::time::Timestamp;
@@ -116,7 +117,7 @@ impl Store {
                     )));
                 }
                 None => {
-                    let echo = super::apply::take_echo_in(&mut tx, scope, &issue.node_id).await?;
+                    let echo = take_echo_in(&mut tx, scope, &issue.node_id).await?;
                     insert_link_in(&mut tx, scope, job.task_id, issue, &issue.content, issue.state, None)
                         .await?;
                     if let Some(newer) = echo {
@@ -163,4 +164,58 @@ impl PushJob {
     pub fn publishing(&self) -> bool {
         self.kind == EntryKind::Publish && self.link.is_none()
     }
+}
+
+/// Removes the task a delivery or a poll made of issue `node_id` while it was being published
+/// (an echo that carried no marker): the published task is the issue's. Returns the newest
+/// snapshot that echo applied, for the published task to take. An echo someone edited on the
+/// board keeps its task (unlinked): nothing written there is lost.
+pub(super) async fn take_echo_in(
+    conn: &mut AnyConnection,
+    scope: Scope,
+    node_id: &str,
+) -> Result<Option<RemoteIssue>, StoreError> {
+    let project = scope.project_id.to_string();
+    let Some(echo) = super::apply::find_link(conn, scope.backend, &project, node_id).await? else {
+        return Ok(None);
+    };
+    let base = content("task_github_metadata.last_synced_content", &echo.last_synced_content)?;
+    let state: IssueState = parse("task_github_metadata.synced_state", &echo.synced_state)?;
+    let row: (i64, String, String, String, Option<String>) = sqlx::query_as(
+        "SELECT github_issue_number, github_issue_url, labels, assignees, milestone \
+         FROM task_github_metadata WHERE id = $1",
+    )
+    .bind(&echo.metadata_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (number, html_url, labels, assignees, milestone) = row;
+    let snapshot = RemoteIssue {
+        node_id: node_id.to_string(),
+        number,
+        html_url,
+        content: base.clone(),
+        state,
+        updated_at: ts("task_github_metadata.remote_updated_at", &echo.remote_updated_at)?,
+        extras: super::rows::extras(Some(&labels), Some(&assignees), milestone)?,
+        marker: None,
+    };
+    let untouched = Content { title: echo.title.clone(), description: echo.description.clone() } == base
+        && parse::<TaskStatus>("tasks.status", &echo.status)? == state.task_status();
+    if untouched {
+        sqlx::query("DELETE FROM tasks WHERE id = $1").bind(&echo.task_id).execute(&mut *conn).await?;
+    } else {
+        sqlx::query("DELETE FROM task_github_metadata WHERE task_id = $1")
+            .bind(&echo.task_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE tasks SET github_issue_url = NULL, labels = '[]', assignees = '[]' WHERE id = $1",
+        )
+        .bind(&echo.task_id)
+        .execute(&mut *conn)
+        .await?;
+        // Unlinked, it shows no labels, assignees or milestone: the filters find it by none.
+        super::facets::replace_in(conn, &project, &[(&echo.task_id, &IssueExtras::default())]).await?;
+    }
+    Ok(Some(snapshot))
 }
