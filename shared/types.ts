@@ -13,7 +13,11 @@ export type SyncStatus = "success" | "failure" | "in_progress";
 
 export type ResolutionAction = "keep_local" | "accept_github" | "merge";
 
-export type Content = { title: string, description: string | null, };
+export type Content = { title: string, description: string | null, 
+/**
+ * Absent in snapshots stored before milestones were synced (read as none).
+ */
+milestone?: Milestone, };
 
 export type Label = { name: string, 
 /**
@@ -31,6 +35,10 @@ labels: Array<Label> | null,
  */
 assignees: Array<string> | null, 
 /**
+ * The repository's milestones, open and closed (`null` until listed once).
+ */
+milestones: Array<Milestone> | null, 
+/**
  * The older of the two lists' last refresh.
  */
 refreshed_at: string | null, };
@@ -41,7 +49,11 @@ export type Task = { id: string, project_id: string, title: string, description:
 /**
  * The linked issue's URL, when the task came from GitHub.
  */
-github_issue_url: string | null, created_at: string, updated_at: string, };
+github_issue_url: string | null, 
+/**
+ * The task's milestone (a linked task's; docs/fields.md).
+ */
+milestone: Milestone | null, created_at: string, updated_at: string, };
 
 export type Parked = "refused" | "one_way";
 
@@ -108,7 +120,11 @@ comment_count: number, id: string, project_id: string, title: string, descriptio
 /**
  * The linked issue's URL, when the task came from GitHub.
  */
-github_issue_url: string | null, created_at: string, updated_at: string, };
+github_issue_url: string | null, 
+/**
+ * The task's milestone (a linked task's; docs/fields.md).
+ */
+milestone: Milestone | null, created_at: string, updated_at: string, };
 
 export type TaskPatch = { title?: string, 
 /**
@@ -124,7 +140,12 @@ labels?: Array<string>,
  * The task's assignees, by login (a linked task of a two-way config): at most ten, each
  * one the repository can assign.
  */
-assignees?: Array<string>, };
+assignees?: Array<string>, 
+/**
+ * The task's milestone by number, `null` for none (a linked task of a two-way config);
+ * one of the repository's milestones.
+ */
+milestone?: number | null, };
 
 export type TokenSource = "classic" | "fine_grained" | "app";
 
@@ -547,7 +568,11 @@ accept: boolean, };
 
 export type Pushed = { "pushed": "sent" } | { "pushed": "nothing" } | { "pushed": "held" } | { "pushed": "pulled" } | { "pushed": "gone" } | { "pushed": "refused", "message": string } | { "pushed": "retrying", "message": string } | { "pushed": "handed_over" } | { "pushed": "busy" } | { "pushed": "waiting" };
 
-export type LocalSnapshot = { status?: TaskStatus, title: string, description: string | null, };
+export type LocalSnapshot = { status?: TaskStatus, title: string, description: string | null, 
+/**
+ * Absent in snapshots stored before milestones were synced (read as none).
+ */
+milestone?: Milestone, };
 
 export type RemoteSnapshot = { 
 /**
@@ -557,9 +582,17 @@ state?: string,
 /**
  * `completed` or `not_planned` for a closed issue.
  */
-state_reason?: string, title: string, description: string | null, };
+state_reason?: string, title: string, description: string | null, 
+/**
+ * Absent in snapshots stored before milestones were synced (read as none).
+ */
+milestone?: Milestone, };
 
-export type Merged = { status?: TaskStatus, title: string, description: string | null, };
+export type Merged = { status?: TaskStatus, title: string, description: string | null, 
+/**
+ * Absent in snapshots stored before milestones were synced (read as none).
+ */
+milestone?: Milestone, };
 
 export type ErrorBody = { error: ErrorDetail, };
 

@@ -7,7 +7,7 @@
 
 use ghsync_shared::Store;
 use ghsync_shared::contract::Pushed;
-use ghsync_shared::domain::TaskPatch;
+use ghsync_shared::domain::{Nullable, Resolution, TaskPatch};
 use ghsync_shared::store::StoreError;
 use serde_json::{Value, json};
 use testkit::both_backends;
@@ -22,10 +22,17 @@ both_backends!(
     an_assignee_github_drops_is_a_visible_refusal,
     a_label_new_to_the_repository_is_created_then_added,
     one_way_refuses_field_edits,
+    a_milestone_follows_the_content_rules_both_ways,
+    a_milestone_the_repository_lacks_is_refused,
 );
 
 fn labels(names: &[&str]) -> TaskPatch {
     TaskPatch { labels: Some(names.iter().map(|n| n.to_string()).collect()), ..Default::default() }
+}
+
+fn milestone(number: Option<i64>) -> TaskPatch {
+    let milestone = number.map_or(Nullable::Clear, Nullable::Set);
+    TaskPatch { milestone, ..Default::default() }
 }
 
 fn assignees(logins: &[&str]) -> TaskPatch {
@@ -66,6 +73,9 @@ async fn world(store: Store, two_way: bool) -> World {
     }
     w.gh.add_repo_labels(REPO, &["bug", "ui", "docs", "perf"]);
     w.gh.set_assignable(REPO, &["ana", "bo", "cy"]);
+    for (number, title) in [(1, "v1"), (2, "v2"), (3, "v3")] {
+        w.gh.add_repo_milestone(REPO, number, title);
+    }
     w.rec.run_project(w.project).await.unwrap();
     w.gh.clear_requests();
     w
@@ -250,4 +260,67 @@ async fn one_way_refuses_field_edits(store: Store) {
     }
     assert!(board_labels(&w, 1).await.is_empty());
     assert!(w.gh.writes().is_empty());
+}
+
+/// Someone sets issue `n`'s milestone on GitHub (no delivery).
+fn milestone_on_github(w: &World, n: i64, milestone: Option<(i64, &str)>) {
+    let mut issue = w.github(n);
+    issue["milestone"] =
+        milestone.map_or(Value::Null, |(number, title)| json!({"number": number, "title": title}));
+    issue["updated_at"] = json!(w.gh.next_write_time(REPO));
+    w.gh.upsert(REPO, issue);
+}
+
+async fn board_milestone(w: &World, n: i64) -> Option<i64> {
+    w.task(n).await.task.milestone.map(|m| m.number)
+}
+
+async fn a_milestone_follows_the_content_rules_both_ways(store: Store) {
+    let mut w = world(store, true).await;
+    // Set on the board: it goes with the content's read, then one PATCH naming it alone.
+    assert_eq!(w.edit(1, milestone(Some(1))).await, Pushed::Sent);
+    assert_eq!(w.methods(), ["GET", "PATCH"]);
+    assert_eq!(w.patches(1), [json!({"milestone": 1})]);
+    assert_eq!(w.github(1)["milestone"]["title"], "v1");
+    let card = w.task(1).await;
+    assert_eq!(card.github.as_ref().unwrap().extras.milestone.as_deref(), Some("v1"));
+    w.deliver("milestoned", 1).await;
+    assert_eq!((w.pending_pushes().await, w.pending_conflicts().await.len()), (0, 0), "the echo is quiet");
+
+    // Changed on GitHub alone: the board takes it.
+    milestone_on_github(&w, 1, Some((2, "v2")));
+    w.deliver("milestoned", 1).await;
+    assert_eq!(board_milestone(&w, 1).await, Some(2));
+
+    // Changed on both sides, differently: a conflict whose snapshots show both milestones.
+    w.edit_only(1, milestone(Some(3))).await;
+    milestone_on_github(&w, 1, None);
+    w.deliver("demilestoned", 1).await;
+    let conflicts = w.pending_conflicts().await;
+    assert_eq!(conflicts.len(), 1);
+    let local = conflicts[0].local_content_snapshot.content.milestone.as_ref().map(|m| m.number);
+    assert_eq!((local, conflicts[0].remote_content_snapshot.content.milestone.clone()), (Some(3), None));
+    assert_eq!(board_milestone(&w, 1).await, Some(3), "the task is not touched");
+
+    // Keeping the board's pushes it.
+    w.store.resolve_conflict(conflicts[0].id, &Resolution::KeepLocal).await.unwrap();
+    let task = w.task_id(1).await;
+    w.services.push_task(task).await.unwrap();
+    assert_eq!(w.github(1)["milestone"]["number"], 3);
+    assert_eq!(w.pending_pushes().await, 0);
+}
+
+async fn a_milestone_the_repository_lacks_is_refused(store: Store) {
+    let w = world(store, true).await;
+    let task = w.task_id(1).await;
+    let e = w.store.update_task(task, &milestone(Some(9))).await.unwrap_err();
+    let StoreError::Invalid(e) = e else { panic!("{e:?}") };
+    assert_eq!((e.field, e.message.contains('9')), ("milestone", true), "{}", e.message);
+    assert_eq!(board_milestone(&w, 1).await, None);
+    assert_eq!(w.pending_pushes().await, 0);
+    // One-way: 409, as for the sets.
+    let one_way = world(w.store.clone(), false).await;
+    let task = one_way.task_id(1).await;
+    let e = one_way.store.update_task(task, &milestone(Some(1))).await.unwrap_err();
+    assert!(matches!(e, StoreError::StateConflict(_)), "{e:?}");
 }

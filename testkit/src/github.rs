@@ -181,6 +181,8 @@ struct RepoData {
     labels: Vec<Value>,
     /// The logins it can assign (`None`: any login).
     assignable: Option<Vec<String>>,
+    /// Its milestones (`{"number", "title", "state"}`).
+    milestones: Vec<Value>,
 }
 
 /// An item's place in the list order. Times compare as text: the fixtures write them all
@@ -336,6 +338,7 @@ impl GhState {
             comment_ids: HashSet::new(),
             labels: Vec::new(),
             assignable: None,
+            milestones: Vec::new(),
         })
     }
 
@@ -455,6 +458,7 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/issues/{number}/comments", get(issue_comments).post(create_comment))
             .route("/repos/{owner}/{repo}/labels", get(list_repo_labels).post(create_repo_label))
             .route("/repos/{owner}/{repo}/assignees", get(list_repo_assignees))
+            .route("/repos/{owner}/{repo}/milestones", get(list_repo_milestones))
             .route("/repos/{owner}/{repo}/issues/{number}/labels", axum::routing::post(add_issue_labels))
             .route(
                 "/repos/{owner}/{repo}/issues/{number}/labels/{name}",
@@ -620,6 +624,12 @@ impl FakeGitHub {
         for name in names {
             r.labels.push(json!({"name": name, "color": "ededed"}));
         }
+    }
+
+    /// A milestone of the repository.
+    pub fn add_repo_milestone(&self, repo: &str, number: i64, title: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.repo_mut(repo).milestones.push(json!({"number": number, "title": title, "state": "open"}));
     }
 
     /// The repository's labels' names.
@@ -2101,6 +2111,14 @@ async fn update_issue(
                     Some(text) => json!(text),
                 };
             }
+            match body.get("milestone") {
+                None => {}
+                Some(Value::Null) => item["milestone"] = Value::Null,
+                Some(number) => match repo.milestones.iter().find(|m| m["number"] == *number) {
+                    Some(milestone) => item["milestone"] = milestone.clone(),
+                    None => return validation_failed("milestone"),
+                },
+            }
             let at = write_time(repo);
             let was_closed = item["state"] == "closed";
             match body.get("state").and_then(Value::as_str) {
@@ -2199,6 +2217,27 @@ async fn list_repo_assignees(
             let logins = s.repos[key].assignable.clone().unwrap_or_default();
             etagged_list(&h, logins.into_iter().map(|l| json!({"login": l})).collect())
         },
+    )
+    .await
+}
+
+/// `GET /repos/{owner}/{repo}/milestones`: the repository's milestones (every state), one
+/// page, with an ETag.
+async fn list_repo_milestones(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let h = headers.clone();
+    answer(
+        &state,
+        "GET",
+        &headers,
+        format!("/repos/{owner}/{repo}/milestones"),
+        String::new(),
+        |s| s.repos.contains_key(&key).then(|| key.clone()),
+        |s, key| etagged_list(&h, s.repos[key].milestones.clone()),
     )
     .await
 }

@@ -39,7 +39,9 @@ impl TaskOrder {
     }
 }
 
-/// The synced part of a task and an issue: `{title, description}` (GitHub's `title`, `body`).
+/// The synced part of a task and an issue: `{title, description, milestone}` (GitHub's
+/// `title`, `body`, `milestone`). The milestone is one value and follows the content's rules
+/// with it (docs/fields.md, "One value: the milestone").
 ///
 /// An empty description and no description are the same content (GitHub sends `null` for an
 /// empty body), so the description is normalised to `None` when empty.
@@ -47,7 +49,27 @@ impl TaskOrder {
 pub struct Content {
     pub title: String,
     pub description: Option<String>,
+    /// Absent in snapshots stored before milestones were synced (read as none).
+    #[serde(default)]
+    #[ts(optional)]
+    pub milestone: Option<Milestone>,
 }
+
+/// A milestone of the repository: its number is its identity (a renamed milestone is the same
+/// one), its title what the board shows.
+#[derive(Clone, Debug, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct Milestone {
+    pub number: i64,
+    pub title: String,
+}
+
+impl PartialEq for Milestone {
+    fn eq(&self, other: &Self) -> bool {
+        self.number == other.number
+    }
+}
+
+impl Eq for Milestone {}
 
 /// The longest title accepted (GitHub's own limit is 256 characters).
 pub const MAX_TITLE_CHARS: usize = 1024;
@@ -74,13 +96,19 @@ impl Content {
                 format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
             ));
         }
-        Ok(Self { title, description })
+        Ok(Self { title, description, milestone: None })
+    }
+
+    /// The same content with `milestone`.
+    pub fn with_milestone(self, milestone: Option<Milestone>) -> Self {
+        Self { milestone, ..self }
     }
 
     /// The JSON snapshot stored in `last_synced_content` and the conflict snapshots:
-    /// `{"title": "...", "description": "..."}`.
+    /// `{"title": "...", "description": "...", "milestone": {"number", "title"} | null}`.
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "title": self.title, "description": self.description }).to_string()
+        serde_json::json!({ "title": self.title, "description": self.description, "milestone": self.milestone })
+            .to_string()
     }
 
     /// Parses a stored snapshot; `field` names the column for the error.
@@ -90,11 +118,18 @@ impl Content {
         struct Snapshot {
             title: String,
             description: Option<String>,
+            #[serde(default)]
+            milestone: Option<Milestone>,
         }
         let s: Snapshot = serde_json::from_str(json).map_err(|e| {
-            ValidationError::new(field, format!("must be JSON {{\"title\", \"description\"}}: {e}"))
+            ValidationError::new(
+                field,
+                format!("must be JSON {{\"title\", \"description\", \"milestone\"}}: {e}"),
+            )
         })?;
-        Content::new(s.title, s.description).map_err(|e| ValidationError::new(field, e.message))
+        Content::new(s.title, s.description)
+            .map(|c| c.with_milestone(s.milestone))
+            .map_err(|e| ValidationError::new(field, e.message))
     }
 }
 
@@ -128,13 +163,19 @@ pub struct Task {
     pub status: TaskStatus,
     /// The linked issue's URL, when the task came from GitHub.
     pub github_issue_url: Option<String>,
+    /// The task's milestone (a linked task's; docs/fields.md).
+    pub milestone: Option<Milestone>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
 impl Task {
     pub fn content(&self) -> Content {
-        Content { title: self.title.clone(), description: self.description.clone() }
+        Content {
+            title: self.title.clone(),
+            description: self.description.clone(),
+            milestone: self.milestone.clone(),
+        }
     }
 }
 
@@ -156,6 +197,12 @@ pub struct TaskPatch {
     /// The task's assignees, by login (a linked task of a two-way config): at most ten, each
     /// one the repository can assign.
     pub assignees: Option<Vec<String>>,
+    /// The task's milestone by number, `null` for none (a linked task of a two-way config);
+    /// one of the repository's milestones.
+    #[serde(default)]
+    #[ts(type = "number | null", optional)]
+    #[schema(value_type = Option<i64>)]
+    pub milestone: Nullable<i64>,
 }
 
 /// A patch field that can be absent (keep), `null` (clear) or a value (set).

@@ -147,7 +147,9 @@ fn parse_snapshot<T: serde::de::DeserializeOwned>(
 
 /// Content read from a snapshot, held to the rules of content.
 fn checked(field: &'static str, content: Content) -> Result<Content, ValidationError> {
-    Content::new(content.title, content.description).map_err(|e| ValidationError::new(field, e.message))
+    Content::new(content.title, content.description)
+        .map(|c| c.with_milestone(content.milestone))
+        .map_err(|e| ValidationError::new(field, e.message))
 }
 
 /// A person's choice for a conflict, as received.

@@ -254,6 +254,8 @@ pub struct RepositoryChoices {
     pub labels: Option<Vec<Label>>,
     /// The logins the repository can assign (`null` until listed once).
     pub assignees: Option<Vec<String>>,
+    /// The repository's milestones, open and closed (`null` until listed once).
+    pub milestones: Option<Vec<super::Milestone>>,
     /// The older of the two lists' last refresh.
     pub refreshed_at: Option<Timestamp>,
 }

@@ -15,6 +15,18 @@ pub enum Choices<T> {
     Listed { items: Vec<T>, etag: Option<String> },
 }
 
+impl<T: Serialize> Choices<T> {
+    /// A listing as the store keeps it: its items as JSON with its ETag (`None`: unchanged).
+    pub fn json(self) -> Option<(String, Option<String>)> {
+        match self {
+            Choices::NotModified => None,
+            Choices::Listed { items, etag } => {
+                Some((serde_json::to_string(&items).expect("choices serialise"), etag))
+            }
+        }
+    }
+}
+
 /// The most pages of a repository's labels or assignees read (10,000 of them).
 const MAX_CHOICE_PAGES: usize = 100;
 
@@ -141,6 +153,28 @@ impl GitHub {
         })
     }
 
+    /// The repository's milestones, open and closed (`GET /repos/{o}/{r}/milestones?state=all`),
+    /// with `etag` conditionally.
+    pub async fn list_milestones(
+        &self,
+        repo: &RepoRef,
+        pat: &Secret,
+        etag: Option<&str>,
+        requests: &mut u32,
+    ) -> Result<Choices<crate::domain::Milestone>, GitHubError> {
+        let listed = self.list_choices::<GhMilestone>(repo, "milestones", pat, etag, requests).await?;
+        Ok(match listed {
+            Choices::NotModified => Choices::NotModified,
+            Choices::Listed { items, etag } => Choices::Listed {
+                items: items
+                    .into_iter()
+                    .map(|m| crate::domain::Milestone { number: m.number, title: m.title })
+                    .collect(),
+                etag,
+            },
+        })
+    }
+
     async fn list_choices<T: serde::de::DeserializeOwned>(
         &self,
         repo: &RepoRef,
@@ -151,6 +185,9 @@ impl GitHub {
     ) -> Result<Choices<T>, GitHubError> {
         let mut url = self.repo_url(repo, &[what]);
         url.query_pairs_mut().append_pair("per_page", &PER_PAGE.to_string());
+        if what == "milestones" {
+            url.query_pairs_mut().append_pair("state", "all");
+        }
         let mut items = Vec::new();
         let mut first_etag = None;
         for page in 0..MAX_CHOICE_PAGES {

@@ -206,6 +206,9 @@ pub struct IssueChange<'a> {
     /// `completed`, `not_planned` or `reopened`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<&'static str>,
+    /// The milestone's number; `null` removes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<Option<i64>>,
 }
 
 impl<'a> IssueChange<'a> {
@@ -225,6 +228,7 @@ impl<'a> IssueChange<'a> {
                 .map(|d| crate::sync::publish::body_with_marker(d.as_deref(), marker)),
             state,
             state_reason,
+            milestone: fields.milestone.as_ref().map(|m| m.as_ref().map(|m| m.number)),
         }
     }
 }
@@ -275,6 +279,7 @@ pub struct GhUser {
 /// A milestone as an issue shows it.
 #[derive(Clone, Debug, Deserialize)]
 pub struct GhMilestone {
+    pub number: i64,
     pub title: String,
 }
 
@@ -298,7 +303,11 @@ impl GhIssue {
             node_id: self.node_id,
             number: self.number,
             html_url: self.html_url,
-            content: Content::new(self.title, body)?,
+            content: Content::new(self.title, body)?.with_milestone(
+                self.milestone
+                    .as_ref()
+                    .map(|m| crate::domain::Milestone { number: m.number, title: m.title.clone() }),
+            ),
             state: IssueState::from_github(&self.state, self.state_reason.as_deref())?,
             updated_at: parse_updated_at(&self.updated_at)?,
             extras: IssueExtras {

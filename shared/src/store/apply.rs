@@ -64,9 +64,20 @@ pub(super) struct LinkRow {
     /// The task's own sets.
     pub(super) task_labels: String,
     pub(super) task_assignees: String,
+    pub(super) milestone_number: Option<i64>,
+    pub(super) milestone_title: Option<String>,
 }
 
 impl LinkRow {
+    /// The task's own content.
+    pub(super) fn local(&self) -> Content {
+        Content {
+            title: self.title.clone(),
+            description: self.description.clone(),
+            milestone: super::rows::milestone(self.milestone_number, self.milestone_title.clone()),
+        }
+    }
+
     /// (GitHub's extras as last synced, the task's own sets).
     fn extras(&self) -> Result<(IssueExtras, Sets), StoreError> {
         let base = super::rows::extras(
@@ -99,7 +110,8 @@ async fn find_links(
          (SELECT o.in_flight FROM sync_outbox o WHERE o.task_id = m.task_id) AS in_flight, \
          (SELECT g.two_way FROM github_sync_config g WHERE g.project_id = m.project_id) AS two_way, \
          t.title, t.description, t.status, m.labels AS base_labels, m.assignees AS base_assignees, \
-         m.milestone AS base_milestone, t.labels AS task_labels, t.assignees AS task_assignees \
+         m.milestone AS base_milestone, t.labels AS task_labels, t.assignees AS task_assignees, \
+         t.milestone_number, t.milestone_title \
          FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id WHERE m.project_id = $1 AND m.github_issue_id IN ({})",
         placeholders(2, node_ids.len())
     );
@@ -156,9 +168,9 @@ async fn insert_new(
         let task_ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
         let sql = multi_row_insert(
             "INSERT INTO tasks (id, project_id, title, description, status, github_issue_url, \
-             created_at, updated_at, labels, assignees) VALUES ",
+             created_at, updated_at, labels, assignees, milestone_number, milestone_title) VALUES ",
             chunk.len(),
-            10,
+            12,
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for ((issue, status), task_id) in chunk.iter().zip(&task_ids) {
@@ -172,7 +184,9 @@ async fn insert_new(
                 .bind(now)
                 .bind(now)
                 .bind(issue.extras.labels_json())
-                .bind(issue.extras.assignees_json());
+                .bind(issue.extras.assignees_json())
+                .bind(issue.content.milestone.as_ref().map(|m| m.number))
+                .bind(issue.content.milestone.as_ref().map(|m| m.title.as_str()));
         }
         query.execute(&mut *conn).await?;
 
@@ -443,7 +457,7 @@ async fn apply_linked(
     let now_sql = scope.now.to_sql();
     let base = content("task_github_metadata.last_synced_content", &link.last_synced_content)?;
     let (synced_extras, local_sets) = link.extras()?;
-    let local = Content { title: link.title, description: link.description };
+    let local = link.local();
     let local_status: TaskStatus = parse("tasks.status", &link.status)?;
     let conflict_pending = link.sync_conflict_status.as_deref() == Some(ConflictStatus::Pending.as_str());
     let conflict_remote = match (&link.conflict_remote, conflict_pending) {
@@ -527,7 +541,7 @@ async fn apply_linked(
         let task_content = side(write.content);
         sqlx::query(
             "UPDATE tasks SET title = $2, description = $3, status = $4, github_issue_url = $5, \
-             updated_at = $6 WHERE id = $1",
+             updated_at = $6, milestone_number = $7, milestone_title = $8 WHERE id = $1",
         )
         .bind(&link.task_id)
         .bind(&task_content.title)
@@ -535,6 +549,8 @@ async fn apply_linked(
         .bind(write.status.as_str())
         .bind(&issue.html_url)
         .bind(&now_sql)
+        .bind(task_content.milestone.as_ref().map(|m| m.number))
+        .bind(task_content.milestone.as_ref().map(|m| m.title.as_str()))
         .execute(&mut *conn)
         .await?;
     }

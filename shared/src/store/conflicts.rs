@@ -17,6 +17,8 @@ struct LockedLink {
     title: String,
     description: Option<String>,
     status: String,
+    milestone_number: Option<i64>,
+    milestone_title: Option<String>,
 }
 
 impl Store {
@@ -101,14 +103,29 @@ impl Store {
         }
         let link: LockedLink = sqlx::query_as(locking!(
             self.backend,
-            "SELECT m.remote_state, m.synced_state, t.title, t.description, t.status \
+            "SELECT m.remote_state, m.synced_state, t.title, t.description, t.status, t.milestone_number, \
+             t.milestone_title \
              FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id WHERE m.id = $1"
         ))
         .bind(conflict.metadata_id.to_string())
         .fetch_one(&mut *tx)
         .await?;
 
-        let local = Content { title: link.title, description: link.description };
+        let local = Content {
+            title: link.title,
+            description: link.description,
+            milestone: super::rows::milestone(link.milestone_number, link.milestone_title),
+        };
+        // A merge that names no milestone keeps the task's (`merged_content` from before
+        // milestones were synced says nothing of it).
+        let resolution = match resolution {
+            Resolution::Merge(merged) if merged.content.milestone.is_none() => {
+                let mut merged = merged.clone();
+                merged.content.milestone = local.milestone.clone();
+                Resolution::Merge(merged)
+            }
+            other => other.clone(),
+        };
         let resolved = resolve(
             &Resolving {
                 local: &local,
@@ -117,17 +134,20 @@ impl Store {
                 synced_state: parse("task_github_metadata.synced_state", &link.synced_state)?,
                 remote_state: parse("task_github_metadata.remote_state", &link.remote_state)?,
             },
-            resolution,
+            &resolution,
         );
 
         sqlx::query(
-            "UPDATE tasks SET title = $2, description = $3, status = $4, updated_at = $5 WHERE id = $1",
+            "UPDATE tasks SET title = $2, description = $3, status = $4, updated_at = $5, milestone_number = $6, \
+             milestone_title = $7 WHERE id = $1",
         )
         .bind(conflict.task_id.to_string())
         .bind(&resolved.content.title)
         .bind(&resolved.content.description)
         .bind(resolved.status.as_str())
         .bind(&now)
+        .bind(resolved.content.milestone.as_ref().map(|m| m.number))
+        .bind(resolved.content.milestone.as_ref().map(|m| m.title.as_str()))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -141,7 +161,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let merged = match resolution {
-            Resolution::Merge(m) => Some(m.to_json()),
+            Resolution::Merge(ref m) => Some(m.to_json()),
             _ => None,
         };
         let row: ConflictRow = sqlx::query_as(

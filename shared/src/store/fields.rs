@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
-use crate::domain::{IssueExtras, Label, RemoteIssue, RepositoryChoices, Task};
+use crate::domain::{IssueExtras, Label, Milestone, Nullable, RemoteIssue, RepositoryChoices, Task};
 use crate::sync::fields::{self, Sets, element_key};
 use crate::time::Timestamp;
 
@@ -16,6 +16,7 @@ use crate::time::Timestamp;
 pub enum ChoiceKind {
     Labels,
     Assignees,
+    Milestones,
 }
 
 impl ChoiceKind {
@@ -23,27 +24,39 @@ impl ChoiceKind {
         match self {
             ChoiceKind::Labels => "labels",
             ChoiceKind::Assignees => "assignees",
+            ChoiceKind::Milestones => "milestones",
         }
     }
 }
 
-/// A person's new labels and assignees for a task (`None`: that set stays).
-#[derive(Clone, Copy, Debug, Default)]
+/// A person's new labels, assignees and milestone for a task (`None` / `Keep`: that field
+/// stays).
+#[derive(Clone, Debug, Default)]
 pub struct SetsEdit<'a> {
     pub labels: Option<&'a [String]>,
     pub assignees: Option<&'a [String]>,
+    /// `Set(n)`: milestone number `n`; `Clear`: none.
+    pub milestone: Nullable<i64>,
 }
 
 impl SetsEdit<'_> {
     pub fn is_empty(&self) -> bool {
-        self.labels.is_none() && self.assignees.is_none()
+        self.labels.is_none() && self.assignees.is_none() && self.milestone == Nullable::Keep
     }
+}
+
+/// What an edit of the fields decided.
+#[derive(Debug, Default)]
+pub(super) struct FieldsEdited {
+    /// The sets changed (written, with the facets): the push goes.
+    pub sets_changed: bool,
+    /// The task's milestone after the edit (`None`: unchanged), written with its content.
+    pub milestone: Option<Option<Milestone>>,
 }
 
 /// The link and config columns an edit of the sets needs.
 #[derive(sqlx::FromRow)]
 struct EditRow {
-    milestone: Option<String>,
     remote_state: Option<String>,
     unlinked_at: Option<String>,
     two_way: Option<i64>,
@@ -51,19 +64,20 @@ struct EditRow {
     task_assignees: String,
 }
 
-/// Applies a person's edit of `task`'s sets inside the caller's transaction (the task is
-/// locked): only on a live link of a two-way config (`StateConflict`, 409, otherwise: one-way
-/// shows GitHub's sets); names checked and spelled as the repository spells them; an added
-/// assignee the repository cannot assign, or an eleventh, is a 422 naming them. Returns
-/// whether the sets changed (then the caller queues the push).
+/// Applies a person's edit of `task`'s sets and milestone inside the caller's transaction (the
+/// task is locked): only on a live link of a two-way config (`StateConflict`, 409, otherwise:
+/// one-way shows GitHub's); names checked and spelled as the repository spells them; an added
+/// assignee the repository cannot assign, or an eleventh, or a milestone the repository does
+/// not have, is a 422 naming them. The sets are written here (with the facets); the milestone
+/// is returned for the caller to write with the content (then it rewrites the facets).
 pub(super) async fn edit_sets_in(
     conn: &mut AnyConnection,
     task: &Task,
     edit: SetsEdit<'_>,
     now: Timestamp,
-) -> Result<bool, StoreError> {
+) -> Result<FieldsEdited, StoreError> {
     let row: EditRow = sqlx::query_as(
-        "SELECT m.milestone, m.remote_state, \
+        "SELECT m.remote_state, \
          m.unlinked_at, c.two_way, t.labels AS task_labels, t.assignees AS task_assignees \
          FROM tasks t LEFT JOIN task_github_metadata m ON m.task_id = t.id \
          LEFT JOIN github_sync_config c ON c.project_id = t.project_id WHERE t.id = $1",
@@ -77,12 +91,14 @@ pub(super) async fn edit_sets_in(
     };
     if !live {
         return Err(StoreError::StateConflict(
-            "labels and assignees are edited on a task linked to an issue on GitHub; this one is not".into(),
+            "labels, assignees and the milestone are edited on a task linked to an issue on GitHub; this one is not"
+                .into(),
         ));
     }
     if row.two_way != Some(1) {
         return Err(StoreError::StateConflict(
-            "two-way sync is off for the task's project: its labels and assignees are GitHub's, shown read-only"
+            "two-way sync is off for the task's project: its labels, assignees and milestone are GitHub's, shown \
+             read-only"
                 .into(),
         ));
     }
@@ -116,14 +132,46 @@ pub(super) async fn edit_sets_in(
         };
         wanted.assignees = logins.into_iter().map(spelled).collect();
     }
-    if wanted == current {
-        return Ok(false);
+    let milestone = match edit.milestone {
+        Nullable::Keep => None,
+        Nullable::Clear => Some(None),
+        Nullable::Set(number) => Some(Some(milestone_of(number, choices.milestones.as_deref(), task)?)),
+    };
+    let milestone = milestone.filter(|m| *m != task.milestone);
+    let sets_changed = wanted != current;
+    if !sets_changed && milestone.is_none() {
+        return Ok(FieldsEdited::default());
     }
     let task_id = task.id.to_string();
-    write_sets_in(conn, &task_id, &wanted, &now.to_sql()).await?;
-    let shown = IssueExtras { labels: wanted.labels, assignees: wanted.assignees, milestone: row.milestone };
+    if sets_changed {
+        write_sets_in(conn, &task_id, &wanted, &now.to_sql()).await?;
+    }
+    let shown_milestone = milestone.clone().unwrap_or_else(|| task.milestone.clone());
+    let shown = IssueExtras {
+        labels: wanted.labels,
+        assignees: wanted.assignees,
+        milestone: shown_milestone.map(|m| m.title),
+    };
     super::facets::replace_in(conn, &task.project_id.to_string(), &[(&task_id, &shown)]).await?;
-    Ok(true)
+    Ok(FieldsEdited { sets_changed, milestone })
+}
+
+/// Milestone `number` of the repository, by its listed milestones (`None`: not listed yet, the
+/// number is taken and its title shown as `#n` until GitHub's answer names it); the task's own
+/// counts as listed.
+fn milestone_of(number: i64, listed: Option<&[Milestone]>, task: &Task) -> Result<Milestone, StoreError> {
+    if let Some(own) = task.milestone.as_ref().filter(|m| m.number == number) {
+        return Ok(own.clone());
+    }
+    match listed {
+        None => Ok(Milestone { number, title: format!("#{number}") }),
+        Some(listed) => listed.iter().find(|m| m.number == number).cloned().ok_or_else(|| {
+            StoreError::Invalid(crate::domain::ValidationError::new(
+                "milestone",
+                format!("the repository has no milestone {number}"),
+            ))
+        }),
+    }
 }
 
 /// Writes a task's own labels and assignees.
@@ -202,6 +250,7 @@ async fn read_choices_in(
         let corrupt = |e| StoreError::corrupt("repository_choices.items", e);
         match kind.as_str() {
             "labels" => choices.labels = Some(serde_json::from_str(&items).map_err(corrupt)?),
+            "milestones" => choices.milestones = Some(serde_json::from_str(&items).map_err(corrupt)?),
             _ => choices.assignees = Some(serde_json::from_str(&items).map_err(corrupt)?),
         }
     }

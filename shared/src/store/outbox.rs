@@ -383,11 +383,13 @@ async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uu
         assignees: String,
         base_labels: String,
         base_assignees: String,
+        milestone_number: Option<i64>,
+        milestone_title: Option<String>,
     }
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT t.id, t.title, t.description, t.status, m.last_synced_content, m.synced_state, \
          m.remote_state, m.unlinked_at, m.sync_conflict_status, t.labels, t.assignees, \
-         m.labels AS base_labels, m.assignees AS base_assignees \
+         m.labels AS base_labels, m.assignees AS base_assignees, t.milestone_number, t.milestone_title \
          FROM tasks t JOIN task_github_metadata m ON m.task_id = t.id \
          LEFT JOIN sync_outbox o ON o.task_id = t.id \
          WHERE t.project_id = $1 AND o.task_id IS NULL ORDER BY t.created_at, t.id",
@@ -397,7 +399,8 @@ async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uu
     .await?;
     let mut offered = Vec::new();
     for r in rows {
-        let local = Content { title: r.title, description: r.description };
+        let milestone = super::rows::milestone(r.milestone_number, r.milestone_title);
+        let local = Content { title: r.title, description: r.description, milestone };
         let base = content("task_github_metadata.last_synced_content", &r.last_synced_content)?;
         let sets = |labels: &str, assignees: &str| {
             super::rows::extras(Some(labels), Some(assignees), None).map(|e| sync::fields::Sets::of(&e))

@@ -156,8 +156,8 @@ impl Store {
 impl PushJob {
     /// What a publication posts: the task's content (its marker is added to the body).
     pub fn posted(&self) -> Fields {
-        let Content { title, description } = self.local.clone();
-        Fields { title: Some(title), description: Some(description), state: None }
+        let Content { title, description, .. } = self.local.clone();
+        Fields { title: Some(title), description: Some(description), ..Fields::default() }
     }
 
     /// Whether the entry is a publication not linked yet.
@@ -199,8 +199,8 @@ pub(super) async fn take_echo_in(
         extras: super::rows::extras(Some(&labels), Some(&assignees), milestone)?,
         marker: None,
     };
-    let untouched = Content { title: echo.title.clone(), description: echo.description.clone() } == base
-        && parse::<TaskStatus>("tasks.status", &echo.status)? == state.task_status();
+    let untouched =
+        echo.local() == base && parse::<TaskStatus>("tasks.status", &echo.status)? == state.task_status();
     if untouched {
         sqlx::query("DELETE FROM tasks WHERE id = $1").bind(&echo.task_id).execute(&mut *conn).await?;
     } else {

@@ -134,6 +134,8 @@ struct PushRow {
     status: String,
     task_labels: String,
     task_assignees: String,
+    milestone_number: Option<i64>,
+    milestone_title: Option<String>,
     #[sqlx(flatten)]
     config: super::rows::ConfigCols,
     metadata_id: Option<String>,
@@ -198,7 +200,11 @@ impl TryFrom<PushRow> for PushJob {
             in_flight: super::rows::in_flight(r.in_flight.as_deref())?,
             config,
             link,
-            local: Content { title: r.title, description: r.description },
+            local: Content {
+                title: r.title,
+                description: r.description,
+                milestone: super::rows::milestone(r.milestone_number, r.milestone_title),
+            },
             local_status: parse("tasks.status", &r.status)?,
             local_sets: Sets::of(&super::rows::extras(Some(&r.task_labels), Some(&r.task_assignees), None)?),
         })
@@ -213,7 +219,8 @@ pub(super) async fn read_job_in(
 ) -> Result<Option<PushJob>, StoreError> {
     let row: Option<PushRow> = sqlx::query_as(concat!(
         "SELECT o.task_id, o.project_id, o.version, o.attempts, o.claim_token, o.kind, o.in_flight, \
-         t.title, t.description, t.status, t.labels AS task_labels, t.assignees AS task_assignees, ",
+         t.title, t.description, t.status, t.labels AS task_labels, t.assignees AS task_assignees, \
+         t.milestone_number, t.milestone_title, ",
         push_config_columns!(),
         ", m.id AS metadata_id, m.github_issue_id, m.github_issue_number, m.last_synced_content, \
          m.synced_state, m.remote_state, m.remote_updated_at, m.unlinked_at, m.sync_conflict_status, \

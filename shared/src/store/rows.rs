@@ -87,14 +87,16 @@ impl TryFrom<ProjectRow> for Project {
 /// The column list that `task` rows decode from (for `concat!`).
 macro_rules! task_columns {
     () => {
-        "t.id, t.project_id, t.title, t.description, t.status, t.github_issue_url, t.created_at, t.updated_at"
+        "t.id, t.project_id, t.title, t.description, t.status, t.github_issue_url, t.created_at, t.updated_at, \
+         t.milestone_number, t.milestone_title"
     };
 }
 
 /// The same columns unqualified, for `RETURNING`.
 macro_rules! task_returning {
     () => {
-        "id, project_id, title, description, status, github_issue_url, created_at, updated_at"
+        "id, project_id, title, description, status, github_issue_url, created_at, updated_at, \
+         milestone_number, milestone_title"
     };
 }
 
@@ -108,6 +110,13 @@ pub(crate) struct TaskRow {
     github_issue_url: Option<String>,
     created_at: String,
     updated_at: String,
+    milestone_number: Option<i64>,
+    milestone_title: Option<String>,
+}
+
+/// A task's milestone from its two columns.
+pub(crate) fn milestone(number: Option<i64>, title: Option<String>) -> Option<crate::domain::Milestone> {
+    Some(crate::domain::Milestone { number: number?, title: title.unwrap_or_default() })
 }
 
 impl TryFrom<TaskRow> for Task {
@@ -122,6 +131,7 @@ impl TryFrom<TaskRow> for Task {
             github_issue_url: r.github_issue_url,
             created_at: ts("tasks.created_at", &r.created_at)?,
             updated_at: ts("tasks.updated_at", &r.updated_at)?,
+            milestone: milestone(r.milestone_number, r.milestone_title),
         })
     }
 }
@@ -167,7 +177,7 @@ macro_rules! link_columns {
         concat!(
         "m.github_issue_id AS link_node_id, m.github_issue_number, m.github_issue_url AS link_url, \
          m.sync_conflict_status, m.remote_state, m.remote_updated_at, m.last_synced_at, m.unlinked_at, \
-         t.labels, t.assignees, m.milestone, m.push_error, o.queued_at AS push_queued, \
+         t.labels, t.assignees, t.milestone_title AS milestone, m.push_error, o.queued_at AS push_queued, \
          o.next_attempt_at AS push_next_attempt_at, o.last_error AS push_last_error, o.parked AS push_parked, \
          (SELECT COUNT(*) FROM task_comments c WHERE c.task_id = t.id AND ",
             shown_in_thread!(),

@@ -235,17 +235,26 @@ impl Store {
         }
         let now = Timestamp::now();
         // The sets first (a refusal writes nothing), then the row with one time for both.
-        let edit = super::SetsEdit { labels: patch.labels.as_deref(), assignees: patch.assignees.as_deref() };
-        let sets_changed = !edit.is_empty() && super::fields::edit_sets_in(&mut tx, &task, edit, now).await?;
+        let edit = super::SetsEdit {
+            labels: patch.labels.as_deref(),
+            assignees: patch.assignees.as_deref(),
+            milestone: patch.milestone.clone(),
+        };
+        let edited = match edit.is_empty() {
+            true => Default::default(),
+            false => super::fields::edit_sets_in(&mut tx, &task, edit, now).await?,
+        };
         let before = task.content();
+        let milestone = edited.milestone.unwrap_or_else(|| task.milestone.clone());
         let content = Content::new(
             patch.title.clone().unwrap_or(task.title),
             patch.description.clone().apply(task.description),
-        )?;
+        )?
+        .with_milestone(milestone);
         let status = patch.status.unwrap_or(task.status);
         let row: TaskRow = sqlx::query_as(concat!(
-            "UPDATE tasks SET title = $2, description = $3, status = $4, updated_at = $5 \
-             WHERE id = $1 RETURNING ",
+            "UPDATE tasks SET title = $2, description = $3, status = $4, updated_at = $5, milestone_number = $6, \
+             milestone_title = $7 WHERE id = $1 RETURNING ",
             task_returning!()
         ))
         .bind(id.to_string())
@@ -253,9 +262,11 @@ impl Store {
         .bind(&content.description)
         .bind(status.as_str())
         .bind(now.to_sql())
+        .bind(content.milestone.as_ref().map(|m| m.number))
+        .bind(content.milestone.as_ref().map(|m| m.title.as_str()))
         .fetch_one(&mut *tx)
         .await?;
-        if content != before || status != task.status || sets_changed {
+        if content != before || status != task.status || edited.sets_changed {
             super::outbox::queue_push_in(&mut tx, id, now).await?;
         }
         tx.commit().await?;

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Content, IssueState, TaskStatus};
+use crate::domain::{Content, IssueState, Milestone, TaskStatus};
 use crate::time::Timestamp;
 
 /// The fields a write sets on an issue; `None` leaves a field as GitHub has it. What a push
@@ -24,6 +24,27 @@ pub struct Fields {
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<IssueState>,
+    /// `Some(None)` removes the milestone.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "set_or_clear_milestone")]
+    pub milestone: Option<Option<Milestone>>,
+}
+
+/// `Option<Option<Milestone>>` as JSON: absent, `null` (remove) or the milestone (set).
+mod set_or_clear_milestone {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::domain::Milestone;
+
+    pub fn serialize<S: Serializer>(value: &Option<Option<Milestone>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Milestone>>, D::Error> {
+        Option::<Milestone>::deserialize(d).map(Some)
+    }
 }
 
 /// `Option<Option<String>>` as JSON: absent, `null` (clear) or a string (set).
@@ -44,7 +65,7 @@ mod set_or_clear {
 
 impl Fields {
     pub fn is_empty(&self) -> bool {
-        self.title.is_none() && self.description.is_none() && self.state.is_none()
+        self.title.is_none() && self.description.is_none() && self.state.is_none() && self.milestone.is_none()
     }
 
     /// The content and state GitHub holds once it took these fields over `base`.
@@ -52,6 +73,7 @@ impl Fields {
         let content = Content {
             title: self.title.clone().unwrap_or_else(|| base.title.clone()),
             description: self.description.clone().unwrap_or_else(|| base.description.clone()),
+            milestone: self.milestone.clone().unwrap_or_else(|| base.milestone.clone()),
         };
         (content, self.state.unwrap_or(base_state))
     }
@@ -72,6 +94,11 @@ impl Fields {
                 .filter(|d| content.description != **d)
                 .map(|_| content.description.clone()),
             state: self.state.filter(|s| *s != state).map(|_| state),
+            milestone: self
+                .milestone
+                .as_ref()
+                .filter(|m| content.milestone != **m)
+                .map(|_| content.milestone.clone()),
         }
     }
 
@@ -81,6 +108,7 @@ impl Fields {
             self.title.as_ref().map(|_| "title"),
             self.description.as_ref().map(|_| "body"),
             self.state.map(|_| "state"),
+            self.milestone.as_ref().map(|_| "milestone"),
         ]
         .into_iter()
         .flatten()
@@ -162,6 +190,7 @@ pub fn outgoing(task: &Pushing<'_>) -> Result<Fields, Idle> {
         description: (task.local.description != task.base.description)
             .then(|| task.local.description.clone()),
         state: wanted_state(task.local_status, task.base_state),
+        milestone: (task.local.milestone != task.base.milestone).then(|| task.local.milestone.clone()),
     };
     let unsure = task
         .in_flight
@@ -237,11 +266,11 @@ pub fn after_read(
 
 /// Whether GitHub's answer to a write is what was asked. A difference (GitHub ignored a field,
 /// or stored something else) is a refusal shown on the task, never a new base.
-pub fn check_answer(asked: &Fields, content: &Content, state: IssueState) -> Result<(), Answer> {
+pub fn check_answer(asked: &Fields, content: &Content, state: IssueState) -> Result<(), Box<Answer>> {
     if asked.landed_in(content, state) {
         return Ok(());
     }
-    Err(Answer { asked: asked.clone(), differs: asked.differs_in(content, state) })
+    Err(Box::new(Answer { asked: asked.clone(), differs: asked.differs_in(content, state) }))
 }
 
 /// An answer that is not what was asked: the fields GitHub holds otherwise.
@@ -484,6 +513,7 @@ mod tests {
             title: title.map(str::to_string),
             description: description.map(|d| d.map(str::to_string)),
             state,
+            milestone: None,
         };
         let table = [
             (&title, Todo, Ok(f(Some("T2"), None, None))),
@@ -570,6 +600,7 @@ mod tests {
             title: Some("b".into()),
             description: Some(Some("b body".into())),
             state: None,
+            milestone: None,
         });
         // (task's local content, column, read content, read state, read at) -> verdict
         let table = [
@@ -706,7 +737,12 @@ mod tests {
 
     #[test]
     fn fields_travel_as_json_with_a_cleared_body() {
-        let f = Fields { title: Some("T".into()), description: Some(None), state: Some(NotPlanned) };
+        let f = Fields {
+            title: Some("T".into()),
+            description: Some(None),
+            state: Some(NotPlanned),
+            milestone: None,
+        };
         let json = serde_json::to_string(&f).unwrap();
         assert_eq!(json, r#"{"title":"T","description":null,"state":"not_planned"}"#);
         assert_eq!(serde_json::from_str::<Fields>(&json).unwrap(), f);

@@ -712,7 +712,7 @@ mod tests {
         // We sent title "L" (the task's) and its answer is not recorded yet.
         let base = c("a");
         let sent = Fields { title: Some("L".into()), ..Fields::default() };
-        let ours = Content { title: "L".into(), description: base.description.clone() };
+        let ours = Content { title: "L".into(), description: base.description.clone(), milestone: None };
         let at = "2026-01-01T00:00:00Z";
         let later = "2026-01-02T00:00:00Z";
         let l = Linked { two_way: true, in_flight: Some(&sent), ..linked(&base, &ours, at) };
@@ -727,7 +727,7 @@ mod tests {
 
         // Finding: someone edits the body on GitHub right after our write, and that delivery
         // lands before our answer is recorded: not a conflict, their body is taken.
-        let theirs = Content { title: "L".into(), description: Some("their body".into()) };
+        let theirs = Content { title: "L".into(), description: Some("their body".into()), milestone: None };
         let p = plan(Ok(&l), &remote(&theirs, Open, later));
         let Plan::Apply(e) = p else { panic!("{p:?}") };
         assert_eq!(

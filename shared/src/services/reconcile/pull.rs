@@ -207,44 +207,33 @@ impl Reconciler {
         })
     }
 
-    /// The repository's labels and assignable users, which the board's edits are checked
+    /// The repository's labels, assignable users and milestones, which the board's edits are checked
     /// against (docs/fields.md, "Choices"): each list asked with its ETag, so an unchanged
     /// one costs a 304. A failure leaves the lists as they were; the run goes on.
     async fn refresh_choices(&self, c: &Claimed, conn: &Connection, tally: &mut Tally) {
-        use crate::github::Choices;
         use crate::store::ChoiceKind;
         let (store, project) = (&self.services.store, c.config.project_id);
         let Ok(repo) = c.config.repo() else { return };
         let refreshed: Result<(), ReconcileError> = async {
-            let etag = store.choice_etag(project, ChoiceKind::Labels).await?;
-            match conn.github.list_labels(&repo, &conn.token, etag.as_deref(), &mut tally.requests).await? {
-                Choices::NotModified => {
-                    store.choices_unchanged(project, ChoiceKind::Labels, Timestamp::now()).await?
-                }
-                Choices::Listed { items, etag } => {
-                    let json = serde_json::to_string(&items).expect("labels serialise");
-                    store
-                        .save_choices(project, ChoiceKind::Labels, &json, etag.as_deref(), Timestamp::now())
-                        .await?
-                }
-            }
-            let etag = store.choice_etag(project, ChoiceKind::Assignees).await?;
-            match conn.github.list_assignees(&repo, &conn.token, etag.as_deref(), &mut tally.requests).await?
-            {
-                Choices::NotModified => {
-                    store.choices_unchanged(project, ChoiceKind::Assignees, Timestamp::now()).await?
-                }
-                Choices::Listed { items, etag } => {
-                    let json = serde_json::to_string(&items).expect("logins serialise");
-                    store
-                        .save_choices(
-                            project,
-                            ChoiceKind::Assignees,
-                            &json,
-                            etag.as_deref(),
-                            Timestamp::now(),
-                        )
-                        .await?
+            for kind in [ChoiceKind::Labels, ChoiceKind::Assignees, ChoiceKind::Milestones] {
+                let etag = store.choice_etag(project, kind).await?;
+                let (etag, requests) = (etag.as_deref(), &mut tally.requests);
+                let listed = match kind {
+                    ChoiceKind::Labels => {
+                        conn.github.list_labels(&repo, &conn.token, etag, requests).await?.json()
+                    }
+                    ChoiceKind::Assignees => {
+                        conn.github.list_assignees(&repo, &conn.token, etag, requests).await?.json()
+                    }
+                    ChoiceKind::Milestones => {
+                        conn.github.list_milestones(&repo, &conn.token, etag, requests).await?.json()
+                    }
+                };
+                match listed {
+                    None => store.choices_unchanged(project, kind, Timestamp::now()).await?,
+                    Some((json, etag)) => {
+                        store.save_choices(project, kind, &json, etag.as_deref(), Timestamp::now()).await?
+                    }
                 }
             }
             Ok(())
