@@ -979,6 +979,76 @@ describe('ghsync web console', () => {
     }
   });
 
+  test('the board: a card\'s labels are edited from the card, and a new label reaches GitHub', async () => {
+    await showBoard();
+    const card1 = cardOf(1);
+    const before = await taskOf(1);
+    const had = before.github.labels.map((l) => l.name);
+    assert.ok(!had.some((n) => n.toLowerCase() === 'triage'), `#1 has no label "triage" yet: ${had.join(', ')}`);
+    const edit = card1.getByRole('button', { name: 'Edit fields', exact: true });
+    assert.equal(await edit.getAttribute('aria-expanded'), 'false');
+    await edit.click();
+    const form = card1.getByRole('form', { name: /^Fields of #1 / });
+    await form.waitFor();
+    assert.equal(await edit.getAttribute('aria-expanded'), 'true');
+    for (const name of had) assert.equal(await form.getByRole('checkbox', { name, exact: true }).isChecked(), true, `${name} is ticked`);
+    assert.equal(await form.getByLabel('Milestone', { exact: true }).count(), 1, 'the milestone is chosen in the form too');
+    await shot('11c-board-fields-editor');
+
+    // A label the repository lacks: one PATCH with the labels alone, naming the card's version.
+    const patched = page.waitForRequest((r) => r.method() === 'PATCH' && new URL(r.url()).pathname === `/api/tasks/${before.id}`);
+    await form.getByLabel('New label', { exact: true }).fill('triage');
+    await form.getByRole('button', { name: 'Save fields', exact: true }).click();
+    const request = await patched;
+    assert.deepEqual(request.postDataJSON(), { labels: [...had, 'triage'] }, 'only the field that changed');
+    assert.match(request.headers()['if-match'] || '', /^"[^"]+"$/, 'with the card\'s version');
+    assert.equal((await request.response()).status(), 200);
+    await form.waitFor({ state: 'hidden' });
+    await assertText('#board-live', /^Saved the fields of #1\.$/);
+    assert.deepEqual(await until(() => card1.locator('.chip').allTextContents(), [...had, 'triage']), [...had, 'triage'],
+      'the card, read again, shows the new label');
+    assert.ok(await edit.evaluate((b) => b === document.activeElement), 'the focus returns to Edit fields');
+    assert.ok((await taskOf(1)).github.labels.some((l) => l.name === 'triage'), 'the server has it');
+
+    // On the test GitHub: ghsync created the label in the repository, then added it to the issue (polled, bounded).
+    const deadline = Date.now() + 10_000;
+    let issue = null;
+    while (Date.now() < deadline) {
+      const res = await fetch(`${fakeUrl}/repos/acme/widgets/issues/1`, { headers: { Authorization: `Bearer ${GH_TOKEN}` } });
+      issue = await res.json();
+      if (issue.labels.some((l) => l.name === 'triage')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(issue.labels.map((l) => l.name).sort(), [...had, 'triage'].sort(), 'the issue has the label on GitHub');
+    const repoLabels = await fetch(`${fakeUrl}/repos/acme/widgets/labels`, { headers: { Authorization: `Bearer ${GH_TOKEN}` } });
+    assert.ok((await repoLabels.json()).some((l) => l.name === 'triage'), 'the label was created in the repository');
+    const sync1 = page.locator('#board li.task-card:has(a[href$="/issues/1"]) .card-sync');
+    assert.equal(await until(() => sync1.textContent(), 'In sync', 15_000), 'In sync', 'the card says GitHub holds it');
+
+    // A refusal is said in the form: two-way sync turned off behind the board's back (409).
+    const config = { repo_owner: 'acme', repo_name: 'widgets' };
+    await api('PUT', `/projects/${seededProjectId}/github-sync`, { ...config, two_way: false });
+    try {
+      await edit.click();
+      await form.waitFor();
+      const triage = form.getByRole('checkbox', { name: 'triage', exact: true });
+      assert.equal(await triage.isChecked(), true, 'the new label is ticked');
+      await triage.uncheck();
+      await form.getByRole('button', { name: 'Save fields', exact: true }).click();
+      const alert = form.getByRole('alert');
+      await alert.waitFor();
+      assert.match(await alert.textContent(), /two-way sync is off for the task's project/);
+      await shot('11d-board-fields-refused');
+      assert.ok((await taskOf(1)).github.labels.some((l) => l.name === 'triage'), 'nothing was written');
+      await form.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await form.waitFor({ state: 'hidden' });
+      assert.ok(await edit.evaluate((b) => b === document.activeElement), 'Cancel returns the focus to Edit fields');
+      assert.deepEqual(await card1.locator('.chip').allTextContents(), [...had, 'triage'], 'the card is unchanged');
+    } finally {
+      await api('PUT', `/projects/${seededProjectId}/github-sync`, { ...config, two_way: true });
+    }
+  });
+
   test('the board: a project of 5,000 tasks opens with one page per column, and pages on as a column scrolls', async () => {
     const huge = await api('POST', '/projects', { name: 'Huge' });
     hugeId = huge.id;

@@ -13,6 +13,8 @@ export type SyncStatus = "success" | "failure" | "in_progress";
 
 export type ResolutionAction = "keep_local" | "accept_github" | "merge";
 
+export type Milestone = { number: number, title: string, };
+
 export type Content = { title: string, description: string | null, 
 /**
  * Absent in snapshots stored before milestones were synced (read as none).

@@ -16,7 +16,7 @@ use ghsync_shared::contract::MergedContent;
 use ghsync_shared::contract::PutSyncConfig;
 use ghsync_shared::crypto::Secret;
 use ghsync_shared::domain::{
-    ConflictStatus, Merged, RepoRef, Resolution, TaskOrder, TaskStatus, ValidationError,
+    ConflictStatus, Merged, Nullable, RepoRef, Resolution, TaskOrder, TaskPatch, TaskStatus, ValidationError,
 };
 use ghsync_shared::paging::{ConflictPage, PageRequest, TaskPage};
 use ghsync_shared::services::reconcile::{ReconcileOptions, Reconciler};
@@ -178,6 +178,9 @@ enum Command {
     /// Two-way sync's waiting edits.
     #[command(subcommand)]
     Push(PushCommand),
+    /// Edits a task on the board.
+    #[command(subcommand)]
+    Task(TaskCommand),
     /// Polls GitHub for the due configs and applies what the webhooks missed.
     Reconcile {
         /// One pass, printing a JSON summary (without it: a pass every 15 seconds).
@@ -292,6 +295,31 @@ enum PushCommand {
         #[arg(long)]
         task: Uuid,
     },
+}
+
+#[derive(Subcommand)]
+enum TaskCommand {
+    /// Sets a linked task's labels, assignees or milestone (a two-way config; docs/fields.md),
+    /// pushes them as the API does, and prints the task with what the push did as JSON.
+    Edit {
+        /// The task's id.
+        #[arg(long)]
+        task: Uuid,
+        /// Its labels, comma-separated (`""`: none); absent keeps them.
+        #[arg(long, value_name = "NAMES")]
+        labels: Option<String>,
+        /// Its assignees' logins, comma-separated (`""`: none); absent keeps them.
+        #[arg(long, value_name = "LOGINS")]
+        assignees: Option<String>,
+        /// Its milestone's number, or `none`; absent keeps it.
+        #[arg(long, value_name = "NUMBER|none")]
+        milestone: Option<String>,
+    },
+}
+
+/// A comma-separated list (`""`: empty).
+fn comma_list(list: Option<String>) -> Option<Vec<String>> {
+    list.map(|l| l.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_string).collect())
 }
 
 #[derive(Subcommand)]
@@ -412,6 +440,26 @@ async fn main() -> Result<()> {
             };
             services.push_comment(id, &options, Backoff::Respect, &mut 0).await?;
             print_json(&store.get_comment(id).await?)
+        }
+        Command::Task(TaskCommand::Edit { task, labels, assignees, milestone }) => {
+            let milestone = match milestone.as_deref() {
+                None => Nullable::Keep,
+                Some("none") => Nullable::Clear,
+                Some(n) => {
+                    Nullable::Set(n.parse().context("--milestone takes a milestone's number or none")?)
+                }
+            };
+            let patch = TaskPatch {
+                labels: comma_list(labels),
+                assignees: comma_list(assignees),
+                milestone,
+                ..Default::default()
+            };
+            let services = local::services(&config).await?;
+            services.store.update_task(task, &patch).await?;
+            let pushed = services.push_task(task).await?;
+            let task = services.store.get_task_with_link(task).await?;
+            print_json(&serde_json::json!({ "task": task, "pushed": pushed }))
         }
         Command::Push(PushCommand::Retry { task }) => {
             let services = local::services(&config).await?;

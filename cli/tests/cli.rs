@@ -148,6 +148,23 @@ async fn an_operator_retries_a_refused_push_and_answers_the_two_way_offer() {
     let pushed = json(&env.ghsync(&["push", "retry", "--task", &task], "").await);
     assert_eq!(pushed, serde_json::json!({"pushed": "sent"}));
     assert_eq!(env.github.issue("acme/widgets", 1).unwrap()["title"], "Edited one-way");
+
+    // Its labels from the command line: a label new to the repository is created, then added.
+    let edit = ["task", "edit", "--task", &task, "--labels", "bug, triage", "--assignees", ""];
+    let edited = json(&env.ghsync(&edit, "").await);
+    assert_eq!(edited["pushed"], serde_json::json!({"pushed": "sent"}), "{edited}");
+    let labels: Vec<&str> = edited["task"]["github"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["bug", "triage"]);
+    assert!(env.github.repo_labels("acme/widgets").contains(&"triage".to_string()));
+    let on_github = env.github.issue("acme/widgets", 1).unwrap();
+    assert_eq!(on_github["labels"].as_array().unwrap().len(), 2, "{on_github}");
+    let refused = env.ghsync(&["task", "edit", "--task", &task, "--milestone", "soon"], "").await;
+    assert!(!refused.ok && refused.stderr.contains("--milestone"), "{}", refused.stderr);
     store.close().await;
 }
 

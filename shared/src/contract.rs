@@ -263,6 +263,7 @@ pub fn typescript() -> String {
         RemoteState::decl(&cfg),
         SyncStatus::decl(&cfg),
         ResolutionAction::decl(&cfg),
+        Milestone::decl(&cfg),
         Content::decl(&cfg),
         Label::decl(&cfg),
         RepositoryChoices::decl(&cfg),

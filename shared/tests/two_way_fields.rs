@@ -135,32 +135,31 @@ async fn an_assignee_removed_on_github_beside_one_added_on_the_board_keeps_both_
 
 async fn one_label_added_is_one_request_and_k_removed_are_k_requests(store: Store) {
     let mut w = world(store, true).await;
+    let paths = |w: &World| -> Vec<String> {
+        w.gh.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect()
+    };
     assert_eq!(w.edit(1, labels(&["bug"])).await, Pushed::Sent);
-    let requests = w.gh.requests();
-    assert_eq!(requests.len(), 1, "{:?}", w.methods());
-    assert_eq!(
-        (requests[0].method.as_str(), requests[0].path.as_str()),
-        ("POST", "/repos/acme/widgets/issues/1/labels")
-    );
+    // One write, none read first; then one read for GitHub's time of it (a label's answer
+    // carries none, and without it a delivery older than the write could undo the next edit).
+    assert_eq!(paths(&w), ["POST /repos/acme/widgets/issues/1/labels", "GET /repos/acme/widgets/issues/1"]);
 
     // Three added in one request.
     w.gh.clear_requests();
     assert_eq!(w.edit(1, labels(&["bug", "ui", "docs", "perf"])).await, Pushed::Sent);
-    assert_eq!(w.methods(), ["POST"]);
+    assert_eq!(w.methods(), ["POST", "GET"]);
     assert_eq!(w.gh.requests()[0].body, Some(json!({"labels": ["ui", "docs", "perf"]})));
     w.deliver("labeled", 1).await;
 
-    // Three removed: three requests, one per label; none is a read.
+    // Three removed: three writes, one per label.
     w.gh.clear_requests();
     assert_eq!(w.edit(1, labels(&["docs"])).await, Pushed::Sent);
-    let paths: Vec<String> =
-        w.gh.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect();
     assert_eq!(
-        paths,
+        paths(&w),
         [
             "DELETE /repos/acme/widgets/issues/1/labels/bug",
             "DELETE /repos/acme/widgets/issues/1/labels/ui",
             "DELETE /repos/acme/widgets/issues/1/labels/perf",
+            "GET /repos/acme/widgets/issues/1",
         ]
     );
     assert_eq!(names(&w.github(1)["labels"], "name"), ["docs"]);
@@ -172,6 +171,11 @@ async fn one_label_added_is_one_request_and_k_removed_are_k_requests(store: Stor
     assert_eq!(w.gh.requests()[0].status, 404);
     assert_eq!(w.pending_pushes().await, 0);
     assert!(w.task(1).await.github.unwrap().push_error.is_none());
+
+    // An assignee's answer is the whole issue, with its time: no read after it.
+    w.gh.clear_requests();
+    assert_eq!(w.edit(1, assignees(&["ana"])).await, Pushed::Sent);
+    assert_eq!(paths(&w), ["POST /repos/acme/widgets/issues/1/assignees"]);
 }
 
 async fn echoes_change_nothing(store: Store) {
@@ -237,7 +241,14 @@ async fn a_label_new_to_the_repository_is_created_then_added(store: Store) {
     assert_eq!(w.edit(1, labels(&["BUG", "needs design"])).await, Pushed::Sent);
     let paths: Vec<String> =
         w.gh.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect();
-    assert_eq!(paths, ["POST /repos/acme/widgets/labels", "POST /repos/acme/widgets/issues/1/labels"]);
+    assert_eq!(
+        paths,
+        [
+            "POST /repos/acme/widgets/labels",
+            "POST /repos/acme/widgets/issues/1/labels",
+            "GET /repos/acme/widgets/issues/1",
+        ]
+    );
     assert!(w.gh.repo_labels(REPO).contains(&"needs design".to_string()));
     // "BUG" took the repository's spelling.
     assert_eq!(names(&w.github(1)["labels"], "name"), ["bug", "needs design"]);

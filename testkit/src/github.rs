@@ -2664,15 +2664,11 @@ mod tests {
     async fn an_unknown_route_is_a_loud_500_not_a_404() {
         let gh = FakeGitHub::start().await;
         gh.add_repo("acme/widgets", "t");
-        let url = format!("{}/repos/acme/widgets/milestones", gh.url);
+        let url = format!("{}/repos/acme/widgets/projects", gh.url);
         let reply =
             crate::http::send(axum::http::Method::POST, &url, &[("authorization", "Bearer t")], "{}").await;
         assert_eq!(reply.status.as_u16(), 500);
-        assert!(
-            reply.text().contains("no route for POST /repos/acme/widgets/milestones"),
-            "{}",
-            reply.text()
-        );
+        assert!(reply.text().contains("no route for POST /repos/acme/widgets/projects"), "{}", reply.text());
         assert_eq!(gh.requests().last().unwrap().status, 500);
     }
 

@@ -12,8 +12,10 @@
 // then PATCH with If-Match (the version the card shows), then the card read again; a refused
 // move puts it back and the notice bar says why. A move on its way is kept here, not on the
 // board, so a refresh or a new load shows it until it is saved; what the board learns about a
-// card is numbered (columns.js's Sequence), so a late answer never undoes a newer one. main.js
-// wires the Board | List toggle.
+// card is numbered (columns.js's Sequence), so a late answer never undoes a newer one. A card
+// of a two-way config has "Edit fields" (its labels, assignees and milestone): the form is
+// fields.js's; the board keeps it open (and its focus) when the card is drawn again, and reads
+// the card again once it saved. main.js wires the Board | List toggle.
 // tasks.js loads the board through useBoard() (this module imports tasks.js, not the other
 // way round). The columns as data (request paths, pages merged, cards placed and put back,
 // the menu's focus) are columns.js; nothing here touches the document at load.
@@ -25,6 +27,7 @@ import {
   mergeFirstPage, movedText, nearEnd, newCards, newSequence, otherColumns, placeCard, placeMoves, putBack, sameFilters, settleCard,
   shortName, showsLater, startCard, startPages,
 } from './columns.js';
+import { closeFields, fieldsButton, keepFields, savedFieldsText, useCards } from './fields.js';
 import { state } from './state.js';
 import {
   STATUS, currentFilters, detailParts, isFiltered, issueLink, loadTasksAndConflicts, syncCell, titleButton, useBoard,
@@ -84,6 +87,7 @@ async function loadBoard() {
   const shown = state.board;
   if (shown && shown.pid === state.projectId && sameFilters(shown.filters, currentFilters())) return refreshBoard(shown);
   closeMenu(false);
+  closeFields(false);
   ensureColumns();
   /** @type {Board} */
   const board = { pid: state.projectId, filters: currentFilters(), columns: emptyColumns(), refreshing: null, again: false };
@@ -276,7 +280,9 @@ function renderColumnState(board, status) {
 
 /**
  * One card: issue link and comment count, title (opens the detail dialog), labels, assignees
- * and milestone, then the sync state (or "Moving…") and the "Move to…" button.
+ * and milestone, then the sync state (or "Moving…"), "Edit fields" (fields.js: a linked card
+ * of a two-way config) and the "Move to…" button; an open fields form comes along into the
+ * card drawn again.
  * @param {TaskWithLink} t
  */
 function card(t) {
@@ -291,11 +297,14 @@ function card(t) {
   details.length ? el('div', { class: 'details' }, ...details) : null,
   el('div', { class: 'card-foot' },
     el('div', { class: 'card-sync' }, moving ? el('span', { class: 'badge warn', text: 'Moving…' }) : syncCell(t)),
-    el('button', {
-      type: 'button', class: 'secondary move', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
-      'aria-label': `Move to… (${cardName(t)})`, text: 'Move to…',
-      onclick: (e) => toggleMenu(t.id, e.currentTarget, 0), onkeydown: (e) => onMoveKey(e, e.currentTarget, t.id),
-    })));
+    el('div', { class: 'card-actions' },
+      fieldsButton(t),
+      el('button', {
+        type: 'button', class: 'secondary move', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+        'aria-label': `Move to… (${cardName(t)})`, text: 'Move to…',
+        onclick: (e) => toggleMenu(t.id, e.currentTarget, 0), onkeydown: (e) => onMoveKey(e, e.currentTarget, t.id),
+      }))));
+  keepFields(node, t);
   drawn.set(node, cardKey(t));
   return node;
 }
@@ -352,22 +361,37 @@ function drawCard(board, id, focusMove) {
     const node = card(board.columns[at.status].items[at.index]);
     const list = columnList(at.status);
     list.insertBefore(node, list.children[at.index] || null);
-    const selector = focusMove ? 'button.move' : focused;
-    const target = selector ? node.querySelector(selector) || node.querySelector('button.move') : null;
-    if (target instanceof HTMLElement) target.focus();
+    const target = focusMove ? focusIn(node, 'button.move') : focused ? focusIn(node, focused) : null;
+    if (target) target.focus();
   }
   for (const s of COLUMNS) renderColumnState(board, s);
 }
 
 /**
- * Which control of a card had the focus, as a selector for its redrawn copy.
+ * Which control of a card had the focus: a selector for its redrawn copy, or the control
+ * itself when it is in the card's fields form (which moves into the redrawn copy).
  * @param {Element | null} active
+ * @returns {string | HTMLElement}
  */
 function focusTarget(active) {
   if (!active) return 'button.move';
+  if (active instanceof HTMLElement && active.closest('form.fields-editor')) return active;
   if (active.matches('button.task-open')) return 'button.task-open';
+  if (active.matches('button.edit-fields')) return 'button.edit-fields';
   if (active.matches('a')) return 'a';
   return 'button.move';
+}
+
+/**
+ * The control of a redrawn card to focus: the one focusTarget named, else its "Move to…".
+ * @param {HTMLElement} node
+ * @param {string | HTMLElement} focused
+ * @returns {HTMLElement | null}
+ */
+function focusIn(node, focused) {
+  const found = typeof focused === 'string' ? node.querySelector(focused) : node.contains(focused) ? focused : null;
+  const target = found || node.querySelector('button.move');
+  return target instanceof HTMLElement ? target : null;
 }
 
 /**
@@ -386,7 +410,7 @@ function renderColumns(board) {
   for (const node of $('board').querySelectorAll('li.task-card')) {
     if (node instanceof HTMLElement && node.dataset.task) nodes.set(node.dataset.task, node);
   }
-  /** @type {{ node: HTMLElement, id: string, selector: string | null, menuAt: number } | null} */
+  /** @type {{ node: HTMLElement, id: string, focused: string | HTMLElement | null, menuAt: number } | null} */
   let refocus = null;
   for (const status of COLUMNS) {
     const column = board.columns[status];
@@ -397,12 +421,13 @@ function renderColumns(board) {
       let node = nodes.get(t.id);
       if (!node || drawn.get(node) !== cardKey(t)) {
         const old = node;
+        // Read before card(t): an open fields form moves into the new card, and the focus with it.
+        const focused = old && old.contains(document.activeElement) ? focusTarget(document.activeElement) : null;
         node = card(t);
         if (old) {
-          const focused = old.contains(document.activeElement) ? focusTarget(document.activeElement) : null;
           const menuAt = openMenu && old.contains(openMenu.button) ? menuFocus() : -1;
           if (menuAt >= 0) closeMenu(false);
-          if (focused || menuAt >= 0) refocus = { node, id: t.id, selector: focused, menuAt };
+          if (focused || menuAt >= 0) refocus = { node, id: t.id, focused, menuAt };
           old.replaceWith(node);
         }
         nodes.set(t.id, node);
@@ -417,7 +442,7 @@ function renderColumns(board) {
   if (refocus && refocus.menuAt >= 0 && button instanceof HTMLElement && !moves.has(refocus.id)) {
     toggleMenu(refocus.id, button, refocus.menuAt);
   } else if (refocus && refocus.node.isConnected) {
-    const target = (refocus.selector && refocus.node.querySelector(refocus.selector)) || button;
+    const target = refocus.focused ? focusIn(refocus.node, refocus.focused) : button;
     if (target instanceof HTMLElement) target.focus({ preventScroll: true });
   } else if (active instanceof HTMLElement && active.isConnected && document.activeElement !== active) {
     active.focus({ preventScroll: true }); // a card moved in its list loses the focus: it gets it back
@@ -573,6 +598,7 @@ let dragging = /** @type {string | null} */ (null);
  * @param {string} id
  */
 function onDragStart(e, li, id) {
+  if (e.target instanceof Node && li.querySelector('form.fields-editor')?.contains(e.target)) return; // text dragged out of the fields form
   if (!(e instanceof DragEvent) || !e.dataTransfer || !state.board || moves.has(id)) { e.preventDefault(); return; }
   closeMenu(false);
   dragging = id;
@@ -743,6 +769,7 @@ function onPointerOutside(e) {
 export function showView(view) {
   if (view === state.view) return undefined;
   closeMenu(false);
+  closeFields(false);
   state.view = view;
   $('view-board').setAttribute('aria-pressed', String(view === 'board'));
   $('view-list').setAttribute('aria-pressed', String(view === 'list'));
@@ -753,3 +780,17 @@ export function showView(view) {
 
 // tasks.js loads and re-renders the board through these (see its BoardView).
 useBoard({ load: loadBoard, render: redrawCards });
+
+// fields.js reads a card again through this (after a save, or a refused one): in place, and
+// after a save followed until GitHub holds it, as a move is.
+useCards({
+  reread: async (id, saved) => {
+    const pid = state.projectId;
+    const task = await readCard(pid, id, null);
+    if (saved && task && boardOf(pid)) {
+      announce(savedFieldsText(task));
+      if (task.github && task.github.push_pending) followPush(pid, id);
+    }
+    return task;
+  },
+});

@@ -66,9 +66,20 @@ export async function installHook() {
 
 // ---- config details -------------------------------------------------------------------
 
-/** Reads the selected project's config (none: the connect form) and shows it. */
+/**
+ * What of the config the task rows' and cards' actions depend on (publish, edit fields).
+ * @param {GitHubSyncConfig | null} c
+ */
+const actionsKey = (c) => (c ? `${c.project_id} ${c.two_way}` : '');
+
+/**
+ * Reads the selected project's config (none: the connect form) and shows it. The tasks may
+ * have been drawn before it came (they load at the same time): drawn again when their
+ * actions change.
+ */
 export async function loadConfig() {
   const pid = state.projectId;
+  const before = actionsKey(state.config);
   try {
     /** @type {GitHubSyncConfig} */
     const config = await api('GET', `/projects/${pid}/github-sync`);
@@ -79,6 +90,7 @@ export async function loadConfig() {
     if (!(err instanceof ApiError) || err.status !== 404) return report(err, 'config');
     state.config = null;
   }
+  if (actionsKey(state.config) !== before) renderTasks();
   return renderConfig();
 }
 

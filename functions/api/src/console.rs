@@ -13,7 +13,7 @@ use axum::routing::get;
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Name, content type and text of each file; any other name is a 404.
-const FILES: [(&str, &str, &str); 15] = [
+const FILES: [(&str, &str, &str); 16] = [
     ("index.html", "text/html; charset=utf-8", include_str!("../console/index.html")),
     ("style.css", "text/css; charset=utf-8", include_str!("../console/style.css")),
     ("main.js", JS, include_str!("../console/main.js")),
@@ -29,6 +29,7 @@ const FILES: [(&str, &str, &str); 15] = [
     ("diff.js", JS, include_str!("../console/diff.js")),
     ("thread.js", JS, include_str!("../console/thread.js")),
     ("compose.js", JS, include_str!("../console/compose.js")),
+    ("fields.js", JS, include_str!("../console/fields.js")),
 ];
 
 /// `GET /` and `GET /console/{file}`.

@@ -76,8 +76,8 @@ impl GitHub {
     }
 
     /// Adds (`POST`) or removes (`DELETE`) `logins` as assignees of issue `number`
-    /// (`…/issues/{n}/assignees`). Answers the issue's assignees as they now are: GitHub
-    /// leaves out, without an error, a login it cannot assign.
+    /// (`…/issues/{n}/assignees`). Answers the issue as it now is: GitHub leaves out, without
+    /// an error, a login it cannot assign.
     pub async fn change_assignees(
         &self,
         repo: &RepoRef,
@@ -86,14 +86,13 @@ impl GitHub {
         logins: &[String],
         pat: &Secret,
         requests: &mut u32,
-    ) -> Result<Vec<String>, GitHubError> {
+    ) -> Result<GhIssue, GitHubError> {
         let url = self.repo_url(repo, &["issues", &number.to_string(), "assignees"]);
         let body = serde_json::json!({ "assignees": logins });
         let method = if add { Method::POST } else { Method::DELETE };
         let r = self.send(method, &url, pat, None, Some(&body), requests).await?;
         expect_success(&r)?;
-        let issue: GhIssue = r.json()?;
-        Ok(issue.assignees.into_iter().map(|u| u.login).collect())
+        r.json()
     }
 
     /// Creates label `name` in `repo` (`POST /repos/{o}/{r}/labels`). A 422 saying it exists

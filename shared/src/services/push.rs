@@ -216,12 +216,25 @@ impl Services {
 
         // Labels and assignees first: element writes, no read (docs/fields.md).
         let mut job = job;
-        if !job.elements().is_empty() {
-            match self.push_elements(&job, &config, &connection, &attempt, requests).await? {
-                Ok(fresh) => job = *fresh,
+        let written = job.elements();
+        if !written.is_empty() {
+            let answer = match self.push_elements(&job, &config, &connection, &attempt, requests).await? {
+                Ok((fresh, answer)) => {
+                    job = *fresh;
+                    answer
+                }
                 Err(ended) => return Ok(ended),
-            }
+            };
             if job.outgoing().is_err() {
+                // GitHub's time of the writes, so a delivery older than them is stale (docs/fields.md,
+                // "Pushed as elements"): from the last assignee answer, else one read.
+                match self
+                    .after_elements(&job, &connection, repo, number, (&written, answer), &attempt, requests)
+                    .await?
+                {
+                    Some(fresh) => job = fresh,
+                    None => return Ok((Pushed::Busy, Finished::Lost)),
+                }
                 let (_, finished) = self.end(&job, PushEnd::Settle).await?;
                 return Ok((Pushed::Sent, finished));
             }

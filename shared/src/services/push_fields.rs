@@ -9,16 +9,17 @@
 use std::future::Future;
 
 use crate::contract::Pushed;
-use crate::github::GitHubError;
+use crate::github::{GhIssue, GitHubError};
 use crate::services::push::{Attempt, write_takes};
 use crate::services::{Connection, Services};
 use crate::store::{Finished, PushConfig, PushJob, StoreError};
 use crate::sync::fields::{Elements, SetChange, labels_to_create, missing_from_answer};
 use crate::sync::{Failure, Fence};
 
-/// How the element writes went: `Ok` with the entry as it now stands once recorded, or `Err`
-/// with how the push ended (the failure recorded as such).
-pub(crate) type ElementsEnd = Result<Box<PushJob>, (Pushed, Finished)>;
+/// How the element writes went: `Ok` with the entry as it now stands once recorded (and the
+/// issue as GitHub answered the last assignee write, if one went), or `Err` with how the push
+/// ended (the failure recorded as such).
+pub(crate) type ElementsEnd = Result<(Box<PushJob>, Option<GhIssue>), (Pushed, Finished)>;
 
 /// A write that did not go as asked.
 enum Stop {
@@ -53,15 +54,15 @@ impl Services {
                 return Ok(Err((pushed, finished)));
             }
         }
-        let mut done = Elements::default();
-        let stop =
-            self.write_elements(job, config, connection, attempt, &elements, &mut done, requests).await;
+        let (mut done, mut answer) = (Elements::default(), None);
+        let taken = (&mut done, &mut answer);
+        let stop = self.write_elements(job, config, connection, attempt, &elements, taken, requests).await;
         // What GitHub took is recorded even when a later write failed (each is idempotent).
         let fresh = if done.is_empty() { None } else { self.store.record_elements(job, &done).await? };
         let Err(stop) = stop else {
             return Ok(match fresh {
-                Some(fresh) => Ok(Box::new(fresh)),
-                None if done.is_empty() => Ok(Box::new(job.clone())),
+                Some(fresh) => Ok((Box::new(fresh), answer)),
+                None if done.is_empty() => Ok((Box::new(job.clone()), answer)),
                 None => Err((Pushed::Busy, Finished::Lost)),
             });
         };
@@ -79,8 +80,52 @@ impl Services {
         Ok(Err((pushed, finished)))
     }
 
+    /// After element writes with nothing else to send: the issue as GitHub now holds it (the
+    /// last assignee write's answer, else a read) is applied like a push's read, so GitHub's
+    /// time of the writes is known and a delivery from before them is stale, never a new base
+    /// (label answers carry no time). A read that does not show what was written (a lagging
+    /// replica, or a change made beside it) is not applied: the next snapshot tells. Returns
+    /// the entry as it then stands; `None` when the claim was lost.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn after_elements(
+        &self,
+        job: &PushJob,
+        connection: &Connection,
+        repo: &crate::domain::RepoRef,
+        number: i64,
+        (written, answer): (&Elements, Option<GhIssue>),
+        attempt: &Attempt,
+        requests: &mut u32,
+    ) -> Result<Option<PushJob>, StoreError> {
+        let github = &connection.github;
+        let issue = match answer {
+            Some(issue) => Some(issue),
+            None => match tokio::time::timeout_at(
+                attempt.deadline,
+                github.get_issue(repo, number, &connection.token, requests),
+            )
+            .await
+            {
+                Ok(Ok(crate::github::Lookup::Found(issue))) => Some(issue),
+                // Slow, refused or gone: the writes are recorded; the next snapshot tells.
+                _ => None,
+            },
+        };
+        let Some(Ok(Some(issue))) = issue.map(|i| i.into_remote(github.web_host(), repo)) else {
+            return Ok(Some(job.clone()));
+        };
+        let labels = crate::sync::fields::label_names(&issue.extras.labels);
+        let shows = missing_from_answer(&written.labels, &labels).is_empty()
+            && missing_from_answer(&written.assignees, &issue.extras.assignees).is_empty();
+        if !shows {
+            return Ok(Some(job.clone()));
+        }
+        self.store.push_read(job, &issue).await
+    }
+
     /// The writes themselves, in order: labels created, labels added (one request), labels
-    /// removed (one each), assignees added, assignees removed. `done` gathers what GitHub took.
+    /// removed (one each), assignees added, assignees removed. `done` gathers what GitHub took,
+    /// `answer` the issue as the last assignee write left it.
     #[allow(clippy::too_many_arguments)]
     async fn write_elements(
         &self,
@@ -89,7 +134,7 @@ impl Services {
         connection: &Connection,
         attempt: &Attempt,
         elements: &Elements,
-        done: &mut Elements,
+        (done, answer): (&mut Elements, &mut Option<GhIssue>),
         requests: &mut u32,
     ) -> Result<(), Stop> {
         let (github, token, repo) = (&connection.github, &connection.token, &config.repo);
@@ -127,8 +172,10 @@ impl Services {
             if logins.is_empty() {
                 continue;
             }
-            let held =
+            let issue =
                 within(deadline, github.change_assignees(repo, number, add, logins, token, requests)).await?;
+            let held: Vec<String> = issue.assignees.iter().map(|u| u.login.clone()).collect();
+            *answer = Some(issue);
             let asked = if add {
                 SetChange { add: logins.clone(), remove: vec![] }
             } else {
