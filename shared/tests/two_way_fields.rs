@@ -21,6 +21,7 @@ both_backends!(
     an_unassignable_login_is_refused_naming_it_and_nothing_is_written,
     an_assignee_github_drops_is_a_visible_refusal,
     a_label_new_to_the_repository_is_created_then_added,
+    a_label_github_refuses_to_create_is_a_visible_refusal_naming_the_permission,
     one_way_refuses_field_edits,
     a_milestone_follows_the_content_rules_both_ways,
     a_milestone_the_repository_lacks_is_refused,
@@ -260,6 +261,26 @@ async fn a_label_new_to_the_repository_is_created_then_added(store: Store) {
     assert_eq!(w.edit(2, labels(&["wontfix"])).await, Pushed::Sent);
     assert_eq!(w.gh.requests()[0].status, 422);
     assert_eq!(names(&w.github(2)["labels"], "name"), ["wontfix"]);
+}
+
+async fn a_label_github_refuses_to_create_is_a_visible_refusal_naming_the_permission(store: Store) {
+    let w = world(store, true).await;
+    w.gh.set_read_only(testkit::two_way::PAT);
+    let pushed = w.edit(1, labels(&["needs design"])).await;
+    let Pushed::Refused(reason) = pushed else { panic!("{pushed:?}") };
+    assert!(reason.contains("403") && reason.contains("Issues: write"), "{reason}");
+    assert_eq!(w.gh.requests().len(), 1, "nothing is added after the refusal: {:?}", w.methods());
+    let link = w.task(1).await.github.unwrap();
+    assert_eq!(link.push_error.as_deref(), Some(reason.as_str()), "shown on the task");
+    assert_eq!(board_labels(&w, 1).await, ["needs design"], "the board keeps what the person asked");
+    assert_eq!(w.pending_pushes().await, 1, "parked, not dropped");
+    // Write access given back: a person's retry creates it and adds it.
+    w.gh.set_writable(testkit::two_way::PAT);
+    let task = w.task_id(1).await;
+    w.store.retry_push(task).await.unwrap();
+    assert_eq!(w.services.push_task(task).await.unwrap(), Pushed::Sent);
+    assert_eq!(names(&w.github(1)["labels"], "name"), ["needs design"]);
+    assert_eq!(w.pending_pushes().await, 0);
 }
 
 async fn one_way_refuses_field_edits(store: Store) {
