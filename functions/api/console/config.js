@@ -7,6 +7,7 @@
 import { ApiError, api, errorText, guard, report } from './api.js';
 import { $, el, fmtInterval, fmtMs, fmtRelative, fmtTime, notify, sentence, show } from './dom.js';
 import { loadHistory } from './history.js';
+import { showFieldsButtons } from './fields.js';
 import { state } from './state.js';
 import { loadTasksAndConflicts, renderTasks } from './tasks.js';
 
@@ -73,9 +74,9 @@ export async function installHook() {
 const actionsKey = (c) => (c ? `${c.project_id} ${c.two_way}` : '');
 
 /**
- * Reads the selected project's config (none: the connect form) and shows it. The tasks may
- * have been drawn before it came (they load at the same time): drawn again when their
- * actions change.
+ * Reads the selected project's config (none: the connect form) and shows it. The cards may
+ * have been drawn before it came (they load at the same time): their "Edit fields" is shown
+ * or hidden in place when two-way changes.
  */
 export async function loadConfig() {
   const pid = state.projectId;
@@ -90,7 +91,7 @@ export async function loadConfig() {
     if (!(err instanceof ApiError) || err.status !== 404) return report(err, 'config');
     state.config = null;
   }
-  if (actionsKey(state.config) !== before) renderTasks();
+  if (actionsKey(state.config) !== before) showFieldsButtons();
   return renderConfig();
 }
 

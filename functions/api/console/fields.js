@@ -51,9 +51,17 @@ export const NO_CHOICES = { labels: null, assignees: null, milestones: null, ref
  * @param {TaskWithLink} t
  */
 export function canEditFields(config, t) {
+  return Boolean(config && config.two_way && config.project_id === t.project_id && liveLink(t));
+}
+
+/**
+ * Whether the task is linked to an issue that is still there (not unlinked, deleted or
+ * transferred away).
+ * @param {TaskWithLink} t
+ */
+export function liveLink(t) {
   const gh = t.github;
-  return Boolean(config && config.two_way && config.project_id === t.project_id
-    && gh && gh.unlinked_at === null && LIVE.has(gh.remote_state));
+  return Boolean(gh && gh.unlinked_at === null && LIVE.has(gh.remote_state));
 }
 
 /**
@@ -293,11 +301,28 @@ function choicesFor(board) {
  * @param {TaskWithLink} t
  */
 export function fieldsButton(t) {
-  if (!canEditFields(state.config, t)) return null;
+  // Drawn for every live link, hidden unless the config is two-way: a config that arrives
+  // (or changes) after the cards shows or hides it in place (showFieldsButtons).
+  if (!liveLink(t)) return null;
   return el('button', {
     type: 'button', class: 'secondary edit-fields', 'aria-expanded': 'false', title: `Labels, assignees and milestone of ${cardName(t)}`,
-    text: 'Edit fields', onclick: (e) => toggleFields(t.id, e.currentTarget),
+    text: 'Edit fields', hidden: !canEditFields(state.config, t), 'data-project': t.project_id,
+    onclick: (e) => toggleFields(t.id, e.currentTarget),
   });
+}
+
+/**
+ * Shows or hides every card's "Edit fields" for the config as it now is, without drawing the
+ * cards again (their focus and open menus stay); an open form of a project no longer two-way
+ * closes.
+ */
+export function showFieldsButtons() {
+  const c = state.config;
+  for (const b of document.querySelectorAll('button.edit-fields')) {
+    if (!(b instanceof HTMLElement)) continue;
+    b.hidden = !(c && c.two_way && c.project_id === b.dataset.project);
+  }
+  if (editor && !(c && c.two_way)) closeFields(false);
 }
 
 /**
