@@ -25,6 +25,7 @@ both_backends!(
     one_way_refuses_field_edits,
     a_milestone_follows_the_content_rules_both_ways,
     a_milestone_the_repository_lacks_is_refused,
+    choices_are_listed_with_their_etags_and_read_again_after_a_label_delivery,
 );
 
 fn labels(names: &[&str]) -> TaskPatch {
@@ -355,4 +356,54 @@ async fn a_milestone_the_repository_lacks_is_refused(store: Store) {
     let task = one_way.task_id(1).await;
     let e = one_way.store.update_task(task, &milestone(Some(1))).await.unwrap_err();
     assert!(matches!(e, StoreError::StateConflict(_)), "{e:?}");
+}
+
+async fn choices_are_listed_with_their_etags_and_read_again_after_a_label_delivery(store: Store) {
+    use ghsync_shared::config::WebhookSecrets;
+    use ghsync_shared::webhook::{Delivery, WebhookConfig, handle, sign};
+    let w = world(store, true).await;
+    let choices = w.store.choices(w.project).await.unwrap();
+    let listed: Vec<String> = choices.labels.unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(listed, ["bug", "ui", "docs", "perf"]);
+    assert_eq!(choices.assignees.unwrap(), ["ana", "bo", "cy"]);
+    assert_eq!(choices.milestones.unwrap().iter().map(|m| m.number).collect::<Vec<_>>(), [1, 2, 3]);
+
+    // Unchanged: each list costs a 304.
+    let lists = |w: &World| -> Vec<(String, u16)> {
+        let paths = ["/labels", "/assignees", "/milestones"];
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| paths.iter().any(|p| r.path.ends_with(p)))
+            .map(|r| (r.path.rsplit('/').next().unwrap().to_string(), r.status))
+            .collect()
+    };
+    w.rec.run_project(w.project).await.unwrap();
+    assert_eq!(lists(&w), [("labels".into(), 304), ("assignees".into(), 304), ("milestones".into(), 304)]);
+
+    // A label renamed on GitHub fires a `label` delivery, no issue event: the next run reads the
+    // lists in full.
+    w.gh.add_repo_labels(REPO, &["wontfix"]);
+    let body = serde_json::to_vec(&json!({
+        "action": "created", "label": {"name": "wontfix"},
+        "repository": {"full_name": REPO, "html_url": format!("https://github.com/{REPO}")},
+    }))
+    .unwrap();
+    let signature = sign(testkit::two_way::SECRET, &body);
+    let id = format!("label-{}", w.project);
+    let delivery = Delivery {
+        event: Some("label"),
+        delivery_id: Some(&id),
+        signature_256: Some(&signature),
+        signature_sha1: None,
+        body: &body,
+        tenant: None,
+        app: false,
+    };
+    let config = WebhookConfig::github_com(Some(WebhookSecrets::parse(testkit::two_way::SECRET).unwrap()));
+    handle(&w.store, &config, delivery).await.unwrap();
+    w.gh.clear_requests();
+    w.rec.run_project(w.project).await.unwrap();
+    assert_eq!(lists(&w), [("labels".into(), 200), ("assignees".into(), 200), ("milestones".into(), 200)]);
+    let labels = w.store.choices(w.project).await.unwrap().labels.unwrap();
+    assert!(labels.iter().any(|l| l.name == "wontfix"));
 }

@@ -2177,69 +2177,51 @@ fn etagged_list(headers: &HeaderMap, items: Vec<Value>) -> Response {
     response
 }
 
-/// `GET /repos/{owner}/{repo}/labels`: the repository's labels, one page, with an ETag.
+/// `GET /repos/{owner}/{repo}/{what}`: one of a repository's lists (`pick`), one page, with
+/// an ETag.
+async fn repo_list(
+    state: &Mutex<GhState>,
+    (owner, repo): (String, String),
+    headers: HeaderMap,
+    what: &str,
+    pick: fn(&RepoData) -> Vec<Value>,
+) -> Response {
+    let key = key_of(&owner, &repo);
+    let path = format!("/repos/{owner}/{repo}/{what}");
+    let h = headers.clone();
+    let exists = |s: &GhState| s.repos.contains_key(&key).then(|| key.clone());
+    answer(state, "GET", &headers, path, String::new(), exists, |s, key| {
+        etagged_list(&h, pick(&s.repos[key]))
+    })
+    .await
+}
+
+/// `GET /repos/{owner}/{repo}/labels`: the repository's labels.
 async fn list_repo_labels(
     State(state): Shared,
-    Path((owner, repo)): Path<(String, String)>,
+    Path(repo): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let key = key_of(&owner, &repo);
-    let h = headers.clone();
-    answer(
-        &state,
-        "GET",
-        &headers,
-        format!("/repos/{owner}/{repo}/labels"),
-        String::new(),
-        |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |s, key| etagged_list(&h, s.repos[key].labels.clone()),
-    )
-    .await
+    repo_list(&state, repo, headers, "labels", |r| r.labels.clone()).await
 }
 
-/// `GET /repos/{owner}/{repo}/assignees`: the assignable users (the assignees of its issues
-/// when the test set none), one page, with an ETag.
+/// `GET /repos/{owner}/{repo}/assignees`: the users the test made assignable (none unless set).
 async fn list_repo_assignees(
     State(state): Shared,
-    Path((owner, repo)): Path<(String, String)>,
+    Path(repo): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let key = key_of(&owner, &repo);
-    let h = headers.clone();
-    answer(
-        &state,
-        "GET",
-        &headers,
-        format!("/repos/{owner}/{repo}/assignees"),
-        String::new(),
-        |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |s, key| {
-            let logins = s.repos[key].assignable.clone().unwrap_or_default();
-            etagged_list(&h, logins.into_iter().map(|l| json!({"login": l})).collect())
-        },
-    )
-    .await
+    let logins = |r: &RepoData| r.assignable.iter().flatten().map(|l| json!({"login": l})).collect();
+    repo_list(&state, repo, headers, "assignees", logins).await
 }
 
-/// `GET /repos/{owner}/{repo}/milestones`: the repository's milestones (every state), one
-/// page, with an ETag.
+/// `GET /repos/{owner}/{repo}/milestones`: the repository's milestones (every state).
 async fn list_repo_milestones(
     State(state): Shared,
-    Path((owner, repo)): Path<(String, String)>,
+    Path(repo): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let key = key_of(&owner, &repo);
-    let h = headers.clone();
-    answer(
-        &state,
-        "GET",
-        &headers,
-        format!("/repos/{owner}/{repo}/milestones"),
-        String::new(),
-        |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |s, key| etagged_list(&h, s.repos[key].milestones.clone()),
-    )
-    .await
+    repo_list(&state, repo, headers, "milestones", |r| r.milestones.clone()).await
 }
 
 /// `POST /repos/{owner}/{repo}/labels {"name", "color"?}`: `201`, or `422 already_exists`

@@ -15,6 +15,18 @@ pub enum Choices<T> {
     Listed { items: Vec<T>, etag: Option<String> },
 }
 
+impl<T> Choices<T> {
+    /// The same listing with each item turned by `f`.
+    fn map<U>(self, f: impl FnMut(T) -> U) -> Choices<U> {
+        match self {
+            Choices::NotModified => Choices::NotModified,
+            Choices::Listed { items, etag } => {
+                Choices::Listed { items: items.into_iter().map(f).collect(), etag }
+            }
+        }
+    }
+}
+
 impl<T: Serialize> Choices<T> {
     /// A listing as the store keeps it: its items as JSON with its ETag (`None`: unchanged).
     pub fn json(self) -> Option<(String, Option<String>)> {
@@ -122,16 +134,7 @@ impl GitHub {
         requests: &mut u32,
     ) -> Result<Choices<Label>, GitHubError> {
         let listed = self.list_choices::<RepoLabel>(repo, "labels", pat, etag, requests).await?;
-        Ok(match listed {
-            Choices::NotModified => Choices::NotModified,
-            Choices::Listed { items, etag } => Choices::Listed {
-                items: items
-                    .into_iter()
-                    .map(|l| Label { name: l.name, color: l.color.unwrap_or_default() })
-                    .collect(),
-                etag,
-            },
-        })
+        Ok(listed.map(|l| Label { name: l.name, color: l.color.unwrap_or_default() }))
     }
 
     /// The logins the repository can assign (`GET /repos/{o}/{r}/assignees`), with `etag`
@@ -144,12 +147,7 @@ impl GitHub {
         requests: &mut u32,
     ) -> Result<Choices<String>, GitHubError> {
         let listed = self.list_choices::<GhUser>(repo, "assignees", pat, etag, requests).await?;
-        Ok(match listed {
-            Choices::NotModified => Choices::NotModified,
-            Choices::Listed { items, etag } => {
-                Choices::Listed { items: items.into_iter().map(|u| u.login).collect(), etag }
-            }
-        })
+        Ok(listed.map(|u| u.login))
     }
 
     /// The repository's milestones, open and closed (`GET /repos/{o}/{r}/milestones?state=all`),
@@ -162,16 +160,7 @@ impl GitHub {
         requests: &mut u32,
     ) -> Result<Choices<crate::domain::Milestone>, GitHubError> {
         let listed = self.list_choices::<GhMilestone>(repo, "milestones", pat, etag, requests).await?;
-        Ok(match listed {
-            Choices::NotModified => Choices::NotModified,
-            Choices::Listed { items, etag } => Choices::Listed {
-                items: items
-                    .into_iter()
-                    .map(|m| crate::domain::Milestone { number: m.number, title: m.title })
-                    .collect(),
-                etag,
-            },
-        })
+        Ok(listed.map(|m| crate::domain::Milestone { number: m.number, title: m.title }))
     }
 
     async fn list_choices<T: serde::de::DeserializeOwned>(
