@@ -486,7 +486,11 @@ export type MergedContent = { title: string, description?: string,
  * The task's column after the merge; absent: what only one side changed is kept from it,
  * and when both changed the state the board's column stays.
  */
-status?: TaskStatus, };
+status?: TaskStatus, 
+/**
+ * The milestone after the merge, by number (`null`: none); absent: the task's stays.
+ */
+milestone?: number | null, };
 
 export type Offer = { 
 /**

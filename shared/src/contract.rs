@@ -82,15 +82,32 @@ pub struct MergedContent {
     /// and when both changed the state the board's column stays.
     #[serde(default)]
     pub status: Option<crate::domain::TaskStatus>,
+    /// The milestone after the merge, by number (`null`: none); absent: the task's stays.
+    #[serde(default, skip_serializing_if = "crate::domain::Nullable::is_keep")]
+    #[ts(type = "number | null", optional)]
+    #[schema(value_type = Option<i64>)]
+    pub milestone: crate::domain::Nullable<i64>,
 }
 
 impl MergedContent {
-    /// The merge as the rules take it (the content checked; `field` names it in errors).
+    /// The merge as the rules take it (the content checked; `field` names it in errors). A
+    /// milestone named by number has its title filled in by the store (from either side of
+    /// the conflict, or the repository's milestones).
     pub fn parse(self) -> Result<crate::domain::Merged, crate::domain::ValidationError> {
+        use crate::domain::{Milestone, Nullable};
         let content = crate::domain::Content::new(self.title, self.description).map_err(|e| {
             crate::domain::ValidationError::new("merged_content", format!("{}: {}", e.field, e.message))
         })?;
-        Ok(crate::domain::Merged { content, status: self.status })
+        let (milestone, milestone_named) = match self.milestone {
+            Nullable::Keep => (None, false),
+            Nullable::Clear => (None, true),
+            Nullable::Set(number) => (Some(Milestone { number, title: String::new() }), true),
+        };
+        Ok(crate::domain::Merged {
+            content: content.with_milestone(milestone),
+            status: self.status,
+            milestone_named,
+        })
     }
 }
 

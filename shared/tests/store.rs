@@ -248,7 +248,10 @@ async fn each_resolution_sets_content_and_base(store: Store) {
     for (resolution, want) in [
         (Resolution::KeepLocal, content("Local", "a")),
         (Resolution::AcceptGithub, content("Remote", "a")),
-        (Resolution::Merge(Merged { content: merged.clone(), status: None }), merged.clone()),
+        (
+            Resolution::Merge(Merged { content: merged.clone(), status: None, milestone_named: false }),
+            merged.clone(),
+        ),
     ] {
         let (p, task_id, conflict_id) = conflicted(&store).await;
         let resolved = store.resolve_conflict(conflict_id, &resolution).await.unwrap();

@@ -26,6 +26,9 @@ both_backends!(
     a_milestone_follows_the_content_rules_both_ways,
     a_milestone_the_repository_lacks_is_refused,
     choices_are_listed_with_their_etags_and_read_again_after_a_label_delivery,
+    a_merge_names_github_s_milestone_and_the_push_keeps_it,
+    a_link_stored_before_milestones_takes_github_s_without_a_conflict,
+    set_edits_waiting_when_two_way_turns_off_are_kept_and_offered_again,
 );
 
 fn labels(names: &[&str]) -> TaskPatch {
@@ -406,4 +409,86 @@ async fn choices_are_listed_with_their_etags_and_read_again_after_a_label_delive
     assert_eq!(lists(&w), [("labels".into(), 200), ("assignees".into(), 200), ("milestones".into(), 200)]);
     let labels = w.store.choices(w.project).await.unwrap().labels.unwrap();
     assert!(labels.iter().any(|l| l.name == "wontfix"));
+}
+
+async fn a_merge_names_github_s_milestone_and_the_push_keeps_it(store: Store) {
+    use ghsync_shared::contract::MergedContent;
+    let mut w = world(store, true).await;
+    // The board renames the task (not pushed yet) while GitHub sets milestone 2.
+    w.edit_only(1, TaskPatch { title: Some("Board title".into()), ..Default::default() }).await;
+    milestone_on_github(&w, 1, Some((2, "v2")));
+    w.deliver("milestoned", 1).await;
+    let conflicts = w.pending_conflicts().await;
+    assert_eq!(conflicts.len(), 1, "the content (title and milestone) changed on both sides");
+    // The person merges: the board's title, GitHub's milestone.
+    let merged = MergedContent {
+        title: "Board title".into(),
+        description: Some("body".into()),
+        status: None,
+        milestone: Nullable::Set(2),
+    };
+    let merge = Resolution::Merge(merged.parse().unwrap());
+    w.store.resolve_conflict(conflicts[0].id, &merge).await.unwrap();
+    assert_eq!(w.task(1).await.task.milestone.map(|m| (m.number, m.title)), Some((2, "v2".into())));
+    let task = w.task_id(1).await;
+    w.services.push_task(task).await.unwrap();
+    let issue = w.github(1);
+    assert_eq!(
+        (issue["title"].as_str(), issue["milestone"]["number"].as_i64()),
+        (Some("Board title"), Some(2))
+    );
+    assert!(
+        w.patches(1).iter().all(|p| p.get("milestone").is_none()),
+        "GitHub's milestone is not written over"
+    );
+}
+
+async fn a_link_stored_before_milestones_takes_github_s_without_a_conflict(store: Store) {
+    let mut w = world(store, true).await;
+    // As migration 16 leaves a link stored before it: a base without a milestone, a task with
+    // its title only, the link marked as not knowing it. GitHub's issue has milestone 1.
+    milestone_on_github(&w, 1, Some((1, "v1")));
+    let task = w.task_id(1).await;
+    let pool = w.store.pool();
+    sqlx::query(
+        "UPDATE task_github_metadata SET milestone_known = 0, last_synced_content = $2 WHERE task_id = $1",
+    )
+    .bind(task.to_string())
+    .bind(r#"{"title":"Issue 1","description":"body"}"#)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE tasks SET milestone_number = NULL, milestone_title = 'v1' WHERE id = $1")
+        .bind(task.to_string())
+        .execute(pool)
+        .await
+        .unwrap();
+    // The board edits the title; the issue's next snapshot arrives: no conflict, and the push
+    // sends the title alone.
+    w.edit_only(1, TaskPatch { title: Some("Board title".into()), ..Default::default() }).await;
+    w.deliver("edited", 1).await;
+    assert!(w.pending_conflicts().await.is_empty());
+    assert_eq!(board_milestone(&w, 1).await, Some(1));
+    w.gh.clear_requests();
+    w.services.push_task(task).await.unwrap();
+    assert_eq!(w.patches(1), [json!({"title": "Board title"})]);
+    assert_eq!(w.github(1)["milestone"]["number"], 1);
+}
+
+async fn set_edits_waiting_when_two_way_turns_off_are_kept_and_offered_again(store: Store) {
+    let mut w = world(store, true).await;
+    w.edit_only(1, labels(&["bug"])).await;
+    testkit::set_two_way(&w.store, w.project, false).await;
+    // A snapshot while one-way: GitHub's other change comes in, the board's label stays.
+    set_on_github(&w, 1, None, Some(&["ana"]));
+    w.deliver("assigned", 1).await;
+    assert_eq!(
+        (board_labels(&w, 1).await, board_assignees(&w, 1).await),
+        (vec!["bug".to_string()], vec!["ana".to_string()])
+    );
+    testkit::set_two_way(&w.store, w.project, true).await;
+    let task = w.task_id(1).await;
+    w.store.retry_push(task).await.unwrap();
+    assert_eq!(w.services.push_task(task).await.unwrap(), Pushed::Sent);
+    assert_eq!(names(&w.github(1)["labels"], "name"), ["bug"]);
 }

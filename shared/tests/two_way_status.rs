@@ -139,7 +139,7 @@ async fn a_move_waiting_behind_a_content_conflict_reaches_github_after_any_resol
     let table = [
         (Resolution::AcceptGithub, "Theirs"),
         (Resolution::KeepLocal, "Mine"),
-        (Resolution::Merge(Merged { content: merged, status: None }), "Merged"),
+        (Resolution::Merge(Merged { content: merged, status: None, milestone_named: false }), "Merged"),
     ];
     for (resolution, title_after) in table {
         let w = World::new(store.clone(), 1, true).await;

@@ -225,6 +225,23 @@ impl<T> Nullable<T> {
     }
 }
 
+impl<T> Nullable<T> {
+    /// Absent: the field stays (for `skip_serializing_if`).
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Nullable::Keep)
+    }
+}
+
+impl<T: Serialize> Serialize for Nullable<T> {
+    /// A value, or `null` (skip `Keep` with [`Nullable::is_keep`]).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Nullable::Set(v) => v.serialize(s),
+            Nullable::Keep | Nullable::Clear => s.serialize_none(),
+        }
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {
     /// Called only for a present field (absent ones take the default, `Keep`).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

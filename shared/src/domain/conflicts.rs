@@ -122,6 +122,12 @@ pub struct Merged {
     pub content: Content,
     #[serde(default)]
     pub status: Option<TaskStatus>,
+    /// The merge names the milestone (`content.milestone`, `None` for none); `false`: the
+    /// task's own stays (a merge written before milestones were synced says nothing of it).
+    #[serde(skip)]
+    #[ts(skip)]
+    #[schema(ignore)]
+    pub milestone_named: bool,
 }
 
 impl Merged {

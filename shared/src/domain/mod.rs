@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn merged_content_goes_with_merge_only() {
         let c = Content::new("T", None).unwrap();
-        let merged = Merged { content: c, status: None };
+        let merged = Merged { content: c, status: None, milestone_named: false };
         assert!(Resolution::new(ResolutionAction::Merge, Some(merged.clone())).is_ok());
         assert_eq!(Resolution::new(ResolutionAction::Merge, None).unwrap_err().field, "merged_content");
         assert_eq!(

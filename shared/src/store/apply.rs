@@ -17,8 +17,7 @@ use crate::domain::{
 };
 use crate::sync::fields::Sets;
 use crate::sync::{
-    self, ApplyOutcome, ConflictWrite, Disappearance, GoneLink, GoneOutcome, GoneWrite, LinkWrite, Linked,
-    NoLink, Plan, Remote, Side, Source, plan,
+    self, ApplyOutcome, ConflictWrite, LinkWrite, Linked, NoLink, Plan, Remote, Side, Source, plan,
 };
 use crate::time::Timestamp;
 
@@ -66,6 +65,8 @@ pub(super) struct LinkRow {
     pub(super) task_assignees: String,
     pub(super) milestone_number: Option<i64>,
     pub(super) milestone_title: Option<String>,
+    /// 0 for a link stored before milestones were synced (its base says nothing of them).
+    pub(super) milestone_known: i64,
 }
 
 impl LinkRow {
@@ -111,7 +112,7 @@ async fn find_links(
          (SELECT g.two_way FROM github_sync_config g WHERE g.project_id = m.project_id) AS two_way, \
          t.title, t.description, t.status, m.labels AS base_labels, m.assignees AS base_assignees, \
          m.milestone AS base_milestone, t.labels AS task_labels, t.assignees AS task_assignees, \
-         t.milestone_number, t.milestone_title \
+         t.milestone_number, t.milestone_title, m.milestone_known \
          FROM task_github_metadata m JOIN tasks t ON t.id = m.task_id WHERE m.project_id = $1 AND m.github_issue_id IN ({})",
         placeholders(2, node_ids.len())
     );
@@ -423,14 +424,18 @@ pub(super) async fn insert_link_in(
     let task = task_id.to_string();
     super::facets::replace_in(conn, &scope.project_id.to_string(), &[(&task, &issue.extras)]).await?;
     // A new link starts from the issue's sets: the base and the task's own agree.
+    // The task's milestone is the base's: the one posted, or GitHub's when it had one already.
     sqlx::query(
-        "UPDATE tasks SET github_issue_url = $2, updated_at = $3, labels = $4, assignees = $5 WHERE id = $1",
+        "UPDATE tasks SET github_issue_url = $2, updated_at = $3, labels = $4, assignees = $5, \
+         milestone_number = $6, milestone_title = $7 WHERE id = $1",
     )
     .bind(task_id.to_string())
     .bind(&issue.html_url)
     .bind(&now)
     .bind(issue.extras.labels_json())
     .bind(issue.extras.assignees_json())
+    .bind(base.milestone.as_ref().map(|m| m.number))
+    .bind(base.milestone.as_ref().map(|m| m.title.as_str()))
     .execute(conn)
     .await?;
     Ok(())
@@ -455,9 +460,18 @@ async fn apply_linked(
     scope: Scope,
 ) -> Result<ApplyOutcome, StoreError> {
     let now_sql = scope.now.to_sql();
-    let base = content("task_github_metadata.last_synced_content", &link.last_synced_content)?;
+    let mut base = content("task_github_metadata.last_synced_content", &link.last_synced_content)?;
     let (synced_extras, local_sets) = link.extras()?;
-    let local = link.local();
+    let mut local = link.local();
+    let current = issue.updated_at >= ts("task_github_metadata.remote_updated_at", &link.remote_updated_at)?;
+    if link.milestone_known == 0 && current {
+        let adopting = super::fields::Adopting {
+            metadata_id: &link.metadata_id,
+            task_id: &link.task_id,
+            task_has_number: link.milestone_number.is_some(),
+        };
+        super::fields::adopt_milestone_in(conn, adopting, issue, (&mut base, &mut local)).await?;
+    }
     let local_status: TaskStatus = parse("tasks.status", &link.status)?;
     let conflict_pending = link.sync_conflict_status.as_deref() == Some(ConflictStatus::Pending.as_str());
     let conflict_remote = match (&link.conflict_remote, conflict_pending) {
@@ -603,87 +617,16 @@ async fn apply_linked(
         }
     }
     let written = effect.link != LinkWrite::Untouched;
-    let sets = super::fields::SnapshotSets {
-        synced: &synced_extras,
-        local: &local_sets,
-        two_way: link.two_way == Some(1),
+    // The task's milestone now: GitHub's when the task took the snapshot's content, else its own.
+    let milestone = match effect.task {
+        Some(w) if w.content == Side::Remote => issue.content.milestone.as_ref(),
+        _ => local.milestone.as_ref(),
     };
+    let two_way = link.two_way == Some(1);
+    let sets = super::fields::SnapshotSets { synced: &synced_extras, local: &local_sets, two_way, milestone };
     let at = (scope.project_id, scope.now);
     super::fields::merge_snapshot_sets_in(conn, at, &link.task_id, sets, issue, written).await?;
     Ok(effect.outcome)
-}
-
-/// Carries out a disappearance of issue `node_id` (seen by GitHub at `seen_at`, when it
-/// said) on the project's link, as [`sync::gone`] decides.
-pub(crate) async fn carry_out_gone_in(
-    conn: &mut AnyConnection,
-    scope: Scope,
-    node_id: &str,
-    how: Disappearance,
-    new: Option<&RemoteIssue>,
-    seen_at: Option<Timestamp>,
-) -> Result<GoneOutcome, StoreError> {
-    let Scope { backend, project_id, now, .. } = scope;
-    let project = project_id.to_string();
-    let old = find_link(conn, backend, &project, node_id).await?;
-    let new_has_link = match new {
-        Some(new) => Some(find_link(conn, backend, &project, &new.node_id).await?.is_some()),
-        None => None,
-    };
-    let link = match &old {
-        Some(old) => Some(GoneLink {
-            remote_state: parse("task_github_metadata.remote_state", &old.remote_state)?,
-            applied_updated_at: ts("task_github_metadata.remote_updated_at", &old.remote_updated_at)?,
-        }),
-        None => None,
-    };
-    let (old, new) = match (sync::gone(how, link, new_has_link, seen_at), old, new) {
-        (GoneWrite::Mark { state, applied_updated_at }, Some(old), _) => {
-            sqlx::query(
-                "UPDATE task_github_metadata SET remote_state = $2, remote_updated_at = $3, updated_at = $4 \
-                 WHERE id = $1",
-            )
-            .bind(&old.metadata_id)
-            .bind(state.as_str())
-            .bind(applied_updated_at.to_sql())
-            .bind(now.to_sql())
-            .execute(conn)
-            .await?;
-            return Ok(GoneOutcome::Marked);
-        }
-        (GoneWrite::Relink, Some(old), Some(new)) => (old, new),
-        _ => return Ok(GoneOutcome::NotLinked),
-    };
-    sqlx::query(
-        "UPDATE task_github_metadata SET github_issue_id = $2, github_issue_number = $3, \
-         github_issue_url = $4, updated_at = $5 WHERE id = $1",
-    )
-    .bind(&old.metadata_id)
-    .bind(&new.node_id)
-    .bind(new.number)
-    .bind(&new.html_url)
-    .bind(now.to_sql())
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO retired_issue_ids (project_id, github_issue_id, metadata_id, retired_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, github_issue_id) DO NOTHING",
-    )
-    .bind(&project)
-    .bind(node_id)
-    .bind(&old.metadata_id)
-    .bind(now.to_sql())
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE tasks SET github_issue_url = $2, updated_at = $3 WHERE id = $1")
-        .bind(&old.task_id)
-        .bind(&new.html_url)
-        .bind(now.to_sql())
-        .execute(&mut *conn)
-        .await?;
-    // The new identity's snapshot was read or delivered just now: it is the truth.
-    apply_issue_in(conn, Scope { source: Source::Read, ..scope }, new).await?;
-    Ok(GoneOutcome::Relinked)
 }
 
 /// The node id of the issue `task_id` is linked to, if any.

@@ -193,12 +193,53 @@ pub(super) async fn write_sets_in(
     Ok(())
 }
 
+/// The link and task [`adopt_milestone_in`] writes to.
+pub(super) struct Adopting<'a> {
+    pub metadata_id: &'a str,
+    pub task_id: &'a str,
+    /// The task has a milestone by number (set on the board since).
+    pub task_has_number: bool,
+}
+
+/// A link stored before milestones were synced: its base says nothing of the milestone, and
+/// its task knows the milestone's title only. Its first snapshot's milestone becomes the base's
+/// (and the task's, unless the task has one by number), so neither side looks changed
+/// (docs/fields.md, "One value: the milestone"); from then on the link knows it.
+pub(super) async fn adopt_milestone_in(
+    conn: &mut AnyConnection,
+    link: Adopting<'_>,
+    issue: &RemoteIssue,
+    (base, local): (&mut crate::domain::Content, &mut crate::domain::Content),
+) -> Result<(), StoreError> {
+    let milestone = issue.content.milestone.clone();
+    base.milestone = milestone.clone();
+    sqlx::query(
+        "UPDATE task_github_metadata SET last_synced_content = $2, milestone_known = 1 WHERE id = $1",
+    )
+    .bind(link.metadata_id)
+    .bind(base.to_json())
+    .execute(&mut *conn)
+    .await?;
+    if !link.task_has_number {
+        local.milestone = milestone;
+        sqlx::query("UPDATE tasks SET milestone_number = $2, milestone_title = $3 WHERE id = $1")
+            .bind(link.task_id)
+            .bind(local.milestone.as_ref().map(|m| m.number))
+            .bind(local.milestone.as_ref().map(|m| m.title.as_str()))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// What a snapshot's sets are merged with: GitHub's as last synced (the base), the task's
 /// own, and whether the config is two-way.
 pub(super) struct SnapshotSets<'a> {
     pub synced: &'a IssueExtras,
     pub local: &'a Sets,
     pub two_way: bool,
+    /// The task's milestone once the snapshot's content is applied (the filters show it).
+    pub milestone: Option<&'a Milestone>,
 }
 
 /// The sets of a snapshot applied to a linked task (docs/fields.md, "When the merge runs"),
@@ -214,7 +255,7 @@ pub(super) async fn merge_snapshot_sets_in(
     link_written: bool,
 ) -> Result<(), StoreError> {
     let remote = Sets::of(&issue.extras);
-    let merged = Sets::merged(&Sets::of(sets.synced), sets.local, &remote, sets.two_way);
+    let merged = Sets::merged(&Sets::of(sets.synced), sets.local, &remote);
     let changed = merged != *sets.local;
     if changed {
         write_sets_in(conn, task_id, &merged, &now.to_sql()).await?;
@@ -222,15 +263,38 @@ pub(super) async fn merge_snapshot_sets_in(
     if sets.two_way && !merged.same_elements(&remote) {
         super::outbox::queue_sets_in(conn, task_id, now).await?;
     }
-    if link_written || changed {
-        let shown = IssueExtras {
-            labels: merged.labels,
-            assignees: merged.assignees,
-            milestone: issue.extras.milestone.clone(),
-        };
+    // The same milestone renamed on GitHub: the task shows its new title (the number is
+    // the milestone; a rename is no change of either side).
+    let renamed = match (sets.milestone, issue.content.milestone.as_ref()) {
+        (Some(own), Some(theirs)) if own.number == theirs.number && own.title != theirs.title => Some(theirs),
+        _ => None,
+    };
+    if let Some(theirs) = renamed {
+        sqlx::query("UPDATE tasks SET milestone_title = $2 WHERE id = $1")
+            .bind(task_id)
+            .bind(&theirs.title)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if link_written || changed || renamed.is_some() {
+        let milestone = renamed.or(sets.milestone).map(|m| m.title.clone());
+        let shown = IssueExtras { labels: merged.labels, assignees: merged.assignees, milestone };
         super::facets::replace_in(conn, &project_id.to_string(), &[(task_id, &shown)]).await?;
     }
     Ok(())
+}
+
+/// The repository's milestones as last listed for the project of `task_id` (`None`: not yet).
+pub(super) async fn listed_milestones_in(
+    conn: &mut AnyConnection,
+    task_id: Uuid,
+) -> Result<Option<Vec<Milestone>>, StoreError> {
+    let project: String = sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1")
+        .bind(task_id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    let project = super::rows::uuid("tasks.project_id", &project)?;
+    Ok(read_choices_in(conn, project).await?.milestones)
 }
 
 /// The repository's choices for a config, as last listed (inside the caller's transaction).

@@ -22,6 +22,7 @@ mod elements;
 mod facets;
 mod fields;
 mod github_app;
+mod gone;
 mod history;
 mod outbox;
 mod pace;
@@ -43,7 +44,7 @@ use crate::domain::ValidationError;
 pub use crate::sync::ApplyOutcome;
 pub use crate::sync::Backoff;
 pub use crate::sync::GoneOutcome;
-pub(crate) use apply::{Scope, apply_issue_in, apply_page_in, carry_out_gone_in};
+pub(crate) use apply::{Scope, apply_issue_in, apply_page_in};
 pub use board_comments::{CommentResolution, DEFAULT_AUTHOR, comment_author, comment_body};
 pub use comment_push::{CommentClaim, CommentEnd, CommentJob};
 pub use comments::{CommentPage, CommentsApplied, IssueOfComment, NotBoard, UnseenComment};
@@ -59,6 +60,7 @@ pub use github_app::{InstallationScope, PauseCause, StoredApp};
 pub(crate) use github_app::{
     installation_configs_in, installation_projects_in, pause_installation_in, resume_installation_in,
 };
+pub(crate) use gone::carry_out_gone_in;
 pub use outbox::PUSH_LEASE;
 pub(crate) use outbox::{earliest_push_in, end_entries_in, park_one_way_in, rearm_in};
 pub use pace::account_of;

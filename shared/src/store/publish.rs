@@ -209,7 +209,8 @@ pub(super) async fn take_echo_in(
             .execute(&mut *conn)
             .await?;
         sqlx::query(
-            "UPDATE tasks SET github_issue_url = NULL, labels = '[]', assignees = '[]' WHERE id = $1",
+            "UPDATE tasks SET github_issue_url = NULL, labels = '[]', assignees = '[]', milestone_number = NULL, \
+             milestone_title = NULL WHERE id = $1",
         )
         .bind(&echo.task_id)
         .execute(&mut *conn)

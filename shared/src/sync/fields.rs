@@ -94,12 +94,11 @@ impl Sets {
         Self { labels: extras.labels.clone(), assignees: extras.assignees.clone() }
     }
 
-    /// The three-way merge of both sets (what a snapshot does to the task's own sets). A
-    /// one-way config takes GitHub's sets: nothing is edited on the board there.
-    pub fn merged(base: &Sets, local: &Sets, remote: &Sets, two_way: bool) -> Sets {
-        if !two_way {
-            return remote.clone();
-        }
+    /// The three-way merge of both sets (what a snapshot does to the task's own sets), in
+    /// every mode: one-way configs refuse edits, so there the task holds the base and takes
+    /// GitHub's sets, and an edit made while the config was two-way (waiting, parked when it
+    /// turned one-way) is kept, as an edit of the content is.
+    pub fn merged(base: &Sets, local: &Sets, remote: &Sets) -> Sets {
         Sets {
             labels: merge_labels(&base.labels, &local.labels, &remote.labels),
             assignees: merge_set(&base.assignees, &local.assignees, &remote.assignees),
@@ -386,15 +385,16 @@ mod tests {
     }
 
     #[test]
-    fn one_way_takes_github_s_sets_and_two_way_merges_them() {
+    fn the_sets_merge_keeping_the_board_s_edits_and_github_s() {
         let sets = |l: &[&str], a: &[&str]| Sets {
             labels: l.iter().map(|n| Label { name: n.to_string(), color: String::new() }).collect(),
             assignees: set(a),
         };
         let (base, local, remote) =
             (sets(&["a"], &["ana"]), sets(&["a", "x"], &["ana", "bo"]), sets(&["a"], &[]));
-        assert_eq!(Sets::merged(&base, &local, &remote, false), remote);
-        let merged = Sets::merged(&base, &local, &remote, true);
+        // Nothing edited on the board (always so one-way): GitHub's sets.
+        assert_eq!(Sets::merged(&base, &base, &remote), remote);
+        let merged = Sets::merged(&base, &local, &remote);
         assert_eq!(merged, sets(&["a", "x"], &["bo"]), "the board's additions and GitHub's removal");
         let elements = merged.changes_from(&remote);
         assert_eq!(elements.labels, SetChange { add: set(&["x"]), remove: vec![] });

@@ -87,7 +87,8 @@ mod tests {
         // (action, state of the last sync, newest remote state, task's column)
         //   -> task content, column, synced state; the base is always the newest remote.
         let (local, remote, merged) = (c("l"), c("r"), c("m"));
-        let merge = Resolution::Merge(Merged { content: merged.clone(), status: None });
+        let merge =
+            Resolution::Merge(Merged { content: merged.clone(), status: None, milestone_named: true });
         let table = [
             (Resolution::KeepLocal, Open, RemoteState::Open, InProgress, &local, InProgress, Open),
             (Resolution::AcceptGithub, Open, RemoteState::Open, InProgress, &remote, InProgress, Open),
@@ -128,7 +129,8 @@ mod tests {
     #[test]
     fn a_merge_may_name_the_column() {
         let (local, remote) = (c("l"), c("r"));
-        let merge = Resolution::Merge(Merged { content: c("m"), status: Some(InReview) });
+        let merge =
+            Resolution::Merge(Merged { content: c("m"), status: Some(InReview), milestone_named: true });
         let conflict = Resolving {
             local: &local,
             local_status: Done,
@@ -147,8 +149,12 @@ mod tests {
             (Resolution::KeepLocal, Todo, true),     // the local content goes out
             (Resolution::AcceptGithub, Todo, false), // GitHub's content and state: nothing
             (Resolution::AcceptGithub, Done, true),  // a move waiting behind the conflict
-            (Resolution::Merge(Merged { content: remote.clone(), status: None }), InProgress, false),
-            (Resolution::Merge(Merged { content: c("m"), status: None }), Todo, true),
+            (
+                Resolution::Merge(Merged { content: remote.clone(), status: None, milestone_named: true }),
+                InProgress,
+                false,
+            ),
+            (Resolution::Merge(Merged { content: c("m"), status: None, milestone_named: true }), Todo, true),
         ];
         for (resolution, column, pushed) in table {
             let conflict = Resolving {
