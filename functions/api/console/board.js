@@ -572,6 +572,19 @@ export function cardChanged(id) {
 }
 
 /**
+ * After the task's detail view closed: the browser gives the focus back to the title that
+ * opened it, unless that card was drawn again meanwhile (a refresh while the view was open):
+ * then the focus would be lost, and goes to the card's title as it is drawn now.
+ * @param {string} id
+ */
+export function refocusCard(id) {
+  const active = document.activeElement;
+  if (active && active !== document.body && active.isConnected) return;
+  const title = document.querySelector(`#board li.task-card[data-task="${CSS.escape(id)}"] button.task-open`);
+  if (title instanceof HTMLElement) title.focus();
+}
+
+/**
  * Reads a moved card again every FOLLOW_EVERY_MS while its move waits to reach GitHub (at
  * most FOLLOW_TIMES times), so it shows its sync state until GitHub holds it. Stops when the
  * person switches project, signs out or moves the card again.

@@ -14,7 +14,7 @@
 // diff.js (the word diff).
 
 import { ApiError, api, errorText, guard, onUnauthorized } from './api.js';
-import { cardChanged, showView } from './board.js';
+import { cardChanged, refocusCard, showView } from './board.js';
 import {
   answerOffer, closeEdit, connectRepo, installHook, loadConfig, openEdit, revealSecret, showMode, syncNow, toggleSync, toggleTwoWay,
 } from './config.js';
@@ -182,7 +182,10 @@ function wire() {
   detail.addEventListener('close', () => {
     const task = state.thread ? state.thread.task.id : null;
     onDetailClose();
-    if (task) cardChanged(task);
+    if (task) {
+      refocusCard(task);
+      cardChanged(task);
+    }
   });
   $('thread-more').addEventListener('click', loadMoreComments);
   let pending = 0;
