@@ -155,19 +155,7 @@ async fn history(store: Store, seed: u64) {
 
 /// Delivers the waiting deliveries: some dropped, some twice, in a shuffled order.
 async fn deliver_chaotically(w: &mut World, deliveries: &mut Vec<(&'static str, Value)>, rng: &mut Rng) {
-    let mut batch: Vec<(&'static str, Value)> = Vec::new();
-    for d in deliveries.drain(..) {
-        if rng.chance(25) {
-            continue;
-        }
-        if rng.chance(20) {
-            batch.push(d.clone());
-        }
-        batch.push(d);
-    }
-    for i in (1..batch.len()).rev() {
-        batch.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    let batch = rng.chaotic(deliveries.drain(..));
     for (action, comment) in batch {
         w.deliver_comment(action, comment).await;
     }

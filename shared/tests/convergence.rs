@@ -104,19 +104,7 @@ impl World {
 
     /// Delivers the queued deliveries with some dropped, some duplicated, all shuffled.
     async fn deliver_chaotically(&mut self, rng: &mut Rng) {
-        let mut batch = Vec::new();
-        for (id, payload) in self.deliveries.drain(..) {
-            if rng.chance(25) {
-                continue;
-            }
-            if rng.chance(20) {
-                batch.push((id.clone(), payload.clone()));
-            }
-            batch.push((id, payload));
-        }
-        for i in (1..batch.len()).rev() {
-            batch.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        let batch = rng.chaotic(self.deliveries.drain(..));
         for (id, payload) in &batch {
             self.deliver(id, payload).await;
         }

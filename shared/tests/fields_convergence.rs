@@ -165,19 +165,7 @@ async fn history(store: Store, seed: u64) {
 }
 
 async fn deliver_chaotically(w: &mut World, deliveries: &mut Vec<Value>, rng: &mut Rng) {
-    let mut batch = Vec::new();
-    for snapshot in deliveries.drain(..) {
-        if rng.chance(25) {
-            continue;
-        }
-        if rng.chance(20) {
-            batch.push(snapshot.clone());
-        }
-        batch.push(snapshot);
-    }
-    for i in (1..batch.len()).rev() {
-        batch.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    let batch = rng.chaotic(deliveries.drain(..));
     for snapshot in batch {
         w.deliver_snapshot("edited", snapshot).await.unwrap();
     }

@@ -362,9 +362,7 @@ async fn a_milestone_the_repository_lacks_is_refused(store: Store) {
 }
 
 async fn choices_are_listed_with_their_etags_and_read_again_after_a_label_delivery(store: Store) {
-    use ghsync_shared::config::WebhookSecrets;
-    use ghsync_shared::webhook::{Delivery, WebhookConfig, handle, sign};
-    let w = world(store, true).await;
+    let mut w = world(store, true).await;
     let choices = w.store.choices(w.project).await.unwrap();
     let listed: Vec<String> = choices.labels.unwrap().into_iter().map(|l| l.name).collect();
     assert_eq!(listed, ["bug", "ui", "docs", "perf"]);
@@ -386,24 +384,11 @@ async fn choices_are_listed_with_their_etags_and_read_again_after_a_label_delive
     // A label renamed on GitHub fires a `label` delivery, no issue event: the next run reads the
     // lists in full.
     w.gh.add_repo_labels(REPO, &["wontfix"]);
-    let body = serde_json::to_vec(&json!({
+    let label = json!({
         "action": "created", "label": {"name": "wontfix"},
         "repository": {"full_name": REPO, "html_url": format!("https://github.com/{REPO}")},
-    }))
-    .unwrap();
-    let signature = sign(testkit::two_way::SECRET, &body);
-    let id = format!("label-{}", w.project);
-    let delivery = Delivery {
-        event: Some("label"),
-        delivery_id: Some(&id),
-        signature_256: Some(&signature),
-        signature_sha1: None,
-        body: &body,
-        tenant: None,
-        app: false,
-    };
-    let config = WebhookConfig::github_com(Some(WebhookSecrets::parse(testkit::two_way::SECRET).unwrap()));
-    handle(&w.store, &config, delivery).await.unwrap();
+    });
+    w.deliver_event("label", &label).await.unwrap();
     w.gh.clear_requests();
     w.rec.run_project(w.project).await.unwrap();
     assert_eq!(lists(&w), [("labels".into(), 200), ("assignees".into(), 200), ("milestones".into(), 200)]);

@@ -2260,29 +2260,45 @@ async fn create_repo_label(
     .await
 }
 
-/// Changes issue `number`'s item with `change` (it returns whether anything changed; then
-/// `updated_at` moves, as on GitHub), and answers with `answer` of the new item.
-fn change_item(
-    s: &mut GhState,
-    key: &str,
-    number: i64,
+/// A write to issue `number` of `owner/repo` at `…/issues/{number}{tail}`, answered as any
+/// write is (faults, holds, access): `change` changes its item (it returns whether anything
+/// changed; then `updated_at` moves, as on GitHub), and `answer` answers with the new item.
+#[allow(clippy::too_many_arguments)]
+async fn write_item(
+    state: &Mutex<GhState>,
+    method: &'static str,
+    headers: &HeaderMap,
+    (owner, repo, number): (&str, &str, i64),
+    tail: &str,
+    body: Option<&Value>,
     change: impl FnOnce(&mut Value, &RepoData) -> Result<bool, Box<Response>>,
     answer: impl FnOnce(&Value) -> Response,
 ) -> Response {
-    let web_origin = s.web_origin.clone();
-    let repo = s.repos.get_mut(key).expect("the repository was found");
-    let Some(mut item) = repo.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned() else {
-        return one_issue(s, key, number);
-    };
-    match change(&mut item, repo) {
-        Err(response) => return *response,
-        Ok(true) => {
-            item["updated_at"] = json!(write_time(repo));
-            repo.upsert(item.clone());
+    let key = key_of(owner, repo);
+    let path = format!("/repos/{owner}/{repo}/issues/{number}{tail}");
+    let exists = |s: &GhState| s.repos.contains_key(&key).then(|| key.clone());
+    answer_write(state, method, headers, path, String::new(), body, exists, |s, key| {
+        let web_origin = s.web_origin.clone();
+        let repo = s.repos.get_mut(key).expect("the repository was found");
+        let Some(mut item) = repo.items.iter().find(|i| i["number"].as_i64() == Some(number)).cloned() else {
+            return one_issue(s, key, number);
+        };
+        match change(&mut item, repo) {
+            Err(response) => return *response,
+            Ok(true) => {
+                item["updated_at"] = json!(write_time(repo));
+                repo.upsert(item.clone());
+            }
+            Ok(false) => {}
         }
-        Ok(false) => {}
-    }
-    answer(&on_web_host(item, web_origin.as_deref()))
+        answer(&on_web_host(item, web_origin.as_deref()))
+    })
+    .await
+}
+
+/// The strings of a JSON array (none for anything else).
+fn strings(list: &Value) -> Vec<String> {
+    list.as_array().into_iter().flatten().filter_map(|n| n.as_str().map(str::to_string)).collect()
 }
 
 /// `POST /repos/{owner}/{repo}/issues/{number}/labels {"labels": [name]}`: adds those it
@@ -2294,50 +2310,24 @@ async fn add_issue_labels(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let key = key_of(&owner, &repo);
-    let path = format!("/repos/{owner}/{repo}/issues/{number}/labels");
-    answer_write(
-        &state,
-        "POST",
-        &headers,
-        path,
-        String::new(),
-        Some(&body),
-        |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |s, key| {
-            let names: Vec<String> = body["labels"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|n| n.as_str().map(str::to_string))
-                .collect();
-            change_item(
-                s,
-                key,
-                number,
-                |item, repo| {
-                    let mut changed = false;
-                    for name in &names {
-                        let Some(label) =
-                            repo.labels.iter().find(|l| l["name"].as_str().map(fold) == Some(fold(name)))
-                        else {
-                            return Err(Box::new(validation_failed("labels")));
-                        };
-                        let labels = item["labels"].as_array_mut().expect("an issue has labels");
-                        if !labels.iter().any(|l| l["name"] == label["name"]) {
-                            labels.push(
-                                json!({"name": label["name"], "color": label["color"], "default": false}),
-                            );
-                            changed = true;
-                        }
-                    }
-                    Ok(changed)
-                },
-                |item| Json(item["labels"].clone()).into_response(),
-            )
-        },
-    )
-    .await
+    let names = strings(&body["labels"]);
+    let add = |item: &mut Value, repo: &RepoData| {
+        let mut changed = false;
+        for name in &names {
+            let Some(label) = repo.labels.iter().find(|l| l["name"].as_str().map(fold) == Some(fold(name)))
+            else {
+                return Err(Box::new(validation_failed("labels")));
+            };
+            let labels = item["labels"].as_array_mut().expect("an issue has labels");
+            if !labels.iter().any(|l| l["name"] == label["name"]) {
+                labels.push(json!({"name": label["name"], "color": label["color"], "default": false}));
+                changed = true;
+            }
+        }
+        Ok(changed)
+    };
+    let labels = |item: &Value| Json(item["labels"].clone()).into_response();
+    write_item(&state, "POST", &headers, (&owner, &repo, number), "/labels", Some(&body), add, labels).await
 }
 
 /// `DELETE /repos/{owner}/{repo}/issues/{number}/labels/{name}`: `404 Label does not exist`
@@ -2347,35 +2337,18 @@ async fn remove_issue_label(
     Path((owner, repo, number, name)): Path<(String, String, i64, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let key = key_of(&owner, &repo);
-    let path = format!("/repos/{owner}/{repo}/issues/{number}/labels/{name}");
-    answer_write(
-        &state,
-        "DELETE",
-        &headers,
-        path,
-        String::new(),
-        None,
-        |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |s, key| {
-            change_item(
-                s,
-                key,
-                number,
-                |item, _| {
-                    let labels = item["labels"].as_array_mut().expect("an issue has labels");
-                    let before = labels.len();
-                    labels.retain(|l| l["name"].as_str().map(fold) != Some(fold(&name)));
-                    if labels.len() == before {
-                        return Err(Box::new(github_error(StatusCode::NOT_FOUND, "Label does not exist")));
-                    }
-                    Ok(true)
-                },
-                |item| Json(item["labels"].clone()).into_response(),
-            )
-        },
-    )
-    .await
+    let remove = |item: &mut Value, _: &RepoData| {
+        let labels = item["labels"].as_array_mut().expect("an issue has labels");
+        let before = labels.len();
+        labels.retain(|l| l["name"].as_str().map(fold) != Some(fold(&name)));
+        if labels.len() == before {
+            return Err(Box::new(github_error(StatusCode::NOT_FOUND, "Label does not exist")));
+        }
+        Ok(true)
+    };
+    let labels = |item: &Value| Json(item["labels"].clone()).into_response();
+    let tail = format!("/labels/{name}");
+    write_item(&state, "DELETE", &headers, (&owner, &repo, number), &tail, None, remove, labels).await
 }
 
 /// `POST` / `DELETE /repos/{owner}/{repo}/issues/{number}/assignees {"assignees": [login]}`:
@@ -2388,58 +2361,33 @@ async fn change_issue_assignees(
     headers: HeaderMap,
     body: Value,
 ) -> Response {
-    let key = key_of(&owner, &repo);
-    let path = format!("/repos/{owner}/{repo}/issues/{number}/assignees");
-    answer_write(
-        state,
-        method,
-        &headers,
-        path,
-        String::new(),
-        Some(&body),
-        |s| s.repos.contains_key(&key).then(|| key.clone()),
-        |s, key| {
-            let logins: Vec<String> = body["assignees"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|n| n.as_str().map(str::to_string))
-                .collect();
-            change_item(
-                s,
-                key,
-                number,
-                |item, repo| {
-                    let mut users: Vec<Value> = item["assignees"].as_array().cloned().unwrap_or_default();
-                    let before = users.clone();
-                    for login in &logins {
-                        let has = |users: &[Value]| {
-                            users.iter().any(|u| u["login"].as_str().map(fold) == Some(fold(login)))
-                        };
-                        if method == "POST" {
-                            let assignable = repo
-                                .assignable
-                                .as_ref()
-                                .is_none_or(|a| a.iter().any(|x| fold(x) == fold(login)));
-                            if assignable && !has(&users) && users.len() < 10 {
-                                users.push(json!({"login": login}));
-                            }
-                        } else {
-                            users.retain(|u| u["login"].as_str().map(fold) != Some(fold(login)));
-                        }
-                    }
-                    item["assignee"] = users.first().cloned().unwrap_or(Value::Null);
-                    item["assignees"] = Value::Array(users.clone());
-                    Ok(users != before)
-                },
-                |item| {
-                    let status = if method == "POST" { StatusCode::CREATED } else { StatusCode::OK };
-                    (status, Json(item.clone())).into_response()
-                },
-            )
-        },
-    )
-    .await
+    let logins = strings(&body["assignees"]);
+    let change = |item: &mut Value, repo: &RepoData| {
+        let mut users: Vec<Value> = item["assignees"].as_array().cloned().unwrap_or_default();
+        let before = users.clone();
+        for login in &logins {
+            let has =
+                |users: &[Value]| users.iter().any(|u| u["login"].as_str().map(fold) == Some(fold(login)));
+            if method == "POST" {
+                let assignable =
+                    repo.assignable.as_ref().is_none_or(|a| a.iter().any(|x| fold(x) == fold(login)));
+                if assignable && !has(&users) && users.len() < 10 {
+                    users.push(json!({"login": login}));
+                }
+            } else {
+                users.retain(|u| u["login"].as_str().map(fold) != Some(fold(login)));
+            }
+        }
+        item["assignee"] = users.first().cloned().unwrap_or(Value::Null);
+        item["assignees"] = Value::Array(users.clone());
+        Ok(users != before)
+    };
+    let issue = |item: &Value| {
+        let status = if method == "POST" { StatusCode::CREATED } else { StatusCode::OK };
+        (status, Json(item.clone())).into_response()
+    };
+    write_item(state, method, &headers, (&owner, &repo, number), "/assignees", Some(&body), change, issue)
+        .await
 }
 
 async fn add_issue_assignees(

@@ -328,6 +328,25 @@ impl Rng {
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
+
+    /// What a webhook sender does to `deliveries`: a quarter dropped, a fifth of the rest sent
+    /// twice, all in a shuffled order.
+    pub fn chaotic<T: Clone>(&mut self, deliveries: impl IntoIterator<Item = T>) -> Vec<T> {
+        let mut batch = Vec::new();
+        for d in deliveries {
+            if self.chance(25) {
+                continue;
+            }
+            if self.chance(20) {
+                batch.push(d.clone());
+            }
+            batch.push(d);
+        }
+        for i in (1..batch.len()).rev() {
+            batch.swap(i, self.below(i as u64 + 1) as usize);
+        }
+        batch
+    }
 }
 
 /// How many random histories a property test runs: `GHSYNC_CONVERGENCE_CASES`, default 12.

@@ -119,13 +119,18 @@ impl World {
 
     /// Delivers GitHub's webhook carrying `snapshot`.
     pub async fn deliver_snapshot(&mut self, action: &str, snapshot: Value) -> Result<Handled, WebhookError> {
+        self.deliver_event("issues", &issues_event(action, snapshot, REPO, json!({}))).await
+    }
+
+    /// Delivers a webhook of `event` with `payload`, signed with the world's secret, under the
+    /// world's next delivery id.
+    pub async fn deliver_event(&mut self, event: &str, payload: &Value) -> Result<Handled, WebhookError> {
         self.deliveries += 1;
-        let payload = issues_event(action, snapshot, REPO, json!({}));
-        let body = serde_json::to_vec(&payload).unwrap();
+        let body = serde_json::to_vec(payload).unwrap();
         let signature = sign(SECRET, &body);
         let id = self.delivery_id(self.deliveries);
         let d = Delivery {
-            event: Some("issues"),
+            event: Some(event),
             delivery_id: Some(&id),
             signature_256: Some(&signature),
             signature_sha1: None,

@@ -218,13 +218,14 @@ impl Services {
         let mut job = job;
         let written = job.elements();
         if !written.is_empty() {
-            let answer = match self.push_elements(&job, &config, &connection, &attempt, requests).await? {
-                Ok((fresh, answer)) => {
-                    job = *fresh;
-                    answer
-                }
-                Err(ended) => return Ok(ended),
-            };
+            let answer =
+                match self.push_elements((&job, &written), &config, &connection, &attempt, requests).await? {
+                    Ok((fresh, answer)) => {
+                        job = *fresh;
+                        answer
+                    }
+                    Err(ended) => return Ok(ended),
+                };
             if job.outgoing().is_err() {
                 // GitHub's time of the writes, so a delivery older than them is stale (docs/fields.md,
                 // "Pushed as elements"): from the last assignee answer, else one read.

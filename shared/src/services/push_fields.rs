@@ -34,17 +34,16 @@ enum Stop {
 }
 
 impl Services {
-    /// Sends `job`'s waiting element writes, records what GitHub took, and returns the entry
-    /// as it then stands (or how the push ended).
+    /// Sends `elements`, the element writes `job` waits for ([`PushJob::elements`]), records
+    /// what GitHub took, and returns the entry as it then stands (or how the push ended).
     pub(crate) async fn push_elements(
         &self,
-        job: &PushJob,
+        (job, elements): (&PushJob, &Elements),
         config: &PushConfig,
         connection: &Connection,
         attempt: &Attempt,
         requests: &mut u32,
     ) -> Result<ElementsEnd, StoreError> {
-        let elements = job.elements();
         match self.store.hold_for_elements(job, write_takes(attempt.deadline)).await? {
             Fence::Held => {}
             Fence::Lost => return Ok(Err((Pushed::Busy, Finished::Lost))),
@@ -56,7 +55,7 @@ impl Services {
         }
         let (mut done, mut answer) = (Elements::default(), None);
         let taken = (&mut done, &mut answer);
-        let stop = self.write_elements(job, config, connection, attempt, &elements, taken, requests).await;
+        let stop = self.write_elements(job, config, connection, attempt, elements, taken, requests).await;
         // What GitHub took is recorded even when a later write failed (each is idempotent).
         let fresh = if done.is_empty() { None } else { self.store.record_elements(job, &done).await? };
         let Err(stop) = stop else {

@@ -5,7 +5,7 @@
 use super::push::{PushJob, fenced_in, read_job_in, write_fence_in};
 use super::{Store, StoreError};
 use crate::sync::Fence;
-use crate::sync::fields::{self, Elements, Sets};
+use crate::sync::fields::{self, Elements};
 use crate::time::Timestamp;
 
 impl Store {
@@ -35,27 +35,21 @@ impl Store {
             if fenced_in(&mut tx, self.backend, job).await?.is_none() {
                 return Ok(None);
             }
-            let row: Option<(String, String, String, String)> = sqlx::query_as(
-                "SELECT m.labels, m.assignees, t.labels, t.assignees FROM task_github_metadata m \
-                 JOIN tasks t ON t.id = m.task_id WHERE m.task_id = $1",
-            )
-            .bind(job.task_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((base_labels, base_assignees, labels, assignees)) = row {
-                let base = Sets::of(&super::rows::extras(Some(&base_labels), Some(&base_assignees), None)?);
-                let local = Sets::of(&super::rows::extras(Some(&labels), Some(&assignees), None)?);
-                let moved = fields::moved_base(&base, done, &local);
+            // The entry as it stands under the fence: its base and the task's sets now.
+            let Some(mut fresh) = read_job_in(&mut tx, job.task_id).await? else {
+                return Ok(None);
+            };
+            if let Some(link) = fresh.link.as_mut() {
+                link.base_sets = fields::moved_base(&link.base_sets, done, &fresh.local_sets);
                 sqlx::query("UPDATE task_github_metadata SET labels = $2, assignees = $3 WHERE task_id = $1")
                     .bind(job.task_id.to_string())
-                    .bind(serde_json::to_string(&moved.labels).expect("labels serialise"))
-                    .bind(serde_json::to_string(&moved.assignees).expect("logins serialise"))
+                    .bind(serde_json::to_string(&link.base_sets.labels).expect("labels serialise"))
+                    .bind(serde_json::to_string(&link.base_sets.assignees).expect("logins serialise"))
                     .execute(&mut *tx)
                     .await?;
             }
-            let fresh = read_job_in(&mut tx, job.task_id).await?;
             tx.commit().await?;
-            Ok(fresh)
+            Ok(Some(fresh))
         })
         .await
     }

@@ -17,11 +17,28 @@ pub fn element_key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// The comparison keys of a set's elements.
+fn keys(set: &[String]) -> HashSet<String> {
+    set.iter().map(|e| element_key(e)).collect()
+}
+
+/// `names` as labels, each with the colour of the first label of `sources` with its name
+/// (none: no colour yet).
+fn coloured(names: Vec<String>, sources: [&[Label]; 2]) -> Vec<Label> {
+    names
+        .into_iter()
+        .map(|name| {
+            let key = element_key(&name);
+            let found = sources.into_iter().flatten().find(|l| element_key(&l.name) == key);
+            Label { color: found.map_or_else(String::new, |l| l.color.clone()), name }
+        })
+        .collect()
+}
+
 /// The three-way merge of a set: `base` (the last synced value), `local` (the board's),
 /// `remote` (GitHub's). Result = base + additions of either side − removals of either side,
 /// in GitHub's order, then the board's additions in its order.
 pub fn merge_set(base: &[String], local: &[String], remote: &[String]) -> Vec<String> {
-    let keys = |set: &[String]| set.iter().map(|e| element_key(e)).collect::<HashSet<_>>();
     let (base_keys, local_keys, remote_keys) = (keys(base), keys(local), keys(remote));
     let removed_here = |k: &String| base_keys.contains(k) && !local_keys.contains(k);
     let mut seen = HashSet::new();
@@ -46,7 +63,6 @@ pub struct SetChange {
 
 impl SetChange {
     pub fn between(remote: &[String], merged: &[String]) -> Self {
-        let keys = |set: &[String]| set.iter().map(|e| element_key(e)).collect::<HashSet<_>>();
         let (remote_keys, merged_keys) = (keys(remote), keys(merged));
         Self {
             add: merged.iter().filter(|e| !remote_keys.contains(&element_key(e))).cloned().collect(),
@@ -68,18 +84,7 @@ pub fn label_names(labels: &[Label]) -> Vec<String> {
 /// the board's.
 pub fn merge_labels(base: &[Label], local: &[Label], remote: &[Label]) -> Vec<Label> {
     let merged = merge_set(&label_names(base), &label_names(local), &label_names(remote));
-    merged
-        .into_iter()
-        .map(|name| {
-            let key = element_key(&name);
-            let color = remote
-                .iter()
-                .chain(local)
-                .find(|l| element_key(&l.name) == key)
-                .map_or_else(String::new, |l| l.color.clone());
-            Label { name, color }
-        })
-        .collect()
+    coloured(merged, [remote, local])
 }
 
 /// The sets of a task as one value: its labels and its assignees.
@@ -154,33 +159,21 @@ impl Elements {
 /// written (a change someone made beside them arrives with its own snapshot and merges then).
 pub fn moved_base(base: &Sets, done: &Elements, local: &Sets) -> Sets {
     let apply_names = |names: Vec<String>, change: &SetChange| {
-        let removed: HashSet<String> = change.remove.iter().map(|e| element_key(e)).collect();
+        let removed = keys(&change.remove);
         let mut out: Vec<String> = names.into_iter().filter(|n| !removed.contains(&element_key(n))).collect();
-        let have: HashSet<String> = out.iter().map(|e| element_key(e)).collect();
+        let have = keys(&out);
         out.extend(change.add.iter().filter(|a| !have.contains(&element_key(a))).cloned());
         out
     };
     let names = apply_names(label_names(&base.labels), &done.labels);
-    let labels = names
-        .into_iter()
-        .map(|name| {
-            let key = element_key(&name);
-            let color = base
-                .labels
-                .iter()
-                .chain(&local.labels)
-                .find(|l| element_key(&l.name) == key)
-                .map_or_else(String::new, |l| l.color.clone());
-            Label { name, color }
-        })
-        .collect();
+    let labels = coloured(names, [&base.labels, &local.labels]);
     Sets { labels, assignees: apply_names(base.assignees.clone(), &done.assignees) }
 }
 
 /// The elements asked for that GitHub's answer does not show (it drops an assignee it cannot
 /// assign without an error): a refusal shown on the task, never a new base.
 pub fn missing_from_answer(asked: &SetChange, answer: &[String]) -> Vec<String> {
-    let held: HashSet<String> = answer.iter().map(|e| element_key(e)).collect();
+    let held = keys(answer);
     let mut missing: Vec<String> =
         asked.add.iter().filter(|a| !held.contains(&element_key(a))).cloned().collect();
     missing.extend(asked.remove.iter().filter(|r| held.contains(&element_key(r))).cloned());
@@ -225,7 +218,6 @@ pub fn check_assignees(
     current: &[String],
     assignable: Option<&[String]>,
 ) -> Result<(), ValidationError> {
-    let keys = |set: &[String]| set.iter().map(|a| element_key(a)).collect::<HashSet<String>>();
     if let Some(assignable) = assignable {
         let (known, current) = (keys(assignable), keys(current));
         let unknown: Vec<&str> = wanted
@@ -283,7 +275,7 @@ pub fn clean_labels(
 /// The labels of `wanted` the repository does not have yet (created before they are added),
 /// compared without case, each once.
 pub fn labels_to_create(wanted: &[String], repository: &[String]) -> Vec<String> {
-    let mut known: HashSet<String> = repository.iter().map(|l| element_key(l)).collect();
+    let mut known = keys(repository);
     wanted.iter().filter(|w| known.insert(element_key(w))).cloned().collect()
 }
 
