@@ -86,9 +86,9 @@ impl LinkRow {
             Some(&self.base_assignees),
             self.base_milestone.clone(),
         )?;
-        let local = super::rows::extras(Some(&self.task_labels), Some(&self.task_assignees), None)
+        let local = super::rows::sets(&self.task_labels, &self.task_assignees)
             .map_err(|_| StoreError::corrupt("tasks.labels", "not JSON labels and logins"))?;
-        Ok((base, Sets::of(&local)))
+        Ok((base, local))
     }
 }
 

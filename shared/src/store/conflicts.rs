@@ -22,31 +22,6 @@ struct LockedLink {
 }
 
 impl Store {
-    /// Milestone `number` as a merge names it: as either side of `conflict` shows it, else as
-    /// the repository's milestones list it (422 when they are listed without it).
-    async fn milestone_named_in(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        conflict: &ConflictResolution,
-        local: &Content,
-        number: i64,
-    ) -> Result<crate::domain::Milestone, StoreError> {
-        let sides = [local.milestone.as_ref(), conflict.remote_content_snapshot.content.milestone.as_ref()];
-        if let Some(known) = sides.into_iter().flatten().find(|m| m.number == number) {
-            return Ok(known.clone());
-        }
-        let listed = super::fields::listed_milestones_in(conn, conflict.task_id).await?;
-        match listed {
-            None => Ok(crate::domain::Milestone { number, title: format!("#{number}") }),
-            Some(listed) => listed.into_iter().find(|m| m.number == number).ok_or_else(|| {
-                StoreError::Invalid(crate::domain::ValidationError::new(
-                    "merged_content",
-                    format!("milestone: the repository has no milestone {number}"),
-                ))
-            }),
-        }
-    }
-
     /// A project's conflicts, newest first; `status` keeps only pending or only resolved ones.
     pub async fn list_conflicts(
         &self,
@@ -150,7 +125,17 @@ impl Store {
                     (_, false) => local.milestone.clone(),
                     (None, true) => None,
                     (Some(named), true) => {
-                        Some(self.milestone_named_in(&mut tx, &conflict, &local, named.number).await?)
+                        let sides = [
+                            local.milestone.as_ref(),
+                            conflict.remote_content_snapshot.content.milestone.as_ref(),
+                        ];
+                        let listed = super::fields::listed_milestones_in(&mut tx, conflict.task_id).await?;
+                        Some(super::fields::milestone_of(
+                            named.number,
+                            &sides,
+                            listed.as_deref(),
+                            "merged_content",
+                        )?)
                     }
                 };
                 Resolution::Merge(merged)

@@ -102,7 +102,7 @@ pub(super) async fn edit_sets_in(
                 .into(),
         ));
     }
-    let current = Sets::of(&super::rows::extras(Some(&row.task_labels), Some(&row.task_assignees), None)?);
+    let current = super::rows::sets(&row.task_labels, &row.task_assignees)?;
     let choices = read_choices_in(conn, task.project_id).await?;
     let mut wanted = current.clone();
     if let Some(names) = edit.labels {
@@ -135,7 +135,10 @@ pub(super) async fn edit_sets_in(
     let milestone = match edit.milestone {
         Nullable::Keep => None,
         Nullable::Clear => Some(None),
-        Nullable::Set(number) => Some(Some(milestone_of(number, choices.milestones.as_deref(), task)?)),
+        Nullable::Set(number) => {
+            let own = [task.milestone.as_ref()];
+            Some(Some(milestone_of(number, &own, choices.milestones.as_deref(), "milestone")?))
+        }
     };
     let milestone = milestone.filter(|m| *m != task.milestone);
     let sets_changed = wanted != current;
@@ -156,19 +159,26 @@ pub(super) async fn edit_sets_in(
     Ok(FieldsEdited { sets_changed, milestone })
 }
 
-/// Milestone `number` of the repository, by its listed milestones (`None`: not listed yet, the
-/// number is taken and its title shown as `#n` until GitHub's answer names it); the task's own
-/// counts as listed.
-fn milestone_of(number: i64, listed: Option<&[Milestone]>, task: &Task) -> Result<Milestone, StoreError> {
-    if let Some(own) = task.milestone.as_ref().filter(|m| m.number == number) {
-        return Ok(own.clone());
+/// Milestone `number` as a person names it: as `known` shows it (the task's own, either side
+/// of a conflict), else as the repository's milestones list it (`None`: not listed yet, the
+/// number is taken and its title shown as `#n` until GitHub's answer names it). A number the
+/// listed milestones lack is a 422 on `field` (`milestone`, or `merged_content`).
+pub(super) fn milestone_of(
+    number: i64,
+    known: &[Option<&Milestone>],
+    listed: Option<&[Milestone]>,
+    field: &'static str,
+) -> Result<Milestone, StoreError> {
+    if let Some(known) = known.iter().flatten().find(|m| m.number == number) {
+        return Ok((*known).clone());
     }
     match listed {
         None => Ok(Milestone { number, title: format!("#{number}") }),
         Some(listed) => listed.iter().find(|m| m.number == number).cloned().ok_or_else(|| {
+            let named = if field == "milestone" { "" } else { "milestone: " };
             StoreError::Invalid(crate::domain::ValidationError::new(
-                "milestone",
-                format!("the repository has no milestone {number}"),
+                field,
+                format!("{named}the repository has no milestone {number}"),
             ))
         }),
     }

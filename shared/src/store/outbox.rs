@@ -402,11 +402,8 @@ async fn offered_in(conn: &mut AnyConnection, project_id: Uuid) -> Result<Vec<Uu
         let milestone = super::rows::milestone(r.milestone_number, r.milestone_title);
         let local = Content { title: r.title, description: r.description, milestone };
         let base = content("task_github_metadata.last_synced_content", &r.last_synced_content)?;
-        let sets = |labels: &str, assignees: &str| {
-            super::rows::extras(Some(labels), Some(assignees), None).map(|e| sync::fields::Sets::of(&e))
-        };
-        let (local_sets, base_sets) =
-            (sets(&r.labels, &r.assignees)?, sets(&r.base_labels, &r.base_assignees)?);
+        let local_sets = super::rows::sets(&r.labels, &r.assignees)?;
+        let base_sets = super::rows::sets(&r.base_labels, &r.base_assignees)?;
         let pushing = Pushing {
             base: &base,
             base_state: parse("task_github_metadata.synced_state", &r.synced_state)?,

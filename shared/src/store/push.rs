@@ -182,11 +182,10 @@ impl TryFrom<PushRow> for PushJob {
                 applied_updated_at: ts("task_github_metadata.remote_updated_at", &applied)?,
                 link_ended: r.unlinked_at.is_some(),
                 conflict_pending: r.sync_conflict_status.as_deref() == Some(ConflictStatus::Pending.as_str()),
-                base_sets: Sets::of(&super::rows::extras(
-                    r.base_labels.as_deref(),
-                    r.base_assignees.as_deref(),
-                    None,
-                )?),
+                base_sets: super::rows::sets(
+                    r.base_labels.as_deref().unwrap_or("[]"),
+                    r.base_assignees.as_deref().unwrap_or("[]"),
+                )?,
             }),
             _ => None,
         };
@@ -206,7 +205,7 @@ impl TryFrom<PushRow> for PushJob {
                 milestone: super::rows::milestone(r.milestone_number, r.milestone_title),
             },
             local_status: parse("tasks.status", &r.status)?,
-            local_sets: Sets::of(&super::rows::extras(Some(&r.task_labels), Some(&r.task_assignees), None)?),
+            local_sets: super::rows::sets(&r.task_labels, &r.task_assignees)?,
         })
     }
 }

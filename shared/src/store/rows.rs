@@ -199,6 +199,12 @@ pub(crate) fn extras(
     Ok(IssueExtras { labels, assignees, milestone })
 }
 
+/// Labels and assignees as stored (a task's own, or its link's: JSON `[{"name", "color"}]`
+/// and `["login"]`), as one value.
+pub(crate) fn sets(labels: &str, assignees: &str) -> Result<crate::sync::fields::Sets, StoreError> {
+    Ok(crate::sync::fields::Sets::of(&extras(Some(labels), Some(assignees), None)?))
+}
+
 impl TryFrom<TaskWithLinkRow> for TaskWithLink {
     type Error = StoreError;
     fn try_from(r: TaskWithLinkRow) -> Result<Self, StoreError> {
